@@ -1,0 +1,2 @@
+//! The `repro` command line.
+fn main() {}

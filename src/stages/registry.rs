@@ -1,0 +1,16 @@
+//! The table of built-in kinds, looked up by name.
+
+use super::kind::Kind;
+
+/// Every built-in kind, in the order `repro kinds` lists them.
+///
+/// To add a kind: write `src/stages/<name>.rs` implementing [`Kind`] and add
+/// it here.
+pub fn builtin() -> Vec<&'static dyn Kind> {
+    vec![]
+}
+
+/// The built-in kind called `name`, if any.
+pub fn find(name: &str) -> Option<&'static dyn Kind> {
+    builtin().into_iter().find(|k| k.name() == name)
+}
