@@ -3,4 +3,5 @@
 #![warn(missing_docs)]
 
 pub mod backend;
+pub mod spec;
 pub mod stages;

@@ -1,0 +1,30 @@
+//! Pipeline spec: YAML with positions → `extends:` merge → `--set` →
+//! typed raw structs → a validated, matrix-expanded [`Pipeline`].
+
+pub mod node;
+pub mod parse;
+pub mod error;
+pub mod extends;
+pub mod interp;
+pub mod overrides;
+
+pub use error::SpecError;
+pub mod cycle;
+pub mod matrix;
+pub mod pipeline;
+pub mod validate;
+
+pub use pipeline::{InputRef, Pipeline, Stage, StageKind};
+
+use std::path::Path;
+
+use crate::stages::Roots;
+
+/// Loads, merges, overrides and validates a pipeline file.
+pub fn load(file: &Path, sets: &[String], roots: &Roots) -> Result<Pipeline, SpecError> {
+    let mut root = extends::load(file)?;
+    for s in sets {
+        overrides::apply(&mut root, &overrides::parse_override(s)?)?;
+    }
+    validate::validate(&root, file, roots)
+}
