@@ -3,5 +3,10 @@
 #![warn(missing_docs)]
 
 pub mod backend;
+pub mod cli;
+pub mod dag;
+pub mod exec;
 pub mod spec;
+pub mod store;
+pub mod util;
 pub mod stages;

@@ -19,10 +19,26 @@ pub fn base_order(stages: &[(&str, Vec<String>)]) -> Result<Vec<usize>, Vec<Stri
             }
         }
     }
-    match toposort(&g, None) {
-        Ok(order) => Ok(order.into_iter().map(|n| g[n]).collect()),
-        Err(c) => Err(cycle_through(stages, &idx, g[c.node_id()])),
+    if let Err(c) = toposort(&g, None) {
+        return Err(cycle_through(stages, &idx, g[c.node_id()]));
     }
+    // Kahn's algorithm taking the earliest-declared ready stage first, so the
+    // order (and every listing) follows the file where the graph allows.
+    let mut indegree: Vec<usize> = nodes.iter().map(|&n| g.neighbors_directed(n, petgraph::Direction::Incoming).count()).collect();
+    let mut ready: std::collections::BinaryHeap<std::cmp::Reverse<usize>> =
+        (0..stages.len()).filter(|&i| indegree[i] == 0).map(std::cmp::Reverse).collect();
+    let mut order = Vec::with_capacity(stages.len());
+    while let Some(std::cmp::Reverse(i)) = ready.pop() {
+        order.push(i);
+        for m in g.neighbors_directed(nodes[i], petgraph::Direction::Outgoing) {
+            let j = g[m];
+            indegree[j] -= 1;
+            if indegree[j] == 0 {
+                ready.push(std::cmp::Reverse(j));
+            }
+        }
+    }
+    Ok(order)
 }
 
 /// A cycle through `start`, following upstream edges (consumer -> producer
@@ -66,6 +82,7 @@ mod tests {
     fn orders_producers_first() {
         let st = s(&[("b", &["a"]), ("a", &[]), ("c", &["a", "b"])]);
         let order = base_order(&st).unwrap();
+        assert_eq!(order, vec![1, 0, 2]);
         let pos = |n: &str| order.iter().position(|&i| st[i].0 == n).unwrap();
         assert!(pos("a") < pos("b") && pos("b") < pos("c"));
     }

@@ -1,0 +1,135 @@
+//! Command-line arguments (clap).
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+use crate::backend::Backend;
+
+/// Reproduce the fairness-RM paper as a DAG of content-hashed stages.
+#[derive(Debug, Parser)]
+#[command(name = "repro", version = crate::cli::version_line(), about)]
+pub struct Cli {
+    /// Store directory (default: $REPRO_STORE, else ./artifacts).
+    #[arg(long, global = true, value_name = "DIR")]
+    pub store: Option<PathBuf>,
+    /// Compute backend for Burn stages (part of their keys).
+    #[arg(long, global = true, value_parser = parse_backend)]
+    pub backend: Option<Backend>,
+    /// The command.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+fn parse_backend(s: &str) -> Result<Backend, String> {
+    let b: Backend = s.parse().map_err(|e: crate::backend::UnknownBackend| e.to_string())?;
+    if !b.compiled_in() {
+        let have: Vec<&str> = Backend::available().iter().map(|b| b.name()).collect();
+        return Err(format!("backend `{b}` is not compiled into this binary (built with: {}); rebuild with --features {b}", have.join(", ")));
+    }
+    Ok(b)
+}
+
+/// A pipeline file and its overrides.
+#[derive(Debug, Args, Clone)]
+pub struct PipelineArgs {
+    /// The pipeline YAML file.
+    pub pipeline: PathBuf,
+    /// Override a param or stage field: `params.x=v`, `stages.S.with.k=v` (value parsed as YAML).
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    pub sets: Vec<String>,
+}
+
+/// Output format of `repro dag`.
+#[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
+pub enum DagFormat {
+    /// Indented text.
+    Text,
+    /// Graphviz dot.
+    Dot,
+    /// Mermaid flowchart.
+    Mermaid,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the stale stages needed for TARGETs (default: every stage).
+    Run {
+        /// Pipeline and overrides.
+        #[command(flatten)]
+        p: PipelineArgs,
+        /// Stages to bring up to date (`rm`, `rm[lambda_adv=0.2]`).
+        targets: Vec<String>,
+        /// Stages run in parallel.
+        #[arg(short = 'j', long = "jobs", default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=256))]
+        jobs: u32,
+        /// After a failure, keep running everything that does not depend on it.
+        #[arg(long)]
+        keep_going: bool,
+        /// Rerun a stage even if fresh (`rm`, `rm[*]`, `rm[lambda_adv=0.2]`).
+        #[arg(long = "force", value_name = "STAGE")]
+        force: Vec<String>,
+        /// Print what would run, and why, without running anything.
+        #[arg(long)]
+        dry_run: bool,
+        /// Exit 3 at once if another run holds the store.
+        #[arg(long)]
+        no_wait: bool,
+    },
+    /// Every stage: fresh, or stale with the reason.
+    Status {
+        /// Pipeline and overrides.
+        #[command(flatten)]
+        p: PipelineArgs,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+        /// Exit 1 if any stage is stale.
+        #[arg(long)]
+        check: bool,
+    },
+    /// Print the stage graph.
+    Dag {
+        /// Pipeline and overrides.
+        #[command(flatten)]
+        p: PipelineArgs,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = DagFormat::Text)]
+        format: DagFormat,
+    },
+    /// One stage's record: key, params, inputs, outputs, metrics, timings, log.
+    Show {
+        /// Pipeline and overrides.
+        #[command(flatten)]
+        p: PipelineArgs,
+        /// The stage (expanded name for matrix stages).
+        stage: String,
+    },
+    /// Check keys against the lockfile, the lockfile against records, and rehash every object.
+    Verify {
+        /// Pipeline and overrides.
+        #[command(flatten)]
+        p: PipelineArgs,
+        /// Re-execute a stage in scratch and compare its output bytes.
+        #[arg(long = "rerun", value_name = "STAGE")]
+        rerun: Vec<String>,
+    },
+    /// Params and metrics that differ between two lockfiles, stage by stage.
+    Diff {
+        /// First lockfile.
+        a: PathBuf,
+        /// Second lockfile.
+        b: PathBuf,
+    },
+    /// Drop records and objects no given lockfile reaches (default: pipelines/*.lock).
+    Gc {
+        /// Pipeline files or lockfiles whose results to keep.
+        pipelines: Vec<PathBuf>,
+        /// Print what would be removed.
+        #[arg(long)]
+        dry_run: bool,
+    },
+    /// Every stage kind with its `with` schema, inputs and outputs.
+    Kinds,
+}

@@ -1,0 +1,74 @@
+//! `repro gc`: drop records and objects that no given lockfile reaches.
+
+use std::collections::HashSet;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use super::context::store_dir;
+use super::error::CliError;
+use crate::store::flock::{StoreLock, Wait};
+use crate::store::record::all_keys;
+use crate::store::{Lockfile, Record, Store};
+
+/// Collects garbage, holding the store lock.
+pub fn gc(store: Option<&Path>, pipelines: &[PathBuf], dry_run: bool) -> Result<(), CliError> {
+    let locks: Vec<PathBuf> = if pipelines.is_empty() {
+        let mut v: Vec<PathBuf> = std::fs::read_dir("pipelines")
+            .map(|rd| rd.flatten().map(|e| e.path()).filter(|p| p.extension().is_some_and(|x| x == "lock")).collect())
+            .unwrap_or_default();
+        v.sort();
+        v
+    } else {
+        pipelines
+            .iter()
+            .map(|p| if p.extension().is_some_and(|x| x == "lock") { p.clone() } else { Lockfile::path_for(p) })
+            .collect()
+    };
+    if locks.is_empty() {
+        return Err(CliError::Usage("gc: no lockfiles given and none in pipelines/; refusing to delete everything".into()));
+    }
+    let dir = store_dir(store);
+    if !dir.join("objects").is_dir() {
+        return Err(CliError::Usage(format!("gc: {} is not a repro store", dir.display())));
+    }
+    let store = Store::open(&dir)?;
+    let _lock = StoreLock::exclusive(store.root(), Wait::Yes)?;
+    let mut keep_keys = HashSet::new();
+    let mut keep_objects = HashSet::new();
+    for l in &locks {
+        let lock = Lockfile::load_existing(l)?;
+        for entry in lock.stages.values() {
+            keep_keys.insert(entry.key.clone());
+            if let Some(r) = Record::load(&store, &entry.key)? {
+                keep_objects.extend(r.objects(&store)?);
+            }
+        }
+    }
+    let stdout = std::io::stdout();
+    let mut out = stdout.lock();
+    let verb = if dry_run { "would remove" } else { "removed" };
+    let mut records = 0;
+    for k in all_keys(&store)? {
+        if !keep_keys.contains(&k) {
+            records += 1;
+            if !dry_run {
+                let p = Record::path(&store, &k);
+                std::fs::remove_file(&p).map_err(|e| crate::store::StoreError::Io { path: p, source: e })?;
+            }
+        }
+    }
+    let (mut objects, mut bytes) = (0, 0u64);
+    for d in store.all_objects()? {
+        if !keep_objects.contains(&d) {
+            objects += 1;
+            if dry_run {
+                bytes += std::fs::metadata(store.object_path(&d)).map(|m| m.len()).unwrap_or(0);
+            } else {
+                bytes += store.remove_object(&d)?;
+            }
+        }
+    }
+    let names: Vec<String> = locks.iter().map(|l| l.display().to_string()).collect();
+    let _ = writeln!(out, "gc: kept what {} reach; {verb} {records} record(s), {objects} object(s), {bytes} bytes", names.join(", "));
+    Ok(())
+}

@@ -1,0 +1,163 @@
+//! Stage keys (DESIGN §2): blake3 over the canonical serialisation of the
+//! kind, its code version, resolved params, input names with the *output
+//! digests* of their stages, digests of deps and sources, and — for Burn
+//! stages — the backend.
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
+
+use serde_json::{Value as Json, json};
+
+use crate::backend::Backend;
+use crate::spec::{Pipeline, Stage, StageKind};
+use crate::stages::KeyDep;
+use crate::util::{canon, hash};
+
+/// Code version of the `cmd` kind.
+pub const CMD_CODE_VERSION: u32 = 1;
+
+/// A dep that could not be hashed.
+#[derive(Debug, thiserror::Error)]
+#[error("stage `{stage}`: dep `{path}`: {source}")]
+pub struct DepError {
+    /// Stage.
+    pub stage: String,
+    /// The dep's path.
+    pub path: PathBuf,
+    /// Why.
+    pub source: std::io::Error,
+}
+
+/// Memoised content digests of deps within one command.
+#[derive(Debug, Default)]
+pub struct DepHashes {
+    memo: HashMap<PathBuf, String>,
+}
+
+impl DepHashes {
+    /// Digest of a file or directory.
+    pub fn get(&mut self, path: &Path) -> std::io::Result<String> {
+        if let Some(d) = self.memo.get(path) {
+            return Ok(d.clone());
+        }
+        let d = hash::hash_path(path)?;
+        self.memo.insert(path.to_path_buf(), d.clone());
+        Ok(d)
+    }
+}
+
+/// The kind's code version.
+pub fn code_version(stage: &Stage) -> u32 {
+    match &stage.kind {
+        StageKind::Cmd { .. } => CMD_CODE_VERSION,
+        StageKind::Builtin(k) => k.code_version(),
+    }
+}
+
+/// The params part of the key, as the lockfile shows it.
+pub fn params(stage: &Stage, pipeline: &Pipeline) -> BTreeMap<String, Json> {
+    let mut p = BTreeMap::new();
+    p.insert("with".to_string(), stage.with.clone());
+    match &stage.kind {
+        StageKind::Cmd { run } => {
+            p.insert("run".to_string(), json!(run));
+            p.insert("outputs".to_string(), json!(stage.outputs));
+            p.insert("metrics".to_string(), json!(stage.metrics));
+        }
+        StageKind::Builtin(_) => {
+            p.insert("seed".to_string(), json!(pipeline.seed));
+        }
+    }
+    p
+}
+
+/// Dep and source digests: `path → digest`, sources as `source:<path>` or `pin:<pin>`.
+pub fn deps(stage: &Stage, pipeline: &Pipeline, memo: &mut DepHashes) -> Result<BTreeMap<String, String>, DepError> {
+    let mut out = BTreeMap::new();
+    let err = |path: PathBuf, source| DepError { stage: stage.name.clone(), path, source };
+    for d in &stage.deps {
+        let p = pipeline.dir.join(d);
+        out.insert(d.clone(), memo.get(&p).map_err(|e| err(p.clone(), e))?);
+    }
+    for kd in &stage.key_deps {
+        match kd {
+            KeyDep::File(p) => {
+                out.insert(format!("source:{}", p.display()), memo.get(p).map_err(|e| err(p.clone(), e))?);
+            }
+            KeyDep::Pin(pin) => {
+                out.insert(format!("pin:{pin}"), pin.clone());
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// The backend, when it is part of this stage's key.
+pub fn backend_of(stage: &Stage, backend: Backend) -> Option<String> {
+    match &stage.kind {
+        StageKind::Builtin(k) if k.uses_backend() => Some(backend.name().to_string()),
+        _ => None,
+    }
+}
+
+/// Everything the key covers, as one JSON object.
+pub fn material(
+    stage: &Stage,
+    pipeline: &Pipeline,
+    inputs: &BTreeMap<String, Json>,
+    deps: &BTreeMap<String, String>,
+    backend: Backend,
+) -> Json {
+    json!({
+        "kind": stage.kind.name(),
+        "code_version": code_version(stage),
+        "params": params(stage, pipeline),
+        "inputs": inputs,
+        "deps": deps,
+        "backend": backend_of(stage, backend),
+    })
+}
+
+/// The key of some key material.
+pub fn key_of(material: &Json) -> String {
+    canon::digest(material)
+}
+
+/// Dotted paths where two JSON values differ (`with.lr`, `run`).
+pub fn diff_paths(a: &Json, b: &Json, prefix: &str, out: &mut Vec<String>) {
+    match (a, b) {
+        (Json::Object(x), Json::Object(y)) => {
+            let mut keys: Vec<&String> = x.keys().chain(y.keys()).collect();
+            keys.sort();
+            keys.dedup();
+            for k in keys {
+                let p = if prefix.is_empty() { k.clone() } else { format!("{prefix}.{k}") };
+                match (x.get(k), y.get(k)) {
+                    (Some(u), Some(v)) => diff_paths(u, v, &p, out),
+                    _ => out.push(p),
+                }
+            }
+        }
+        _ if canon::canonical(a) != canon::canonical(b) => out.push(prefix.to_string()),
+        _ => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn diff_paths_names_nested_keys() {
+        let a = json!({"with": {"lr": 0.1, "k": 1}, "run": "x"});
+        let b = json!({"with": {"lr": 0.2, "k": 1, "new": 3}, "run": "x"});
+        let mut out = Vec::new();
+        diff_paths(&a, &b, "", &mut out);
+        assert_eq!(out, vec!["with.lr", "with.new"]);
+    }
+
+    #[test]
+    fn int_and_float_params_are_different_keys() {
+        assert_ne!(key_of(&json!({"with": {"n": 1}})), key_of(&json!({"with": {"n": 1.0}})));
+    }
+}

@@ -1,0 +1,224 @@
+//! The scheduler: walks the plan, runs independent stale stages in parallel
+//! (`-j N`), stops dependents of a failed stage, lets running stages finish
+//! and be recorded, and keeps the lockfile current after every stage.
+
+use std::collections::{HashMap, HashSet};
+use std::io::Write;
+use std::path::Path;
+use std::sync::atomic::Ordering;
+use std::sync::mpsc;
+use std::time::Duration;
+
+use super::runner::StageRunner;
+use super::stage_run::{Failure, RunSettings, run_stage};
+use crate::dag::key::DepHashes;
+use crate::dag::plan::{evaluate, lock_entry};
+use crate::dag::{PlanError, Reason};
+use crate::spec::Pipeline;
+use crate::store::{Lockfile, Record, Store, StoreError};
+
+/// What `repro run` was asked to do.
+pub struct RunOptions {
+    /// Stages to run (with their stale ancestors); empty: all.
+    pub selected: Vec<bool>,
+    /// Stages forced to rerun.
+    pub forced: Vec<bool>,
+    /// Parallel stages.
+    pub jobs: usize,
+    /// Keep running what does not depend on a failure.
+    pub keep_going: bool,
+}
+
+/// What happened.
+#[derive(Debug, Default)]
+pub struct Summary {
+    /// Stages that ran and succeeded.
+    pub ran: Vec<String>,
+    /// Stages that were already fresh.
+    pub fresh: Vec<String>,
+    /// Stages that failed.
+    pub failed: Vec<String>,
+    /// Selected stages that did not run (after a failure or interruption).
+    pub not_run: Vec<String>,
+    /// Whether Ctrl-C stopped the run.
+    pub interrupted: bool,
+}
+
+/// A problem that stops the scheduler itself (not a stage failure).
+#[derive(Debug, thiserror::Error)]
+pub enum ExecError {
+    /// Plan computation failed.
+    #[error(transparent)]
+    Plan(#[from] PlanError),
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+#[derive(Debug, Clone, PartialEq)]
+enum St {
+    Waiting,
+    Running,
+    Done,
+    Failed,
+    Blocked,
+}
+
+/// Runs the selected stages of `pipeline`.
+#[allow(clippy::too_many_arguments)]
+pub fn execute(
+    pipeline: &Pipeline,
+    store: &Store,
+    lock_path: &Path,
+    opts: &RunOptions,
+    runner: &dyn StageRunner,
+    settings: &RunSettings,
+    out: &mut dyn Write,
+) -> Result<Summary, ExecError> {
+    let n = pipeline.stages.len();
+    let mut lock = Lockfile::load(lock_path)?;
+    lock.pipeline = pipeline.name.clone();
+    lock.schema = crate::store::lockfile::LOCK_SCHEMA;
+    lock.stages.retain(|k, _| pipeline.index.contains_key(k));
+    let mut st = vec![St::Waiting; n];
+    let mut records: HashMap<String, Record> = HashMap::new();
+    let mut known: HashMap<String, String> = HashMap::new();
+    let mut memo = DepHashes::default();
+    let mut summary = Summary::default();
+    let mut stop = false;
+    let mut evaluated: HashSet<usize> = HashSet::new();
+    let ups: Vec<Vec<usize>> = pipeline
+        .stages
+        .iter()
+        .map(|s| s.inputs.values().flat_map(|r| r.stages()).filter_map(|u| pipeline.index.get(u).copied()).collect())
+        .collect();
+    let (tx, rx) = mpsc::channel::<(usize, Result<Record, Failure>)>();
+    let mut running = 0usize;
+    let mut pending_material: HashMap<usize, serde_json::Value> = HashMap::new();
+    let mut reasons: HashMap<usize, Reason> = HashMap::new();
+    std::thread::scope(|scope| -> Result<(), ExecError> {
+        loop {
+            if settings.cancel.load(Ordering::Relaxed) && !summary.interrupted {
+                summary.interrupted = true;
+                stop = true;
+                let _ = writeln!(out, "interrupted: stopping running stages…");
+            }
+            let mut progressed = false;
+            for i in 0..n {
+                if !opts.selected[i] || st[i] != St::Waiting {
+                    continue;
+                }
+                if ups[i].iter().any(|&u| matches!(st[u], St::Failed | St::Blocked)) {
+                    st[i] = St::Blocked;
+                    progressed = true;
+                    continue;
+                }
+                if !ups[i].iter().all(|&u| st[u] == St::Done) {
+                    continue;
+                }
+                let stage = &pipeline.stages[i];
+                if !evaluated.contains(&i) {
+                    let e = evaluate(stage, pipeline, &known, &lock, store, opts.forced[i], settings.backend, &mut memo)?;
+                    evaluated.insert(i);
+                    if let Some(r) = e.record {
+                        if let Some(m) = &e.material {
+                            lock.stages.insert(stage.name.clone(), lock_entry(m, &r));
+                        }
+                        known.insert(stage.name.clone(), r.output_digest.clone());
+                        records.insert(stage.name.clone(), r);
+                        summary.fresh.push(stage.name.clone());
+                        st[i] = St::Done;
+                        progressed = true;
+                        continue;
+                    }
+                    reasons.insert(i, e.reason.unwrap_or(Reason::NoRecord));
+                    if let Some(m) = e.material {
+                        pending_material.insert(i, m);
+                    }
+                }
+                if stop || running >= opts.jobs {
+                    continue;
+                }
+                let Some(material) = pending_material.get(&i).cloned() else { continue };
+                let key = crate::dag::key::key_of(&material);
+                let needed: HashMap<String, Record> = ups[i]
+                    .iter()
+                    .filter_map(|&u| records.get(&pipeline.stages[u].name).map(|r| (pipeline.stages[u].name.clone(), r.clone())))
+                    .collect();
+                if let Some(reason) = reasons.get(&i) {
+                    let _ = writeln!(out, "running {} ({reason})", stage.name);
+                }
+                st[i] = St::Running;
+                running += 1;
+                progressed = true;
+                let tx = tx.clone();
+                scope.spawn(move || {
+                    let r = run_stage(stage, &key, &material, pipeline, &needed, store, runner, settings, true);
+                    let _ = tx.send((i, r));
+                });
+            }
+            if running == 0 && !progressed {
+                break;
+            }
+            if running == 0 {
+                continue;
+            }
+            match rx.recv_timeout(Duration::from_millis(50)) {
+                Ok((i, result)) => {
+                    running -= 1;
+                    let stage = &pipeline.stages[i];
+                    match result {
+                        Ok(rec) => {
+                            let _ = writeln!(out, "ok      {}  {:.2}s", stage.name, rec.provenance.seconds);
+                            if let Some(m) = pending_material.get(&i) {
+                                lock.stages.insert(stage.name.clone(), lock_entry(m, &rec));
+                            }
+                            lock.save(lock_path)?;
+                            known.insert(stage.name.clone(), rec.output_digest.clone());
+                            records.insert(stage.name.clone(), rec);
+                            summary.ran.push(stage.name.clone());
+                            st[i] = St::Done;
+                        }
+                        Err(f) => {
+                            st[i] = St::Failed;
+                            if f.error.interrupted {
+                                let _ = writeln!(out, "stopped {} (interrupted)", stage.name);
+                                summary.not_run.push(stage.name.clone());
+                            } else {
+                                report_failure(out, &stage.name, &f);
+                                summary.failed.push(stage.name.clone());
+                                if !opts.keep_going {
+                                    stop = true;
+                                }
+                            }
+                        }
+                    }
+                }
+                Err(mpsc::RecvTimeoutError::Timeout) => {}
+                Err(mpsc::RecvTimeoutError::Disconnected) => break,
+            }
+        }
+        Ok(())
+    })?;
+    for i in 0..n {
+        if opts.selected[i] && matches!(st[i], St::Waiting | St::Blocked) {
+            summary.not_run.push(pipeline.stages[i].name.clone());
+        }
+    }
+    lock.save(lock_path)?;
+    Ok(summary)
+}
+
+/// Prints a failure with the tail of its log.
+fn report_failure(out: &mut dyn Write, name: &str, f: &Failure) {
+    let _ = writeln!(out, "FAILED  {name}: {}", f.error.message);
+    if let Some(log) = &f.log {
+        let _ = writeln!(out, "  log: {}", log.display());
+        if let Ok(text) = std::fs::read_to_string(log) {
+            let lines: Vec<&str> = text.lines().collect();
+            for l in &lines[lines.len().saturating_sub(20)..] {
+                let _ = writeln!(out, "  | {l}");
+            }
+        }
+    }
+}

@@ -1,0 +1,13 @@
+//! The content-addressed store, stage records, lockfiles and the store lock
+//! (DESIGN §3).
+
+pub mod error;
+pub mod flock;
+pub mod lockfile;
+pub mod objects;
+pub mod record;
+
+pub use error::StoreError;
+pub use lockfile::{LockEntry, Lockfile};
+pub use objects::{Entry, Manifest, Store};
+pub use record::{Provenance, Record};

@@ -1,0 +1,353 @@
+//! The content-addressed object store: immutable, read-only blobs named by
+//! the blake3 of their bytes, and directory trees stored as manifests.
+
+use std::collections::BTreeMap;
+use std::fs::{self, File};
+use std::io::{self, Read, Write};
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use serde::{Deserialize, Serialize};
+
+use super::error::{IoContext, StoreError};
+
+/// A stored output: a file, or a directory given by its manifest.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Entry {
+    /// Object digest (for a directory: its manifest's digest).
+    pub digest: String,
+    /// Bytes (for a directory: the sum over its files).
+    pub size: u64,
+    /// Whether this is a directory manifest.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub dir: bool,
+}
+
+/// A directory: relative path → file entry, sorted.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Manifest {
+    /// Files below the directory.
+    pub files: BTreeMap<String, Entry>,
+}
+
+/// A store rooted at a directory (DESIGN §3).
+#[derive(Debug, Clone)]
+pub struct Store {
+    root: PathBuf,
+}
+
+static RUN_COUNTER: AtomicU64 = AtomicU64::new(0);
+
+impl Store {
+    /// Opens (creating if needed) the store at `root`.
+    pub fn open(root: &Path) -> Result<Store, StoreError> {
+        for sub in ["objects", "records", "logs", "tmp"] {
+            fs::create_dir_all(root.join(sub)).at(&root.join(sub))?;
+        }
+        Ok(Store { root: root.to_path_buf() })
+    }
+
+    /// Opens an existing store without creating anything (read-only commands).
+    pub fn open_existing(root: &Path) -> Store {
+        Store { root: root.to_path_buf() }
+    }
+
+    /// The store's root directory.
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    /// Path of an object.
+    pub fn object_path(&self, digest: &str) -> PathBuf {
+        let (a, b) = digest.split_at(2.min(digest.len()));
+        self.root.join("objects").join(a).join(b)
+    }
+
+    /// Whether an object is present (not rehashed).
+    pub fn has(&self, digest: &str) -> bool {
+        self.object_path(digest).is_file()
+    }
+
+    /// A fresh directory under `tmp/` for one stage run.
+    pub fn new_tmp(&self, label: &str) -> Result<PathBuf, StoreError> {
+        let n = RUN_COUNTER.fetch_add(1, Ordering::Relaxed);
+        let safe: String = label.chars().map(|c| if c.is_ascii_alphanumeric() || c == '_' { c } else { '-' }).collect();
+        let dir = self.root.join("tmp").join(format!("{}-{}-{n}-{safe}", crate::util::time::stamp(crate::util::time::now_unix()), std::process::id()));
+        fs::create_dir_all(&dir).at(&dir)?;
+        Ok(dir)
+    }
+
+    /// Moves a file into the store (rename; the source is consumed).
+    pub fn put_file(&self, path: &Path) -> Result<Entry, StoreError> {
+        let (digest, size) = crate::util::hash::hash_file(path).at(path)?;
+        let dest = self.object_path(&digest);
+        if dest.is_file() {
+            fs::remove_file(path).at(path)?;
+        } else {
+            let parent = dest.parent().unwrap_or(&self.root);
+            fs::create_dir_all(parent).at(parent)?;
+            fs::set_permissions(path, fs::Permissions::from_mode(0o444)).at(path)?;
+            if fs::rename(path, &dest).is_err() {
+                // Different filesystem: copy to a temp name beside the object, then rename.
+                let tmp = dest.with_extension(format!("part{}", std::process::id()));
+                fs::copy(path, &tmp).at(&tmp)?;
+                fs::rename(&tmp, &dest).at(&dest)?;
+                fs::remove_file(path).at(path)?;
+            }
+        }
+        Ok(Entry { digest, size, dir: false })
+    }
+
+    /// Stores bytes as an object.
+    pub fn put_bytes(&self, bytes: &[u8]) -> Result<Entry, StoreError> {
+        let digest = blake3::hash(bytes).to_hex().to_string();
+        let dest = self.object_path(&digest);
+        if !dest.is_file() {
+            let parent = dest.parent().unwrap_or(&self.root);
+            fs::create_dir_all(parent).at(parent)?;
+            let tmp = dest.with_extension(format!("part{}-{}", std::process::id(), RUN_COUNTER.fetch_add(1, Ordering::Relaxed)));
+            let mut f = File::create(&tmp).at(&tmp)?;
+            f.write_all(bytes).at(&tmp)?;
+            f.sync_all().at(&tmp)?;
+            fs::set_permissions(&tmp, fs::Permissions::from_mode(0o444)).at(&tmp)?;
+            fs::rename(&tmp, &dest).at(&dest)?;
+        }
+        Ok(Entry { digest, size: bytes.len() as u64, dir: false })
+    }
+
+    /// Moves a file or a whole directory tree into the store.
+    pub fn put_path(&self, path: &Path) -> Result<Entry, StoreError> {
+        let meta = fs::metadata(path).at(path)?;
+        if !meta.is_dir() {
+            return self.put_file(path);
+        }
+        let mut manifest = Manifest::default();
+        let mut files = BTreeMap::new();
+        crate::util::hash::walk(path, path, &mut files).at(path)?;
+        let mut size = 0;
+        for rel in files.keys() {
+            let e = self.put_file(&path.join(rel))?;
+            size += e.size;
+            manifest.files.insert(rel.clone(), e);
+        }
+        let bytes = manifest_bytes(&manifest);
+        let m = self.put_bytes(&bytes)?;
+        Ok(Entry { digest: m.digest, size, dir: true })
+    }
+
+    /// Reads an object, refusing it if its bytes no longer match its name.
+    pub fn read_verified(&self, digest: &str) -> Result<Vec<u8>, StoreError> {
+        let path = self.object_path(digest);
+        let mut f = match File::open(&path) {
+            Ok(f) => f,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                return Err(StoreError::Missing { digest: digest.to_string(), path });
+            }
+            Err(e) => return Err(StoreError::Io { path, source: e }),
+        };
+        let mut bytes = Vec::new();
+        f.read_to_end(&mut bytes).at(&path)?;
+        let actual = blake3::hash(&bytes).to_hex().to_string();
+        if actual != digest {
+            return Err(StoreError::Corrupt { digest: digest.to_string(), actual, path });
+        }
+        Ok(bytes)
+    }
+
+    /// Rehashes an object in place, streaming.
+    pub fn verify_object(&self, digest: &str) -> Result<(), StoreError> {
+        let path = self.object_path(digest);
+        if !path.is_file() {
+            return Err(StoreError::Missing { digest: digest.to_string(), path });
+        }
+        let (actual, _) = crate::util::hash::hash_file(&path).at(&path)?;
+        if actual != digest {
+            return Err(StoreError::Corrupt { digest: digest.to_string(), actual, path });
+        }
+        Ok(())
+    }
+
+    /// Reads a directory manifest.
+    pub fn manifest(&self, digest: &str) -> Result<Manifest, StoreError> {
+        let bytes = self.read_verified(digest)?;
+        serde_json::from_slice(&bytes).map_err(|e| StoreError::Malformed { path: self.object_path(digest), message: e.to_string() })
+    }
+
+    /// Copies an entry out of the store to `dest`, rehashing every byte read.
+    pub fn materialize(&self, entry: &Entry, dest: &Path) -> Result<(), StoreError> {
+        if entry.dir {
+            fs::create_dir_all(dest).at(dest)?;
+            for (rel, e) in self.manifest(&entry.digest)?.files {
+                if Path::new(&rel).components().any(|c| !matches!(c, std::path::Component::Normal(_))) {
+                    return Err(StoreError::Malformed { path: self.object_path(&entry.digest), message: format!("bad path `{rel}`") });
+                }
+                self.materialize(&e, &dest.join(rel))?;
+            }
+            return Ok(());
+        }
+        if let Some(parent) = dest.parent() {
+            fs::create_dir_all(parent).at(parent)?;
+        }
+        let src = self.object_path(&entry.digest);
+        let mut input = match File::open(&src) {
+            Ok(f) => f,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                return Err(StoreError::Missing { digest: entry.digest.clone(), path: src });
+            }
+            Err(e) => return Err(StoreError::Io { path: src, source: e }),
+        };
+        let mut out = File::create(dest).at(dest)?;
+        let mut h = blake3::Hasher::new();
+        let mut buf = vec![0u8; 1 << 20];
+        loop {
+            let n = input.read(&mut buf).at(&src)?;
+            if n == 0 {
+                break;
+            }
+            h.update(&buf[..n]);
+            out.write_all(&buf[..n]).at(dest)?;
+        }
+        let actual = h.finalize().to_hex().to_string();
+        if actual != entry.digest {
+            return Err(StoreError::Corrupt { digest: entry.digest.clone(), actual, path: src });
+        }
+        fs::set_permissions(dest, fs::Permissions::from_mode(0o444)).at(dest)?;
+        Ok(())
+    }
+
+    /// Every object digest present in the store.
+    pub fn all_objects(&self) -> Result<Vec<String>, StoreError> {
+        let mut out = Vec::new();
+        let objects = self.root.join("objects");
+        let Ok(rd) = fs::read_dir(&objects) else { return Ok(out) };
+        for sub in rd {
+            let sub = sub.at(&objects)?;
+            if !sub.file_type().at(&sub.path())?.is_dir() {
+                continue;
+            }
+            let prefix = sub.file_name().to_string_lossy().into_owned();
+            for f in fs::read_dir(sub.path()).at(&sub.path())? {
+                let f = f.at(&sub.path())?;
+                let name = f.file_name().to_string_lossy().into_owned();
+                if !name.contains('.') {
+                    out.push(format!("{prefix}{name}"));
+                }
+            }
+        }
+        out.sort();
+        Ok(out)
+    }
+
+    /// Removes an object (garbage collection only).
+    pub fn remove_object(&self, digest: &str) -> Result<u64, StoreError> {
+        let p = self.object_path(digest);
+        let size = fs::metadata(&p).map(|m| m.len()).unwrap_or(0);
+        fs::remove_file(&p).at(&p)?;
+        Ok(size)
+    }
+
+    /// Deletes leftovers of interrupted runs (call with the store lock held).
+    pub fn clean_tmp(&self) -> Result<usize, StoreError> {
+        let tmp = self.root.join("tmp");
+        let mut n = 0;
+        if let Ok(rd) = fs::read_dir(&tmp) {
+            for e in rd {
+                let p = e.at(&tmp)?.path();
+                make_writable(&p);
+                let _ = if p.is_dir() { fs::remove_dir_all(&p) } else { fs::remove_file(&p) };
+                n += 1;
+            }
+        }
+        Ok(n)
+    }
+}
+
+/// Canonical bytes of a manifest (sorted keys, no whitespace).
+pub fn manifest_bytes(m: &Manifest) -> Vec<u8> {
+    let v = serde_json::to_value(m).unwrap_or_default();
+    crate::util::canon::canonical(&v).into_bytes()
+}
+
+/// Restores write permission below `p` so it can be deleted.
+pub fn make_writable(p: &Path) {
+    if let Ok(meta) = fs::symlink_metadata(p) {
+        if meta.is_dir() {
+            let _ = fs::set_permissions(p, fs::Permissions::from_mode(0o755));
+            if let Ok(rd) = fs::read_dir(p) {
+                for e in rd.flatten() {
+                    make_writable(&e.path());
+                }
+            }
+        } else if meta.is_file() {
+            let _ = fs::set_permissions(p, fs::Permissions::from_mode(0o644));
+        }
+    }
+}
+
+/// Makes everything below `p` read-only (stage inputs).
+pub fn make_readonly(p: &Path) {
+    if let Ok(meta) = fs::symlink_metadata(p) {
+        if meta.is_dir() {
+            if let Ok(rd) = fs::read_dir(p) {
+                for e in rd.flatten() {
+                    make_readonly(&e.path());
+                }
+            }
+            let _ = fs::set_permissions(p, fs::Permissions::from_mode(0o555));
+        } else if meta.is_file() {
+            let _ = fs::set_permissions(p, fs::Permissions::from_mode(0o444));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn put_and_materialize_a_tree() {
+        let d = tempfile::tempdir().unwrap();
+        let store = Store::open(&d.path().join("s")).unwrap();
+        let src = d.path().join("src");
+        fs::create_dir_all(src.join("sub")).unwrap();
+        fs::write(src.join("a.txt"), b"hello").unwrap();
+        fs::write(src.join("sub/b.txt"), b"world").unwrap();
+        let e = store.put_path(&src).unwrap();
+        assert!(e.dir);
+        assert_eq!(e.size, 10);
+        assert!(!src.join("a.txt").exists(), "files are moved, not copied");
+        let out = d.path().join("out");
+        store.materialize(&e, &out).unwrap();
+        assert_eq!(fs::read(out.join("sub/b.txt")).unwrap(), b"world");
+    }
+
+    #[test]
+    fn manifest_digest_is_independent_of_creation_order() {
+        let d = tempfile::tempdir().unwrap();
+        let store = Store::open(&d.path().join("s")).unwrap();
+        let mk = |name: &str, order: &[&str]| {
+            let p = d.path().join(name);
+            fs::create_dir_all(&p).unwrap();
+            for f in order {
+                fs::write(p.join(f), f.as_bytes()).unwrap();
+            }
+            store.put_path(&p).unwrap()
+        };
+        assert_eq!(mk("x", &["a", "b", "c"]).digest, mk("y", &["c", "a", "b"]).digest);
+    }
+
+    #[test]
+    fn a_flipped_byte_is_refused_on_read() {
+        let d = tempfile::tempdir().unwrap();
+        let store = Store::open(&d.path().join("s")).unwrap();
+        let e = store.put_bytes(b"payload").unwrap();
+        let p = store.object_path(&e.digest);
+        fs::set_permissions(&p, fs::Permissions::from_mode(0o644)).unwrap();
+        fs::write(&p, b"paylobd").unwrap();
+        assert!(matches!(store.read_verified(&e.digest), Err(StoreError::Corrupt { .. })));
+        assert!(matches!(store.verify_object(&e.digest), Err(StoreError::Corrupt { .. })));
+        let err = store.materialize(&e, &d.path().join("o")).unwrap_err();
+        assert!(matches!(err, StoreError::Corrupt { .. }));
+    }
+}

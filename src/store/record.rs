@@ -1,0 +1,138 @@
+//! Stage records: one JSON file per successful run, named by the stage key.
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::io::Write;
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value as Json;
+
+use super::error::{IoContext, StoreError};
+use super::objects::{Entry, Store};
+
+/// Where and how a run happened (not part of the key or lockfile).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Provenance {
+    /// Start, UTC ISO 8601.
+    pub started: String,
+    /// Wall-clock seconds.
+    pub seconds: f64,
+    /// Backend for Burn stages.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub backend: Option<String>,
+    /// Threads the stage was given.
+    pub threads: usize,
+    /// CPU model.
+    pub cpu: String,
+    /// `repro` version.
+    pub version: String,
+    /// Git revision of the pipeline's repository, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub git: Option<String>,
+    /// Host name.
+    pub host: String,
+    /// Log file, relative to the store.
+    pub log: String,
+}
+
+/// What a successful stage run produced (DESIGN §3).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Record {
+    /// Record format version.
+    pub schema: u32,
+    /// Expanded stage name.
+    pub stage: String,
+    /// Stage kind.
+    pub kind: String,
+    /// The stage key (blake3 of the key material).
+    pub key: String,
+    /// Everything the key was computed from.
+    pub material: Json,
+    /// Outputs: declared path → entry.
+    pub outputs: BTreeMap<String, Entry>,
+    /// Digest over all outputs: what downstream keys use (early cutoff).
+    pub output_digest: String,
+    /// Metrics read from the metrics output.
+    #[serde(default)]
+    pub metrics: Json,
+    /// How the run happened.
+    pub provenance: Provenance,
+}
+
+impl Record {
+    /// Path of the record for `key`.
+    pub fn path(store: &Store, key: &str) -> std::path::PathBuf {
+        store.root().join("records").join(format!("{key}.json"))
+    }
+
+    /// Loads the record for `key`, if present.
+    pub fn load(store: &Store, key: &str) -> Result<Option<Record>, StoreError> {
+        let path = Self::path(store, key);
+        match fs::read(&path) {
+            Ok(bytes) => serde_json::from_slice(&bytes)
+                .map(Some)
+                .map_err(|e| StoreError::Malformed { path, message: e.to_string() }),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(StoreError::Io { path, source: e }),
+        }
+    }
+
+    /// Writes the record atomically (temp file, fsync, rename): it is the
+    /// last thing a stage run writes, so a crash before it leaves no record.
+    pub fn save(&self, store: &Store) -> Result<(), StoreError> {
+        let path = Self::path(store, &self.key);
+        let bytes = serde_json::to_vec_pretty(self).map_err(|e| StoreError::Malformed { path: path.clone(), message: e.to_string() })?;
+        write_atomic(&path, &bytes)
+    }
+
+    /// Whether every output object (and every file of a directory) is present.
+    pub fn outputs_present(&self, store: &Store) -> bool {
+        self.outputs.values().all(|e| store.has(&e.digest))
+    }
+
+    /// Every object this record reaches (outputs, manifests and their files).
+    pub fn objects(&self, store: &Store) -> Result<Vec<String>, StoreError> {
+        let mut out = Vec::new();
+        for e in self.outputs.values() {
+            out.push(e.digest.clone());
+            if e.dir {
+                for f in store.manifest(&e.digest)?.files.into_values() {
+                    out.push(f.digest);
+                }
+            }
+        }
+        Ok(out)
+    }
+}
+
+/// Digest over a set of outputs (path → digest), canonical.
+pub fn output_digest(outputs: &BTreeMap<String, Entry>) -> String {
+    let m: serde_json::Map<String, Json> = outputs.iter().map(|(k, e)| (k.clone(), Json::String(e.digest.clone()))).collect();
+    crate::util::canon::digest(&Json::Object(m))
+}
+
+/// Writes `bytes` to `path` atomically.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), StoreError> {
+    let tmp = path.with_extension(format!("tmp{}", std::process::id()));
+    let mut f = fs::File::create(&tmp).at(&tmp)?;
+    f.write_all(bytes).at(&tmp)?;
+    f.sync_all().at(&tmp)?;
+    fs::rename(&tmp, path).at(path)?;
+    Ok(())
+}
+
+/// Every record key in the store.
+pub fn all_keys(store: &Store) -> Result<Vec<String>, StoreError> {
+    let dir = store.root().join("records");
+    let mut out = Vec::new();
+    let Ok(rd) = fs::read_dir(&dir) else { return Ok(out) };
+    for e in rd {
+        let name = e.at(&dir)?.file_name().to_string_lossy().into_owned();
+        if let Some(k) = name.strip_suffix(".json") {
+            out.push(k.to_string());
+        }
+    }
+    out.sort();
+    Ok(out)
+}

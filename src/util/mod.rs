@@ -1,0 +1,5 @@
+//! Small helpers shared by the engine.
+
+pub mod canon;
+pub mod hash;
+pub mod time;
