@@ -61,7 +61,7 @@ pub fn run(
         backend: ctx.backend,
         roots: super::context::roots(&p.pipeline),
         cancel: cancel.clone(),
-        git: exec::provenance::git_revision(&ctx.pipeline.dir),
+        git: Default::default(),
     };
     let opts = RunOptions { selected: selected.clone(), forced, jobs, keep_going };
     let summary = exec::execute(&ctx.pipeline, &ctx.store, &ctx.lock_path, &opts, &RealRunner, &settings, &mut out)?;

@@ -114,7 +114,7 @@ fn rerun_stages(ctx: &Ctx, evals: &[crate::dag::Evaluation], names: &[String], o
             backend: ctx.backend,
             roots: super::context::roots(&ctx.pipeline.file),
             cancel: exec::signals::install(),
-            git: None,
+            git: Default::default(),
         };
         let _ = writeln!(out, "rerunning {} in scratch ({} threads)", s.name, settings.threads);
         match exec::stage_run::run_stage(s, &rec.key, &rec.material, &ctx.pipeline, &records, &ctx.store, &RealRunner, &settings, false) {

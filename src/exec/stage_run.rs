@@ -30,8 +30,16 @@ pub struct RunSettings {
     pub roots: Roots,
     /// Set on Ctrl-C.
     pub cancel: Arc<AtomicBool>,
-    /// Git revision of the pipeline's repository.
-    pub git: Option<String>,
+    /// Git revision of the pipeline's repository, looked up on first use
+    /// (a no-op run never pays for it).
+    pub git: std::sync::Arc<std::sync::OnceLock<Option<String>>>,
+}
+
+impl RunSettings {
+    /// The git revision of the repository holding `dir`.
+    pub fn git_revision(&self, dir: &Path) -> Option<String> {
+        self.git.get_or_init(|| provenance::git_revision(dir)).clone()
+    }
 }
 
 /// A failed run, with its log.
@@ -114,7 +122,7 @@ pub fn run_stage(
             threads: settings.threads,
             cpu: provenance::cpu_model(),
             version: provenance::version(),
-            git: settings.git.clone(),
+            git: settings.git_revision(&pipeline.dir),
             host: provenance::host(),
             log: log_path.strip_prefix(store.root()).unwrap_or(&log_path).display().to_string(),
         },

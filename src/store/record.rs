@@ -114,7 +114,10 @@ pub fn output_digest(outputs: &BTreeMap<String, Entry>) -> String {
 
 /// Writes `bytes` to `path` atomically.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), StoreError> {
-    let tmp = path.with_extension(format!("tmp{}", std::process::id()));
+    static N: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    // Unique per process and call: two stages with the same key may finish together.
+    let tmp = path.with_extension(format!("tmp{}-{n}", std::process::id()));
     let mut f = fs::File::create(&tmp).at(&tmp)?;
     f.write_all(bytes).at(&tmp)?;
     f.sync_all().at(&tmp)?;
