@@ -99,7 +99,11 @@ pub enum StatsError {
 }
 
 /// Checks that `xs` is non-empty and every value is finite.
-pub(crate) fn check_sample(what: &'static str, name: &'static str, xs: &[f64]) -> Result<(), StatsError> {
+pub(crate) fn check_sample(
+    what: &'static str,
+    name: &'static str,
+    xs: &[f64],
+) -> Result<(), StatsError> {
     if xs.is_empty() {
         return Err(StatsError::Empty { what, name });
     }
@@ -107,9 +111,18 @@ pub(crate) fn check_sample(what: &'static str, name: &'static str, xs: &[f64]) -
 }
 
 /// Checks that every value of `xs` is finite (an empty slice passes).
-pub(crate) fn check_finite(what: &'static str, name: &'static str, xs: &[f64]) -> Result<(), StatsError> {
+pub(crate) fn check_finite(
+    what: &'static str,
+    name: &'static str,
+    xs: &[f64],
+) -> Result<(), StatsError> {
     match xs.iter().position(|x| !x.is_finite()) {
-        Some(index) => Err(StatsError::NonFinite { what, name, index, value: xs[index] }),
+        Some(index) => Err(StatsError::NonFinite {
+            what,
+            name,
+            index,
+            value: xs[index],
+        }),
         None => Ok(()),
     }
 }
@@ -123,7 +136,13 @@ pub(crate) fn check_same_len(
     if left_len == right_len {
         Ok(())
     } else {
-        Err(StatsError::LengthMismatch { what, left, left_len, right, right_len })
+        Err(StatsError::LengthMismatch {
+            what,
+            left,
+            left_len,
+            right,
+            right_len,
+        })
     }
 }
 
@@ -136,7 +155,12 @@ pub(crate) fn check_count(
     expected: &'static str,
 ) -> Result<(), StatsError> {
     if value == 0 || value > max {
-        Err(StatsError::BadParameter { what, name, expected, found: value as f64 })
+        Err(StatsError::BadParameter {
+            what,
+            name,
+            expected,
+            found: value as f64,
+        })
     } else {
         Ok(())
     }
@@ -155,7 +179,13 @@ mod tests {
 
     #[test]
     fn empty_and_mismatch_are_errors() {
-        assert_eq!(check_sample("t", "x", &[]), Err(StatsError::Empty { what: "t", name: "x" }));
+        assert_eq!(
+            check_sample("t", "x", &[]),
+            Err(StatsError::Empty {
+                what: "t",
+                name: "x"
+            })
+        );
         assert!(check_same_len("t", ("a", 2), ("b", 3)).is_err());
         assert!(check_same_len("t", ("a", 3), ("b", 3)).is_ok());
         assert!(check_count("t", "n", 0, 10, "1..=10").is_err());

@@ -21,7 +21,12 @@ impl Fixture {
 
     /// The cases of one statistic.
     pub(crate) fn cases(&self, key: &str) -> Vec<Case<'_>> {
-        self.0[key].as_array().unwrap_or_else(|| panic!("fixture has no `{key}`")).iter().map(Case).collect()
+        self.0[key]
+            .as_array()
+            .unwrap_or_else(|| panic!("fixture has no `{key}`"))
+            .iter()
+            .map(Case)
+            .collect()
     }
 }
 
@@ -33,7 +38,9 @@ impl Case<'_> {
 
     /// A number.
     pub(crate) fn num(&self, key: &str) -> f64 {
-        self.0[key].as_f64().unwrap_or_else(|| panic!("{}: no number `{key}`", self.name()))
+        self.0[key]
+            .as_f64()
+            .unwrap_or_else(|| panic!("{}: no number `{key}`", self.name()))
     }
 
     /// A number or a default.
@@ -43,30 +50,40 @@ impl Case<'_> {
 
     /// An unsigned integer.
     pub(crate) fn int(&self, key: &str) -> u64 {
-        self.0[key].as_u64().unwrap_or_else(|| panic!("{}: no integer `{key}`", self.name()))
+        self.0[key]
+            .as_u64()
+            .unwrap_or_else(|| panic!("{}: no integer `{key}`", self.name()))
+    }
+
+    /// An unsigned integer, if present.
+    pub(crate) fn opt_int(&self, key: &str) -> Option<u64> {
+        self.0[key].as_u64()
     }
 
     /// A string.
     pub(crate) fn str(&self, key: &str) -> String {
-        self.0[key].as_str().unwrap_or_else(|| panic!("{}: no string `{key}`", self.name())).to_string()
+        self.0[key]
+            .as_str()
+            .unwrap_or_else(|| panic!("{}: no string `{key}`", self.name()))
+            .to_string()
     }
 
     /// A list of numbers.
     pub(crate) fn nums(&self, key: &str) -> Vec<f64> {
-        let arr = self.0[key].as_array().unwrap_or_else(|| panic!("{}: no list `{key}`", self.name()));
+        let arr = self.0[key]
+            .as_array()
+            .unwrap_or_else(|| panic!("{}: no list `{key}`", self.name()));
         arr.iter().map(|v| v.as_f64().expect("number")).collect()
     }
 
     /// A list of class labels.
     pub(crate) fn labels(&self, key: &str) -> Vec<usize> {
-        let arr = self.0[key].as_array().unwrap_or_else(|| panic!("{}: no list `{key}`", self.name()));
-        arr.iter().map(|v| v.as_u64().expect("label") as usize).collect()
-    }
-
-    /// A list of booleans (0/1 or true/false).
-    pub(crate) fn bools(&self, key: &str) -> Vec<bool> {
-        let arr = self.0[key].as_array().unwrap_or_else(|| panic!("{}: no list `{key}`", self.name()));
-        arr.iter().map(|v| v.as_bool().unwrap_or_else(|| v.as_u64() == Some(1))).collect()
+        let arr = self.0[key]
+            .as_array()
+            .unwrap_or_else(|| panic!("{}: no list `{key}`", self.name()));
+        arr.iter()
+            .map(|v| v.as_u64().expect("label") as usize)
+            .collect()
     }
 
     /// A sample: a literal list, or `{seed, n, scale, shift, levels, shape}`
@@ -76,7 +93,10 @@ impl Case<'_> {
         if v.is_array() {
             return self.nums(key);
         }
-        let g = |k: &str| v[k].as_f64().unwrap_or_else(|| panic!("{}: `{key}.{k}` missing", self.name()));
+        let g = |k: &str| {
+            v[k].as_f64()
+                .unwrap_or_else(|| panic!("{}: `{key}.{k}` missing", self.name()))
+        };
         gen_sample(
             v["seed"].as_u64().expect("seed"),
             v["n"].as_u64().expect("n") as usize,
@@ -93,7 +113,14 @@ impl Case<'_> {
 /// minus 2 (`"sum4"`, bell-shaped); optionally floored onto `levels` steps
 /// per unit to make ties; then `x * scale + shift`. Only IEEE-exact
 /// operations, so both languages get the same bits.
-pub(crate) fn gen_sample(seed: u64, n: usize, scale: f64, shift: f64, levels: u64, shape: &str) -> Vec<f64> {
+pub(crate) fn gen_sample(
+    seed: u64,
+    n: usize,
+    scale: f64,
+    shift: f64,
+    levels: u64,
+    shape: &str,
+) -> Vec<f64> {
     let mut r = SplitMix64::new(seed);
     (0..n)
         .map(|_| {
@@ -113,5 +140,9 @@ pub(crate) fn gen_sample(seed: u64, n: usize, scale: f64, shift: f64, levels: u6
 pub(crate) fn assert_close(got: f64, want: f64, rtol: f64, what: &str) {
     let scale = want.abs().max(1e-300);
     let ok = (got - want).abs() <= rtol * scale || got == want;
-    assert!(ok, "{what}: got {got:e}, want {want:e} (rel err {:e}, rtol {rtol:e})", (got - want).abs() / scale);
+    assert!(
+        ok,
+        "{what}: got {got:e}, want {want:e} (rel err {:e}, rtol {rtol:e})",
+        (got - want).abs() / scale
+    );
 }

@@ -17,16 +17,17 @@ const LOG_2PI: f64 = 1.837_877_066_409_345_5;
 const MIN_LOG: f64 = -708.0;
 const PI2: f64 = std::f64::consts::PI * std::f64::consts::PI;
 
-/// Stirling coefficients `B_{2j} / (2j (2j-1))` for j = 8 .. 1, as scipy.
+/// Stirling coefficients `B_{2j} / (2j (2j-1))` for j = 8 .. 1, as scipy's
+/// `_STIRLING_COEFFS` (B the Bernoulli numbers).
 const STIRLING: [f64; 8] = [
-    -2.955_065_359_477_124_2e-2,
-    6.410_256_410_256_410_3e-3,
-    -1.917_526_917_526_917_5e-3,
-    8.417_508_417_508_417_5e-4,
-    -5.952_380_952_380_952e-4,
-    7.936_507_936_507_937e-4,
-    -2.777_777_777_777_777_8e-3,
-    8.333_333_333_333_333e-2,
+    -3617.0 / 122_400.0,
+    7.0 / 1092.0,
+    -691.0 / 360_360.0,
+    1.0 / 1188.0,
+    -1.0 / 1680.0,
+    1.0 / 1260.0,
+    -1.0 / 360.0,
+    1.0 / 12.0,
 ];
 
 fn ep128() -> f64 {
@@ -267,7 +268,12 @@ fn cdf_pelz_good(n: u64, x: f64) -> f64 {
         let m = (2 * k - 1) as f64;
         let (m2, m4, m6) = (m * m, m.powi(4), m.powi(6));
         let qpower = q.powf((8 * k) as f64);
-        let coeffs = [1.0, k1a + k1b * m2, k2a + k2b * m2 + k2c * m4, k3a + k3b * m2 + k3c * m4 + k3d * m6];
+        let coeffs = [
+            1.0,
+            k1a + k1b * m2,
+            k2a + k2b * m2 + k2c * m4,
+            k3a + k3b * m2 + k3c * m4 + k3d * m6,
+        ];
         for (acc, c) in kk.iter_mut().zip(coeffs) {
             *acc = *acc * qpower + c;
         }
@@ -289,7 +295,10 @@ fn cdf_pelz_good(n: u64, x: f64) -> f64 {
     }
     kk[2] += k2extra * PI2 * SQRT2PI / (-36.0 * z3);
     kk[3] += k3extra * PI2 * SQRT2PI / (216.0 * z6);
-    kk.iter().enumerate().map(|(i, v)| v / nf.powf(i as f64 / 2.0)).sum()
+    kk.iter()
+        .enumerate()
+        .map(|(i, v)| v / nf.powf(i as f64 / 2.0))
+        .sum()
 }
 
 /// `P(D_n >= x)` for the two-sided one-sample statistic with `n >= 1`
@@ -309,7 +318,9 @@ pub(crate) fn kstwo_sf(n: u64, x: f64) -> f64 {
             return 1.0;
         }
         let prob = if n <= 140 {
-            (1..=n).map(|i| i as f64 * (1.0 / nf) * (2.0 * t - 1.0)).product::<f64>()
+            (1..=n)
+                .map(|i| i as f64 * (1.0 / nf) * (2.0 * t - 1.0))
+                .product::<f64>()
         } else {
             (log_nfactorial_div_n_pow_n(nf) + nf * (2.0 * t - 1.0).ln()).exp()
         };
@@ -337,7 +348,11 @@ pub(crate) fn kstwo_sf(n: u64, x: f64) -> f64 {
     if nxsq >= 2.2 {
         return (2.0 * smirnov_sf(n, x)).clamp(0.0, 1.0);
     }
-    let cdf = if n <= 100_000 && nf * x.powf(1.5) <= 1.4 { cdf_durbin(n, x) } else { cdf_pelz_good(n, x) };
+    let cdf = if n <= 100_000 && nf * x.powf(1.5) <= 1.4 {
+        cdf_durbin(n, x)
+    } else {
+        cdf_pelz_good(n, x)
+    };
     (1.0 - cdf).clamp(0.0, 1.0)
 }
 

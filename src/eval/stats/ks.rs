@@ -90,11 +90,23 @@ pub fn ks_2samp(a: &[f64], b: &[f64]) -> Result<KsResult, StatsError> {
         let h = h_num / g;
         let d = h as f64 / lcm as f64;
         if h == 0 {
-            return Ok(KsResult { statistic: d, pvalue: 1.0, method: KsMethod::Exact });
+            return Ok(KsResult {
+                statistic: d,
+                pvalue: 1.0,
+                method: KsMethod::Exact,
+            });
         }
-        let p = if n1 == n2 { Some(prob_outside_square(n1, h)) } else { prob_outside_lattice(n1, n2, g, h) };
+        let p = if n1 == n2 {
+            Some(prob_outside_square(n1, h))
+        } else {
+            prob_outside_lattice(n1, n2, g, h)
+        };
         if let Some(p) = p.filter(|p| (0.0..=1.0).contains(p)) {
-            return Ok(KsResult { statistic: d, pvalue: p, method: KsMethod::Exact });
+            return Ok(KsResult {
+                statistic: d,
+                pvalue: p,
+                method: KsMethod::Exact,
+            });
         }
         return Ok(asymptotic(n1f, n2f, d));
     }
@@ -105,7 +117,11 @@ fn asymptotic(n1: f64, n2: f64, d: f64) -> KsResult {
     let (m, n) = if n1 >= n2 { (n1, n2) } else { (n2, n1) };
     let en = (m * n / (m + n)).round_ties_even().max(1.0);
     let p = kstwo_sf(en as u64, d).clamp(0.0, 1.0);
-    KsResult { statistic: d, pvalue: p, method: KsMethod::Asymptotic }
+    KsResult {
+        statistic: d,
+        pvalue: p,
+        method: KsMethod::Asymptotic,
+    }
 }
 
 #[cfg(test)]
@@ -128,11 +144,23 @@ mod tests {
                 KsMethod::Exact => exact += 1,
                 KsMethod::Asymptotic => asymp += 1,
             }
-            assert_eq!(format!("{:?}", got.method).to_lowercase(), want_method, "{name}");
+            assert_eq!(
+                format!("{:?}", got.method).to_lowercase(),
+                want_method,
+                "{name}"
+            );
             assert_close(got.statistic, case.num("statistic"), 1e-12, &name);
-            assert_close(got.pvalue, case.num("pvalue"), case.num_or("rtol", 1e-10), &name);
+            assert_close(
+                got.pvalue,
+                case.num("pvalue"),
+                case.num_or("rtol", 1e-10),
+                &name,
+            );
         }
-        assert!(exact >= 4 && asymp >= 3, "exact {exact}, asymptotic {asymp}");
+        assert!(
+            exact >= 4 && asymp >= 3,
+            "exact {exact}, asymptotic {asymp}"
+        );
     }
 
     #[test]
@@ -144,7 +172,13 @@ mod tests {
 
     #[test]
     fn bad_input_is_an_error_not_a_panic() {
-        assert!(matches!(ks_2samp(&[], &[1.0]), Err(StatsError::Empty { name: "a", .. })));
-        assert!(matches!(ks_2samp(&[1.0], &[f64::NAN]), Err(StatsError::NonFinite { name: "b", .. })));
+        assert!(matches!(
+            ks_2samp(&[], &[1.0]),
+            Err(StatsError::Empty { name: "a", .. })
+        ));
+        assert!(matches!(
+            ks_2samp(&[1.0], &[f64::NAN]),
+            Err(StatsError::NonFinite { name: "b", .. })
+        ));
     }
 }

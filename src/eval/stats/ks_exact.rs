@@ -18,7 +18,8 @@ pub(crate) fn prob_outside_square(n: u64, h: u64) -> f64 {
     loop {
         let mut p1 = 1.0;
         for j in 0..h {
-            p1 = (n as f64 - (k * h) as f64 - j as f64) * p1 / (n as f64 + (k * h) as f64 + j as f64 + 1.0);
+            p1 = (n as f64 - (k * h) as f64 - j as f64) * p1
+                / (n as f64 + (k * h) as f64 + j as f64 + 1.0);
         }
         p = p1 * (1.0 - p);
         if k == 0 {
@@ -124,7 +125,10 @@ mod tests {
                 } else {
                     prob_outside_lattice(m as u64, n as u64, g, h).unwrap()
                 };
-                assert!((got - want).abs() < 1e-12, "m={m} n={n} h={h}: {got} vs {want}");
+                assert!(
+                    (got - want).abs() < 1e-12,
+                    "m={m} n={n} h={h}: {got} vs {want}"
+                );
             }
         }
     }

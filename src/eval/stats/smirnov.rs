@@ -64,7 +64,11 @@ pub(crate) fn smirnov_sf(n: u64, x: f64) -> f64 {
     if n > MAX_COMPUTE_N {
         // p ~ exp(-(6nx+1)^2 / 18n), as scipy.
         let logp = -(6.0 * nf * x + 1.0).powi(2) / 18.0 / nf;
-        let sf = if logp < -std::f64::consts::LN_2 { logp.exp() } else { 1.0 - (-logp.exp_m1()) };
+        let sf = if logp < -std::f64::consts::LN_2 {
+            logp.exp()
+        } else {
+            1.0 - (-logp.exp_m1())
+        };
         return sf.clamp(0.0, 1.0);
     }
     // Terms v = 0 ..= last, strictly below n (1 - x).
