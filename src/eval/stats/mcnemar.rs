@@ -102,6 +102,32 @@ pub fn mcnemar(
     mcnemar_counts(b, c, method)
 }
 
+/// McNemar's test on per-item outcomes that may be ties (`None`, e.g. from
+/// [`super::stereotype_outcomes`]): an item tied under either model is
+/// dropped, the rest are paired. Returns the result and the number of
+/// items dropped.
+///
+/// # Errors
+/// Lengths that differ, no item left, or as [`mcnemar_counts`].
+pub fn mcnemar_skip_ties(
+    first: &[Option<bool>],
+    second: &[Option<bool>],
+    method: McNemarMethod,
+) -> Result<(McNemarResult, usize), StatsError> {
+    check_same_len(
+        "mcnemar_skip_ties",
+        ("first", first.len()),
+        ("second", second.len()),
+    )?;
+    let (a, b): (Vec<bool>, Vec<bool>) = first
+        .iter()
+        .zip(second)
+        .filter_map(|(x, y)| Some(((*x)?, (*y)?)))
+        .unzip();
+    let dropped = first.len() - a.len();
+    Ok((mcnemar(&a, &b, method)?, dropped))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -124,6 +150,16 @@ mod tests {
                 assert_close(chi.pvalue, case.num("chi2_pvalue"), 1e-11, &name);
             }
         }
+    }
+
+    #[test]
+    fn ties_in_either_model_are_dropped() {
+        let first = [Some(true), None, Some(false), Some(true)];
+        let second = [Some(false), Some(true), None, Some(true)];
+        let (r, dropped) = mcnemar_skip_ties(&first, &second, McNemarMethod::Exact).unwrap();
+        assert_eq!(dropped, 2);
+        assert_eq!((r.first_only, r.second_only), (1, 0));
+        assert!(mcnemar_skip_ties(&[None], &[Some(true)], McNemarMethod::Exact).is_err());
     }
 
     #[test]

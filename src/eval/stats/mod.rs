@@ -34,7 +34,7 @@ pub use bootstrap::{
 pub use diversity::semantic_diversity;
 pub use error::StatsError;
 pub use ks::{KS_MAX_EXACT_N, KsMethod, KsResult, ks_2samp};
-pub use mcnemar::{McNemarMethod, McNemarResult, mcnemar, mcnemar_counts};
+pub use mcnemar::{McNemarMethod, McNemarResult, mcnemar, mcnemar_counts, mcnemar_skip_ties};
 pub use mutual_info::{
     MI_DEFAULT_BINS, PermutedMi, binned_mutual_info, binned_mutual_info_permuted, equal_width_bins,
     mutual_info_score,

@@ -65,8 +65,8 @@ mod tests {
 
     #[test]
     fn matches_reference_splitmix64_stream() {
-        // Known-answer values of the reference splitmix64.c seeded with
-        // 1234567 (the Python mirror in make_fixtures.py agrees).
+        // Known-answer values of splitmix64 seeded with 1234567, as listed by
+        // Rosetta Code's "Pseudo-random numbers/Splitmix64" task.
         let mut r = SplitMix64::new(1_234_567);
         let got: Vec<u64> = (0..3).map(|_| r.next_u64()).collect();
         assert_eq!(
