@@ -5,8 +5,9 @@
 pub mod backend;
 pub mod cli;
 pub mod dag;
+pub mod eval;
 pub mod exec;
 pub mod spec;
+pub mod stages;
 pub mod store;
 pub mod util;
-pub mod stages;

@@ -3,4 +3,4 @@
 pub mod kind;
 pub mod registry;
 
-pub use kind::{Field, Input, Kind, KeyDep, Roots, Slot, StageContext, WithError, parse_with};
+pub use kind::{Field, Input, KeyDep, Kind, Roots, Slot, StageContext, WithError, parse_with};
