@@ -200,9 +200,9 @@ pub fn execute(
         }
         Ok(())
     })?;
-    for i in 0..n {
-        if opts.selected[i] && matches!(st[i], St::Waiting | St::Blocked) {
-            summary.not_run.push(pipeline.stages[i].name.clone());
+    for ((stage, state), selected) in pipeline.stages.iter().zip(&st).zip(&opts.selected) {
+        if *selected && matches!(state, St::Waiting | St::Blocked) {
+            summary.not_run.push(stage.name.clone());
         }
     }
     lock.save(lock_path)?;

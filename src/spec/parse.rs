@@ -201,25 +201,26 @@ pub fn resolve_plain(text: &str) -> Scalar {
         _ => {}
     }
     let body = text.strip_prefix(['-', '+']).unwrap_or(text);
-    if !body.is_empty() && body.bytes().all(|c| c.is_ascii_digit()) {
-        if let Ok(i) = text.parse::<i64>() {
-            return Scalar::Int(i);
-        }
+    if !body.is_empty()
+        && body.bytes().all(|c| c.is_ascii_digit())
+        && let Ok(i) = text.parse::<i64>()
+    {
+        return Scalar::Int(i);
     }
-    if let Some(hex) = text.strip_prefix("0x") {
-        if let Ok(i) = i64::from_str_radix(hex, 16) {
-            return Scalar::Int(i);
-        }
+    if let Some(hex) = text.strip_prefix("0x")
+        && let Ok(i) = i64::from_str_radix(hex, 16)
+    {
+        return Scalar::Int(i);
     }
-    if let Some(oct) = text.strip_prefix("0o") {
-        if let Ok(i) = i64::from_str_radix(oct, 8) {
-            return Scalar::Int(i);
-        }
+    if let Some(oct) = text.strip_prefix("0o")
+        && let Ok(i) = i64::from_str_radix(oct, 8)
+    {
+        return Scalar::Int(i);
     }
-    if is_float_shape(body) {
-        if let Ok(f) = text.parse::<f64>() {
-            return Scalar::Float(f);
-        }
+    if is_float_shape(body)
+        && let Ok(f) = text.parse::<f64>()
+    {
+        return Scalar::Float(f);
     }
     Scalar::Str(text.to_string())
 }
