@@ -1,0 +1,16 @@
+//! Integration tests: the real `repro` binary run on `cmd`-stage pipelines in
+//! temp directories, checking exit codes, output, the store and the lockfile.
+
+mod common;
+
+mod caching;
+mod cli;
+mod concurrency;
+mod crash;
+mod extends_set;
+mod failures;
+mod malformed;
+mod matrix;
+mod parallel;
+mod readonly_inputs;
+mod verify_gc;
