@@ -42,7 +42,10 @@ fn pipeline(dir: &Path) -> std::io::Result<()> {
             let a = (i * 7) % i;
             let b = (i * 13 + 5) % i;
             let _ = writeln!(y, "    inputs: {{ a: s{a}, b: s{b} }}");
-            let _ = writeln!(y, "    run: cat \"$IN_a/o.txt\" \"$IN_b/o.txt\" | head -c 64 > \"$OUT/o.txt\"");
+            let _ = writeln!(
+                y,
+                "    run: cat \"$IN_a/o.txt\" \"$IN_b/o.txt\" | head -c 64 > \"$OUT/o.txt\""
+            );
         }
         let _ = writeln!(y, "    outputs: [o.txt]");
     }
@@ -56,7 +59,11 @@ fn repro(dir: &Path, args: &[&str]) -> Result<(), String> {
         .output()
         .map_err(|e| format!("cannot run repro: {e}"))?;
     if !out.status.success() {
-        return Err(format!("repro {args:?} failed: {}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr)));
+        return Err(format!(
+            "repro {args:?} failed: {}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        ));
     }
     Ok(())
 }
@@ -82,8 +89,12 @@ fn run(dir: &Path) -> Result<(), String> {
     println!("repro engine benchmark: {STAGES}-stage cached pipeline, median of {REPEATS} (min)");
     println!("| command                 | repro ms        | goal ms | DVC 3.67 ms (issue 2) |");
     println!("|-------------------------|-----------------|---------|-----------------------|");
-    println!("| status                  | {status:7.1} ({status_min:5.1}) |      40 |                   830 |");
-    println!("| no-op run               | {noop:7.1} ({noop_min:5.1}) |      50 |                  1650 |");
+    println!(
+        "| status                  | {status:7.1} ({status_min:5.1}) |      40 |                   830 |"
+    );
+    println!(
+        "| no-op run               | {noop:7.1} ({noop_min:5.1}) |      50 |                  1650 |"
+    );
     println!("(cold run of all {STAGES} stages with -j 2 took {cold:.1} s)");
     Ok(())
 }

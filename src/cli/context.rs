@@ -25,15 +25,26 @@ pub struct Ctx {
 /// The store directory: `--store`, else `$REPRO_STORE`, else `./artifacts`.
 pub fn store_dir(flag: Option<&Path>) -> PathBuf {
     flag.map(Path::to_path_buf)
-        .or_else(|| std::env::var_os("REPRO_STORE").filter(|v| !v.is_empty()).map(PathBuf::from))
+        .or_else(|| {
+            std::env::var_os("REPRO_STORE")
+                .filter(|v| !v.is_empty())
+                .map(PathBuf::from)
+        })
         .unwrap_or_else(|| PathBuf::from("artifacts"))
 }
 
 /// Data and model roots from the environment.
 pub fn roots(pipeline_file: &Path) -> Roots {
-    let env = |k: &str| std::env::var_os(k).filter(|v| !v.is_empty()).map(PathBuf::from);
+    let env = |k: &str| {
+        std::env::var_os(k)
+            .filter(|v| !v.is_empty())
+            .map(PathBuf::from)
+    };
     Roots {
-        pipeline_dir: pipeline_file.parent().map(Path::to_path_buf).unwrap_or_default(),
+        pipeline_dir: pipeline_file
+            .parent()
+            .map(Path::to_path_buf)
+            .unwrap_or_default(),
         data: env("REPRO_DATA"),
         models: env("REPRO_MODELS"),
     }
@@ -41,32 +52,62 @@ pub fn roots(pipeline_file: &Path) -> Roots {
 
 impl Ctx {
     /// Loads the pipeline; `create` opens (creating) the store.
-    pub fn load(p: &PipelineArgs, store: Option<&Path>, backend: Option<Backend>, create: bool) -> Result<Ctx, CliError> {
+    pub fn load(
+        p: &PipelineArgs,
+        store: Option<&Path>,
+        backend: Option<Backend>,
+        create: bool,
+    ) -> Result<Ctx, CliError> {
         if !p.pipeline.is_file() {
-            return Err(CliError::Usage(format!("{}: no such pipeline file", p.pipeline.display())));
+            return Err(CliError::Usage(format!(
+                "{}: no such pipeline file",
+                p.pipeline.display()
+            )));
         }
         let pipeline = spec::load(&p.pipeline, &p.sets, &roots(&p.pipeline))?;
         let dir = store_dir(store);
-        let store = if create { Store::open(&dir)? } else { Store::open_existing(&dir) };
-        Ok(Ctx { lock_path: Lockfile::path_for(&p.pipeline), pipeline, store, backend: backend.unwrap_or_default() })
+        let store = if create {
+            Store::open(&dir)?
+        } else {
+            Store::open_existing(&dir)
+        };
+        Ok(Ctx {
+            lock_path: Lockfile::path_for(&p.pipeline),
+            pipeline,
+            store,
+            backend: backend.unwrap_or_default(),
+        })
     }
 
     /// Marks the stages a list of selectors names (`rm`, `rm[*]`, `rm[k=v]`).
     pub fn select(&self, names: &[String], what: &str) -> Result<Vec<bool>, CliError> {
         let mut out = vec![false; self.pipeline.stages.len()];
         for n in names {
-            let sel = matrix::parse_selector(n).map_err(|m| CliError::Usage(format!("{what}: {m}")))?;
+            let sel =
+                matrix::parse_selector(n).map_err(|m| CliError::Usage(format!("{what}: {m}")))?;
             let mut hit = false;
             for (i, s) in self.pipeline.stages.iter().enumerate() {
-                let ok = s.base == sel.base && sel.point.as_ref().is_none_or(|p| matrix::matches(&s.point, p));
+                let ok = s.base == sel.base
+                    && sel
+                        .point
+                        .as_ref()
+                        .is_none_or(|p| matrix::matches(&s.point, p));
                 if ok || s.name == *n {
                     out[i] = true;
                     hit = true;
                 }
             }
             if !hit {
-                let names: Vec<&str> = self.pipeline.stages.iter().map(|s| s.name.as_str()).collect();
-                return Err(CliError::Usage(format!("{what}: no stage `{n}` (stages: {})", names.join(", "))));
+                let names: Vec<&str> = self
+                    .pipeline
+                    .stages
+                    .iter()
+                    .map(|s| s.name.as_str())
+                    .collect();
+                return Err(CliError::Usage(format!(
+                    "{what}: no stage `{n}` (stages: {})",
+                    names.join(", ")
+                )));
             }
         }
         Ok(out)

@@ -9,6 +9,14 @@ use crate::store::Lockfile;
 
 /// Prints params, inputs, outputs and metrics that differ, stage by stage.
 pub fn diff(a: &Path, b: &Path) -> Result<(), CliError> {
+    for p in [a, b] {
+        if !p.is_file() {
+            return Err(CliError::Usage(format!(
+                "{}: no such lockfile",
+                p.display()
+            )));
+        }
+    }
     let la = Lockfile::load_existing(a)?;
     let lb = Lockfile::load_existing(b)?;
     let stdout = std::io::stdout();
@@ -44,18 +52,36 @@ pub fn diff(a: &Path, b: &Path) -> Result<(), CliError> {
         let mut metrics = Vec::new();
         diff_paths(&ea.metrics, &eb.metrics, "", &mut metrics);
         for c in changed {
-            let (va, vb) = (lookup(&json(&ea.params), &json(&ea.inputs), &json(&ea.deps), &c), lookup(&json(&eb.params), &json(&eb.inputs), &json(&eb.deps), &c));
+            let (va, vb) = (
+                lookup(&json(&ea.params), &json(&ea.inputs), &json(&ea.deps), &c),
+                lookup(&json(&eb.params), &json(&eb.inputs), &json(&eb.deps), &c),
+            );
             let _ = writeln!(out, "  {c}: {va} -> {vb}");
         }
         for m in metrics {
-            let get = |v: &serde_json::Value| m.split('.').try_fold(v, |v, k| v.get(k)).map(|x| x.to_string()).unwrap_or_else(|| "-".into());
-            let _ = writeln!(out, "  metrics.{m}: {} -> {}", get(&ea.metrics), get(&eb.metrics));
+            let get = |v: &serde_json::Value| {
+                m.split('.')
+                    .try_fold(v, |v, k| v.get(k))
+                    .map(|x| x.to_string())
+                    .unwrap_or_else(|| "-".into())
+            };
+            let _ = writeln!(
+                out,
+                "  metrics.{m}: {} -> {}",
+                get(&ea.metrics),
+                get(&eb.metrics)
+            );
         }
         for (path, o) in &ea.outputs {
             match eb.outputs.get(path) {
                 Some(p) if p.digest == o.digest => {}
                 Some(p) => {
-                    let _ = writeln!(out, "  outputs.{path}: {} -> {}", &o.digest[..12.min(o.digest.len())], &p.digest[..12.min(p.digest.len())]);
+                    let _ = writeln!(
+                        out,
+                        "  outputs.{path}: {} -> {}",
+                        &o.digest[..12.min(o.digest.len())],
+                        &p.digest[..12.min(p.digest.len())]
+                    );
                 }
                 None => {
                     let _ = writeln!(out, "  outputs.{path}: only in {}", a.display());
@@ -74,7 +100,12 @@ fn json<T: serde::Serialize>(v: &T) -> serde_json::Value {
     serde_json::to_value(v).unwrap_or_default()
 }
 
-fn lookup(params: &serde_json::Value, inputs: &serde_json::Value, deps: &serde_json::Value, path: &str) -> String {
+fn lookup(
+    params: &serde_json::Value,
+    inputs: &serde_json::Value,
+    deps: &serde_json::Value,
+    path: &str,
+) -> String {
     let mut parts = path.split('.');
     let root = match parts.next() {
         Some("params") => params,
@@ -82,5 +113,8 @@ fn lookup(params: &serde_json::Value, inputs: &serde_json::Value, deps: &serde_j
         Some("deps") => deps,
         _ => return "-".into(),
     };
-    parts.try_fold(root, |v, k| v.get(k)).map(|x| x.to_string()).unwrap_or_else(|| "-".into())
+    parts
+        .try_fold(root, |v, k| v.get(k))
+        .map(|x| x.to_string())
+        .unwrap_or_else(|| "-".into())
 }

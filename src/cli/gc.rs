@@ -14,22 +14,44 @@ use crate::store::{Lockfile, Record, Store};
 pub fn gc(store: Option<&Path>, pipelines: &[PathBuf], dry_run: bool) -> Result<(), CliError> {
     let locks: Vec<PathBuf> = if pipelines.is_empty() {
         let mut v: Vec<PathBuf> = std::fs::read_dir("pipelines")
-            .map(|rd| rd.flatten().map(|e| e.path()).filter(|p| p.extension().is_some_and(|x| x == "lock")).collect())
+            .map(|rd| {
+                rd.flatten()
+                    .map(|e| e.path())
+                    .filter(|p| p.extension().is_some_and(|x| x == "lock"))
+                    .collect()
+            })
             .unwrap_or_default();
         v.sort();
         v
     } else {
         pipelines
             .iter()
-            .map(|p| if p.extension().is_some_and(|x| x == "lock") { p.clone() } else { Lockfile::path_for(p) })
+            .map(|p| {
+                if p.extension().is_some_and(|x| x == "lock") {
+                    p.clone()
+                } else {
+                    Lockfile::path_for(p)
+                }
+            })
             .collect()
     };
+    if let Some(missing) = locks.iter().find(|l| !l.is_file()) {
+        return Err(CliError::Usage(format!(
+            "gc: {}: no such lockfile (run the pipeline first)",
+            missing.display()
+        )));
+    }
     if locks.is_empty() {
-        return Err(CliError::Usage("gc: no lockfiles given and none in pipelines/; refusing to delete everything".into()));
+        return Err(CliError::Usage(
+            "gc: no lockfiles given and none in pipelines/; refusing to delete everything".into(),
+        ));
     }
     let dir = store_dir(store);
     if !dir.join("objects").is_dir() {
-        return Err(CliError::Usage(format!("gc: {} is not a repro store", dir.display())));
+        return Err(CliError::Usage(format!(
+            "gc: {} is not a repro store",
+            dir.display()
+        )));
     }
     let store = Store::open(&dir)?;
     let _lock = StoreLock::exclusive(store.root(), Wait::Yes)?;
@@ -53,7 +75,8 @@ pub fn gc(store: Option<&Path>, pipelines: &[PathBuf], dry_run: bool) -> Result<
             records += 1;
             if !dry_run {
                 let p = Record::path(&store, &k);
-                std::fs::remove_file(&p).map_err(|e| crate::store::StoreError::Io { path: p, source: e })?;
+                std::fs::remove_file(&p)
+                    .map_err(|e| crate::store::StoreError::Io { path: p, source: e })?;
             }
         }
     }
@@ -62,13 +85,19 @@ pub fn gc(store: Option<&Path>, pipelines: &[PathBuf], dry_run: bool) -> Result<
         if !keep_objects.contains(&d) {
             objects += 1;
             if dry_run {
-                bytes += std::fs::metadata(store.object_path(&d)).map(|m| m.len()).unwrap_or(0);
+                bytes += std::fs::metadata(store.object_path(&d))
+                    .map(|m| m.len())
+                    .unwrap_or(0);
             } else {
                 bytes += store.remove_object(&d)?;
             }
         }
     }
     let names: Vec<String> = locks.iter().map(|l| l.display().to_string()).collect();
-    let _ = writeln!(out, "gc: kept what {} reach; {verb} {records} record(s), {objects} object(s), {bytes} bytes", names.join(", "));
+    let _ = writeln!(
+        out,
+        "gc: kept what {} reach; {verb} {records} record(s), {objects} object(s), {bytes} bytes",
+        names.join(", ")
+    );
     Ok(())
 }

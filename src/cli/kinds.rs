@@ -14,18 +14,34 @@ pub fn kinds() -> Result<(), CliError> {
         "cmd — run a shell command (bash) with declared deps and outputs\n  fields: run (string, required): command; $OUT, $IN_<slot>, $PARAMS (the `with` map as JSON), $REPRO_SEED, $REPRO_THREADS are set\n          deps (list of paths): files/dirs relative to the pipeline file, content-hashed\n          outputs (list of paths, required): must exist under $OUT when the command exits 0\n          metrics (path): a JSON object or single-number output recorded as metrics\n          with (map): params given to the command as $PARAMS\n  inputs: any names; $IN_<name> is a read-only copy of that stage's outputs ($IN_<name>/<expansion>/… for a fan-in)\n"
     );
     for k in registry::builtin() {
-        let _ = writeln!(out, "{} (code version {}) — {}", k.name(), k.code_version(), k.summary());
+        let _ = writeln!(
+            out,
+            "{} (code version {}) — {}",
+            k.name(),
+            k.code_version(),
+            k.summary()
+        );
         if k.uses_backend() {
             let _ = writeln!(out, "  runs on the chosen backend (part of the key)");
         }
         let _ = writeln!(out, "  with:");
         for f in k.fields() {
-            let d = f.default.map(|d| format!(", default {d}")).unwrap_or_else(|| ", required".into());
+            let d = f
+                .default
+                .map(|d| format!(", default {d}"))
+                .unwrap_or_else(|| ", required".into());
             let _ = writeln!(out, "    {} ({}{d}): {}", f.name, f.ty, f.doc);
         }
         let _ = writeln!(out, "  inputs:");
         for s in k.slots() {
-            let _ = writeln!(out, "    {}{}{}: {}", s.name, if s.required { "" } else { " (optional)" }, if s.fan_in { " (fan-in)" } else { "" }, s.doc);
+            let _ = writeln!(
+                out,
+                "    {}{}{}: {}",
+                s.name,
+                if s.required { "" } else { " (optional)" },
+                if s.fan_in { " (fan-in)" } else { "" },
+                s.doc
+            );
         }
         let _ = writeln!(out, "  outputs: {}", k.outputs().join(", "));
         if let Some(m) = k.metrics() {

@@ -23,7 +23,10 @@ pub use error::CliError;
 pub fn version_line() -> &'static str {
     static LINE: std::sync::OnceLock<String> = std::sync::OnceLock::new();
     LINE.get_or_init(|| {
-        let b: Vec<&str> = crate::backend::Backend::available().iter().map(|b| b.name()).collect();
+        let b: Vec<&str> = crate::backend::Backend::available()
+            .iter()
+            .map(|b| b.name())
+            .collect();
         format!("{} (backends: {})", env!("CARGO_PKG_VERSION"), b.join(", "))
     })
 }
@@ -55,9 +58,25 @@ fn dispatch(cli: Cli) -> Result<(), CliError> {
     let store = cli.store.as_deref();
     let backend = cli.backend;
     match cli.command {
-        Command::Run { p, targets, jobs, keep_going, force, dry_run, no_wait } => {
-            run::run(&p, store, backend, &targets, jobs as usize, keep_going, &force, dry_run, no_wait)
-        }
+        Command::Run {
+            p,
+            targets,
+            jobs,
+            keep_going,
+            force,
+            dry_run,
+            no_wait,
+        } => run::run(
+            &p,
+            store,
+            backend,
+            &targets,
+            jobs as usize,
+            keep_going,
+            &force,
+            dry_run,
+            no_wait,
+        ),
         Command::Status { p, json, check } => status::status(&p, store, backend, json, check),
         Command::Dag { p, format } => dag_cmd::dag(&p, store, format),
         Command::Show { p, stage } => show::show(&p, store, backend, &stage),

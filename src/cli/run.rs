@@ -9,8 +9,8 @@ use super::error::CliError;
 use crate::backend::Backend;
 use crate::dag::plan;
 use crate::exec::{self, RealRunner, RunOptions, RunSettings};
-use crate::store::flock::{StoreLock, Wait};
 use crate::store::Lockfile;
+use crate::store::flock::{StoreLock, Wait};
 
 /// Runs the pipeline (or prints the plan with `--dry-run`).
 #[allow(clippy::too_many_arguments)]
@@ -27,13 +27,23 @@ pub fn run(
 ) -> Result<(), CliError> {
     let ctx = Ctx::load(p, store, backend, !dry_run)?;
     let n = ctx.pipeline.stages.len();
-    let selected = if targets.is_empty() { vec![true; n] } else { ctx.with_ancestors(&ctx.select(targets, "target")?) };
+    let selected = if targets.is_empty() {
+        vec![true; n]
+    } else {
+        ctx.with_ancestors(&ctx.select(targets, "target")?)
+    };
     let forced = ctx.select(force, "--force")?;
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
     if dry_run {
         let lock = Lockfile::load(&ctx.lock_path)?;
-        let evals = plan::plan(&ctx.pipeline, &lock, &ctx.store, &|s| forced[ctx.pipeline.index[&s.name]], ctx.backend)?;
+        let evals = plan::plan(
+            &ctx.pipeline,
+            &lock,
+            &ctx.store,
+            &|s| forced[ctx.pipeline.index[&s.name]],
+            ctx.backend,
+        )?;
         let mut would = 0;
         for (i, (s, e)) in ctx.pipeline.stages.iter().zip(&evals).enumerate() {
             if !selected[i] {
@@ -55,7 +65,9 @@ pub fn run(
     let _lock = StoreLock::exclusive(ctx.store.root(), if no_wait { Wait::No } else { Wait::Yes })?;
     ctx.store.clean_tmp()?;
     let cancel = exec::signals::install();
-    let cpus = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
+    let cpus = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1);
     let settings = RunSettings {
         threads: (cpus / jobs).max(1),
         backend: ctx.backend,
@@ -63,8 +75,21 @@ pub fn run(
         cancel: cancel.clone(),
         git: Default::default(),
     };
-    let opts = RunOptions { selected: selected.clone(), forced, jobs, keep_going };
-    let summary = exec::execute(&ctx.pipeline, &ctx.store, &ctx.lock_path, &opts, &RealRunner, &settings, &mut out)?;
+    let opts = RunOptions {
+        selected: selected.clone(),
+        forced,
+        jobs,
+        keep_going,
+    };
+    let summary = exec::execute(
+        &ctx.pipeline,
+        &ctx.store,
+        &ctx.lock_path,
+        &opts,
+        &RealRunner,
+        &settings,
+        &mut out,
+    )?;
     ctx.store.clean_tmp()?;
     let total = selected.iter().filter(|s| **s).count();
     if summary.ran.is_empty() && summary.failed.is_empty() && summary.not_run.is_empty() {
@@ -83,7 +108,11 @@ pub fn run(
         return Err(CliError::Interrupted);
     }
     if !summary.failed.is_empty() {
-        return Err(CliError::Failed(format!("{} stage(s) failed: {}", summary.failed.len(), summary.failed.join(", "))));
+        return Err(CliError::Failed(format!(
+            "{} stage(s) failed: {}",
+            summary.failed.len(),
+            summary.failed.join(", ")
+        )));
     }
     Ok(())
 }

@@ -13,11 +13,24 @@ use crate::dag::plan;
 use crate::store::{Lockfile, Record};
 
 /// Prints one stage's record (the fresh one, else the last locked one).
-pub fn show(p: &PipelineArgs, store: Option<&Path>, backend: Option<Backend>, stage: &str) -> Result<(), CliError> {
+pub fn show(
+    p: &PipelineArgs,
+    store: Option<&Path>,
+    backend: Option<Backend>,
+    stage: &str,
+) -> Result<(), CliError> {
     let ctx = Ctx::load(p, store, backend, false)?;
     let Some(&i) = ctx.pipeline.index.get(stage) else {
-        let names: Vec<&str> = ctx.pipeline.stages.iter().map(|s| s.name.as_str()).collect();
-        return Err(CliError::Usage(format!("no stage `{stage}` (stages: {})", names.join(", "))));
+        let names: Vec<&str> = ctx
+            .pipeline
+            .stages
+            .iter()
+            .map(|s| s.name.as_str())
+            .collect();
+        return Err(CliError::Usage(format!(
+            "no stage `{stage}` (stages: {})",
+            names.join(", ")
+        )));
     };
     let lock = Lockfile::load(&ctx.lock_path)?;
     let evals = plan::plan(&ctx.pipeline, &lock, &ctx.store, &|_| false, ctx.backend)?;
@@ -29,15 +42,26 @@ pub fn show(p: &PipelineArgs, store: Option<&Path>, backend: Option<Backend>, st
                 Some(entry) => Record::load(&ctx.store, &entry.key)?,
                 None => None,
             };
-            (format!("stale ({reason}); showing the last locked run"), prev)
+            (
+                format!("stale ({reason}); showing the last locked run"),
+                prev,
+            )
         }
         (None, None) => ("unknown".to_string(), None),
     };
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
-    let _ = writeln!(out, "stage:   {stage}\nkind:    {}\nstate:   {state}", ctx.pipeline.stages[i].kind.name());
+    let _ = writeln!(
+        out,
+        "stage:   {stage}\nkind:    {}\nstate:   {state}",
+        ctx.pipeline.stages[i].kind.name()
+    );
     let Some(r) = record else {
-        let _ = writeln!(out, "no record yet: run `repro run {} {stage}`", p.pipeline.display());
+        let _ = writeln!(
+            out,
+            "no record yet: run `repro run {} {stage}`",
+            p.pipeline.display()
+        );
         return Ok(());
     };
     let pretty = |v: &serde_json::Value| serde_json::to_string_pretty(v).unwrap_or_default();
@@ -51,7 +75,12 @@ pub fn show(p: &PipelineArgs, store: Option<&Path>, backend: Option<Backend>, st
     let log = ctx.store.root().join(&r.provenance.log);
     if let Ok(text) = std::fs::read_to_string(&log) {
         let lines: Vec<&str> = text.lines().collect();
-        let _ = writeln!(out, "log ({}, last {} lines):", log.display(), lines.len().min(20));
+        let _ = writeln!(
+            out,
+            "log ({}, last {} lines):",
+            log.display(),
+            lines.len().min(20)
+        );
         for l in &lines[lines.len().saturating_sub(20)..] {
             let _ = writeln!(out, "  | {l}");
         }

@@ -13,7 +13,13 @@ use crate::dag::plan;
 use crate::store::Lockfile;
 
 /// Prints every stage's state; `check` exits 1 if any is stale.
-pub fn status(p: &PipelineArgs, store: Option<&Path>, backend: Option<Backend>, as_json: bool, check: bool) -> Result<(), CliError> {
+pub fn status(
+    p: &PipelineArgs,
+    store: Option<&Path>,
+    backend: Option<Backend>,
+    as_json: bool,
+    check: bool,
+) -> Result<(), CliError> {
     let ctx = Ctx::load(p, store, backend, false)?;
     let lock = Lockfile::load(&ctx.lock_path)?;
     let evals = plan::plan(&ctx.pipeline, &lock, &ctx.store, &|_| false, ctx.backend)?;
@@ -36,9 +42,22 @@ pub fn status(p: &PipelineArgs, store: Option<&Path>, backend: Option<Backend>, 
                 })
             })
             .collect();
-        let _ = writeln!(out, "{}", serde_json::to_string_pretty(&json!({"pipeline": ctx.pipeline.name, "stale": stale, "stages": stages})).unwrap_or_default());
+        let _ = writeln!(
+            out,
+            "{}",
+            serde_json::to_string_pretty(
+                &json!({"pipeline": ctx.pipeline.name, "stale": stale, "stages": stages})
+            )
+            .unwrap_or_default()
+        );
     } else {
-        let width = ctx.pipeline.stages.iter().map(|s| s.name.len()).max().unwrap_or(0);
+        let width = ctx
+            .pipeline
+            .stages
+            .iter()
+            .map(|s| s.name.len())
+            .max()
+            .unwrap_or(0);
         for (s, e) in ctx.pipeline.stages.iter().zip(&evals) {
             match &e.reason {
                 None => {
@@ -49,7 +68,12 @@ pub fn status(p: &PipelineArgs, store: Option<&Path>, backend: Option<Backend>, 
                 }
             }
         }
-        let _ = writeln!(out, "{} stage(s): {} fresh, {stale} stale", evals.len(), evals.len() - stale);
+        let _ = writeln!(
+            out,
+            "{} stage(s): {} fresh, {stale} stale",
+            evals.len(),
+            evals.len() - stale
+        );
     }
     if check && stale > 0 {
         return Err(CliError::Failed(format!("{stale} stage(s) stale")));

@@ -16,13 +16,21 @@ use crate::store::flock::{StoreLock, Wait};
 use crate::store::{Lockfile, Record};
 
 /// Verifies; exit 1 on any mismatch.
-pub fn verify(p: &PipelineArgs, store: Option<&Path>, backend: Option<Backend>, rerun: &[String]) -> Result<(), CliError> {
+pub fn verify(
+    p: &PipelineArgs,
+    store: Option<&Path>,
+    backend: Option<Backend>,
+    rerun: &[String],
+) -> Result<(), CliError> {
     let ctx = Ctx::load(p, store, backend, !rerun.is_empty())?;
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
     let mut problems = 0usize;
     if !ctx.lock_path.is_file() {
-        return Err(CliError::Failed(format!("{}: no lockfile; run the pipeline first", ctx.lock_path.display())));
+        return Err(CliError::Failed(format!(
+            "{}: no lockfile; run the pipeline first",
+            ctx.lock_path.display()
+        )));
     }
     let lock = Lockfile::load(&ctx.lock_path)?;
     let evals = plan::plan(&ctx.pipeline, &lock, &ctx.store, &|_| false, ctx.backend)?;
@@ -37,7 +45,11 @@ pub fn verify(p: &PipelineArgs, store: Option<&Path>, backend: Option<Backend>, 
             }
             _ => {
                 problems += 1;
-                let why = e.reason.as_ref().map(|r| r.to_string()).unwrap_or_else(|| "key differs from the lockfile".into());
+                let why = e
+                    .reason
+                    .as_ref()
+                    .map(|r| r.to_string())
+                    .unwrap_or_else(|| "key differs from the lockfile".into());
                 let _ = writeln!(out, "STALE     {}: {why}", s.name);
             }
         }
@@ -51,7 +63,10 @@ pub fn verify(p: &PipelineArgs, store: Option<&Path>, backend: Option<Backend>, 
             }
             Some(r) if r.outputs != entry.outputs => {
                 problems += 1;
-                let _ = writeln!(out, "MISMATCH  {name}: record outputs differ from the lockfile");
+                let _ = writeln!(
+                    out,
+                    "MISMATCH  {name}: record outputs differ from the lockfile"
+                );
             }
             Some(_) => {}
         }
@@ -76,19 +91,32 @@ pub fn verify(p: &PipelineArgs, store: Option<&Path>, backend: Option<Backend>, 
         }
     }
     problems += bad;
-    let _ = writeln!(out, "checked {} stage(s), {} lock entries, rehashed {} object(s)", evals.len(), lock.stages.len(), objects.len());
+    let _ = writeln!(
+        out,
+        "checked {} stage(s), {} lock entries, rehashed {} object(s)",
+        evals.len(),
+        lock.stages.len(),
+        objects.len()
+    );
     if !rerun.is_empty() {
         problems += rerun_stages(&ctx, &evals, rerun, &mut out)?;
     }
     if problems > 0 {
         let _ = writeln!(out, "verify: {problems} problem(s)");
-        return Err(CliError::Failed(format!("verification failed with {problems} problem(s)")));
+        return Err(CliError::Failed(format!(
+            "verification failed with {problems} problem(s)"
+        )));
     }
     let _ = writeln!(out, "verify: ok");
     Ok(())
 }
 
-fn rerun_stages(ctx: &Ctx, evals: &[crate::dag::Evaluation], names: &[String], out: &mut dyn Write) -> Result<usize, CliError> {
+fn rerun_stages(
+    ctx: &Ctx,
+    evals: &[crate::dag::Evaluation],
+    names: &[String],
+    out: &mut dyn Write,
+) -> Result<usize, CliError> {
     let _lock = StoreLock::exclusive(ctx.store.root(), Wait::Yes)?;
     let selected = ctx.select(names, "--rerun")?;
     let records: HashMap<String, Record> = ctx
@@ -98,7 +126,9 @@ fn rerun_stages(ctx: &Ctx, evals: &[crate::dag::Evaluation], names: &[String], o
         .zip(evals)
         .filter_map(|(s, e)| e.record.clone().map(|r| (s.name.clone(), r)))
         .collect();
-    let cpus = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
+    let cpus = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1);
     let mut problems = 0;
     for (i, s) in ctx.pipeline.stages.iter().enumerate() {
         if !selected[i] {
@@ -106,18 +136,40 @@ fn rerun_stages(ctx: &Ctx, evals: &[crate::dag::Evaluation], names: &[String], o
         }
         let Some(rec) = &evals[i].record else {
             problems += 1;
-            let _ = writeln!(out, "RERUN     {}: stale, nothing to compare against (run it first)", s.name);
+            let _ = writeln!(
+                out,
+                "RERUN     {}: stale, nothing to compare against (run it first)",
+                s.name
+            );
             continue;
         };
         let settings = RunSettings {
-            threads: rec.provenance.threads.max(1).min(cpus.max(rec.provenance.threads)),
+            threads: rec
+                .provenance
+                .threads
+                .max(1)
+                .min(cpus.max(rec.provenance.threads)),
             backend: ctx.backend,
             roots: super::context::roots(&ctx.pipeline.file),
             cancel: exec::signals::install(),
             git: Default::default(),
         };
-        let _ = writeln!(out, "rerunning {} in scratch ({} threads)", s.name, settings.threads);
-        match exec::stage_run::run_stage(s, &rec.key, &rec.material, &ctx.pipeline, &records, &ctx.store, &RealRunner, &settings, false) {
+        let _ = writeln!(
+            out,
+            "rerunning {} in scratch ({} threads)",
+            s.name, settings.threads
+        );
+        match exec::stage_run::run_stage(
+            s,
+            &rec.key,
+            &rec.material,
+            &ctx.pipeline,
+            &records,
+            &ctx.store,
+            &RealRunner,
+            &settings,
+            false,
+        ) {
             Err(f) => {
                 problems += 1;
                 let _ = writeln!(out, "RERUN     {}: failed: {}", s.name, f.error.message);
@@ -130,11 +182,19 @@ fn rerun_stages(ctx: &Ctx, evals: &[crate::dag::Evaluation], names: &[String], o
                         }
                         Some(f) => {
                             problems += 1;
-                            let _ = writeln!(out, "DIFFERS   {} {path}: recorded {} now {}", s.name, e.digest, f.digest);
+                            let _ = writeln!(
+                                out,
+                                "DIFFERS   {} {path}: recorded {} now {}",
+                                s.name, e.digest, f.digest
+                            );
                         }
                         None => {
                             problems += 1;
-                            let _ = writeln!(out, "DIFFERS   {} {path}: not produced by the rerun", s.name);
+                            let _ = writeln!(
+                                out,
+                                "DIFFERS   {} {path}: not produced by the rerun",
+                                s.name
+                            );
                         }
                     }
                 }

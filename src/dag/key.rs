@@ -72,9 +72,17 @@ pub fn params(stage: &Stage, pipeline: &Pipeline) -> BTreeMap<String, Json> {
 }
 
 /// Dep and source digests: `path → digest`, sources as `source:<path>` or `pin:<pin>`.
-pub fn deps(stage: &Stage, pipeline: &Pipeline, memo: &mut DepHashes) -> Result<BTreeMap<String, String>, DepError> {
+pub fn deps(
+    stage: &Stage,
+    pipeline: &Pipeline,
+    memo: &mut DepHashes,
+) -> Result<BTreeMap<String, String>, DepError> {
     let mut out = BTreeMap::new();
-    let err = |path: PathBuf, source| DepError { stage: stage.name.clone(), path, source };
+    let err = |path: PathBuf, source| DepError {
+        stage: stage.name.clone(),
+        path,
+        source,
+    };
     for d in &stage.deps {
         let p = pipeline.dir.join(d);
         out.insert(d.clone(), memo.get(&p).map_err(|e| err(p.clone(), e))?);
@@ -82,7 +90,10 @@ pub fn deps(stage: &Stage, pipeline: &Pipeline, memo: &mut DepHashes) -> Result<
     for kd in &stage.key_deps {
         match kd {
             KeyDep::File(p) => {
-                out.insert(format!("source:{}", p.display()), memo.get(p).map_err(|e| err(p.clone(), e))?);
+                out.insert(
+                    format!("source:{}", p.display()),
+                    memo.get(p).map_err(|e| err(p.clone(), e))?,
+                );
             }
             KeyDep::Pin(pin) => {
                 out.insert(format!("pin:{pin}"), pin.clone());
@@ -131,7 +142,11 @@ pub fn diff_paths(a: &Json, b: &Json, prefix: &str, out: &mut Vec<String>) {
             keys.sort();
             keys.dedup();
             for k in keys {
-                let p = if prefix.is_empty() { k.clone() } else { format!("{prefix}.{k}") };
+                let p = if prefix.is_empty() {
+                    k.clone()
+                } else {
+                    format!("{prefix}.{k}")
+                };
                 match (x.get(k), y.get(k)) {
                     (Some(u), Some(v)) => diff_paths(u, v, &p, out),
                     _ => out.push(p),
@@ -158,6 +173,9 @@ mod tests {
 
     #[test]
     fn int_and_float_params_are_different_keys() {
-        assert_ne!(key_of(&json!({"with": {"n": 1}})), key_of(&json!({"with": {"n": 1.0}})));
+        assert_ne!(
+            key_of(&json!({"with": {"n": 1}})),
+            key_of(&json!({"with": {"n": 1.0}}))
+        );
     }
 }

@@ -83,7 +83,10 @@ pub enum PlanError {
 
 /// Inputs for key computation: slot → digest (or expansion → digest).
 /// `Err(slot)` when an upstream output is not known yet.
-pub fn input_digests(stage: &Stage, known: &HashMap<String, String>) -> Result<BTreeMap<String, Json>, String> {
+pub fn input_digests(
+    stage: &Stage,
+    known: &HashMap<String, String>,
+) -> Result<BTreeMap<String, Json>, String> {
     let mut out = BTreeMap::new();
     for (slot, r) in &stage.inputs {
         let get = |s: &str| known.get(s).cloned().ok_or_else(|| slot.clone());
@@ -117,20 +120,33 @@ pub fn evaluate(
     let inputs = match input_digests(stage, known) {
         Ok(i) => i,
         Err(slot) => {
-            return Ok(Evaluation { key: None, material: None, record: None, reason: Some(Reason::UpstreamStale(slot)) });
+            return Ok(Evaluation {
+                key: None,
+                material: None,
+                record: None,
+                reason: Some(Reason::UpstreamStale(slot)),
+            });
         }
     };
     let deps = key::deps(stage, pipeline, memo)?;
     let material = key::material(stage, pipeline, &inputs, &deps, backend);
     let k = key::key_of(&material);
-    let stale = |reason| Evaluation { key: Some(k.clone()), material: Some(material.clone()), record: None, reason: Some(reason) };
+    let stale = |reason| Evaluation {
+        key: Some(k.clone()),
+        material: Some(material.clone()),
+        record: None,
+        reason: Some(reason),
+    };
     if forced {
         return Ok(stale(Reason::Forced));
     }
     match Record::load(store, &k)? {
-        Some(r) if r.outputs_present(store) => {
-            Ok(Evaluation { key: Some(k.clone()), material: Some(material.clone()), record: Some(r), reason: None })
-        }
+        Some(r) if r.outputs_present(store) => Ok(Evaluation {
+            key: Some(k.clone()),
+            material: Some(material.clone()),
+            record: Some(r),
+            reason: None,
+        }),
         Some(_) => Ok(stale(Reason::OutputMissing)),
         None => Ok(stale(why(lock.stages.get(&stage.name), &material, backend))),
     }
@@ -138,22 +154,41 @@ pub fn evaluate(
 
 /// The reason a stage with no record for its key is stale, from its lock entry.
 fn why(entry: Option<&LockEntry>, material: &Json, _backend: Backend) -> Reason {
-    let Some(e) = entry else { return Reason::NoRecord };
-    if material["code_version"].as_u64() != Some(u64::from(e.code_version)) || material["kind"] != Json::String(e.kind.clone()) {
+    let Some(e) = entry else {
+        return Reason::NoRecord;
+    };
+    if material["code_version"].as_u64() != Some(u64::from(e.code_version))
+        || material["kind"] != Json::String(e.kind.clone())
+    {
         return Reason::CodeVersionChanged;
     }
     let mut changed = Vec::new();
-    key::diff_paths(&serde_json::to_value(&e.params).unwrap_or_default(), &material["params"], "", &mut changed);
+    key::diff_paths(
+        &serde_json::to_value(&e.params).unwrap_or_default(),
+        &material["params"],
+        "",
+        &mut changed,
+    );
     if !changed.is_empty() {
         return Reason::ParamsChanged(changed);
     }
     let mut changed = Vec::new();
-    key::diff_paths(&serde_json::to_value(&e.inputs).unwrap_or_default(), &material["inputs"], "", &mut changed);
+    key::diff_paths(
+        &serde_json::to_value(&e.inputs).unwrap_or_default(),
+        &material["inputs"],
+        "",
+        &mut changed,
+    );
     if let Some(first) = changed.first() {
         return Reason::InputChanged(first.split('.').next().unwrap_or(first).to_string());
     }
     let mut changed = Vec::new();
-    key::diff_paths(&serde_json::to_value(&e.deps).unwrap_or_default(), &material["deps"], "", &mut changed);
+    key::diff_paths(
+        &serde_json::to_value(&e.deps).unwrap_or_default(),
+        &material["deps"],
+        "",
+        &mut changed,
+    );
     if let Some(first) = changed.first() {
         return Reason::DepChanged(first.clone());
     }
@@ -166,12 +201,19 @@ fn why(entry: Option<&LockEntry>, material: &Json, _backend: Backend) -> Reason 
 /// The lock entry for a finished or fresh stage.
 pub fn lock_entry(material: &Json, record: &Record) -> LockEntry {
     let map = |v: &Json| -> BTreeMap<String, Json> {
-        v.as_object().map(|m| m.iter().map(|(k, v)| (k.clone(), v.clone())).collect()).unwrap_or_default()
+        v.as_object()
+            .map(|m| m.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
+            .unwrap_or_default()
     };
     let headline: serde_json::Map<String, Json> = record
         .metrics
         .as_object()
-        .map(|m| m.iter().filter(|(_, v)| !v.is_object() && !v.is_array()).map(|(k, v)| (k.clone(), v.clone())).collect())
+        .map(|m| {
+            m.iter()
+                .filter(|(_, v)| !v.is_object() && !v.is_array())
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect()
+        })
         .unwrap_or_default();
     LockEntry {
         kind: record.kind.clone(),
@@ -181,7 +223,11 @@ pub fn lock_entry(material: &Json, record: &Record) -> LockEntry {
         inputs: map(&material["inputs"]),
         deps: material["deps"]
             .as_object()
-            .map(|m| m.iter().map(|(k, v)| (k.clone(), v.as_str().unwrap_or_default().to_string())).collect())
+            .map(|m| {
+                m.iter()
+                    .map(|(k, v)| (k.clone(), v.as_str().unwrap_or_default().to_string()))
+                    .collect()
+            })
             .unwrap_or_default(),
         backend: material["backend"].as_str().map(str::to_string),
         outputs: record.outputs.clone(),
@@ -201,7 +247,16 @@ pub fn plan(
     let mut memo = DepHashes::default();
     let mut out = Vec::with_capacity(pipeline.stages.len());
     for s in &pipeline.stages {
-        let e = evaluate(s, pipeline, &known, lock, store, forced(s), backend, &mut memo)?;
+        let e = evaluate(
+            s,
+            pipeline,
+            &known,
+            lock,
+            store,
+            forced(s),
+            backend,
+            &mut memo,
+        )?;
         if let Some(r) = &e.record {
             known.insert(s.name.clone(), r.output_digest.clone());
         }

@@ -90,7 +90,13 @@ pub fn execute(
     let ups: Vec<Vec<usize>> = pipeline
         .stages
         .iter()
-        .map(|s| s.inputs.values().flat_map(|r| r.stages()).filter_map(|u| pipeline.index.get(u).copied()).collect())
+        .map(|s| {
+            s.inputs
+                .values()
+                .flat_map(|r| r.stages())
+                .filter_map(|u| pipeline.index.get(u).copied())
+                .collect()
+        })
         .collect();
     let (tx, rx) = mpsc::channel::<(usize, Result<Record, Failure>)>();
     let mut running = 0usize;
@@ -108,7 +114,10 @@ pub fn execute(
                 if !opts.selected[i] || st[i] != St::Waiting {
                     continue;
                 }
-                if ups[i].iter().any(|&u| matches!(st[u], St::Failed | St::Blocked)) {
+                if ups[i]
+                    .iter()
+                    .any(|&u| matches!(st[u], St::Failed | St::Blocked))
+                {
                     st[i] = St::Blocked;
                     progressed = true;
                     continue;
@@ -118,7 +127,16 @@ pub fn execute(
                 }
                 let stage = &pipeline.stages[i];
                 if !evaluated.contains(&i) {
-                    let e = evaluate(stage, pipeline, &known, &lock, store, opts.forced[i], settings.backend, &mut memo)?;
+                    let e = evaluate(
+                        stage,
+                        pipeline,
+                        &known,
+                        &lock,
+                        store,
+                        opts.forced[i],
+                        settings.backend,
+                        &mut memo,
+                    )?;
                     evaluated.insert(i);
                     if let Some(r) = e.record {
                         if let Some(m) = &e.material {
@@ -139,11 +157,17 @@ pub fn execute(
                 if stop || running >= opts.jobs {
                     continue;
                 }
-                let Some(material) = pending_material.get(&i).cloned() else { continue };
+                let Some(material) = pending_material.get(&i).cloned() else {
+                    continue;
+                };
                 let key = crate::dag::key::key_of(&material);
                 let needed: HashMap<String, Record> = ups[i]
                     .iter()
-                    .filter_map(|&u| records.get(&pipeline.stages[u].name).map(|r| (pipeline.stages[u].name.clone(), r.clone())))
+                    .filter_map(|&u| {
+                        records
+                            .get(&pipeline.stages[u].name)
+                            .map(|r| (pipeline.stages[u].name.clone(), r.clone()))
+                    })
                     .collect();
                 if let Some(reason) = reasons.get(&i) {
                     let _ = writeln!(out, "running {} ({reason})", stage.name);
@@ -153,7 +177,9 @@ pub fn execute(
                 progressed = true;
                 let tx = tx.clone();
                 scope.spawn(move || {
-                    let r = run_stage(stage, &key, &material, pipeline, &needed, store, runner, settings, true);
+                    let r = run_stage(
+                        stage, &key, &material, pipeline, &needed, store, runner, settings, true,
+                    );
                     let _ = tx.send((i, r));
                 });
             }
@@ -169,7 +195,11 @@ pub fn execute(
                     let stage = &pipeline.stages[i];
                     match result {
                         Ok(rec) => {
-                            let _ = writeln!(out, "ok      {}  {:.2}s", stage.name, rec.provenance.seconds);
+                            let _ = writeln!(
+                                out,
+                                "ok      {}  {:.2}s",
+                                stage.name, rec.provenance.seconds
+                            );
                             if let Some(m) = pending_material.get(&i) {
                                 lock.stages.insert(stage.name.clone(), lock_entry(m, &rec));
                             }

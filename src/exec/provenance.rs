@@ -27,7 +27,12 @@ pub fn cpu_model() -> String {
 /// The git revision of the repository holding `dir`, with `-dirty` when the
 /// work tree has changes; `None` outside a repository.
 pub fn git_revision(dir: &Path) -> Option<String> {
-    let out = Command::new("git").arg("-C").arg(dir).args(["rev-parse", "HEAD"]).output().ok()?;
+    let out = Command::new("git")
+        .arg("-C")
+        .arg(dir)
+        .args(["rev-parse", "HEAD"])
+        .output()
+        .ok()?;
     if !out.status.success() {
         return None;
     }

@@ -59,7 +59,10 @@ pub struct RunError {
 impl RunError {
     /// A plain failure.
     pub fn failed(message: impl Into<String>) -> Self {
-        RunError { message: message.into(), interrupted: false }
+        RunError {
+            message: message.into(),
+            interrupted: false,
+        }
     }
 }
 
@@ -98,11 +101,16 @@ impl StageRunner for RealRunner {
                     Ok(Err(e)) => {
                         let interrupted = job.cancel.load(Ordering::Relaxed);
                         ctx.log(format!("error: {e:#}"));
-                        Err(RunError { message: format!("{e:#}"), interrupted })
+                        Err(RunError {
+                            message: format!("{e:#}"),
+                            interrupted,
+                        })
                     }
                     Err(_) => {
                         ctx.log("error: the stage panicked");
-                        Err(RunError::failed("the stage panicked (a bug in repro: please report it)"))
+                        Err(RunError::failed(
+                            "the stage panicked (a bug in repro: please report it)",
+                        ))
                     }
                 }
             }
@@ -111,8 +119,14 @@ impl StageRunner for RealRunner {
 }
 
 fn run_command(run: &str, job: &Job<'_>) -> Result<(), RunError> {
-    let log_err = job.log.try_clone().map_err(|e| RunError::failed(format!("log: {e}")))?;
-    let log_out = job.log.try_clone().map_err(|e| RunError::failed(format!("log: {e}")))?;
+    let log_err = job
+        .log
+        .try_clone()
+        .map_err(|e| RunError::failed(format!("log: {e}")))?;
+    let log_out = job
+        .log
+        .try_clone()
+        .map_err(|e| RunError::failed(format!("log: {e}")))?;
     let mut cmd = Command::new("bash");
     cmd.arg("-c")
         .arg(run)
@@ -138,7 +152,9 @@ fn run_command(run: &str, job: &Job<'_>) -> Result<(), RunError> {
             Ok(())
         });
     }
-    let mut child = cmd.spawn().map_err(|e| RunError::failed(format!("cannot start bash: {e}")))?;
+    let mut child = cmd
+        .spawn()
+        .map_err(|e| RunError::failed(format!("cannot start bash: {e}")))?;
     let pgid = child.id() as i32;
     loop {
         match child.try_wait() {
@@ -148,7 +164,10 @@ fn run_command(run: &str, job: &Job<'_>) -> Result<(), RunError> {
                     Some(c) => format!("exit code {c}"),
                     None => "killed by a signal".to_string(),
                 };
-                return Err(RunError { message: format!("command failed ({how})"), interrupted: job.cancel.load(Ordering::Relaxed) });
+                return Err(RunError {
+                    message: format!("command failed ({how})"),
+                    interrupted: job.cancel.load(Ordering::Relaxed),
+                });
             }
             Ok(None) => {}
             Err(e) => return Err(RunError::failed(format!("waiting for the command: {e}"))),
@@ -158,13 +177,19 @@ fn run_command(run: &str, job: &Job<'_>) -> Result<(), RunError> {
             unsafe { libc::killpg(pgid, libc::SIGTERM) };
             for _ in 0..100 {
                 if matches!(child.try_wait(), Ok(Some(_))) {
-                    return Err(RunError { message: "interrupted".into(), interrupted: true });
+                    return Err(RunError {
+                        message: "interrupted".into(),
+                        interrupted: true,
+                    });
                 }
                 std::thread::sleep(Duration::from_millis(20));
             }
             unsafe { libc::killpg(pgid, libc::SIGKILL) };
             let _ = child.wait();
-            return Err(RunError { message: "interrupted".into(), interrupted: true });
+            return Err(RunError {
+                message: "interrupted".into(),
+                interrupted: true,
+            });
         }
         std::thread::sleep(Duration::from_millis(5));
     }

@@ -38,7 +38,9 @@ pub struct RunSettings {
 impl RunSettings {
     /// The git revision of the repository holding `dir`.
     pub fn git_revision(&self, dir: &Path) -> Option<String> {
-        self.git.get_or_init(|| provenance::git_revision(dir)).clone()
+        self.git
+            .get_or_init(|| provenance::git_revision(dir))
+            .clone()
     }
 }
 
@@ -69,10 +71,16 @@ pub fn run_stage(
     let started = time::now_unix();
     let log_dir = store.root().join("logs").join(&stage.name);
     let log_path = log_dir.join(format!("{}.log", time::stamp(started)));
-    let fail = |m: String, log: Option<&Path>| Failure { error: RunError::failed(m), log: log.map(Path::to_path_buf) };
+    let fail = |m: String, log: Option<&Path>| Failure {
+        error: RunError::failed(m),
+        log: log.map(Path::to_path_buf),
+    };
     fs::create_dir_all(&log_dir).map_err(|e| fail(format!("{}: {e}", log_dir.display()), None))?;
-    let log = File::create(&log_path).map_err(|e| fail(format!("{}: {e}", log_path.display()), None))?;
-    let tmp = store.new_tmp(&stage.name).map_err(|e| fail(e.to_string(), Some(&log_path)))?;
+    let log =
+        File::create(&log_path).map_err(|e| fail(format!("{}: {e}", log_path.display()), None))?;
+    let tmp = store
+        .new_tmp(&stage.name)
+        .map_err(|e| fail(e.to_string(), Some(&log_path)))?;
     let result = (|| {
         let in_root = tmp.join("in");
         let out = tmp.join("out");
@@ -83,8 +91,10 @@ pub fn run_stage(
         let inputs = stage_inputs(stage, upstream, store, &in_root)?;
         make_readonly(&in_root);
         let params_file = tmp.join("params.json");
-        let params = serde_json::to_vec_pretty(&stage.with).map_err(|e| RunError::failed(e.to_string()))?;
-        fs::write(&params_file, params).map_err(|e| RunError::failed(format!("{}: {e}", params_file.display())))?;
+        let params =
+            serde_json::to_vec_pretty(&stage.with).map_err(|e| RunError::failed(e.to_string()))?;
+        fs::write(&params_file, params)
+            .map_err(|e| RunError::failed(format!("{}: {e}", params_file.display())))?;
         let job = Job {
             stage,
             dir: pipeline.dir.clone(),
@@ -93,7 +103,9 @@ pub fn run_stage(
             out: out.clone(),
             scratch,
             params_file,
-            log: log.try_clone().map_err(|e| RunError::failed(e.to_string()))?,
+            log: log
+                .try_clone()
+                .map_err(|e| RunError::failed(e.to_string()))?,
             seed: pipeline.seed,
             threads: settings.threads,
             backend: settings.backend,
@@ -105,7 +117,10 @@ pub fn run_stage(
     })();
     make_writable(&tmp);
     let _ = fs::remove_dir_all(&tmp);
-    let (outputs, metrics) = result.map_err(|error| Failure { error, log: Some(log_path.clone()) })?;
+    let (outputs, metrics) = result.map_err(|error| Failure {
+        error,
+        log: Some(log_path.clone()),
+    })?;
     let record = Record {
         schema: 1,
         stage: stage.name.clone(),
@@ -124,11 +139,17 @@ pub fn run_stage(
             version: provenance::version(),
             git: settings.git_revision(&pipeline.dir),
             host: provenance::host(),
-            log: log_path.strip_prefix(store.root()).unwrap_or(&log_path).display().to_string(),
+            log: log_path
+                .strip_prefix(store.root())
+                .unwrap_or(&log_path)
+                .display()
+                .to_string(),
         },
     };
     if save {
-        record.save(store).map_err(|e| fail(e.to_string(), Some(&log_path)))?;
+        record
+            .save(store)
+            .map_err(|e| fail(e.to_string(), Some(&log_path)))?;
     }
     Ok(record)
 }
@@ -142,8 +163,11 @@ fn stage_inputs(
 ) -> Result<BTreeMap<String, Input>, RunError> {
     let mut out = BTreeMap::new();
     let copy = |name: &str, dest: &Path| -> Result<(), RunError> {
-        let rec = upstream.get(name).ok_or_else(|| RunError::failed(format!("no record for input stage `{name}`")))?;
-        fs::create_dir_all(dest).map_err(|e| RunError::failed(format!("{}: {e}", dest.display())))?;
+        let rec = upstream
+            .get(name)
+            .ok_or_else(|| RunError::failed(format!("no record for input stage `{name}`")))?;
+        fs::create_dir_all(dest)
+            .map_err(|e| RunError::failed(format!("{}: {e}", dest.display())))?;
         for (path, entry) in &rec.outputs {
             store
                 .materialize(entry, &dest.join(path))
@@ -174,20 +198,29 @@ fn stage_inputs(
 
 /// Checks that every declared output exists, moves it into the store and
 /// reads the metrics.
-fn store_outputs(stage: &Stage, out: &Path, store: &Store) -> Result<(BTreeMap<String, crate::store::Entry>, Json), RunError> {
+fn store_outputs(
+    stage: &Stage,
+    out: &Path,
+    store: &Store,
+) -> Result<(BTreeMap<String, crate::store::Entry>, Json), RunError> {
     let mut metrics = Json::Object(Default::default());
     if let Some(m) = &stage.metrics {
         let p = out.join(m);
-        let text = fs::read_to_string(&p).map_err(|e| RunError::failed(format!("metrics file `{m}`: {e}")))?;
+        let text = fs::read_to_string(&p)
+            .map_err(|e| RunError::failed(format!("metrics file `{m}`: {e}")))?;
         metrics = parse_metrics(m, &text).map_err(RunError::failed)?;
     }
     let mut outputs = BTreeMap::new();
     for o in &stage.outputs {
         let p = out.join(o);
         if fs::symlink_metadata(&p).is_err() {
-            return Err(RunError::failed(format!("declared output `{o}` is missing from $OUT")));
+            return Err(RunError::failed(format!(
+                "declared output `{o}` is missing from $OUT"
+            )));
         }
-        let e = store.put_path(&p).map_err(|e| RunError::failed(format!("storing output `{o}`: {e}")))?;
+        let e = store
+            .put_path(&p)
+            .map_err(|e| RunError::failed(format!("storing output `{o}`: {e}")))?;
         outputs.insert(o.clone(), e);
     }
     Ok((outputs, metrics))
@@ -200,7 +233,10 @@ pub fn parse_metrics(name: &str, text: &str) -> Result<Json, String> {
         match v {
             Json::Object(_) => return Ok(v),
             Json::Number(_) => {
-                let stem = Path::new(name).file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
+                let stem = Path::new(name)
+                    .file_stem()
+                    .map(|s| s.to_string_lossy().into_owned())
+                    .unwrap_or_default();
                 let mut m = serde_json::Map::new();
                 m.insert(stem, v);
                 return Ok(Json::Object(m));
@@ -208,7 +244,9 @@ pub fn parse_metrics(name: &str, text: &str) -> Result<Json, String> {
             _ => {}
         }
     }
-    Err(format!("metrics file `{name}` is neither a JSON object nor a single number"))
+    Err(format!(
+        "metrics file `{name}` is neither a JSON object nor a single number"
+    ))
 }
 
 #[cfg(test)]
@@ -217,8 +255,14 @@ mod tests {
 
     #[test]
     fn metrics_files_are_objects_or_one_number() {
-        assert_eq!(parse_metrics("count.txt", " 12\n").unwrap(), serde_json::json!({"count": 12}));
-        assert_eq!(parse_metrics("m.json", r#"{"acc": 0.5}"#).unwrap(), serde_json::json!({"acc": 0.5}));
+        assert_eq!(
+            parse_metrics("count.txt", " 12\n").unwrap(),
+            serde_json::json!({"count": 12})
+        );
+        assert_eq!(
+            parse_metrics("m.json", r#"{"acc": 0.5}"#).unwrap(),
+            serde_json::json!({"acc": 0.5})
+        );
         assert!(parse_metrics("m.txt", "a b").is_err());
         assert!(parse_metrics("m.txt", "[1]").is_err());
     }

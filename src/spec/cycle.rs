@@ -11,7 +11,11 @@ use petgraph::graph::DiGraph;
 pub fn base_order(stages: &[(&str, Vec<String>)]) -> Result<Vec<usize>, Vec<String>> {
     let mut g = DiGraph::<usize, ()>::new();
     let nodes: Vec<_> = (0..stages.len()).map(|i| g.add_node(i)).collect();
-    let idx: HashMap<&str, usize> = stages.iter().enumerate().map(|(i, (n, _))| (*n, i)).collect();
+    let idx: HashMap<&str, usize> = stages
+        .iter()
+        .enumerate()
+        .map(|(i, (n, _))| (*n, i))
+        .collect();
     for (i, (_, ups)) in stages.iter().enumerate() {
         for u in ups {
             if let Some(&j) = idx.get(u.as_str()) {
@@ -24,9 +28,17 @@ pub fn base_order(stages: &[(&str, Vec<String>)]) -> Result<Vec<usize>, Vec<Stri
     }
     // Kahn's algorithm taking the earliest-declared ready stage first, so the
     // order (and every listing) follows the file where the graph allows.
-    let mut indegree: Vec<usize> = nodes.iter().map(|&n| g.neighbors_directed(n, petgraph::Direction::Incoming).count()).collect();
-    let mut ready: std::collections::BinaryHeap<std::cmp::Reverse<usize>> =
-        (0..stages.len()).filter(|&i| indegree[i] == 0).map(std::cmp::Reverse).collect();
+    let mut indegree: Vec<usize> = nodes
+        .iter()
+        .map(|&n| {
+            g.neighbors_directed(n, petgraph::Direction::Incoming)
+                .count()
+        })
+        .collect();
+    let mut ready: std::collections::BinaryHeap<std::cmp::Reverse<usize>> = (0..stages.len())
+        .filter(|&i| indegree[i] == 0)
+        .map(std::cmp::Reverse)
+        .collect();
     let mut order = Vec::with_capacity(stages.len());
     while let Some(std::cmp::Reverse(i)) = ready.pop() {
         order.push(i);
@@ -43,18 +55,27 @@ pub fn base_order(stages: &[(&str, Vec<String>)]) -> Result<Vec<usize>, Vec<Stri
 
 /// A cycle through `start`, following upstream edges (consumer -> producer
 /// reads as "a needs b").
-fn cycle_through(stages: &[(&str, Vec<String>)], idx: &HashMap<&str, usize>, start: usize) -> Vec<String> {
+fn cycle_through(
+    stages: &[(&str, Vec<String>)],
+    idx: &HashMap<&str, usize>,
+    start: usize,
+) -> Vec<String> {
     // Depth-first search for a path from `start` back to itself.
     let mut stack = vec![(start, 0usize)];
     let mut on_path = vec![start];
     let mut seen = vec![false; stages.len()];
     while let Some((node, next)) = stack.pop() {
-        let ups: Vec<usize> = stages[node].1.iter().filter_map(|u| idx.get(u.as_str()).copied()).collect();
+        let ups: Vec<usize> = stages[node]
+            .1
+            .iter()
+            .filter_map(|u| idx.get(u.as_str()).copied())
+            .collect();
         if next < ups.len() {
             stack.push((node, next + 1));
             let up = ups[next];
             if up == start {
-                let mut names: Vec<String> = on_path.iter().map(|&i| stages[i].0.to_string()).collect();
+                let mut names: Vec<String> =
+                    on_path.iter().map(|&i| stages[i].0.to_string()).collect();
                 names.push(stages[start].0.to_string());
                 return names;
             }
@@ -75,7 +96,9 @@ mod tests {
     use super::*;
 
     fn s(v: &[(&'static str, &[&str])]) -> Vec<(&'static str, Vec<String>)> {
-        v.iter().map(|(n, u)| (*n, u.iter().map(|x| x.to_string()).collect())).collect()
+        v.iter()
+            .map(|(n, u)| (*n, u.iter().map(|x| x.to_string()).collect()))
+            .collect()
     }
 
     #[test]
@@ -94,7 +117,10 @@ mod tests {
         assert_eq!(cyc.len(), 4);
         assert_eq!(cyc.first(), cyc.last());
         let joined = cyc.join(" -> ");
-        assert!(["a -> b -> c -> a", "b -> c -> a -> b", "c -> a -> b -> c"].contains(&joined.as_str()), "{joined}");
+        assert!(
+            ["a -> b -> c -> a", "b -> c -> a -> b", "c -> a -> b -> c"].contains(&joined.as_str()),
+            "{joined}"
+        );
     }
 
     #[test]

@@ -22,12 +22,22 @@ pub struct SpecError {
 impl SpecError {
     /// An error at a node.
     pub fn at(mark: &Mark, path: impl Into<String>, message: impl Into<String>) -> Self {
-        SpecError { mark: Some(mark.clone()), path: path.into(), message: message.into(), file: None }
+        SpecError {
+            mark: Some(mark.clone()),
+            path: path.into(),
+            message: message.into(),
+            file: None,
+        }
     }
 
     /// An error about a whole file.
     pub fn file(file: impl Into<PathBuf>, message: impl Into<String>) -> Self {
-        SpecError { mark: None, path: String::new(), message: message.into(), file: Some(file.into()) }
+        SpecError {
+            mark: None,
+            path: String::new(),
+            message: message.into(),
+            file: Some(file.into()),
+        }
     }
 }
 
@@ -47,11 +57,20 @@ impl fmt::Display for SpecError {
 
 impl From<ParseError> for SpecError {
     fn from(e: ParseError) -> Self {
-        SpecError { mark: Some(e.mark), path: String::new(), message: e.message, file: None }
+        SpecError {
+            mark: Some(e.mark),
+            path: String::new(),
+            message: e.message,
+            file: None,
+        }
     }
 }
 
 /// Joins a key path and a child key.
 pub fn join(path: &str, key: &str) -> String {
-    if path.is_empty() { key.to_string() } else { format!("{path}.{key}") }
+    if path.is_empty() {
+        key.to_string()
+    } else {
+        format!("{path}.{key}")
+    }
 }

@@ -26,28 +26,53 @@ fn load_chain(file: &Path, chain: &mut Vec<PathBuf>) -> Result<Node, SpecError> 
     if let Some(i) = chain.iter().position(|p| *p == canon) {
         let mut cycle: Vec<String> = chain[i..].iter().map(|p| p.display().to_string()).collect();
         cycle.push(canon.display().to_string());
-        return Err(SpecError::file(file, format!("extends cycle: {}", cycle.join(" -> "))));
+        return Err(SpecError::file(
+            file,
+            format!("extends cycle: {}", cycle.join(" -> ")),
+        ));
     }
     chain.push(canon);
-    let meta = std::fs::metadata(file).map_err(|e| SpecError::file(file, format!("cannot read: {e}")))?;
+    let meta =
+        std::fs::metadata(file).map_err(|e| SpecError::file(file, format!("cannot read: {e}")))?;
     if meta.len() > MAX_FILE_BYTES {
-        return Err(SpecError::file(file, format!("file is {} bytes, over the {MAX_FILE_BYTES}-byte limit", meta.len())));
+        return Err(SpecError::file(
+            file,
+            format!(
+                "file is {} bytes, over the {MAX_FILE_BYTES}-byte limit",
+                meta.len()
+            ),
+        ));
     }
     let text = std::fs::read_to_string(file)
         .map_err(|e| SpecError::file(file, format!("cannot read as UTF-8 text: {e}")))?;
     let mut root = parse_str(&text, &Arc::new(file.to_path_buf()))?;
     if !matches!(root.value, Value::Map(_)) {
-        return Err(SpecError::at(&root.mark, "", format!("expected a map at the top level, found {}", root.type_name())));
+        return Err(SpecError::at(
+            &root.mark,
+            "",
+            format!(
+                "expected a map at the top level, found {}",
+                root.type_name()
+            ),
+        ));
     }
     let Some(ext) = take(&mut root, "extends") else {
         return Ok(root);
     };
     let Some(rel) = ext.as_str() else {
-        return Err(SpecError::at(&ext.mark, "extends", format!("expected a file path, found {}", ext.type_name())));
+        return Err(SpecError::at(
+            &ext.mark,
+            "extends",
+            format!("expected a file path, found {}", ext.type_name()),
+        ));
     };
     let base_path = file.parent().unwrap_or(Path::new(".")).join(rel);
     if !base_path.is_file() {
-        return Err(SpecError::at(&ext.mark, "extends", format!("file `{}` not found", base_path.display())));
+        return Err(SpecError::at(
+            &ext.mark,
+            "extends",
+            format!("file `{}` not found", base_path.display()),
+        ));
     }
     let mut base = load_chain(&base_path, chain)?;
     merge(&mut base, root);
@@ -82,6 +107,9 @@ pub fn merge(base: &mut Node, over: Node) {
         (_, value) => {
             base.value = value;
             base.mark = over.mark;
+            if over.key_mark.is_some() {
+                base.key_mark = over.key_mark;
+            }
         }
     }
 }
@@ -99,10 +127,22 @@ mod tests {
     fn maps_merge_deeply_lists_and_sources_are_replaced() {
         let mut base = p("a: {x: 1, y: 2}\nl: [1, 2]\ns: {source: {path: a, sha256: abc}}\n");
         merge(&mut base, p("a: {y: 3}\nl: [9]\ns: {source: {url: u}}\n"));
-        assert_eq!(base.at_path(&["a", "x"]).unwrap().value, Value::Scalar(Scalar::Int(1)));
-        assert_eq!(base.at_path(&["a", "y"]).unwrap().value, Value::Scalar(Scalar::Int(3)));
-        assert_eq!(base.at_path(&["l"]).unwrap().to_json(), serde_json::json!([9]));
-        assert_eq!(base.at_path(&["s", "source"]).unwrap().to_json(), serde_json::json!({"url": "u"}));
+        assert_eq!(
+            base.at_path(&["a", "x"]).unwrap().value,
+            Value::Scalar(Scalar::Int(1))
+        );
+        assert_eq!(
+            base.at_path(&["a", "y"]).unwrap().value,
+            Value::Scalar(Scalar::Int(3))
+        );
+        assert_eq!(
+            base.at_path(&["l"]).unwrap().to_json(),
+            serde_json::json!([9])
+        );
+        assert_eq!(
+            base.at_path(&["s", "source"]).unwrap().to_json(),
+            serde_json::json!({"url": "u"})
+        );
     }
 
     #[test]

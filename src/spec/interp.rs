@@ -45,10 +45,13 @@ enum Piece<'a> {
 }
 
 fn is_ref_name(name: &str) -> bool {
-    name == "params" || name == "matrix" || name.starts_with("params.") || name.starts_with("matrix.")
+    name == "params"
+        || name == "matrix"
+        || name.starts_with("params.")
+        || name.starts_with("matrix.")
 }
 
-fn split(s: &str) -> Vec<Piece<'_>> {
+fn split(s: &str) -> Result<Vec<Piece<'_>>, String> {
     let mut out = Vec::new();
     let mut rest = s;
     let mut text = String::new();
@@ -69,6 +72,11 @@ fn split(s: &str) -> Vec<Piece<'_>> {
                 out.push(Piece::Ref(after[..j].trim()));
                 rest = &after[j + 1..];
             }
+            None if after.starts_with("params") || after.starts_with("matrix") => {
+                return Err(format!(
+                    "unterminated reference `${{{after}`: expected a closing `}}`"
+                ));
+            }
             _ => {
                 text.push_str("${");
                 rest = after;
@@ -79,12 +87,17 @@ fn split(s: &str) -> Vec<Piece<'_>> {
     if !text.is_empty() {
         out.push(Piece::Text(text.into()));
     }
-    out
+    Ok(out)
 }
 
 /// Resolves the references in one string.
-pub fn resolve_str(s: &str, mark: &Mark, path: &str, look: &mut dyn Lookup) -> Result<Json, SpecError> {
-    let pieces = split(s);
+pub fn resolve_str(
+    s: &str,
+    mark: &Mark,
+    path: &str,
+    look: &mut dyn Lookup,
+) -> Result<Json, SpecError> {
+    let pieces = split(s).map_err(|m| SpecError::at(mark, path, m))?;
     if let [Piece::Ref(name)] = pieces.as_slice() {
         return look.lookup(name, mark, path);
     }
@@ -123,7 +136,11 @@ pub struct ParamResolver<'a> {
 impl<'a> ParamResolver<'a> {
     /// A resolver over the declared params.
     pub fn new(nodes: &'a [(String, Node)]) -> Self {
-        ParamResolver { nodes, done: HashMap::new(), visiting: Vec::new() }
+        ParamResolver {
+            nodes,
+            done: HashMap::new(),
+            visiting: Vec::new(),
+        }
     }
 
     /// Every param, resolved.
@@ -141,12 +158,23 @@ impl<'a> ParamResolver<'a> {
             return Ok(v.clone());
         }
         let Some((_, node)) = self.nodes.iter().find(|(k, _)| k == name) else {
-            return Err(SpecError::at(mark, path, format!("unknown param `{name}` in `${{params.{name}}}`")));
+            return Err(SpecError::at(
+                mark,
+                path,
+                format!("unknown param `{name}` in `${{params.{name}}}`"),
+            ));
         };
         if let Some(i) = self.visiting.iter().position(|v| v == name) {
             let mut cycle: Vec<String> = self.visiting[i..].to_vec();
             cycle.push(name.to_string());
-            return Err(SpecError::at(mark, path, format!("params refer to each other in a cycle: {}", cycle.join(" -> "))));
+            return Err(SpecError::at(
+                mark,
+                path,
+                format!(
+                    "params refer to each other in a cycle: {}",
+                    cycle.join(" -> ")
+                ),
+            ));
         }
         self.visiting.push(name.to_string());
         let v = resolve(node, &join("params", name), self)?;
@@ -163,11 +191,23 @@ impl Lookup for ParamResolver<'_> {
             ["params", first, rest @ ..] => {
                 let v = self.param(first, mark, path)?;
                 index(&v, rest).cloned().ok_or_else(|| {
-                    SpecError::at(mark, path, format!("`${{{name}}}`: param `{first}` has no `{}`", rest.join(".")))
+                    SpecError::at(
+                        mark,
+                        path,
+                        format!("`${{{name}}}`: param `{first}` has no `{}`", rest.join(".")),
+                    )
                 })
             }
-            ["matrix", ..] => Err(SpecError::at(mark, path, format!("`${{{name}}}`: matrix values cannot be used in params"))),
-            _ => Err(SpecError::at(mark, path, format!("bad reference `${{{name}}}` (expected params.NAME or matrix.KEY)"))),
+            ["matrix", ..] => Err(SpecError::at(
+                mark,
+                path,
+                format!("`${{{name}}}`: matrix values cannot be used in params"),
+            )),
+            _ => Err(SpecError::at(
+                mark,
+                path,
+                format!("bad reference `${{{name}}}` (expected params.NAME or matrix.KEY)"),
+            )),
         }
     }
 }
@@ -186,16 +226,32 @@ impl Lookup for StageScope<'_> {
         match parts.as_slice() {
             ["params", first, rest @ ..] => {
                 let v = self.params.get(*first).ok_or_else(|| {
-                    SpecError::at(mark, path, format!("unknown param `{first}` in `${{{name}}}`"))
+                    SpecError::at(
+                        mark,
+                        path,
+                        format!("unknown param `{first}` in `${{{name}}}`"),
+                    )
                 })?;
                 index(v, rest).cloned().ok_or_else(|| {
-                    SpecError::at(mark, path, format!("`${{{name}}}`: param `{first}` has no `{}`", rest.join(".")))
+                    SpecError::at(
+                        mark,
+                        path,
+                        format!("`${{{name}}}`: param `{first}` has no `{}`", rest.join(".")),
+                    )
                 })
             }
             ["matrix", key] => self.matrix.get(*key).cloned().ok_or_else(|| {
-                SpecError::at(mark, path, format!("`${{{name}}}`: this stage has no matrix key `{key}`"))
+                SpecError::at(
+                    mark,
+                    path,
+                    format!("`${{{name}}}`: this stage has no matrix key `{key}`"),
+                )
             }),
-            _ => Err(SpecError::at(mark, path, format!("bad reference `${{{name}}}` (expected params.NAME or matrix.KEY)"))),
+            _ => Err(SpecError::at(
+                mark,
+                path,
+                format!("bad reference `${{{name}}}` (expected params.NAME or matrix.KEY)"),
+            )),
         }
     }
 }
@@ -210,13 +266,16 @@ mod tests {
 
     fn params(s: &str) -> Result<serde_json::Map<String, Json>, SpecError> {
         let n = parse_str(s, &Arc::new(PathBuf::from("t.yaml"))).unwrap();
-        let Value::Map(entries) = n.value else { panic!() };
+        let Value::Map(entries) = n.value else {
+            panic!()
+        };
         ParamResolver::new(&entries).resolve_all()
     }
 
     #[test]
     fn exact_reference_keeps_the_type_text_interpolates() {
-        let p = params("a: 3\nb: '${params.a}'\nc: 'n=${params.a}'\nd: [1, 2]\ne: '${params.d}'\n").unwrap();
+        let p = params("a: 3\nb: '${params.a}'\nc: 'n=${params.a}'\nd: [1, 2]\ne: '${params.d}'\n")
+            .unwrap();
         assert_eq!(p["b"], json!(3));
         assert_eq!(p["c"], json!("n=3"));
         assert_eq!(p["e"], json!([1, 2]));
@@ -247,9 +306,19 @@ mod tests {
         let pm = serde_json::Map::new();
         let mut m = BTreeMap::new();
         m.insert("lam".to_string(), json!(0.2));
-        let mut scope = StageScope { params: &pm, matrix: &m };
-        let mark = Mark { file: Arc::new(PathBuf::from("t")), line: 1, col: 1 };
-        assert_eq!(resolve_str("${matrix.lam}", &mark, "", &mut scope).unwrap(), json!(0.2));
+        let mut scope = StageScope {
+            params: &pm,
+            matrix: &m,
+        };
+        let mark = Mark {
+            file: Arc::new(PathBuf::from("t")),
+            line: 1,
+            col: 1,
+        };
+        assert_eq!(
+            resolve_str("${matrix.lam}", &mark, "", &mut scope).unwrap(),
+            json!(0.2)
+        );
         assert!(resolve_str("${matrix.nope}", &mark, "", &mut scope).is_err());
     }
 }

@@ -39,7 +39,9 @@ pub fn expand(axes: &BTreeMap<String, Vec<Json>>) -> Option<Vec<Point>> {
 pub fn format_value(v: &Json) -> String {
     match v {
         Json::String(s) => s.clone(),
-        Json::Number(n) if n.is_f64() => ryu::Buffer::new().format(n.as_f64().unwrap_or(f64::NAN)).to_string(),
+        Json::Number(n) if n.is_f64() => ryu::Buffer::new()
+            .format(n.as_f64().unwrap_or(f64::NAN))
+            .to_string(),
         other => other.to_string(),
     }
 }
@@ -49,7 +51,10 @@ pub fn expansion_name(base: &str, point: &Point) -> String {
     if point.is_empty() {
         return base.to_string();
     }
-    let parts: Vec<String> = point.iter().map(|(k, v)| format!("{k}={}", format_value(v))).collect();
+    let parts: Vec<String> = point
+        .iter()
+        .map(|(k, v)| format!("{k}={}", format_value(v)))
+        .collect();
     format!("{base}[{}]", parts.join(","))
 }
 
@@ -70,23 +75,38 @@ pub struct Selector {
 /// Parses `rm`, `rm[*]` or `rm[lambda_adv=0.2,seed=1]`.
 pub fn parse_selector(s: &str) -> Result<Selector, String> {
     let Some(open) = s.find('[') else {
-        return Ok(Selector { base: s.to_string(), point: None, star: false });
+        return Ok(Selector {
+            base: s.to_string(),
+            point: None,
+            star: false,
+        });
     };
     let Some(inner) = s[open + 1..].strip_suffix(']') else {
         return Err(format!("`{s}`: expected `NAME[KEY=VALUE,...]`"));
     };
     let base = s[..open].to_string();
     if inner.trim() == "*" {
-        return Ok(Selector { base, point: None, star: true });
+        return Ok(Selector {
+            base,
+            point: None,
+            star: true,
+        });
     }
     let mut point = Point::new();
     for part in inner.split(',') {
         let Some((k, v)) = part.split_once('=') else {
             return Err(format!("`{s}`: expected KEY=VALUE, found `{part}`"));
         };
-        point.insert(k.trim().to_string(), crate::spec::node::scalar_to_json(&resolve_plain(v.trim())));
+        point.insert(
+            k.trim().to_string(),
+            crate::spec::node::scalar_to_json(&resolve_plain(v.trim())),
+        );
     }
-    Ok(Selector { base, point: Some(point), star: false })
+    Ok(Selector {
+        base,
+        point: Some(point),
+        star: false,
+    })
 }
 
 /// Equality of matrix values, with numbers compared by value (`1` = `1.0`).
@@ -100,7 +120,9 @@ pub fn value_eq(a: &Json, b: &Json) -> bool {
 
 /// Whether `point` agrees with every value of `partial`.
 pub fn matches(point: &Point, partial: &Point) -> bool {
-    partial.iter().all(|(k, v)| point.get(k).is_some_and(|p| value_eq(p, v)))
+    partial
+        .iter()
+        .all(|(k, v)| point.get(k).is_some_and(|p| value_eq(p, v)))
 }
 
 #[cfg(test)]

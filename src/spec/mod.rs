@@ -1,12 +1,12 @@
 //! Pipeline spec: YAML with positions → `extends:` merge → `--set` →
 //! typed raw structs → a validated, matrix-expanded [`Pipeline`].
 
-pub mod node;
-pub mod parse;
 pub mod error;
 pub mod extends;
 pub mod interp;
+pub mod node;
 pub mod overrides;
+pub mod parse;
 
 pub use error::SpecError;
 pub mod cycle;

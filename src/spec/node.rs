@@ -55,12 +55,24 @@ pub struct Node {
     pub value: Value,
     /// Where it starts.
     pub mark: Mark,
+    /// Where its key starts, for a map entry (errors about a whole entry
+    /// point at its name).
+    pub key_mark: Option<Mark>,
 }
 
 impl Node {
     /// A new node.
     pub fn new(value: Value, mark: Mark) -> Self {
-        Node { value, mark }
+        Node {
+            value,
+            mark,
+            key_mark: None,
+        }
+    }
+
+    /// The position of the entry: its key's when it has one.
+    pub fn pos(&self) -> &Mark {
+        self.key_mark.as_ref().unwrap_or(&self.mark)
     }
 
     /// The entry `key` of a mapping node.
@@ -109,9 +121,14 @@ impl Node {
     pub fn to_json(&self) -> serde_json::Value {
         match &self.value {
             Value::Scalar(s) => scalar_to_json(s),
-            Value::Seq(items) => serde_json::Value::Array(items.iter().map(Node::to_json).collect()),
+            Value::Seq(items) => {
+                serde_json::Value::Array(items.iter().map(Node::to_json).collect())
+            }
             Value::Map(entries) => serde_json::Value::Object(
-                entries.iter().map(|(k, v)| (k.clone(), v.to_json())).collect(),
+                entries
+                    .iter()
+                    .map(|(k, v)| (k.clone(), v.to_json()))
+                    .collect(),
             ),
         }
     }
@@ -154,9 +171,11 @@ pub fn from_json(v: &serde_json::Value, mark: &Mark) -> Node {
         },
         serde_json::Value::String(s) => Value::Scalar(Scalar::Str(s.clone())),
         serde_json::Value::Array(a) => Value::Seq(a.iter().map(|x| from_json(x, mark)).collect()),
-        serde_json::Value::Object(o) => {
-            Value::Map(o.iter().map(|(k, x)| (k.clone(), from_json(x, mark))).collect())
-        }
+        serde_json::Value::Object(o) => Value::Map(
+            o.iter()
+                .map(|(k, x)| (k.clone(), from_json(x, mark)))
+                .collect(),
+        ),
     };
     Node::new(value, mark.clone())
 }

@@ -27,7 +27,8 @@ pub fn parse_override(text: &str) -> Result<Override, SpecError> {
         return Err(SpecError::file(&*file, format!("bad key `{key}`")));
     }
     let value = parse_str(value, &file).map_err(|e| SpecError::file(&*file, e.message))?;
-    let value = if value.value == Value::Map(vec![]) && value.mark.line == 1 && text.ends_with('=') {
+    let value = if value.value == Value::Map(vec![]) && value.mark.line == 1 && text.ends_with('=')
+    {
         Node::new(Value::Scalar(super::node::Scalar::Null), value.mark)
     } else {
         value
@@ -42,13 +43,19 @@ pub fn apply(root: &mut Node, o: &Override) -> Result<(), SpecError> {
     let err = |m: String| SpecError::file(&file, m);
     match o.path.first().map(String::as_str) {
         Some("params") => {
-            let Some(name) = o.path.get(1) else { return Err(err("expected params.NAME".into())) };
+            let Some(name) = o.path.get(1) else {
+                return Err(err("expected params.NAME".into()));
+            };
             if root.get("params").and_then(|p| p.get(name)).is_none() {
-                return Err(err(format!("no param `{name}` is declared under `params:`")));
+                return Err(err(format!(
+                    "no param `{name}` is declared under `params:`"
+                )));
             }
         }
         Some("stages") => {
-            let Some(name) = o.path.get(1) else { return Err(err("expected stages.NAME.KEY".into())) };
+            let Some(name) = o.path.get(1) else {
+                return Err(err("expected stages.NAME.KEY".into()));
+            };
             if root.get("stages").and_then(|p| p.get(name)).is_none() {
                 return Err(err(format!("no stage `{name}`")));
             }

@@ -60,24 +60,41 @@ pub fn parse_str(text: &str, file: &Arc<PathBuf>) -> Result<Node, ParseError> {
         }
     }
     Ok(b.root.unwrap_or_else(|| {
-        Node::new(Value::Map(Vec::new()), Mark { file: file.clone(), line: 1, col: 1 })
+        Node::new(
+            Value::Map(Vec::new()),
+            Mark {
+                file: file.clone(),
+                line: 1,
+                col: 1,
+            },
+        )
     }))
 }
 
 impl Builder {
     fn mark(&self, m: Marker) -> Mark {
         // yaml-rust2 reports 1-based lines and 0-based columns.
-        Mark { file: self.file.clone(), line: m.line().max(1), col: m.col() + 1 }
+        Mark {
+            file: self.file.clone(),
+            line: m.line().max(1),
+            col: m.col() + 1,
+        }
     }
 
     fn err<T>(&self, m: &Mark, message: impl Into<String>) -> Result<T, ParseError> {
-        Err(ParseError { mark: m.clone(), message: message.into() })
+        Err(ParseError {
+            mark: m.clone(),
+            message: message.into(),
+        })
     }
 
     fn count(&mut self, n: usize, m: &Mark) -> Result<(), ParseError> {
         self.nodes += n;
         if self.nodes > MAX_NODES {
-            return self.err(m, format!("document expands to more than {MAX_NODES} nodes (alias bomb?)"));
+            return self.err(
+                m,
+                format!("document expands to more than {MAX_NODES} nodes (alias bomb?)"),
+            );
         }
         Ok(())
     }
@@ -104,9 +121,14 @@ impl Builder {
             Event::Scalar(text, style, anchor, tag) => {
                 self.count(1, &mark)?;
                 let scalar = match tag {
-                    Some(t) if t.handle == "tag:yaml.org,2002:" && t.suffix == "str" => Scalar::Str(text),
+                    Some(t) if t.handle == "tag:yaml.org,2002:" && t.suffix == "str" => {
+                        Scalar::Str(text)
+                    }
                     Some(t) if t.handle == "!!" && t.suffix == "str" => Scalar::Str(text),
-                    Some(t) => return self.err(&mark, format!("unsupported tag `{}{}`", t.handle, t.suffix)),
+                    Some(t) => {
+                        return self
+                            .err(&mark, format!("unsupported tag `{}{}`", t.handle, t.suffix));
+                    }
                     None if style == TScalarStyle::Plain => resolve_plain(&text),
                     None => Scalar::Str(text),
                 };
@@ -134,7 +156,9 @@ impl Builder {
             Event::SequenceEnd | Event::MappingEnd => {
                 let node = match self.stack.pop() {
                     Some(Open::Seq(items, m, anchor)) => (Node::new(Value::Seq(items), m), anchor),
-                    Some(Open::Map(entries, _, m, anchor)) => (Node::new(Value::Map(entries), m), anchor),
+                    Some(Open::Map(entries, _, m, anchor)) => {
+                        (Node::new(Value::Map(entries), m), anchor)
+                    }
                     None => return self.err(&mark, "unbalanced collection end"),
                 };
                 if node.1 > 0 {
@@ -164,15 +188,25 @@ impl Builder {
                         Value::Scalar(Scalar::Bool(b)) => b.to_string(),
                         Value::Scalar(Scalar::Float(f)) => f.to_string(),
                         Value::Scalar(Scalar::Null) => "null".to_string(),
-                        _ => return Err(ParseError { mark: node.mark, message: "map keys must be scalars".into() }),
+                        _ => {
+                            return Err(ParseError {
+                                mark: node.mark,
+                                message: "map keys must be scalars".into(),
+                            });
+                        }
                     };
                     if entries.iter().any(|(k, _)| *k == key) {
-                        return Err(ParseError { mark: node.mark, message: format!("duplicate key `{key}`") });
+                        return Err(ParseError {
+                            mark: node.mark,
+                            message: format!("duplicate key `{key}`"),
+                        });
                     }
                     *pending = Some((key, node.mark));
                     Ok(())
                 }
-                Some((key, _)) => {
+                Some((key, key_mark)) => {
+                    let mut node = node;
+                    node.key_mark = Some(key_mark);
                     entries.push((key, node));
                     Ok(())
                 }
@@ -195,7 +229,9 @@ pub fn resolve_plain(text: &str) -> Scalar {
         "" | "~" | "null" | "Null" | "NULL" => return Scalar::Null,
         "true" | "True" | "TRUE" => return Scalar::Bool(true),
         "false" | "False" | "FALSE" => return Scalar::Bool(false),
-        ".inf" | ".Inf" | ".INF" | "+.inf" | "+.Inf" | "+.INF" => return Scalar::Float(f64::INFINITY),
+        ".inf" | ".Inf" | ".INF" | "+.inf" | "+.Inf" | "+.INF" => {
+            return Scalar::Float(f64::INFINITY);
+        }
         "-.inf" | "-.Inf" | "-.INF" => return Scalar::Float(f64::NEG_INFINITY),
         ".nan" | ".NaN" | ".NAN" => return Scalar::Float(f64::NAN),
         _ => {}
@@ -274,7 +310,10 @@ mod tests {
     #[test]
     fn quoted_scalars_stay_strings() {
         let n = p("a: '1'\nb: 1\n").unwrap();
-        assert_eq!(n.get("a").unwrap().value, Value::Scalar(Scalar::Str("1".into())));
+        assert_eq!(
+            n.get("a").unwrap().value,
+            Value::Scalar(Scalar::Str("1".into()))
+        );
         assert_eq!(n.get("b").unwrap().value, Value::Scalar(Scalar::Int(1)));
     }
 
@@ -308,7 +347,10 @@ mod tests {
     #[test]
     fn aliases_within_budget_expand() {
         let n = p("base: &b {x: 1}\nother: *b\n").unwrap();
-        assert_eq!(n.get("other").unwrap().get("x").unwrap().value, Value::Scalar(Scalar::Int(1)));
+        assert_eq!(
+            n.get("other").unwrap().get("x").unwrap().value,
+            Value::Scalar(Scalar::Int(1))
+        );
     }
 
     #[test]

@@ -15,7 +15,9 @@ use super::pipeline::{InputRef, Pipeline, Stage, StageKind};
 use crate::stages::{Kind, Roots, registry};
 
 const TOP_KEYS: &[&str] = &["name", "params", "stages", "description"];
-const STAGE_KEYS: &[&str] = &["kind", "inputs", "with", "matrix", "run", "deps", "outputs", "metrics", "desc"];
+const STAGE_KEYS: &[&str] = &[
+    "kind", "inputs", "with", "matrix", "run", "deps", "outputs", "metrics", "desc",
+];
 
 /// Whether `s` matches `[A-Za-z_][A-Za-z0-9_]*`.
 pub fn valid_name(s: &str) -> bool {
@@ -28,14 +30,25 @@ fn entries<'a>(node: &'a Node, path: &str) -> Result<&'a [(String, Node)], SpecE
     match &node.value {
         Value::Map(e) => Ok(e),
         Value::Scalar(super::node::Scalar::Null) => Ok(&[]),
-        _ => Err(SpecError::at(&node.mark, path, format!("expected a map, found {}", node.type_name()))),
+        _ => Err(SpecError::at(
+            &node.mark,
+            path,
+            format!("expected a map, found {}", node.type_name()),
+        )),
     }
 }
 
 fn check_keys(node: &Node, path: &str, allowed: &[&str]) -> Result<(), SpecError> {
     for (k, v) in entries(node, path)? {
         if !allowed.contains(&k.as_str()) {
-            return Err(SpecError::at(&v.mark, join(path, k), format!("unknown key `{k}` (expected one of: {})", allowed.join(", "))));
+            return Err(SpecError::at(
+                v.pos(),
+                join(path, k),
+                format!(
+                    "unknown key `{k}` (expected one of: {})",
+                    allowed.join(", ")
+                ),
+            ));
         }
     }
     Ok(())
@@ -54,13 +67,26 @@ struct Decl<'a> {
 pub fn validate(root: &Node, file: &Path, roots: &Roots) -> Result<Pipeline, SpecError> {
     check_keys(root, "", TOP_KEYS)?;
     let dir = file.parent().map(Path::to_path_buf).unwrap_or_default();
-    let dir = if dir.as_os_str().is_empty() { PathBuf::from(".") } else { dir };
-    let stem = file.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| "pipeline".into());
+    let dir = if dir.as_os_str().is_empty() {
+        PathBuf::from(".")
+    } else {
+        dir
+    };
+    let stem = file
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "pipeline".into());
     let name = match root.get("name") {
         None => stem.clone(),
         Some(n) => n
             .as_str()
-            .ok_or_else(|| SpecError::at(&n.mark, "name", format!("expected a string, found {}", n.type_name())))?
+            .ok_or_else(|| {
+                SpecError::at(
+                    &n.mark,
+                    "name",
+                    format!("expected a string, found {}", n.type_name()),
+                )
+            })?
             .to_string(),
     };
     let params = match root.get("params") {
@@ -71,8 +97,15 @@ pub fn validate(root: &Node, file: &Path, roots: &Roots) -> Result<Pipeline, Spe
         None => 0,
         Some(Json::Number(n)) if n.as_u64().is_some() => n.as_u64().unwrap_or(0),
         Some(_) => {
-            let mark = root.at_path(&["params", "seed"]).map(|n| n.mark.clone()).unwrap_or_else(|| root.mark.clone());
-            return Err(SpecError::at(&mark, "params.seed", "expected a non-negative integer"));
+            let mark = root
+                .at_path(&["params", "seed"])
+                .map(|n| n.mark.clone())
+                .unwrap_or_else(|| root.mark.clone());
+            return Err(SpecError::at(
+                &mark,
+                "params.seed",
+                "expected a non-negative integer",
+            ));
         }
     };
     let stages_node = root
@@ -83,13 +116,30 @@ pub fn validate(root: &Node, file: &Path, roots: &Roots) -> Result<Pipeline, Spe
         decls.push(declare(sname, snode, &params)?);
     }
     if decls.is_empty() {
-        return Err(SpecError::at(&stages_node.mark, "stages", "no stages declared"));
+        return Err(SpecError::at(
+            &stages_node.mark,
+            "stages",
+            "no stages declared",
+        ));
     }
-    let order = super::cycle::base_order(&decls.iter().map(|d| (d.name, input_bases(d.node))).collect::<Vec<_>>())
-        .map_err(|cycle| {
-            let first = decls.iter().find(|d| d.name == cycle[0]).map(|d| d.node.mark.clone()).unwrap_or_else(|| root.mark.clone());
-            SpecError::at(&first, join("stages", &cycle[0]), format!("cycle: {}", cycle.join(" -> ")))
-        })?;
+    let order = super::cycle::base_order(
+        &decls
+            .iter()
+            .map(|d| (d.name, input_bases(d.node)))
+            .collect::<Vec<_>>(),
+    )
+    .map_err(|cycle| {
+        let first = decls
+            .iter()
+            .find(|d| d.name == cycle[0])
+            .map(|d| d.node.pos().clone())
+            .unwrap_or_else(|| root.mark.clone());
+        SpecError::at(
+            &first,
+            join("stages", &cycle[0]),
+            format!("cycle: {}", cycle.join(" -> ")),
+        )
+    })?;
     let by_name: HashMap<&str, &Decl> = decls.iter().map(|d| (d.name, d)).collect();
     let mut stages = Vec::new();
     for i in order {
@@ -98,8 +148,21 @@ pub fn validate(root: &Node, file: &Path, roots: &Roots) -> Result<Pipeline, Spe
             stages.push(expand_stage(d, point, &params, &by_name, &dir, roots)?);
         }
     }
-    let index = stages.iter().enumerate().map(|(i, s)| (s.name.clone(), i)).collect();
-    Ok(Pipeline { name, file: file.to_path_buf(), dir, stem, params, seed, stages, index })
+    let index = stages
+        .iter()
+        .enumerate()
+        .map(|(i, s)| (s.name.clone(), i))
+        .collect();
+    Ok(Pipeline {
+        name,
+        file: file.to_path_buf(),
+        dir,
+        stem,
+        params,
+        seed,
+        stages,
+        index,
+    })
 }
 
 /// The base names a stage's inputs refer to (for cycle detection).
@@ -115,18 +178,36 @@ fn input_bases(node: &Node) -> Vec<String> {
     }
 }
 
-fn declare<'a>(name: &'a str, node: &'a Node, params: &serde_json::Map<String, Json>) -> Result<Decl<'a>, SpecError> {
+fn declare<'a>(
+    name: &'a str,
+    node: &'a Node,
+    params: &serde_json::Map<String, Json>,
+) -> Result<Decl<'a>, SpecError> {
     let path = join("stages", name);
     if !valid_name(name) {
-        return Err(SpecError::at(&node.mark, &path, format!("bad stage name `{name}`: names match [A-Za-z_][A-Za-z0-9_]*")));
+        return Err(SpecError::at(
+            node.pos(),
+            &path,
+            format!("bad stage name `{name}`: names match [A-Za-z_][A-Za-z0-9_]*"),
+        ));
     }
     if !matches!(node.value, Value::Map(_)) {
-        return Err(SpecError::at(&node.mark, &path, format!("expected a map, found {}", node.type_name())));
+        return Err(SpecError::at(
+            node.pos(),
+            &path,
+            format!("expected a map, found {}", node.type_name()),
+        ));
     }
     check_keys(node, &path, STAGE_KEYS)?;
-    let kind_node = node.get("kind").ok_or_else(|| SpecError::at(&node.mark, &path, "missing key `kind`"))?;
+    let kind_node = node
+        .get("kind")
+        .ok_or_else(|| SpecError::at(node.pos(), &path, "missing key `kind`"))?;
     let kind_name = kind_node.as_str().ok_or_else(|| {
-        SpecError::at(&kind_node.mark, join(&path, "kind"), format!("expected a string, found {}", kind_node.type_name()))
+        SpecError::at(
+            &kind_node.mark,
+            join(&path, "kind"),
+            format!("expected a string, found {}", kind_node.type_name()),
+        )
     })?;
     let kind = if kind_name == "cmd" {
         StageKind::Cmd { run: String::new() }
@@ -139,7 +220,10 @@ fn declare<'a>(name: &'a str, node: &'a Node, params: &serde_json::Map<String, J
                 return Err(SpecError::at(
                     &kind_node.mark,
                     join(&path, "kind"),
-                    format!("unknown stage kind `{kind_name}` (known: {})", known.join(", ")),
+                    format!(
+                        "unknown stage kind `{kind_name}` (known: {})",
+                        known.join(", ")
+                    ),
                 ));
             }
         }
@@ -147,7 +231,11 @@ fn declare<'a>(name: &'a str, node: &'a Node, params: &serde_json::Map<String, J
     if let StageKind::Builtin(_) = kind {
         for key in ["run", "outputs", "metrics"] {
             if let Some(n) = node.get(key) {
-                return Err(SpecError::at(&n.mark, join(&path, key), format!("`{key}` is only for `kind: cmd`; built-in kinds have fixed outputs")));
+                return Err(SpecError::at(
+                    &n.mark,
+                    join(&path, key),
+                    format!("`{key}` is only for `kind: cmd`; built-in kinds have fixed outputs"),
+                ));
             }
         }
     }
@@ -158,53 +246,104 @@ fn declare<'a>(name: &'a str, node: &'a Node, params: &serde_json::Map<String, J
         for (k, v) in entries(m, &mpath)? {
             let kpath = join(&mpath, k);
             if !valid_name(k) {
-                return Err(SpecError::at(&v.mark, &kpath, format!("bad matrix key `{k}`: names match [A-Za-z_][A-Za-z0-9_]*")));
+                return Err(SpecError::at(
+                    &v.mark,
+                    &kpath,
+                    format!("bad matrix key `{k}`: names match [A-Za-z_][A-Za-z0-9_]*"),
+                ));
             }
-            let values = resolve(v, &kpath, &mut StageScope { params, matrix: &scope_matrix })?;
+            let values = resolve(
+                v,
+                &kpath,
+                &mut StageScope {
+                    params,
+                    matrix: &scope_matrix,
+                },
+            )?;
             let Json::Array(values) = values else {
                 return Err(SpecError::at(&v.mark, &kpath, "expected a list of values"));
             };
             if values.is_empty() {
-                return Err(SpecError::at(&v.mark, &kpath, "expected a non-empty list of values"));
+                return Err(SpecError::at(
+                    &v.mark,
+                    &kpath,
+                    "expected a non-empty list of values",
+                ));
             }
             for (i, x) in values.iter().enumerate() {
                 let bad = match x {
-                    Json::Array(_) | Json::Object(_) | Json::Null => Some("matrix values are scalars".to_string()),
-                    Json::String(s) if s.is_empty() || s.contains(matrix::RESERVED) => {
-                        Some(format!("matrix value `{s}` is empty or contains one of [ ] , = /"))
+                    Json::Array(_) | Json::Object(_) | Json::Null => {
+                        Some("matrix values are scalars".to_string())
                     }
+                    Json::String(s) if s.is_empty() || s.contains(matrix::RESERVED) => Some(
+                        format!("matrix value `{s}` is empty or contains one of [ ] , = /"),
+                    ),
                     _ => None,
                 };
                 if let Some(msg) = bad {
                     return Err(SpecError::at(&v.mark, join(&kpath, &i.to_string()), msg));
                 }
                 if values[..i].iter().any(|y| matrix::value_eq(x, y)) {
-                    return Err(SpecError::at(&v.mark, &kpath, format!("duplicate matrix value {x}")));
+                    return Err(SpecError::at(
+                        &v.mark,
+                        &kpath,
+                        format!("duplicate matrix value {x}"),
+                    ));
                 }
             }
             axes.insert(k.clone(), values);
         }
         if axes.is_empty() {
-            return Err(SpecError::at(&m.mark, &mpath, "expected at least one matrix key"));
+            return Err(SpecError::at(
+                &m.mark,
+                &mpath,
+                "expected at least one matrix key",
+            ));
         }
     }
     let points = matrix::expand(&axes).ok_or_else(|| {
-        SpecError::at(&node.mark, join(&path, "matrix"), format!("more than {} expansions", matrix::MAX_EXPANSIONS))
+        SpecError::at(
+            &node.mark,
+            join(&path, "matrix"),
+            format!("more than {} expansions", matrix::MAX_EXPANSIONS),
+        )
     })?;
-    Ok(Decl { name, node, kind, axes, points })
+    Ok(Decl {
+        name,
+        node,
+        kind,
+        axes,
+        points,
+    })
 }
 
-fn str_list(node: Option<&Node>, path: &str, scope: &mut StageScope) -> Result<Vec<(String, super::node::Mark)>, SpecError> {
-    let Some(node) = node else { return Ok(Vec::new()) };
+fn str_list(
+    node: Option<&Node>,
+    path: &str,
+    scope: &mut StageScope,
+) -> Result<Vec<(String, super::node::Mark)>, SpecError> {
+    let Some(node) = node else {
+        return Ok(Vec::new());
+    };
     let Value::Seq(items) = &node.value else {
-        return Err(SpecError::at(&node.mark, path, format!("expected a list of paths, found {}", node.type_name())));
+        return Err(SpecError::at(
+            &node.mark,
+            path,
+            format!("expected a list of paths, found {}", node.type_name()),
+        ));
     };
     let mut out = Vec::new();
     for (i, item) in items.iter().enumerate() {
         let ipath = join(path, &i.to_string());
         match resolve(item, &ipath, scope)? {
             Json::String(s) => out.push((s, item.mark.clone())),
-            _ => return Err(SpecError::at(&item.mark, ipath, format!("expected a path string, found {}", item.type_name()))),
+            _ => {
+                return Err(SpecError::at(
+                    &item.mark,
+                    ipath,
+                    format!("expected a path string, found {}", item.type_name()),
+                ));
+            }
         }
     }
     Ok(out)
@@ -220,10 +359,31 @@ fn check_out_path(p: &str) -> Result<(), String> {
         match c {
             Component::Normal(_) | Component::CurDir => {}
             Component::ParentDir => return Err(format!("output `{p}` escapes $OUT through `..`")),
-            Component::RootDir | Component::Prefix(_) => return Err(format!("output `{p}` is absolute; outputs are relative to $OUT")),
+            Component::RootDir | Component::Prefix(_) => {
+                return Err(format!(
+                    "output `{p}` is absolute; outputs are relative to $OUT"
+                ));
+            }
         }
     }
     Ok(())
+}
+
+/// `./a//b` → `a/b`.
+fn normalize(p: &str) -> String {
+    Path::new(p)
+        .components()
+        .filter_map(|c| match c {
+            Component::Normal(s) => Some(s.to_string_lossy().into_owned()),
+            _ => None,
+        })
+        .collect::<Vec<_>>()
+        .join("/")
+}
+
+/// Whether two normalised output paths are equal or one contains the other.
+fn overlaps(a: &str, b: &str) -> bool {
+    a == b || a.starts_with(&format!("{b}/")) || b.starts_with(&format!("{a}/"))
 }
 
 fn expand_stage(
@@ -236,28 +396,56 @@ fn expand_stage(
 ) -> Result<Stage, SpecError> {
     let path = join("stages", d.name);
     let name = matrix::expansion_name(d.name, point);
-    let mut scope = StageScope { params, matrix: point };
+    let mut scope = StageScope {
+        params,
+        matrix: point,
+    };
     let with = match d.node.get("with") {
         None => Json::Object(Default::default()),
         Some(w) => match resolve(w, &join(&path, "with"), &mut scope)? {
             Json::Null => Json::Object(Default::default()),
             v @ Json::Object(_) => v,
-            _ => return Err(SpecError::at(&w.mark, join(&path, "with"), format!("expected a map, found {}", w.type_name()))),
+            _ => {
+                return Err(SpecError::at(
+                    &w.mark,
+                    join(&path, "with"),
+                    format!("expected a map, found {}", w.type_name()),
+                ));
+            }
         },
     };
     let deps = str_list(d.node.get("deps"), &join(&path, "deps"), &mut scope)?;
     for (dep, mark) in &deps {
         if !dir.join(dep).exists() {
-            return Err(SpecError::at(mark, join(&path, "deps"), format!("dep `{dep}` not found (looked in {})", dir.join(dep).display())));
+            return Err(SpecError::at(
+                mark,
+                join(&path, "deps"),
+                format!(
+                    "dep `{dep}` not found (looked in {})",
+                    dir.join(dep).display()
+                ),
+            ));
         }
     }
     let deps: Vec<String> = deps.into_iter().map(|(d, _)| d).collect();
     let (kind, outputs, metrics, key_deps) = match &d.kind {
         StageKind::Cmd { .. } => {
-            let run_node = d.node.get("run").ok_or_else(|| SpecError::at(&d.node.mark, &path, "missing key `run` (required for kind: cmd)"))?;
+            let run_node = d.node.get("run").ok_or_else(|| {
+                SpecError::at(
+                    d.node.pos(),
+                    &path,
+                    "missing key `run` (required for kind: cmd)",
+                )
+            })?;
             let run = match resolve(run_node, &join(&path, "run"), &mut scope)? {
                 Json::String(s) if !s.trim().is_empty() => s,
-                _ => return Err(SpecError::at(&run_node.mark, join(&path, "run"), "expected a non-empty command string")),
+                _ => {
+                    return Err(SpecError::at(
+                        &run_node.mark,
+                        join(&path, "run"),
+                        "expected a non-empty command string",
+                    ));
+                }
             };
             let outs_node = d.node.get("outputs");
             let mut outputs = str_list(outs_node, &join(&path, "outputs"), &mut scope)?;
@@ -270,16 +458,37 @@ fn expand_stage(
                         }
                         Some(s)
                     }
-                    _ => return Err(SpecError::at(&m.mark, join(&path, "metrics"), "expected an output file name")),
+                    _ => {
+                        return Err(SpecError::at(
+                            &m.mark,
+                            join(&path, "metrics"),
+                            "expected an output file name",
+                        ));
+                    }
                 },
             };
             if outputs.is_empty() {
-                return Err(SpecError::at(&d.node.mark, join(&path, "outputs"), "a cmd stage declares at least one output"));
+                return Err(SpecError::at(
+                    d.node.pos(),
+                    join(&path, "outputs"),
+                    "a cmd stage declares at least one output",
+                ));
             }
+            let mut normal: Vec<String> = Vec::new();
             for (o, mark) in &outputs {
                 check_out_path(o).map_err(|m| SpecError::at(mark, join(&path, "outputs"), m))?;
+                let n = normalize(o);
+                if let Some(other) = normal.iter().find(|p| overlaps(p, &n)) {
+                    return Err(SpecError::at(
+                        mark,
+                        join(&path, "outputs"),
+                        format!("output `{o}` overlaps output `{other}`"),
+                    ));
+                }
+                normal.push(n);
             }
-            let outputs = outputs.into_iter().map(|(o, _)| o).collect();
+            let metrics = metrics.map(|m| normalize(&m));
+            let outputs = normal;
             (StageKind::Cmd { run }, outputs, metrics, Vec::new())
         }
         StageKind::Builtin(k) => {
@@ -297,7 +506,12 @@ fn expand_stage(
             };
             k.check(&with).map_err(located)?;
             let key_deps = k.key_deps(&with, roots).map_err(located)?;
-            (d.kind.clone(), k.outputs().iter().map(|s| s.to_string()).collect(), k.metrics().map(str::to_string), key_deps)
+            (
+                d.kind.clone(),
+                k.outputs().iter().map(|s| s.to_string()).collect(),
+                k.metrics().map(str::to_string),
+                key_deps,
+            )
         }
     };
     let inputs = resolve_inputs(d, point, by_name)?;
@@ -312,23 +526,42 @@ fn expand_stage(
         outputs,
         metrics,
         key_deps,
-        mark: d.node.mark.clone(),
+        mark: d.node.pos().clone(),
     })
 }
 
-fn resolve_inputs(d: &Decl, point: &Point, by_name: &HashMap<&str, &Decl>) -> Result<BTreeMap<String, InputRef>, SpecError> {
+fn resolve_inputs(
+    d: &Decl,
+    point: &Point,
+    by_name: &HashMap<&str, &Decl>,
+) -> Result<BTreeMap<String, InputRef>, SpecError> {
     let path = join(&join("stages", d.name), "inputs");
     let mut out = BTreeMap::new();
     if let Some(n) = d.node.get("inputs") {
         for (slot, v) in entries(n, &path)? {
             let spath = join(&path, slot);
             if !valid_name(slot) {
-                return Err(SpecError::at(&v.mark, &spath, format!("bad input name `{slot}`: names match [A-Za-z_][A-Za-z0-9_]*")));
+                return Err(SpecError::at(
+                    &v.mark,
+                    &spath,
+                    format!("bad input name `{slot}`: names match [A-Za-z_][A-Za-z0-9_]*"),
+                ));
             }
-            let text = v.as_str().ok_or_else(|| SpecError::at(&v.mark, &spath, format!("expected a stage name, found {}", v.type_name())))?;
-            let sel = matrix::parse_selector(text).map_err(|m| SpecError::at(&v.mark, &spath, m))?;
+            let text = v.as_str().ok_or_else(|| {
+                SpecError::at(
+                    &v.mark,
+                    &spath,
+                    format!("expected a stage name, found {}", v.type_name()),
+                )
+            })?;
+            let sel =
+                matrix::parse_selector(text).map_err(|m| SpecError::at(&v.mark, &spath, m))?;
             let producer = by_name.get(sel.base.as_str()).ok_or_else(|| {
-                SpecError::at(&v.mark, &spath, format!("input stage `{}` does not exist", sel.base))
+                SpecError::at(
+                    &v.mark,
+                    &spath,
+                    format!("input stage `{}` does not exist", sel.base),
+                )
             })?;
             let r = select(producer, &sel, point).map_err(|m| SpecError::at(&v.mark, &spath, m))?;
             out.insert(slot.clone(), r);
@@ -341,10 +574,17 @@ fn resolve_inputs(d: &Decl, point: &Point, by_name: &HashMap<&str, &Decl>) -> Re
 }
 
 fn select(producer: &Decl, sel: &matrix::Selector, consumer: &Point) -> Result<InputRef, String> {
-    let names = |pts: Vec<&Point>| pts.into_iter().map(|p| matrix::expansion_name(producer.name, p)).collect::<Vec<_>>();
+    let names = |pts: Vec<&Point>| {
+        pts.into_iter()
+            .map(|p| matrix::expansion_name(producer.name, p))
+            .collect::<Vec<_>>()
+    };
     if producer.axes.is_empty() {
         if sel.point.is_some() {
-            return Err(format!("stage `{}` has no matrix to select from", producer.name));
+            return Err(format!(
+                "stage `{}` has no matrix to select from",
+                producer.name
+            ));
         }
         return Ok(InputRef::One(producer.name.to_string()));
     }
@@ -357,28 +597,59 @@ fn select(producer: &Decl, sel: &matrix::Selector, consumer: &Point) -> Result<I
         }
         None if sel.star => (Point::new(), false),
         None => (
-            consumer.iter().filter(|(k, _)| producer.axes.contains_key(*k)).map(|(k, v)| (k.clone(), v.clone())).collect(),
+            consumer
+                .iter()
+                .filter(|(k, _)| producer.axes.contains_key(*k))
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect(),
             true,
         ),
     };
-    let hits: Vec<&Point> = producer.points.iter().filter(|p| matrix::matches(p, &wanted)).collect();
+    let hits: Vec<&Point> = producer
+        .points
+        .iter()
+        .filter(|p| matrix::matches(p, &wanted))
+        .collect();
     if hits.is_empty() {
         let all = names(producer.points.iter().collect()).join(", ");
-        return Err(format!("no expansion of `{}` matches {}; expansions: {all}", producer.name, matrix::expansion_name("", &wanted)));
+        return Err(format!(
+            "no expansion of `{}` matches {}; expansions: {all}",
+            producer.name,
+            matrix::expansion_name("", &wanted)
+        ));
     }
     let _ = zipped;
     if wanted.len() == producer.axes.len() && hits.len() == 1 {
-        return Ok(InputRef::One(matrix::expansion_name(producer.name, hits[0])));
+        return Ok(InputRef::One(matrix::expansion_name(
+            producer.name,
+            hits[0],
+        )));
     }
     Ok(InputRef::Many(names(hits)))
 }
 
-fn check_slots(k: &dyn Kind, inputs: &mut BTreeMap<String, InputRef>, node: &Node, path: &str) -> Result<(), SpecError> {
+fn check_slots(
+    k: &dyn Kind,
+    inputs: &mut BTreeMap<String, InputRef>,
+    node: &Node,
+    path: &str,
+) -> Result<(), SpecError> {
     for (slot, r) in inputs.iter_mut() {
-        let mark = node.at_path(&["inputs", slot]).map(|n| n.mark.clone()).unwrap_or_else(|| node.mark.clone());
+        let mark = node
+            .at_path(&["inputs", slot])
+            .map(|n| n.mark.clone())
+            .unwrap_or_else(|| node.mark.clone());
         let Some(decl) = k.slots().iter().find(|s| s.name == slot) else {
             let known: Vec<&str> = k.slots().iter().map(|s| s.name).collect();
-            return Err(SpecError::at(&mark, join(path, slot), format!("kind `{}` has no input `{slot}` (inputs: {})", k.name(), known.join(", "))));
+            return Err(SpecError::at(
+                &mark,
+                join(path, slot),
+                format!(
+                    "kind `{}` has no input `{slot}` (inputs: {})",
+                    k.name(),
+                    known.join(", ")
+                ),
+            ));
         };
         match (&*r, decl.fan_in) {
             (InputRef::One(s), true) => *r = InputRef::Many(vec![s.clone()]),
@@ -386,7 +657,11 @@ fn check_slots(k: &dyn Kind, inputs: &mut BTreeMap<String, InputRef>, node: &Nod
                 return Err(SpecError::at(
                     &mark,
                     join(path, slot),
-                    format!("input `{slot}` takes one stage, but this names {} expansions; pick one, e.g. `{}`", v.len(), v[0]),
+                    format!(
+                        "input `{slot}` takes one stage, but this names {} expansions; pick one, e.g. `{}`",
+                        v.len(),
+                        v[0]
+                    ),
                 ));
             }
             _ => {}
@@ -394,7 +669,11 @@ fn check_slots(k: &dyn Kind, inputs: &mut BTreeMap<String, InputRef>, node: &Nod
     }
     for s in k.slots().iter().filter(|s| s.required) {
         if !inputs.contains_key(s.name) {
-            return Err(SpecError::at(&node.mark, path, format!("kind `{}` needs input `{}` ({})", k.name(), s.name, s.doc)));
+            return Err(SpecError::at(
+                node.pos(),
+                path,
+                format!("kind `{}` needs input `{}` ({})", k.name(), s.name, s.doc),
+            ));
         }
     }
     Ok(())

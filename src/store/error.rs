@@ -57,6 +57,9 @@ pub trait IoContext<T> {
 
 impl<T> IoContext<T> for std::io::Result<T> {
     fn at(self, path: &std::path::Path) -> Result<T, StoreError> {
-        self.map_err(|source| StoreError::Io { path: path.to_path_buf(), source })
+        self.map_err(|source| StoreError::Io {
+            path: path.to_path_buf(),
+            source,
+        })
     }
 }

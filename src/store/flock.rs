@@ -27,22 +27,39 @@ impl StoreLock {
     /// Takes the exclusive lock of the store at `root`.
     pub fn exclusive(root: &Path, wait: Wait) -> Result<StoreLock, StoreError> {
         let path = root.join("LOCK");
-        let mut file = OpenOptions::new().read(true).write(true).create(true).truncate(false).open(&path).at(&path)?;
+        let mut file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(&path)
+            .at(&path)?;
         match file.try_lock() {
             Ok(()) => {}
             Err(TryLockError::WouldBlock) => {
                 let mut holder = String::new();
                 let _ = file.read_to_string(&mut holder);
-                let holder = if holder.trim().is_empty() { String::new() } else { format!(" ({})", holder.trim()) };
+                let holder = if holder.trim().is_empty() {
+                    String::new()
+                } else {
+                    format!(" ({})", holder.trim())
+                };
                 if wait == Wait::No {
                     return Err(StoreError::Busy { path, holder });
                 }
-                eprintln!("repro: waiting for the store lock {}{holder}…", path.display());
+                eprintln!(
+                    "repro: waiting for the store lock {}{holder}…",
+                    path.display()
+                );
                 file.lock().at(&path)?;
             }
             Err(TryLockError::Error(e)) => return Err(StoreError::Io { path, source: e }),
         }
-        let me = format!("pid {} on {}", std::process::id(), crate::exec::provenance::host());
+        let me = format!(
+            "pid {} on {}",
+            std::process::id(),
+            crate::exec::provenance::host()
+        );
         file.set_len(0).at(&path)?;
         file.seek(SeekFrom::Start(0)).at(&path)?;
         file.write_all(me.as_bytes()).at(&path)?;

@@ -56,30 +56,48 @@ pub struct Lockfile {
 impl Lockfile {
     /// `<dir>/<stem>.lock` for a pipeline file.
     pub fn path_for(pipeline_file: &Path) -> PathBuf {
-        let stem = pipeline_file.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| "pipeline".into());
+        let stem = pipeline_file
+            .file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_else(|| "pipeline".into());
         pipeline_file.with_file_name(format!("{stem}.lock"))
     }
 
     /// Reads a lockfile; a missing one is empty.
     pub fn load(path: &Path) -> Result<Lockfile, StoreError> {
         match std::fs::read_to_string(path) {
-            Ok(text) => serde_yaml_ng::from_str(&text).map_err(|e| StoreError::Malformed { path: path.to_path_buf(), message: e.to_string() }),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Lockfile { schema: LOCK_SCHEMA, ..Default::default() }),
-            Err(e) => Err(StoreError::Io { path: path.to_path_buf(), source: e }),
+            Ok(text) => serde_yaml_ng::from_str(&text).map_err(|e| StoreError::Malformed {
+                path: path.to_path_buf(),
+                message: e.to_string(),
+            }),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Lockfile {
+                schema: LOCK_SCHEMA,
+                ..Default::default()
+            }),
+            Err(e) => Err(StoreError::Io {
+                path: path.to_path_buf(),
+                source: e,
+            }),
         }
     }
 
     /// Reads a lockfile that must exist.
     pub fn load_existing(path: &Path) -> Result<Lockfile, StoreError> {
         if !path.is_file() {
-            return Err(StoreError::Io { path: path.to_path_buf(), source: std::io::Error::new(std::io::ErrorKind::NotFound, "no such lockfile") });
+            return Err(StoreError::Io {
+                path: path.to_path_buf(),
+                source: std::io::Error::new(std::io::ErrorKind::NotFound, "no such lockfile"),
+            });
         }
         Self::load(path)
     }
 
     /// The YAML text (deterministic: sorted maps).
     pub fn to_yaml(&self) -> Result<String, StoreError> {
-        serde_yaml_ng::to_string(self).map_err(|e| StoreError::Malformed { path: PathBuf::from("<lockfile>"), message: e.to_string() })
+        serde_yaml_ng::to_string(self).map_err(|e| StoreError::Malformed {
+            path: PathBuf::from("<lockfile>"),
+            message: e.to_string(),
+        })
     }
 
     /// Writes atomically, only if the content changed.

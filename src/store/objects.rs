@@ -45,12 +45,16 @@ impl Store {
         for sub in ["objects", "records", "logs", "tmp"] {
             fs::create_dir_all(root.join(sub)).at(&root.join(sub))?;
         }
-        Ok(Store { root: root.to_path_buf() })
+        Ok(Store {
+            root: root.to_path_buf(),
+        })
     }
 
     /// Opens an existing store without creating anything (read-only commands).
     pub fn open_existing(root: &Path) -> Store {
-        Store { root: root.to_path_buf() }
+        Store {
+            root: root.to_path_buf(),
+        }
     }
 
     /// The store's root directory.
@@ -72,18 +76,46 @@ impl Store {
     /// A fresh directory under `tmp/` for one stage run.
     pub fn new_tmp(&self, label: &str) -> Result<PathBuf, StoreError> {
         let n = RUN_COUNTER.fetch_add(1, Ordering::Relaxed);
-        let safe: String = label.chars().map(|c| if c.is_ascii_alphanumeric() || c == '_' { c } else { '-' }).collect();
-        let dir = self.root.join("tmp").join(format!("{}-{}-{n}-{safe}", crate::util::time::stamp(crate::util::time::now_unix()), std::process::id()));
+        let safe: String = label
+            .chars()
+            .map(|c| {
+                if c.is_ascii_alphanumeric() || c == '_' {
+                    c
+                } else {
+                    '-'
+                }
+            })
+            .collect();
+        let dir = self.root.join("tmp").join(format!(
+            "{}-{}-{n}-{safe}",
+            crate::util::time::stamp(crate::util::time::now_unix()),
+            std::process::id()
+        ));
         fs::create_dir_all(&dir).at(&dir)?;
         Ok(dir)
     }
 
     /// Moves a file into the store (rename; the source is consumed).
     pub fn put_file(&self, path: &Path) -> Result<Entry, StoreError> {
+        use std::os::unix::fs::MetadataExt;
         let (digest, size) = crate::util::hash::hash_file(path).at(path)?;
         let dest = self.object_path(&digest);
+        let meta = fs::symlink_metadata(path).at(path)?;
         if dest.is_file() {
             fs::remove_file(path).at(path)?;
+        } else if meta.file_type().is_symlink() || meta.nlink() > 1 {
+            // A link's target (or a hard link's other names) lives outside the
+            // store: copy the bytes so the object owns its inode.
+            let bytes = fs::read(path).at(path)?;
+            let e = self.put_bytes(&bytes)?;
+            fs::remove_file(path).at(path)?;
+            if e.digest != digest {
+                return Err(StoreError::Corrupt {
+                    digest,
+                    actual: e.digest,
+                    path: path.to_path_buf(),
+                });
+            }
         } else {
             let parent = dest.parent().unwrap_or(&self.root);
             fs::create_dir_all(parent).at(parent)?;
@@ -96,7 +128,11 @@ impl Store {
                 fs::remove_file(path).at(path)?;
             }
         }
-        Ok(Entry { digest, size, dir: false })
+        Ok(Entry {
+            digest,
+            size,
+            dir: false,
+        })
     }
 
     /// Stores bytes as an object.
@@ -106,14 +142,22 @@ impl Store {
         if !dest.is_file() {
             let parent = dest.parent().unwrap_or(&self.root);
             fs::create_dir_all(parent).at(parent)?;
-            let tmp = dest.with_extension(format!("part{}-{}", std::process::id(), RUN_COUNTER.fetch_add(1, Ordering::Relaxed)));
+            let tmp = dest.with_extension(format!(
+                "part{}-{}",
+                std::process::id(),
+                RUN_COUNTER.fetch_add(1, Ordering::Relaxed)
+            ));
             let mut f = File::create(&tmp).at(&tmp)?;
             f.write_all(bytes).at(&tmp)?;
             f.sync_all().at(&tmp)?;
             fs::set_permissions(&tmp, fs::Permissions::from_mode(0o444)).at(&tmp)?;
             fs::rename(&tmp, &dest).at(&dest)?;
         }
-        Ok(Entry { digest, size: bytes.len() as u64, dir: false })
+        Ok(Entry {
+            digest,
+            size: bytes.len() as u64,
+            dir: false,
+        })
     }
 
     /// Moves a file or a whole directory tree into the store.
@@ -133,7 +177,11 @@ impl Store {
         }
         let bytes = manifest_bytes(&manifest);
         let m = self.put_bytes(&bytes)?;
-        Ok(Entry { digest: m.digest, size, dir: true })
+        Ok(Entry {
+            digest: m.digest,
+            size,
+            dir: true,
+        })
     }
 
     /// Reads an object, refusing it if its bytes no longer match its name.
@@ -142,7 +190,10 @@ impl Store {
         let mut f = match File::open(&path) {
             Ok(f) => f,
             Err(e) if e.kind() == io::ErrorKind::NotFound => {
-                return Err(StoreError::Missing { digest: digest.to_string(), path });
+                return Err(StoreError::Missing {
+                    digest: digest.to_string(),
+                    path,
+                });
             }
             Err(e) => return Err(StoreError::Io { path, source: e }),
         };
@@ -150,7 +201,11 @@ impl Store {
         f.read_to_end(&mut bytes).at(&path)?;
         let actual = blake3::hash(&bytes).to_hex().to_string();
         if actual != digest {
-            return Err(StoreError::Corrupt { digest: digest.to_string(), actual, path });
+            return Err(StoreError::Corrupt {
+                digest: digest.to_string(),
+                actual,
+                path,
+            });
         }
         Ok(bytes)
     }
@@ -159,11 +214,18 @@ impl Store {
     pub fn verify_object(&self, digest: &str) -> Result<(), StoreError> {
         let path = self.object_path(digest);
         if !path.is_file() {
-            return Err(StoreError::Missing { digest: digest.to_string(), path });
+            return Err(StoreError::Missing {
+                digest: digest.to_string(),
+                path,
+            });
         }
         let (actual, _) = crate::util::hash::hash_file(&path).at(&path)?;
         if actual != digest {
-            return Err(StoreError::Corrupt { digest: digest.to_string(), actual, path });
+            return Err(StoreError::Corrupt {
+                digest: digest.to_string(),
+                actual,
+                path,
+            });
         }
         Ok(())
     }
@@ -171,7 +233,10 @@ impl Store {
     /// Reads a directory manifest.
     pub fn manifest(&self, digest: &str) -> Result<Manifest, StoreError> {
         let bytes = self.read_verified(digest)?;
-        serde_json::from_slice(&bytes).map_err(|e| StoreError::Malformed { path: self.object_path(digest), message: e.to_string() })
+        serde_json::from_slice(&bytes).map_err(|e| StoreError::Malformed {
+            path: self.object_path(digest),
+            message: e.to_string(),
+        })
     }
 
     /// Copies an entry out of the store to `dest`, rehashing every byte read.
@@ -179,8 +244,14 @@ impl Store {
         if entry.dir {
             fs::create_dir_all(dest).at(dest)?;
             for (rel, e) in self.manifest(&entry.digest)?.files {
-                if Path::new(&rel).components().any(|c| !matches!(c, std::path::Component::Normal(_))) {
-                    return Err(StoreError::Malformed { path: self.object_path(&entry.digest), message: format!("bad path `{rel}`") });
+                if Path::new(&rel)
+                    .components()
+                    .any(|c| !matches!(c, std::path::Component::Normal(_)))
+                {
+                    return Err(StoreError::Malformed {
+                        path: self.object_path(&entry.digest),
+                        message: format!("bad path `{rel}`"),
+                    });
                 }
                 self.materialize(&e, &dest.join(rel))?;
             }
@@ -193,9 +264,17 @@ impl Store {
         let mut input = match File::open(&src) {
             Ok(f) => f,
             Err(e) if e.kind() == io::ErrorKind::NotFound => {
-                return Err(StoreError::Missing { digest: entry.digest.clone(), path: src });
+                return Err(StoreError::Missing {
+                    digest: entry.digest.clone(),
+                    path: src,
+                });
             }
-            Err(e) => return Err(StoreError::Io { path: src, source: e }),
+            Err(e) => {
+                return Err(StoreError::Io {
+                    path: src,
+                    source: e,
+                });
+            }
         };
         let mut out = File::create(dest).at(dest)?;
         let mut h = blake3::Hasher::new();
@@ -210,7 +289,11 @@ impl Store {
         }
         let actual = h.finalize().to_hex().to_string();
         if actual != entry.digest {
-            return Err(StoreError::Corrupt { digest: entry.digest.clone(), actual, path: src });
+            return Err(StoreError::Corrupt {
+                digest: entry.digest.clone(),
+                actual,
+                path: src,
+            });
         }
         fs::set_permissions(dest, fs::Permissions::from_mode(0o444)).at(dest)?;
         Ok(())
@@ -220,7 +303,9 @@ impl Store {
     pub fn all_objects(&self) -> Result<Vec<String>, StoreError> {
         let mut out = Vec::new();
         let objects = self.root.join("objects");
-        let Ok(rd) = fs::read_dir(&objects) else { return Ok(out) };
+        let Ok(rd) = fs::read_dir(&objects) else {
+            return Ok(out);
+        };
         for sub in rd {
             let sub = sub.at(&objects)?;
             if !sub.file_type().at(&sub.path())?.is_dir() {
@@ -255,7 +340,11 @@ impl Store {
             for e in rd {
                 let p = e.at(&tmp)?.path();
                 make_writable(&p);
-                let _ = if p.is_dir() { fs::remove_dir_all(&p) } else { fs::remove_file(&p) };
+                let _ = if p.is_dir() {
+                    fs::remove_dir_all(&p)
+                } else {
+                    fs::remove_file(&p)
+                };
                 n += 1;
             }
         }
@@ -334,7 +423,10 @@ mod tests {
             }
             store.put_path(&p).unwrap()
         };
-        assert_eq!(mk("x", &["a", "b", "c"]).digest, mk("y", &["c", "a", "b"]).digest);
+        assert_eq!(
+            mk("x", &["a", "b", "c"]).digest,
+            mk("y", &["c", "a", "b"]).digest
+        );
     }
 
     #[test]
@@ -345,8 +437,14 @@ mod tests {
         let p = store.object_path(&e.digest);
         fs::set_permissions(&p, fs::Permissions::from_mode(0o644)).unwrap();
         fs::write(&p, b"paylobd").unwrap();
-        assert!(matches!(store.read_verified(&e.digest), Err(StoreError::Corrupt { .. })));
-        assert!(matches!(store.verify_object(&e.digest), Err(StoreError::Corrupt { .. })));
+        assert!(matches!(
+            store.read_verified(&e.digest),
+            Err(StoreError::Corrupt { .. })
+        ));
+        assert!(matches!(
+            store.verify_object(&e.digest),
+            Err(StoreError::Corrupt { .. })
+        ));
         let err = store.materialize(&e, &d.path().join("o")).unwrap_err();
         assert!(matches!(err, StoreError::Corrupt { .. }));
     }

@@ -70,9 +70,14 @@ impl Record {
     pub fn load(store: &Store, key: &str) -> Result<Option<Record>, StoreError> {
         let path = Self::path(store, key);
         match fs::read(&path) {
-            Ok(bytes) => serde_json::from_slice(&bytes)
-                .map(Some)
-                .map_err(|e| StoreError::Malformed { path, message: e.to_string() }),
+            Ok(bytes) => {
+                serde_json::from_slice(&bytes)
+                    .map(Some)
+                    .map_err(|e| StoreError::Malformed {
+                        path,
+                        message: e.to_string(),
+                    })
+            }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
             Err(e) => Err(StoreError::Io { path, source: e }),
         }
@@ -82,13 +87,22 @@ impl Record {
     /// last thing a stage run writes, so a crash before it leaves no record.
     pub fn save(&self, store: &Store) -> Result<(), StoreError> {
         let path = Self::path(store, &self.key);
-        let bytes = serde_json::to_vec_pretty(self).map_err(|e| StoreError::Malformed { path: path.clone(), message: e.to_string() })?;
+        let bytes = serde_json::to_vec_pretty(self).map_err(|e| StoreError::Malformed {
+            path: path.clone(),
+            message: e.to_string(),
+        })?;
         write_atomic(&path, &bytes)
     }
 
     /// Whether every output object (and every file of a directory) is present.
     pub fn outputs_present(&self, store: &Store) -> bool {
-        self.outputs.values().all(|e| store.has(&e.digest))
+        self.outputs.values().all(|e| {
+            store.has(&e.digest)
+                && (!e.dir
+                    || store
+                        .manifest(&e.digest)
+                        .is_ok_and(|m| m.files.values().all(|f| store.has(&f.digest))))
+        })
     }
 
     /// Every object this record reaches (outputs, manifests and their files).
@@ -108,7 +122,10 @@ impl Record {
 
 /// Digest over a set of outputs (path → digest), canonical.
 pub fn output_digest(outputs: &BTreeMap<String, Entry>) -> String {
-    let m: serde_json::Map<String, Json> = outputs.iter().map(|(k, e)| (k.clone(), Json::String(e.digest.clone()))).collect();
+    let m: serde_json::Map<String, Json> = outputs
+        .iter()
+        .map(|(k, e)| (k.clone(), Json::String(e.digest.clone())))
+        .collect();
     crate::util::canon::digest(&Json::Object(m))
 }
 
@@ -129,7 +146,9 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), StoreError> {
 pub fn all_keys(store: &Store) -> Result<Vec<String>, StoreError> {
     let dir = store.root().join("records");
     let mut out = Vec::new();
-    let Ok(rd) = fs::read_dir(&dir) else { return Ok(out) };
+    let Ok(rd) = fs::read_dir(&dir) else {
+        return Ok(out);
+    };
     for e in rd {
         let name = e.at(&dir)?.file_name().to_string_lossy().into_owned();
         if let Some(k) = name.strip_suffix(".json") {

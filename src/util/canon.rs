@@ -76,7 +76,9 @@ mod tests {
         // Pinned: a change here silently invalidates every cached stage.
         assert_eq!(
             digest(&json!({"kind": "cmd", "with": {"n": 3}})),
-            blake3::hash(br#"{"kind":"cmd","with":{"n":3}}"#).to_hex().to_string()
+            blake3::hash(br#"{"kind":"cmd","with":{"n":3}}"#)
+                .to_hex()
+                .to_string()
         );
     }
 }

@@ -24,8 +24,10 @@ pub fn hash_path(path: &Path) -> io::Result<String> {
     if meta.is_dir() {
         let mut files = BTreeMap::new();
         walk(path, path, &mut files)?;
-        let m: serde_json::Map<String, serde_json::Value> =
-            files.into_iter().map(|(k, (d, s))| (k, json!({"digest": d, "size": s}))).collect();
+        let m: serde_json::Map<String, serde_json::Value> = files
+            .into_iter()
+            .map(|(k, (d, s))| (k, json!({"digest": d, "size": s})))
+            .collect();
         Ok(canon::digest(&json!({ "files": m })))
     } else {
         Ok(hash_file(path)?.0)
@@ -64,6 +66,9 @@ mod tests {
         std::fs::rename(d.path().join("s/a.txt"), d.path().join("s/b.txt")).unwrap();
         let h3 = hash_path(d.path()).unwrap();
         assert!(h1 != h2 && h2 != h3 && h1 != h3);
-        assert_eq!(hash_file(&d.path().join("s/b.txt")).unwrap().0, blake3::hash(b"y").to_hex().to_string());
+        assert_eq!(
+            hash_file(&d.path().join("s/b.txt")).unwrap().0,
+            blake3::hash(b"y").to_hex().to_string()
+        );
     }
 }

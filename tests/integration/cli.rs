@@ -97,7 +97,7 @@ fn diff_shows_changed_params_and_metrics() {
 }
 
 #[test]
-#[ignore = "BUG: a missing lockfile given to `diff` or `gc` exits 1 (a store error), but DESIGN §0 says a missing input file is exit 2"]
+
 fn diff_and_gc_with_a_missing_lockfile_exit_2() {
     let env = Env::new();
     env.pipeline(PIPELINE);

@@ -450,7 +450,7 @@ fn a_missing_pipeline_file_exits_2() {
 }
 
 #[test]
-#[ignore = "BUG: errors about a whole stage (bad name, missing kind/run, cycle, no outputs) point at the stage's first field (line+1, at its `:`), not at the stage's name"]
+
 fn stage_errors_point_at_the_stage_name() {
     let env = Env::new();
     for c in CASES.iter().filter(|c| c.stage_level) {
@@ -466,7 +466,7 @@ fn stage_errors_point_at_the_stage_name() {
 }
 
 #[test]
-#[ignore = "BUG: duplicate or overlapping outputs (`[x, x]`, `[x, ./x]`, `[d, d/x]`) pass validation, then the run fails with a misleading `declared output is missing`"]
+
 fn duplicate_or_overlapping_outputs_are_spec_errors() {
     let env = Env::new();
     for outs in ["[x, x]", "[x, ./x]", "[d, d/x]"] {
@@ -482,7 +482,7 @@ fn duplicate_or_overlapping_outputs_are_spec_errors() {
 }
 
 #[test]
-#[ignore = "BUG: an unterminated `${params.x` is not reported as a bad reference; it reaches bash as text"]
+
 fn an_unterminated_params_reference_is_a_spec_error() {
     let env = Env::new();
     env.write("p.yaml", "params: { x: 1 }\nstages:\n  a:\n    kind: cmd\n    run: echo ${params.x > $OUT/x\n    outputs: [x]\n");
