@@ -171,6 +171,78 @@ mod tests {
         assert_eq!(out, vec!["with.lr", "with.new"]);
     }
 
+    fn key_for(yaml: &str, inputs: serde_json::Value, backend: Backend) -> String {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("dep.txt"), b"dep").unwrap();
+        let file = dir.path().join("p.yaml");
+        std::fs::write(&file, yaml).unwrap();
+        let p = crate::spec::load(&file, &[], &Default::default()).unwrap();
+        let s = p.stages.iter().find(|s| s.name == "b").unwrap();
+        let deps = deps(s, &p, &mut DepHashes::default()).unwrap();
+        let inputs = inputs
+            .as_object()
+            .unwrap()
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        key_of(&material(s, &p, &inputs, &deps, backend))
+    }
+
+    #[test]
+    fn every_part_of_the_key_material_changes_the_key() {
+        let base = "stages:\n  a: {kind: cmd, run: x, outputs: [o]}\n  b: {kind: cmd, run: 'cat $IN_i/o', outputs: [o], inputs: {i: a}, with: {lr: 0.1}, deps: [dep.txt]}\n";
+        let inputs = json!({"i": "d1"});
+        let k = key_for(base, inputs.clone(), Backend::Flex);
+        assert_eq!(
+            k,
+            key_for(base, inputs.clone(), Backend::Flex),
+            "keys are deterministic"
+        );
+        assert_ne!(
+            k,
+            key_for(
+                &base.replace("lr: 0.1", "lr: 0.2"),
+                inputs.clone(),
+                Backend::Flex
+            ),
+            "params"
+        );
+        assert_ne!(
+            k,
+            key_for(
+                &base.replace("'cat $IN_i/o'", "'cat $IN_i/o; true'"),
+                inputs.clone(),
+                Backend::Flex
+            ),
+            "run"
+        );
+        assert_ne!(
+            k,
+            key_for(
+                &base.replace("outputs: [o], inputs", "outputs: [o, p], inputs"),
+                inputs.clone(),
+                Backend::Flex
+            ),
+            "outputs"
+        );
+        assert_ne!(
+            k,
+            key_for(base, json!({"i": "d2"}), Backend::Flex),
+            "input digest"
+        );
+        assert_ne!(
+            k,
+            key_for(
+                &base.replace("{i: a}", "{j: a}"),
+                json!({"j": "d1"}),
+                Backend::Flex
+            ),
+            "input name"
+        );
+        // cmd stages do not depend on the backend; only Burn stages do.
+        assert_eq!(k, key_for(base, inputs, Backend::Cuda));
+    }
+
     #[test]
     fn int_and_float_params_are_different_keys() {
         assert_ne!(

@@ -252,3 +252,139 @@ fn report_failure(out: &mut dyn Write, name: &str, f: &Failure) {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    //! The scheduler driven by a fake runner (no processes): ordering,
+    //! failure propagation, keep-going and parallelism by rendezvous.
+    use super::*;
+    use crate::exec::runner::{Job, RunError};
+    use std::sync::{Arc, Barrier, Mutex};
+
+    /// Writes every declared output; fails stages named in `fail`; records
+    /// the order stages start in; optionally meets a barrier.
+    struct FakeRunner {
+        fail: Vec<&'static str>,
+        started: Mutex<Vec<String>>,
+        barrier: Option<(Arc<Barrier>, Vec<&'static str>)>,
+    }
+
+    impl StageRunner for FakeRunner {
+        fn run(&self, job: Job<'_>) -> Result<(), RunError> {
+            self.started.lock().unwrap().push(job.stage.name.clone());
+            if let Some((b, who)) = &self.barrier
+                && who.contains(&job.stage.name.as_str())
+            {
+                b.wait();
+            }
+            if self.fail.contains(&job.stage.name.as_str()) {
+                return Err(RunError::failed("planned failure"));
+            }
+            for o in &job.stage.outputs {
+                std::fs::write(job.out.join(o), job.stage.name.as_bytes()).unwrap();
+            }
+            Ok(())
+        }
+    }
+
+    // Distinct commands: identical stages share a key (and a record) by design.
+    const YAML: &str = "stages:\n  a: {kind: cmd, run: ra, outputs: [o]}\n  b: {kind: cmd, run: rb, outputs: [o], inputs: {i: a}}\n  c: {kind: cmd, run: rc, outputs: [o]}\n  d: {kind: cmd, run: rd, outputs: [o], inputs: {i: c}}\n";
+
+    fn setup(yaml: &str) -> (tempfile::TempDir, Pipeline, Store) {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("p.yaml");
+        std::fs::write(&file, yaml).unwrap();
+        let p = crate::spec::load(&file, &[], &Default::default()).unwrap();
+        let store = Store::open(&dir.path().join("store")).unwrap();
+        (dir, p, store)
+    }
+
+    fn go(
+        p: &Pipeline,
+        store: &Store,
+        dir: &Path,
+        runner: &FakeRunner,
+        jobs: usize,
+        keep_going: bool,
+    ) -> Summary {
+        let n = p.stages.len();
+        let opts = RunOptions {
+            selected: vec![true; n],
+            forced: vec![false; n],
+            jobs,
+            keep_going,
+        };
+        let settings = RunSettings {
+            threads: 1,
+            backend: Default::default(),
+            roots: Default::default(),
+            cancel: Default::default(),
+            git: Default::default(),
+        };
+        execute(
+            p,
+            store,
+            &dir.join("p.lock"),
+            &opts,
+            runner,
+            &settings,
+            &mut std::io::sink(),
+        )
+        .unwrap()
+    }
+
+    fn fake(fail: Vec<&'static str>) -> FakeRunner {
+        FakeRunner {
+            fail,
+            started: Mutex::new(Vec::new()),
+            barrier: None,
+        }
+    }
+
+    #[test]
+    fn producers_run_before_consumers_and_a_rerun_is_a_no_op() {
+        let (dir, p, store) = setup(YAML);
+        let r = fake(vec![]);
+        let s = go(&p, &store, dir.path(), &r, 1, false);
+        assert_eq!(s.ran.len(), 4);
+        let started = r.started.lock().unwrap().clone();
+        let pos = |n: &str| started.iter().position(|s| s == n).unwrap();
+        assert!(pos("a") < pos("b") && pos("c") < pos("d"));
+        let r2 = fake(vec![]);
+        let s2 = go(&p, &store, dir.path(), &r2, 1, false);
+        assert!(s2.ran.is_empty() && s2.fresh.len() == 4, "{s2:?}");
+        assert!(r2.started.lock().unwrap().is_empty());
+    }
+
+    #[test]
+    fn a_failure_stops_new_work_and_keep_going_finishes_the_rest() {
+        let (dir, p, store) = setup(YAML);
+        let s = go(&p, &store, dir.path(), &fake(vec!["a"]), 1, false);
+        assert_eq!(s.failed, vec!["a"]);
+        assert!(
+            s.not_run.contains(&"b".to_string()) && s.not_run.contains(&"d".to_string()),
+            "{s:?}"
+        );
+        let s = go(&p, &store, dir.path(), &fake(vec!["a"]), 1, true);
+        assert_eq!(s.failed, vec!["a"]);
+        assert_eq!(s.not_run, vec!["b"]);
+        assert!(s.ran.contains(&"c".to_string()) && s.ran.contains(&"d".to_string()));
+        // Nothing was recorded for the failure: it is retried next time.
+        let s = go(&p, &store, dir.path(), &fake(vec![]), 1, false);
+        assert_eq!(s.ran, vec!["a", "b"], "{s:?}");
+    }
+
+    #[test]
+    fn independent_stages_run_in_parallel() {
+        // a and c each wait for the other at a barrier: serial execution
+        // would deadlock, so finishing proves they ran at the same time.
+        let (dir, p, store) = setup(YAML);
+        let r = FakeRunner {
+            fail: vec![],
+            started: Mutex::new(Vec::new()),
+            barrier: Some((Arc::new(Barrier::new(2)), vec!["a", "c"])),
+        };
+        let s = go(&p, &store, dir.path(), &r, 2, false);
+        assert_eq!(s.ran.len(), 4, "{s:?}");
+    }
+}
