@@ -91,6 +91,11 @@ pub fn run(
         &mut out,
     )?;
     ctx.store.clean_tmp()?;
+    let lock = Lockfile::load(&ctx.lock_path)?;
+    let done: Vec<String> = summary.ran.iter().chain(&summary.fresh).cloned().collect();
+    for dir in exec::publish::publish(&ctx.pipeline, &done, &lock, &ctx.store, Path::new("results"))? {
+        let _ = writeln!(out, "results: {}", dir.display());
+    }
     let total = selected.iter().filter(|s| **s).count();
     if summary.ran.is_empty() && summary.failed.is_empty() && summary.not_run.is_empty() {
         let _ = writeln!(out, "nothing to run: all {total} stage(s) fresh");

@@ -144,6 +144,7 @@ pub fn execute(
                         }
                         known.insert(stage.name.clone(), r.output_digest.clone());
                         records.insert(stage.name.clone(), r);
+                        let _ = writeln!(out, "fresh   {}", stage.name);
                         summary.fresh.push(stage.name.clone());
                         st[i] = St::Done;
                         progressed = true;

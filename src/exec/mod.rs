@@ -3,6 +3,7 @@
 
 pub mod executor;
 pub mod provenance;
+pub mod publish;
 pub mod runner;
 pub mod signals;
 pub mod stage_run;

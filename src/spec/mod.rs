@@ -28,3 +28,6 @@ pub fn load(file: &Path, sets: &[String], roots: &Roots) -> Result<Pipeline, Spe
     }
     validate::validate(&root, file, roots)
 }
+
+#[cfg(test)]
+mod fuzz_tests;

@@ -202,6 +202,11 @@ pub trait Kind: Send + Sync {
     fn uses_backend(&self) -> bool {
         false
     }
+    /// Whether `repro run` copies this stage's outputs to `results/<stem>/<stage>/`
+    /// (report stages: the human-readable results, DESIGN §0).
+    fn publishes(&self) -> bool {
+        false
+    }
     /// Checks the resolved `with` map before anything runs.
     fn check(&self, with: &Value) -> Result<(), WithError>;
     /// Files and pins besides inputs that the key must cover (sources).
