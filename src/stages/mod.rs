@@ -4,3 +4,5 @@ pub mod kind;
 pub mod registry;
 
 pub use kind::{Field, Input, Kind, KeyDep, Roots, Slot, StageContext, WithError, parse_with};
+pub mod data_preferences;
+pub mod data_prepare;
