@@ -2,12 +2,14 @@
 //! tokenization and evaluation probes. Stage kinds in `crate::stages` are thin
 //! glue over these.
 
+pub mod crows_pairs;
 pub mod drops;
 pub mod error;
 pub mod fetch;
 pub mod hh_rlhf;
 pub mod lines;
 pub mod metrics;
+pub mod lima;
 pub mod load;
 pub mod pair;
 pub mod pin;
@@ -16,12 +18,16 @@ pub mod pku_saferlhf;
 pub mod preference_jsonl;
 pub mod preferences;
 pub mod prepare;
+pub mod probe;
+pub mod prompt_set;
 pub mod rng;
 pub mod synthetic;
 pub mod row;
 pub mod source;
+pub mod stereoset;
 pub mod table;
 pub mod template;
+pub mod token_table;
 pub mod tokenize;
 
 pub use drops::{Drops, OnBadRows};

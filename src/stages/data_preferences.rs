@@ -180,3 +180,71 @@ pub fn source_key_deps(source: Option<&SourceSpec>, roots: &Roots, key: &str) ->
         Location::Url(_) | Location::Hub(_) => Ok(s.pin().map_err(err)?.map(|p| KeyDep::Pin(p.label())).into_iter().collect()),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::stages::harness::{metrics, run_kind};
+
+    #[test]
+    fn hh_file_to_pairs_with_every_drop_counted() {
+        let dir = tempfile::tempdir().unwrap();
+        let data = dir.path().join("data");
+        std::fs::create_dir_all(data.join("hh")).unwrap();
+        let t = |c: &str, r: &str| json!({"chosen": format!("\n\nHuman: q\n\nAssistant: {c}"), "rejected": format!("\n\nHuman: q\n\nAssistant: {r}")}).to_string();
+        let lines = [t("yes", "no"), t("", "no"), t("a\n\nHuman: more\n\nAssistant: b", "no"), "{\"chosen\": 1}".into()];
+        std::fs::write(data.join("hh/test.jsonl"), lines.join("\n")).unwrap();
+        let with = json!({"source": {"path": "hh/test.jsonl"}, "format": "hh-rlhf", "category": "harmless"});
+        let e = run_kind(&DataPreferences, dir.path(), "hh", with.clone(), &[], Some(&data)).unwrap_err().to_string();
+        assert!(e.contains("test.jsonl:4: field `chosen`"), "{e}");
+        let mut skip = with.clone();
+        skip["on_bad_rows"] = json!("skip");
+        let out = run_kind(&DataPreferences, dir.path(), "hh2", skip, &[], Some(&data)).unwrap();
+        let m = metrics(&out).unwrap();
+        assert_eq!(m["pairs"], 1);
+        assert_eq!(m["rows_read"], 4);
+        assert_eq!(m["dropped_total"], 2);
+        assert_eq!(m["bad_rows_total"], 1);
+        assert_eq!(m["by_category"]["harmless"], 1);
+        assert_eq!(m["source"]["digest"]["bytes"], std::fs::metadata(data.join("hh/test.jsonl")).unwrap().len());
+        let pairs = table::read_pairs(&out.join("pairs.parquet")).unwrap();
+        assert_eq!(pairs[0].id, "test.jsonl:1");
+        assert_eq!(pairs[0].source, "hh-rlhf:hh/test.jsonl");
+    }
+
+    #[test]
+    fn key_deps_cover_paths_and_pins_but_not_unpinned_urls() {
+        let roots = Roots { data: Some("/d".into()), ..Default::default() };
+        let k = |w: Value| DataPreferences.key_deps(&w, &roots);
+        let deps = k(json!({"source": {"path": "x/y.jsonl"}, "format": "hh-rlhf", "category": "h"})).unwrap();
+        assert_eq!(deps, vec![KeyDep::File("/d/x/y.jsonl".into())]);
+        let pin = "a".repeat(64);
+        let deps = k(json!({"source": {"url": "https://e.org/f", "sha256": pin}, "format": "hh-rlhf", "category": "h"})).unwrap();
+        assert_eq!(deps, vec![KeyDep::Pin(format!("sha256:{pin}"))]);
+        assert!(k(json!({"source": {"url": "https://e.org/f"}, "format": "hh-rlhf", "category": "h"})).unwrap().is_empty());
+        let none = Roots::default();
+        let e = DataPreferences.key_deps(&json!({"source": {"path": "x"}, "format": "hh-rlhf", "category": "h"}), &none).unwrap_err();
+        assert_eq!(e.path, "source");
+    }
+
+    #[test]
+    fn with_is_checked_per_format() {
+        let c = |w: Value| DataPreferences.check(&w).map_err(|e| e.path);
+        assert_eq!(c(json!({"source": {"path": "a"}, "format": "hh-rlhf"})), Err("category".into()));
+        assert_eq!(c(json!({"format": "synthetic", "synthetic": {"categories": 1}})), Err("synthetic".into()));
+        assert_eq!(c(json!({"source": {"path": "a"}, "format": "pku-saferlhf", "category": "x"})), Err("category".into()));
+        assert_eq!(c(json!({"source": {"path": "a"}, "format": "hh-rlhf", "category": "x", "typo": 1})), Err("typo".into()));
+        assert!(c(json!({"source": {"path": "a"}, "format": "preference-jsonl", "fields": {"category": "topic"}})).is_ok());
+    }
+
+    #[test]
+    fn synthetic_records_its_planted_offsets() {
+        let dir = tempfile::tempdir().unwrap();
+        let with = json!({"format": "synthetic", "synthetic": {"categories": 3, "pairs_per_category": 50, "offsets": [0.0, 0.5, 2.0]}});
+        let out = run_kind(&DataPreferences, dir.path(), "syn", with, &[], None).unwrap();
+        let m = metrics(&out).unwrap();
+        assert_eq!(m["planted"]["cat2"]["offset"], 2.0);
+        assert_eq!(m["planted"]["cat2"]["mean_extra_good"], 2.0);
+        assert_eq!(m["pairs"], 150);
+    }
+}
