@@ -1,0 +1,3 @@
+//! Integration tests.
+
+mod data_real;
