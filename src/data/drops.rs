@@ -49,7 +49,12 @@ impl Drops {
     /// Records one dropped row of `category`.
     pub fn add_in(&mut self, category: &str, reason: &str, example: impl Into<String>) {
         self.add(reason, example);
-        *self.by_category.entry(category.to_string()).or_default().entry(reason.to_string()).or_default() += 1;
+        *self
+            .by_category
+            .entry(category.to_string())
+            .or_default()
+            .entry(reason.to_string())
+            .or_default() += 1;
     }
 
     /// Count for one reason.

@@ -120,11 +120,19 @@ impl DataError {
         field: impl Into<String>,
         message: impl Into<String>,
     ) -> Self {
-        DataError::Row { file: file.into(), line, field: field.into(), message: message.into() }
+        DataError::Row {
+            file: file.into(),
+            line,
+            field: field.into(),
+            message: message.into(),
+        }
     }
 
     /// A Parquet error for `file`.
     pub fn parquet(file: impl Into<PathBuf>, e: impl std::fmt::Display) -> Self {
-        DataError::Parquet { file: file.into(), message: e.to_string() }
+        DataError::Parquet {
+            file: file.into(),
+            message: e.to_string(),
+        }
     }
 }

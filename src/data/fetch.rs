@@ -18,7 +18,8 @@ use super::error::DataError;
 
 /// Whether `name` is set to a true value.
 fn env_true(name: &str) -> bool {
-    std::env::var(name).is_ok_and(|v| matches!(v.to_ascii_lowercase().as_str(), "1" | "true" | "yes" | "on"))
+    std::env::var(name)
+        .is_ok_and(|v| matches!(v.to_ascii_lowercase().as_str(), "1" | "true" | "yes" | "on"))
 }
 
 /// Whether the network must not be used.
@@ -49,7 +50,11 @@ pub fn hf_cache_dir() -> PathBuf {
     if let Some(d) = std::env::var_os("HF_HOME") {
         return PathBuf::from(d).join("hub");
     }
-    home().unwrap_or_default().join(".cache").join("huggingface").join("hub")
+    home()
+        .unwrap_or_default()
+        .join(".cache")
+        .join("huggingface")
+        .join("hub")
 }
 
 /// The environment a fetch runs in (read once, so tests can build their own).
@@ -66,16 +71,39 @@ pub struct FetchEnv {
 impl FetchEnv {
     /// From `HF_HUB_OFFLINE`/`REPRO_OFFLINE`, `REPRO_CACHE`, `HF_HUB_CACHE`/`HF_HOME`.
     pub fn from_env() -> Self {
-        FetchEnv { offline: offline(), url_cache: url_cache_dir(), hf_cache: hf_cache_dir() }
+        FetchEnv {
+            offline: offline(),
+            url_cache: url_cache_dir(),
+            hf_cache: hf_cache_dir(),
+        }
     }
 }
 
 /// Where the download of `url` is kept under `root`.
 pub fn url_cache_path(root: &Path, url: &str) -> PathBuf {
     let h = blake3::hash(url.as_bytes()).to_hex();
-    let name = url.split(['?', '#']).next().unwrap_or(url).rsplit('/').next().unwrap_or("");
-    let name: String = name.chars().map(|c| if c.is_ascii_alphanumeric() || ".-_".contains(c) { c } else { '_' }).collect();
-    let name = if name.is_empty() || name.starts_with('.') { format!("download{name}") } else { name };
+    let name = url
+        .split(['?', '#'])
+        .next()
+        .unwrap_or(url)
+        .rsplit('/')
+        .next()
+        .unwrap_or("");
+    let name: String = name
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || ".-_".contains(c) {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    let name = if name.is_empty() || name.starts_with('.') {
+        format!("download{name}")
+    } else {
+        name
+    };
     root.join("url").join(&h.as_str()[..16]).join(name)
 }
 
@@ -89,21 +117,38 @@ pub fn fetch_url(env: &FetchEnv, url: &str) -> Result<PathBuf, DataError> {
         what: format!("url {url}"),
         message,
         env: "REPRO_CACHE",
-        hint: format!(" (looked for {}), or use a `path:` source under $REPRO_DATA", dest.display()),
+        hint: format!(
+            " (looked for {}), or use a `path:` source under $REPRO_DATA",
+            dest.display()
+        ),
     };
     if env.offline {
-        return Err(unavailable("not downloaded yet and offline (HF_HUB_OFFLINE/REPRO_OFFLINE)".into()));
+        return Err(unavailable(
+            "not downloaded yet and offline (HF_HUB_OFFLINE/REPRO_OFFLINE)".into(),
+        ));
     }
     let dir = dest.parent().unwrap_or(Path::new("."));
-    std::fs::create_dir_all(dir).map_err(|source| DataError::Write { file: dir.to_path_buf(), source })?;
-    let resp = ureq::get(url).call().map_err(|e| unavailable(format!("download failed: {e}")))?;
+    std::fs::create_dir_all(dir).map_err(|source| DataError::Write {
+        file: dir.to_path_buf(),
+        source,
+    })?;
+    let resp = ureq::get(url)
+        .call()
+        .map_err(|e| unavailable(format!("download failed: {e}")))?;
     let tmp = dir.join(format!(".partial-{}", std::process::id()));
-    let werr = |source| DataError::Write { file: tmp.clone(), source };
+    let werr = |source| DataError::Write {
+        file: tmp.clone(),
+        source,
+    };
     let mut f = File::create(&tmp).map_err(werr)?;
-    std::io::copy(&mut resp.into_reader(), &mut f).map_err(|e| unavailable(format!("download interrupted: {e}")))?;
+    std::io::copy(&mut resp.into_reader(), &mut f)
+        .map_err(|e| unavailable(format!("download interrupted: {e}")))?;
     f.flush().map_err(werr)?;
     drop(f);
-    std::fs::rename(&tmp, &dest).map_err(|source| DataError::Write { file: dest.clone(), source })?;
+    std::fs::rename(&tmp, &dest).map_err(|source| DataError::Write {
+        file: dest.clone(),
+        source,
+    })?;
     Ok(dest)
 }
 
@@ -132,7 +177,11 @@ impl HubFile {
 pub fn fetch_hf(env: &FetchEnv, f: &HubFile) -> Result<PathBuf, DataError> {
     use hf_hub::{Cache, Repo, RepoType};
     let dir = env.hf_cache.clone();
-    let ty = if f.dataset { RepoType::Dataset } else { RepoType::Model };
+    let ty = if f.dataset {
+        RepoType::Dataset
+    } else {
+        RepoType::Model
+    };
     let repo = || Repo::with_revision(f.repo.clone(), ty, f.revision.clone());
     let cache = Cache::new(dir.clone());
     if let Some(p) = cache.repo(repo()).get(&f.file) {
@@ -145,13 +194,17 @@ pub fn fetch_hf(env: &FetchEnv, f: &HubFile) -> Result<PathBuf, DataError> {
         hint: format!(" (looked in {}; HF_HOME/hub is the default)", dir.display()),
     };
     if env.offline {
-        return Err(unavailable("not in the Hugging Face cache and HF_HUB_OFFLINE is set".into()));
+        return Err(unavailable(
+            "not in the Hugging Face cache and HF_HUB_OFFLINE is set".into(),
+        ));
     }
     let api = hf_hub::api::sync::ApiBuilder::from_cache(cache)
         .with_progress(false)
         .build()
         .map_err(|e| unavailable(format!("hub client: {e}")))?;
-    api.repo(repo()).get(&f.file).map_err(|e| unavailable(format!("download failed: {e}")))
+    api.repo(repo())
+        .get(&f.file)
+        .map_err(|e| unavailable(format!("download failed: {e}")))
 }
 
 #[cfg(test)]
@@ -162,23 +215,51 @@ mod tests {
     fn cache_paths_are_stable_and_safe() {
         let r = Path::new("/c");
         let a = url_cache_path(r, "https://example.org/x/data.jsonl.gz?dl=1");
-        assert_eq!(a, url_cache_path(r, "https://example.org/x/data.jsonl.gz?dl=1"));
+        assert_eq!(
+            a,
+            url_cache_path(r, "https://example.org/x/data.jsonl.gz?dl=1")
+        );
         assert_eq!(a.file_name().unwrap(), "data.jsonl.gz");
         assert!(a.starts_with("/c/url"));
         let b = url_cache_path(r, "https://example.org/../..");
-        assert!(b.file_name().unwrap().to_string_lossy().starts_with("download"));
-        assert_ne!(a.parent(), url_cache_path(r, "https://example.org/y/data.jsonl.gz").parent());
+        assert!(
+            b.file_name()
+                .unwrap()
+                .to_string_lossy()
+                .starts_with("download")
+        );
+        assert_ne!(
+            a.parent(),
+            url_cache_path(r, "https://example.org/y/data.jsonl.gz").parent()
+        );
     }
 
     #[test]
     fn offline_misses_name_the_source_and_the_variable() {
         let dir = tempfile::tempdir().unwrap();
-        let env = FetchEnv { offline: true, url_cache: dir.path().join("u"), hf_cache: dir.path().join("hf") };
-        let e = fetch_url(&env, "https://example.org/a.jsonl").unwrap_err().to_string();
-        assert!(e.contains("url https://example.org/a.jsonl") && e.contains("REPRO_CACHE"), "{e}");
-        let f = HubFile { repo: "GAIR/lima".into(), dataset: true, file: "train.jsonl".into(), revision: "main".into() };
+        let env = FetchEnv {
+            offline: true,
+            url_cache: dir.path().join("u"),
+            hf_cache: dir.path().join("hf"),
+        };
+        let e = fetch_url(&env, "https://example.org/a.jsonl")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("url https://example.org/a.jsonl") && e.contains("REPRO_CACHE"),
+            "{e}"
+        );
+        let f = HubFile {
+            repo: "GAIR/lima".into(),
+            dataset: true,
+            file: "train.jsonl".into(),
+            revision: "main".into(),
+        };
         let e = fetch_hf(&env, &f).unwrap_err().to_string();
-        assert!(e.contains("hf dataset GAIR/lima@main train.jsonl") && e.contains("HF_HUB_CACHE"), "{e}");
+        assert!(
+            e.contains("hf dataset GAIR/lima@main train.jsonl") && e.contains("HF_HUB_CACHE"),
+            "{e}"
+        );
         // A copy already in the URL cache is used without the network.
         let p = url_cache_path(&env.url_cache, "https://example.org/a.jsonl");
         std::fs::create_dir_all(p.parent().unwrap()).unwrap();
@@ -195,8 +276,20 @@ mod tests {
         std::fs::write(repo.join("refs/main"), "abc123").unwrap();
         std::fs::create_dir_all(repo.join("snapshots/abc123")).unwrap();
         std::fs::write(repo.join("snapshots/abc123/train.jsonl"), "{}").unwrap();
-        let env = FetchEnv { offline: true, url_cache: dir.path().join("u"), hf_cache: dir.path().to_path_buf() };
-        let f = HubFile { repo: "GAIR/lima".into(), dataset: true, file: "train.jsonl".into(), revision: "main".into() };
-        assert_eq!(fetch_hf(&env, &f).unwrap(), repo.join("snapshots/abc123/train.jsonl"));
+        let env = FetchEnv {
+            offline: true,
+            url_cache: dir.path().join("u"),
+            hf_cache: dir.path().to_path_buf(),
+        };
+        let f = HubFile {
+            repo: "GAIR/lima".into(),
+            dataset: true,
+            file: "train.jsonl".into(),
+            revision: "main".into(),
+        };
+        assert_eq!(
+            fetch_hf(&env, &f).unwrap(),
+            repo.join("snapshots/abc123/train.jsonl")
+        );
     }
 }

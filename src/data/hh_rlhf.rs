@@ -66,16 +66,29 @@ pub fn split<'a>(chosen: &'a str, rejected: &'a str) -> Result<HhSplit<'a>, RowE
     let end = match chosen[..k].rfind(ASSISTANT) {
         Some(p) => p + ASSISTANT.len(),
         None if !chosen.contains(ASSISTANT) => {
-            return Err(RowError::new("chosen", "no `\\n\\nAssistant:` turn in the transcript"));
+            return Err(RowError::new(
+                "chosen",
+                "no `\\n\\nAssistant:` turn in the transcript",
+            ));
         }
         None if !rejected.contains(ASSISTANT) => {
-            return Err(RowError::new("rejected", "no `\\n\\nAssistant:` turn in the transcript"));
+            return Err(RowError::new(
+                "rejected",
+                "no `\\n\\nAssistant:` turn in the transcript",
+            ));
         }
         None => {
-            return Err(RowError::new("rejected", "transcripts share no conversation up to an `\\n\\nAssistant:` turn"));
+            return Err(RowError::new(
+                "rejected",
+                "transcripts share no conversation up to an `\\n\\nAssistant:` turn",
+            ));
         }
     };
-    Ok(HhSplit { prompt: &chosen[..end], chosen: chosen[end..].trim(), rejected: rejected[end..].trim() })
+    Ok(HhSplit {
+        prompt: &chosen[..end],
+        chosen: chosen[end..].trim(),
+        rejected: rejected[end..].trim(),
+    })
 }
 
 fn has_turn(s: &str) -> bool {
@@ -119,7 +132,10 @@ mod tests {
     use crate::data::load::load_jsonl;
 
     fn row(c: &str, r: &str) -> serde_json::Map<String, serde_json::Value> {
-        serde_json::json!({"chosen": c, "rejected": r}).as_object().unwrap().clone()
+        serde_json::json!({"chosen": c, "rejected": r})
+            .as_object()
+            .unwrap()
+            .clone()
     }
 
     #[test]
@@ -127,7 +143,10 @@ mod tests {
         let c = "\n\nHuman: hi\n\nAssistant: hello\n\nHuman: how?\n\nAssistant: Like this.";
         let r = "\n\nHuman: hi\n\nAssistant: hello\n\nHuman: how?\n\nAssistant: No.";
         let s = split(c, r).unwrap();
-        assert_eq!(s.prompt, "\n\nHuman: hi\n\nAssistant: hello\n\nHuman: how?\n\nAssistant:");
+        assert_eq!(
+            s.prompt,
+            "\n\nHuman: hi\n\nAssistant: hello\n\nHuman: how?\n\nAssistant:"
+        );
         assert_eq!((s.chosen, s.rejected), ("Like this.", "No."));
     }
 
@@ -138,10 +157,25 @@ mod tests {
         let r = "\n\nHuman: q\n\nAssistant: Once.";
         let s = split(c, r).unwrap();
         assert_eq!(s.prompt, "\n\nHuman: q\n\nAssistant:");
-        let p = parse_row(&row(c, r), "x:1".into(), "harmless", "t", &HhOptions::default()).unwrap();
-        assert!(matches!(p, Parsed::Drop(ref why) if why == DIVERGE_EARLY), "{p:?}");
-        let keep = HhOptions { keep_multi_turn: true };
-        let Parsed::Keep(v) = parse_row(&row(c, r), "x:1".into(), "harmless", "t", &keep).unwrap() else { panic!() };
+        let p = parse_row(
+            &row(c, r),
+            "x:1".into(),
+            "harmless",
+            "t",
+            &HhOptions::default(),
+        )
+        .unwrap();
+        assert!(
+            matches!(p, Parsed::Drop(ref why) if why == DIVERGE_EARLY),
+            "{p:?}"
+        );
+        let keep = HhOptions {
+            keep_multi_turn: true,
+        };
+        let Parsed::Keep(v) = parse_row(&row(c, r), "x:1".into(), "harmless", "t", &keep).unwrap()
+        else {
+            panic!()
+        };
         assert_eq!(v[0].chosen, "I said\n\nAssistant: twice");
     }
 
@@ -150,18 +184,43 @@ mod tests {
         let c = "\n\nHuman: q\n\nAssistant: I can help.";
         let r = "\n\nHuman: q\n\nAssistant: I cannot.";
         let s = split(c, r).unwrap();
-        assert_eq!((s.prompt, s.chosen, s.rejected), ("\n\nHuman: q\n\nAssistant:", "I can help.", "I cannot."));
+        assert_eq!(
+            (s.prompt, s.chosen, s.rejected),
+            ("\n\nHuman: q\n\nAssistant:", "I can help.", "I cannot.")
+        );
     }
 
     #[test]
     fn empty_and_malformed_rows() {
         let o = HhOptions::default();
-        let p = parse_row(&row("\n\nHuman: q\n\nAssistant: ", "\n\nHuman: q\n\nAssistant: no"), "i".into(), "h", "t", &o);
+        let p = parse_row(
+            &row(
+                "\n\nHuman: q\n\nAssistant: ",
+                "\n\nHuman: q\n\nAssistant: no",
+            ),
+            "i".into(),
+            "h",
+            "t",
+            &o,
+        );
         assert!(matches!(p, Ok(Parsed::Drop(ref w)) if w == EMPTY_RESPONSE));
-        let e = parse_row(&row("\n\nHuman: q", "\n\nHuman: r\n\nAssistant: x"), "i".into(), "h", "t", &o).unwrap_err();
+        let e = parse_row(
+            &row("\n\nHuman: q", "\n\nHuman: r\n\nAssistant: x"),
+            "i".into(),
+            "h",
+            "t",
+            &o,
+        )
+        .unwrap_err();
         assert_eq!(e.field, "chosen");
-        let obj = serde_json::json!({"chosen": 3, "rejected": "x"}).as_object().unwrap().clone();
-        assert_eq!(parse_row(&obj, "i".into(), "h", "t", &o).unwrap_err().field, "chosen");
+        let obj = serde_json::json!({"chosen": 3, "rejected": "x"})
+            .as_object()
+            .unwrap()
+            .clone();
+        assert_eq!(
+            parse_row(&obj, "i".into(), "h", "t", &o).unwrap_err().field,
+            "chosen"
+        );
     }
 
     #[test]
@@ -169,12 +228,27 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("hh.jsonl");
         let good = serde_json::json!({"chosen": "\n\nHuman: a\n\nAssistant: b", "rejected": "\n\nHuman: a\n\nAssistant: c"});
-        std::fs::write(&p, format!("{good}\n{{\"chosen\": \"x\"}}\nnot json\n{good}\n")).unwrap();
+        std::fs::write(
+            &p,
+            format!("{good}\n{{\"chosen\": \"x\"}}\nnot json\n{good}\n"),
+        )
+        .unwrap();
         let parse = |line: usize, o: &serde_json::Map<_, _>| {
-            parse_row(o, format!("hh.jsonl:{line}"), "harmless", "t", &HhOptions::default())
+            parse_row(
+                o,
+                format!("hh.jsonl:{line}"),
+                "harmless",
+                "t",
+                &HhOptions::default(),
+            )
         };
-        let err = load_jsonl(&p, OnBadRows::Error, parse).unwrap_err().to_string();
-        assert!(err.contains("hh.jsonl:2: field `rejected`: missing field"), "{err}");
+        let err = load_jsonl(&p, OnBadRows::Error, parse)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("hh.jsonl:2: field `rejected`: missing field"),
+            "{err}"
+        );
         let (pairs, st) = load_jsonl(&p, OnBadRows::Skip, parse).unwrap();
         assert_eq!(pairs.len(), 2);
         assert_eq!(st.bad_rows.total(), 2);

@@ -20,18 +20,37 @@ pub fn load(path: &Path, on_bad: OnBadRows) -> Result<(Vec<PromptItem>, LoadStat
     load_jsonl(path, on_bad, |line, o| {
         let turns = match field(o, "conversations")? {
             serde_json::Value::Array(a) => a,
-            other => return Err(RowError::new("conversations", format!("expected an array of strings, found {}", type_name(other)))),
+            other => {
+                return Err(RowError::new(
+                    "conversations",
+                    format!("expected an array of strings, found {}", type_name(other)),
+                ));
+            }
         };
         let first = match turns.first() {
             Some(serde_json::Value::String(s)) => s,
-            Some(other) => return Err(RowError::new("conversations[0]", format!("expected a string, found {}", type_name(other)))),
+            Some(other) => {
+                return Err(RowError::new(
+                    "conversations[0]",
+                    format!("expected a string, found {}", type_name(other)),
+                ));
+            }
             None => return Err(RowError::new("conversations", "empty list")),
         };
-        let category = if o.contains_key("source") { str_field(o, "source")?.to_string() } else { "lima".into() };
+        let category = if o.contains_key("source") {
+            str_field(o, "source")?.to_string()
+        } else {
+            "lima".into()
+        };
         if first.trim().is_empty() {
             return Ok(Parsed::Drop(EMPTY_PROMPT.into()));
         }
-        Ok(Parsed::Keep(vec![PromptItem { id: format!("lima:{name}:{line}"), set: "lima".into(), prompt: first.trim().to_string(), category }]))
+        Ok(Parsed::Keep(vec![PromptItem {
+            id: format!("lima:{name}:{line}"),
+            set: "lima".into(),
+            prompt: first.trim().to_string(),
+            category,
+        }]))
     })
 }
 
@@ -51,10 +70,16 @@ mod tests {
         let text: Vec<String> = rows.iter().map(|r| r.to_string()).collect();
         std::fs::write(&p, text.join("\n")).unwrap();
         let e = load(&p, OnBadRows::Error).unwrap_err().to_string();
-        assert!(e.contains("train.jsonl:3: field `conversations`: empty list"), "{e}");
+        assert!(
+            e.contains("train.jsonl:3: field `conversations`: empty list"),
+            "{e}"
+        );
         let (items, st) = load(&p, OnBadRows::Skip).unwrap();
         assert_eq!(items.len(), 2);
         assert_eq!(st.bad_rows.total(), 1);
-        assert_eq!((items[1].prompt.as_str(), items[1].category.as_str()), ("Write a haiku.", "wikihow"));
+        assert_eq!(
+            (items[1].prompt.as_str(), items[1].category.as_str()),
+            ("Write a haiku.", "wikihow")
+        );
     }
 }

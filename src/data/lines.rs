@@ -20,13 +20,18 @@ pub const MAX_FILE_BYTES: u64 = 1 << 30;
 
 /// Opens `path`, transparently decompressing gzip.
 pub fn open(path: &Path) -> Result<Box<dyn BufRead>, DataError> {
-    let io = |source| DataError::Io { file: path.to_path_buf(), source };
+    let io = |source| DataError::Io {
+        file: path.to_path_buf(),
+        source,
+    };
     let mut f = File::open(path).map_err(io)?;
     let mut magic = [0u8; 2];
     let n = read_prefix(&mut f, &mut magic).map_err(io)?;
     let f = File::open(path).map_err(io)?;
     if n == 2 && magic == [0x1f, 0x8b] {
-        Ok(Box::new(BufReader::new(MultiGzDecoder::new(BufReader::new(f)))))
+        Ok(Box::new(BufReader::new(MultiGzDecoder::new(
+            BufReader::new(f),
+        ))))
     } else {
         Ok(Box::new(BufReader::new(f)))
     }
@@ -48,22 +53,37 @@ fn read_prefix(f: &mut File, buf: &mut [u8]) -> std::io::Result<usize> {
 pub fn read_to_string(path: &Path) -> Result<String, DataError> {
     let mut r = open(path)?.take(MAX_FILE_BYTES + 1);
     let mut bytes = Vec::new();
-    r.read_to_end(&mut bytes).map_err(|e| stream_error(path, 0, e))?;
+    r.read_to_end(&mut bytes)
+        .map_err(|e| stream_error(path, 0, e))?;
     if bytes.len() as u64 > MAX_FILE_BYTES {
-        return Err(DataError::LineTooLong { file: path.to_path_buf(), line: 1, limit: MAX_FILE_BYTES as usize });
+        return Err(DataError::LineTooLong {
+            file: path.to_path_buf(),
+            line: 1,
+            limit: MAX_FILE_BYTES as usize,
+        });
     }
     if bytes.iter().all(|b| b.is_ascii_whitespace()) {
-        return Err(DataError::Empty { file: path.to_path_buf() });
+        return Err(DataError::Empty {
+            file: path.to_path_buf(),
+        });
     }
-    String::from_utf8(bytes).map_err(|e| DataError::row(path, 1, "<file>", format!("not UTF-8: {e}")))
+    String::from_utf8(bytes)
+        .map_err(|e| DataError::row(path, 1, "<file>", format!("not UTF-8: {e}")))
 }
 
 fn stream_error(path: &Path, line: usize, e: std::io::Error) -> DataError {
     match e.kind() {
-        std::io::ErrorKind::UnexpectedEof | std::io::ErrorKind::InvalidInput | std::io::ErrorKind::InvalidData => {
-            DataError::Gzip { file: path.to_path_buf(), line, source: e }
-        }
-        _ => DataError::Io { file: path.to_path_buf(), source: e },
+        std::io::ErrorKind::UnexpectedEof
+        | std::io::ErrorKind::InvalidInput
+        | std::io::ErrorKind::InvalidData => DataError::Gzip {
+            file: path.to_path_buf(),
+            line,
+            source: e,
+        },
+        _ => DataError::Io {
+            file: path.to_path_buf(),
+            source: e,
+        },
     }
 }
 
@@ -79,7 +99,13 @@ pub struct Lines {
 impl Lines {
     /// Opens `path` for line reading.
     pub fn open(path: &Path) -> Result<Self, DataError> {
-        Ok(Lines { path: path.to_path_buf(), reader: open(path)?, line: 0, buf: Vec::new(), done: false })
+        Ok(Lines {
+            path: path.to_path_buf(),
+            reader: open(path)?,
+            line: 0,
+            buf: Vec::new(),
+            done: false,
+        })
     }
 }
 
@@ -90,7 +116,9 @@ impl Iterator for Lines {
         while !self.done {
             self.buf.clear();
             let limit = MAX_LINE_BYTES as u64 + 1;
-            let r = (&mut self.reader).take(limit).read_until(b'\n', &mut self.buf);
+            let r = (&mut self.reader)
+                .take(limit)
+                .read_until(b'\n', &mut self.buf);
             match r {
                 Err(e) => {
                     self.done = true;
@@ -114,7 +142,12 @@ impl Iterator for Lines {
             let text = match std::str::from_utf8(&self.buf) {
                 Ok(t) => t.trim_end_matches(['\n', '\r']),
                 Err(e) => {
-                    return Some(Err(DataError::row(&self.path, self.line, "<line>", format!("not UTF-8: {e}"))));
+                    return Some(Err(DataError::row(
+                        &self.path,
+                        self.line,
+                        "<line>",
+                        format!("not UTF-8: {e}"),
+                    )));
                 }
             };
             if text.trim().is_empty() {
@@ -146,7 +179,10 @@ mod tests {
         std::fs::write(dir.path().join("x.jsonl"), text).unwrap();
         std::fs::write(dir.path().join("x.gz"), gz(text)).unwrap();
         for f in ["x.jsonl", "x.gz"] {
-            let got: Vec<_> = Lines::open(&dir.path().join(f)).unwrap().map(|r| r.unwrap()).collect();
+            let got: Vec<_> = Lines::open(&dir.path().join(f))
+                .unwrap()
+                .map(|r| r.unwrap())
+                .collect();
             assert_eq!(got, vec![(1, "a".into()), (3, "b".into()), (4, "c".into())]);
         }
     }
@@ -156,12 +192,17 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let mut body = Vec::new();
         for i in 0..2000 {
-            body.extend_from_slice(format!("{{\"line\": {i}, \"pad\": \"{}\"}}\n", i * 7919).as_bytes());
+            body.extend_from_slice(
+                format!("{{\"line\": {i}, \"pad\": \"{}\"}}\n", i * 7919).as_bytes(),
+            );
         }
         let z = gz(&body);
         let p = dir.path().join("cut.jsonl.gz");
         std::fs::write(&p, &z[..z.len() / 2]).unwrap();
-        let err = Lines::open(&p).unwrap().find_map(|r| r.err()).expect("an error");
+        let err = Lines::open(&p)
+            .unwrap()
+            .find_map(|r| r.err())
+            .expect("an error");
         assert!(matches!(err, DataError::Gzip { .. }), "{err}");
         assert!(err.to_string().contains("cut.jsonl.gz"), "{err}");
     }

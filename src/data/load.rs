@@ -39,7 +39,10 @@ pub struct LoadStats {
 pub fn load_jsonl<T>(
     path: &Path,
     on_bad: OnBadRows,
-    mut parse: impl FnMut(usize, &serde_json::Map<String, serde_json::Value>) -> Result<Parsed<T>, RowError>,
+    mut parse: impl FnMut(
+        usize,
+        &serde_json::Map<String, serde_json::Value>,
+    ) -> Result<Parsed<T>, RowError>,
 ) -> Result<(Vec<T>, LoadStats), DataError> {
     let name = file_name(path);
     let mut out = Vec::new();
@@ -51,7 +54,9 @@ pub fn load_jsonl<T>(
         handle(&mut out, &mut stats, res, path, &name, line, on_bad)?;
     }
     if stats.rows_read == 0 {
-        return Err(DataError::Empty { file: path.to_path_buf() });
+        return Err(DataError::Empty {
+            file: path.to_path_buf(),
+        });
     }
     Ok((out, stats))
 }
@@ -82,5 +87,8 @@ pub fn handle<T>(
 
 /// The last component of `path`, for ids and examples.
 pub fn file_name(path: &Path) -> String {
-    path.file_name().map_or_else(|| path.display().to_string(), |n| n.to_string_lossy().into_owned())
+    path.file_name().map_or_else(
+        || path.display().to_string(),
+        |n| n.to_string_lossy().into_owned(),
+    )
 }

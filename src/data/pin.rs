@@ -31,7 +31,9 @@ impl Pin {
     pub fn new(algo: Algo, hex: &str) -> Result<Self, DataError> {
         let hex = hex.trim().to_ascii_lowercase();
         if hex.len() != 64 || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
-            return Err(DataError::Spec(format!("pin `{hex}`: expected 64 hex digits")));
+            return Err(DataError::Spec(format!(
+                "pin `{hex}`: expected 64 hex digits"
+            )));
         }
         Ok(Pin { algo, hex })
     }
@@ -53,7 +55,11 @@ impl Pin {
             Algo::Blake3 => d.blake3,
         };
         if actual != self.hex {
-            return Err(DataError::PinMismatch { what: what.to_string(), expected: self.label(), actual });
+            return Err(DataError::PinMismatch {
+                what: what.to_string(),
+                expected: self.label(),
+                actual,
+            });
         }
         Ok(())
     }
@@ -72,7 +78,10 @@ pub struct FileDigest {
 
 /// Streams `path` once through SHA-256 and BLAKE3.
 pub fn digest(path: &Path) -> Result<FileDigest, DataError> {
-    let io = |source| DataError::Io { file: path.to_path_buf(), source };
+    let io = |source| DataError::Io {
+        file: path.to_path_buf(),
+        source,
+    };
     let mut f = File::open(path).map_err(io)?;
     let mut s = sha2::Sha256::new();
     let mut b = blake3::Hasher::new();
@@ -88,7 +97,11 @@ pub fn digest(path: &Path) -> Result<FileDigest, DataError> {
         bytes += n as u64;
     }
     let sha256 = s.finalize().iter().map(|x| format!("{x:02x}")).collect();
-    Ok(FileDigest { sha256, blake3: b.finalize().to_hex().to_string(), bytes })
+    Ok(FileDigest {
+        sha256,
+        blake3: b.finalize().to_hex().to_string(),
+        bytes,
+    })
 }
 
 #[cfg(test)]
@@ -102,12 +115,24 @@ mod tests {
         std::fs::write(&p, b"abc").unwrap();
         let d = digest(&p).unwrap();
         // FIPS 180-2 test vector for "abc"; BLAKE3 of "abc" from the reference implementation (b3sum).
-        assert_eq!(d.sha256, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
-        assert_eq!(d.blake3, "6437b3ac38465133ffb63b75273a8db548c558465d79db03fd359c6cd5bd9d85");
-        Pin::new(Algo::Sha256, &d.sha256.to_uppercase()).unwrap().verify(&p, "abc").unwrap();
+        assert_eq!(
+            d.sha256,
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+        );
+        assert_eq!(
+            d.blake3,
+            "6437b3ac38465133ffb63b75273a8db548c558465d79db03fd359c6cd5bd9d85"
+        );
+        Pin::new(Algo::Sha256, &d.sha256.to_uppercase())
+            .unwrap()
+            .verify(&p, "abc")
+            .unwrap();
         let bad = Pin::new(Algo::Blake3, &"0".repeat(64)).unwrap();
         let e = bad.verify(&p, "the-source").unwrap_err().to_string();
-        assert!(e.contains("the-source: digest mismatch: pinned blake3:000"), "{e}");
+        assert!(
+            e.contains("the-source: digest mismatch: pinned blake3:000"),
+            "{e}"
+        );
         assert!(Pin::new(Algo::Sha256, "abc").is_err());
     }
 }

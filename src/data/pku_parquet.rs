@@ -9,6 +9,12 @@ use super::error::DataError;
 use super::pku_saferlhf::PkuRow;
 use super::row::RowError;
 
+/// One harm-category struct: (category name, value per row).
+type HarmColumns = Vec<(String, Vec<Option<bool>>)>;
+
+/// A row number with the row or its error.
+pub type NumberedRow = (usize, Result<PkuRow, RowError>);
+
 /// Column values of one file, read once and indexed per row.
 struct Cols {
     prompt: Vec<Option<String>>,
@@ -16,22 +22,34 @@ struct Cols {
     better: Vec<Option<i64>>,
     safer: Vec<Option<i64>>,
     safe: [Vec<Option<bool>>; 2],
-    harm: [Vec<(String, Vec<Option<bool>>)>; 2],
+    harm: [HarmColumns; 2],
 }
 
 fn column<'a>(df: &'a DataFrame, name: &str, path: &Path) -> Result<&'a Column, DataError> {
-    df.column(name).map_err(|_| DataError::Column { file: path.to_path_buf(), column: name.into(), message: "missing column".into() })
+    df.column(name).map_err(|_| DataError::Column {
+        file: path.to_path_buf(),
+        column: name.into(),
+        message: "missing column".into(),
+    })
 }
 
 fn strs(df: &DataFrame, name: &str, path: &Path) -> Result<Vec<Option<String>>, DataError> {
     let c = column(df, name, path)?;
-    let ca = c.str().map_err(|_| DataError::Column { file: path.to_path_buf(), column: name.into(), message: format!("expected strings, found {}", c.dtype()) })?;
+    let ca = c.str().map_err(|_| DataError::Column {
+        file: path.to_path_buf(),
+        column: name.into(),
+        message: format!("expected strings, found {}", c.dtype()),
+    })?;
     Ok(ca.iter().map(|v| v.map(str::to_string)).collect())
 }
 
 fn ints(df: &DataFrame, name: &str, path: &Path) -> Result<Vec<Option<i64>>, DataError> {
     let c = column(df, name, path)?;
-    let bad = |m: String| DataError::Column { file: path.to_path_buf(), column: name.into(), message: m };
+    let bad = |m: String| DataError::Column {
+        file: path.to_path_buf(),
+        column: name.into(),
+        message: m,
+    };
     if !c.dtype().is_integer() {
         return Err(bad(format!("expected integers, found {}", c.dtype())));
     }
@@ -40,13 +58,25 @@ fn ints(df: &DataFrame, name: &str, path: &Path) -> Result<Vec<Option<i64>>, Dat
 }
 
 fn bools_of(s: &Series, name: &str, path: &Path) -> Result<Vec<Option<bool>>, DataError> {
-    let ca = s.bool().map_err(|_| DataError::Column { file: path.to_path_buf(), column: name.into(), message: format!("expected booleans, found {}", s.dtype()) })?;
+    let ca = s.bool().map_err(|_| DataError::Column {
+        file: path.to_path_buf(),
+        column: name.into(),
+        message: format!("expected booleans, found {}", s.dtype()),
+    })?;
     Ok(ca.iter().collect())
 }
 
-fn harm(df: &DataFrame, name: &str, path: &Path) -> Result<Vec<(String, Vec<Option<bool>>)>, DataError> {
+fn harm(
+    df: &DataFrame,
+    name: &str,
+    path: &Path,
+) -> Result<HarmColumns, DataError> {
     let c = column(df, name, path)?;
-    let st = c.struct_().map_err(|_| DataError::Column { file: path.to_path_buf(), column: name.into(), message: format!("expected a struct of booleans, found {}", c.dtype()) })?;
+    let st = c.struct_().map_err(|_| DataError::Column {
+        file: path.to_path_buf(),
+        column: name.into(),
+        message: format!("expected a struct of booleans, found {}", c.dtype()),
+    })?;
     st.fields_as_series()
         .iter()
         .map(|s| {
@@ -64,12 +94,18 @@ fn read_cols(df: &DataFrame, path: &Path) -> Result<Cols, DataError> {
         better: ints(df, "better_response_id", path)?,
         safer: ints(df, "safer_response_id", path)?,
         safe: [b("is_response_0_safe")?, b("is_response_1_safe")?],
-        harm: [harm(df, "response_0_harm_category", path)?, harm(df, "response_1_harm_category", path)?],
+        harm: [
+            harm(df, "response_0_harm_category", path)?,
+            harm(df, "response_1_harm_category", path)?,
+        ],
     })
 }
 
 fn need<T: Clone>(v: &[Option<T>], i: usize, name: &str) -> Result<T, RowError> {
-    v.get(i).cloned().flatten().ok_or_else(|| RowError::new(name, "null value"))
+    v.get(i)
+        .cloned()
+        .flatten()
+        .ok_or_else(|| RowError::new(name, "null value"))
 }
 
 fn id01(v: &[Option<i64>], i: usize, name: &str) -> Result<usize, RowError> {
@@ -93,10 +129,16 @@ impl Cols {
         };
         Ok(PkuRow {
             prompt: need(&self.prompt, i, "prompt")?,
-            responses: [need(&self.responses[0], i, "response_0")?, need(&self.responses[1], i, "response_1")?],
+            responses: [
+                need(&self.responses[0], i, "response_0")?,
+                need(&self.responses[1], i, "response_1")?,
+            ],
             better: id01(&self.better, i, "better_response_id")?,
             safer: id01(&self.safer, i, "safer_response_id")?,
-            safe: [need(&self.safe[0], i, "is_response_0_safe")?, need(&self.safe[1], i, "is_response_1_safe")?],
+            safe: [
+                need(&self.safe[0], i, "is_response_0_safe")?,
+                need(&self.safe[1], i, "is_response_1_safe")?,
+            ],
             harm: [flagged(0)?, flagged(1)?],
         })
     }
@@ -106,10 +148,12 @@ impl Cols {
 ///
 /// Missing or mistyped columns are errors for the whole file; nulls and
 /// out-of-range ids are per-row errors the caller may skip.
-pub fn read_rows(path: &Path) -> Result<Vec<(usize, Result<PkuRow, RowError>)>, DataError> {
+pub fn read_rows(path: &Path) -> Result<Vec<NumberedRow>, DataError> {
     let df = super::table::read_frame(path)?;
     if df.height() == 0 {
-        return Err(DataError::Empty { file: path.to_path_buf() });
+        return Err(DataError::Empty {
+            file: path.to_path_buf(),
+        });
     }
     let cols = read_cols(&df, path)?;
     Ok((0..df.height()).map(|i| (i + 1, cols.row(i))).collect())
@@ -123,15 +167,45 @@ mod tests {
     /// Writes JSON fixture rows as Parquet with the hub's column types.
     fn write_parquet(path: &Path, rows: &[serde_json::Value]) {
         let n = rows.len();
-        let s = |k: &str| Column::new(k.into(), rows.iter().map(|r| r[k].as_str().unwrap().to_string()).collect::<Vec<_>>());
-        let i = |k: &str| Column::new(k.into(), rows.iter().map(|r| r[k].as_i64().unwrap()).collect::<Vec<_>>());
-        let b = |k: &str| Column::new(k.into(), rows.iter().map(|r| r[k].as_bool().unwrap()).collect::<Vec<_>>());
+        let s = |k: &str| {
+            Column::new(
+                k.into(),
+                rows.iter()
+                    .map(|r| r[k].as_str().unwrap().to_string())
+                    .collect::<Vec<_>>(),
+            )
+        };
+        let i = |k: &str| {
+            Column::new(
+                k.into(),
+                rows.iter()
+                    .map(|r| r[k].as_i64().unwrap())
+                    .collect::<Vec<_>>(),
+            )
+        };
+        let b = |k: &str| {
+            Column::new(
+                k.into(),
+                rows.iter()
+                    .map(|r| r[k].as_bool().unwrap())
+                    .collect::<Vec<_>>(),
+            )
+        };
         let h = |k: &str| {
             let fields: Vec<Series> = CATEGORIES
                 .iter()
-                .map(|c| Series::new((*c).into(), rows.iter().map(|r| r[k][*c].as_bool().unwrap()).collect::<Vec<_>>()))
+                .map(|c| {
+                    Series::new(
+                        (*c).into(),
+                        rows.iter()
+                            .map(|r| r[k][*c].as_bool().unwrap())
+                            .collect::<Vec<_>>(),
+                    )
+                })
                 .collect();
-            StructChunked::from_series(k.into(), n, fields.iter()).unwrap().into_column()
+            StructChunked::from_series(k.into(), n, fields.iter())
+                .unwrap()
+                .into_column()
         };
         let mut df = DataFrame::new(
             n,

@@ -143,13 +143,22 @@ fn harm_map(obj: &Map<String, Value>, name: &str) -> Result<Vec<String>, RowErro
                     Value::Bool(true) => out.push(k.clone()),
                     Value::Bool(false) => {}
                     other => {
-                        return Err(RowError::new(format!("{name}.{k}"), format!("expected a boolean, found {}", type_name(other))));
+                        return Err(RowError::new(
+                            format!("{name}.{k}"),
+                            format!("expected a boolean, found {}", type_name(other)),
+                        ));
                     }
                 }
             }
             Ok(out)
         }
-        other => Err(RowError::new(name, format!("expected a map of category → boolean, found {}", type_name(other)))),
+        other => Err(RowError::new(
+            name,
+            format!(
+                "expected a map of category → boolean, found {}",
+                type_name(other)
+            ),
+        )),
     }
 }
 
@@ -157,16 +166,31 @@ fn harm_map(obj: &Map<String, Value>, name: &str) -> Result<Vec<String>, RowErro
 pub fn row_from_json(obj: &Map<String, Value>) -> Result<PkuRow, RowError> {
     Ok(PkuRow {
         prompt: str_field(obj, "prompt")?.to_string(),
-        responses: [str_field(obj, "response_0")?.to_string(), str_field(obj, "response_1")?.to_string()],
+        responses: [
+            str_field(obj, "response_0")?.to_string(),
+            str_field(obj, "response_1")?.to_string(),
+        ],
         better: response_id(obj, "better_response_id")?,
         safer: response_id(obj, "safer_response_id")?,
-        safe: [bool_field(obj, "is_response_0_safe")?, bool_field(obj, "is_response_1_safe")?],
-        harm: [harm_map(obj, "response_0_harm_category")?, harm_map(obj, "response_1_harm_category")?],
+        safe: [
+            bool_field(obj, "is_response_0_safe")?,
+            bool_field(obj, "is_response_1_safe")?,
+        ],
+        harm: [
+            harm_map(obj, "response_0_harm_category")?,
+            harm_map(obj, "response_1_harm_category")?,
+        ],
     })
 }
 
 fn order(name: &str) -> (usize, &str) {
-    (CATEGORIES.iter().position(|c| *c == name).unwrap_or(CATEGORIES.len()), name)
+    (
+        CATEGORIES
+            .iter()
+            .position(|c| *c == name)
+            .unwrap_or(CATEGORIES.len()),
+        name,
+    )
 }
 
 /// Turns one row into pairs by `opts` (see the module docs).
@@ -197,7 +221,14 @@ pub fn to_pairs(row: &PkuRow, opts: &PkuOptions, id: &str, source: &str) -> Pars
     cats.sort_by(|a, b| order(a).cmp(&order(b)));
     cats.dedup();
     if cats.is_empty() {
-        return Parsed::Drop(if row.safe == [true, true] { BOTH_SAFE } else { NO_CATEGORY }.into());
+        return Parsed::Drop(
+            if row.safe == [true, true] {
+                BOTH_SAFE
+            } else {
+                NO_CATEGORY
+            }
+            .into(),
+        );
     }
     let make = |cat: &str, id: String| PreferencePair {
         id,
@@ -210,9 +241,12 @@ pub fn to_pairs(row: &PkuRow, opts: &PkuOptions, id: &str, source: &str) -> Pars
     match (cats.len(), opts.multi_category) {
         (1, _) | (_, MultiCategory::First) => Parsed::Keep(vec![make(&cats[0], id.to_string())]),
         (_, MultiCategory::Drop) => Parsed::Drop(MULTI.into()),
-        (_, MultiCategory::Explode) => {
-            Parsed::Keep(cats.iter().enumerate().map(|(k, c)| make(c, format!("{id}#{k}"))).collect())
-        }
+        (_, MultiCategory::Explode) => Parsed::Keep(
+            cats.iter()
+                .enumerate()
+                .map(|(k, c)| make(c, format!("{id}#{k}")))
+                .collect(),
+        ),
     }
 }
 
@@ -237,7 +271,14 @@ pub(crate) mod tests {
     use super::*;
 
     /// A row by the published schema; `harm0`/`harm1` are the flagged names.
-    pub(crate) fn fixture_row(prompt: &str, safe: [bool; 2], harm0: &[&str], harm1: &[&str], better: u8, safer: u8) -> Value {
+    pub(crate) fn fixture_row(
+        prompt: &str,
+        safe: [bool; 2],
+        harm0: &[&str],
+        harm1: &[&str],
+        better: u8,
+        safer: u8,
+    ) -> Value {
         let map = |flagged: &[&str]| {
             let mut m = Map::new();
             for c in CATEGORIES {
@@ -261,17 +302,32 @@ pub(crate) mod tests {
     }
 
     fn pairs(v: &Value, opts: &PkuOptions) -> Parsed<PreferencePair> {
-        to_pairs(&row_from_json(v.as_object().unwrap()).unwrap(), opts, "f:1", "s")
+        to_pairs(
+            &row_from_json(v.as_object().unwrap()).unwrap(),
+            opts,
+            "f:1",
+            "s",
+        )
     }
 
     #[test]
     fn safer_is_chosen_and_category_comes_from_the_unsafe_response() {
         let v = fixture_row("p", [true, false], &[], &["Violence"], 1, 0);
-        let Parsed::Keep(p) = pairs(&v, &PkuOptions::default()) else { panic!() };
-        assert_eq!((p[0].chosen.as_str(), p[0].rejected.as_str()), ("p answer zero", "p answer one"));
+        let Parsed::Keep(p) = pairs(&v, &PkuOptions::default()) else {
+            panic!()
+        };
+        assert_eq!(
+            (p[0].chosen.as_str(), p[0].rejected.as_str()),
+            ("p answer zero", "p answer one")
+        );
         assert_eq!(p[0].category, "Violence");
-        let better = PkuOptions { preference: Preference::Better, ..Default::default() };
-        let Parsed::Keep(p) = pairs(&v, &better) else { panic!() };
+        let better = PkuOptions {
+            preference: Preference::Better,
+            ..Default::default()
+        };
+        let Parsed::Keep(p) = pairs(&v, &better) else {
+            panic!()
+        };
         assert_eq!(p[0].chosen, "p answer one");
         assert_eq!(p[0].category, "Violence");
     }
@@ -281,37 +337,82 @@ pub(crate) mod tests {
         let v = fixture_row("p", [true, true], &[], &[], 0, 0);
         assert!(matches!(pairs(&v, &PkuOptions::default()), Parsed::Drop(ref w) if w == BOTH_SAFE));
         let v = fixture_row("p", [false, true], &[], &["Drugs"], 0, 1);
-        assert!(matches!(pairs(&v, &PkuOptions::default()), Parsed::Drop(ref w) if w == NO_CATEGORY));
-        let union = PkuOptions { category_from: CategoryFrom::Union, ..Default::default() };
-        let Parsed::Keep(p) = pairs(&v, &union) else { panic!() };
+        assert!(
+            matches!(pairs(&v, &PkuOptions::default()), Parsed::Drop(ref w) if w == NO_CATEGORY)
+        );
+        let union = PkuOptions {
+            category_from: CategoryFrom::Union,
+            ..Default::default()
+        };
+        let Parsed::Keep(p) = pairs(&v, &union) else {
+            panic!()
+        };
         assert_eq!(p[0].category, "Drugs");
     }
 
     #[test]
     fn several_categories_first_explode_or_drop() {
         // Both unsafe: the less safe response (not safer_response_id = 0) is response 1.
-        let v = fixture_row("p", [false, false], &["Cybercrime"], &["Animal Abuse", "Violence"], 0, 0);
-        let Parsed::Keep(p) = pairs(&v, &PkuOptions::default()) else { panic!() };
+        let v = fixture_row(
+            "p",
+            [false, false],
+            &["Cybercrime"],
+            &["Animal Abuse", "Violence"],
+            0,
+            0,
+        );
+        let Parsed::Keep(p) = pairs(&v, &PkuOptions::default()) else {
+            panic!()
+        };
         assert_eq!(p.len(), 1);
-        assert_eq!(p[0].category, "Violence", "dataset-card order puts Violence before Animal Abuse");
-        let ex = PkuOptions { multi_category: MultiCategory::Explode, ..Default::default() };
-        let Parsed::Keep(p) = pairs(&v, &ex) else { panic!() };
-        let got: Vec<_> = p.iter().map(|x| (x.id.as_str(), x.category.as_str())).collect();
+        assert_eq!(
+            p[0].category, "Violence",
+            "dataset-card order puts Violence before Animal Abuse"
+        );
+        let ex = PkuOptions {
+            multi_category: MultiCategory::Explode,
+            ..Default::default()
+        };
+        let Parsed::Keep(p) = pairs(&v, &ex) else {
+            panic!()
+        };
+        let got: Vec<_> = p
+            .iter()
+            .map(|x| (x.id.as_str(), x.category.as_str()))
+            .collect();
         assert_eq!(got, vec![("f:1#0", "Violence"), ("f:1#1", "Animal Abuse")]);
-        let dr = PkuOptions { multi_category: MultiCategory::Drop, ..Default::default() };
+        let dr = PkuOptions {
+            multi_category: MultiCategory::Drop,
+            ..Default::default()
+        };
         assert!(matches!(pairs(&v, &dr), Parsed::Drop(ref w) if w == MULTI));
-        assert_eq!(category_count(&row_from_json(v.as_object().unwrap()).unwrap(), &PkuOptions::default()), 2);
+        assert_eq!(
+            category_count(
+                &row_from_json(v.as_object().unwrap()).unwrap(),
+                &PkuOptions::default()
+            ),
+            2
+        );
     }
 
     #[test]
     fn schema_errors_name_the_field() {
         let mut v = fixture_row("p", [true, false], &[], &["Violence"], 0, 0);
         v["safer_response_id"] = Value::from(2);
-        assert_eq!(row_from_json(v.as_object().unwrap()).unwrap_err().field, "safer_response_id");
+        assert_eq!(
+            row_from_json(v.as_object().unwrap()).unwrap_err().field,
+            "safer_response_id"
+        );
         v["safer_response_id"] = Value::from(0);
         v["response_1_harm_category"]["Drugs"] = Value::from("yes");
-        assert_eq!(row_from_json(v.as_object().unwrap()).unwrap_err().field, "response_1_harm_category.Drugs");
+        assert_eq!(
+            row_from_json(v.as_object().unwrap()).unwrap_err().field,
+            "response_1_harm_category.Drugs"
+        );
         v.as_object_mut().unwrap().remove("is_response_0_safe");
-        assert_eq!(row_from_json(v.as_object().unwrap()).unwrap_err().field, "is_response_0_safe");
+        assert_eq!(
+            row_from_json(v.as_object().unwrap()).unwrap_err().field,
+            "is_response_0_safe"
+        );
     }
 }

@@ -26,7 +26,12 @@ pub struct FieldMap {
 
 impl Default for FieldMap {
     fn default() -> Self {
-        FieldMap { prompt: "prompt".into(), chosen: "chosen".into(), rejected: "rejected".into(), category: None }
+        FieldMap {
+            prompt: "prompt".into(),
+            chosen: "chosen".into(),
+            rejected: "rejected".into(),
+            category: None,
+        }
     }
 }
 
@@ -44,7 +49,12 @@ pub fn parse_row(
     let category = match (&map.category, category) {
         (Some(f), _) => str_field(obj, f)?,
         (None, Some(c)) => c,
-        (None, None) => return Err(RowError::new("category", "no category: set `category:` or `fields.category`")),
+        (None, None) => {
+            return Err(RowError::new(
+                "category",
+                "no category: set `category:` or `fields.category`",
+            ));
+        }
     };
     if prompt.trim().is_empty() || chosen.trim().is_empty() || rejected.trim().is_empty() {
         return Ok(Parsed::Drop(EMPTY_FIELD.into()));
@@ -73,12 +83,29 @@ mod tests {
             rejected: "bad".into(),
             category: Some("topic".into()),
         };
-        let Parsed::Keep(v) = parse_row(o, &map, "f:1".into(), Some("ignored"), "s").unwrap() else { panic!() };
-        assert_eq!((v[0].prompt.as_str(), v[0].chosen.as_str(), v[0].category.as_str()), ("q", "a", "math"));
+        let Parsed::Keep(v) = parse_row(o, &map, "f:1".into(), Some("ignored"), "s").unwrap()
+        else {
+            panic!()
+        };
+        assert_eq!(
+            (
+                v[0].prompt.as_str(),
+                v[0].chosen.as_str(),
+                v[0].category.as_str()
+            ),
+            ("q", "a", "math")
+        );
         let e = parse_row(o, &FieldMap::default(), "f:1".into(), Some("c"), "s").unwrap_err();
         assert_eq!(e.field, "prompt");
         let o2 = serde_json::json!({"prompt": " ", "chosen": "a", "rejected": "b"});
-        let p = parse_row(o2.as_object().unwrap(), &FieldMap::default(), "f:2".into(), Some("c"), "s").unwrap();
+        let p = parse_row(
+            o2.as_object().unwrap(),
+            &FieldMap::default(),
+            "f:2".into(),
+            Some("c"),
+            "s",
+        )
+        .unwrap();
         assert!(matches!(p, Parsed::Drop(_)));
     }
 }

@@ -54,12 +54,18 @@ pub struct FormatCounts {
 /// Whether a file is Parquet (by its magic bytes `PAR1`).
 pub fn is_parquet(path: &Path) -> Result<bool, DataError> {
     use std::io::Read;
-    let mut f = std::fs::File::open(path).map_err(|source| DataError::Io { file: path.to_path_buf(), source })?;
+    let mut f = std::fs::File::open(path).map_err(|source| DataError::Io {
+        file: path.to_path_buf(),
+        source,
+    })?;
     let mut m = [0u8; 4];
     match f.read_exact(&mut m) {
         Ok(()) => Ok(&m == b"PAR1"),
         Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => Ok(false),
-        Err(source) => Err(DataError::Io { file: path.to_path_buf(), source }),
+        Err(source) => Err(DataError::Io {
+            file: path.to_path_buf(),
+            source,
+        }),
     }
 }
 
@@ -77,10 +83,18 @@ pub fn load(
     let (pairs, stats) = match format {
         Format::HhRlhf => {
             let cat = opts.category.as_deref().unwrap_or("hh-rlhf");
-            load_jsonl(path, opts.on_bad_rows, |line, o| hh_rlhf::parse_row(o, id(line), cat, &source, &opts.hh))?
+            load_jsonl(path, opts.on_bad_rows, |line, o| {
+                hh_rlhf::parse_row(o, id(line), cat, &source, &opts.hh)
+            })?
         }
         Format::PreferenceJsonl => load_jsonl(path, opts.on_bad_rows, |line, o| {
-            preference_jsonl::parse_row(o, &opts.fields, id(line), opts.category.as_deref(), &source)
+            preference_jsonl::parse_row(
+                o,
+                &opts.fields,
+                id(line),
+                opts.category.as_deref(),
+                &source,
+            )
         })?,
         Format::PkuSaferlhf => {
             let mut multi = 0usize;
@@ -102,13 +116,17 @@ pub fn load(
                 }
                 (out, stats)
             } else {
-                load_jsonl(path, opts.on_bad_rows, |line, o| step(line, pku_saferlhf::row_from_json(o)))?
+                load_jsonl(path, opts.on_bad_rows, |line, o| {
+                    step(line, pku_saferlhf::row_from_json(o))
+                })?
             };
             counts.multi_category_rows = Some(multi);
             res
         }
         Format::Synthetic => {
-            return Err(DataError::Spec("the synthetic format has no source file".into()));
+            return Err(DataError::Spec(
+                "the synthetic format has no source file".into(),
+            ));
         }
     };
     Ok((pairs, stats, counts))
@@ -159,7 +177,13 @@ mod tests {
         ];
         let text: Vec<String> = rows.iter().map(|r| r.to_string()).collect();
         std::fs::write(&p, text.join("\n")).unwrap();
-        let (pairs, stats, counts) = load(&p, Format::PkuSaferlhf, &FormatOptions::default(), "pku.jsonl").unwrap();
+        let (pairs, stats, counts) = load(
+            &p,
+            Format::PkuSaferlhf,
+            &FormatOptions::default(),
+            "pku.jsonl",
+        )
+        .unwrap();
         assert_eq!(pairs.len(), 2);
         assert_eq!(stats.dropped.count(pku_saferlhf::BOTH_SAFE), 1);
         assert_eq!(counts.multi_category_rows, Some(1));

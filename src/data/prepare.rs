@@ -54,7 +54,11 @@ pub enum BalanceBy {
 
 impl Default for PrepareOptions {
     fn default() -> Self {
-        PrepareOptions { dedupe: true, balance_by: BalanceBy::Category, eval_fraction: 0.1 }
+        PrepareOptions {
+            dedupe: true,
+            balance_by: BalanceBy::Category,
+            eval_fraction: 0.1,
+        }
     }
 }
 
@@ -145,7 +149,9 @@ fn balance(rows: Vec<PreferencePair>, seed: u64, out: &mut Prepared) -> Vec<Pref
     let mut keep = vec![true; rows.len()];
     // Categories in sorted order, each with its own shuffle from one stream.
     for cat in sizes.keys() {
-        let mut idx: Vec<usize> = (0..rows.len()).filter(|&i| rows[i].category == *cat).collect();
+        let mut idx: Vec<usize> = (0..rows.len())
+            .filter(|&i| rows[i].category == *cat)
+            .collect();
         rng.shuffle(&mut idx);
         for &i in &idx[n..] {
             keep[i] = false;
@@ -195,14 +201,23 @@ fn split(rows: Vec<PreferencePair>, fraction: f64, seed: u64, out: &mut Prepared
         }
     }
     for (p, e) in rows.into_iter().zip(in_eval) {
-        if e { out.eval.push(p) } else { out.train.push(p) }
+        if e {
+            out.eval.push(p)
+        } else {
+            out.train.push(p)
+        }
     }
 }
 
 /// Prompts present in both splits (always empty; checked by tests and metrics).
 pub fn shared_prompts(p: &Prepared) -> usize {
     let train: HashSet<&str> = p.train.iter().map(|x| x.prompt.as_str()).collect();
-    p.eval.iter().map(|x| x.prompt.as_str()).collect::<HashSet<_>>().intersection(&train).count()
+    p.eval
+        .iter()
+        .map(|x| x.prompt.as_str())
+        .collect::<HashSet<_>>()
+        .intersection(&train)
+        .count()
 }
 
 /// Pairs per category of a split.
@@ -233,10 +248,20 @@ mod tests {
             pair("2", "p", "x", "y", "helpful"),
             pair("3", "q", "z ", " z", "helpful"),
         ];
-        let b = vec![pair("1", "p", "x", "y", "harmless"), pair("2", "r", "u", "v", "harmless")];
-        let opts = PrepareOptions { balance_by: BalanceBy::None, eval_fraction: 0.0, ..Default::default() };
+        let b = vec![
+            pair("1", "p", "x", "y", "harmless"),
+            pair("2", "r", "u", "v", "harmless"),
+        ];
+        let opts = PrepareOptions {
+            balance_by: BalanceBy::None,
+            eval_fraction: 0.0,
+            ..Default::default()
+        };
         let out = prepare(vec![("a".into(), a), ("b".into(), b)], &opts, 1, 2);
-        assert_eq!(out.train.iter().map(|p| p.id.as_str()).collect::<Vec<_>>(), vec!["a/1", "b/2"]);
+        assert_eq!(
+            out.train.iter().map(|p| p.id.as_str()).collect::<Vec<_>>(),
+            vec!["a/1", "b/2"]
+        );
         assert_eq!(out.dropped.count(DUPLICATE), 1);
         assert_eq!(out.dropped.count(DUPLICATE_OTHER), 1);
         assert_eq!(out.dropped.count(SAME_RESPONSE), 1);
@@ -247,15 +272,24 @@ mod tests {
 
     #[test]
     fn balances_to_the_smallest_category_and_splits_by_prompt() {
-        let o = SyntheticOptions { categories: 3, pairs_per_category: 400, ..Default::default() };
+        let o = SyntheticOptions {
+            categories: 3,
+            pairs_per_category: 400,
+            ..Default::default()
+        };
         let (mut pairs, _) = generate(&o, 3).unwrap();
         // Make cat2 the smallest: keep 250 of its 400 pairs.
         let mut n2 = 0;
-        pairs.retain(|p| p.category != "cat2" || {
-            n2 += 1;
-            n2 <= 250
+        pairs.retain(|p| {
+            p.category != "cat2" || {
+                n2 += 1;
+                n2 <= 250
+            }
         });
-        let opts = PrepareOptions { eval_fraction: 0.2, ..Default::default() };
+        let opts = PrepareOptions {
+            eval_fraction: 0.2,
+            ..Default::default()
+        };
         let out = prepare(vec![("s".into(), pairs.clone())], &opts, 11, 12);
         assert_eq!(out.balanced_to, Some(250));
         let mut all = split_counts(&out.train);
@@ -281,9 +315,18 @@ mod tests {
         let mut v = Vec::new();
         for i in 0..200 {
             let prompt = format!("p{}", i / 2);
-            v.push(pair(&i.to_string(), &prompt, &format!("c{i}"), &format!("r{i}"), if i % 2 == 0 { "a" } else { "b" }));
+            v.push(pair(
+                &i.to_string(),
+                &prompt,
+                &format!("c{i}"),
+                &format!("r{i}"),
+                if i % 2 == 0 { "a" } else { "b" },
+            ));
         }
-        let opts = PrepareOptions { eval_fraction: 0.5, ..Default::default() };
+        let opts = PrepareOptions {
+            eval_fraction: 0.5,
+            ..Default::default()
+        };
         let out = prepare(vec![("x".into(), v)], &opts, 1, 2);
         assert_eq!(shared_prompts(&out), 0);
         assert!(!out.eval.is_empty() && !out.train.is_empty());

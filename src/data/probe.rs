@@ -100,7 +100,12 @@ pub fn read_prompts(path: &Path) -> Result<Vec<PromptItem>, DataError> {
         .zip(set)
         .zip(prompt)
         .zip(category)
-        .map(|(((id, set), prompt), category)| PromptItem { id, set, prompt, category })
+        .map(|(((id, set), prompt), category)| PromptItem {
+            id,
+            set,
+            prompt,
+            category,
+        })
         .collect())
 }
 
@@ -108,7 +113,18 @@ pub fn read_prompts(path: &Path) -> Result<Vec<PromptItem>, DataError> {
 pub fn read_stereo(path: &Path) -> Result<Vec<StereoItem>, DataError> {
     let df = super::table::read_frame(path)?;
     let col = |n| super::table::str_column(&df, n, path);
-    let names = ["id", "set", "subset", "bias_type", "target", "context", "stereotype", "anti_stereotype", "unrelated", "direction"];
+    let names = [
+        "id",
+        "set",
+        "subset",
+        "bias_type",
+        "target",
+        "context",
+        "stereotype",
+        "anti_stereotype",
+        "unrelated",
+        "direction",
+    ];
     let mut cols = Vec::with_capacity(names.len());
     for n in names {
         cols.push(col(n)?);
@@ -139,10 +155,21 @@ mod tests {
     #[test]
     fn probe_tables_round_trip() {
         let dir = tempfile::tempdir().unwrap();
-        let s = vec![StereoItem { id: "1".into(), set: "crows-pairs".into(), stereotype: "a".into(), anti_stereotype: "b".into(), ..Default::default() }];
+        let s = vec![StereoItem {
+            id: "1".into(),
+            set: "crows-pairs".into(),
+            stereotype: "a".into(),
+            anti_stereotype: "b".into(),
+            ..Default::default()
+        }];
         write_stereo(&dir.path().join("s.parquet"), &s).unwrap();
         assert_eq!(read_stereo(&dir.path().join("s.parquet")).unwrap(), s);
-        let p = vec![PromptItem { id: "x".into(), set: "lima".into(), prompt: "hi".into(), category: "stackexchange".into() }];
+        let p = vec![PromptItem {
+            id: "x".into(),
+            set: "lima".into(),
+            prompt: "hi".into(),
+            category: "stackexchange".into(),
+        }];
         write_prompts(&dir.path().join("p.parquet"), &p).unwrap();
         assert_eq!(read_prompts(&dir.path().join("p.parquet")).unwrap(), p);
     }

@@ -44,7 +44,10 @@ pub fn draw(
         Some(list) => {
             for c in list {
                 if !by_cat.contains_key(c.as_str()) {
-                    return Err(PromptSetError::Missing(c.clone(), by_cat.keys().map(|k| k.to_string()).collect()));
+                    return Err(PromptSetError::Missing(
+                        c.clone(),
+                        by_cat.keys().map(|k| k.to_string()).collect(),
+                    ));
                 }
             }
             list.to_vec()
@@ -56,7 +59,11 @@ pub fn draw(
     for c in cats {
         let v = &by_cat[c.as_str()];
         if v.len() < per_category {
-            return Err(PromptSetError::TooFew { category: c, available: v.len(), wanted: per_category });
+            return Err(PromptSetError::TooFew {
+                category: c,
+                available: v.len(),
+                wanted: per_category,
+            });
         }
         let mut idx: Vec<usize> = (0..v.len()).collect();
         rng.shuffle(&mut idx);
@@ -83,7 +90,11 @@ pub fn subsample<T>(items: Vec<T>, n: usize, seed: u64) -> Vec<T> {
     for &i in &idx[..n] {
         keep[i] = true;
     }
-    items.into_iter().zip(keep).filter_map(|(x, k)| k.then_some(x)).collect()
+    items
+        .into_iter()
+        .zip(keep)
+        .filter_map(|(x, k)| k.then_some(x))
+        .collect()
 }
 
 #[cfg(test)]
@@ -91,7 +102,14 @@ mod tests {
     use super::*;
 
     fn pair(i: usize, cat: &str, prompt: &str) -> PreferencePair {
-        PreferencePair { id: i.to_string(), prompt: prompt.into(), chosen: "c".into(), rejected: "r".into(), category: cat.into(), source: "s".into() }
+        PreferencePair {
+            id: i.to_string(),
+            prompt: prompt.into(),
+            chosen: "c".into(),
+            rejected: "r".into(),
+            category: cat.into(),
+            source: "s".into(),
+        }
     }
 
     #[test]
@@ -103,13 +121,27 @@ mod tests {
         }
         let got = draw(&v, 20, None, 9).unwrap();
         assert_eq!(got.len(), 40);
-        let h: HashSet<_> = got.iter().filter(|p| p.category == "helpful").map(|p| &p.prompt).collect();
+        let h: HashSet<_> = got
+            .iter()
+            .filter(|p| p.category == "helpful")
+            .map(|p| &p.prompt)
+            .collect();
         assert_eq!(h.len(), 20);
         assert_eq!(got, draw(&v, 20, None, 9).unwrap());
         assert_ne!(got, draw(&v, 20, None, 10).unwrap());
         let e = draw(&v, 31, None, 9).unwrap_err();
-        assert_eq!(e, PromptSetError::TooFew { category: "helpful".into(), available: 30, wanted: 31 });
-        assert!(matches!(draw(&v, 1, Some(&["x".into()]), 0), Err(PromptSetError::Missing(..))));
+        assert_eq!(
+            e,
+            PromptSetError::TooFew {
+                category: "helpful".into(),
+                available: 30,
+                wanted: 31
+            }
+        );
+        assert!(matches!(
+            draw(&v, 1, Some(&["x".into()]), 0),
+            Err(PromptSetError::Missing(..))
+        ));
         let s = subsample((0..10).collect(), 4, 1);
         assert_eq!(s.len(), 4);
         assert!(s.windows(2).all(|w| w[0] < w[1]));

@@ -14,7 +14,10 @@ pub struct RowError {
 impl RowError {
     /// An error about `field`.
     pub fn new(field: impl Into<String>, message: impl Into<String>) -> Self {
-        RowError { field: field.into(), message: message.into() }
+        RowError {
+            field: field.into(),
+            message: message.into(),
+        }
     }
 
     /// A short reason used to group skipped rows (`field: message` without values).
@@ -39,21 +42,28 @@ pub fn type_name(v: &Value) -> &'static str {
 pub fn parse_object(line: &str) -> Result<Map<String, Value>, RowError> {
     match serde_json::from_str::<Value>(line) {
         Ok(Value::Object(m)) => Ok(m),
-        Ok(other) => Err(RowError::new("<line>", format!("expected a JSON object, found {}", type_name(&other)))),
+        Ok(other) => Err(RowError::new(
+            "<line>",
+            format!("expected a JSON object, found {}", type_name(&other)),
+        )),
         Err(e) => Err(RowError::new("<line>", format!("malformed JSON: {e}"))),
     }
 }
 
 /// The field `name`, which must be present.
 pub fn field<'a>(obj: &'a Map<String, Value>, name: &str) -> Result<&'a Value, RowError> {
-    obj.get(name).ok_or_else(|| RowError::new(name, "missing field"))
+    obj.get(name)
+        .ok_or_else(|| RowError::new(name, "missing field"))
 }
 
 /// The string field `name`.
 pub fn str_field<'a>(obj: &'a Map<String, Value>, name: &str) -> Result<&'a str, RowError> {
     match field(obj, name)? {
         Value::String(s) => Ok(s),
-        other => Err(RowError::new(name, format!("expected a string, found {}", type_name(other)))),
+        other => Err(RowError::new(
+            name,
+            format!("expected a string, found {}", type_name(other)),
+        )),
     }
 }
 
@@ -61,7 +71,10 @@ pub fn str_field<'a>(obj: &'a Map<String, Value>, name: &str) -> Result<&'a str,
 pub fn bool_field(obj: &Map<String, Value>, name: &str) -> Result<bool, RowError> {
     match field(obj, name)? {
         Value::Bool(b) => Ok(*b),
-        other => Err(RowError::new(name, format!("expected a boolean, found {}", type_name(other)))),
+        other => Err(RowError::new(
+            name,
+            format!("expected a boolean, found {}", type_name(other)),
+        )),
     }
 }
 
@@ -71,7 +84,10 @@ pub fn int_field(obj: &Map<String, Value>, name: &str) -> Result<i64, RowError> 
         Value::Number(n) => n
             .as_i64()
             .ok_or_else(|| RowError::new(name, format!("expected an integer, found {n}"))),
-        other => Err(RowError::new(name, format!("expected an integer, found {}", type_name(other)))),
+        other => Err(RowError::new(
+            name,
+            format!("expected an integer, found {}", type_name(other)),
+        )),
     }
 }
 
@@ -88,7 +104,12 @@ mod tests {
         assert!(e.message.contains("found number"), "{}", e.message);
         assert_eq!(str_field(&o, "c").unwrap_err().message, "missing field");
         assert_eq!(parse_object("[1]").unwrap_err().field, "<line>");
-        assert!(parse_object("{\"a\":").unwrap_err().message.starts_with("malformed JSON"));
+        assert!(
+            parse_object("{\"a\":")
+                .unwrap_err()
+                .message
+                .starts_with("malformed JSON")
+        );
         assert_eq!(int_field(&o, "a").unwrap(), 1);
         assert!(bool_field(&o, "a").is_err());
     }

@@ -99,13 +99,21 @@ pub struct Resolved {
 impl SourceSpec {
     /// A `path:` source.
     pub fn path(p: impl Into<String>) -> Self {
-        SourceSpec { path: Some(p.into()), url: None, hf: None, sha256: None, blake3: None }
+        SourceSpec {
+            path: Some(p.into()),
+            url: None,
+            hf: None,
+            sha256: None,
+            blake3: None,
+        }
     }
 
     /// The pin, if one is given (errors if both or malformed).
     pub fn pin(&self) -> Result<Option<Pin>, DataError> {
         match (&self.sha256, &self.blake3) {
-            (Some(_), Some(_)) => Err(DataError::Spec("give at most one of `sha256` and `blake3`".into())),
+            (Some(_), Some(_)) => Err(DataError::Spec(
+                "give at most one of `sha256` and `blake3`".into(),
+            )),
             (Some(h), None) => Pin::new(Algo::Sha256, h).map(Some),
             (None, Some(h)) => Pin::new(Algo::Blake3, h).map(Some),
             (None, None) => Ok(None),
@@ -131,7 +139,9 @@ impl SourceSpec {
             }
             (None, Some(u), None) => {
                 if !(u.starts_with("https://") || u.starts_with("http://")) {
-                    return Err(DataError::Spec(format!("url `{u}`: expected http:// or https://")));
+                    return Err(DataError::Spec(format!(
+                        "url `{u}`: expected http:// or https://"
+                    )));
                 }
                 Ok(Location::Url(u.clone()))
             }
@@ -141,7 +151,9 @@ impl SourceSpec {
                 file: h.file.clone(),
                 revision: h.revision.clone(),
             })),
-            _ => Err(DataError::Spec("give exactly one of `path`, `url` and `hf`".into())),
+            _ => Err(DataError::Spec(
+                "give exactly one of `path`, `url` and `hf`".into(),
+            )),
         }
     }
 
@@ -165,7 +177,12 @@ impl SourceSpec {
         if let Some(p) = &pin {
             p.verify(&path, &what)?;
         }
-        Ok(Resolved { digest: digest(&path)?, path, what, pin: pin.map(|p| p.label()) })
+        Ok(Resolved {
+            digest: digest(&path)?,
+            path,
+            what,
+            pin: pin.map(|p| p.label()),
+        })
     }
 
     /// A short label for the `source` column (`test.jsonl.gz`, `GAIR/lima/train.jsonl`).
@@ -176,7 +193,9 @@ impl SourceSpec {
         if let Some(u) = &self.url {
             return u.clone();
         }
-        self.hf.as_ref().map_or_else(String::new, |h| format!("{}/{}", h.repo, h.file))
+        self.hf
+            .as_ref()
+            .map_or_else(String::new, |h| format!("{}/{}", h.repo, h.file))
     }
 }
 
@@ -185,7 +204,11 @@ mod tests {
     use super::*;
 
     fn env(dir: &Path) -> FetchEnv {
-        FetchEnv { offline: true, url_cache: dir.join("u"), hf_cache: dir.join("hf") }
+        FetchEnv {
+            offline: true,
+            url_cache: dir.join("u"),
+            hf_cache: dir.join("hf"),
+        }
     }
 
     #[test]
@@ -197,13 +220,26 @@ mod tests {
         let r = s.resolve(Some(dir.path()), &env(dir.path())).unwrap();
         assert_eq!(r.path, dir.path().join("d/x.jsonl"));
         assert_eq!(r.digest.bytes, 3);
-        assert!(s.resolve(None, &env(dir.path())).unwrap_err().to_string().contains("REPRO_DATA"));
+        assert!(
+            s.resolve(None, &env(dir.path()))
+                .unwrap_err()
+                .to_string()
+                .contains("REPRO_DATA")
+        );
         s.sha256 = Some("ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad".into());
-        assert_eq!(s.resolve(Some(dir.path()), &env(dir.path())).unwrap().pin.unwrap(), format!("sha256:{}", s.sha256.as_ref().unwrap()));
+        assert_eq!(
+            s.resolve(Some(dir.path()), &env(dir.path()))
+                .unwrap()
+                .pin
+                .unwrap(),
+            format!("sha256:{}", s.sha256.as_ref().unwrap())
+        );
         s.sha256 = Some("0".repeat(64));
         let e = s.resolve(Some(dir.path()), &env(dir.path())).unwrap_err();
         assert!(matches!(e, DataError::PinMismatch { .. }), "{e}");
-        let e = SourceSpec::path("d/missing").resolve(Some(dir.path()), &env(dir.path())).unwrap_err();
+        let e = SourceSpec::path("d/missing")
+            .resolve(Some(dir.path()), &env(dir.path()))
+            .unwrap_err();
         assert!(e.to_string().contains("d/missing"), "{e}");
     }
 
@@ -214,11 +250,18 @@ mod tests {
         assert!(s.location(None).is_err());
         let v = serde_json::json!({"hf": {"repo": "GAIR/lima", "file": "train.jsonl"}});
         let s: SourceSpec = serde_json::from_value(v).unwrap();
-        let Location::Hub(h) = s.location(None).unwrap() else { panic!() };
+        let Location::Hub(h) = s.location(None).unwrap() else {
+            panic!()
+        };
         assert!(h.dataset);
         assert_eq!(h.revision, "main");
         assert!(serde_json::from_value::<SourceSpec>(serde_json::json!({"pth": "a"})).is_err());
         let v = serde_json::json!({"url": "ftp://x"});
-        assert!(serde_json::from_value::<SourceSpec>(v).unwrap().location(None).is_err());
+        assert!(
+            serde_json::from_value::<SourceSpec>(v)
+                .unwrap()
+                .location(None)
+                .is_err()
+        );
     }
 }

@@ -37,7 +37,12 @@ pub enum Subset {
 
 impl Subset {
     fn keeps(self, ty: &str) -> bool {
-        matches!((self, ty), (Subset::All, _) | (Subset::Intrasentence, "intrasentence") | (Subset::Intersentence, "intersentence"))
+        matches!(
+            (self, ty),
+            (Subset::All, _)
+                | (Subset::Intrasentence, "intrasentence")
+                | (Subset::Intersentence, "intersentence")
+        )
     }
 }
 
@@ -47,7 +52,10 @@ pub const OTHER_SUBSET: &str = "not in the selected subset";
 fn flat_item(o: &Map<String, Value>, id: String) -> Result<(String, StereoItem), RowError> {
     let ty = str_field(o, "type")?;
     if ty != "intrasentence" && ty != "intersentence" {
-        return Err(RowError::new("type", format!("expected intrasentence or intersentence, found `{ty}`")));
+        return Err(RowError::new(
+            "type",
+            format!("expected intrasentence or intersentence, found `{ty}`"),
+        ));
     }
     Ok((
         ty.to_string(),
@@ -69,7 +77,12 @@ fn flat_item(o: &Map<String, Value>, id: String) -> Result<(String, StereoItem),
 fn nested_item(o: &Map<String, Value>, ty: &str) -> Result<StereoItem, RowError> {
     let sentences = match field(o, "sentences")? {
         Value::Array(a) => a,
-        other => return Err(RowError::new("sentences", format!("expected an array, found {}", type_name(other)))),
+        other => {
+            return Err(RowError::new(
+                "sentences",
+                format!("expected an array, found {}", type_name(other)),
+            ));
+        }
     };
     let mut item = StereoItem {
         id: format!("stereoset:{}", str_field(o, "id")?),
@@ -82,7 +95,10 @@ fn nested_item(o: &Map<String, Value>, ty: &str) -> Result<StereoItem, RowError>
     };
     for (k, s) in sentences.iter().enumerate() {
         let Value::Object(s) = s else {
-            return Err(RowError::new(format!("sentences[{k}]"), format!("expected an object, found {}", type_name(s))));
+            return Err(RowError::new(
+                format!("sentences[{k}]"),
+                format!("expected an object, found {}", type_name(s)),
+            ));
         };
         let at = |e: RowError| RowError::new(format!("sentences[{k}].{}", e.field), e.message);
         let text = str_field(s, "sentence").map_err(at)?.to_string();
@@ -90,17 +106,29 @@ fn nested_item(o: &Map<String, Value>, ty: &str) -> Result<StereoItem, RowError>
             "stereotype" => item.stereotype = text,
             "anti-stereotype" => item.anti_stereotype = text,
             "unrelated" => item.unrelated = text,
-            other => return Err(RowError::new(format!("sentences[{k}].gold_label"), format!("unknown label `{other}`"))),
+            other => {
+                return Err(RowError::new(
+                    format!("sentences[{k}].gold_label"),
+                    format!("unknown label `{other}`"),
+                ));
+            }
         }
     }
     if item.stereotype.is_empty() || item.anti_stereotype.is_empty() {
-        return Err(RowError::new("sentences", "needs a stereotype and an anti-stereotype sentence"));
+        return Err(RowError::new(
+            "sentences",
+            "needs a stereotype and an anti-stereotype sentence",
+        ));
     }
     Ok(item)
 }
 
 /// Reads StereoSet items of `subset` from either shape.
-pub fn load(path: &Path, subset: Subset, on_bad: OnBadRows) -> Result<(Vec<StereoItem>, LoadStats), DataError> {
+pub fn load(
+    path: &Path,
+    subset: Subset,
+    on_bad: OnBadRows,
+) -> Result<(Vec<StereoItem>, LoadStats), DataError> {
     let text = read_to_string(path)?;
     let name = file_name(path);
     let mut out = Vec::new();
@@ -108,19 +136,34 @@ pub fn load(path: &Path, subset: Subset, on_bad: OnBadRows) -> Result<(Vec<Stere
     let whole = serde_json::from_str::<Value>(&text).ok();
     if let Some(Value::Object(root)) = whole.filter(|v| v.get("data").is_some()) {
         let Some(Value::Object(data)) = root.get("data") else {
-            return Err(DataError::row(path, 1, "data", "expected an object with intrasentence/intersentence lists"));
+            return Err(DataError::row(
+                path,
+                1,
+                "data",
+                "expected an object with intrasentence/intersentence lists",
+            ));
         };
         for ty in ["intrasentence", "intersentence"] {
             let Some(list) = data.get(ty) else { continue };
             let Value::Array(list) = list else {
-                return Err(DataError::row(path, 1, format!("data.{ty}"), format!("expected an array, found {}", type_name(list))));
+                return Err(DataError::row(
+                    path,
+                    1,
+                    format!("data.{ty}"),
+                    format!("expected an array, found {}", type_name(list)),
+                ));
             };
             for (i, it) in list.iter().enumerate() {
                 stats.rows_read += 1;
                 let res = match it {
-                    Value::Object(o) if subset.keeps(ty) => nested_item(o, ty).map(|x| Parsed::Keep(vec![x])),
+                    Value::Object(o) if subset.keeps(ty) => {
+                        nested_item(o, ty).map(|x| Parsed::Keep(vec![x]))
+                    }
                     Value::Object(_) => Ok(Parsed::Drop(OTHER_SUBSET.into())),
-                    other => Err(RowError::new("<item>", format!("expected an object, found {}", type_name(other)))),
+                    other => Err(RowError::new(
+                        "<item>",
+                        format!("expected an object, found {}", type_name(other)),
+                    )),
                 }
                 .map_err(|e| RowError::new(format!("data.{ty}[{i}].{}", e.field), e.message));
                 // Items have no line of their own: the 1-based item index stands in.
@@ -133,14 +176,22 @@ pub fn load(path: &Path, subset: Subset, on_bad: OnBadRows) -> Result<(Vec<Stere
                 continue;
             }
             stats.rows_read += 1;
-            let res = parse_object(line).and_then(|o| flat_item(&o, format!("stereoset:{name}:{}", i + 1))).map(|(ty, it)| {
-                if subset.keeps(&ty) { Parsed::Keep(vec![it]) } else { Parsed::Drop(OTHER_SUBSET.into()) }
-            });
+            let res = parse_object(line)
+                .and_then(|o| flat_item(&o, format!("stereoset:{name}:{}", i + 1)))
+                .map(|(ty, it)| {
+                    if subset.keeps(&ty) {
+                        Parsed::Keep(vec![it])
+                    } else {
+                        Parsed::Drop(OTHER_SUBSET.into())
+                    }
+                });
             handle(&mut out, &mut stats, res, path, &name, i + 1, on_bad)?;
         }
     }
     if stats.rows_read == 0 {
-        return Err(DataError::Empty { file: path.to_path_buf() });
+        return Err(DataError::Empty {
+            file: path.to_path_buf(),
+        });
     }
     Ok((out, stats))
 }
@@ -186,9 +237,25 @@ mod tests {
             "stereotype": "s", "anti-stereotype": "a", "unrelated": "u"});
         std::fs::write(&flat, format!("{line}\n{inter}\n")).unwrap();
         let (f, _) = load(&flat, Subset::Intrasentence, OnBadRows::Error).unwrap();
-        assert_eq!((f[0].stereotype.as_str(), f[0].anti_stereotype.as_str(), f[0].unrelated.as_str()),
-            (intra[0].stereotype.as_str(), intra[0].anti_stereotype.as_str(), intra[0].unrelated.as_str()));
-        assert_eq!(load(&flat, Subset::Intersentence, OnBadRows::Error).unwrap().0[0].subset, "intersentence");
+        assert_eq!(
+            (
+                f[0].stereotype.as_str(),
+                f[0].anti_stereotype.as_str(),
+                f[0].unrelated.as_str()
+            ),
+            (
+                intra[0].stereotype.as_str(),
+                intra[0].anti_stereotype.as_str(),
+                intra[0].unrelated.as_str()
+            )
+        );
+        assert_eq!(
+            load(&flat, Subset::Intersentence, OnBadRows::Error)
+                .unwrap()
+                .0[0]
+                .subset,
+            "intersentence"
+        );
     }
 
     #[test]
@@ -198,13 +265,20 @@ mod tests {
         let mut v = nested();
         v["data"]["intrasentence"][1]["sentences"][2]["gold_label"] = Value::from("maybe");
         std::fs::write(&p, v.to_string()).unwrap();
-        let e = load(&p, Subset::All, OnBadRows::Error).unwrap_err().to_string();
-        assert!(e.contains("data.intrasentence[1].sentences[2].gold_label"), "{e}");
+        let e = load(&p, Subset::All, OnBadRows::Error)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("data.intrasentence[1].sentences[2].gold_label"),
+            "{e}"
+        );
         let (items, st) = load(&p, Subset::All, OnBadRows::Skip).unwrap();
         assert_eq!((items.len(), st.bad_rows.total()), (2, 1));
         let flat = dir.path().join("x.jsonl");
         std::fs::write(&flat, "{\"type\": \"intrasentence\"}\n").unwrap();
-        let e = load(&flat, Subset::All, OnBadRows::Error).unwrap_err().to_string();
+        let e = load(&flat, Subset::All, OnBadRows::Error)
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("x.jsonl:1: field `bias_type`"), "{e}");
     }
 }

@@ -43,7 +43,12 @@ pub struct SyntheticOptions {
 
 impl Default for SyntheticOptions {
     fn default() -> Self {
-        SyntheticOptions { categories: 2, pairs_per_category: 200, prompts_per_category: 0, offsets: Vec::new() }
+        SyntheticOptions {
+            categories: 2,
+            pairs_per_category: 200,
+            prompts_per_category: 0,
+            offsets: Vec::new(),
+        }
     }
 }
 
@@ -78,8 +83,16 @@ impl SyntheticOptions {
         if self.offsets.is_empty() {
             return Ok((0..self.categories).map(|c| c as f64).collect());
         }
-        if self.offsets.len() != self.categories || self.offsets.iter().any(|o| !o.is_finite() || *o < 0.0 || *o > 100.0) {
-            return Err(SyntheticError::Offsets { expected: self.categories, found: self.offsets.clone() });
+        if self.offsets.len() != self.categories
+            || self
+                .offsets
+                .iter()
+                .any(|o| !o.is_finite() || *o < 0.0 || *o > 100.0)
+        {
+            return Err(SyntheticError::Offsets {
+                expected: self.categories,
+                found: self.offsets.clone(),
+            });
         }
         Ok(self.offsets.clone())
     }
@@ -104,7 +117,10 @@ fn response(rng: &mut Rng, c: usize, goods: usize) -> String {
 }
 
 /// Generated pairs plus, per category, the realised mean extra `good` count.
-pub fn generate(opts: &SyntheticOptions, seed: u64) -> Result<(Vec<PreferencePair>, Vec<f64>), SyntheticError> {
+pub fn generate(
+    opts: &SyntheticOptions,
+    seed: u64,
+) -> Result<(Vec<PreferencePair>, Vec<f64>), SyntheticError> {
     let offsets = opts.resolve()?;
     let prompts = if opts.prompts_per_category == 0 {
         (opts.pairs_per_category / 2).max(1)
@@ -120,7 +136,12 @@ pub fn generate(opts: &SyntheticOptions, seed: u64) -> Result<(Vec<PreferencePai
         let mut extra_total = 0usize;
         for i in 0..opts.pairs_per_category {
             let j = rng.below(prompts);
-            let prompt = format!("Question {j} about {}: {} {}?", category_name(c), topic_word(c, j % 20), topic_word(c, (j * 7 + 3) % 20));
+            let prompt = format!(
+                "Question {j} about {}: {} {}?",
+                category_name(c),
+                topic_word(c, j % 20),
+                topic_word(c, (j * 7 + 3) % 20)
+            );
             let rejected_goods = rng.below(3);
             let chosen_goods = rejected_goods + 1 + rng.below(2);
             let extra = base + usize::from(rng.next_f64() < frac);
@@ -151,7 +172,11 @@ mod tests {
 
     #[test]
     fn seeded_and_chosen_always_has_more_quality_markers() {
-        let o = SyntheticOptions { categories: 3, pairs_per_category: 300, ..Default::default() };
+        let o = SyntheticOptions {
+            categories: 3,
+            pairs_per_category: 300,
+            ..Default::default()
+        };
         let (a, _) = generate(&o, 5).unwrap();
         let (b, _) = generate(&o, 5).unwrap();
         let (c, _) = generate(&o, 6).unwrap();
@@ -159,17 +184,29 @@ mod tests {
         assert_ne!(a, c);
         assert_eq!(a.len(), 900);
         // The offset is added equally to both sides, so it never flips a preference.
-        assert!(a.iter().all(|p| (1..=2).contains(&(goods(&p.chosen) - goods(&p.rejected)))));
+        assert!(
+            a.iter()
+                .all(|p| (1..=2).contains(&(goods(&p.chosen) - goods(&p.rejected))))
+        );
         let prompts: std::collections::BTreeSet<_> = a.iter().map(|p| &p.prompt).collect();
         assert!(prompts.len() < a.len(), "prompts repeat");
     }
 
     #[test]
     fn planted_offset_shows_in_the_mean_marker_count_per_category() {
-        let o = SyntheticOptions { categories: 2, pairs_per_category: 4000, offsets: vec![0.0, 2.5], ..Default::default() };
+        let o = SyntheticOptions {
+            categories: 2,
+            pairs_per_category: 4000,
+            offsets: vec![0.0, 2.5],
+            ..Default::default()
+        };
         let (pairs, realised) = generate(&o, 1).unwrap();
         let mean = |cat: &str| {
-            let v: Vec<_> = pairs.iter().filter(|p| p.category == cat).flat_map(|p| [goods(&p.chosen), goods(&p.rejected)]).collect();
+            let v: Vec<_> = pairs
+                .iter()
+                .filter(|p| p.category == cat)
+                .flat_map(|p| [goods(&p.chosen), goods(&p.rejected)])
+                .collect();
             v.iter().sum::<usize>() as f64 / v.len() as f64
         };
         let gap = mean("cat1") - mean("cat0");
@@ -182,9 +219,18 @@ mod tests {
 
     #[test]
     fn bad_options_are_rejected() {
-        let o = SyntheticOptions { categories: 1, ..Default::default() };
+        let o = SyntheticOptions {
+            categories: 1,
+            ..Default::default()
+        };
         assert_eq!(generate(&o, 0).unwrap_err(), SyntheticError::Categories(1));
-        let o = SyntheticOptions { offsets: vec![1.0], ..Default::default() };
-        assert!(matches!(generate(&o, 0).unwrap_err(), SyntheticError::Offsets { .. }));
+        let o = SyntheticOptions {
+            offsets: vec![1.0],
+            ..Default::default()
+        };
+        assert!(matches!(
+            generate(&o, 0).unwrap_err(),
+            SyntheticError::Offsets { .. }
+        ));
     }
 }

@@ -15,25 +15,46 @@ pub const PAIR_COLUMNS: [&str; 6] = ["id", "prompt", "chosen", "rejected", "cate
 
 /// Writes `df` to `path` (zstd-compressed Parquet, polars' default).
 pub fn write_frame(path: &Path, df: &mut DataFrame) -> Result<(), DataError> {
-    let f = File::create(path).map_err(|source| DataError::Write { file: path.to_path_buf(), source })?;
-    ParquetWriter::new(f).finish(df).map_err(|e| DataError::parquet(path, e))?;
+    let f = File::create(path).map_err(|source| DataError::Write {
+        file: path.to_path_buf(),
+        source,
+    })?;
+    ParquetWriter::new(f)
+        .finish(df)
+        .map_err(|e| DataError::parquet(path, e))?;
     Ok(())
 }
 
 /// Reads a whole Parquet file.
 pub fn read_frame(path: &Path) -> Result<DataFrame, DataError> {
-    let f = File::open(path).map_err(|source| DataError::Io { file: path.to_path_buf(), source })?;
-    ParquetReader::new(f).finish().map_err(|e| DataError::parquet(path, e))
+    let f = File::open(path).map_err(|source| DataError::Io {
+        file: path.to_path_buf(),
+        source,
+    })?;
+    ParquetReader::new(f)
+        .finish()
+        .map_err(|e| DataError::parquet(path, e))
 }
 
 /// A string column of `df` as owned strings; nulls are an error naming the row.
 pub fn str_column(df: &DataFrame, name: &str, path: &Path) -> Result<Vec<String>, DataError> {
-    let col_err = |m: String| DataError::Column { file: path.to_path_buf(), column: name.into(), message: m };
-    let c = df.column(name).map_err(|_| col_err("missing column".into()))?;
-    let ca = c.str().map_err(|_| col_err(format!("expected strings, found {}", c.dtype())))?;
+    let col_err = |m: String| DataError::Column {
+        file: path.to_path_buf(),
+        column: name.into(),
+        message: m,
+    };
+    let c = df
+        .column(name)
+        .map_err(|_| col_err("missing column".into()))?;
+    let ca = c
+        .str()
+        .map_err(|_| col_err(format!("expected strings, found {}", c.dtype())))?;
     ca.iter()
         .enumerate()
-        .map(|(i, v)| v.map(str::to_string).ok_or_else(|| DataError::row(path, i + 1, name, "null value")))
+        .map(|(i, v)| {
+            v.map(str::to_string)
+                .ok_or_else(|| DataError::row(path, i + 1, name, "null value"))
+        })
         .collect()
 }
 
@@ -67,16 +88,24 @@ pub fn read_pairs(path: &Path) -> Result<Vec<PreferencePair>, DataError> {
     let col = |name| str_column(&df, name, path);
     let (id, prompt, chosen) = (col("id")?, col("prompt")?, col("chosen")?);
     let (rejected, category, source) = (col("rejected")?, col("category")?, col("source")?);
-    let rows = id.into_iter().zip(prompt).zip(chosen).zip(rejected).zip(category).zip(source);
+    let rows = id
+        .into_iter()
+        .zip(prompt)
+        .zip(chosen)
+        .zip(rejected)
+        .zip(category)
+        .zip(source);
     Ok(rows
-        .map(|(((((id, prompt), chosen), rejected), category), source)| PreferencePair {
-            id,
-            prompt,
-            chosen,
-            rejected,
-            category,
-            source,
-        })
+        .map(
+            |(((((id, prompt), chosen), rejected), category), source)| PreferencePair {
+                id,
+                prompt,
+                chosen,
+                rejected,
+                category,
+                source,
+            },
+        )
         .collect())
 }
 
@@ -101,7 +130,13 @@ mod tests {
         write_pairs(&p, &pairs).unwrap();
         assert_eq!(read_pairs(&p).unwrap(), pairs);
         let df = read_frame(&p).unwrap();
-        assert_eq!(df.get_column_names().iter().map(|s| s.as_str()).collect::<Vec<_>>(), PAIR_COLUMNS.to_vec());
+        assert_eq!(
+            df.get_column_names()
+                .iter()
+                .map(|s| s.as_str())
+                .collect::<Vec<_>>(),
+            PAIR_COLUMNS.to_vec()
+        );
     }
 
     #[test]

@@ -40,7 +40,13 @@ mod tests {
         assert_eq!(hh, "Human: Hi there\n\nAssistant: Hello.");
         assert_eq!(hh, plain);
         assert_eq!((s, &hh[s..]), (s2, "Hello."));
-        let (multi, _) = render("\n\nHuman: a\n\nAssistant: b\n\nHuman: c\n\nAssistant:", "d");
-        assert_eq!(multi, "Human: a\n\nAssistant: b\n\nHuman: c\n\nAssistant: d");
+        let (multi, _) = render(
+            "\n\nHuman: a\n\nAssistant: b\n\nHuman: c\n\nAssistant:",
+            "d",
+        );
+        assert_eq!(
+            multi,
+            "Human: a\n\nAssistant: b\n\nHuman: c\n\nAssistant: d"
+        );
     }
 }

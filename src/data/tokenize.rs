@@ -17,7 +17,10 @@ use super::template::render;
 
 /// Loads `tokenizer.json` with truncation and padding switched off.
 pub fn load_tokenizer(path: &Path) -> Result<Tokenizer, DataError> {
-    let terr = |m: String| DataError::Tokenizer { file: path.to_path_buf(), message: m };
+    let terr = |m: String| DataError::Tokenizer {
+        file: path.to_path_buf(),
+        message: m,
+    };
     let mut t = Tokenizer::from_file(path).map_err(|e| terr(e.to_string()))?;
     t.with_truncation(None).map_err(|e| terr(e.to_string()))?;
     t.with_padding(None);
@@ -40,25 +43,47 @@ pub struct Encoded {
 }
 
 /// Renders and encodes one (prompt, response), truncating to `max_len` tokens.
-pub fn encode(tok: &Tokenizer, prompt: &str, response: &str, max_len: usize, file: &Path) -> Result<Encoded, DataError> {
+pub fn encode(
+    tok: &Tokenizer,
+    prompt: &str,
+    response: &str,
+    max_len: usize,
+    file: &Path,
+) -> Result<Encoded, DataError> {
     let (text, resp_byte) = render(prompt, response);
     let enc = tok
         .encode(text.as_str(), true)
-        .map_err(|e| DataError::Tokenizer { file: file.to_path_buf(), message: e.to_string() })?;
+        .map_err(|e| DataError::Tokenizer {
+            file: file.to_path_buf(),
+            message: e.to_string(),
+        })?;
     let ids = enc.get_ids();
     let special = enc.get_special_tokens_mask();
     let offsets = enc.get_offsets();
     let n = ids.len();
     let lead = special.iter().take_while(|&&s| s == 1).count();
-    let trail = if lead == n { 0 } else { special.iter().rev().take_while(|&&s| s == 1).count() };
+    let trail = if lead == n {
+        0
+    } else {
+        special.iter().rev().take_while(|&&s| s == 1).count()
+    };
     let body = lead..n - trail;
     // A token belongs to the response if it ends after the response starts
     // (byte-level BPE may attach the separating space to the first response token).
-    let resp = body.clone().find(|&i| offsets[i].1 > resp_byte).unwrap_or(body.end);
+    let resp = body
+        .clone()
+        .find(|&i| offsets[i].1 > resp_byte)
+        .unwrap_or(body.end);
     let (prompt_len, resp_len) = (resp - lead, body.end - resp);
     let budget = max_len.saturating_sub(lead + trail);
     if prompt_len + resp_len <= budget {
-        return Ok(Encoded { ids: ids.to_vec(), response_start: resp, full_len: n, truncated: false, response_truncated: false });
+        return Ok(Encoded {
+            ids: ids.to_vec(),
+            response_start: resp,
+            full_len: n,
+            truncated: false,
+            response_truncated: false,
+        });
     }
     let keep_resp = resp_len.min(budget);
     let keep_prompt = budget - keep_resp;
@@ -84,10 +109,25 @@ pub(crate) mod tests {
     /// `[CLS] … [SEP]` post-processing, written as tokenizer.json.
     pub(crate) fn tiny_tokenizer(dir: &Path) -> std::path::PathBuf {
         let words = [
-            "[UNK]", "[CLS]", "[SEP]", "human", ":", "assistant", "a", "b", "c", "d", "e", "yes", "no",
+            "[UNK]",
+            "[CLS]",
+            "[SEP]",
+            "human",
+            ":",
+            "assistant",
+            "a",
+            "b",
+            "c",
+            "d",
+            "e",
+            "yes",
+            "no",
         ];
-        let vocab: serde_json::Map<String, serde_json::Value> =
-            words.iter().enumerate().map(|(i, w)| (w.to_string(), serde_json::json!(i))).collect();
+        let vocab: serde_json::Map<String, serde_json::Value> = words
+            .iter()
+            .enumerate()
+            .map(|(i, w)| (w.to_string(), serde_json::json!(i)))
+            .collect();
         let json = serde_json::json!({
             "version": "1.0",
             "truncation": {"direction": "Right", "max_length": 4, "strategy": "LongestFirst", "stride": 0},
@@ -123,12 +163,24 @@ pub(crate) mod tests {
         let tok = load_tokenizer(&p).unwrap();
         // "Human: a b c d\n\nAssistant: yes no" → [CLS] human : a b c d assistant : yes no [SEP]
         let full = encode(&tok, "a b c d", "yes no", 100, &p).unwrap();
-        assert_eq!(full.ids, vec![1, 3, 4, 6, 7, 8, 9, 5, 4, 11, 12, 2], "the file's max_length 4 is ignored");
+        assert_eq!(
+            full.ids,
+            vec![1, 3, 4, 6, 7, 8, 9, 5, 4, 11, 12, 2],
+            "the file's max_length 4 is ignored"
+        );
         assert_eq!(full.response_start, 9);
         assert!(!full.truncated);
         let cut = encode(&tok, "a b c d", "yes no", 7, &p).unwrap();
         assert_eq!(cut.ids, vec![1, 9, 5, 4, 11, 12, 2]);
-        assert_eq!((cut.response_start, cut.full_len, cut.truncated, cut.response_truncated), (4, 12, true, false));
+        assert_eq!(
+            (
+                cut.response_start,
+                cut.full_len,
+                cut.truncated,
+                cut.response_truncated
+            ),
+            (4, 12, true, false)
+        );
         let tiny = encode(&tok, "a b c d", "yes no", 3, &p).unwrap();
         assert_eq!(tiny.ids, vec![1, 11, 2]);
         assert!(tiny.response_truncated);

@@ -46,47 +46,117 @@ struct With {
 }
 
 const FIELDS: &[Field] = &[
-    Field { name: "source", ty: "source", default: None, doc: "{path: P} (absolute or under $REPRO_DATA) | {url: U} | {hf: {repo, type, file, revision}}, optional sha256:/blake3: pin; not for synthetic" },
-    Field { name: "format", ty: "\"hh-rlhf\" | \"preference-jsonl\" | \"pku-saferlhf\" | \"synthetic\"", default: None, doc: "how rows are read" },
-    Field { name: "category", ty: "string", default: Some("null"), doc: "category of every pair (required for hh-rlhf; preference-jsonl unless fields.category)" },
-    Field { name: "on_bad_rows", ty: "\"error\" | \"skip\"", default: Some("error"), doc: "a malformed row stops the stage, or is skipped and counted" },
-    Field { name: "fields", ty: "{prompt, chosen, rejected, category}", default: Some("null"), doc: "preference-jsonl: the file's field names" },
-    Field { name: "keep_multi_turn", ty: "bool", default: Some("false"), doc: "hh-rlhf: keep pairs whose transcripts diverge before the final turn (tails become the responses)" },
-    Field { name: "preference", ty: "\"safer\" | \"better\"", default: Some("safer"), doc: "pku-saferlhf: which label picks the chosen response" },
-    Field { name: "category_from", ty: "\"unsafe\" | \"union\"", default: Some("unsafe"), doc: "pku-saferlhf: harm categories of the unsafe response, or of either" },
-    Field { name: "multi_category", ty: "\"first\" | \"explode\" | \"drop\"", default: Some("first"), doc: "pku-saferlhf: a pair with several categories gets the first (dataset-card order), one copy each, or is dropped" },
-    Field { name: "synthetic", ty: "{categories, pairs_per_category, prompts_per_category, offsets}", default: Some("null"), doc: "synthetic: K (2-26) categories, pairs each, planted per-category offset in extra `good` markers (default 0,1,…)" },
+    Field {
+        name: "source",
+        ty: "source",
+        default: None,
+        doc: "{path: P} (absolute or under $REPRO_DATA) | {url: U} | {hf: {repo, type, file, revision}}, optional sha256:/blake3: pin; not for synthetic",
+    },
+    Field {
+        name: "format",
+        ty: "\"hh-rlhf\" | \"preference-jsonl\" | \"pku-saferlhf\" | \"synthetic\"",
+        default: None,
+        doc: "how rows are read",
+    },
+    Field {
+        name: "category",
+        ty: "string",
+        default: Some("null"),
+        doc: "category of every pair (required for hh-rlhf; preference-jsonl unless fields.category)",
+    },
+    Field {
+        name: "on_bad_rows",
+        ty: "\"error\" | \"skip\"",
+        default: Some("error"),
+        doc: "a malformed row stops the stage, or is skipped and counted",
+    },
+    Field {
+        name: "fields",
+        ty: "{prompt, chosen, rejected, category}",
+        default: Some("null"),
+        doc: "preference-jsonl: the file's field names",
+    },
+    Field {
+        name: "keep_multi_turn",
+        ty: "bool",
+        default: Some("false"),
+        doc: "hh-rlhf: keep pairs whose transcripts diverge before the final turn (tails become the responses)",
+    },
+    Field {
+        name: "preference",
+        ty: "\"safer\" | \"better\"",
+        default: Some("safer"),
+        doc: "pku-saferlhf: which label picks the chosen response",
+    },
+    Field {
+        name: "category_from",
+        ty: "\"unsafe\" | \"union\"",
+        default: Some("unsafe"),
+        doc: "pku-saferlhf: harm categories of the unsafe response, or of either",
+    },
+    Field {
+        name: "multi_category",
+        ty: "\"first\" | \"explode\" | \"drop\"",
+        default: Some("first"),
+        doc: "pku-saferlhf: a pair with several categories gets the first (dataset-card order), one copy each, or is dropped",
+    },
+    Field {
+        name: "synthetic",
+        ty: "{categories, pairs_per_category, prompts_per_category, offsets}",
+        default: Some("null"),
+        doc: "synthetic: K (2-26) categories, pairs each, planted per-category offset in extra `good` markers (default 0,1,…)",
+    },
 ];
 
 const SLOTS: &[Slot] = &[];
 
 fn check_with(w: &With) -> Result<(), WithError> {
     match (w.format, &w.source) {
-        (Format::Synthetic, Some(_)) => return Err(WithError::new("source", "the synthetic format takes no source")),
+        (Format::Synthetic, Some(_)) => {
+            return Err(WithError::new(
+                "source",
+                "the synthetic format takes no source",
+            ));
+        }
         (Format::Synthetic, None) => {
             let o = w.synthetic.clone().unwrap_or_default();
-            o.resolve().map_err(|e| WithError::new("synthetic", e.to_string()))?;
+            o.resolve()
+                .map_err(|e| WithError::new("synthetic", e.to_string()))?;
         }
-        (_, None) => return Err(WithError::new("source", "missing: every format but synthetic reads a source")),
+        (_, None) => {
+            return Err(WithError::new(
+                "source",
+                "missing: every format but synthetic reads a source",
+            ));
+        }
         (_, Some(s)) => {
-            s.location(Some(Path::new("."))).map_err(|e| WithError::new("source", e.to_string()))?;
+            s.location(Some(Path::new(".")))
+                .map_err(|e| WithError::new("source", e.to_string()))?;
         }
     }
     if w.synthetic.is_some() && w.format != Format::Synthetic {
         return Err(WithError::new("synthetic", "only for format: synthetic"));
     }
     if w.fields.is_some() && w.format != Format::PreferenceJsonl {
-        return Err(WithError::new("fields", "only for format: preference-jsonl"));
+        return Err(WithError::new(
+            "fields",
+            "only for format: preference-jsonl",
+        ));
     }
     let has_cat_field = w.fields.as_ref().is_some_and(|f| f.category.is_some());
     match w.format {
-        Format::HhRlhf if w.category.is_none() => Err(WithError::new("category", "hh-rlhf needs a category (helpful, harmless…)")),
-        Format::PreferenceJsonl if w.category.is_none() && !has_cat_field => {
-            Err(WithError::new("category", "preference-jsonl needs `category` or `fields.category`"))
-        }
-        Format::PkuSaferlhf | Format::Synthetic if w.category.is_some() => {
-            Err(WithError::new("category", "categories come from the data for this format"))
-        }
+        Format::HhRlhf if w.category.is_none() => Err(WithError::new(
+            "category",
+            "hh-rlhf needs a category (helpful, harmless…)",
+        )),
+        Format::PreferenceJsonl if w.category.is_none() && !has_cat_field => Err(WithError::new(
+            "category",
+            "preference-jsonl needs `category` or `fields.category`",
+        )),
+        Format::PkuSaferlhf | Format::Synthetic if w.category.is_some() => Err(WithError::new(
+            "category",
+            "categories come from the data for this format",
+        )),
         _ => Ok(()),
     }
 }
@@ -132,7 +202,10 @@ impl Kind for DataPreferences {
                 .zip(&realised)
                 .enumerate()
                 .map(|(c, (o, r))| {
-                    (crate::data::synthetic::category_name(c), json!({"offset": o, "mean_extra_good": r}))
+                    (
+                        crate::data::synthetic::category_name(c),
+                        json!({"offset": o, "mean_extra_good": r}),
+                    )
                 })
                 .collect();
             let m = json!({"format": "synthetic", "options": o, "planted": planted, "rows_read": pairs.len()});
@@ -140,13 +213,23 @@ impl Kind for DataPreferences {
         } else {
             let spec = w.source.as_ref().context("source missing")?;
             let resolved = spec.resolve(ctx.roots.data.as_deref(), &FetchEnv::from_env())?;
-            ctx.log(format!("reading {} ({} bytes)", resolved.path.display(), resolved.digest.bytes));
+            ctx.log(format!(
+                "reading {} ({} bytes)",
+                resolved.path.display(),
+                resolved.digest.bytes
+            ));
             let opts = FormatOptions {
                 category: w.category.clone(),
                 on_bad_rows: w.on_bad_rows,
                 fields: w.fields.clone().unwrap_or_default(),
-                hh: HhOptions { keep_multi_turn: w.keep_multi_turn },
-                pku: PkuOptions { preference: w.preference, category_from: w.category_from, multi_category: w.multi_category },
+                hh: HhOptions {
+                    keep_multi_turn: w.keep_multi_turn,
+                },
+                pku: PkuOptions {
+                    preference: w.preference,
+                    category_from: w.category_from,
+                    multi_category: w.multi_category,
+                },
             };
             let (pairs, stats, counts) = load(&resolved.path, w.format, &opts, &spec.label())?;
             let m = json!({
@@ -161,7 +244,10 @@ impl Kind for DataPreferences {
             });
             (pairs, m)
         };
-        anyhow::ensure!(!pairs.is_empty(), "no pairs left after dropping (see the drop counts in the log)");
+        anyhow::ensure!(
+            !pairs.is_empty(),
+            "no pairs left after dropping (see the drop counts in the log)"
+        );
         m["pairs"] = json!(pairs.len());
         m["by_category"] = json!(by_category(&pairs));
         table::write_pairs(&ctx.out.join("pairs.parquet"), &pairs)?;
@@ -172,12 +258,23 @@ impl Kind for DataPreferences {
 }
 
 /// Key dependencies of an optional source: `path:` → file, pinned remote → pin.
-pub fn source_key_deps(source: Option<&SourceSpec>, roots: &Roots, key: &str) -> Result<Vec<KeyDep>, WithError> {
-    let Some(s) = source else { return Ok(Vec::new()) };
+pub fn source_key_deps(
+    source: Option<&SourceSpec>,
+    roots: &Roots,
+    key: &str,
+) -> Result<Vec<KeyDep>, WithError> {
+    let Some(s) = source else {
+        return Ok(Vec::new());
+    };
     let err = |e: crate::data::DataError| WithError::new(key, e.to_string());
     match s.location(roots.data.as_deref()).map_err(err)? {
         Location::Path(p) => Ok(vec![KeyDep::File(p)]),
-        Location::Url(_) | Location::Hub(_) => Ok(s.pin().map_err(err)?.map(|p| KeyDep::Pin(p.label())).into_iter().collect()),
+        Location::Url(_) | Location::Hub(_) => Ok(s
+            .pin()
+            .map_err(err)?
+            .map(|p| KeyDep::Pin(p.label()))
+            .into_iter()
+            .collect()),
     }
 }
 
@@ -191,11 +288,27 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let data = dir.path().join("data");
         std::fs::create_dir_all(data.join("hh")).unwrap();
-        let t = |c: &str, r: &str| json!({"chosen": format!("\n\nHuman: q\n\nAssistant: {c}"), "rejected": format!("\n\nHuman: q\n\nAssistant: {r}")}).to_string();
-        let lines = [t("yes", "no"), t("", "no"), t("a\n\nHuman: more\n\nAssistant: b", "no"), "{\"chosen\": 1}".into()];
+        let t = |c: &str, r: &str| {
+            json!({"chosen": format!("\n\nHuman: q\n\nAssistant: {c}"), "rejected": format!("\n\nHuman: q\n\nAssistant: {r}")}).to_string()
+        };
+        let lines = [
+            t("yes", "no"),
+            t("", "no"),
+            t("a\n\nHuman: more\n\nAssistant: b", "no"),
+            "{\"chosen\": 1}".into(),
+        ];
         std::fs::write(data.join("hh/test.jsonl"), lines.join("\n")).unwrap();
         let with = json!({"source": {"path": "hh/test.jsonl"}, "format": "hh-rlhf", "category": "harmless"});
-        let e = run_kind(&DataPreferences, dir.path(), "hh", with.clone(), &[], Some(&data)).unwrap_err().to_string();
+        let e = run_kind(
+            &DataPreferences,
+            dir.path(),
+            "hh",
+            with.clone(),
+            &[],
+            Some(&data),
+        )
+        .unwrap_err()
+        .to_string();
         assert!(e.contains("test.jsonl:4: field `chosen`"), "{e}");
         let mut skip = with.clone();
         skip["on_bad_rows"] = json!("skip");
@@ -206,7 +319,10 @@ mod tests {
         assert_eq!(m["dropped_total"], 2);
         assert_eq!(m["bad_rows_total"], 1);
         assert_eq!(m["by_category"]["harmless"], 1);
-        assert_eq!(m["source"]["digest"]["bytes"], std::fs::metadata(data.join("hh/test.jsonl")).unwrap().len());
+        assert_eq!(
+            m["source"]["digest"]["bytes"],
+            std::fs::metadata(data.join("hh/test.jsonl")).unwrap().len()
+        );
         let pairs = table::read_pairs(&out.join("pairs.parquet")).unwrap();
         assert_eq!(pairs[0].id, "test.jsonl:1");
         assert_eq!(pairs[0].source, "hh-rlhf:hh/test.jsonl");
@@ -214,26 +330,52 @@ mod tests {
 
     #[test]
     fn key_deps_cover_paths_and_pins_but_not_unpinned_urls() {
-        let roots = Roots { data: Some("/d".into()), ..Default::default() };
+        let roots = Roots {
+            data: Some("/d".into()),
+            ..Default::default()
+        };
         let k = |w: Value| DataPreferences.key_deps(&w, &roots);
-        let deps = k(json!({"source": {"path": "x/y.jsonl"}, "format": "hh-rlhf", "category": "h"})).unwrap();
+        let deps =
+            k(json!({"source": {"path": "x/y.jsonl"}, "format": "hh-rlhf", "category": "h"}))
+                .unwrap();
         assert_eq!(deps, vec![KeyDep::File("/d/x/y.jsonl".into())]);
         let pin = "a".repeat(64);
         let deps = k(json!({"source": {"url": "https://e.org/f", "sha256": pin}, "format": "hh-rlhf", "category": "h"})).unwrap();
         assert_eq!(deps, vec![KeyDep::Pin(format!("sha256:{pin}"))]);
-        assert!(k(json!({"source": {"url": "https://e.org/f"}, "format": "hh-rlhf", "category": "h"})).unwrap().is_empty());
+        assert!(
+            k(json!({"source": {"url": "https://e.org/f"}, "format": "hh-rlhf", "category": "h"}))
+                .unwrap()
+                .is_empty()
+        );
         let none = Roots::default();
-        let e = DataPreferences.key_deps(&json!({"source": {"path": "x"}, "format": "hh-rlhf", "category": "h"}), &none).unwrap_err();
+        let e = DataPreferences
+            .key_deps(
+                &json!({"source": {"path": "x"}, "format": "hh-rlhf", "category": "h"}),
+                &none,
+            )
+            .unwrap_err();
         assert_eq!(e.path, "source");
     }
 
     #[test]
     fn with_is_checked_per_format() {
         let c = |w: Value| DataPreferences.check(&w).map_err(|e| e.path);
-        assert_eq!(c(json!({"source": {"path": "a"}, "format": "hh-rlhf"})), Err("category".into()));
-        assert_eq!(c(json!({"format": "synthetic", "synthetic": {"categories": 1}})), Err("synthetic".into()));
-        assert_eq!(c(json!({"source": {"path": "a"}, "format": "pku-saferlhf", "category": "x"})), Err("category".into()));
-        assert_eq!(c(json!({"source": {"path": "a"}, "format": "hh-rlhf", "category": "x", "typo": 1})), Err("typo".into()));
+        assert_eq!(
+            c(json!({"source": {"path": "a"}, "format": "hh-rlhf"})),
+            Err("category".into())
+        );
+        assert_eq!(
+            c(json!({"format": "synthetic", "synthetic": {"categories": 1}})),
+            Err("synthetic".into())
+        );
+        assert_eq!(
+            c(json!({"source": {"path": "a"}, "format": "pku-saferlhf", "category": "x"})),
+            Err("category".into())
+        );
+        assert_eq!(
+            c(json!({"source": {"path": "a"}, "format": "hh-rlhf", "category": "x", "typo": 1})),
+            Err("typo".into())
+        );
         assert!(c(json!({"source": {"path": "a"}, "format": "preference-jsonl", "fields": {"category": "topic"}})).is_ok());
     }
 

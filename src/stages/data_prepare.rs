@@ -14,9 +14,24 @@ use crate::data::{metrics, table};
 pub struct DataPrepare;
 
 const FIELDS: &[Field] = &[
-    Field { name: "dedupe", ty: "bool", default: Some("true"), doc: "drop exact duplicate (prompt, chosen, rejected) triples, keeping the first" },
-    Field { name: "balance_by", ty: "\"category\" | \"none\"", default: Some("category"), doc: "downsample every category to the smallest (seeded)" },
-    Field { name: "eval_fraction", ty: "float", default: Some("0.1"), doc: "share of each category held out, in [0, 1); whole prompt groups move together" },
+    Field {
+        name: "dedupe",
+        ty: "bool",
+        default: Some("true"),
+        doc: "drop exact duplicate (prompt, chosen, rejected) triples, keeping the first",
+    },
+    Field {
+        name: "balance_by",
+        ty: "\"category\" | \"none\"",
+        default: Some("category"),
+        doc: "downsample every category to the smallest (seeded)",
+    },
+    Field {
+        name: "eval_fraction",
+        ty: "float",
+        default: Some("0.1"),
+        doc: "share of each category held out, in [0, 1); whole prompt groups move together",
+    },
 ];
 
 const SLOTS: &[Slot] = &[Slot {
@@ -28,7 +43,10 @@ const SLOTS: &[Slot] = &[Slot {
 
 fn check_opts(o: &PrepareOptions) -> Result<(), WithError> {
     if !(0.0..1.0).contains(&o.eval_fraction) {
-        return Err(WithError::new("eval_fraction", format!("expected a value in [0, 1), found {}", o.eval_fraction)));
+        return Err(WithError::new(
+            "eval_fraction",
+            format!("expected a value in [0, 1), found {}", o.eval_fraction),
+        ));
     }
     Ok(())
 }
@@ -47,7 +65,11 @@ pub fn input_dirs(ctx: &StageContext) -> Vec<(String, PathBuf)> {
 
 fn pairs_file(name: &str, dir: &Path) -> anyhow::Result<PathBuf> {
     let p = dir.join("pairs.parquet");
-    anyhow::ensure!(p.is_file(), "input `{name}` has no pairs.parquet (expected a data.preferences stage) in {}", dir.display());
+    anyhow::ensure!(
+        p.is_file(),
+        "input `{name}` has no pairs.parquet (expected a data.preferences stage) in {}",
+        dir.display()
+    );
     Ok(p)
 }
 
@@ -89,10 +111,21 @@ impl Kind for DataPrepare {
             sizes.insert(name.clone(), json!(pairs.len()));
             inputs.push((name, pairs));
         }
-        let out = prepare(inputs, &opts, ctx.seed_for("balance"), ctx.seed_for("split"));
-        anyhow::ensure!(!out.train.is_empty(), "no training pairs left after preparation");
+        let out = prepare(
+            inputs,
+            &opts,
+            ctx.seed_for("balance"),
+            ctx.seed_for("split"),
+        );
+        anyhow::ensure!(
+            !out.train.is_empty(),
+            "no training pairs left after preparation"
+        );
         let shared = shared_prompts(&out);
-        anyhow::ensure!(shared == 0, "internal error: {shared} prompts in both splits");
+        anyhow::ensure!(
+            shared == 0,
+            "internal error: {shared} prompts in both splits"
+        );
         table::write_pairs(&ctx.out.join("train.parquet"), &out.train)?;
         table::write_pairs(&ctx.out.join("eval.parquet"), &out.eval)?;
         let m = json!({
@@ -109,7 +142,12 @@ impl Kind for DataPrepare {
             "prompts_in_both_splits": shared,
         });
         metrics::write_json(&ctx.out.join("metrics.json"), &m)?;
-        ctx.log(format!("train {} / eval {} pairs, {} dropped", out.train.len(), out.eval.len(), out.dropped.total()));
+        ctx.log(format!(
+            "train {} / eval {} pairs, {} dropped",
+            out.train.len(),
+            out.eval.len(),
+            out.dropped.total()
+        ));
         Ok(())
     }
 }
@@ -127,7 +165,15 @@ mod tests {
         let a = run_kind(&DataPreferences, dir.path(), "a", syn(100), &[], None).unwrap();
         let b = run_kind(&DataPreferences, dir.path(), "b", syn(60), &[], None).unwrap();
         let with = json!({"eval_fraction": 0.25});
-        let out = run_kind(&DataPrepare, dir.path(), "prep", with, &[("first", a.clone()), ("second", b)], None).unwrap();
+        let out = run_kind(
+            &DataPrepare,
+            dir.path(),
+            "prep",
+            with,
+            &[("first", a.clone()), ("second", b)],
+            None,
+        )
+        .unwrap();
         let m = metrics(&out).unwrap();
         assert_eq!(m["inputs"]["first"], 200);
         assert_eq!(m["prompts_in_both_splits"], 0);
@@ -136,7 +182,21 @@ mod tests {
         let kept = m["train"].as_u64().unwrap() + m["eval"].as_u64().unwrap();
         assert_eq!(kept + m["dropped_total"].as_u64().unwrap(), 320);
         let train = table::read_pairs(&out.join("train.parquet")).unwrap();
-        assert!(train.iter().all(|p| p.id.starts_with("first/") || p.id.starts_with("second/")));
-        assert!(run_kind(&DataPrepare, dir.path(), "bad", json!({"eval_fraction": 1.0}), &[("a", a)], None).is_err());
+        assert!(
+            train
+                .iter()
+                .all(|p| p.id.starts_with("first/") || p.id.starts_with("second/"))
+        );
+        assert!(
+            run_kind(
+                &DataPrepare,
+                dir.path(),
+                "bad",
+                json!({"eval_fraction": 1.0}),
+                &[("a", a)],
+                None
+            )
+            .is_err()
+        );
     }
 }

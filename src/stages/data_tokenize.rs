@@ -34,13 +34,33 @@ fn default_max_len() -> usize {
 }
 
 const FIELDS: &[Field] = &[
-    Field { name: "max_len", ty: "int", default: Some("1024"), doc: "tokens per transcript, special tokens included (App. A.4: 1,024), 8 to 1048576" },
-    Field { name: "tokenizer", ty: "source", default: Some("null"), doc: "a tokenizer.json source, instead of the `tokenizer` input" },
+    Field {
+        name: "max_len",
+        ty: "int",
+        default: Some("1024"),
+        doc: "tokens per transcript, special tokens included (App. A.4: 1,024), 8 to 1048576",
+    },
+    Field {
+        name: "tokenizer",
+        ty: "source",
+        default: Some("null"),
+        doc: "a tokenizer.json source, instead of the `tokenizer` input",
+    },
 ];
 
 const SLOTS: &[Slot] = &[
-    Slot { name: "data", required: true, fan_in: false, doc: "a data.prepare stage (train.parquet, eval.parquet)" },
-    Slot { name: "tokenizer", required: false, fan_in: false, doc: "a stage whose outputs hold exactly one tokenizer.json (e.g. model.pretrained)" },
+    Slot {
+        name: "data",
+        required: true,
+        fan_in: false,
+        doc: "a data.prepare stage (train.parquet, eval.parquet)",
+    },
+    Slot {
+        name: "tokenizer",
+        required: false,
+        fan_in: false,
+        doc: "a stage whose outputs hold exactly one tokenizer.json (e.g. model.pretrained)",
+    },
 ];
 
 /// The splits read from `data` and written under the same names.
@@ -48,10 +68,14 @@ const SPLITS: [&str; 2] = ["train", "eval"];
 
 fn check_with(w: &With) -> Result<(), WithError> {
     if !(8..=1 << 20).contains(&w.max_len) {
-        return Err(WithError::new("max_len", format!("expected 8 to 1048576, found {}", w.max_len)));
+        return Err(WithError::new(
+            "max_len",
+            format!("expected 8 to 1048576, found {}", w.max_len),
+        ));
     }
     if let Some(s) = &w.tokenizer {
-        s.location(Some(Path::new("."))).map_err(|e| WithError::new("tokenizer", e.to_string()))?;
+        s.location(Some(Path::new(".")))
+            .map_err(|e| WithError::new("tokenizer", e.to_string()))?;
     }
     Ok(())
 }
@@ -74,12 +98,19 @@ pub fn find_tokenizer(dir: &Path) -> anyhow::Result<PathBuf> {
         return Ok(direct);
     }
     let mut found = Vec::new();
-    walk(dir, 0, &mut found).with_context(|| format!("searching {} for tokenizer.json", dir.display()))?;
+    walk(dir, 0, &mut found)
+        .with_context(|| format!("searching {} for tokenizer.json", dir.display()))?;
     found.sort();
     match found.len() {
         1 => Ok(found.remove(0)),
-        0 => anyhow::bail!("no tokenizer.json in the `tokenizer` input {}", dir.display()),
-        n => anyhow::bail!("{n} tokenizer.json files in the `tokenizer` input {}: {found:?}", dir.display()),
+        0 => anyhow::bail!(
+            "no tokenizer.json in the `tokenizer` input {}",
+            dir.display()
+        ),
+        n => anyhow::bail!(
+            "{n} tokenizer.json files in the `tokenizer` input {}: {found:?}",
+            dir.display()
+        ),
     }
 }
 
@@ -115,8 +146,13 @@ impl Kind for DataTokenize {
     fn run(&self, ctx: &StageContext) -> anyhow::Result<()> {
         let w: With = parse_with(&ctx.with)?;
         check_with(&w)?;
-        let (tok_path, tok_what, tok_digest) = match (&w.tokenizer, ctx.inputs.contains_key("tokenizer")) {
-            (Some(_), true) => anyhow::bail!("give the tokenizer either as `with.tokenizer` or as the `tokenizer` input, not both"),
+        let (tok_path, tok_what, tok_digest) = match (
+            &w.tokenizer,
+            ctx.inputs.contains_key("tokenizer"),
+        ) {
+            (Some(_), true) => anyhow::bail!(
+                "give the tokenizer either as `with.tokenizer` or as the `tokenizer` input, not both"
+            ),
             (Some(s), false) => {
                 let r = s.resolve(ctx.roots.data.as_deref(), &FetchEnv::from_env())?;
                 (r.path.clone(), r.what.clone(), r.digest)
@@ -126,18 +162,26 @@ impl Kind for DataTokenize {
                 let d = crate::data::pin::digest(&p)?;
                 (p.clone(), format!("input:{}", p.display()), d)
             }
-            (None, false) => anyhow::bail!("no tokenizer: connect the `tokenizer` input or set `with.tokenizer`"),
+            (None, false) => {
+                anyhow::bail!("no tokenizer: connect the `tokenizer` input or set `with.tokenizer`")
+            }
         };
         let tok = load_tokenizer(&tok_path)?;
         let data = ctx.input("data")?;
-        let mut m = json!({"max_len": w.max_len, "tokenizer": {"what": tok_what, "digest": tok_digest}});
+        let mut m =
+            json!({"max_len": w.max_len, "tokenizer": {"what": tok_what, "digest": tok_digest}});
         for split in SPLITS {
             let f = data.join(format!("{split}.parquet"));
-            anyhow::ensure!(f.is_file(), "input `data` has no {split}.parquet (expected a data.prepare stage) in {}", data.display());
+            anyhow::ensure!(
+                f.is_file(),
+                "input `data` has no {split}.parquet (expected a data.prepare stage) in {}",
+                data.display()
+            );
             let pairs = table::read_pairs(&f)?;
             let mut rows = Vec::with_capacity(pairs.len());
             let mut trunc: BTreeMap<String, usize> = BTreeMap::new();
-            let (mut n_trunc, mut n_resp, mut max_full, mut sum_full) = (0usize, 0usize, 0usize, 0usize);
+            let (mut n_trunc, mut n_resp, mut max_full, mut sum_full) =
+                (0usize, 0usize, 0usize, 0usize);
             for (i, p) in pairs.into_iter().enumerate() {
                 if i % 256 == 0 {
                     ctx.check_cancel()?;
@@ -153,10 +197,20 @@ impl Kind for DataTokenize {
                 }
                 max_full = max_full.max(chosen.full_len).max(rejected.full_len);
                 sum_full += chosen.full_len + rejected.full_len;
-                rows.push(TokenRow { id: p.id, category: p.category, source: p.source, chosen, rejected });
+                rows.push(TokenRow {
+                    id: p.id,
+                    category: p.category,
+                    source: p.source,
+                    chosen,
+                    rejected,
+                });
             }
             write_tokens(&ctx.out.join(format!("{split}.parquet")), &rows)?;
-            let mean = if rows.is_empty() { 0.0 } else { sum_full as f64 / (2 * rows.len()) as f64 };
+            let mean = if rows.is_empty() {
+                0.0
+            } else {
+                sum_full as f64 / (2 * rows.len()) as f64
+            };
             m[split] = json!({
                 "rows": rows.len(),
                 "truncated_rows": n_trunc,
@@ -165,7 +219,10 @@ impl Kind for DataTokenize {
                 "max_tokens_before_truncation": max_full,
                 "mean_tokens_before_truncation": mean,
             });
-            ctx.log(format!("{split}: {} rows, {n_trunc} truncated, {n_resp} with a cut response", rows.len()));
+            ctx.log(format!(
+                "{split}: {} rows, {n_trunc} truncated, {n_resp} with a cut response",
+                rows.len()
+            ));
         }
         metrics::write_json(&ctx.out.join("metrics.json"), &m)?;
         Ok(())
@@ -188,19 +245,66 @@ mod tests {
         std::fs::create_dir_all(&tokdir).unwrap();
         crate::data::tokenize::tests::tiny_tokenizer(&tokdir);
         let syn = json!({"format": "synthetic", "synthetic": {"categories": 2, "pairs_per_category": 40}});
-        let pairs = run_kind(&crate::stages::data_preferences::DataPreferences, dir.path(), "s", syn, &[], None).unwrap();
-        let prep = run_kind(&DataPrepare, dir.path(), "p", json!({}), &[("s", pairs)], None).unwrap();
-        let inputs = [("data", prep.clone()), ("tokenizer", dir.path().join("tok"))];
-        let out = run_kind(&DataTokenize, dir.path(), "t", json!({"max_len": 12}), &inputs, None).unwrap();
+        let pairs = run_kind(
+            &crate::stages::data_preferences::DataPreferences,
+            dir.path(),
+            "s",
+            syn,
+            &[],
+            None,
+        )
+        .unwrap();
+        let prep = run_kind(
+            &DataPrepare,
+            dir.path(),
+            "p",
+            json!({}),
+            &[("s", pairs)],
+            None,
+        )
+        .unwrap();
+        let inputs = [
+            ("data", prep.clone()),
+            ("tokenizer", dir.path().join("tok")),
+        ];
+        let out = run_kind(
+            &DataTokenize,
+            dir.path(),
+            "t",
+            json!({"max_len": 12}),
+            &inputs,
+            None,
+        )
+        .unwrap();
         let m = metrics(&out).unwrap();
         let rows = m["train"]["rows"].as_u64().unwrap() + m["eval"]["rows"].as_u64().unwrap();
         assert_eq!(rows, 80);
         assert!(m["train"]["truncated_rows"].as_u64().unwrap() > 0);
         let ids = read_ids(&out.join("train.parquet"), "chosen_ids").unwrap();
-        assert!(ids.iter().all(|v| v.len() <= 12 && v[0] == 1 && *v.last().unwrap() == 2), "[CLS] … [SEP] kept");
-        let wide = run_kind(&DataTokenize, dir.path(), "t2", json!({"max_len": 4096}), &inputs, None).unwrap();
+        assert!(
+            ids.iter()
+                .all(|v| v.len() <= 12 && v[0] == 1 && *v.last().unwrap() == 2),
+            "[CLS] … [SEP] kept"
+        );
+        let wide = run_kind(
+            &DataTokenize,
+            dir.path(),
+            "t2",
+            json!({"max_len": 4096}),
+            &inputs,
+            None,
+        )
+        .unwrap();
         assert_eq!(metrics(&wide).unwrap()["train"]["truncated_rows"], 0);
-        let e = run_kind(&DataTokenize, dir.path(), "t3", json!({}), &[("data", prep)], None).unwrap_err();
+        let e = run_kind(
+            &DataTokenize,
+            dir.path(),
+            "t3",
+            json!({}),
+            &[("data", prep)],
+            None,
+        )
+        .unwrap_err();
         assert!(e.to_string().contains("no tokenizer"), "{e}");
     }
 }

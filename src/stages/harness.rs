@@ -20,7 +20,8 @@ pub fn run_kind(
     inputs: &[(&str, PathBuf)],
     data: Option<&Path>,
 ) -> anyhow::Result<PathBuf> {
-    kind.check(&with).map_err(|e| anyhow::anyhow!("with.{}: {}", e.path, e.message))?;
+    kind.check(&with)
+        .map_err(|e| anyhow::anyhow!("with.{}: {}", e.path, e.message))?;
     let out = root.join(stage).join("out");
     std::fs::create_dir_all(&out)?;
     let scratch = root.join(stage).join("scratch");
@@ -29,12 +30,19 @@ pub fn run_kind(
         stage: stage.into(),
         base: stage.into(),
         with,
-        inputs: inputs.iter().map(|(k, p)| (k.to_string(), Input::One(p.clone()))).collect::<BTreeMap<_, _>>(),
+        inputs: inputs
+            .iter()
+            .map(|(k, p)| (k.to_string(), Input::One(p.clone())))
+            .collect::<BTreeMap<_, _>>(),
         out: out.clone(),
         seed: 42,
         threads: 1,
         backend: Backend::default(),
-        roots: Roots { pipeline_dir: root.to_path_buf(), data: data.map(Path::to_path_buf), models: None },
+        roots: Roots {
+            pipeline_dir: root.to_path_buf(),
+            data: data.map(Path::to_path_buf),
+            models: None,
+        },
         scratch,
         cancel: Arc::new(AtomicBool::new(false)),
         log: Mutex::new(Box::new(std::io::sink())),
