@@ -5,7 +5,7 @@
 //!   (default `$XDG_CACHE_HOME/repro`, else `~/.cache/repro`), once: a later
 //!   run reuses the copy, and the stage records its digest.
 //! - Hub files live in the Hugging Face cache: `$HF_HUB_CACHE`, else
-//!   `$HF_HOME/hub`, else `~/.cache/huggingface/hub`.
+//!   `$HF_HOME/hub`, else `~/.cache/huggingface/hub`; `HF_ENDPOINT` picks a mirror.
 //! - Offline (`HF_HUB_OFFLINE` or `REPRO_OFFLINE` set to `1`/`true`/`yes`/`on`)
 //!   only those caches are consulted; a missing file is an error naming the URL
 //!   or repo and the variable that points at a local copy.
@@ -198,8 +198,11 @@ pub fn fetch_hf(env: &FetchEnv, f: &HubFile) -> Result<PathBuf, DataError> {
             "not in the Hugging Face cache and HF_HUB_OFFLINE is set".into(),
         ));
     }
-    let api = hf_hub::api::sync::ApiBuilder::from_cache(cache)
-        .with_progress(false)
+    let mut builder = hf_hub::api::sync::ApiBuilder::from_cache(cache).with_progress(false);
+    if let Some(ep) = std::env::var("HF_ENDPOINT").ok().filter(|e| !e.is_empty()) {
+        builder = builder.with_endpoint(ep);
+    }
+    let api = builder
         .build()
         .map_err(|e| unavailable(format!("hub client: {e}")))?;
     api.repo(repo())
@@ -265,6 +268,53 @@ mod tests {
         std::fs::create_dir_all(p.parent().unwrap()).unwrap();
         std::fs::write(&p, "{}").unwrap();
         assert_eq!(fetch_url(&env, "https://example.org/a.jsonl").unwrap(), p);
+    }
+
+    /// Serves `body` to one HTTP request on a local port; returns a URL.
+    fn serve_once(body: Vec<u8>) -> String {
+        use std::io::Read;
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = l.local_addr().unwrap();
+        std::thread::spawn(move || {
+            if let Ok((mut s, _)) = l.accept() {
+                let mut buf = [0u8; 4096];
+                let _ = s.read(&mut buf);
+                let head = format!(
+                    "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+                    body.len()
+                );
+                let _ = s.write_all(head.as_bytes());
+                let _ = s.write_all(&body);
+            }
+        });
+        format!("http://{addr}/data/pairs.jsonl")
+    }
+
+    #[test]
+    fn downloads_once_into_the_cache_and_reports_unreachable_hosts() {
+        let dir = tempfile::tempdir().unwrap();
+        let env = FetchEnv {
+            offline: false,
+            url_cache: dir.path().join("u"),
+            hf_cache: dir.path().join("hf"),
+        };
+        let body = b"{\"prompt\": \"p\", \"chosen\": \"a\", \"rejected\": \"b\"}\n".to_vec();
+        let url = serve_once(body.clone());
+        let p = fetch_url(&env, &url).unwrap();
+        assert_eq!(std::fs::read(&p).unwrap(), body);
+        // The server answered once and is gone: the second fetch is served from the cache.
+        assert_eq!(fetch_url(&env, &url).unwrap(), p);
+        let closed = {
+            let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+            l.local_addr().unwrap()
+        };
+        let e = fetch_url(&env, &format!("http://{closed}/x.jsonl"))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains(&format!("url http://{closed}/x.jsonl")) && e.contains("REPRO_CACHE"),
+            "{e}"
+        );
     }
 
     #[test]

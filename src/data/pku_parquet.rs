@@ -66,11 +66,7 @@ fn bools_of(s: &Series, name: &str, path: &Path) -> Result<Vec<Option<bool>>, Da
     Ok(ca.iter().collect())
 }
 
-fn harm(
-    df: &DataFrame,
-    name: &str,
-    path: &Path,
-) -> Result<HarmColumns, DataError> {
+fn harm(df: &DataFrame, name: &str, path: &Path) -> Result<HarmColumns, DataError> {
     let c = column(df, name, path)?;
     let st = c.struct_().map_err(|_| DataError::Column {
         file: path.to_path_buf(),

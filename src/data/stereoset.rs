@@ -133,8 +133,13 @@ pub fn load(
     let name = file_name(path);
     let mut out = Vec::new();
     let mut stats = LoadStats::default();
-    let whole = serde_json::from_str::<Value>(&text).ok();
-    if let Some(Value::Object(root)) = whole.filter(|v| v.get("data").is_some()) {
+    // The nested shape is one JSON object with a `data` key; anything that does
+    // not parse as that is read as JSON lines (whose errors then name the line).
+    let nested = match serde_json::from_str::<Value>(&text) {
+        Ok(Value::Object(root)) if root.contains_key("data") => Some(root),
+        _ => None,
+    };
+    if let Some(root) = nested {
         let Some(Value::Object(data)) = root.get("data") else {
             return Err(DataError::row(
                 path,

@@ -61,6 +61,12 @@ const SLOTS: &[Slot] = &[
         fan_in: false,
         doc: "a stage whose outputs hold exactly one tokenizer.json (e.g. model.pretrained)",
     },
+    Slot {
+        name: "backbone",
+        required: false,
+        fan_in: false,
+        doc: "same as `tokenizer` (DESIGN §5 calls the slot `backbone`); connect one of the two",
+    },
 ];
 
 /// The splits read from `data` and written under the same names.
@@ -146,24 +152,31 @@ impl Kind for DataTokenize {
     fn run(&self, ctx: &StageContext) -> anyhow::Result<()> {
         let w: With = parse_with(&ctx.with)?;
         check_with(&w)?;
-        let (tok_path, tok_what, tok_digest) = match (
-            &w.tokenizer,
-            ctx.inputs.contains_key("tokenizer"),
-        ) {
-            (Some(_), true) => anyhow::bail!(
-                "give the tokenizer either as `with.tokenizer` or as the `tokenizer` input, not both"
+        let slots: Vec<&str> = ["tokenizer", "backbone"]
+            .into_iter()
+            .filter(|s| ctx.inputs.contains_key(*s))
+            .collect();
+        anyhow::ensure!(
+            slots.len() < 2,
+            "connect either the `tokenizer` or the `backbone` input, not both"
+        );
+        let (tok_path, tok_what, tok_digest) = match (&w.tokenizer, slots.first()) {
+            (Some(_), Some(_)) => anyhow::bail!(
+                "give the tokenizer either as `with.tokenizer` or as an input, not both"
             ),
-            (Some(s), false) => {
+            (Some(s), None) => {
                 let r = s.resolve(ctx.roots.data.as_deref(), &FetchEnv::from_env())?;
                 (r.path.clone(), r.what.clone(), r.digest)
             }
-            (None, true) => {
-                let p = find_tokenizer(ctx.input("tokenizer")?)?;
+            (None, Some(slot)) => {
+                let p = find_tokenizer(ctx.input(slot)?)?;
                 let d = crate::data::pin::digest(&p)?;
                 (p.clone(), format!("input:{}", p.display()), d)
             }
-            (None, false) => {
-                anyhow::bail!("no tokenizer: connect the `tokenizer` input or set `with.tokenizer`")
+            (None, None) => {
+                anyhow::bail!(
+                    "no tokenizer: connect the `tokenizer` (or `backbone`) input or set `with.tokenizer`"
+                )
             }
         };
         let tok = load_tokenizer(&tok_path)?;
@@ -263,10 +276,7 @@ mod tests {
             None,
         )
         .unwrap();
-        let inputs = [
-            ("data", prep.clone()),
-            ("tokenizer", dir.path().join("tok")),
-        ];
+        let inputs = [("data", prep.clone()), ("backbone", dir.path().join("tok"))];
         let out = run_kind(
             &DataTokenize,
             dir.path(),
