@@ -91,9 +91,16 @@ fn main() -> anyhow::Result<()> {
                             None,
                         )?;
                         let m = metrics(&out)?;
-                        let n = m["train"]["rows"].as_u64().unwrap_or(0)
-                            + m["eval"]["rows"].as_u64().unwrap_or(0);
-                        Ok((out, n))
+                        let sum = |k: &str| {
+                            m["train"][k].as_u64().unwrap_or(0) + m["eval"][k].as_u64().unwrap_or(0)
+                        };
+                        println!(
+                            "tokenize max_len {max_len}: {} pairs, {} with the prompt cut, {} with a response longer than max_len",
+                            sum("rows"),
+                            sum("truncated_rows"),
+                            sum("response_truncated_rows")
+                        );
+                        Ok((out, sum("rows")))
                     },
                 )?;
             }

@@ -369,3 +369,22 @@ fn tokenize_real_pairs_with_minilm_truncating_prompts_from_the_left() {
             .all(|v| v.len() <= 128 && v[0] == 101 && *v.last().unwrap() == 102)
     );
 }
+
+#[test]
+fn truncated_real_gzip_is_an_error_even_when_skipping_bad_rows() {
+    let Some(data) = data_root() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let bytes = std::fs::read(data.join(HH)).unwrap();
+    let cut = dir.path().join("cut.jsonl.gz");
+    std::fs::write(&cut, &bytes[..bytes.len() / 2]).unwrap();
+    for policy in ["error", "skip"] {
+        let with = json!({"source": {"path": cut}, "format": "hh-rlhf", "category": "harmless", "on_bad_rows": policy});
+        let e = run_kind(&DataPreferences, dir.path(), policy, with, &[], None)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("cut.jsonl.gz") && e.contains("gzip"),
+            "{policy}: {e}"
+        );
+    }
+}
