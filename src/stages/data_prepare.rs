@@ -200,3 +200,45 @@ mod tests {
         );
     }
 }
+
+#[cfg(test)]
+mod determinism {
+    use super::*;
+    use crate::stages::data_preferences::DataPreferences;
+    use crate::stages::harness::run_kind;
+
+    #[test]
+    fn reruns_write_identical_bytes() {
+        let dir = tempfile::tempdir().unwrap();
+        let syn = json!({"format": "synthetic", "synthetic": {"categories": 3, "pairs_per_category": 300}});
+        let mut outs = Vec::new();
+        for run in ["r1", "r2"] {
+            let root = dir.path().join(run);
+            let a = run_kind(&DataPreferences, &root, "s", syn.clone(), &[], None).unwrap();
+            let p = run_kind(
+                &DataPrepare,
+                &root,
+                "p",
+                json!({}),
+                &[("s", a.clone())],
+                None,
+            )
+            .unwrap();
+            outs.push((a, p));
+        }
+        for f in ["pairs.parquet", "metrics.json"] {
+            assert_eq!(
+                std::fs::read(outs[0].0.join(f)).unwrap(),
+                std::fs::read(outs[1].0.join(f)).unwrap(),
+                "{f}"
+            );
+        }
+        for f in ["train.parquet", "eval.parquet", "metrics.json"] {
+            assert_eq!(
+                std::fs::read(outs[0].1.join(f)).unwrap(),
+                std::fs::read(outs[1].1.join(f)).unwrap(),
+                "{f}"
+            );
+        }
+    }
+}
