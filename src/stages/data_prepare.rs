@@ -34,12 +34,36 @@ const FIELDS: &[Field] = &[
     },
 ];
 
-const SLOTS: &[Slot] = &[Slot {
-    name: "*",
-    required: true,
-    fan_in: false,
-    doc: "one or more data.preferences stages (pairs.parquet), under any input names; a fan-in contributes every expansion",
-}];
+/// Named slots for the common cases, plus `*` (see [`Slot::name`]) for any
+/// other names. None is required by itself; `run` needs at least one input.
+/// The named ones let the DESIGN §1 example (`{helpful: …, harmless: …}`)
+/// validate even on an engine that does not know `*` yet.
+const SLOTS: &[Slot] = &[
+    Slot {
+        name: "pairs",
+        required: false,
+        fan_in: false,
+        doc: "a data.preferences stage (pairs.parquet)",
+    },
+    Slot {
+        name: "helpful",
+        required: false,
+        fan_in: false,
+        doc: "a data.preferences stage of helpful pairs",
+    },
+    Slot {
+        name: "harmless",
+        required: false,
+        fan_in: false,
+        doc: "a data.preferences stage of harmless pairs",
+    },
+    Slot {
+        name: "*",
+        required: false,
+        fan_in: false,
+        doc: "any further data.preferences stages under any input names; all inputs are merged in name order",
+    },
+];
 
 fn check_opts(o: &PrepareOptions) -> Result<(), WithError> {
     if !(0.0..1.0).contains(&o.eval_fraction) {
