@@ -5,6 +5,7 @@
 pub mod backend;
 pub mod cli;
 pub mod dag;
+pub mod data;
 pub mod eval;
 pub mod exec;
 pub mod spec;

@@ -93,7 +93,13 @@ pub fn run(
     ctx.store.clean_tmp()?;
     let lock = Lockfile::load(&ctx.lock_path)?;
     let done: Vec<String> = summary.ran.iter().chain(&summary.fresh).cloned().collect();
-    for dir in exec::publish::publish(&ctx.pipeline, &done, &lock, &ctx.store, Path::new("results"))? {
+    for dir in exec::publish::publish(
+        &ctx.pipeline,
+        &done,
+        &lock,
+        &ctx.store,
+        Path::new("results"),
+    )? {
         let _ = writeln!(out, "results: {}", dir.display());
     }
     let total = selected.iter().filter(|s| **s).count();

@@ -11,19 +11,32 @@ use crate::store::{Lockfile, Store, StoreError};
 /// Publishes the publishing stages among `done` (fresh after this run);
 /// returns the directories written. Each is replaced whole (written beside,
 /// then renamed), so a reader never sees half a report.
-pub fn publish(pipeline: &Pipeline, done: &[String], lock: &Lockfile, store: &Store, results: &Path) -> Result<Vec<PathBuf>, StoreError> {
+pub fn publish(
+    pipeline: &Pipeline,
+    done: &[String],
+    lock: &Lockfile,
+    store: &Store,
+    results: &Path,
+) -> Result<Vec<PathBuf>, StoreError> {
     let mut written = Vec::new();
     for s in pipeline.stages.iter().filter(|s| done.contains(&s.name)) {
-        let StageKind::Builtin(k) = &s.kind else { continue };
+        let StageKind::Builtin(k) = &s.kind else {
+            continue;
+        };
         if !k.publishes() {
             continue;
         }
-        let Some(entry) = lock.stages.get(&s.name) else { continue };
+        let Some(entry) = lock.stages.get(&s.name) else {
+            continue;
+        };
         let dest = results.join(&pipeline.stem).join(&s.name);
         let tmp = dest.with_extension("partial");
         if tmp.exists() {
             make_writable(&tmp);
-            fs::remove_dir_all(&tmp).map_err(|e| StoreError::Io { path: tmp.clone(), source: e })?;
+            fs::remove_dir_all(&tmp).map_err(|e| StoreError::Io {
+                path: tmp.clone(),
+                source: e,
+            })?;
         }
         for (path, e) in &entry.outputs {
             store.materialize(e, &tmp.join(path))?;
@@ -31,9 +44,15 @@ pub fn publish(pipeline: &Pipeline, done: &[String], lock: &Lockfile, store: &St
         make_writable(&tmp);
         if dest.exists() {
             make_writable(&dest);
-            fs::remove_dir_all(&dest).map_err(|e| StoreError::Io { path: dest.clone(), source: e })?;
+            fs::remove_dir_all(&dest).map_err(|e| StoreError::Io {
+                path: dest.clone(),
+                source: e,
+            })?;
         }
-        fs::rename(&tmp, &dest).map_err(|e| StoreError::Io { path: dest.clone(), source: e })?;
+        fs::rename(&tmp, &dest).map_err(|e| StoreError::Io {
+            path: dest.clone(),
+            source: e,
+        })?;
         written.push(dest);
     }
     Ok(written)

@@ -33,7 +33,10 @@ fn next(state: &mut u64) -> u64 {
     state.wrapping_mul(0x2545_F491_4F6C_DD1D)
 }
 
-const TOKENS: &[&str] = &["${", "}", "[", "]", "{", ":", "- ", "&a ", "*a", "\n  ", "null", "'", "\"", "\t", "matrix", "inputs", "~", "!!str ", "#", "?", "|", ">", "%"];
+const TOKENS: &[&str] = &[
+    "${", "}", "[", "]", "{", ":", "- ", "&a ", "*a", "\n  ", "null", "'", "\"", "\t", "matrix",
+    "inputs", "~", "!!str ", "#", "?", "|", ">", "%",
+];
 
 #[test]
 fn mutated_pipelines_never_panic() {
@@ -62,14 +65,22 @@ fn mutated_pipelines_never_panic() {
             }
         }
         std::fs::write(&file, &bytes).unwrap();
-        let result = std::panic::catch_unwind(|| super::load(&file, &[], &Default::default()).map(|p| p.stages.len()));
+        let result = std::panic::catch_unwind(|| {
+            super::load(&file, &[], &Default::default()).map(|p| p.stages.len())
+        });
         match result {
             Ok(Ok(_)) => {}
             Ok(Err(e)) => {
                 let msg = e.to_string();
-                assert!(msg.contains("p.yaml"), "round {round}: error does not name the file: {msg}");
+                assert!(
+                    msg.contains("p.yaml"),
+                    "round {round}: error does not name the file: {msg}"
+                );
             }
-            Err(_) => panic!("round {round}: loading panicked on:\n{}", String::from_utf8_lossy(&bytes)),
+            Err(_) => panic!(
+                "round {round}: loading panicked on:\n{}",
+                String::from_utf8_lossy(&bytes)
+            ),
         }
     }
     assert!(Path::new(&file).exists());
@@ -82,5 +93,8 @@ fn the_seed_pipeline_itself_is_valid() {
     std::fs::write(&file, SEED_PIPELINE).unwrap();
     let p = super::load(&file, &[], &Default::default()).unwrap();
     let names: Vec<&str> = p.stages.iter().map(|s| s.name.as_str()).collect();
-    assert_eq!(names, vec!["make", "sweep[lam=0.0]", "sweep[lam=0.2]", "fan"]);
+    assert_eq!(
+        names,
+        vec!["make", "sweep[lam=0.0]", "sweep[lam=0.2]", "fan"]
+    );
 }

@@ -639,7 +639,8 @@ fn check_slots(
             .at_path(&["inputs", slot])
             .map(|n| n.mark.clone())
             .unwrap_or_else(|| node.mark.clone());
-        let Some(decl) = k.slots().iter().find(|s| s.name == slot) else {
+        let exact = k.slots().iter().find(|s| s.name == slot);
+        let Some(decl) = exact.or_else(|| k.slots().iter().find(|s| s.name == "*")) else {
             let known: Vec<&str> = k.slots().iter().map(|s| s.name).collect();
             return Err(SpecError::at(
                 &mark,

@@ -31,7 +31,9 @@ pub struct Field {
 /// One named input slot of a kind.
 #[derive(Debug, Clone, Copy)]
 pub struct Slot {
-    /// Name under `inputs:` (also `$IN_<name>` for commands).
+    /// Name under `inputs:` (also `$IN_<name>` for commands). The name `*`
+    /// declares a variadic slot: any number of inputs under any valid names
+    /// (e.g. `data.prepare` merging `{helpful: a, harmless: b}`).
     pub name: &'static str,
     /// Whether the pipeline must connect it.
     pub required: bool,

@@ -4,3 +4,8 @@ pub mod kind;
 pub mod registry;
 
 pub use kind::{Field, Input, KeyDep, Kind, Roots, Slot, StageContext, WithError, parse_with};
+pub mod data_preferences;
+pub mod data_prepare;
+pub mod data_probes;
+pub mod data_tokenize;
+pub mod harness;

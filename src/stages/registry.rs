@@ -7,7 +7,12 @@ use super::kind::Kind;
 /// To add a kind: write `src/stages/<name>.rs` implementing [`Kind`] and add
 /// it here.
 pub fn builtin() -> Vec<&'static dyn Kind> {
-    vec![]
+    vec![
+        &super::data_preferences::DataPreferences,
+        &super::data_prepare::DataPrepare,
+        &super::data_tokenize::DataTokenize,
+        &super::data_probes::DataProbes,
+    ]
 }
 
 /// The built-in kind called `name`, if any.

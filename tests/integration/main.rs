@@ -7,6 +7,7 @@ mod caching;
 mod cli;
 mod concurrency;
 mod crash;
+mod data_real;
 mod extends_set;
 mod failures;
 mod malformed;

@@ -1,0 +1,381 @@
+//! `data.probes`: evaluation sets — CrowS-Pairs, StereoSet, LIMA prompts, and
+//! prompt sets drawn from preference tables — as `probes.parquet`.
+
+use std::path::Path;
+
+use anyhow::Context;
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::data_preferences::source_key_deps;
+use super::kind::{Field, KeyDep, Kind, Roots, Slot, StageContext, WithError, parse_with};
+use crate::data::drops::OnBadRows;
+use crate::data::fetch::FetchEnv;
+use crate::data::load::LoadStats;
+use crate::data::probe::{write_prompts, write_stereo};
+use crate::data::prompt_set::{draw, subsample};
+use crate::data::source::SourceSpec;
+use crate::data::stereoset::Subset;
+use crate::data::{crows_pairs, lima, metrics, stereoset, table};
+
+/// The `data.probes` kind.
+pub struct DataProbes;
+
+/// Which probe set.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+enum Set {
+    CrowsPairs,
+    Stereoset,
+    Lima,
+    Prompts,
+}
+
+/// Which table of the `pairs` input prompts are drawn from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "lowercase")]
+enum Split {
+    /// `pairs.parquet` of a data.preferences stage, else `eval.parquet`.
+    #[default]
+    Auto,
+    Pairs,
+    Train,
+    Eval,
+}
+
+/// `with:` of `data.probes`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct With {
+    set: Set,
+    #[serde(default)]
+    source: Option<SourceSpec>,
+    #[serde(default)]
+    subset: Option<Subset>,
+    #[serde(default)]
+    n: Option<usize>,
+    #[serde(default)]
+    per_category: Option<usize>,
+    #[serde(default)]
+    categories: Option<Vec<String>>,
+    #[serde(default)]
+    split: Split,
+    #[serde(default)]
+    on_bad_rows: OnBadRows,
+}
+
+const FIELDS: &[Field] = &[
+    Field {
+        name: "set",
+        ty: "\"crows-pairs\" | \"stereoset\" | \"lima\" | \"prompts\"",
+        default: None,
+        doc: "which probe set",
+    },
+    Field {
+        name: "source",
+        ty: "source",
+        default: Some("null"),
+        doc: "the file (crows-pairs CSV, stereoset jsonl or nested dev.json, LIMA jsonl); not for prompts",
+    },
+    Field {
+        name: "subset",
+        ty: "\"intrasentence\" | \"intersentence\" | \"all\"",
+        default: Some("intrasentence"),
+        doc: "stereoset items kept",
+    },
+    Field {
+        name: "n",
+        ty: "int",
+        default: Some("null"),
+        doc: "keep n items sampled with the stage seed (all when null or larger)",
+    },
+    Field {
+        name: "per_category",
+        ty: "int",
+        default: Some("null"),
+        doc: "prompts: distinct prompts per category (App. B.1: 100); required for prompts",
+    },
+    Field {
+        name: "categories",
+        ty: "[string]",
+        default: Some("null"),
+        doc: "prompts: categories to draw from (default all)",
+    },
+    Field {
+        name: "split",
+        ty: "\"auto\" | \"pairs\" | \"train\" | \"eval\"",
+        default: Some("auto"),
+        doc: "prompts: table of the `pairs` input (auto: pairs.parquet, else eval.parquet)",
+    },
+    Field {
+        name: "on_bad_rows",
+        ty: "\"error\" | \"skip\"",
+        default: Some("error"),
+        doc: "a malformed row stops the stage, or is skipped and counted",
+    },
+];
+
+const SLOTS: &[Slot] = &[Slot {
+    name: "pairs",
+    required: false,
+    fan_in: false,
+    doc: "prompts: a data.preferences or data.prepare stage to draw prompts from",
+}];
+
+fn check_with(w: &With) -> Result<(), WithError> {
+    let is_prompts = w.set == Set::Prompts;
+    match (&w.source, is_prompts) {
+        (Some(_), true) => {
+            return Err(WithError::new(
+                "source",
+                "prompts are drawn from the `pairs` input, not a source",
+            ));
+        }
+        (None, false) => {
+            return Err(WithError::new(
+                "source",
+                "missing: this set is read from a source",
+            ));
+        }
+        (Some(s), false) => {
+            s.location(Some(Path::new(".")))
+                .map_err(|e| WithError::new("source", e.to_string()))?;
+        }
+        (None, true) => {}
+    }
+    if w.subset.is_some() && w.set != Set::Stereoset {
+        return Err(WithError::new("subset", "only for set: stereoset"));
+    }
+    if is_prompts != w.per_category.is_some() {
+        return Err(WithError::new(
+            "per_category",
+            "required for set: prompts, and only there",
+        ));
+    }
+    if !is_prompts && (w.categories.is_some() || w.split != Split::Auto) {
+        return Err(WithError::new(
+            if w.categories.is_some() {
+                "categories"
+            } else {
+                "split"
+            },
+            "only for set: prompts",
+        ));
+    }
+    if w.per_category == Some(0) || w.n == Some(0) {
+        return Err(WithError::new(
+            if w.n == Some(0) { "n" } else { "per_category" },
+            "expected at least 1",
+        ));
+    }
+    Ok(())
+}
+
+fn prompts_table(dir: &Path, split: Split) -> anyhow::Result<std::path::PathBuf> {
+    let pick = |name: &str| {
+        let p = dir.join(name);
+        anyhow::ensure!(
+            p.is_file(),
+            "input `pairs` has no {name} in {}",
+            dir.display()
+        );
+        Ok(p)
+    };
+    match split {
+        Split::Pairs => pick("pairs.parquet"),
+        Split::Train => pick("train.parquet"),
+        Split::Eval => pick("eval.parquet"),
+        Split::Auto if dir.join("pairs.parquet").is_file() => pick("pairs.parquet"),
+        Split::Auto => pick("eval.parquet"),
+    }
+}
+
+impl Kind for DataProbes {
+    fn name(&self) -> &'static str {
+        "data.probes"
+    }
+    fn code_version(&self) -> u32 {
+        1
+    }
+    fn summary(&self) -> &'static str {
+        "evaluation sets: CrowS-Pairs, StereoSet, LIMA prompts, prompt sets from preference tables → probes.parquet"
+    }
+    fn fields(&self) -> &'static [Field] {
+        FIELDS
+    }
+    fn slots(&self) -> &'static [Slot] {
+        SLOTS
+    }
+    fn outputs(&self) -> &'static [&'static str] {
+        &["probes.parquet", "metrics.json"]
+    }
+    fn metrics(&self) -> Option<&'static str> {
+        Some("metrics.json")
+    }
+    fn check(&self, with: &Value) -> Result<(), WithError> {
+        check_with(&parse_with::<With>(with)?)
+    }
+    fn key_deps(&self, with: &Value, roots: &Roots) -> Result<Vec<KeyDep>, WithError> {
+        let w: With = parse_with(with)?;
+        source_key_deps(w.source.as_ref(), roots, "source")
+    }
+    fn run(&self, ctx: &StageContext) -> anyhow::Result<()> {
+        let w: With = parse_with(&ctx.with)?;
+        check_with(&w)?;
+        let out = ctx.out.join("probes.parquet");
+        let seed = ctx.seed_for("sample");
+        let mut m = json!({});
+        let n_of = |len: usize| w.n.unwrap_or(len);
+        let stats_json = |s: &LoadStats| json!({"rows_read": s.rows_read, "dropped": s.dropped, "bad_rows": s.bad_rows, "bad_rows_total": s.bad_rows.total()});
+        let (rows, by): (usize, std::collections::BTreeMap<String, usize>) =
+            if w.set == Set::Prompts {
+                let dir = ctx
+                    .input("pairs")
+                    .context("set: prompts needs the `pairs` input")?;
+                let file = prompts_table(dir, w.split)?;
+                let pairs = table::read_pairs(&file)?;
+                let per = w.per_category.unwrap_or(0);
+                let items = draw(&pairs, per, w.categories.as_deref(), seed)?;
+                let items = subsample(items, n_of(usize::MAX), seed);
+                write_prompts(&out, &items)?;
+                m["table"] = json!("prompts");
+                m["from"] = json!(file.file_name().map(|f| f.to_string_lossy().into_owned()));
+                (
+                    items.len(),
+                    count(items.iter().map(|i| i.category.as_str())),
+                )
+            } else {
+                let spec = w.source.as_ref().context("source missing")?;
+                let r = spec.resolve(ctx.roots.data.as_deref(), &FetchEnv::from_env())?;
+                m["source"] = json!(r);
+                match w.set {
+                    Set::Lima => {
+                        let (items, st) = lima::load(&r.path, w.on_bad_rows)?;
+                        let total = items.len();
+                        let items = subsample(items, n_of(total), seed);
+                        write_prompts(&out, &items)?;
+                        m["table"] = json!("prompts");
+                        m["load"] = stats_json(&st);
+                        (
+                            items.len(),
+                            count(items.iter().map(|i| i.category.as_str())),
+                        )
+                    }
+                    _ => {
+                        let (items, st) = if w.set == Set::CrowsPairs {
+                            crows_pairs::load(&r.path, w.on_bad_rows)?
+                        } else {
+                            let sub = w.subset.unwrap_or_default();
+                            m["subset"] = json!(format!("{sub:?}").to_lowercase());
+                            stereoset::load(&r.path, sub, w.on_bad_rows)?
+                        };
+                        let total = items.len();
+                        let items = subsample(items, n_of(total), seed);
+                        write_stereo(&out, &items)?;
+                        m["table"] = json!("stereotype");
+                        m["load"] = stats_json(&st);
+                        m["by_subset"] = json!(count(items.iter().map(|i| i.subset.as_str())));
+                        (
+                            items.len(),
+                            count(items.iter().map(|i| i.bias_type.as_str())),
+                        )
+                    }
+                }
+            };
+        anyhow::ensure!(rows > 0, "no probe items left");
+        m["rows"] = json!(rows);
+        m["by_category"] = json!(by);
+        metrics::write_json(&ctx.out.join("metrics.json"), &m)?;
+        ctx.log(format!("{rows} probe items"));
+        Ok(())
+    }
+}
+
+fn count<'a>(it: impl Iterator<Item = &'a str>) -> std::collections::BTreeMap<String, usize> {
+    let mut m = std::collections::BTreeMap::new();
+    for k in it {
+        *m.entry(k.to_string()).or_default() += 1;
+    }
+    m
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::data::probe::{read_prompts, read_stereo};
+    use crate::stages::harness::{metrics, run_kind};
+
+    #[test]
+    fn prompt_sets_from_a_preference_table_and_lima_sampling() {
+        let dir = tempfile::tempdir().unwrap();
+        let syn = json!({"format": "synthetic", "synthetic": {"categories": 2, "pairs_per_category": 100}});
+        let pairs = run_kind(
+            &crate::stages::data_preferences::DataPreferences,
+            dir.path(),
+            "s",
+            syn,
+            &[],
+            None,
+        )
+        .unwrap();
+        let with = json!({"set": "prompts", "per_category": 10});
+        let out = run_kind(
+            &DataProbes,
+            dir.path(),
+            "pr",
+            with,
+            &[("pairs", pairs.clone())],
+            None,
+        )
+        .unwrap();
+        let items = read_prompts(&out.join("probes.parquet")).unwrap();
+        assert_eq!(items.len(), 20);
+        assert_eq!(metrics(&out).unwrap()["by_category"]["cat0"], 10);
+        let data = dir.path().join("data");
+        std::fs::create_dir_all(&data).unwrap();
+        let lines: Vec<String> = (0..30)
+            .map(|i| json!({"conversations": [format!("prompt {i}"), "answer"], "source": if i % 3 == 0 { "wikihow" } else { "stackexchange" }}).to_string())
+            .collect();
+        std::fs::write(data.join("lima.jsonl"), lines.join("\n")).unwrap();
+        let with = json!({"set": "lima", "source": {"path": "lima.jsonl"}, "n": 12});
+        let out = run_kind(&DataProbes, dir.path(), "lima", with, &[], Some(&data)).unwrap();
+        assert_eq!(read_prompts(&out.join("probes.parquet")).unwrap().len(), 12);
+        let bad = json!({"set": "lima", "source": {"path": "lima.jsonl"}, "subset": "all"});
+        assert!(run_kind(&DataProbes, dir.path(), "bad", bad, &[], Some(&data)).is_err());
+    }
+
+    #[test]
+    fn stereoset_subset_defaults_to_intrasentence() {
+        let dir = tempfile::tempdir().unwrap();
+        let row = |ty: &str| {
+            json!({"type": ty, "target": "t", "bias_type": "gender", "context": "c", "stereotype": "s", "anti-stereotype": "a", "unrelated": "u"}).to_string()
+        };
+        std::fs::write(
+            dir.path().join("ss.jsonl"),
+            [
+                row("intrasentence"),
+                row("intersentence"),
+                row("intrasentence"),
+            ]
+            .join("\n"),
+        )
+        .unwrap();
+        let src = json!({"path": dir.path().join("ss.jsonl")});
+        let out = run_kind(
+            &DataProbes,
+            dir.path(),
+            "ss",
+            json!({"set": "stereoset", "source": src}),
+            &[],
+            None,
+        )
+        .unwrap();
+        assert_eq!(read_stereo(&out.join("probes.parquet")).unwrap().len(), 2);
+        let m = metrics(&out).unwrap();
+        assert_eq!(m["subset"], "intrasentence");
+        assert_eq!(
+            m["load"]["dropped"]["reasons"][crate::data::stereoset::OTHER_SUBSET]["count"],
+            1
+        );
+    }
+}

@@ -1,0 +1,320 @@
+//! `data.tokenize`: train/eval text → token ids with one transcript template,
+//! prompts truncated from the left to `max_len`.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::data_preferences::source_key_deps;
+use super::kind::{Field, KeyDep, Kind, Roots, Slot, StageContext, WithError, parse_with};
+use crate::data::fetch::FetchEnv;
+use crate::data::source::SourceSpec;
+use crate::data::token_table::{TokenRow, write_tokens};
+use crate::data::tokenize::{encode, load_tokenizer};
+use crate::data::{metrics, table};
+
+/// The `data.tokenize` kind.
+pub struct DataTokenize;
+
+/// `with:` of `data.tokenize`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct With {
+    #[serde(default = "default_max_len")]
+    max_len: usize,
+    #[serde(default)]
+    tokenizer: Option<SourceSpec>,
+}
+
+fn default_max_len() -> usize {
+    1024
+}
+
+const FIELDS: &[Field] = &[
+    Field {
+        name: "max_len",
+        ty: "int",
+        default: Some("1024"),
+        doc: "tokens per transcript, special tokens included (App. A.4: 1,024), 8 to 1048576",
+    },
+    Field {
+        name: "tokenizer",
+        ty: "source",
+        default: Some("null"),
+        doc: "a tokenizer.json source, instead of the `tokenizer` input",
+    },
+];
+
+const SLOTS: &[Slot] = &[
+    Slot {
+        name: "data",
+        required: true,
+        fan_in: false,
+        doc: "a data.prepare stage (train.parquet, eval.parquet)",
+    },
+    Slot {
+        name: "tokenizer",
+        required: false,
+        fan_in: false,
+        doc: "a stage whose outputs hold exactly one tokenizer.json (e.g. model.pretrained)",
+    },
+    Slot {
+        name: "backbone",
+        required: false,
+        fan_in: false,
+        doc: "same as `tokenizer` (DESIGN §5 calls the slot `backbone`); connect one of the two",
+    },
+];
+
+/// The splits read from `data` and written under the same names.
+const SPLITS: [&str; 2] = ["train", "eval"];
+
+fn check_with(w: &With) -> Result<(), WithError> {
+    if !(8..=1 << 20).contains(&w.max_len) {
+        return Err(WithError::new(
+            "max_len",
+            format!("expected 8 to 1048576, found {}", w.max_len),
+        ));
+    }
+    if let Some(s) = &w.tokenizer {
+        s.location(Some(Path::new(".")))
+            .map_err(|e| WithError::new("tokenizer", e.to_string()))?;
+    }
+    Ok(())
+}
+
+/// Finds the single `tokenizer.json` under `dir` (at most 4 levels deep).
+pub fn find_tokenizer(dir: &Path) -> anyhow::Result<PathBuf> {
+    fn walk(d: &Path, depth: usize, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
+        for e in std::fs::read_dir(d)? {
+            let p = e?.path();
+            if p.is_dir() && depth < 4 {
+                walk(&p, depth + 1, out)?;
+            } else if p.file_name().is_some_and(|n| n == "tokenizer.json") {
+                out.push(p);
+            }
+        }
+        Ok(())
+    }
+    let direct = dir.join("tokenizer.json");
+    if direct.is_file() {
+        return Ok(direct);
+    }
+    let mut found = Vec::new();
+    walk(dir, 0, &mut found)
+        .with_context(|| format!("searching {} for tokenizer.json", dir.display()))?;
+    found.sort();
+    match found.len() {
+        1 => Ok(found.remove(0)),
+        0 => anyhow::bail!(
+            "no tokenizer.json in the `tokenizer` input {}",
+            dir.display()
+        ),
+        n => anyhow::bail!(
+            "{n} tokenizer.json files in the `tokenizer` input {}: {found:?}",
+            dir.display()
+        ),
+    }
+}
+
+impl Kind for DataTokenize {
+    fn name(&self) -> &'static str {
+        "data.tokenize"
+    }
+    fn code_version(&self) -> u32 {
+        1
+    }
+    fn summary(&self) -> &'static str {
+        "train/eval pairs → token ids (one template for every source, prompt truncated from the left)"
+    }
+    fn fields(&self) -> &'static [Field] {
+        FIELDS
+    }
+    fn slots(&self) -> &'static [Slot] {
+        SLOTS
+    }
+    fn outputs(&self) -> &'static [&'static str] {
+        &["train.parquet", "eval.parquet", "metrics.json"]
+    }
+    fn metrics(&self) -> Option<&'static str> {
+        Some("metrics.json")
+    }
+    fn check(&self, with: &Value) -> Result<(), WithError> {
+        check_with(&parse_with::<With>(with)?)
+    }
+    fn key_deps(&self, with: &Value, roots: &Roots) -> Result<Vec<KeyDep>, WithError> {
+        let w: With = parse_with(with)?;
+        source_key_deps(w.tokenizer.as_ref(), roots, "tokenizer")
+    }
+    fn run(&self, ctx: &StageContext) -> anyhow::Result<()> {
+        let w: With = parse_with(&ctx.with)?;
+        check_with(&w)?;
+        let slots: Vec<&str> = ["tokenizer", "backbone"]
+            .into_iter()
+            .filter(|s| ctx.inputs.contains_key(*s))
+            .collect();
+        anyhow::ensure!(
+            slots.len() < 2,
+            "connect either the `tokenizer` or the `backbone` input, not both"
+        );
+        let (tok_path, tok_what, tok_digest) = match (&w.tokenizer, slots.first()) {
+            (Some(_), Some(_)) => anyhow::bail!(
+                "give the tokenizer either as `with.tokenizer` or as an input, not both"
+            ),
+            (Some(s), None) => {
+                let r = s.resolve(ctx.roots.data.as_deref(), &FetchEnv::from_env())?;
+                (r.path.clone(), r.what.clone(), r.digest)
+            }
+            (None, Some(slot)) => {
+                let p = find_tokenizer(ctx.input(slot)?)?;
+                let d = crate::data::pin::digest(&p)?;
+                (p.clone(), format!("input:{}", p.display()), d)
+            }
+            (None, None) => {
+                anyhow::bail!(
+                    "no tokenizer: connect the `tokenizer` (or `backbone`) input or set `with.tokenizer`"
+                )
+            }
+        };
+        let tok = load_tokenizer(&tok_path)?;
+        let data = ctx.input("data")?;
+        let mut m =
+            json!({"max_len": w.max_len, "tokenizer": {"what": tok_what, "digest": tok_digest}});
+        for split in SPLITS {
+            let f = data.join(format!("{split}.parquet"));
+            anyhow::ensure!(
+                f.is_file(),
+                "input `data` has no {split}.parquet (expected a data.prepare stage) in {}",
+                data.display()
+            );
+            let pairs = table::read_pairs(&f)?;
+            let mut rows = Vec::with_capacity(pairs.len());
+            let mut trunc: BTreeMap<String, usize> = BTreeMap::new();
+            let (mut n_trunc, mut n_resp, mut max_full, mut sum_full) =
+                (0usize, 0usize, 0usize, 0usize);
+            for (i, p) in pairs.into_iter().enumerate() {
+                if i % 256 == 0 {
+                    ctx.check_cancel()?;
+                }
+                let chosen = encode(&tok, &p.prompt, &p.chosen, w.max_len, &tok_path)?;
+                let rejected = encode(&tok, &p.prompt, &p.rejected, w.max_len, &tok_path)?;
+                if chosen.truncated || rejected.truncated {
+                    n_trunc += 1;
+                    *trunc.entry(p.category.clone()).or_default() += 1;
+                }
+                if chosen.response_truncated || rejected.response_truncated {
+                    n_resp += 1;
+                }
+                max_full = max_full.max(chosen.full_len).max(rejected.full_len);
+                sum_full += chosen.full_len + rejected.full_len;
+                rows.push(TokenRow {
+                    id: p.id,
+                    category: p.category,
+                    source: p.source,
+                    chosen,
+                    rejected,
+                });
+            }
+            write_tokens(&ctx.out.join(format!("{split}.parquet")), &rows)?;
+            let mean = if rows.is_empty() {
+                0.0
+            } else {
+                sum_full as f64 / (2 * rows.len()) as f64
+            };
+            m[split] = json!({
+                "rows": rows.len(),
+                "truncated_rows": n_trunc,
+                "truncated_by_category": trunc,
+                "response_truncated_rows": n_resp,
+                "max_tokens_before_truncation": max_full,
+                "mean_tokens_before_truncation": mean,
+            });
+            ctx.log(format!(
+                "{split}: {} rows, {n_trunc} truncated, {n_resp} with a cut response",
+                rows.len()
+            ));
+        }
+        metrics::write_json(&ctx.out.join("metrics.json"), &m)?;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::data::token_table::read_ids;
+    use crate::stages::data_prepare::DataPrepare;
+    use crate::stages::harness::{metrics, run_kind};
+
+    #[test]
+    fn tokenizes_both_splits_and_counts_truncation() {
+        let dir = tempfile::tempdir().unwrap();
+        // Synthetic words are outside the tiny vocabulary: they map to [UNK], which is
+        // fine for lengths and truncation.
+        let tokdir = dir.path().join("tok/model");
+        std::fs::create_dir_all(&tokdir).unwrap();
+        crate::data::tokenize::tests::tiny_tokenizer(&tokdir);
+        let syn = json!({"format": "synthetic", "synthetic": {"categories": 2, "pairs_per_category": 40}});
+        let pairs = run_kind(
+            &crate::stages::data_preferences::DataPreferences,
+            dir.path(),
+            "s",
+            syn,
+            &[],
+            None,
+        )
+        .unwrap();
+        let prep = run_kind(
+            &DataPrepare,
+            dir.path(),
+            "p",
+            json!({}),
+            &[("s", pairs)],
+            None,
+        )
+        .unwrap();
+        let inputs = [("data", prep.clone()), ("backbone", dir.path().join("tok"))];
+        let out = run_kind(
+            &DataTokenize,
+            dir.path(),
+            "t",
+            json!({"max_len": 12}),
+            &inputs,
+            None,
+        )
+        .unwrap();
+        let m = metrics(&out).unwrap();
+        let rows = m["train"]["rows"].as_u64().unwrap() + m["eval"]["rows"].as_u64().unwrap();
+        assert_eq!(rows, 80);
+        assert!(m["train"]["truncated_rows"].as_u64().unwrap() > 0);
+        let ids = read_ids(&out.join("train.parquet"), "chosen_ids").unwrap();
+        assert!(
+            ids.iter()
+                .all(|v| v.len() <= 12 && v[0] == 1 && *v.last().unwrap() == 2),
+            "[CLS] … [SEP] kept"
+        );
+        let wide = run_kind(
+            &DataTokenize,
+            dir.path(),
+            "t2",
+            json!({"max_len": 4096}),
+            &inputs,
+            None,
+        )
+        .unwrap();
+        assert_eq!(metrics(&wide).unwrap()["train"]["truncated_rows"], 0);
+        let e = run_kind(
+            &DataTokenize,
+            dir.path(),
+            "t3",
+            json!({}),
+            &[("data", prep)],
+            None,
+        )
+        .unwrap_err();
+        assert!(e.to_string().contains("no tokenizer"), "{e}");
+    }
+}
