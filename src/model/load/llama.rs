@@ -256,6 +256,48 @@ mod tests {
         assert_ne!(permuted, hf);
     }
 
+    fn max_diff_vs_reference(dir: &str, strip_scaling: bool) -> f32 {
+        use crate::model::llama::Batch;
+        let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/tiny_llama").join(dir);
+        let device = Default::default();
+        let mut loaded = load_hf_dir::<burn::backend::Flex>(&dir, &device).unwrap();
+        if strip_scaling {
+            let mut cfg = loaded.config.clone();
+            assert!(cfg.rope_scaling.is_some());
+            cfg.rope_scaling = None;
+            let mut src = SafetensorsSource::open_dir(&dir).unwrap();
+            loaded.model = build_llama(&cfg, &mut src, None, &device).unwrap();
+        }
+        let r: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(dir.join("reference.json")).unwrap()).unwrap();
+        let mut worst = 0.0f32;
+        for (seq, want) in r["seqs"].as_array().unwrap().iter().zip(r["logits"].as_array().unwrap()) {
+            let ids: Vec<u32> = seq.as_array().unwrap().iter().map(|x| x.as_u64().unwrap() as u32).collect();
+            let got: Vec<f32> = loaded.model.forward(&Batch::pad(&[ids], 0, false), None).into_data().to_vec().unwrap();
+            let want: Vec<f32> =
+                want.as_array().unwrap().iter().flat_map(|row| row.as_array().unwrap().iter().map(|x| x.as_f64().unwrap() as f32)).collect();
+            assert_eq!(got.len(), want.len());
+            worst = got.iter().zip(&want).map(|(a, b)| (a - b).abs()).fold(worst, f32::max);
+        }
+        worst
+    }
+
+    #[test]
+    fn tiny_hf_llama_matches_reference_logits() {
+        // f32, one file, untied head, rotate-half RoPE.
+        let d = max_diff_vs_reference("plain", false);
+        eprintln!("tiny llama plain: max |Δlogit| = {d:.3e}");
+        assert!(d < 1e-4, "plain: max |Δlogit| {d}");
+        // bf16, two shards, tied head, rope_scaling llama3.
+        let d = max_diff_vs_reference("llama3", false);
+        eprintln!("tiny llama llama3 (bf16, sharded): max |Δlogit| = {d:.3e}");
+        assert!(d < 1e-4, "llama3: max |Δlogit| {d}");
+        // Ignoring the scaling must be visible, or the test proves nothing.
+        let d = max_diff_vs_reference("llama3", true);
+        eprintln!("tiny llama llama3 with scaling ignored: max |Δlogit| = {d:.3e}");
+        assert!(d > 1e-2, "llama3 without scaling: max |Δlogit| only {d}");
+    }
+
     #[test]
     fn hf_names_map_to_gguf_names() {
         assert_eq!(GgufSource::gguf_name("model.layers.12.self_attn.o_proj.weight").unwrap(), "blk.12.attn_output.weight");

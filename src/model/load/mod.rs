@@ -139,3 +139,34 @@ pub trait WeightSource {
         Ok(t)
     }
 }
+
+/// Random weights for a model of a given shape (tests, benchmarks): every
+/// requested tensor is `N(0, std²)`, except norm scales, which are ones.
+#[derive(Debug, Clone)]
+pub struct RandomSource {
+    rng: crate::model::rng::Rng,
+    std: f64,
+}
+
+impl RandomSource {
+    /// A source drawing from `seed` with standard deviation `std`.
+    pub fn new(seed: u64, std: f64) -> Self {
+        RandomSource { rng: crate::model::rng::Rng::new(seed), std }
+    }
+}
+
+impl WeightSource for RandomSource {
+    fn source_name(&self) -> String {
+        "random".to_string()
+    }
+
+    fn get(&mut self, _name: &str) -> Result<Option<HostTensor>, LoadError> {
+        Ok(None)
+    }
+
+    fn require(&mut self, name: &str, shape: &[usize]) -> Result<HostTensor, LoadError> {
+        let n = shape.iter().product();
+        let data = if name.ends_with("norm.weight") { vec![1.0; n] } else { self.rng.normal_vec(n, self.std) };
+        Ok(HostTensor { shape: shape.to_vec(), data })
+    }
+}
