@@ -382,7 +382,7 @@ pub(crate) mod build {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::model::load::RandomSource;
     use crate::model::load::llama::build_llama;

@@ -95,3 +95,71 @@ impl<B: Backend> LoraLinear<B> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::export::export_hf;
+    use crate::model::llama::{Batch, Llama};
+    use crate::model::load::RandomSource;
+    use crate::model::load::llama::{build_llama, load_hf_dir};
+    use burn::backend::{Autodiff, Flex};
+    use burn::module::AutodiffModule;
+    use burn::optim::{AdamConfig, GradientsParams, Optimizer};
+
+    type AD = Autodiff<Flex>;
+
+    fn weights_of(m: &Llama<AD>) -> Vec<Vec<f32>> {
+        let mut out = vec![m.model.embed_tokens.weight.val().into_data().to_vec().unwrap()];
+        for l in &m.model.layers {
+            let a = &l.self_attn;
+            for p in [&a.q_proj, &a.k_proj, &a.v_proj, &a.o_proj] {
+                out.push(p.base.weight.val().into_data().to_vec().unwrap());
+            }
+            out.push(l.mlp.up_proj.weight.val().into_data().to_vec().unwrap());
+            out.push(l.input_layernorm.gamma.val().into_data().to_vec().unwrap());
+        }
+        out
+    }
+
+    #[test]
+    fn only_adapters_train_base_stays_bit_identical_and_merge_exports_the_same_model() {
+        let device = Default::default();
+        let cfg = crate::model::llama::tests::tiny_config();
+        let base = build_llama::<AD>(&cfg, &mut RandomSource::new(11, 0.2), None, &device).unwrap();
+        let before = weights_of(&base);
+        let mut model = base.with_lora(LoraConfig::default(), 5);
+        let batch = Batch::pad(&[vec![1, 5, 6, 7, 8, 9, 10, 2], vec![1, 11, 12, 13, 2]], 0, false);
+        let mut optim = AdamConfig::new().init::<AD, Llama<AD>>();
+        let mut losses = Vec::new();
+        for _ in 0..6 {
+            let loss = model.causal_lm_loss(&batch);
+            losses.push(loss.clone().into_scalar());
+            let grads = GradientsParams::from_grads(loss.backward(), &model);
+            // q, k, v, o × (A, B) × 2 layers: nothing else has a gradient.
+            assert_eq!(grads.len(), 16);
+            model = optim.step(1e-2, model, grads);
+        }
+        assert!(losses[5] < losses[0], "LoRA training did not lower the loss: {losses:?}");
+        assert_eq!(weights_of(&model), before, "a base weight changed");
+        let b: Vec<f32> =
+            model.model.layers[0].self_attn.q_proj.lora.as_ref().unwrap().b.val().into_data().to_vec().unwrap();
+        assert!(b.iter().any(|&x| x != 0.0), "adapter B never moved");
+
+        // Merged weights exported as HF files reload to the same logits.
+        let infer = model.valid();
+        let want: Vec<f32> = infer.forward(&batch, None).into_data().to_vec().unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::copy(
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/tiny_llama/plain/tokenizer.json"),
+            dir.path().join("tokenizer.json"),
+        )
+        .unwrap();
+        export_hf(infer, &cfg, dir.path()).unwrap();
+        let back = load_hf_dir::<Flex>(dir.path(), &device).unwrap();
+        assert_eq!(back.config, cfg);
+        let got: Vec<f32> = back.model.forward(&batch, None).into_data().to_vec().unwrap();
+        let diff = got.iter().zip(&want).map(|(a, b)| (a - b).abs()).fold(0.0f32, f32::max);
+        assert!(diff < 1e-4, "merged export differs by {diff}");
+    }
+}

@@ -5,6 +5,7 @@ pub mod bert;
 pub mod cache;
 pub mod chat;
 pub mod config;
+pub mod export;
 pub mod generate;
 pub mod heads;
 pub mod llama;
