@@ -4,6 +4,7 @@
 pub mod bert;
 pub mod cache;
 pub mod chat;
+pub mod cli;
 pub mod config;
 pub mod export;
 pub mod generate;

@@ -7,7 +7,7 @@ use super::kind::Kind;
 /// To add a kind: write `src/stages/<name>.rs` implementing [`Kind`] and add
 /// it here.
 pub fn builtin() -> Vec<&'static dyn Kind> {
-    vec![]
+    vec![&super::model_pretrained::ModelPretrained]
 }
 
 /// The built-in kind called `name`, if any.
