@@ -3,5 +3,5 @@
 #![warn(missing_docs)]
 
 pub mod backend;
-pub mod stages;
 pub mod model;
+pub mod stages;

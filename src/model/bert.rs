@@ -107,8 +107,14 @@ impl<B: Backend> BertLayer<B> {
         let q = split(self.query.forward(x.clone()));
         let k = split(self.key.forward(x.clone()));
         let v = split(self.value.forward(x.clone()));
-        let scores = q.matmul(k.swap_dims(2, 3)).mul_scalar(1.0 / (hd as f64).sqrt()) + bias.clone();
-        let ctx = softmax(scores, 3).matmul(v).swap_dims(1, 2).reshape([b, s, d]);
+        let scores = q
+            .matmul(k.swap_dims(2, 3))
+            .mul_scalar(1.0 / (hd as f64).sqrt())
+            + bias.clone();
+        let ctx = softmax(scores, 3)
+            .matmul(v)
+            .swap_dims(1, 2)
+            .reshape([b, s, d]);
         let x = self.attn_norm.forward(self.attn_output.forward(ctx) + x);
         let inner = gelu(self.intermediate.forward(x.clone()));
         self.output_norm.forward(self.output.forward(inner) + x)
@@ -126,9 +132,15 @@ impl<B: Backend> Bert<B> {
         let pos = Tensor::from_data(TensorData::new(pos, [b, s]), &device);
         let seg = Tensor::from_data(TensorData::new(vec![0i64; b * s], [b, s]), &device);
         let e = &self.embeddings;
-        let x = e.word_embeddings.forward(ids) + e.position_embeddings.forward(pos) + e.token_type_embeddings.forward(seg);
+        let x = e.word_embeddings.forward(ids)
+            + e.position_embeddings.forward(pos)
+            + e.token_type_embeddings.forward(seg);
         let mut x = e.layer_norm.forward(x);
-        let bias: Vec<f32> = batch.mask.iter().flat_map(|m| m.iter().map(|&r| if r { 0.0 } else { MASKED })).collect();
+        let bias: Vec<f32> = batch
+            .mask
+            .iter()
+            .flat_map(|m| m.iter().map(|&r| if r { 0.0 } else { MASKED }))
+            .collect();
         let bias = Tensor::<B, 4>::from_data(TensorData::new(bias, [b, 1, 1, s]), &device);
         for l in &self.layers {
             x = l.forward(x, &bias);
@@ -142,36 +154,77 @@ impl<B: Backend> Bert<B> {
         let device = self.embeddings.word_embeddings.weight.device();
         let (b, s) = (batch.batch_size(), batch.seq_len());
         let hidden = self.forward(batch);
-        let m: Vec<f32> = batch.mask.iter().flat_map(|m| m.iter().map(|&r| if r { 1.0 } else { 0.0 })).collect();
+        let m: Vec<f32> = batch
+            .mask
+            .iter()
+            .flat_map(|m| m.iter().map(|&r| if r { 1.0 } else { 0.0 }))
+            .collect();
         let m = Tensor::<B, 3>::from_data(TensorData::new(m, [b, s, 1]), &device);
         let summed = (hidden * m.clone()).sum_dim(1); // [b, 1, d]
         let count = m.sum_dim(1).clamp_min(1e-9); // [b, 1, 1]
         let mean = summed / count;
-        let norm = mean.clone().powf_scalar(2.0).sum_dim(2).sqrt().clamp_min(1e-12);
+        let norm = mean
+            .clone()
+            .powf_scalar(2.0)
+            .sum_dim(2)
+            .sqrt()
+            .clamp_min(1e-12);
         let out = mean / norm;
         let d = out.dims()[2];
         out.reshape([b, d])
     }
 }
 
-fn lin<B: Backend>(src: &mut dyn WeightSource, name: &str, out: usize, inp: usize, device: &B::Device) -> Result<Linear<B>, LoadError> {
-    let w = src.require(&format!("{name}.weight"), &[out, inp])?.transpose2().into_tensor::<B, 2>(device);
-    let b = src.require(&format!("{name}.bias"), &[out])?.into_tensor::<B, 1>(device);
-    Ok(Linear { weight: Param::from_tensor(w), bias: Some(Param::from_tensor(b)) })
+fn lin<B: Backend>(
+    src: &mut dyn WeightSource,
+    name: &str,
+    out: usize,
+    inp: usize,
+    device: &B::Device,
+) -> Result<Linear<B>, LoadError> {
+    let w = src
+        .require(&format!("{name}.weight"), &[out, inp])?
+        .transpose2()
+        .into_tensor::<B, 2>(device);
+    let b = src
+        .require(&format!("{name}.bias"), &[out])?
+        .into_tensor::<B, 1>(device);
+    Ok(Linear {
+        weight: Param::from_tensor(w),
+        bias: Some(Param::from_tensor(b)),
+    })
 }
 
-fn norm<B: Backend>(src: &mut dyn WeightSource, name: &str, d: usize, eps: f64, device: &B::Device) -> Result<LayerNorm<B>, LoadError> {
-    let g = src.require(&format!("{name}.weight"), &[d])?.into_tensor::<B, 1>(device);
-    let b = src.require(&format!("{name}.bias"), &[d])?.into_tensor::<B, 1>(device);
+fn norm<B: Backend>(
+    src: &mut dyn WeightSource,
+    name: &str,
+    d: usize,
+    eps: f64,
+    device: &B::Device,
+) -> Result<LayerNorm<B>, LoadError> {
+    let g = src
+        .require(&format!("{name}.weight"), &[d])?
+        .into_tensor::<B, 1>(device);
+    let b = src
+        .require(&format!("{name}.bias"), &[d])?
+        .into_tensor::<B, 1>(device);
     let mut ln: LayerNorm<B> = LayerNormConfig::new(d).with_epsilon(eps).init(device);
     ln.gamma = Param::from_tensor(g);
     ln.beta = Some(Param::from_tensor(b));
     Ok(ln)
 }
 
-fn emb<B: Backend>(src: &mut dyn WeightSource, name: &str, n: usize, d: usize, device: &B::Device) -> Result<Embedding<B>, LoadError> {
+fn emb<B: Backend>(
+    src: &mut dyn WeightSource,
+    name: &str,
+    n: usize,
+    d: usize,
+    device: &B::Device,
+) -> Result<Embedding<B>, LoadError> {
     let w: HostTensor = src.require(name, &[n, d])?;
-    Ok(Embedding { weight: Param::from_tensor(w.into_tensor::<B, 2>(device)) })
+    Ok(Embedding {
+        weight: Param::from_tensor(w.into_tensor::<B, 2>(device)),
+    })
 }
 
 /// A loaded sentence embedder.
@@ -196,7 +249,10 @@ impl<B: Backend> LoadedBert<B> {
             let enc = self
                 .tokenizer
                 .encode(*t, true)
-                .map_err(|e| LoadError::Tokenizer { path: self.path.clone(), message: e.to_string() })?;
+                .map_err(|e| LoadError::Tokenizer {
+                    path: self.path.clone(),
+                    message: e.to_string(),
+                })?;
             let mut ids = enc.get_ids().to_vec();
             if ids.len() > self.max_seq_length {
                 // Keep [CLS] … and the final [SEP], as HF truncation does.
@@ -209,7 +265,11 @@ impl<B: Backend> LoadedBert<B> {
         let batch = Batch::pad(&seqs, 0, false);
         let out = self.model.embed(&batch);
         let d = out.dims()[1];
-        let flat = out.into_data().convert::<f32>().to_vec::<f32>().unwrap_or_default();
+        let flat = out
+            .into_data()
+            .convert::<f32>()
+            .to_vec::<f32>()
+            .unwrap_or_default();
         Ok(flat.chunks(d.max(1)).map(<[f32]>::to_vec).collect())
     }
 }
@@ -217,12 +277,23 @@ impl<B: Backend> LoadedBert<B> {
 /// Loads a sentence-transformers / HF BERT directory.
 pub fn load_bert<B: Backend>(dir: &Path, device: &B::Device) -> Result<LoadedBert<B>, LoadError> {
     let cfg_path = dir.join("config.json");
-    let text = std::fs::read_to_string(&cfg_path).map_err(|source| LoadError::Io { path: cfg_path.clone(), source })?;
+    let text = std::fs::read_to_string(&cfg_path).map_err(|source| LoadError::Io {
+        path: cfg_path.clone(),
+        source,
+    })?;
     let de = &mut serde_json::Deserializer::from_str(&text);
     let config: BertConfig = serde_path_to_error::deserialize(de).map_err(|e| {
-        LoadError::Config(super::config::ConfigError::Json { path: cfg_path.display().to_string(), message: e.to_string() })
+        LoadError::Config(super::config::ConfigError::Json {
+            path: cfg_path.display().to_string(),
+            message: e.to_string(),
+        })
     })?;
-    if config.hidden_act != "gelu" || config.num_attention_heads == 0 || config.hidden_size % config.num_attention_heads != 0 {
+    if config.hidden_act != "gelu"
+        || config.num_attention_heads == 0
+        || !config
+            .hidden_size
+            .is_multiple_of(config.num_attention_heads)
+    {
         return Err(LoadError::Config(super::config::ConfigError::Invalid {
             path: cfg_path.display().to_string(),
             field: "hidden_act",
@@ -233,21 +304,31 @@ pub fn load_bert<B: Backend>(dir: &Path, device: &B::Device) -> Result<LoadedBer
         }));
     }
     let tok_path = dir.join("tokenizer.json");
-    let mut tokenizer = Tokenizer::from_file(&tok_path)
-        .map_err(|e| LoadError::Tokenizer { path: tok_path.clone(), message: e.to_string() })?;
+    let mut tokenizer = Tokenizer::from_file(&tok_path).map_err(|e| LoadError::Tokenizer {
+        path: tok_path.clone(),
+        message: e.to_string(),
+    })?;
     // all-MiniLM-L6-v2's tokenizer.json pads to a fixed 128 and truncates at
     // 128; sentence-transformers overrides both per call (pad to the longest,
     // truncate at max_seq_length), and so do we.
     tokenizer.with_padding(None);
     tokenizer
         .with_truncation(None)
-        .map_err(|e| LoadError::Tokenizer { path: tok_path.clone(), message: e.to_string() })?;
+        .map_err(|e| LoadError::Tokenizer {
+            path: tok_path.clone(),
+            message: e.to_string(),
+        })?;
     let st_cfg = dir.join("sentence_bert_config.json");
     let mut max_seq_length = config.max_position_embeddings;
     if st_cfg.is_file() {
-        let t = std::fs::read_to_string(&st_cfg).map_err(|source| LoadError::Io { path: st_cfg.clone(), source })?;
-        let v: serde_json::Value =
-            serde_json::from_str(&t).map_err(|e| LoadError::Tokenizer { path: st_cfg.clone(), message: e.to_string() })?;
+        let t = std::fs::read_to_string(&st_cfg).map_err(|source| LoadError::Io {
+            path: st_cfg.clone(),
+            source,
+        })?;
+        let v: serde_json::Value = serde_json::from_str(&t).map_err(|e| LoadError::Tokenizer {
+            path: st_cfg.clone(),
+            message: e.to_string(),
+        })?;
         if let Some(n) = v.get("max_seq_length").and_then(|x| x.as_u64()) {
             max_seq_length = (n as usize).clamp(2, config.max_position_embeddings);
         }
@@ -257,7 +338,13 @@ pub fn load_bert<B: Backend>(dir: &Path, device: &B::Device) -> Result<LoadedBer
     let prefix = if strip(&mut src) { "bert." } else { "" };
     let (d, eps) = (config.hidden_size, config.layer_norm_eps);
     let embeddings = BertEmbeddings {
-        word_embeddings: emb(&mut src, &format!("{prefix}embeddings.word_embeddings.weight"), config.vocab_size, d, device)?,
+        word_embeddings: emb(
+            &mut src,
+            &format!("{prefix}embeddings.word_embeddings.weight"),
+            config.vocab_size,
+            d,
+            device,
+        )?,
         position_embeddings: emb(
             &mut src,
             &format!("{prefix}embeddings.position_embeddings.weight"),
@@ -272,7 +359,13 @@ pub fn load_bert<B: Backend>(dir: &Path, device: &B::Device) -> Result<LoadedBer
             d,
             device,
         )?,
-        layer_norm: norm(&mut src, &format!("{prefix}embeddings.LayerNorm"), d, eps, device)?,
+        layer_norm: norm(
+            &mut src,
+            &format!("{prefix}embeddings.LayerNorm"),
+            d,
+            eps,
+            device,
+        )?,
     };
     let i = config.intermediate_size;
     let mut layers = Vec::with_capacity(config.num_hidden_layers);
@@ -282,8 +375,20 @@ pub fn load_bert<B: Backend>(dir: &Path, device: &B::Device) -> Result<LoadedBer
             query: lin(&mut src, &format!("{p}.attention.self.query"), d, d, device)?,
             key: lin(&mut src, &format!("{p}.attention.self.key"), d, d, device)?,
             value: lin(&mut src, &format!("{p}.attention.self.value"), d, d, device)?,
-            attn_output: lin(&mut src, &format!("{p}.attention.output.dense"), d, d, device)?,
-            attn_norm: norm(&mut src, &format!("{p}.attention.output.LayerNorm"), d, eps, device)?,
+            attn_output: lin(
+                &mut src,
+                &format!("{p}.attention.output.dense"),
+                d,
+                d,
+                device,
+            )?,
+            attn_norm: norm(
+                &mut src,
+                &format!("{p}.attention.output.LayerNorm"),
+                d,
+                eps,
+                device,
+            )?,
             intermediate: lin(&mut src, &format!("{p}.intermediate.dense"), i, d, device)?,
             output: lin(&mut src, &format!("{p}.output.dense"), d, i, device)?,
             output_norm: norm(&mut src, &format!("{p}.output.LayerNorm"), d, eps, device)?,

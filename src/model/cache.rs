@@ -19,7 +19,11 @@ pub struct KvCache<B: Backend> {
 impl<B: Backend> KvCache<B> {
     /// An empty cache for `batch` rows and `n_layers` layers.
     pub fn new(n_layers: usize, batch: usize) -> Self {
-        KvCache { layers: vec![None; n_layers], key_mask: vec![Vec::new(); batch], next_pos: vec![0; batch] }
+        KvCache {
+            layers: vec![None; n_layers],
+            key_mask: vec![Vec::new(); batch],
+            next_pos: vec![0; batch],
+        }
     }
 
     /// Number of cached positions.
@@ -33,7 +37,12 @@ impl<B: Backend> KvCache<B> {
     }
 
     /// Appends one layer's new keys/values and returns the full ones.
-    pub fn append(&mut self, layer: usize, k: Tensor<B, 4>, v: Tensor<B, 4>) -> (Tensor<B, 4>, Tensor<B, 4>) {
+    pub fn append(
+        &mut self,
+        layer: usize,
+        k: Tensor<B, 4>,
+        v: Tensor<B, 4>,
+    ) -> (Tensor<B, 4>, Tensor<B, 4>) {
         let (k, v) = match self.layers[layer].take() {
             None => (k, v),
             Some((pk, pv)) => (Tensor::cat(vec![pk, k], 2), Tensor::cat(vec![pv, v], 2)),

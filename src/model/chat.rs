@@ -30,8 +30,11 @@ pub fn render(
     let mut env = minijinja::Environment::new();
     env.set_trim_blocks(true);
     env.set_lstrip_blocks(true);
-    env.add_template("chat", template).map_err(|e| ChatTemplateError(e.to_string()))?;
-    let t = env.get_template("chat").map_err(|e| ChatTemplateError(e.to_string()))?;
+    env.add_template("chat", template)
+        .map_err(|e| ChatTemplateError(e.to_string()))?;
+    let t = env
+        .get_template("chat")
+        .map_err(|e| ChatTemplateError(e.to_string()))?;
     t.render(minijinja::context! {
         messages => messages,
         add_generation_prompt => add_generation_prompt,
@@ -49,9 +52,15 @@ mod tests {
     fn renders_a_chatml_template_with_generation_prompt() {
         let t = "{% for m in messages %}{{'<|im_start|>' + m['role'] + '\n' + m['content'] + '<|im_end|>\n'}}{% endfor %}\
                  {% if add_generation_prompt %}{{ '<|im_start|>assistant\n' }}{% endif %}";
-        let m = [Message { role: "user".into(), content: "Hi".into() }];
+        let m = [Message {
+            role: "user".into(),
+            content: "Hi".into(),
+        }];
         let out = render(t, &m, true, "", "").unwrap();
-        assert_eq!(out, "<|im_start|>user\nHi<|im_end|>\n<|im_start|>assistant\n");
+        assert_eq!(
+            out,
+            "<|im_start|>user\nHi<|im_end|>\n<|im_start|>assistant\n"
+        );
         assert!(render("{% for %}", &m, true, "", "").is_err());
     }
 }

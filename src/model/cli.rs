@@ -121,9 +121,9 @@ pub fn run(cmd: ModelCommand) -> Result<(), ModelError> {
     let v = match cmd {
         ModelCommand::Info { model } => info(&model)?,
         ModelCommand::Tokenize { model, text } => tokenize(&model, &text)?,
-        ModelCommand::Logits { backend, .. } | ModelCommand::Generate { backend, .. } | ModelCommand::Embed { backend, .. } => {
-            dispatch(backend, &cmd)?
-        }
+        ModelCommand::Logits { backend, .. }
+        | ModelCommand::Generate { backend, .. }
+        | ModelCommand::Embed { backend, .. } => dispatch(backend, &cmd)?,
     };
     println!("{}", serde_json::to_string_pretty(&v).unwrap_or_default());
     Ok(())
@@ -149,22 +149,37 @@ fn is_bert_dir(path: &Path) -> bool {
 }
 
 fn tok_err(path: &Path, e: impl ToString) -> ModelError {
-    ModelError::Tokenize { path: path.to_path_buf(), message: e.to_string() }
+    ModelError::Tokenize {
+        path: path.to_path_buf(),
+        message: e.to_string(),
+    }
 }
 
 fn compute<B: BurnBackend>(cmd: &ModelCommand) -> Result<serde_json::Value, ModelError> {
     let device = B::Device::default();
     match cmd {
-        ModelCommand::Logits { model, prompt, top, .. } => {
+        ModelCommand::Logits {
+            model, prompt, top, ..
+        } => {
             let m = load_llama::<B>(model, &device)?;
-            let ids = m.tokenizer.encode(prompt.as_str(), true).map_err(|e| tok_err(model, e))?.get_ids().to_vec();
+            let ids = m
+                .tokenizer
+                .encode(prompt.as_str(), true)
+                .map_err(|e| tok_err(model, e))?
+                .get_ids()
+                .to_vec();
             if ids.is_empty() {
                 return Err(ModelError::Usage("the prompt has no tokens".to_string()));
             }
             let logits = m.model.forward(&Batch::pad(&[ids], 0, false), None);
             let [_, s, v] = logits.dims();
-            let last: Vec<f32> =
-                logits.narrow(1, s - 1, 1).reshape([v]).into_data().convert::<f32>().to_vec().unwrap_or_default();
+            let last: Vec<f32> = logits
+                .narrow(1, s - 1, 1)
+                .reshape([v])
+                .into_data()
+                .convert::<f32>()
+                .to_vec()
+                .unwrap_or_default();
             let mut order: Vec<usize> = (0..last.len()).collect();
             order.sort_by(|&a, &b| last[b].total_cmp(&last[a]).then(a.cmp(&b)));
             Ok(json!(order
@@ -173,19 +188,50 @@ fn compute<B: BurnBackend>(cmd: &ModelCommand) -> Result<serde_json::Value, Mode
                 .map(|&i| json!({"id": i, "token": m.tokenizer.id_to_token(i as u32), "logit": last[i]}))
                 .collect::<Vec<_>>()))
         }
-        ModelCommand::Generate { model, prompt, max_new_tokens, temperature, top_p, seed, chat, .. } => {
+        ModelCommand::Generate {
+            model,
+            prompt,
+            max_new_tokens,
+            temperature,
+            top_p,
+            seed,
+            chat,
+            ..
+        } => {
             if !(*top_p > 0.0 && *top_p <= 1.0) || *temperature < 0.0 {
-                return Err(ModelError::Usage(format!("need 0 < top_p <= 1 and temperature >= 0, got {top_p}, {temperature}")));
+                return Err(ModelError::Usage(format!(
+                    "need 0 < top_p <= 1 and temperature >= 0, got {top_p}, {temperature}"
+                )));
             }
             let m = load_llama::<B>(model, &device)?;
             let text = if *chat {
-                let t = m.chat_template.as_deref().ok_or_else(|| ModelError::NoChatTemplate(model.clone()))?;
-                let tok = |id: Option<u32>| id.and_then(|i| m.tokenizer.id_to_token(i)).unwrap_or_default();
-                render(t, &[Message { role: "user".into(), content: prompt.clone() }], true, &tok(m.specials.bos), &tok(m.specials.eos))?
+                let t = m
+                    .chat_template
+                    .as_deref()
+                    .ok_or_else(|| ModelError::NoChatTemplate(model.clone()))?;
+                let tok = |id: Option<u32>| {
+                    id.and_then(|i| m.tokenizer.id_to_token(i))
+                        .unwrap_or_default()
+                };
+                render(
+                    t,
+                    &[Message {
+                        role: "user".into(),
+                        content: prompt.clone(),
+                    }],
+                    true,
+                    &tok(m.specials.bos),
+                    &tok(m.specials.eos),
+                )?
             } else {
                 prompt.clone()
             };
-            let ids = m.tokenizer.encode(text.as_str(), true).map_err(|e| tok_err(model, e))?.get_ids().to_vec();
+            let ids = m
+                .tokenizer
+                .encode(text.as_str(), true)
+                .map_err(|e| tok_err(model, e))?
+                .get_ids()
+                .to_vec();
             let mut eos: Vec<u32> = m.specials.eos.into_iter().collect();
             if *chat && let Some(id) = m.tokenizer.token_to_id("<|im_end|>") {
                 eos.push(id);
@@ -198,8 +244,14 @@ fn compute<B: BurnBackend>(cmd: &ModelCommand) -> Result<serde_json::Value, Mode
                 eos,
                 pad: m.specials.pad.or(m.specials.eos).unwrap_or(0),
             };
-            let out = generate(&m.model, &[ids.clone()], &cfg).into_iter().next().unwrap_or_default();
-            let completion = m.tokenizer.decode(&out, true).map_err(|e| tok_err(model, e))?;
+            let out = generate(&m.model, std::slice::from_ref(&ids), &cfg)
+                .into_iter()
+                .next()
+                .unwrap_or_default();
+            let completion = m
+                .tokenizer
+                .decode(&out, true)
+                .map_err(|e| tok_err(model, e))?;
             Ok(json!({"prompt": text, "prompt_ids": ids, "ids": out, "completion": completion}))
         }
         ModelCommand::Embed { model, texts, .. } => {
@@ -232,9 +284,15 @@ fn tokenize(model: &Path, text: &str) -> Result<serde_json::Value, ModelError> {
 fn info(model: &Path) -> Result<serde_json::Value, ModelError> {
     if model.is_dir() {
         let p = model.join("config.json");
-        let text = std::fs::read_to_string(&p).map_err(|source| LoadError::Io { path: p.clone(), source })?;
+        let text = std::fs::read_to_string(&p).map_err(|source| LoadError::Io {
+            path: p.clone(),
+            source,
+        })?;
         let config: serde_json::Value =
-            serde_json::from_str(&text).map_err(|e| LoadError::Tokenizer { path: p.clone(), message: e.to_string() })?;
+            serde_json::from_str(&text).map_err(|e| LoadError::Tokenizer {
+                path: p.clone(),
+                message: e.to_string(),
+            })?;
         let mut src = super::load::safetensors::SafetensorsSource::open_dir(model)?;
         let names: Vec<String> = src.names().map(str::to_string).collect();
         let mut params = 0usize;
@@ -244,7 +302,9 @@ fn info(model: &Path) -> Result<serde_json::Value, ModelError> {
                 params += t.data.len();
             }
         }
-        return Ok(json!({"format": "huggingface", "path": model, "config": config, "tensors": names.len(), "parameters": params}));
+        return Ok(
+            json!({"format": "huggingface", "path": model, "config": config, "tensors": names.len(), "parameters": params}),
+        );
     }
     let f = GgufFile::open(model).map_err(LoadError::from)?;
     let mut types = std::collections::BTreeMap::<String, usize>::new();
@@ -278,4 +338,51 @@ fn info(model: &Path) -> Result<serde_json::Value, ModelError> {
         "tokenizer": {"vocab_size": tok.get_vocab_size(true), "special": specials},
         "metadata": meta,
     }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tiny(name: &str) -> PathBuf {
+        PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/fixtures/tiny_llama")
+            .join(name)
+    }
+
+    #[test]
+    fn tokenize_info_and_logits_on_a_tiny_hf_directory() {
+        assert_eq!(
+            tokenize(&tiny("plain"), "w1 w5 w3").unwrap(),
+            json!([1, 5, 3])
+        );
+        let i = info(&tiny("llama3")).unwrap();
+        assert_eq!(i["format"], "huggingface");
+        assert_eq!(i["config"]["rope_scaling"]["rope_type"], "llama3");
+        // 2 layers × (q 128 + k 64 + v 64 + o 128 + mlp 3·384 + norms 32) + embed 512 + norm 16.
+        assert_eq!(
+            i["parameters"],
+            2 * (128 + 64 + 64 + 128 + 3 * 384 + 32) + 512 + 16
+        );
+        let cmd = ModelCommand::Logits {
+            model: tiny("plain"),
+            prompt: "w1 w5".into(),
+            top: 3,
+            backend: Backend::Flex,
+        };
+        let v = dispatch(Backend::Flex, &cmd).unwrap();
+        let rows = v.as_array().unwrap();
+        assert_eq!(rows.len(), 3);
+        assert!(rows[0]["logit"].as_f64().unwrap() >= rows[1]["logit"].as_f64().unwrap());
+        let e = dispatch(
+            Backend::Flex,
+            &ModelCommand::Embed {
+                model: tiny("plain"),
+                texts: vec!["x".into()],
+                backend: Backend::Flex,
+            },
+        )
+        .unwrap_err();
+        assert!(matches!(e, ModelError::NotEmbedder(_)), "{e}");
+    }
 }

@@ -149,20 +149,29 @@ fn token_id(v: &Option<serde_json::Value>) -> Option<u32> {
 }
 
 /// Resolves a `rope_scaling` JSON object.
-pub fn parse_rope_scaling(v: &serde_json::Value, path: &str) -> Result<Option<Llama3Scaling>, ConfigError> {
+pub fn parse_rope_scaling(
+    v: &serde_json::Value,
+    path: &str,
+) -> Result<Option<Llama3Scaling>, ConfigError> {
     if v.is_null() {
         return Ok(None);
     }
-    let ty = v.get("rope_type").or_else(|| v.get("type")).and_then(|t| t.as_str()).unwrap_or("");
+    let ty = v
+        .get("rope_type")
+        .or_else(|| v.get("type"))
+        .and_then(|t| t.as_str())
+        .unwrap_or("");
     match ty {
         "default" => Ok(None),
         "llama3" => {
             let num = |field: &'static str| {
-                v.get(field).and_then(|x| x.as_f64()).ok_or_else(|| ConfigError::Invalid {
-                    path: path.to_string(),
-                    field,
-                    message: "missing or not a number in rope_scaling".to_string(),
-                })
+                v.get(field)
+                    .and_then(|x| x.as_f64())
+                    .ok_or_else(|| ConfigError::Invalid {
+                        path: path.to_string(),
+                        field,
+                        message: "missing or not a number in rope_scaling".to_string(),
+                    })
             };
             let s = Llama3Scaling {
                 factor: num("factor")?,
@@ -170,7 +179,10 @@ pub fn parse_rope_scaling(v: &serde_json::Value, path: &str) -> Result<Option<Ll
                 high_freq_factor: num("high_freq_factor")?,
                 original_max_position_embeddings: num("original_max_position_embeddings")?,
             };
-            if s.factor <= 0.0 || s.high_freq_factor <= s.low_freq_factor || s.original_max_position_embeddings <= 0.0 {
+            if s.factor <= 0.0
+                || s.high_freq_factor <= s.low_freq_factor
+                || s.original_max_position_embeddings <= 0.0
+            {
                 return Err(ConfigError::Invalid {
                     path: path.to_string(),
                     field: "rope_scaling",
@@ -179,7 +191,10 @@ pub fn parse_rope_scaling(v: &serde_json::Value, path: &str) -> Result<Option<Ll
             }
             Ok(Some(s))
         }
-        other => Err(ConfigError::RopeType { path: path.to_string(), ty: other.to_string() }),
+        other => Err(ConfigError::RopeType {
+            path: path.to_string(),
+            ty: other.to_string(),
+        }),
     }
 }
 
@@ -187,15 +202,21 @@ impl LlamaConfig {
     /// Reads an HF `config.json`.
     pub fn from_hf_file(path: &Path) -> Result<Self, ConfigError> {
         let p = path.display().to_string();
-        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Io { path: p.clone(), source })?;
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Io {
+            path: p.clone(),
+            source,
+        })?;
         Self::from_hf_json(&text, &p)
     }
 
     /// Parses the text of an HF `config.json`; `path` is for messages.
     pub fn from_hf_json(text: &str, path: &str) -> Result<Self, ConfigError> {
         let de = &mut serde_json::Deserializer::from_str(text);
-        let raw: RawConfig = serde_path_to_error::deserialize(de)
-            .map_err(|e| ConfigError::Json { path: path.to_string(), message: e.to_string() })?;
+        let raw: RawConfig =
+            serde_path_to_error::deserialize(de).map_err(|e| ConfigError::Json {
+                path: path.to_string(),
+                message: e.to_string(),
+            })?;
         if let Some(mt) = &raw.model_type
             && mt != "llama"
             && mt != "mistral"
@@ -218,7 +239,9 @@ impl LlamaConfig {
             num_hidden_layers: raw.num_hidden_layers,
             num_attention_heads: heads,
             num_key_value_heads: raw.num_key_value_heads.unwrap_or(heads),
-            head_dim: raw.head_dim.unwrap_or(if heads > 0 { raw.hidden_size / heads } else { 0 }),
+            head_dim: raw
+                .head_dim
+                .unwrap_or(raw.hidden_size.checked_div(heads).unwrap_or(0)),
             rms_norm_eps: raw.rms_norm_eps,
             rope_theta: raw.rope_theta,
             rope_scaling,
@@ -255,7 +278,9 @@ impl LlamaConfig {
             intermediate_size: us(k("feed_forward_length"))?,
             num_hidden_layers: us(k("block_count"))?,
             num_attention_heads: heads,
-            num_key_value_heads: f.get_u64(&k("attention.head_count_kv")).map_or(heads, |v| v as usize),
+            num_key_value_heads: f
+                .get_u64(&k("attention.head_count_kv"))
+                .map_or(heads, |v| v as usize),
             head_dim,
             rms_norm_eps: f.get_f64(&k("attention.layer_norm_rms_epsilon"))?,
             rope_theta: f.get_f64(&k("rope.freq_base")).unwrap_or(10000.0),
@@ -274,7 +299,13 @@ impl LlamaConfig {
 
     /// Checks sizes for consistency, and that none is absurd.
     pub fn validate(&self, path: &str) -> Result<(), ConfigError> {
-        let bad = |field: &'static str, message: String| Err(ConfigError::Invalid { path: path.to_string(), field, message });
+        let bad = |field: &'static str, message: String| {
+            Err(ConfigError::Invalid {
+                path: path.to_string(),
+                field,
+                message,
+            })
+        };
         // Generous bounds (Llama-3-405B is 16384 wide, 126 layers, 128k vocab).
         for (field, v, max) in [
             ("vocab_size", self.vocab_size, 1 << 20),
@@ -289,17 +320,36 @@ impl LlamaConfig {
                 return bad(field, format!("{v} is outside 1..={max}"));
             }
         }
-        if self.num_attention_heads % self.num_key_value_heads != 0 {
+        if !self
+            .num_attention_heads
+            .is_multiple_of(self.num_key_value_heads)
+        {
             return bad(
                 "num_key_value_heads",
-                format!("{} does not divide num_attention_heads {}", self.num_key_value_heads, self.num_attention_heads),
+                format!(
+                    "{} does not divide num_attention_heads {}",
+                    self.num_key_value_heads, self.num_attention_heads
+                ),
             );
         }
-        if self.head_dim % 2 != 0 {
-            return bad("head_dim", format!("{} is odd (RoPE rotates pairs)", self.head_dim));
+        if !self.head_dim.is_multiple_of(2) {
+            return bad(
+                "head_dim",
+                format!("{} is odd (RoPE rotates pairs)", self.head_dim),
+            );
         }
-        if !(self.rope_theta > 0.0) || !(self.rms_norm_eps >= 0.0) {
-            return bad("rope_theta", format!("theta {} / eps {} out of range", self.rope_theta, self.rms_norm_eps));
+        if self.rope_theta.is_nan()
+            || self.rope_theta <= 0.0
+            || self.rms_norm_eps.is_nan()
+            || self.rms_norm_eps < 0.0
+        {
+            return bad(
+                "rope_theta",
+                format!(
+                    "theta {} / eps {} out of range",
+                    self.rope_theta, self.rms_norm_eps
+                ),
+            );
         }
         Ok(())
     }
@@ -352,7 +402,11 @@ mod tests {
     fn unknown_rope_scaling_type_is_an_error() {
         let text = format!(r#"{BASE},"rope_scaling":{{"rope_type":"yarn","factor":4.0}}}}"#);
         let e = LlamaConfig::from_hf_json(&text, "c.json").unwrap_err();
-        assert!(e.to_string().contains("rope_scaling type `yarn` is not supported"), "{e}");
+        assert!(
+            e.to_string()
+                .contains("rope_scaling type `yarn` is not supported"),
+            "{e}"
+        );
     }
 
     #[test]

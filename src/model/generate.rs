@@ -29,14 +29,19 @@ pub fn sample(logits: &[f32], temperature: f64, top_p: f64, rng: &mut Rng) -> u3
     let argmax = logits
         .iter()
         .enumerate()
-        .fold((0usize, f32::NEG_INFINITY), |best, (i, &x)| if x > best.1 { (i, x) } else { best })
+        .fold((0usize, f32::NEG_INFINITY), |best, (i, &x)| {
+            if x > best.1 { (i, x) } else { best }
+        })
         .0;
     if temperature <= 0.0 {
         return argmax as u32;
     }
     let max = f64::from(logits[argmax]);
-    let mut probs: Vec<(usize, f64)> =
-        logits.iter().enumerate().map(|(i, &x)| (i, ((f64::from(x) - max) / temperature).exp())).collect();
+    let mut probs: Vec<(usize, f64)> = logits
+        .iter()
+        .enumerate()
+        .map(|(i, &x)| (i, ((f64::from(x) - max) / temperature).exp()))
+        .collect();
     let total: f64 = probs.iter().map(|p| p.1).sum();
     probs.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
     // Keep the smallest prefix whose mass reaches top_p (at least one token),
@@ -64,7 +69,11 @@ pub fn sample(logits: &[f32], temperature: f64, top_p: f64, rng: &mut Rng) -> u3
 
 /// Generates continuations of `prompts` (token ids). Returns the new tokens
 /// of each row, EOS included when reached.
-pub fn generate<B: Backend>(model: &Llama<B>, prompts: &[Vec<u32>], cfg: &GenerateConfig) -> Vec<Vec<u32>> {
+pub fn generate<B: Backend>(
+    model: &Llama<B>,
+    prompts: &[Vec<u32>],
+    cfg: &GenerateConfig,
+) -> Vec<Vec<u32>> {
     let b = prompts.len();
     let mut out = vec![Vec::new(); b];
     if b == 0 || cfg.max_new_tokens == 0 {
@@ -80,14 +89,23 @@ pub fn generate<B: Backend>(model: &Llama<B>, prompts: &[Vec<u32>], cfg: &Genera
         let last = hidden.narrow(1, s - 1, 1).reshape([b, 1, d]);
         let logits = model.logits(last);
         let v = logits.dims()[2];
-        let flat = logits.into_data().convert::<f32>().to_vec::<f32>().unwrap_or_default();
+        let flat = logits
+            .into_data()
+            .convert::<f32>()
+            .to_vec::<f32>()
+            .unwrap_or_default();
         let mut next = Vec::with_capacity(b);
         for r in 0..b {
             if done[r] || flat.len() < (r + 1) * v {
                 next.push(cfg.pad);
                 continue;
             }
-            let t = sample(&flat[r * v..(r + 1) * v], cfg.temperature, cfg.top_p, &mut rng);
+            let t = sample(
+                &flat[r * v..(r + 1) * v],
+                cfg.temperature,
+                cfg.top_p,
+                &mut rng,
+            );
             out[r].push(t);
             if cfg.eos.contains(&t) {
                 done[r] = true;
@@ -97,7 +115,10 @@ pub fn generate<B: Backend>(model: &Llama<B>, prompts: &[Vec<u32>], cfg: &Genera
         if done.iter().all(|&x| x) {
             break;
         }
-        batch = Batch { ids: next.iter().map(|&t| vec![t]).collect(), mask: vec![vec![true]; b] };
+        batch = Batch {
+            ids: next.iter().map(|&t| vec![t]).collect(),
+            mask: vec![vec![true]; b],
+        };
     }
     out
 }
@@ -125,7 +146,9 @@ mod tests {
         let logits: Vec<f32> = (0..50).map(|i| (i as f32 * 0.37).sin()).collect();
         let draw = |seed| {
             let mut r = Rng::new(seed);
-            (0..20).map(|_| sample(&logits, 0.8, 0.95, &mut r)).collect::<Vec<_>>()
+            (0..20)
+                .map(|_| sample(&logits, 0.8, 0.95, &mut r))
+                .collect::<Vec<_>>()
         };
         assert_eq!(draw(5), draw(5));
         assert_ne!(draw(5), draw(6));

@@ -25,7 +25,12 @@ impl<B: Backend> ScalarHead<B> {
         let w = Rng::new(seed).normal_vec(hidden, std);
         let weight = Tensor::<B, 2>::from_data(TensorData::new(w, [hidden, 1]), device);
         let bias = bias.then(|| Param::from_tensor(Tensor::<B, 1>::zeros([1], device)));
-        ScalarHead { score: Linear { weight: Param::from_tensor(weight), bias } }
+        ScalarHead {
+            score: Linear {
+                weight: Param::from_tensor(weight),
+                bias,
+            },
+        }
     }
 
     /// Per-token values `[b, s]` of hidden states `[b, s, hidden]`.

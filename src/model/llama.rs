@@ -135,12 +135,18 @@ impl Batch {
     /// The ids as an Int tensor `[batch, seq]`.
     pub fn ids_tensor<B: Backend>(&self, device: &B::Device) -> Tensor<B, 2, Int> {
         let flat: Vec<i64> = self.ids.iter().flatten().map(|&x| i64::from(x)).collect();
-        Tensor::from_data(TensorData::new(flat, [self.batch_size(), self.seq_len()]), device)
+        Tensor::from_data(
+            TensorData::new(flat, [self.batch_size(), self.seq_len()]),
+            device,
+        )
     }
 
     /// Index of the last real token of each row.
     pub fn last_index(&self) -> Vec<usize> {
-        self.mask.iter().map(|m| m.iter().rposition(|&x| x).unwrap_or(0)).collect()
+        self.mask
+            .iter()
+            .map(|m| m.iter().rposition(|&x| x).unwrap_or(0))
+            .collect()
     }
 }
 
@@ -159,9 +165,21 @@ impl<B: Backend> Attention<B> {
         let (h, kvh, hd) = (self.n_heads, self.n_kv_heads, self.head_dim);
         let rep = h / kvh;
         // [b, heads, s, hd]
-        let q = self.q_proj.forward(x.clone()).reshape([b, s, h, hd]).swap_dims(1, 2);
-        let k = self.k_proj.forward(x.clone()).reshape([b, s, kvh, hd]).swap_dims(1, 2);
-        let v = self.v_proj.forward(x).reshape([b, s, kvh, hd]).swap_dims(1, 2);
+        let q = self
+            .q_proj
+            .forward(x.clone())
+            .reshape([b, s, h, hd])
+            .swap_dims(1, 2);
+        let k = self
+            .k_proj
+            .forward(x.clone())
+            .reshape([b, s, kvh, hd])
+            .swap_dims(1, 2);
+        let v = self
+            .v_proj
+            .forward(x)
+            .reshape([b, s, kvh, hd])
+            .swap_dims(1, 2);
         let q = rope::apply(q, cos, sin);
         let k = rope::apply(k, cos, sin);
         let (k, v) = match cache {
@@ -172,10 +190,16 @@ impl<B: Backend> Attention<B> {
         // Grouped-query attention without copying K/V: query head i uses kv
         // head i / rep (HF `repeat_kv`), so fold the rep heads into the rows.
         let q = q.reshape([b, kvh, rep * s, hd]);
-        let scores = q.matmul(k.swap_dims(2, 3)).mul_scalar(1.0 / (hd as f64).sqrt());
+        let scores = q
+            .matmul(k.swap_dims(2, 3))
+            .mul_scalar(1.0 / (hd as f64).sqrt());
         let scores = scores.reshape([b, h, s, t]) + bias.clone();
         let probs = softmax(scores, 3).reshape([b, kvh, rep * s, t]);
-        let out = probs.matmul(v).reshape([b, h, s, hd]).swap_dims(1, 2).reshape([b, s, h * hd]);
+        let out = probs
+            .matmul(v)
+            .reshape([b, h, s, hd])
+            .swap_dims(1, 2)
+            .reshape([b, s, h * hd]);
         self.o_proj.forward(out)
     }
 }
@@ -213,7 +237,11 @@ fn positions_and_bias(
         let prev_mask = key_mask_prev.get(r);
         for i in 0..s {
             for j in 0..t {
-                let real = if j < prev { prev_mask.is_some_and(|pm| pm[j]) } else { m[j - prev] };
+                let real = if j < prev {
+                    prev_mask.is_some_and(|pm| pm[j])
+                } else {
+                    m[j - prev]
+                };
                 let causal = j <= prev + i;
                 bias.push(if real && causal { 0.0 } else { MASKED });
             }
@@ -225,7 +253,11 @@ fn positions_and_bias(
 impl<B: Backend> Llama<B> {
     /// The final hidden states `[b, s, hidden]` (after the last norm). With a
     /// cache, `batch` holds only the new tokens and the cache is extended.
-    pub fn forward_hidden(&self, batch: &Batch, mut cache: Option<&mut KvCache<B>>) -> Tensor<B, 3> {
+    pub fn forward_hidden(
+        &self,
+        batch: &Batch,
+        mut cache: Option<&mut KvCache<B>>,
+    ) -> Tensor<B, 3> {
         let device = self.model.embed_tokens.weight.device();
         let (b, s) = (batch.batch_size(), batch.seq_len());
         let empty: Vec<Vec<bool>> = Vec::new();
@@ -240,7 +272,10 @@ impl<B: Backend> Llama<B> {
         let mut x = self.model.embed_tokens.forward(batch.ids_tensor(&device));
         for (i, layer) in self.model.layers.iter().enumerate() {
             let h = layer.input_layernorm.forward(x.clone());
-            let a = layer.self_attn.forward(h, &cos, &sin, &bias, cache.as_deref_mut().map(|c| (c, i)));
+            let a =
+                layer
+                    .self_attn
+                    .forward(h, &cos, &sin, &bias, cache.as_deref_mut().map(|c| (c, i)));
             x = x + a;
             let h = layer.post_attention_layernorm.forward(x.clone());
             x = x + layer.mlp.forward(h);
@@ -248,7 +283,9 @@ impl<B: Backend> Llama<B> {
         if let Some(c) = cache {
             for (r, m) in batch.mask.iter().enumerate() {
                 c.key_mask[r].extend_from_slice(m);
-                c.next_pos[r] = positions[r].last().map_or(c.next_pos[r], |&p| p + usize::from(m[s - 1]));
+                c.next_pos[r] = positions[r]
+                    .last()
+                    .map_or(c.next_pos[r], |&p| p + usize::from(m[s - 1]));
             }
         }
         self.model.norm.forward(x)
@@ -278,11 +315,19 @@ impl<B: Backend> Llama<B> {
         let logits = self.forward(batch, None);
         let [b, s, v] = logits.dims();
         let lp = log_softmax(logits.narrow(1, 0, s - 1), 2);
-        let targets: Vec<i64> = batch.ids.iter().flat_map(|r| r[1..].iter().map(|&x| i64::from(x))).collect();
-        let targets = Tensor::<B, 3, Int>::from_data(TensorData::new(targets, [b, s - 1, 1]), &device);
+        let targets: Vec<i64> = batch
+            .ids
+            .iter()
+            .flat_map(|r| r[1..].iter().map(|&x| i64::from(x)))
+            .collect();
+        let targets =
+            Tensor::<B, 3, Int>::from_data(TensorData::new(targets, [b, s - 1, 1]), &device);
         let picked = lp.gather(2, targets).reshape([b, s - 1]);
-        let w: Vec<f32> =
-            batch.mask.iter().flat_map(|m| (1..s).map(move |j| if m[j] && m[j - 1] { 1.0 } else { 0.0 })).collect();
+        let w: Vec<f32> = batch
+            .mask
+            .iter()
+            .flat_map(|m| (1..s).map(move |j| if m[j] && m[j - 1] { 1.0 } else { 0.0 }))
+            .collect();
         let n = w.iter().sum::<f32>().max(1.0);
         let w = Tensor::<B, 2>::from_data(TensorData::new(w, [b, s - 1]), &device);
         let _ = v;
@@ -297,7 +342,11 @@ impl<B: Backend> Llama<B> {
     /// Freezes every weight and attaches LoRA adapters to q, k, v and o.
     pub fn with_lora(self, cfg: LoraConfig, seed: u64) -> Self {
         let mut rng = Rng::new(seed);
-        let Llama { model, lm_head, inv_freq } = self.no_grad();
+        let Llama {
+            model,
+            lm_head,
+            inv_freq,
+        } = self.no_grad();
         let layers = model
             .layers
             .into_iter()
@@ -315,12 +364,20 @@ impl<B: Backend> Llama<B> {
                 }
             })
             .collect();
-        Llama { model: LlamaModel { layers, ..model }, lm_head, inv_freq }
+        Llama {
+            model: LlamaModel { layers, ..model },
+            lm_head,
+            inv_freq,
+        }
     }
 
     /// Folds every LoRA adapter into its base weight.
     pub fn merge_lora(self) -> Self {
-        let Llama { model, lm_head, inv_freq } = self;
+        let Llama {
+            model,
+            lm_head,
+            inv_freq,
+        } = self;
         let layers = model
             .layers
             .into_iter()
@@ -338,7 +395,11 @@ impl<B: Backend> Llama<B> {
                 }
             })
             .collect();
-        Llama { model: LlamaModel { layers, ..model }, lm_head, inv_freq }
+        Llama {
+            model: LlamaModel { layers, ..model },
+            lm_head,
+            inv_freq,
+        }
     }
 }
 
@@ -348,17 +409,25 @@ pub(crate) mod build {
 
     /// A `Linear` without bias from a Burn-layout weight `[in, out]`.
     pub fn linear<B: Backend>(w_in_out: Tensor<B, 2>) -> Linear<B> {
-        Linear { weight: Param::from_tensor(w_in_out), bias: None }
+        Linear {
+            weight: Param::from_tensor(w_in_out),
+            bias: None,
+        }
     }
 
     /// An RMSNorm with the given scale.
     pub fn rms_norm<B: Backend>(gamma: Tensor<B, 1>, eps: f64) -> RmsNorm<B> {
-        RmsNorm { gamma: Param::from_tensor(gamma), epsilon: eps }
+        RmsNorm {
+            gamma: Param::from_tensor(gamma),
+            epsilon: eps,
+        }
     }
 
     /// An embedding with weight `[vocab, hidden]`.
     pub fn embedding<B: Backend>(w: Tensor<B, 2>) -> Embedding<B> {
-        Embedding { weight: Param::from_tensor(w) }
+        Embedding {
+            weight: Param::from_tensor(w),
+        }
     }
 
     /// An attention block from `[in, out]` weights.
@@ -370,10 +439,22 @@ pub(crate) mod build {
         o: Tensor<B, 2>,
     ) -> Attention<B> {
         Attention {
-            q_proj: LoraLinear { base: linear(q), lora: None },
-            k_proj: LoraLinear { base: linear(k), lora: None },
-            v_proj: LoraLinear { base: linear(v), lora: None },
-            o_proj: LoraLinear { base: linear(o), lora: None },
+            q_proj: LoraLinear {
+                base: linear(q),
+                lora: None,
+            },
+            k_proj: LoraLinear {
+                base: linear(k),
+                lora: None,
+            },
+            v_proj: LoraLinear {
+                base: linear(v),
+                lora: None,
+            },
+            o_proj: LoraLinear {
+                base: linear(o),
+                lora: None,
+            },
             n_heads: cfg.num_attention_heads,
             n_kv_heads: cfg.num_key_value_heads,
             head_dim: cfg.head_dim,
@@ -412,13 +493,23 @@ pub(crate) mod tests {
     }
 
     fn data() -> Batch {
-        Batch::pad(&[vec![1, 5, 6, 7, 8, 9, 10, 2], vec![1, 11, 12, 13, 2]], 0, false)
+        Batch::pad(
+            &[vec![1, 5, 6, 7, 8, 9, 10, 2], vec![1, 11, 12, 13, 2]],
+            0,
+            false,
+        )
     }
 
     #[test]
     fn tiny_model_loss_decreases_under_adam() {
         let device = Default::default();
-        let mut model = build_llama::<AD>(&tiny_config(), &mut RandomSource::new(3, 0.1), None, &device).unwrap();
+        let mut model = build_llama::<AD>(
+            &tiny_config(),
+            &mut RandomSource::new(3, 0.1),
+            None,
+            &device,
+        )
+        .unwrap();
         let mut optim = AdamConfig::new().init::<AD, Llama<AD>>();
         let batch = data();
         let mut losses = Vec::new();
@@ -436,29 +527,52 @@ pub(crate) mod tests {
     #[test]
     fn padding_does_not_change_real_positions_and_cache_matches_full_forward() {
         let device = Default::default();
-        let model = build_llama::<Flex>(&tiny_config(), &mut RandomSource::new(4, 0.3), None, &device).unwrap();
+        let model = build_llama::<Flex>(
+            &tiny_config(),
+            &mut RandomSource::new(4, 0.3),
+            None,
+            &device,
+        )
+        .unwrap();
         let seq = vec![1u32, 5, 9, 3, 30, 2, 7];
-        let alone = model.forward(&Batch::pad(&[seq.clone()], 0, false), None);
+        let alone = model.forward(&Batch::pad(std::slice::from_ref(&seq), 0, false), None);
         let alone: Vec<f32> = alone.into_data().to_vec().unwrap();
         // Left-padded next to a longer row: the same logits at the real positions.
         let batch = Batch::pad(&[vec![1, 2, 3, 4, 5, 6, 7, 8, 9, 10], seq.clone()], 0, true);
         let both: Vec<f32> = model.forward(&batch, None).into_data().to_vec().unwrap();
         let v = 40;
         let row1 = &both[10 * v..];
-        let diff = alone.iter().zip(&row1[3 * v..]).map(|(a, b)| (a - b).abs()).fold(0.0f32, f32::max);
+        let diff = alone
+            .iter()
+            .zip(&row1[3 * v..])
+            .map(|(a, b)| (a - b).abs())
+            .fold(0.0f32, f32::max);
         assert!(diff < 1e-4, "left padding changed logits by {diff}");
         // Prefill 4 tokens then feed 3 one by one through the cache.
         let mut cache = KvCache::new(model.n_layers(), 1);
         let mut last = Vec::new();
-        let first: Vec<f32> =
-            model.forward(&Batch::pad(&[seq[..4].to_vec()], 0, false), Some(&mut cache)).into_data().to_vec().unwrap();
+        let first: Vec<f32> = model
+            .forward(
+                &Batch::pad(&[seq[..4].to_vec()], 0, false),
+                Some(&mut cache),
+            )
+            .into_data()
+            .to_vec()
+            .unwrap();
         last.extend_from_slice(&first);
         for &t in &seq[4..] {
-            let step: Vec<f32> =
-                model.forward(&Batch::pad(&[vec![t]], 0, false), Some(&mut cache)).into_data().to_vec().unwrap();
+            let step: Vec<f32> = model
+                .forward(&Batch::pad(&[vec![t]], 0, false), Some(&mut cache))
+                .into_data()
+                .to_vec()
+                .unwrap();
             last.extend_from_slice(&step);
         }
-        let diff = alone.iter().zip(&last).map(|(a, b)| (a - b).abs()).fold(0.0f32, f32::max);
+        let diff = alone
+            .iter()
+            .zip(&last)
+            .map(|(a, b)| (a - b).abs())
+            .fold(0.0f32, f32::max);
         assert!(diff < 1e-4, "cached decoding differs by {diff}");
     }
 }

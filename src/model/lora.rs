@@ -21,7 +21,10 @@ pub struct LoraConfig {
 
 impl Default for LoraConfig {
     fn default() -> Self {
-        LoraConfig { rank: 16, alpha: 32.0 }
+        LoraConfig {
+            rank: 16,
+            alpha: 32.0,
+        }
     }
 }
 
@@ -48,7 +51,13 @@ pub struct LoraLinear<B: Backend> {
 impl<B: Backend> LoraLinear<B> {
     /// A layer without adapter from a weight `[d_in, d_out]`.
     pub fn new(weight: Tensor<B, 2>) -> Self {
-        LoraLinear { base: Linear { weight: Param::from_tensor(weight), bias: None }, lora: None }
+        LoraLinear {
+            base: Linear {
+                weight: Param::from_tensor(weight),
+                bias: None,
+            },
+            lora: None,
+        }
     }
 
     /// `x·W (+ scale·x·A·B)`. `x`: `[..., d_in]`.
@@ -110,7 +119,15 @@ mod tests {
     type AD = Autodiff<Flex>;
 
     fn weights_of(m: &Llama<AD>) -> Vec<Vec<f32>> {
-        let mut out = vec![m.model.embed_tokens.weight.val().into_data().to_vec().unwrap()];
+        let mut out = vec![
+            m.model
+                .embed_tokens
+                .weight
+                .val()
+                .into_data()
+                .to_vec()
+                .unwrap(),
+        ];
         for l in &m.model.layers {
             let a = &l.self_attn;
             for p in [&a.q_proj, &a.k_proj, &a.v_proj, &a.o_proj] {
@@ -129,7 +146,11 @@ mod tests {
         let base = build_llama::<AD>(&cfg, &mut RandomSource::new(11, 0.2), None, &device).unwrap();
         let before = weights_of(&base);
         let mut model = base.with_lora(LoraConfig::default(), 5);
-        let batch = Batch::pad(&[vec![1, 5, 6, 7, 8, 9, 10, 2], vec![1, 11, 12, 13, 2]], 0, false);
+        let batch = Batch::pad(
+            &[vec![1, 5, 6, 7, 8, 9, 10, 2], vec![1, 11, 12, 13, 2]],
+            0,
+            false,
+        );
         let mut optim = AdamConfig::new().init::<AD, Llama<AD>>();
         let mut losses = Vec::new();
         for _ in 0..6 {
@@ -140,10 +161,22 @@ mod tests {
             assert_eq!(grads.len(), 16);
             model = optim.step(1e-2, model, grads);
         }
-        assert!(losses[5] < losses[0], "LoRA training did not lower the loss: {losses:?}");
+        assert!(
+            losses[5] < losses[0],
+            "LoRA training did not lower the loss: {losses:?}"
+        );
         assert_eq!(weights_of(&model), before, "a base weight changed");
-        let b: Vec<f32> =
-            model.model.layers[0].self_attn.q_proj.lora.as_ref().unwrap().b.val().into_data().to_vec().unwrap();
+        let b: Vec<f32> = model.model.layers[0]
+            .self_attn
+            .q_proj
+            .lora
+            .as_ref()
+            .unwrap()
+            .b
+            .val()
+            .into_data()
+            .to_vec()
+            .unwrap();
         assert!(b.iter().any(|&x| x != 0.0), "adapter B never moved");
 
         // Merged weights exported as HF files reload to the same logits.
@@ -151,15 +184,25 @@ mod tests {
         let want: Vec<f32> = infer.forward(&batch, None).into_data().to_vec().unwrap();
         let dir = tempfile::tempdir().unwrap();
         std::fs::copy(
-            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/tiny_llama/plain/tokenizer.json"),
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("tests/fixtures/tiny_llama/plain/tokenizer.json"),
             dir.path().join("tokenizer.json"),
         )
         .unwrap();
         export_hf(infer, &cfg, dir.path()).unwrap();
         let back = load_hf_dir::<Flex>(dir.path(), &device).unwrap();
         assert_eq!(back.config, cfg);
-        let got: Vec<f32> = back.model.forward(&batch, None).into_data().to_vec().unwrap();
-        let diff = got.iter().zip(&want).map(|(a, b)| (a - b).abs()).fold(0.0f32, f32::max);
+        let got: Vec<f32> = back
+            .model
+            .forward(&batch, None)
+            .into_data()
+            .to_vec()
+            .unwrap();
+        let diff = got
+            .iter()
+            .zip(&want)
+            .map(|(a, b)| (a - b).abs())
+            .fold(0.0f32, f32::max);
         assert!(diff < 1e-4, "merged export differs by {diff}");
     }
 }

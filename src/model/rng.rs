@@ -47,16 +47,21 @@ mod tests {
 
     #[test]
     fn same_seed_same_stream_and_moments_are_standard() {
-        let a: Vec<u64> = (0..4).map({
-            let mut r = Rng::new(3);
-            move |_| r.next_u64()
-        })
-        .collect();
+        let a: Vec<u64> = (0..4)
+            .map({
+                let mut r = Rng::new(3);
+                move |_| r.next_u64()
+            })
+            .collect();
         let mut r = Rng::new(3);
         assert_eq!(a, (0..4).map(|_| r.next_u64()).collect::<Vec<_>>());
         let xs = Rng::new(9).normal_vec(20000, 1.0);
         let mean = xs.iter().map(|&x| f64::from(x)).sum::<f64>() / xs.len() as f64;
-        let var = xs.iter().map(|&x| (f64::from(x) - mean).powi(2)).sum::<f64>() / xs.len() as f64;
+        let var = xs
+            .iter()
+            .map(|&x| (f64::from(x) - mean).powi(2))
+            .sum::<f64>()
+            / xs.len() as f64;
         assert!(mean.abs() < 0.03, "{mean}");
         assert!((var - 1.0).abs() < 0.05, "{var}");
     }

@@ -17,7 +17,9 @@ use super::config::{Llama3Scaling, LlamaConfig};
 /// (`rope_freqs.weight` of Llama-3 GGUFs).
 pub fn inv_freq(cfg: &LlamaConfig, freq_factors: Option<&[f32]>) -> Vec<f64> {
     let d = cfg.head_dim;
-    let mut f: Vec<f64> = (0..d / 2).map(|i| 1.0 / cfg.rope_theta.powf((2 * i) as f64 / d as f64)).collect();
+    let mut f: Vec<f64> = (0..d / 2)
+        .map(|i| 1.0 / cfg.rope_theta.powf((2 * i) as f64 / d as f64))
+        .collect();
     if let Some(s) = cfg.rope_scaling {
         f = f.into_iter().map(|x| llama3_scale(x, &s)).collect();
     }
@@ -46,7 +48,11 @@ fn llama3_scale(inv: f64, s: &Llama3Scaling) -> f64 {
 }
 
 /// cos and sin tables `[batch, 1, seq, head_dim]` for per-row positions.
-pub fn tables<B: Backend>(inv: &[f64], positions: &[Vec<usize>], device: &B::Device) -> (Tensor<B, 4>, Tensor<B, 4>) {
+pub fn tables<B: Backend>(
+    inv: &[f64],
+    positions: &[Vec<usize>],
+    device: &B::Device,
+) -> (Tensor<B, 4>, Tensor<B, 4>) {
     let b = positions.len();
     let s = positions.first().map_or(0, Vec::len);
     let half = inv.len();
@@ -123,8 +129,16 @@ mod tests {
         assert_eq!(plain[0], scaled[0]);
         // Lowest frequency (wavelength ≫ 8192) is divided by the factor.
         let last = plain.len() - 1;
-        assert!((scaled[last] * 32.0 - plain[last]).abs() < 1e-15 * plain[last].abs().max(1e-30) + 1e-18);
+        assert!(
+            (scaled[last] * 32.0 - plain[last]).abs()
+                < 1e-15 * plain[last].abs().max(1e-30) + 1e-18
+        );
         // Medium ones lie in between.
-        assert!(scaled.iter().zip(&plain).all(|(a, b)| *a <= *b && *a >= *b / 32.0));
+        assert!(
+            scaled
+                .iter()
+                .zip(&plain)
+                .all(|(a, b)| *a <= *b && *a >= *b / 32.0)
+        );
     }
 }

@@ -48,7 +48,12 @@ static FIELDS: [Field; 2] = [
         default: None,
         doc: "the backbone: a GGUF file or HF directory under $REPRO_MODELS, a local path, or an HF id in the local cache",
     },
-    Field { name: "digest", ty: "string", default: Some("null"), doc: "expected `blake3:<hex>` of the source; checked when given" },
+    Field {
+        name: "digest",
+        ty: "string",
+        default: Some("null"),
+        doc: "expected `blake3:<hex>` of the source; checked when given",
+    },
 ];
 
 /// The `model.pretrained` kind.
@@ -57,10 +62,12 @@ pub struct ModelPretrained;
 fn resolve(with: &With, roots: &Roots) -> Result<PathBuf, WithError> {
     match &with.source {
         Source::Models(rel) => {
-            let root = roots
-                .models
-                .as_ref()
-                .ok_or_else(|| WithError::new("source.models", "$REPRO_MODELS is not set (run `make models`)"))?;
+            let root = roots.models.as_ref().ok_or_else(|| {
+                WithError::new(
+                    "source.models",
+                    "$REPRO_MODELS is not set (run `make models`)",
+                )
+            })?;
             Ok(root.join(rel))
         }
         Source::Path(p) => Ok(roots.pipeline_dir.join(p)),
@@ -70,15 +77,27 @@ fn resolve(with: &With, roots: &Roots) -> Result<PathBuf, WithError> {
                 .ok_or_else(|| WithError::new("source.hf", format!("`{id}` is not ORG/NAME")))?;
             let home = std::env::var_os("HF_HOME")
                 .map(PathBuf::from)
-                .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache/huggingface")))
+                .or_else(|| {
+                    std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache/huggingface"))
+                })
                 .ok_or_else(|| WithError::new("source.hf", "neither HF_HOME nor HOME is set"))?;
-            let snaps = home.join("hub").join(format!("models--{org}--{name}")).join("snapshots");
+            let snaps = home
+                .join("hub")
+                .join(format!("models--{org}--{name}"))
+                .join("snapshots");
             let mut entries: Vec<PathBuf> = std::fs::read_dir(&snaps)
-                .map_err(|e| WithError::new("source.hf", format!("{}: {e} (hf: ids are not downloaded here)", snaps.display())))?
+                .map_err(|e| {
+                    WithError::new(
+                        "source.hf",
+                        format!("{}: {e} (hf: ids are not downloaded here)", snaps.display()),
+                    )
+                })?
                 .filter_map(|e| e.ok().map(|e| e.path()))
                 .collect();
             entries.sort();
-            entries.pop().ok_or_else(|| WithError::new("source.hf", format!("{}: no snapshot", snaps.display())))
+            entries.pop().ok_or_else(|| {
+                WithError::new("source.hf", format!("{}: no snapshot", snaps.display()))
+            })
         }
     }
 }
@@ -91,7 +110,9 @@ pub fn digest(path: &Path) -> anyhow::Result<String> {
         let mut stack = vec![path.to_path_buf()];
         while let Some(d) = stack.pop() {
             for e in std::fs::read_dir(&d).with_context(|| format!("reading {}", d.display()))? {
-                let p = e.with_context(|| format!("reading {}", d.display()))?.path();
+                let p = e
+                    .with_context(|| format!("reading {}", d.display()))?
+                    .path();
                 if p.is_dir() {
                     stack.push(p);
                 } else {
@@ -101,14 +122,20 @@ pub fn digest(path: &Path) -> anyhow::Result<String> {
         }
         files.sort();
         for f in files {
-            let rel = f.strip_prefix(path).unwrap_or(&f).to_string_lossy().into_owned();
+            let rel = f
+                .strip_prefix(path)
+                .unwrap_or(&f)
+                .to_string_lossy()
+                .into_owned();
             h.update(rel.as_bytes());
             h.update(b"\0");
-            let mut file = std::fs::File::open(&f).with_context(|| format!("opening {}", f.display()))?;
+            let mut file =
+                std::fs::File::open(&f).with_context(|| format!("opening {}", f.display()))?;
             std::io::copy(&mut file, &mut h).with_context(|| format!("reading {}", f.display()))?;
         }
     } else {
-        let mut file = std::fs::File::open(path).with_context(|| format!("opening {}", path.display()))?;
+        let mut file =
+            std::fs::File::open(path).with_context(|| format!("opening {}", path.display()))?;
         std::io::copy(&mut file, &mut h).with_context(|| format!("reading {}", path.display()))?;
     }
     Ok(format!("blake3:{}", h.finalize().to_hex()))
@@ -148,7 +175,10 @@ impl Kind for ModelPretrained {
         if let Some(d) = &w.digest
             && !(d.starts_with("blake3:") && d.len() == 7 + 64)
         {
-            return Err(WithError::new("digest", format!("`{d}` is not blake3:<64 hex digits>")));
+            return Err(WithError::new(
+                "digest",
+                format!("`{d}` is not blake3:<64 hex digits>"),
+            ));
         }
         Ok(())
     }
@@ -162,11 +192,16 @@ impl Kind for ModelPretrained {
     }
     fn run(&self, ctx: &StageContext) -> anyhow::Result<()> {
         let w: With = parse_with(&ctx.with)?;
-        let src = resolve(&w, &ctx.roots).map_err(|e| anyhow::anyhow!("with.{}: {}", e.path, e.message))?;
+        let src = resolve(&w, &ctx.roots)
+            .map_err(|e| anyhow::anyhow!("with.{}: {}", e.path, e.message))?;
         anyhow::ensure!(src.exists(), "{}: no such file or directory", src.display());
         let found = digest(&src)?;
         if let Some(want) = &w.digest {
-            anyhow::ensure!(*want == found, "{}: digest {found} differs from the pinned {want}", src.display());
+            anyhow::ensure!(
+                *want == found,
+                "{}: digest {found} differs from the pinned {want}",
+                src.display()
+            );
         }
         ctx.log(format!("source {} ({found})", src.display()));
         let out = ctx.out.join("model");
@@ -174,10 +209,17 @@ impl Kind for ModelPretrained {
         let device = Default::default();
         let meta = if src.is_dir() && is_bert(&src) {
             let m = load_bert::<burn::backend::Flex>(&src, &device)?;
-            for f in ["config.json", "model.safetensors", "tokenizer.json", "sentence_bert_config.json", "modules.json"] {
+            for f in [
+                "config.json",
+                "model.safetensors",
+                "tokenizer.json",
+                "sentence_bert_config.json",
+                "modules.json",
+            ] {
                 let p = src.join(f);
                 if p.is_file() {
-                    std::fs::copy(&p, out.join(f)).with_context(|| format!("copying {}", p.display()))?;
+                    std::fs::copy(&p, out.join(f))
+                        .with_context(|| format!("copying {}", p.display()))?;
                 }
             }
             json!({"architecture": "bert", "hidden_size": m.config.hidden_size, "layers": m.config.num_hidden_layers})
@@ -196,15 +238,22 @@ impl Kind for ModelPretrained {
                 "eos_token": tok_name(m.specials.eos),
                 "pad_token": tok_name(m.specials.pad),
             });
-            std::fs::write(out.join("tokenizer_config.json"), serde_json::to_string_pretty(&tc)?)
-                .context("writing tokenizer_config.json")?;
+            std::fs::write(
+                out.join("tokenizer_config.json"),
+                serde_json::to_string_pretty(&tc)?,
+            )
+            .context("writing tokenizer_config.json")?;
             json!({"architecture": "llama", "parameters": params, "hidden_size": m.config.hidden_size,
                    "layers": m.config.num_hidden_layers, "vocab_size": m.config.vocab_size})
         };
         let mut meta = meta;
         meta["source"] = json!(src.display().to_string());
         meta["digest"] = json!(found);
-        std::fs::write(ctx.out.join("model.json"), serde_json::to_string_pretty(&meta)?).context("writing model.json")?;
+        std::fs::write(
+            ctx.out.join("model.json"),
+            serde_json::to_string_pretty(&meta)?,
+        )
+        .context("writing model.json")?;
         Ok(())
     }
 }
@@ -226,7 +275,11 @@ mod tests {
             seed: 0,
             threads: 1,
             backend: crate::backend::Backend::Flex,
-            roots: Roots { pipeline_dir, data: None, models: None },
+            roots: Roots {
+                pipeline_dir,
+                data: None,
+                models: None,
+            },
             scratch: std::env::temp_dir(),
             cancel: Arc::new(AtomicBool::new(false)),
             log: Mutex::new(Box::new(std::io::sink())),
@@ -241,31 +294,52 @@ mod tests {
         ModelPretrained.check(&with).unwrap();
         let c = ctx(with, tmp.path().to_path_buf(), fixtures.clone());
         ModelPretrained.run(&c).unwrap();
-        for f in ["model/model.safetensors", "model/config.json", "model/tokenizer.json", "model.json"] {
+        for f in [
+            "model/model.safetensors",
+            "model/config.json",
+            "model/tokenizer.json",
+            "model.json",
+        ] {
             assert!(tmp.path().join(f).is_file(), "{f}");
         }
-        let meta: Value = serde_json::from_str(&std::fs::read_to_string(tmp.path().join("model.json")).unwrap()).unwrap();
+        let meta: Value =
+            serde_json::from_str(&std::fs::read_to_string(tmp.path().join("model.json")).unwrap())
+                .unwrap();
         let d = meta["digest"].as_str().unwrap().to_string();
         assert_eq!(d, digest(&fixtures.join("llama3")).unwrap());
         // The written model loads back and keeps the llama3 scaling.
-        let back = load_llama::<burn::backend::Flex>(&tmp.path().join("model"), &Default::default()).unwrap();
+        let back =
+            load_llama::<burn::backend::Flex>(&tmp.path().join("model"), &Default::default())
+                .unwrap();
         assert!(back.config.rope_scaling.is_some());
 
         // A wrong pin fails the stage.
         let bad = format!("blake3:{}", "0".repeat(64));
         let tmp2 = tempfile::tempdir().unwrap();
-        let c = ctx(json!({"source": {"path": "llama3"}, "digest": bad}), tmp2.path().to_path_buf(), fixtures);
+        let c = ctx(
+            json!({"source": {"path": "llama3"}, "digest": bad}),
+            tmp2.path().to_path_buf(),
+            fixtures,
+        );
         let e = ModelPretrained.run(&c).unwrap_err();
         assert!(e.to_string().contains("differs from the pinned"), "{e}");
     }
 
     #[test]
     fn check_rejects_bad_digests_and_unknown_keys() {
-        assert!(ModelPretrained.check(&json!({"source": {"path": "x"}, "digest": "md5:1"})).is_err());
-        let e = ModelPretrained.check(&json!({"source": {"path": "x"}, "revison": 1})).unwrap_err();
+        assert!(
+            ModelPretrained
+                .check(&json!({"source": {"path": "x"}, "digest": "md5:1"}))
+                .is_err()
+        );
+        let e = ModelPretrained
+            .check(&json!({"source": {"path": "x"}, "revison": 1}))
+            .unwrap_err();
         assert!(e.message.contains("unknown field"), "{e:?}");
         let roots = Roots::default();
-        let e = ModelPretrained.key_deps(&json!({"source": {"models": "a.gguf"}}), &roots).unwrap_err();
+        let e = ModelPretrained
+            .key_deps(&json!({"source": {"models": "a.gguf"}}), &roots)
+            .unwrap_err();
         assert!(e.message.contains("REPRO_MODELS"), "{e:?}");
     }
 }

@@ -51,7 +51,9 @@ pub enum GgufError {
         version: u32,
     },
     /// The file ends inside a structure.
-    #[error("{path}: truncated at byte {offset} while reading {what} ({need} bytes needed, {left} left)")]
+    #[error(
+        "{path}: truncated at byte {offset} while reading {what} ({need} bytes needed, {left} left)"
+    )]
     Truncated {
         /// The file.
         path: PathBuf,
@@ -273,7 +275,9 @@ impl<R: Read> Cursor<'_, R> {
     fn bytes<const N: usize>(&mut self, what: &str) -> Result<[u8; N], GgufError> {
         self.need(N as u64, what)?;
         let mut b = [0u8; N];
-        self.inner.read_exact(&mut b).map_err(|e| self.io_err(e, what))?;
+        self.inner
+            .read_exact(&mut b)
+            .map_err(|e| self.io_err(e, what))?;
         self.pos += N as u64;
         Ok(b)
     }
@@ -288,7 +292,10 @@ impl<R: Read> Cursor<'_, R> {
                 left: 0,
             }
         } else {
-            GgufError::Io { path: self.path.to_path_buf(), source: e }
+            GgufError::Io {
+                path: self.path.to_path_buf(),
+                source: e,
+            }
         }
     }
 
@@ -305,7 +312,12 @@ impl<R: Read> Cursor<'_, R> {
         let offset = self.pos;
         let n = self.u64(what)?;
         if n.checked_mul(min_item).is_none_or(|b| b > self.left()) {
-            return Err(GgufError::Absurd { path: self.path.to_path_buf(), offset, what: what.to_string(), value: n });
+            return Err(GgufError::Absurd {
+                path: self.path.to_path_buf(),
+                offset,
+                what: what.to_string(),
+                value: n,
+            });
         }
         Ok(n)
     }
@@ -314,7 +326,9 @@ impl<R: Read> Cursor<'_, R> {
         let n = self.count(what, 1)?;
         let offset = self.pos;
         let mut buf = vec![0u8; n as usize];
-        self.inner.read_exact(&mut buf).map_err(|e| self.io_err(e, what))?;
+        self.inner
+            .read_exact(&mut buf)
+            .map_err(|e| self.io_err(e, what))?;
         self.pos += n;
         String::from_utf8(buf).map_err(|_| GgufError::Malformed {
             path: self.path.to_path_buf(),
@@ -354,11 +368,17 @@ impl<R: Read> Cursor<'_, R> {
     }
 
     fn malformed(&self, message: String) -> GgufError {
-        GgufError::Malformed { path: self.path.to_path_buf(), message }
+        GgufError::Malformed {
+            path: self.path.to_path_buf(),
+            message,
+        }
     }
 
     fn bad_type(&self, key: &str, ty: u32) -> GgufError {
-        self.malformed(format!("metadata `{key}` at byte {}: unknown value type {ty}", self.pos))
+        self.malformed(format!(
+            "metadata `{key}` at byte {}: unknown value type {ty}",
+            self.pos
+        ))
     }
 }
 
@@ -367,7 +387,7 @@ fn min_value_size(ty: u32) -> Option<u64> {
     Some(match ty {
         0 | 1 | 7 => 1,
         2 | 3 => 2,
-        4 | 5 | 6 => 4,
+        4..=6 => 4,
         8 | 10 | 11 | 12 => 8,
         9 => 12,
         _ => return None,
@@ -377,7 +397,10 @@ fn min_value_size(ty: u32) -> Option<u64> {
 impl GgufFile {
     /// Opens and parses the header of a GGUF file.
     pub fn open(path: &Path) -> Result<Self, GgufError> {
-        let io = |source| GgufError::Io { path: path.to_path_buf(), source };
+        let io = |source| GgufError::Io {
+            path: path.to_path_buf(),
+            source,
+        };
         let file = File::open(path).map_err(io)?;
         let len = file.metadata().map_err(io)?.len();
         Self::parse(BufReader::new(file), len, path)
@@ -385,14 +408,25 @@ impl GgufFile {
 
     /// Parses a GGUF header from `reader`, which holds `len` bytes in all.
     pub fn parse<R: Read>(reader: R, len: u64, path: &Path) -> Result<Self, GgufError> {
-        let mut c = Cursor { inner: reader, pos: 0, len, path };
+        let mut c = Cursor {
+            inner: reader,
+            pos: 0,
+            len,
+            path,
+        };
         let magic: [u8; 4] = c.bytes("magic")?;
         if &magic != b"GGUF" {
-            return Err(GgufError::BadMagic { path: path.to_path_buf(), found: magic });
+            return Err(GgufError::BadMagic {
+                path: path.to_path_buf(),
+                found: magic,
+            });
         }
         let version = c.u32("version")?;
         if !(2..=3).contains(&version) {
-            return Err(GgufError::Version { path: path.to_path_buf(), version });
+            return Err(GgufError::Version {
+                path: path.to_path_buf(),
+                version,
+            });
         }
         // A tensor info takes at least 8 (name) + 4 + 4 + 8 bytes; a KV pair 8 + 4 + 1.
         let n_tensors = c.count("tensor count", 24)?;
@@ -409,7 +443,9 @@ impl GgufFile {
             let name = c.string("tensor name")?;
             let n_dims = c.u32(&name)?;
             if n_dims == 0 || n_dims > MAX_DIMS {
-                return Err(c.malformed(format!("tensor `{name}`: {n_dims} dimensions (expected 1..={MAX_DIMS})")));
+                return Err(c.malformed(format!(
+                    "tensor `{name}`: {n_dims} dimensions (expected 1..={MAX_DIMS})"
+                )));
             }
             let mut dims = Vec::with_capacity(n_dims as usize);
             for _ in 0..n_dims {
@@ -417,17 +453,34 @@ impl GgufFile {
             }
             let ty = c.u32(&name)?;
             let offset = c.u64(&name)?;
-            tensors.push(TensorInfo { name, dims, ty, offset });
+            tensors.push(TensorInfo {
+                name,
+                dims,
+                ty,
+                offset,
+            });
         }
         let alignment = match metadata.get("general.alignment") {
             None => DEFAULT_ALIGNMENT,
             Some(v) => match v.as_u64() {
                 Some(a) if a > 0 && a.is_power_of_two() && a <= 1 << 20 => a,
-                _ => return Err(c.malformed(format!("general.alignment {v:?} is not a power of two"))),
+                _ => {
+                    return Err(
+                        c.malformed(format!("general.alignment {v:?} is not a power of two"))
+                    );
+                }
             },
         };
         let data_offset = c.pos.div_ceil(alignment) * alignment;
-        let file = GgufFile { path: path.to_path_buf(), version, metadata, tensors, data_offset, alignment, file_len: len };
+        let file = GgufFile {
+            path: path.to_path_buf(),
+            version,
+            metadata,
+            tensors,
+            data_offset,
+            alignment,
+            file_len: len,
+        };
         for t in &file.tensors {
             file.byte_range(t)?;
         }
@@ -436,7 +489,10 @@ impl GgufFile {
 
     /// The absolute byte range of a tensor's data, checked against the file.
     fn byte_range(&self, t: &TensorInfo) -> Result<(u64, u64), GgufError> {
-        let malformed = |message: String| GgufError::Malformed { path: self.path.clone(), message };
+        let malformed = |message: String| GgufError::Malformed {
+            path: self.path.clone(),
+            message,
+        };
         let n = t
             .dims
             .iter()
@@ -458,11 +514,16 @@ impl GgufFile {
         let bytes = (n / ty.block_len()).checked_mul(ty.block_bytes());
         let start = self.data_offset.checked_add(t.offset);
         match (start, bytes) {
-            (Some(s), Some(b)) if s.checked_add(b).is_some_and(|e| e <= self.file_len) => Ok((s, b)),
+            (Some(s), Some(b)) if s.checked_add(b).is_some_and(|e| e <= self.file_len) => {
+                Ok((s, b))
+            }
             _ => Err(GgufError::Absurd {
                 path: self.path.clone(),
                 offset: t.offset,
-                what: format!("data of tensor `{}` (offset {}, dims {:?})", t.name, t.offset, t.dims),
+                what: format!(
+                    "data of tensor `{}` (offset {}, dims {:?})",
+                    t.name, t.offset, t.dims
+                ),
                 value: bytes.unwrap_or(u64::MAX),
             }),
         }
@@ -476,16 +537,20 @@ impl GgufFile {
     /// Reads one tensor and dequantises it to f32. Returns the row-major shape
     /// and the values.
     pub fn tensor_f32(&self, name: &str) -> Result<(Vec<usize>, Vec<f32>), GgufError> {
-        let t = self
-            .info(name)
-            .ok_or_else(|| GgufError::MissingTensor { path: self.path.clone(), name: name.to_string() })?;
+        let t = self.info(name).ok_or_else(|| GgufError::MissingTensor {
+            path: self.path.clone(),
+            name: name.to_string(),
+        })?;
         let ty = GgmlType::from_id(t.ty).ok_or_else(|| GgufError::UnsupportedType {
             path: self.path.clone(),
             tensor: t.name.clone(),
             ty: t.ty,
         })?;
         let (start, n_bytes) = self.byte_range(t)?;
-        let io = |source| GgufError::Io { path: self.path.clone(), source };
+        let io = |source| GgufError::Io {
+            path: self.path.clone(),
+            source,
+        };
         let mut f = File::open(&self.path).map_err(io)?;
         f.seek(SeekFrom::Start(start)).map_err(io)?;
         let mut raw = vec![0u8; n_bytes as usize];
@@ -504,23 +569,31 @@ impl GgufFile {
             path: self.path.clone(),
             key: key.to_string(),
             expected,
-            found: self.get(key).map_or_else(|| "missing".to_string(), |v| v.type_name().to_string()),
+            found: self
+                .get(key)
+                .map_or_else(|| "missing".to_string(), |v| v.type_name().to_string()),
         }
     }
 
     /// A required unsigned integer.
     pub fn get_u64(&self, key: &str) -> Result<u64, GgufError> {
-        self.get(key).and_then(MetaValue::as_u64).ok_or_else(|| self.key_err(key, "an unsigned integer"))
+        self.get(key)
+            .and_then(MetaValue::as_u64)
+            .ok_or_else(|| self.key_err(key, "an unsigned integer"))
     }
 
     /// A required number.
     pub fn get_f64(&self, key: &str) -> Result<f64, GgufError> {
-        self.get(key).and_then(MetaValue::as_f64).ok_or_else(|| self.key_err(key, "a number"))
+        self.get(key)
+            .and_then(MetaValue::as_f64)
+            .ok_or_else(|| self.key_err(key, "a number"))
     }
 
     /// A required string.
     pub fn get_str(&self, key: &str) -> Result<&str, GgufError> {
-        self.get(key).and_then(MetaValue::as_str).ok_or_else(|| self.key_err(key, "a string"))
+        self.get(key)
+            .and_then(MetaValue::as_str)
+            .ok_or_else(|| self.key_err(key, "a string"))
     }
 
     /// A required array of strings.
@@ -528,7 +601,10 @@ impl GgufFile {
         match self.get(key) {
             Some(MetaValue::Array(items)) => items
                 .iter()
-                .map(|v| v.as_str().ok_or_else(|| self.key_err(key, "an array of strings")))
+                .map(|v| {
+                    v.as_str()
+                        .ok_or_else(|| self.key_err(key, "an array of strings"))
+                })
                 .collect(),
             _ => Err(self.key_err(key, "an array of strings")),
         }
@@ -542,7 +618,10 @@ impl GgufFile {
                 .iter()
                 .map(|v| match *v {
                     MetaValue::I32(x) => Ok(i64::from(x)),
-                    ref other => other.as_u64().map(|x| x as i64).ok_or_else(|| self.key_err(key, "an array of integers")),
+                    ref other => other
+                        .as_u64()
+                        .map(|x| x as i64)
+                        .ok_or_else(|| self.key_err(key, "an array of integers")),
                 })
                 .collect::<Result<Vec<_>, _>>()
                 .map(Some),
@@ -574,10 +653,23 @@ mod tests {
         assert_eq!(expected.len(), 5);
         for (name, e) in expected {
             let (shape, values) = f.tensor_f32(name).unwrap();
-            let want_shape: Vec<usize> = e["shape"].as_array().unwrap().iter().map(|v| v.as_u64().unwrap() as usize).collect();
+            let want_shape: Vec<usize> = e["shape"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|v| v.as_u64().unwrap() as usize)
+                .collect();
             assert_eq!(shape, want_shape, "{name}");
-            let want: Vec<f32> = e["values"].as_array().unwrap().iter().map(|v| v.as_f64().unwrap() as f32).collect();
-            assert_eq!(values, want, "{name}: dequantised values differ from gguf-py");
+            let want: Vec<f32> = e["values"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|v| v.as_f64().unwrap() as f32)
+                .collect();
+            assert_eq!(
+                values, want,
+                "{name}: dequantised values differ from gguf-py"
+            );
         }
     }
 
@@ -586,7 +678,12 @@ mod tests {
         let bytes = std::fs::read(fixture()).unwrap();
         let full = GgufFile::parse(&bytes[..], bytes.len() as u64, Path::new("t")).unwrap();
         let header_end = full.data_offset as usize;
-        let data_end = full.tensors.iter().map(|t| full.byte_range(t).map(|(s, n)| s + n).unwrap()).max().unwrap();
+        let data_end = full
+            .tensors
+            .iter()
+            .map(|t| full.byte_range(t).map(|(s, n)| s + n).unwrap())
+            .max()
+            .unwrap();
         for cut in 0..bytes.len() {
             let r = GgufFile::parse(&bytes[..cut], cut as u64, Path::new("t"));
             if cut >= data_end as usize {
@@ -650,6 +747,9 @@ mod tests {
         f.tensors[0].ty = 12; // Q4_K
         let name = f.tensors[0].name.clone();
         let e = f.tensor_f32(&name).unwrap_err();
-        assert!(e.to_string().contains("unsupported quantisation type 12"), "{e}");
+        assert!(
+            e.to_string().contains("unsupported quantisation type 12"),
+            "{e}"
+        );
     }
 }

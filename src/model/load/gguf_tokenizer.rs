@@ -9,7 +9,6 @@
 //! Tokens typed CONTROL (3) become special added tokens, USER_DEFINED (4)
 //! plain added tokens (gguf-py `TokenType`).
 
-
 use tokenizers::decoders::byte_level::ByteLevel as ByteLevelDecoder;
 use tokenizers::models::bpe::BPE;
 use tokenizers::pre_tokenizers::byte_level::ByteLevel;
@@ -44,7 +43,9 @@ pub enum GgufTokenizerError {
         model: String,
     },
     /// A pre-tokenizer we do not know.
-    #[error("{path}: tokenizer.ggml.pre `{pre}` is not supported (known: default, gpt2, smollm, llama3, llama-bpe)")]
+    #[error(
+        "{path}: tokenizer.ggml.pre `{pre}` is not supported (known: default, gpt2, smollm, llama3, llama-bpe)"
+    )]
     Pre {
         /// The file.
         path: String,
@@ -52,7 +53,9 @@ pub enum GgufTokenizerError {
         pre: String,
     },
     /// A merge that is not `left right`.
-    #[error("{path}: tokenizer.ggml.merges[{index}] = {merge:?} is not two tokens separated by a space")]
+    #[error(
+        "{path}: tokenizer.ggml.merges[{index}] = {merge:?} is not two tokens separated by a space"
+    )]
     Merge {
         /// The file.
         path: String,
@@ -97,39 +100,76 @@ pub struct SpecialTokens {
 }
 
 /// Builds the tokenizer described by `file`'s metadata, with its special ids.
-pub fn tokenizer_from_gguf(file: &GgufFile) -> Result<(Tokenizer, SpecialTokens), GgufTokenizerError> {
+pub fn tokenizer_from_gguf(
+    file: &GgufFile,
+) -> Result<(Tokenizer, SpecialTokens), GgufTokenizerError> {
     let path = file.path.display().to_string();
     let model = file.get_str("tokenizer.ggml.model")?;
     if model != "gpt2" {
-        return Err(GgufTokenizerError::Model { path, model: model.to_string() });
+        return Err(GgufTokenizerError::Model {
+            path,
+            model: model.to_string(),
+        });
     }
     let tokens = file.get_strings("tokenizer.ggml.tokens")?;
     let merges_raw = file.get_strings("tokenizer.ggml.merges")?;
     let types = file.get_ints("tokenizer.ggml.token_type")?;
-    let vocab: tokenizers::models::bpe::Vocab = tokens.iter().enumerate().map(|(i, t)| (t.to_string(), i as u32)).collect();
+    let vocab: tokenizers::models::bpe::Vocab = tokens
+        .iter()
+        .enumerate()
+        .map(|(i, t)| (t.to_string(), i as u32))
+        .collect();
     let mut merges = Vec::with_capacity(merges_raw.len());
     for (index, m) in merges_raw.iter().enumerate() {
         match m.split_once(' ') {
             Some((a, b)) if !a.is_empty() && !b.is_empty() && !b.contains(' ') => {
                 merges.push((a.to_string(), b.to_string()))
             }
-            _ => return Err(GgufTokenizerError::Merge { path, index, merge: m.to_string() }),
+            _ => {
+                return Err(GgufTokenizerError::Merge {
+                    path,
+                    index,
+                    merge: m.to_string(),
+                });
+            }
         }
     }
-    let build = |message: String| GgufTokenizerError::Build { path: path.clone(), message };
-    let bpe = BPE::builder().vocab_and_merges(vocab, merges).build().map_err(|e| build(e.to_string()))?;
+    let build = |message: String| GgufTokenizerError::Build {
+        path: path.clone(),
+        message,
+    };
+    let bpe = BPE::builder()
+        .vocab_and_merges(vocab, merges)
+        .build()
+        .map_err(|e| build(e.to_string()))?;
 
-    let pre = file.get("tokenizer.ggml.pre").and_then(|v| v.as_str()).unwrap_or("default");
+    let pre = file
+        .get("tokenizer.ggml.pre")
+        .and_then(|v| v.as_str())
+        .unwrap_or("default");
     let byte_level = ByteLevel::new(false, true, true);
     let pre_tokenizer: PreTokenizerWrapper = match pre {
         "default" | "gpt2" => byte_level.into(),
         "smollm" => Sequence::new(vec![Digits::new(true).into(), byte_level.into()]).into(),
         "llama3" | "llama-v3" | "llama-bpe" => {
-            let split = Split::new(SplitPattern::Regex(LLAMA3_SPLIT.to_string()), SplitDelimiterBehavior::Isolated, false)
-                .map_err(|e| build(e.to_string()))?;
-            Sequence::new(vec![split.into(), ByteLevel::new(false, true, false).into()]).into()
+            let split = Split::new(
+                SplitPattern::Regex(LLAMA3_SPLIT.to_string()),
+                SplitDelimiterBehavior::Isolated,
+                false,
+            )
+            .map_err(|e| build(e.to_string()))?;
+            Sequence::new(vec![
+                split.into(),
+                ByteLevel::new(false, true, false).into(),
+            ])
+            .into()
         }
-        other => return Err(GgufTokenizerError::Pre { path, pre: other.to_string() }),
+        other => {
+            return Err(GgufTokenizerError::Pre {
+                path,
+                pre: other.to_string(),
+            });
+        }
     };
 
     let mut tok = Tokenizer::new(bpe);
@@ -141,7 +181,12 @@ pub fn tokenizer_from_gguf(file: &GgufFile) -> Result<(Tokenizer, SpecialTokens)
         match file.get(key).and_then(|v| v.as_u64()) {
             None => Ok(None),
             Some(id) if (id as usize) < n => Ok(Some(id as u32)),
-            Some(id) => Err(GgufTokenizerError::SpecialId { path: path.clone(), key: key.to_string(), id, n }),
+            Some(id) => Err(GgufTokenizerError::SpecialId {
+                path: path.clone(),
+                key: key.to_string(),
+                id,
+                n,
+            }),
         }
     };
     let specials = SpecialTokens {
@@ -168,7 +213,10 @@ pub fn tokenizer_from_gguf(file: &GgufFile) -> Result<(Tokenizer, SpecialTokens)
         tok.add_tokens(&user);
     }
 
-    let add_bos = matches!(file.get("tokenizer.ggml.add_bos_token"), Some(super::gguf::MetaValue::Bool(true)));
+    let add_bos = matches!(
+        file.get("tokenizer.ggml.add_bos_token"),
+        Some(super::gguf::MetaValue::Bool(true))
+    );
     if let (true, Some(bos)) = (add_bos, specials.bos) {
         let bos_tok = tokens[bos as usize].to_string();
         let post = TemplateProcessing::builder()

@@ -31,11 +31,15 @@ pub fn unpermute_gguf_rows(w: &HostTensor, n_head: usize) -> HostTensor {
             for i in 0..half {
                 let dst = h * hd + j * half + i;
                 let src = h * hd + 2 * i + j;
-                data[dst * cols..(dst + 1) * cols].copy_from_slice(&w.data[src * cols..(src + 1) * cols]);
+                data[dst * cols..(dst + 1) * cols]
+                    .copy_from_slice(&w.data[src * cols..(src + 1) * cols]);
             }
         }
     }
-    HostTensor { shape: w.shape.clone(), data }
+    HostTensor {
+        shape: w.shape.clone(),
+        data,
+    }
 }
 
 /// Tensors of a llama GGUF, served under HF names.
@@ -48,7 +52,11 @@ pub struct GgufSource {
 impl GgufSource {
     /// Wraps a parsed GGUF file.
     pub fn new(file: GgufFile, cfg: &LlamaConfig) -> Self {
-        GgufSource { file, n_heads: cfg.num_attention_heads, n_kv_heads: cfg.num_key_value_heads }
+        GgufSource {
+            file,
+            n_heads: cfg.num_attention_heads,
+            n_kv_heads: cfg.num_key_value_heads,
+        }
     }
 
     /// The GGUF name of an HF tensor name.
@@ -99,13 +107,15 @@ impl WeightSource for GgufSource {
         }
         let (shape, data) = self.file.tensor_f32(&g)?;
         let t = HostTensor { shape, data };
-        Ok(Some(if name.ends_with("q_proj.weight") && t.shape.len() == 2 {
-            unpermute_gguf_rows(&t, self.n_heads)
-        } else if name.ends_with("k_proj.weight") && t.shape.len() == 2 {
-            unpermute_gguf_rows(&t, self.n_kv_heads)
-        } else {
-            t
-        }))
+        Ok(Some(
+            if name.ends_with("q_proj.weight") && t.shape.len() == 2 {
+                unpermute_gguf_rows(&t, self.n_heads)
+            } else if name.ends_with("k_proj.weight") && t.shape.len() == 2 {
+                unpermute_gguf_rows(&t, self.n_kv_heads)
+            } else {
+                t
+            },
+        ))
     }
 }
 
@@ -121,7 +131,10 @@ pub fn build_llama<B: Backend>(
     let kvd = cfg.num_key_value_heads * cfg.head_dim;
     // Linear weights are [out, in] in the checkpoint and [in, out] in Burn.
     let mut lin = |name: String, out: usize, inp: usize| -> Result<_, LoadError> {
-        Ok(src.require(&name, &[out, inp])?.transpose2().into_tensor::<B, 2>(device))
+        Ok(src
+            .require(&name, &[out, inp])?
+            .transpose2()
+            .into_tensor::<B, 2>(device))
     };
     let mut layers = Vec::with_capacity(cfg.num_hidden_layers);
     for l in 0..cfg.num_hidden_layers {
@@ -137,24 +150,44 @@ pub fn build_llama<B: Backend>(
     }
     let mut built = Vec::with_capacity(layers.len());
     for (p, q, k, vv, o, gate, up, down) in layers {
-        let n1 = src.require(&format!("{p}.input_layernorm.weight"), &[h])?.into_tensor::<B, 1>(device);
-        let n2 = src.require(&format!("{p}.post_attention_layernorm.weight"), &[h])?.into_tensor::<B, 1>(device);
+        let n1 = src
+            .require(&format!("{p}.input_layernorm.weight"), &[h])?
+            .into_tensor::<B, 1>(device);
+        let n2 = src
+            .require(&format!("{p}.post_attention_layernorm.weight"), &[h])?
+            .into_tensor::<B, 1>(device);
         built.push(DecoderLayer {
             self_attn: build::attention(cfg, q, k, vv, o),
-            mlp: Mlp { gate_proj: build::linear(gate), up_proj: build::linear(up), down_proj: build::linear(down) },
+            mlp: Mlp {
+                gate_proj: build::linear(gate),
+                up_proj: build::linear(up),
+                down_proj: build::linear(down),
+            },
             input_layernorm: build::rms_norm(n1, cfg.rms_norm_eps),
             post_attention_layernorm: build::rms_norm(n2, cfg.rms_norm_eps),
         });
     }
-    let embed = src.require("model.embed_tokens.weight", &[v, h])?.into_tensor::<B, 2>(device);
-    let norm = src.require("model.norm.weight", &[h])?.into_tensor::<B, 1>(device);
+    let embed = src
+        .require("model.embed_tokens.weight", &[v, h])?
+        .into_tensor::<B, 2>(device);
+    let norm = src
+        .require("model.norm.weight", &[h])?
+        .into_tensor::<B, 1>(device);
     let lm_head = if cfg.tie_word_embeddings {
         None
     } else {
-        Some(build::linear(src.require("lm_head.weight", &[v, h])?.transpose2().into_tensor::<B, 2>(device)))
+        Some(build::linear(
+            src.require("lm_head.weight", &[v, h])?
+                .transpose2()
+                .into_tensor::<B, 2>(device),
+        ))
     };
     Ok(Llama {
-        model: LlamaModel { embed_tokens: build::embedding(embed), layers: built, norm: build::rms_norm(norm, cfg.rms_norm_eps) },
+        model: LlamaModel {
+            embed_tokens: build::embedding(embed),
+            layers: built,
+            norm: build::rms_norm(norm, cfg.rms_norm_eps),
+        },
         lm_head,
         inv_freq: rope::inv_freq(cfg, freq_factors),
     })
@@ -181,30 +214,54 @@ pub fn load_gguf<B: Backend>(path: &Path, device: &B::Device) -> Result<LoadedLl
     let file = GgufFile::open(path)?;
     let config = LlamaConfig::from_gguf(&file)?;
     let (tokenizer, specials) = tokenizer_from_gguf(&file)?;
-    let chat_template = file.get("tokenizer.chat_template").and_then(|v| v.as_str()).map(str::to_string);
+    let chat_template = file
+        .get("tokenizer.chat_template")
+        .and_then(|v| v.as_str())
+        .map(str::to_string);
     let freq = match file.info("rope_freqs.weight") {
         Some(_) => Some(file.tensor_f32("rope_freqs.weight")?.1),
         None => None,
     };
     let mut src = GgufSource::new(file, &config);
     let model = build_llama(&config, &mut src, freq.as_deref(), device)?;
-    Ok(LoadedLlama { model, config, tokenizer, specials, chat_template, path: path.to_path_buf() })
+    Ok(LoadedLlama {
+        model,
+        config,
+        tokenizer,
+        specials,
+        chat_template,
+        path: path.to_path_buf(),
+    })
 }
 
 /// Loads a Hugging Face directory (`config.json`, `model.safetensors` or a
 /// sharded index, `tokenizer.json`, optional `tokenizer_config.json`).
-pub fn load_hf_dir<B: Backend>(dir: &Path, device: &B::Device) -> Result<LoadedLlama<B>, LoadError> {
+pub fn load_hf_dir<B: Backend>(
+    dir: &Path,
+    device: &B::Device,
+) -> Result<LoadedLlama<B>, LoadError> {
     let config = LlamaConfig::from_hf_file(&dir.join("config.json"))?;
     let tok_path = dir.join("tokenizer.json");
-    let tokenizer = Tokenizer::from_file(&tok_path)
-        .map_err(|e| LoadError::Tokenizer { path: tok_path.clone(), message: e.to_string() })?;
+    let tokenizer = Tokenizer::from_file(&tok_path).map_err(|e| LoadError::Tokenizer {
+        path: tok_path.clone(),
+        message: e.to_string(),
+    })?;
     let mut chat_template = None;
     let tc = dir.join("tokenizer_config.json");
     if tc.is_file() {
-        let text = std::fs::read_to_string(&tc).map_err(|source| LoadError::Io { path: tc.clone(), source })?;
-        let v: serde_json::Value = serde_json::from_str(&text)
-            .map_err(|e| LoadError::Tokenizer { path: tc.clone(), message: e.to_string() })?;
-        chat_template = v.get("chat_template").and_then(|t| t.as_str()).map(str::to_string);
+        let text = std::fs::read_to_string(&tc).map_err(|source| LoadError::Io {
+            path: tc.clone(),
+            source,
+        })?;
+        let v: serde_json::Value =
+            serde_json::from_str(&text).map_err(|e| LoadError::Tokenizer {
+                path: tc.clone(),
+                message: e.to_string(),
+            })?;
+        chat_template = v
+            .get("chat_template")
+            .and_then(|t| t.as_str())
+            .map(str::to_string);
     }
     let mut src = SafetensorsSource::open_dir(dir)?;
     let model = build_llama(&config, &mut src, None, device)?;
@@ -214,17 +271,29 @@ pub fn load_hf_dir<B: Backend>(dir: &Path, device: &B::Device) -> Result<LoadedL
         pad: config.pad_token_id,
         unk: None,
     };
-    Ok(LoadedLlama { model, config, tokenizer, specials, chat_template, path: dir.to_path_buf() })
+    Ok(LoadedLlama {
+        model,
+        config,
+        tokenizer,
+        specials,
+        chat_template,
+        path: dir.to_path_buf(),
+    })
 }
 
 /// Loads a GGUF file or an HF directory, whichever `path` is.
-pub fn load_llama<B: Backend>(path: &Path, device: &B::Device) -> Result<LoadedLlama<B>, LoadError> {
+pub fn load_llama<B: Backend>(
+    path: &Path,
+    device: &B::Device,
+) -> Result<LoadedLlama<B>, LoadError> {
     if path.is_dir() {
         load_hf_dir(path, device)
     } else if path.is_file() {
         load_gguf(path, device)
     } else {
-        Err(LoadError::Unrecognised { path: path.to_path_buf() })
+        Err(LoadError::Unrecognised {
+            path: path.to_path_buf(),
+        })
     }
 }
 
@@ -251,14 +320,22 @@ mod tests {
                 }
             }
         }
-        let back = unpermute_gguf_rows(&HostTensor { shape: vec![out, cols], data: permuted.clone() }, n_head);
+        let back = unpermute_gguf_rows(
+            &HostTensor {
+                shape: vec![out, cols],
+                data: permuted.clone(),
+            },
+            n_head,
+        );
         assert_eq!(back.data, hf);
         assert_ne!(permuted, hf);
     }
 
     fn max_diff_vs_reference(dir: &str, strip_scaling: bool) -> f32 {
         use crate::model::llama::Batch;
-        let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/tiny_llama").join(dir);
+        let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/fixtures/tiny_llama")
+            .join(dir);
         let device = Default::default();
         let mut loaded = load_hf_dir::<burn::backend::Flex>(&dir, &device).unwrap();
         if strip_scaling {
@@ -269,15 +346,44 @@ mod tests {
             loaded.model = build_llama(&cfg, &mut src, None, &device).unwrap();
         }
         let r: serde_json::Value =
-            serde_json::from_str(&std::fs::read_to_string(dir.join("reference.json")).unwrap()).unwrap();
+            serde_json::from_str(&std::fs::read_to_string(dir.join("reference.json")).unwrap())
+                .unwrap();
         let mut worst = 0.0f32;
-        for (seq, want) in r["seqs"].as_array().unwrap().iter().zip(r["logits"].as_array().unwrap()) {
-            let ids: Vec<u32> = seq.as_array().unwrap().iter().map(|x| x.as_u64().unwrap() as u32).collect();
-            let got: Vec<f32> = loaded.model.forward(&Batch::pad(&[ids], 0, false), None).into_data().to_vec().unwrap();
-            let want: Vec<f32> =
-                want.as_array().unwrap().iter().flat_map(|row| row.as_array().unwrap().iter().map(|x| x.as_f64().unwrap() as f32)).collect();
+        for (seq, want) in r["seqs"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .zip(r["logits"].as_array().unwrap())
+        {
+            let ids: Vec<u32> = seq
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|x| x.as_u64().unwrap() as u32)
+                .collect();
+            let got: Vec<f32> = loaded
+                .model
+                .forward(&Batch::pad(&[ids], 0, false), None)
+                .into_data()
+                .to_vec()
+                .unwrap();
+            let want: Vec<f32> = want
+                .as_array()
+                .unwrap()
+                .iter()
+                .flat_map(|row| {
+                    row.as_array()
+                        .unwrap()
+                        .iter()
+                        .map(|x| x.as_f64().unwrap() as f32)
+                })
+                .collect();
             assert_eq!(got.len(), want.len());
-            worst = got.iter().zip(&want).map(|(a, b)| (a - b).abs()).fold(worst, f32::max);
+            worst = got
+                .iter()
+                .zip(&want)
+                .map(|(a, b)| (a - b).abs())
+                .fold(worst, f32::max);
         }
         worst
     }
@@ -300,8 +406,14 @@ mod tests {
 
     #[test]
     fn hf_names_map_to_gguf_names() {
-        assert_eq!(GgufSource::gguf_name("model.layers.12.self_attn.o_proj.weight").unwrap(), "blk.12.attn_output.weight");
-        assert_eq!(GgufSource::gguf_name("model.embed_tokens.weight").unwrap(), "token_embd.weight");
+        assert_eq!(
+            GgufSource::gguf_name("model.layers.12.self_attn.o_proj.weight").unwrap(),
+            "blk.12.attn_output.weight"
+        );
+        assert_eq!(
+            GgufSource::gguf_name("model.embed_tokens.weight").unwrap(),
+            "token_embd.weight"
+        );
         assert!(GgufSource::gguf_name("model.layers.1.bogus").is_none());
     }
 }

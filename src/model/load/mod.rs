@@ -81,7 +81,9 @@ pub enum LoadError {
         message: String,
     },
     /// Neither a GGUF file nor a directory with config.json.
-    #[error("{path}: not a GGUF file nor a Hugging Face model directory (config.json + model.safetensors)")]
+    #[error(
+        "{path}: not a GGUF file nor a Hugging Face model directory (config.json + model.safetensors)"
+    )]
     Unrecognised {
         /// The path.
         path: PathBuf,
@@ -107,7 +109,10 @@ impl HostTensor {
                 data[j * r + i] = self.data[i * c + j];
             }
         }
-        HostTensor { shape: vec![c, r], data }
+        HostTensor {
+            shape: vec![c, r],
+            data,
+        }
     }
 
     /// Moves the values to a Burn tensor of rank `D`.
@@ -125,9 +130,10 @@ pub trait WeightSource {
 
     /// The tensor called `name`, checked to have `shape`.
     fn require(&mut self, name: &str, shape: &[usize]) -> Result<HostTensor, LoadError> {
-        let t = self
-            .get(name)?
-            .ok_or_else(|| LoadError::Missing { source_name: self.source_name(), name: name.to_string() })?;
+        let t = self.get(name)?.ok_or_else(|| LoadError::Missing {
+            source_name: self.source_name(),
+            name: name.to_string(),
+        })?;
         if t.shape != shape {
             return Err(LoadError::Shape {
                 source_name: self.source_name(),
@@ -151,7 +157,10 @@ pub struct RandomSource {
 impl RandomSource {
     /// A source drawing from `seed` with standard deviation `std`.
     pub fn new(seed: u64, std: f64) -> Self {
-        RandomSource { rng: crate::model::rng::Rng::new(seed), std }
+        RandomSource {
+            rng: crate::model::rng::Rng::new(seed),
+            std,
+        }
     }
 }
 
@@ -166,7 +175,14 @@ impl WeightSource for RandomSource {
 
     fn require(&mut self, name: &str, shape: &[usize]) -> Result<HostTensor, LoadError> {
         let n = shape.iter().product();
-        let data = if name.ends_with("norm.weight") { vec![1.0; n] } else { self.rng.normal_vec(n, self.std) };
-        Ok(HostTensor { shape: shape.to_vec(), data })
+        let data = if name.ends_with("norm.weight") {
+            vec![1.0; n]
+        } else {
+            self.rng.normal_vec(n, self.std)
+        };
+        Ok(HostTensor {
+            shape: shape.to_vec(),
+            data,
+        })
     }
 }

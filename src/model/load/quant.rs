@@ -92,7 +92,9 @@ pub fn dequantize(ty: GgmlType, raw: &[u8]) -> Vec<f32> {
         match ty {
             GgmlType::F32 => out.push(f32::from_le_bytes([blk[0], blk[1], blk[2], blk[3]])),
             GgmlType::F16 => out.push(f16_at(blk, 0)),
-            GgmlType::BF16 => out.push(bf16::from_bits(u16::from_le_bytes([blk[0], blk[1]])).to_f32()),
+            GgmlType::BF16 => {
+                out.push(bf16::from_bits(u16::from_le_bytes([blk[0], blk[1]])).to_f32())
+            }
             GgmlType::Q4_0 => {
                 let d = f16_at(blk, 0);
                 let qs = &blk[2..18];

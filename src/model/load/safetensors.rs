@@ -20,7 +20,10 @@ pub struct SafetensorsSource {
 }
 
 fn io(path: &Path) -> impl FnOnce(std::io::Error) -> LoadError + '_ {
-    move |source| LoadError::Io { path: path.to_path_buf(), source }
+    move |source| LoadError::Io {
+        path: path.to_path_buf(),
+        source,
+    }
 }
 
 impl SafetensorsSource {
@@ -32,12 +35,18 @@ impl SafetensorsSource {
             return Self::open_file(&single);
         }
         let text = std::fs::read_to_string(&index_path).map_err(io(&index_path))?;
-        let v: serde_json::Value = serde_json::from_str(&text)
-            .map_err(|e| LoadError::Safetensors { path: index_path.clone(), message: e.to_string() })?;
-        let map = v.get("weight_map").and_then(|m| m.as_object()).ok_or_else(|| LoadError::Safetensors {
-            path: index_path.clone(),
-            message: "no `weight_map` object".to_string(),
-        })?;
+        let v: serde_json::Value =
+            serde_json::from_str(&text).map_err(|e| LoadError::Safetensors {
+                path: index_path.clone(),
+                message: e.to_string(),
+            })?;
+        let map = v
+            .get("weight_map")
+            .and_then(|m| m.as_object())
+            .ok_or_else(|| LoadError::Safetensors {
+                path: index_path.clone(),
+                message: "no `weight_map` object".to_string(),
+            })?;
         let mut index = BTreeMap::new();
         for (name, file) in map {
             let file = file.as_str().ok_or_else(|| LoadError::Safetensors {
@@ -52,15 +61,25 @@ impl SafetensorsSource {
             }
             index.insert(name.clone(), dir.join(file));
         }
-        Ok(SafetensorsSource { dir: dir.to_path_buf(), index, loaded: None })
+        Ok(SafetensorsSource {
+            dir: dir.to_path_buf(),
+            index,
+            loaded: None,
+        })
     }
 
     /// Opens one safetensors file.
     pub fn open_file(path: &Path) -> Result<Self, LoadError> {
         let bytes = std::fs::read(path).map_err(io(path))?;
-        let st = SafeTensors::deserialize(&bytes)
-            .map_err(|e| LoadError::Safetensors { path: path.to_path_buf(), message: e.to_string() })?;
-        let index = st.names().into_iter().map(|n| (n.to_string(), path.to_path_buf())).collect();
+        let st = SafeTensors::deserialize(&bytes).map_err(|e| LoadError::Safetensors {
+            path: path.to_path_buf(),
+            message: e.to_string(),
+        })?;
+        let index = st
+            .names()
+            .into_iter()
+            .map(|n| (n.to_string(), path.to_path_buf()))
+            .collect();
         Ok(SafetensorsSource {
             dir: path.parent().map_or_else(PathBuf::new, Path::to_path_buf),
             index,
@@ -77,15 +96,28 @@ impl SafetensorsSource {
 /// Converts one tensor view to f32.
 pub fn to_f32(path: &Path, name: &str, dtype: Dtype, bytes: &[u8]) -> Result<Vec<f32>, LoadError> {
     Ok(match dtype {
-        Dtype::F32 => bytes.chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect(),
-        Dtype::F16 => bytes.chunks_exact(2).map(|b| f16::from_le_bytes([b[0], b[1]]).to_f32()).collect(),
-        Dtype::BF16 => bytes.chunks_exact(2).map(|b| bf16::from_le_bytes([b[0], b[1]]).to_f32()).collect(),
+        Dtype::F32 => bytes
+            .chunks_exact(4)
+            .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+            .collect(),
+        Dtype::F16 => bytes
+            .chunks_exact(2)
+            .map(|b| f16::from_le_bytes([b[0], b[1]]).to_f32())
+            .collect(),
+        Dtype::BF16 => bytes
+            .chunks_exact(2)
+            .map(|b| bf16::from_le_bytes([b[0], b[1]]).to_f32())
+            .collect(),
         Dtype::F64 => bytes
             .chunks_exact(8)
             .map(|b| f64::from_le_bytes([b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]]) as f32)
             .collect(),
         other => {
-            return Err(LoadError::Dtype { path: path.to_path_buf(), name: name.to_string(), dtype: format!("{other:?}") });
+            return Err(LoadError::Dtype {
+                path: path.to_path_buf(),
+                name: name.to_string(),
+                dtype: format!("{other:?}"),
+            });
         }
     })
 }
@@ -106,13 +138,18 @@ impl WeightSource for SafetensorsSource {
         let Some((_, bytes)) = &self.loaded else {
             return Ok(None);
         };
-        let st = SafeTensors::deserialize(bytes)
-            .map_err(|e| LoadError::Safetensors { path: file.clone(), message: e.to_string() })?;
+        let st = SafeTensors::deserialize(bytes).map_err(|e| LoadError::Safetensors {
+            path: file.clone(),
+            message: e.to_string(),
+        })?;
         let view = match st.tensor(name) {
             Ok(v) => v,
             Err(_) => return Ok(None),
         };
         let data = to_f32(&file, name, view.dtype(), view.data())?;
-        Ok(Some(HostTensor { shape: view.shape().to_vec(), data }))
+        Ok(Some(HostTensor {
+            shape: view.shape().to_vec(),
+            data,
+        }))
     }
 }
