@@ -54,10 +54,7 @@ pub struct WithError {
 impl WithError {
     /// An error at `path` below `with`.
     pub fn new(path: impl Into<String>, message: impl Into<String>) -> Self {
-        WithError {
-            path: path.into(),
-            message: message.into(),
-        }
+        WithError { path: path.into(), message: message.into() }
     }
 }
 
@@ -243,8 +240,7 @@ mod tests {
     fn parse_with_names_the_failing_key() {
         let e = parse_with::<W>(&serde_json::json!({"lr": 0.1, "inner": {"k": "x"}})).unwrap_err();
         assert_eq!(e.path, "inner.k");
-        let e = parse_with::<W>(&serde_json::json!({"lr": 0.1, "inner": {"k": 1, "z": 2}}))
-            .unwrap_err();
+        let e = parse_with::<W>(&serde_json::json!({"lr": 0.1, "inner": {"k": 1, "z": 2}})).unwrap_err();
         assert_eq!(e.path, "inner.z");
         assert!(e.message.contains("unknown field `z`"), "{}", e.message);
     }

@@ -4,4 +4,4 @@ pub mod kind;
 pub mod model_pretrained;
 pub mod registry;
 
-pub use kind::{Field, Input, KeyDep, Kind, Roots, Slot, StageContext, WithError, parse_with};
+pub use kind::{Field, Input, Kind, KeyDep, Roots, Slot, StageContext, WithError, parse_with};
