@@ -359,10 +359,11 @@ mod tests {
         let i = info(&tiny("llama3")).unwrap();
         assert_eq!(i["format"], "huggingface");
         assert_eq!(i["config"]["rope_scaling"]["rope_type"], "llama3");
-        // 2 layers × (q 128 + k 64 + v 64 + o 128 + mlp 3·384 + norms 32) + embed 512 + norm 16.
+        // hidden 16, 2 heads × 8, 1 kv head, inner 24, vocab 32, 2 layers, tied:
+        // per layer q 256 + k 128 + v 128 + o 256 + mlp 3·384 + norms 32; embed 512; norm 16.
         assert_eq!(
             i["parameters"],
-            2 * (128 + 64 + 64 + 128 + 3 * 384 + 32) + 512 + 16
+            2 * (256 + 128 + 128 + 256 + 3 * 384 + 32) + 512 + 16
         );
         let cmd = ModelCommand::Logits {
             model: tiny("plain"),
