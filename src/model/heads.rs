@@ -98,23 +98,39 @@ mod tests {
     fn reward_is_read_at_the_last_real_token_whatever_the_padding_side() {
         let device = Default::default();
         let cfg = crate::model::llama::tests::tiny_config();
-        let backbone = build_llama::<Flex>(&cfg, &mut RandomSource::new(8, 0.3), None, &device).unwrap();
-        let rm = RewardModel { backbone, head: ScalarHead::new(cfg.hidden_size, false, 0.5, 1, &device) };
+        let backbone =
+            build_llama::<Flex>(&cfg, &mut RandomSource::new(8, 0.3), None, &device).unwrap();
+        let rm = RewardModel {
+            backbone,
+            head: ScalarHead::new(cfg.hidden_size, false, 0.5, 1, &device),
+        };
         let seqs = [vec![1, 7, 8, 9, 2], vec![1, 3, 2]];
         let alone: Vec<f32> = seqs
             .iter()
-            .map(|s| rm.score(&Batch::pad(std::slice::from_ref(s), 0, false)).into_scalar())
+            .map(|s| {
+                rm.score(&Batch::pad(std::slice::from_ref(s), 0, false))
+                    .into_scalar()
+            })
             .collect();
         for left in [false, true] {
-            let got: Vec<f32> = rm.score(&Batch::pad(&seqs, 0, left)).into_data().to_vec().unwrap();
+            let got: Vec<f32> = rm
+                .score(&Batch::pad(&seqs, 0, left))
+                .into_data()
+                .to_vec()
+                .unwrap();
             for (g, a) in got.iter().zip(&alone) {
                 assert!((g - a).abs() < 1e-5, "left={left}: {got:?} vs {alone:?}");
             }
         }
         // The score depends on the last token: changing it changes the reward.
-        let other = rm.score(&Batch::pad(&[vec![1, 7, 8, 9, 5]], 0, false)).into_scalar();
+        let other = rm
+            .score(&Batch::pad(&[vec![1, 7, 8, 9, 5]], 0, false))
+            .into_scalar();
         assert!((other - alone[0]).abs() > 1e-4);
-        let pv = PolicyWithValue { policy: rm.backbone, value: ScalarHead::new(cfg.hidden_size, true, 0.2, 2, &device) };
+        let pv = PolicyWithValue {
+            policy: rm.backbone,
+            value: ScalarHead::new(cfg.hidden_size, true, 0.2, 2, &device),
+        };
         let (logits, values) = pv.forward(&Batch::pad(&seqs, 0, false));
         assert_eq!(logits.dims(), [2, 5, cfg.vocab_size]);
         assert_eq!(values.dims(), [2, 5]);

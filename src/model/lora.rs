@@ -181,21 +181,41 @@ mod tests {
 
         // Adapters in PEFT layout: lora_A.weight = Aᵀ [r, in], lora_B.weight = Bᵀ [out, r].
         let peft = tempfile::tempdir().unwrap();
-        crate::model::export::export_peft(&model, LoraConfig::default(), "tiny", peft.path()).unwrap();
+        crate::model::export::export_peft(&model, LoraConfig::default(), "tiny", peft.path())
+            .unwrap();
         let bytes = std::fs::read(peft.path().join("adapter_model.safetensors")).unwrap();
         let st = safetensors::SafeTensors::deserialize(&bytes).unwrap();
         assert_eq!(st.names().len(), 16);
-        let a = st.tensor("base_model.model.model.layers.1.self_attn.k_proj.lora_A.weight").unwrap();
+        let a = st
+            .tensor("base_model.model.model.layers.1.self_attn.k_proj.lora_A.weight")
+            .unwrap();
         assert_eq!(a.shape(), &[16, 16]);
-        let bt = st.tensor("base_model.model.model.layers.1.self_attn.k_proj.lora_B.weight").unwrap();
+        let bt = st
+            .tensor("base_model.model.model.layers.1.self_attn.k_proj.lora_B.weight")
+            .unwrap();
         assert_eq!(bt.shape(), &[8, 16]);
-        let ours: Vec<f32> =
-            model.model.layers[1].self_attn.k_proj.lora.as_ref().unwrap().b.val().into_data().to_vec().unwrap();
-        let theirs: Vec<f32> = bt.data().chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect();
+        let ours: Vec<f32> = model.model.layers[1]
+            .self_attn
+            .k_proj
+            .lora
+            .as_ref()
+            .unwrap()
+            .b
+            .val()
+            .into_data()
+            .to_vec()
+            .unwrap();
+        let theirs: Vec<f32> = bt
+            .data()
+            .chunks_exact(4)
+            .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+            .collect();
         // ours is [r=16, out=8]; theirs [out, r].
         assert_eq!(theirs[3 * 16 + 5], ours[5 * 8 + 3]);
-        let cfg_json: serde_json::Value =
-            serde_json::from_str(&std::fs::read_to_string(peft.path().join("adapter_config.json")).unwrap()).unwrap();
+        let cfg_json: serde_json::Value = serde_json::from_str(
+            &std::fs::read_to_string(peft.path().join("adapter_config.json")).unwrap(),
+        )
+        .unwrap();
         assert_eq!(cfg_json["r"], 16);
         assert_eq!(cfg_json["lora_alpha"], 32.0);
 
