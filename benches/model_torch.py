@@ -7,7 +7,7 @@ after undoing llama.cpp's Q/K permutation), so no hub access is needed.
 
 Run: python3 benches/model_torch.py $REPRO_MODELS [cpu|cuda]
 """
-import importlib
+import importlib.util
 import math
 import os
 import subprocess
