@@ -8,6 +8,7 @@ pub mod dag;
 pub mod data;
 pub mod eval;
 pub mod exec;
+pub mod model;
 pub mod spec;
 pub mod stages;
 pub mod store;

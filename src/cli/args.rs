@@ -137,4 +137,10 @@ pub enum Command {
     },
     /// Every stage kind with its `with` schema, inputs and outputs.
     Kinds,
+    /// Inspect a model before a long run (MODEL: a GGUF file or a Hugging Face directory).
+    Model {
+        /// The inspection.
+        #[command(subcommand)]
+        cmd: crate::model::cli::ModelCommand,
+    },
 }

@@ -26,6 +26,9 @@ pub enum CliError {
     /// Interrupted (exit 130).
     #[error("interrupted")]
     Interrupted,
+    /// A `repro model` command failed (exit 2 for bad input, else 1).
+    #[error("{0}")]
+    Model(#[from] crate::model::cli::ModelError),
 }
 
 impl From<ExecError> for CliError {
@@ -46,6 +49,8 @@ impl CliError {
             CliError::Store(StoreError::Busy { .. }) => 3,
             CliError::Store(_) | CliError::Plan(_) | CliError::Failed(_) => 1,
             CliError::Interrupted => 130,
+            CliError::Model(crate::model::cli::ModelError::Usage(_)) => 2,
+            CliError::Model(_) => 1,
         }
     }
 }

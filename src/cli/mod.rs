@@ -84,5 +84,8 @@ fn dispatch(cli: Cli) -> Result<(), CliError> {
         Command::Diff { a, b } => diff::diff(&a, &b),
         Command::Gc { pipelines, dry_run } => gc::gc(store, &pipelines, dry_run),
         Command::Kinds => kinds::kinds(),
+        Command::Model { cmd } => {
+            crate::model::cli::run(cmd, backend.unwrap_or_default()).map_err(CliError::from)
+        }
     }
 }

@@ -12,6 +12,7 @@ pub fn builtin() -> Vec<&'static dyn Kind> {
         &super::data_prepare::DataPrepare,
         &super::data_tokenize::DataTokenize,
         &super::data_probes::DataProbes,
+        &super::model_pretrained::ModelPretrained,
     ]
 }
 

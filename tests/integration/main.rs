@@ -12,6 +12,7 @@ mod extends_set;
 mod failures;
 mod malformed;
 mod matrix;
+mod model;
 mod parallel;
 mod readonly_inputs;
 mod verify_gc;

@@ -1,0 +1,405 @@
+//! BERT encoder (post-LN, GELU, padding mask) with sentence-transformers' mean
+//! pooling and L2 normalisation, as all-MiniLM-L6-v2 uses (`modules.json`:
+//! Transformer → Pooling(mean) → Normalize).
+//!
+//! Field names follow HF's `BertModel` tensor names.
+
+use std::path::{Path, PathBuf};
+
+use burn::module::{Module, Param};
+use burn::nn::{Embedding, LayerNorm, LayerNormConfig, Linear};
+use burn::tensor::activation::{gelu, softmax};
+use burn::tensor::backend::Backend;
+use burn::tensor::{Tensor, TensorData};
+use serde::Deserialize;
+use tokenizers::Tokenizer;
+
+use super::llama::Batch;
+use super::load::safetensors::SafetensorsSource;
+use super::load::{HostTensor, LoadError, WeightSource};
+
+/// Additive mask value for padding keys.
+const MASKED: f32 = -1.0e9;
+
+/// BERT hyper-parameters (HF `BertConfig`, the fields we use).
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct BertConfig {
+    /// Vocabulary size.
+    pub vocab_size: usize,
+    /// Model width.
+    pub hidden_size: usize,
+    /// Feed-forward width.
+    pub intermediate_size: usize,
+    /// Encoder layers.
+    pub num_hidden_layers: usize,
+    /// Attention heads.
+    pub num_attention_heads: usize,
+    /// Longest input.
+    pub max_position_embeddings: usize,
+    /// Number of segment types.
+    pub type_vocab_size: usize,
+    /// LayerNorm epsilon.
+    #[serde(default = "default_ln_eps")]
+    pub layer_norm_eps: f64,
+    /// Activation; only `gelu` (exact, erf) is supported.
+    #[serde(default = "default_act")]
+    pub hidden_act: String,
+}
+
+fn default_ln_eps() -> f64 {
+    1e-12
+}
+fn default_act() -> String {
+    "gelu".to_string()
+}
+
+/// Embeddings: word + position + segment, then LayerNorm.
+#[derive(Module, Debug)]
+pub struct BertEmbeddings<B: Backend> {
+    /// `[vocab, hidden]`.
+    pub word_embeddings: Embedding<B>,
+    /// `[max_pos, hidden]`.
+    pub position_embeddings: Embedding<B>,
+    /// `[type_vocab, hidden]`.
+    pub token_type_embeddings: Embedding<B>,
+    /// Norm after the sum.
+    pub layer_norm: LayerNorm<B>,
+}
+
+/// One post-LN encoder layer.
+#[derive(Module, Debug)]
+pub struct BertLayer<B: Backend> {
+    /// Query projection.
+    pub query: Linear<B>,
+    /// Key projection.
+    pub key: Linear<B>,
+    /// Value projection.
+    pub value: Linear<B>,
+    /// Attention output projection (`attention.output.dense`).
+    pub attn_output: Linear<B>,
+    /// Norm after attention (`attention.output.LayerNorm`).
+    pub attn_norm: LayerNorm<B>,
+    /// `intermediate.dense`.
+    pub intermediate: Linear<B>,
+    /// `output.dense`.
+    pub output: Linear<B>,
+    /// `output.LayerNorm`.
+    pub output_norm: LayerNorm<B>,
+    /// Heads.
+    pub n_heads: usize,
+}
+
+/// A BERT encoder.
+#[derive(Module, Debug)]
+pub struct Bert<B: Backend> {
+    /// Embeddings.
+    pub embeddings: BertEmbeddings<B>,
+    /// Encoder layers.
+    pub layers: Vec<BertLayer<B>>,
+}
+
+impl<B: Backend> BertLayer<B> {
+    fn forward(&self, x: Tensor<B, 3>, bias: &Tensor<B, 4>) -> Tensor<B, 3> {
+        let [b, s, d] = x.dims();
+        let h = self.n_heads;
+        let hd = d / h;
+        let split = |t: Tensor<B, 3>| t.reshape([b, s, h, hd]).swap_dims(1, 2);
+        let q = split(self.query.forward(x.clone()));
+        let k = split(self.key.forward(x.clone()));
+        let v = split(self.value.forward(x.clone()));
+        let scores = q
+            .matmul(k.swap_dims(2, 3))
+            .mul_scalar(1.0 / (hd as f64).sqrt())
+            + bias.clone();
+        let ctx = softmax(scores, 3)
+            .matmul(v)
+            .swap_dims(1, 2)
+            .reshape([b, s, d]);
+        let x = self.attn_norm.forward(self.attn_output.forward(ctx) + x);
+        let inner = gelu(self.intermediate.forward(x.clone()));
+        self.output_norm.forward(self.output.forward(inner) + x)
+    }
+}
+
+impl<B: Backend> Bert<B> {
+    /// Last hidden states `[b, s, hidden]` of a right- or left-padded batch
+    /// (segment ids all 0, positions 0..s as HF's default).
+    pub fn forward(&self, batch: &Batch) -> Tensor<B, 3> {
+        let device = self.embeddings.word_embeddings.weight.device();
+        let (b, s) = (batch.batch_size(), batch.seq_len());
+        let ids = batch.ids_tensor::<B>(&device);
+        let pos: Vec<i64> = (0..b).flat_map(|_| 0..s as i64).collect();
+        let pos = Tensor::from_data(TensorData::new(pos, [b, s]), &device);
+        let seg = Tensor::from_data(TensorData::new(vec![0i64; b * s], [b, s]), &device);
+        let e = &self.embeddings;
+        let x = e.word_embeddings.forward(ids)
+            + e.position_embeddings.forward(pos)
+            + e.token_type_embeddings.forward(seg);
+        let mut x = e.layer_norm.forward(x);
+        let bias: Vec<f32> = batch
+            .mask
+            .iter()
+            .flat_map(|m| m.iter().map(|&r| if r { 0.0 } else { MASKED }))
+            .collect();
+        let bias = Tensor::<B, 4>::from_data(TensorData::new(bias, [b, 1, 1, s]), &device);
+        for l in &self.layers {
+            x = l.forward(x, &bias);
+        }
+        x
+    }
+
+    /// Sentence embeddings `[b, hidden]`: mean over real tokens, then L2
+    /// normalised (sentence-transformers `Pooling` + `Normalize`).
+    pub fn embed(&self, batch: &Batch) -> Tensor<B, 2> {
+        let device = self.embeddings.word_embeddings.weight.device();
+        let (b, s) = (batch.batch_size(), batch.seq_len());
+        let hidden = self.forward(batch);
+        let m: Vec<f32> = batch
+            .mask
+            .iter()
+            .flat_map(|m| m.iter().map(|&r| if r { 1.0 } else { 0.0 }))
+            .collect();
+        let m = Tensor::<B, 3>::from_data(TensorData::new(m, [b, s, 1]), &device);
+        let summed = (hidden * m.clone()).sum_dim(1); // [b, 1, d]
+        let count = m.sum_dim(1).clamp_min(1e-9); // [b, 1, 1]
+        let mean = summed / count;
+        let norm = mean
+            .clone()
+            .powf_scalar(2.0)
+            .sum_dim(2)
+            .sqrt()
+            .clamp_min(1e-12);
+        let out = mean / norm;
+        let d = out.dims()[2];
+        out.reshape([b, d])
+    }
+}
+
+fn lin<B: Backend>(
+    src: &mut dyn WeightSource,
+    name: &str,
+    out: usize,
+    inp: usize,
+    device: &B::Device,
+) -> Result<Linear<B>, LoadError> {
+    let w = src
+        .require(&format!("{name}.weight"), &[out, inp])?
+        .transpose2()
+        .into_tensor::<B, 2>(device);
+    let b = src
+        .require(&format!("{name}.bias"), &[out])?
+        .into_tensor::<B, 1>(device);
+    Ok(Linear {
+        weight: Param::from_tensor(w),
+        bias: Some(Param::from_tensor(b)),
+    })
+}
+
+fn norm<B: Backend>(
+    src: &mut dyn WeightSource,
+    name: &str,
+    d: usize,
+    eps: f64,
+    device: &B::Device,
+) -> Result<LayerNorm<B>, LoadError> {
+    let g = src
+        .require(&format!("{name}.weight"), &[d])?
+        .into_tensor::<B, 1>(device);
+    let b = src
+        .require(&format!("{name}.bias"), &[d])?
+        .into_tensor::<B, 1>(device);
+    let mut ln: LayerNorm<B> = LayerNormConfig::new(d).with_epsilon(eps).init(device);
+    ln.gamma = Param::from_tensor(g);
+    ln.beta = Some(Param::from_tensor(b));
+    Ok(ln)
+}
+
+fn emb<B: Backend>(
+    src: &mut dyn WeightSource,
+    name: &str,
+    n: usize,
+    d: usize,
+    device: &B::Device,
+) -> Result<Embedding<B>, LoadError> {
+    let w: HostTensor = src.require(name, &[n, d])?;
+    Ok(Embedding {
+        weight: Param::from_tensor(w.into_tensor::<B, 2>(device)),
+    })
+}
+
+/// A loaded sentence embedder.
+pub struct LoadedBert<B: Backend> {
+    /// The encoder.
+    pub model: Bert<B>,
+    /// Its configuration.
+    pub config: BertConfig,
+    /// Its tokenizer (`tokenizer.json`).
+    pub tokenizer: Tokenizer,
+    /// Longest input in tokens (`sentence_bert_config.json`, else 512).
+    pub max_seq_length: usize,
+    /// Where it came from.
+    pub path: PathBuf,
+}
+
+impl<B: Backend> LoadedBert<B> {
+    /// Embeds sentences (truncated to `max_seq_length` tokens), `[n, hidden]`.
+    pub fn embed(&self, texts: &[&str]) -> Result<Vec<Vec<f32>>, LoadError> {
+        let mut seqs = Vec::with_capacity(texts.len());
+        for t in texts {
+            let enc = self
+                .tokenizer
+                .encode(*t, true)
+                .map_err(|e| LoadError::Tokenizer {
+                    path: self.path.clone(),
+                    message: e.to_string(),
+                })?;
+            let mut ids = enc.get_ids().to_vec();
+            if ids.len() > self.max_seq_length {
+                // Keep [CLS] … and the final [SEP], as HF truncation does.
+                let last = ids[ids.len() - 1];
+                ids.truncate(self.max_seq_length - 1);
+                ids.push(last);
+            }
+            seqs.push(ids);
+        }
+        let batch = Batch::pad(&seqs, 0, false);
+        let out = self.model.embed(&batch);
+        let d = out.dims()[1];
+        let flat = out
+            .into_data()
+            .convert::<f32>()
+            .to_vec::<f32>()
+            .unwrap_or_default();
+        Ok(flat.chunks(d.max(1)).map(<[f32]>::to_vec).collect())
+    }
+}
+
+/// Loads a sentence-transformers / HF BERT directory.
+pub fn load_bert<B: Backend>(dir: &Path, device: &B::Device) -> Result<LoadedBert<B>, LoadError> {
+    let cfg_path = dir.join("config.json");
+    let text = std::fs::read_to_string(&cfg_path).map_err(|source| LoadError::Io {
+        path: cfg_path.clone(),
+        source,
+    })?;
+    let de = &mut serde_json::Deserializer::from_str(&text);
+    let config: BertConfig = serde_path_to_error::deserialize(de).map_err(|e| {
+        LoadError::Config(super::config::ConfigError::Json {
+            path: cfg_path.display().to_string(),
+            message: e.to_string(),
+        })
+    })?;
+    if config.hidden_act != "gelu"
+        || config.num_attention_heads == 0
+        || !config
+            .hidden_size
+            .is_multiple_of(config.num_attention_heads)
+    {
+        return Err(LoadError::Config(super::config::ConfigError::Invalid {
+            path: cfg_path.display().to_string(),
+            field: "hidden_act",
+            message: format!(
+                "need hidden_act gelu and heads dividing hidden_size, found {} / {} heads / {} wide",
+                config.hidden_act, config.num_attention_heads, config.hidden_size
+            ),
+        }));
+    }
+    let tok_path = dir.join("tokenizer.json");
+    let mut tokenizer = Tokenizer::from_file(&tok_path).map_err(|e| LoadError::Tokenizer {
+        path: tok_path.clone(),
+        message: e.to_string(),
+    })?;
+    // all-MiniLM-L6-v2's tokenizer.json pads to a fixed 128 and truncates at
+    // 128; sentence-transformers overrides both per call (pad to the longest,
+    // truncate at max_seq_length), and so do we.
+    tokenizer.with_padding(None);
+    tokenizer
+        .with_truncation(None)
+        .map_err(|e| LoadError::Tokenizer {
+            path: tok_path.clone(),
+            message: e.to_string(),
+        })?;
+    let st_cfg = dir.join("sentence_bert_config.json");
+    let mut max_seq_length = config.max_position_embeddings;
+    if st_cfg.is_file() {
+        let t = std::fs::read_to_string(&st_cfg).map_err(|source| LoadError::Io {
+            path: st_cfg.clone(),
+            source,
+        })?;
+        let v: serde_json::Value = serde_json::from_str(&t).map_err(|e| LoadError::Tokenizer {
+            path: st_cfg.clone(),
+            message: e.to_string(),
+        })?;
+        if let Some(n) = v.get("max_seq_length").and_then(|x| x.as_u64()) {
+            max_seq_length = (n as usize).clamp(2, config.max_position_embeddings);
+        }
+    }
+    let mut src = SafetensorsSource::open_dir(dir)?;
+    let strip = |src: &mut SafetensorsSource| src.names().any(|n| n.starts_with("bert."));
+    let prefix = if strip(&mut src) { "bert." } else { "" };
+    let (d, eps) = (config.hidden_size, config.layer_norm_eps);
+    let embeddings = BertEmbeddings {
+        word_embeddings: emb(
+            &mut src,
+            &format!("{prefix}embeddings.word_embeddings.weight"),
+            config.vocab_size,
+            d,
+            device,
+        )?,
+        position_embeddings: emb(
+            &mut src,
+            &format!("{prefix}embeddings.position_embeddings.weight"),
+            config.max_position_embeddings,
+            d,
+            device,
+        )?,
+        token_type_embeddings: emb(
+            &mut src,
+            &format!("{prefix}embeddings.token_type_embeddings.weight"),
+            config.type_vocab_size,
+            d,
+            device,
+        )?,
+        layer_norm: norm(
+            &mut src,
+            &format!("{prefix}embeddings.LayerNorm"),
+            d,
+            eps,
+            device,
+        )?,
+    };
+    let i = config.intermediate_size;
+    let mut layers = Vec::with_capacity(config.num_hidden_layers);
+    for l in 0..config.num_hidden_layers {
+        let p = format!("{prefix}encoder.layer.{l}");
+        layers.push(BertLayer {
+            query: lin(&mut src, &format!("{p}.attention.self.query"), d, d, device)?,
+            key: lin(&mut src, &format!("{p}.attention.self.key"), d, d, device)?,
+            value: lin(&mut src, &format!("{p}.attention.self.value"), d, d, device)?,
+            attn_output: lin(
+                &mut src,
+                &format!("{p}.attention.output.dense"),
+                d,
+                d,
+                device,
+            )?,
+            attn_norm: norm(
+                &mut src,
+                &format!("{p}.attention.output.LayerNorm"),
+                d,
+                eps,
+                device,
+            )?,
+            intermediate: lin(&mut src, &format!("{p}.intermediate.dense"), i, d, device)?,
+            output: lin(&mut src, &format!("{p}.output.dense"), d, i, device)?,
+            output_norm: norm(&mut src, &format!("{p}.output.LayerNorm"), d, eps, device)?,
+            n_heads: config.num_attention_heads,
+        });
+    }
+    Ok(LoadedBert {
+        model: Bert { embeddings, layers },
+        config,
+        tokenizer,
+        max_seq_length,
+        path: dir.to_path_buf(),
+    })
+}

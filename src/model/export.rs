@@ -1,0 +1,212 @@
+//! Export of a trained Llama as Hugging Face files: `model.safetensors` with
+//! HF tensor names (`[out, in]` f32) and `config.json`, and LoRA adapters in
+//! PEFT's layout (`adapter_model.safetensors` + `adapter_config.json`), so
+//! transformers and PEFT can load what we train.
+
+use std::path::{Path, PathBuf};
+
+use burn::tensor::Tensor;
+use burn::tensor::backend::Backend;
+use safetensors::Dtype;
+use safetensors::tensor::TensorView;
+
+use super::config::LlamaConfig;
+use super::llama::Llama;
+use super::lora::{LoraConfig, LoraLinear};
+
+/// An error writing an export.
+#[derive(Debug, thiserror::Error)]
+pub enum ExportError {
+    /// A file could not be written.
+    #[error("{path}: {source}")]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// The underlying error.
+        source: std::io::Error,
+    },
+    /// safetensors refused the tensors.
+    #[error("{path}: {message}")]
+    Safetensors {
+        /// The file.
+        path: PathBuf,
+        /// What safetensors said.
+        message: String,
+    },
+}
+
+/// A named f32 tensor ready to write.
+struct Named {
+    name: String,
+    shape: Vec<usize>,
+    bytes: Vec<u8>,
+}
+
+fn host<B: Backend, const D: usize>(name: String, t: Tensor<B, D>, transpose: bool) -> Named {
+    let t = t.detach();
+    let (shape, values): (Vec<usize>, Vec<f32>) = if transpose && D == 2 {
+        let dims = t.dims();
+        let v = t
+            .into_data()
+            .convert::<f32>()
+            .to_vec::<f32>()
+            .unwrap_or_default();
+        let (r, c) = (dims[0], dims[1]);
+        let mut out = vec![0.0; v.len()];
+        for i in 0..r {
+            for j in 0..c {
+                out[j * r + i] = v[i * c + j];
+            }
+        }
+        (vec![c, r], out)
+    } else {
+        let dims = t.dims().to_vec();
+        (
+            dims,
+            t.into_data()
+                .convert::<f32>()
+                .to_vec::<f32>()
+                .unwrap_or_default(),
+        )
+    };
+    Named {
+        name,
+        shape,
+        bytes: values.iter().flat_map(|x| x.to_le_bytes()).collect(),
+    }
+}
+
+fn write(path: &Path, tensors: &[Named]) -> Result<(), ExportError> {
+    let err = |message: String| ExportError::Safetensors {
+        path: path.to_path_buf(),
+        message,
+    };
+    let views = tensors
+        .iter()
+        .map(|t| {
+            TensorView::new(Dtype::F32, t.shape.clone(), &t.bytes).map(|v| (t.name.clone(), v))
+        })
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| err(e.to_string()))?;
+    safetensors::tensor::serialize_to_file(views, None, path).map_err(|e| err(e.to_string()))
+}
+
+fn write_json(path: &Path, v: &serde_json::Value) -> Result<(), ExportError> {
+    let text = serde_json::to_string_pretty(v).unwrap_or_default();
+    std::fs::write(path, text).map_err(|source| ExportError::Io {
+        path: path.to_path_buf(),
+        source,
+    })
+}
+
+/// Writes `dir/model.safetensors` and `dir/config.json`; LoRA adapters are
+/// merged into the weights first.
+pub fn export_hf<B: Backend>(
+    model: Llama<B>,
+    cfg: &LlamaConfig,
+    dir: &Path,
+) -> Result<(), ExportError> {
+    std::fs::create_dir_all(dir).map_err(|source| ExportError::Io {
+        path: dir.to_path_buf(),
+        source,
+    })?;
+    let model = model.merge_lora();
+    let mut out = vec![host(
+        "model.embed_tokens.weight".into(),
+        model.model.embed_tokens.weight.val(),
+        false,
+    )];
+    for (i, l) in model.model.layers.iter().enumerate() {
+        let p = format!("model.layers.{i}");
+        let a = &l.self_attn;
+        for (n, lin) in [
+            ("q_proj", &a.q_proj),
+            ("k_proj", &a.k_proj),
+            ("v_proj", &a.v_proj),
+            ("o_proj", &a.o_proj),
+        ] {
+            out.push(host(
+                format!("{p}.self_attn.{n}.weight"),
+                lin.base.weight.val(),
+                true,
+            ));
+        }
+        for (n, lin) in [
+            ("gate_proj", &l.mlp.gate_proj),
+            ("up_proj", &l.mlp.up_proj),
+            ("down_proj", &l.mlp.down_proj),
+        ] {
+            out.push(host(format!("{p}.mlp.{n}.weight"), lin.weight.val(), true));
+        }
+        out.push(host(
+            format!("{p}.input_layernorm.weight"),
+            l.input_layernorm.gamma.val(),
+            false,
+        ));
+        out.push(host(
+            format!("{p}.post_attention_layernorm.weight"),
+            l.post_attention_layernorm.gamma.val(),
+            false,
+        ));
+    }
+    out.push(host(
+        "model.norm.weight".into(),
+        model.model.norm.gamma.val(),
+        false,
+    ));
+    if let Some(h) = &model.lm_head {
+        out.push(host("lm_head.weight".into(), h.weight.val(), true));
+    }
+    write(&dir.join("model.safetensors"), &out)?;
+    write_json(&dir.join("config.json"), &cfg.to_hf_json())
+}
+
+/// Writes the LoRA adapters as PEFT does: `adapter_model.safetensors` with
+/// `base_model.model.model.layers.N.self_attn.q_proj.lora_A.weight` `[r, in]`
+/// and `lora_B.weight` `[out, r]`, plus `adapter_config.json`.
+pub fn export_peft<B: Backend>(
+    model: &Llama<B>,
+    lora: LoraConfig,
+    base: &str,
+    dir: &Path,
+) -> Result<(), ExportError> {
+    std::fs::create_dir_all(dir).map_err(|source| ExportError::Io {
+        path: dir.to_path_buf(),
+        source,
+    })?;
+    let mut out = Vec::new();
+    for (i, l) in model.model.layers.iter().enumerate() {
+        let a = &l.self_attn;
+        let projs: [(&str, &LoraLinear<B>); 4] = [
+            ("q_proj", &a.q_proj),
+            ("k_proj", &a.k_proj),
+            ("v_proj", &a.v_proj),
+            ("o_proj", &a.o_proj),
+        ];
+        for (n, lin) in projs {
+            if let Some(ad) = &lin.lora {
+                let p = format!("base_model.model.model.layers.{i}.self_attn.{n}");
+                // Ours: x·A·B with A [in, r], B [r, out]; PEFT: B(A(x)) with
+                // lora_A.weight [r, in], lora_B.weight [out, r].
+                out.push(host(format!("{p}.lora_A.weight"), ad.a.val(), true));
+                out.push(host(format!("{p}.lora_B.weight"), ad.b.val(), true));
+            }
+        }
+    }
+    write(&dir.join("adapter_model.safetensors"), &out)?;
+    write_json(
+        &dir.join("adapter_config.json"),
+        &serde_json::json!({
+            "peft_type": "LORA",
+            "task_type": "CAUSAL_LM",
+            "base_model_name_or_path": base,
+            "r": lora.rank,
+            "lora_alpha": lora.alpha,
+            "lora_dropout": 0.0,
+            "bias": "none",
+            "target_modules": ["q_proj", "k_proj", "v_proj", "o_proj"],
+            "fan_in_fan_out": false,
+            "inference_mode": true,
+        }),
+    )
+}

@@ -1,0 +1,16 @@
+//! Models in Burn: the Llama family and BERT, loaded from real weights, with
+//! LoRA, reward/value heads and generation (issue 4).
+
+pub mod bert;
+pub mod cache;
+pub mod chat;
+pub mod cli;
+pub mod config;
+pub mod export;
+pub mod generate;
+pub mod heads;
+pub mod llama;
+pub mod load;
+pub mod lora;
+pub mod rng;
+pub mod rope;
