@@ -11,3 +11,4 @@ pub mod spec;
 pub mod stages;
 pub mod store;
 pub mod util;
+pub mod report;

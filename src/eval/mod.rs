@@ -3,3 +3,7 @@
 
 pub mod audit;
 pub mod stats;
+pub mod distribution;
+pub mod scores;
+pub mod stereotype;
+pub mod table;

@@ -7,7 +7,11 @@ use super::kind::Kind;
 /// To add a kind: write `src/stages/<name>.rs` implementing [`Kind`] and add
 /// it here.
 pub fn builtin() -> Vec<&'static dyn Kind> {
-    vec![]
+    vec![
+        &super::eval_reward_distribution::EvalRewardDistribution,
+        &super::eval_stereotype::EvalStereotype,
+        &super::report_paper::ReportPaper,
+    ]
 }
 
 /// The built-in kind called `name`, if any.
