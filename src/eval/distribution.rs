@@ -140,7 +140,9 @@ pub struct Distribution {
 #[derive(Debug, thiserror::Error)]
 pub enum DistributionError {
     /// Fewer than two categories among the rewards that enter.
-    #[error("reward distribution needs at least two categories among the {which:?} rewards, found {found:?}")]
+    #[error(
+        "reward distribution needs at least two categories among the {which:?} rewards, found {found:?}"
+    )]
     TooFewCategories {
         /// Which rewards entered.
         which: Which,
@@ -227,7 +229,10 @@ pub fn preference(rows: &[ScoreRow]) -> Option<Preference> {
 /// # Errors
 /// Fewer than two categories, or a statistic that refuses its input (a
 /// category pair whose pooled rewards are all equal, a bad `bins`).
-pub fn analyse(rows: &[ScoreRow], cfg: DistributionConfig) -> Result<Distribution, DistributionError> {
+pub fn analyse(
+    rows: &[ScoreRow],
+    cfg: DistributionConfig,
+) -> Result<Distribution, DistributionError> {
     let entering: Vec<&ScoreRow> = rows.iter().filter(|r| cfg.which.admits(r.side)).collect();
     let mut names: Vec<String> = entering.iter().map(|r| r.category.clone()).collect();
     names.sort();
@@ -238,8 +243,15 @@ pub fn analyse(rows: &[ScoreRow], cfg: DistributionConfig) -> Result<Distributio
             found: names,
         });
     }
-    let index: BTreeMap<&str, usize> = names.iter().enumerate().map(|(i, c)| (c.as_str(), i)).collect();
-    let labels: Vec<usize> = entering.iter().map(|r| index[r.category.as_str()]).collect();
+    let index: BTreeMap<&str, usize> = names
+        .iter()
+        .enumerate()
+        .map(|(i, c)| (c.as_str(), i))
+        .collect();
+    let labels: Vec<usize> = entering
+        .iter()
+        .map(|r| index[r.category.as_str()])
+        .collect();
     let values: Vec<f64> = entering.iter().map(|r| r.reward).collect();
     let bin_of = equal_width_bins(&values, cfg.bins).map_err(DistributionError::Mi)?;
     let mi = binned_mutual_info(&labels, &values, cfg.bins).map_err(DistributionError::Mi)?;
@@ -266,11 +278,7 @@ pub fn analyse(rows: &[ScoreRow], cfg: DistributionConfig) -> Result<Distributio
         .iter()
         .enumerate()
         .map(|(l, name)| {
-            let side = |s| {
-                per_side
-                    .get(&(l, s))
-                    .map(|(v, b)| summary(v, b, cfg.bins))
-            };
+            let side = |s| per_side.get(&(l, s)).map(|(v, b)| summary(v, b, cfg.bins));
             CategorySummary {
                 category: name.clone(),
                 all: summary(&per_cat[l], &per_cat_bins[l], cfg.bins),
@@ -291,8 +299,9 @@ pub fn analyse(rows: &[ScoreRow], cfg: DistributionConfig) -> Result<Distributio
             };
             let ks = ks_2samp(&per_cat[i], &per_cat[j]).map_err(err)?;
             let seed = derive_seed(cfg.seed, "w1", &format!("{a}\0{b}"));
-            let w1 = wasserstein1_permutation_test(&per_cat[i], &per_cat[j], cfg.permutations, seed)
-                .map_err(err)?;
+            let w1 =
+                wasserstein1_permutation_test(&per_cat[i], &per_cat[j], cfg.permutations, seed)
+                    .map_err(err)?;
             pairs.push(PairTest {
                 a: a.clone(),
                 b: b.clone(),
@@ -317,7 +326,9 @@ impl Distribution {
     /// are that pair's; with more, the largest over pairs (the mean beside it).
     pub fn headline(&self) -> serde_json::Map<String, serde_json::Value> {
         use serde_json::json;
-        let max = |f: &dyn Fn(&PairTest) -> f64| self.pairs.iter().map(f).fold(f64::NEG_INFINITY, f64::max);
+        let max = |f: &dyn Fn(&PairTest) -> f64| {
+            self.pairs.iter().map(f).fold(f64::NEG_INFINITY, f64::max)
+        };
         let mean = |f: &dyn Fn(&PairTest) -> f64| {
             self.pairs.iter().map(f).sum::<f64>() / self.pairs.len().max(1) as f64
         };
@@ -434,12 +445,19 @@ mod tests {
         assert_eq!(p.pairs, 2);
         assert_eq!(p.accuracy, 0.5);
         // numpy: np.mean(np.logaddexp(0, -np.array([1.0, -2.0])))
-        assert!((p.bt_loss - 1.2200948492805979).abs() < 1e-12, "{}", p.bt_loss);
+        assert!(
+            (p.bt_loss - 1.2200948492805979).abs() < 1e-12,
+            "{}",
+            p.bt_loss
+        );
     }
 
     #[test]
     fn one_category_is_an_error() {
-        let only: Vec<ScoreRow> = rows(0.0, 5).into_iter().filter(|r| r.category == "helpful").collect();
+        let only: Vec<ScoreRow> = rows(0.0, 5)
+            .into_iter()
+            .filter(|r| r.category == "helpful")
+            .collect();
         assert!(matches!(
             analyse(&only, cfg(Which::Both)),
             Err(DistributionError::TooFewCategories { .. })

@@ -110,7 +110,8 @@ pub fn read_scores(path: &Path) -> Result<Vec<ScoreRow>, TableError> {
     let mut seen: BTreeMap<(&str, Side), ()> = BTreeMap::new();
     let mut category_of: BTreeMap<&str, &str> = BTreeMap::new();
     let mut rows = Vec::with_capacity(ids.len());
-    for (i, (((id, cat), side), reward)) in ids.iter().zip(&cats).zip(&sides).zip(&rewards).enumerate()
+    for (i, (((id, cat), side), reward)) in
+        ids.iter().zip(&cats).zip(&sides).zip(&rewards).enumerate()
     {
         let row = i + 1;
         let side = match side.as_str() {
@@ -140,7 +141,9 @@ pub fn read_scores(path: &Path) -> Result<Vec<ScoreRow>, TableError> {
             return Err(TableError::Inconsistent {
                 file: path.to_path_buf(),
                 row,
-                message: format!("pair `{id}` has category `{cat}` here but `{prev}` on its other side"),
+                message: format!(
+                    "pair `{id}` has category `{cat}` here but `{prev}` on its other side"
+                ),
             });
         }
         rows.push(ScoreRow {

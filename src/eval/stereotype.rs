@@ -35,8 +35,14 @@ use super::table::{TableError, check_finite, f64_column, read_frame, str_column,
 pub const STEREOTYPE_SCORES_FILE: &str = "stereotype_scores.parquet";
 
 /// Required columns, in the order [`write_items`] writes them.
-pub const STEREOTYPE_COLUMNS: [&str; 6] =
-    ["item_id", "dataset", "bias_type", "direction", "more", "less"];
+pub const STEREOTYPE_COLUMNS: [&str; 6] = [
+    "item_id",
+    "dataset",
+    "bias_type",
+    "direction",
+    "more",
+    "less",
+];
 
 /// The datasets the contract admits.
 pub const DATASETS: [&str; 2] = ["crows_pairs", "stereoset"];
@@ -295,7 +301,9 @@ pub fn analyse(
 
 /// Headline numbers for `metrics.json`: `<dataset>_bias_rate` (a fraction),
 /// `_se`, `_n` (untied items), `_ties`, and `_mcnemar_p` with a comparison.
-pub fn headline(report: &BTreeMap<String, DatasetReport>) -> serde_json::Map<String, serde_json::Value> {
+pub fn headline(
+    report: &BTreeMap<String, DatasetReport>,
+) -> serde_json::Map<String, serde_json::Value> {
     use serde_json::json;
     let mut m = serde_json::Map::new();
     for (ds, r) in report {
@@ -398,10 +406,16 @@ mod tests {
         bad[3].direction = "anti".into();
         write_items(&p, &bad).unwrap();
         let e = read_items(&p).unwrap_err();
-        assert!(matches!(&e, TableError::BadValue { row: 4, column, .. } if column == "direction"), "{e}");
+        assert!(
+            matches!(&e, TableError::BadValue { row: 4, column, .. } if column == "direction"),
+            "{e}"
+        );
         let mut dup = items();
         dup[1].item_id = "0".into();
         write_items(&p, &dup).unwrap();
-        assert!(matches!(read_items(&p), Err(TableError::Duplicate { row: 2, .. })));
+        assert!(matches!(
+            read_items(&p),
+            Err(TableError::Duplicate { row: 2, .. })
+        ));
     }
 }

@@ -22,7 +22,9 @@ const FONT: &[u8] = include_bytes!("../../assets/fonts/DejaVuSans-subset.ttf");
 /// case figures are drawn without text.
 pub fn text_available() -> bool {
     static OK: OnceLock<bool> = OnceLock::new();
-    *OK.get_or_init(|| plotters::style::register_font("sans-serif", FontStyle::Normal, FONT).is_ok())
+    *OK.get_or_init(|| {
+        plotters::style::register_font("sans-serif", FontStyle::Normal, FONT).is_ok()
+    })
 }
 
 /// Why a figure could not be written.
@@ -100,7 +102,11 @@ fn density(h: &Hist) -> Vec<(f64, f64)> {
     for (i, &c) in h.counts.iter().enumerate() {
         let (a, b) = (h.edges[i], h.edges[i + 1]);
         let w = b - a;
-        let d = if n > 0 && w > 0.0 { c as f64 / (n as f64 * w) } else { 0.0 };
+        let d = if n > 0 && w > 0.0 {
+            c as f64 / (n as f64 * w)
+        } else {
+            0.0
+        };
         pts.push((a, d));
         pts.push((b, d));
     }
@@ -123,16 +129,24 @@ fn range(vals: impl Iterator<Item = f64>) -> (f64, f64) {
     (lo - pad, hi + pad)
 }
 
-fn hist_panel<DB: DrawingBackend>(area: &DrawingArea<DB, Shift>, p: &HistPanel, text: bool) -> DrawResult {
+fn hist_panel<DB: DrawingBackend>(
+    area: &DrawingArea<DB, Shift>,
+    p: &HistPanel,
+    text: bool,
+) -> DrawResult {
     let curves: Vec<Vec<(f64, f64)>> = p.hists.iter().map(density).collect();
     let (x0, x1) = range(curves.iter().flatten().map(|q| q.0));
     let (_, y1) = range(curves.iter().flatten().map(|q| q.1));
     let mut b = ChartBuilder::on(area);
-    b.margin(10).x_label_area_size(if text { 35 } else { 5 }).y_label_area_size(if text { 55 } else { 5 });
+    b.margin(10)
+        .x_label_area_size(if text { 35 } else { 5 })
+        .y_label_area_size(if text { 55 } else { 5 });
     if text {
         b.caption(&p.title, ("sans-serif", 18));
     }
-    let mut chart = b.build_cartesian_2d(x0..x1, 0.0..y1.max(1e-12)).map_err(|e| e.to_string())?;
+    let mut chart = b
+        .build_cartesian_2d(x0..x1, 0.0..y1.max(1e-12))
+        .map_err(|e| e.to_string())?;
     if text {
         chart
             .configure_mesh()
@@ -144,16 +158,21 @@ fn hist_panel<DB: DrawingBackend>(area: &DrawingArea<DB, Shift>, p: &HistPanel, 
     for (i, (h, pts)) in p.hists.iter().zip(&curves).enumerate() {
         let color = Palette99::pick(i).to_rgba();
         let s = chart
-            .draw_series(AreaSeries::new(pts.iter().copied(), 0.0, color.mix(0.2)).border_style(color.stroke_width(2)))
+            .draw_series(
+                AreaSeries::new(pts.iter().copied(), 0.0, color.mix(0.2))
+                    .border_style(color.stroke_width(2)),
+            )
             .map_err(|e| e.to_string())?;
         if text {
-            s.label(h.label.clone())
-                .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], color.stroke_width(2)));
+            s.label(h.label.clone()).legend(move |(x, y)| {
+                PathElement::new(vec![(x, y), (x + 20, y)], color.stroke_width(2))
+            });
         }
     }
     if text {
         chart
             .configure_series_labels()
+            .position(SeriesLabelPosition::UpperRight)
             .background_style(WHITE.mix(0.8))
             .border_style(BLACK)
             .draw()
@@ -162,15 +181,23 @@ fn hist_panel<DB: DrawingBackend>(area: &DrawingArea<DB, Shift>, p: &HistPanel, 
     Ok(())
 }
 
-fn sweep_panel<DB: DrawingBackend>(area: &DrawingArea<DB, Shift>, p: &SweepPanel, text: bool) -> DrawResult {
+fn sweep_panel<DB: DrawingBackend>(
+    area: &DrawingArea<DB, Shift>,
+    p: &SweepPanel,
+    text: bool,
+) -> DrawResult {
     let (x0, x1) = range(p.points.iter().map(|q| q.0));
     let (y0, y1) = range(p.points.iter().map(|q| q.1));
     let mut b = ChartBuilder::on(area);
-    b.margin(10).x_label_area_size(if text { 35 } else { 5 }).y_label_area_size(if text { 60 } else { 5 });
+    b.margin(10)
+        .x_label_area_size(if text { 35 } else { 5 })
+        .y_label_area_size(if text { 60 } else { 5 });
     if text {
         b.caption(&p.title, ("sans-serif", 18));
     }
-    let mut chart = b.build_cartesian_2d(x0..x1, y0..y1).map_err(|e| e.to_string())?;
+    let mut chart = b
+        .build_cartesian_2d(x0..x1, y0..y1)
+        .map_err(|e| e.to_string())?;
     if text {
         chart
             .configure_mesh()
@@ -178,7 +205,12 @@ fn sweep_panel<DB: DrawingBackend>(area: &DrawingArea<DB, Shift>, p: &SweepPanel
             .draw()
             .map_err(|e| e.to_string())?;
     }
-    let pts: Vec<(f64, f64)> = p.points.iter().copied().filter(|q| q.1.is_finite()).collect();
+    let pts: Vec<(f64, f64)> = p
+        .points
+        .iter()
+        .copied()
+        .filter(|q| q.1.is_finite())
+        .collect();
     chart
         .draw_series(LineSeries::new(pts.iter().copied(), BLUE.stroke_width(2)))
         .map_err(|e| e.to_string())?;
@@ -293,12 +325,24 @@ mod tests {
         let fig = Figure::Hists(vec![HistPanel {
             title: "baseline λ=0".into(),
             hists: vec![
-                Hist { label: "helpful".into(), edges: vec![0.0, 1.0, 2.0, 3.0], counts: vec![1, 5, 2] },
-                Hist { label: "harmless".into(), edges: vec![0.0, 1.0, 2.0, 3.0], counts: vec![4, 1, 0] },
+                Hist {
+                    label: "helpful".into(),
+                    edges: vec![0.0, 1.0, 2.0, 3.0],
+                    counts: vec![1, 5, 2],
+                },
+                Hist {
+                    label: "harmless".into(),
+                    edges: vec![0.0, 1.0, 2.0, 3.0],
+                    counts: vec![4, 1, 0],
+                },
             ],
         }]);
         let svg = fig.write(dir.path(), "h").unwrap();
-        assert!(svg.contains("<svg") && svg.contains("helpful"), "{}", &svg[..200.min(svg.len())]);
+        assert!(
+            svg.contains("<svg") && svg.contains("helpful"),
+            "{}",
+            &svg[..200.min(svg.len())]
+        );
         let (w, h, px) = decode(&dir.path().join("h.png"));
         assert_eq!((w, h), (640, 480));
         // Something other than the white background was drawn.
@@ -312,10 +356,22 @@ mod tests {
     fn a_sweep_with_degenerate_values_still_renders() {
         let dir = tempfile::tempdir().unwrap();
         let fig = Figure::Sweep(vec![
-            SweepPanel { title: "KS".into(), points: vec![(0.0, 0.4), (0.2, 0.1)] },
-            SweepPanel { title: "W1".into(), points: vec![(0.0, 1.0), (0.2, 1.0)] },
-            SweepPanel { title: "MI".into(), points: vec![(0.0, f64::NAN)] },
-            SweepPanel { title: "BT accuracy".into(), points: vec![] },
+            SweepPanel {
+                title: "KS".into(),
+                points: vec![(0.0, 0.4), (0.2, 0.1)],
+            },
+            SweepPanel {
+                title: "W1".into(),
+                points: vec![(0.0, 1.0), (0.2, 1.0)],
+            },
+            SweepPanel {
+                title: "MI".into(),
+                points: vec![(0.0, f64::NAN)],
+            },
+            SweepPanel {
+                title: "BT accuracy".into(),
+                points: vec![],
+            },
         ]);
         fig.write(dir.path(), "s").unwrap();
         let (w, h, _) = decode(&dir.path().join("s.png"));

@@ -24,7 +24,13 @@ a{color:#1a4fa0;text-decoration:none}figure{margin:1.5em 0}figure svg{max-width:
 code{font-size:90%}";
 
 /// Renders the whole page.
-pub fn render(title: &str, notes: &[String], tables: &[Table], figures: &[InlineFigure], sources: &Sources) -> String {
+pub fn render(
+    title: &str,
+    notes: &[String],
+    tables: &[Table],
+    figures: &[InlineFigure],
+    sources: &Sources,
+) -> String {
     let mut o = String::new();
     let _ = write!(
         o,

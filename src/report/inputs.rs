@@ -95,9 +95,16 @@ fn read_slot<T>(
     for (name, dir) in dirs(inputs, slot) {
         let path = dir.join(file);
         let value = parse(&path).with_context(|| format!("input `{slot}` ({name})"))?;
-        let lambda = lambda_of(&name).or_else(|| dir.file_name().and_then(|n| lambda_of(&n.to_string_lossy())));
+        let lambda = lambda_of(&name).or_else(|| {
+            dir.file_name()
+                .and_then(|n| lambda_of(&n.to_string_lossy()))
+        });
         let source = sources.add(Source {
-            stage: if slot == name { slot.to_string() } else { format!("{slot}/{name}") },
+            stage: if slot == name {
+                slot.to_string()
+            } else {
+                format!("{slot}/{name}")
+            },
             file: file.to_string(),
             digest: file_digest(&path)?,
         });
@@ -133,9 +140,27 @@ fn audit(path: &Path) -> anyhow::Result<Audit> {
 /// A missing or malformed file, named with its slot and stage.
 pub fn read_inputs(inputs: &BTreeMap<String, Input>) -> anyhow::Result<ReportInputs> {
     let mut sources = Sources::default();
-    let distributions = read_slot(inputs, "distribution", "distribution.json", &mut sources, |p| read_json(p))?;
-    let multi = read_slot(inputs, "distribution_multi", "distribution.json", &mut sources, |p| read_json(p))?;
-    let stereotypes = read_slot(inputs, "stereotype", "stereotype.json", &mut sources, |p| read_json(p))?;
+    let distributions = read_slot(
+        inputs,
+        "distribution",
+        "distribution.json",
+        &mut sources,
+        read_json,
+    )?;
+    let multi = read_slot(
+        inputs,
+        "distribution_multi",
+        "distribution.json",
+        &mut sources,
+        read_json,
+    )?;
+    let stereotypes = read_slot(
+        inputs,
+        "stereotype",
+        "stereotype.json",
+        &mut sources,
+        read_json,
+    )?;
     let audits = read_slot(inputs, "audit", "metrics.json", &mut sources, audit)?;
     Ok(ReportInputs {
         distributions,

@@ -41,7 +41,13 @@ pub struct ReportSummary {
 pub fn slug(name: &str) -> String {
     let s: String = name
         .chars()
-        .map(|c| if c.is_ascii_alphanumeric() || c == '.' || c == '-' { c } else { '_' })
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '.' || c == '-' {
+                c
+            } else {
+                '_'
+            }
+        })
         .collect();
     s.trim_matches('_').to_string()
 }
@@ -57,7 +63,11 @@ fn hist(label: impl Into<String>, edges: &[f64], g: &GroupSummary) -> Hist {
 fn category_panel(title: String, d: &Distribution) -> HistPanel {
     HistPanel {
         title,
-        hists: d.categories.iter().map(|c| hist(&c.category, &d.edges, &c.all)).collect(),
+        hists: d
+            .categories
+            .iter()
+            .map(|c| hist(&c.category, &d.edges, &c.all))
+            .collect(),
     }
 }
 
@@ -95,14 +105,20 @@ fn sides_panel(title: String, d: &Distribution) -> HistPanel {
 }
 
 fn lambda_label(n: &Named<Distribution>) -> String {
-    n.lambda.map_or_else(|| n.name.clone(), |l| format!("λ_adv = {l}"))
+    n.lambda
+        .map_or_else(|| n.name.clone(), |l| format!("λ_adv = {l}"))
 }
 
 /// Writes everything under `out` and returns what was written.
 ///
 /// # Errors
 /// A file that cannot be written or a figure that cannot be drawn.
-pub fn build(inp: &ReportInputs, paper: &[PaperValue], cfg: &ReportConfig, out: &Path) -> anyhow::Result<ReportSummary> {
+pub fn build(
+    inp: &ReportInputs,
+    paper: &[PaperValue],
+    cfg: &ReportConfig,
+    out: &Path,
+) -> anyhow::Result<ReportSummary> {
     let tdir = out.join("tables");
     let fdir = out.join("figures");
     for d in [&tdir, &fdir] {
@@ -135,10 +151,16 @@ pub fn build(inp: &ReportInputs, paper: &[PaperValue], cfg: &ReportConfig, out: 
             figs.push((
                 format!("{slot}_{s}_sides"),
                 format!("Chosen vs rejected rewards, {}", n.name),
-                Figure::Hists(vec![sides_panel(n.name.clone(), &n.value)]),
+                Figure::Hists(vec![sides_panel(
+                    format!("{}: chosen vs rejected", n.name),
+                    &n.value,
+                )]),
             ));
         }
-        if let (Some(b), Some(f)) = (at_lambda(list, cfg.roles.baseline), at_lambda(list, cfg.roles.fair)) {
+        if let (Some(b), Some(f)) = (
+            at_lambda(list, cfg.roles.baseline),
+            at_lambda(list, cfg.roles.fair),
+        ) {
             figs.push((
                 format!("{slot}_baseline_vs_fair"),
                 format!(
@@ -154,7 +176,11 @@ pub fn build(inp: &ReportInputs, paper: &[PaperValue], cfg: &ReportConfig, out: 
             ));
         }
     }
-    let swept: Vec<&Named<Distribution>> = inp.distributions.iter().filter(|n| n.lambda.is_some()).collect();
+    let swept: Vec<&Named<Distribution>> = inp
+        .distributions
+        .iter()
+        .filter(|n| n.lambda.is_some())
+        .collect();
     if swept.len() >= 2 {
         let panel = |title: &str, key: &str| SweepPanel {
             title: title.into(),

@@ -61,7 +61,9 @@ pub fn parse(text: &str) -> Result<Vec<PaperValue>, PaperValuesError> {
         other => {
             return Err(PaperValuesError {
                 line: 1,
-                message: format!("expected the header `quantity,lambda_adv,value,citation`, found {other:?}"),
+                message: format!(
+                    "expected the header `quantity,lambda_adv,value,citation`, found {other:?}"
+                ),
             });
         }
     }
@@ -133,9 +135,17 @@ mod tests {
         let v = bundled().unwrap();
         assert_eq!(v.len(), 28);
         assert!(v.iter().all(|p| !p.citation.is_empty()));
-        let ks: Vec<f64> = v.iter().filter(|p| p.quantity == "ks").map(|p| p.value).collect();
+        let ks: Vec<f64> = v
+            .iter()
+            .filter(|p| p.quantity == "ks")
+            .map(|p| p.value)
+            .collect();
         assert_eq!(ks, [0.43, 0.10]);
-        assert!(v[0].citation.contains("\"The KS distance"), "{}", v[0].citation);
+        assert!(
+            v[0].citation.contains("\"The KS distance"),
+            "{}",
+            v[0].citation
+        );
     }
 
     #[test]

@@ -122,7 +122,11 @@ impl Table {
         let mut o = String::new();
         let row = |cells: Vec<String>| format!("| {} |\n", cells.join(" | "));
         o.push_str(&row(self.header.iter().map(|h| md_escape(h)).collect()));
-        o.push_str(&row(self.header.iter().map(|_| "---".to_string()).collect()));
+        o.push_str(&row(self
+            .header
+            .iter()
+            .map(|_| "---".to_string())
+            .collect()));
         for r in &self.rows {
             o.push_str(&row(r.iter().map(|c| md_escape(&c.text)).collect()));
         }
@@ -134,7 +138,11 @@ impl Table {
     pub fn latex(&self) -> String {
         let mut o = String::new();
         o.push_str("\\begin{table}[t]\n\\centering\n");
-        let _ = writeln!(o, "\\begin{{tabular}}{{l{}}}", "r".repeat(self.header.len().saturating_sub(1)));
+        let _ = writeln!(
+            o,
+            "\\begin{{tabular}}{{l{}}}",
+            "r".repeat(self.header.len().saturating_sub(1))
+        );
         o.push_str("\\toprule\n");
         let line = |cells: Vec<String>| format!("{} \\\\\n", cells.join(" & "));
         o.push_str(&line(self.header.iter().map(|h| tex_escape(h)).collect()));
@@ -205,18 +213,27 @@ mod tests {
             stem: "t1".into(),
             caption: "KS 0.43 → 0.10, 50% neutral".into(),
             header: vec!["model".into(), "bias (%)".into()],
-            rows: vec![vec![Cell::text("a_b, \"x\""), Cell::from_source("42.8 ± 1.3", 0)]],
+            rows: vec![vec![
+                Cell::text("a_b, \"x\""),
+                Cell::from_source("42.8 ± 1.3", 0),
+            ]],
         }
     }
 
     #[test]
     fn renderings_escape_their_special_characters() {
         let t = table();
-        assert!(t.markdown().starts_with("| model | bias (%) |\n| --- | --- |\n"));
+        assert!(
+            t.markdown()
+                .starts_with("| model | bias (%) |\n| --- | --- |\n")
+        );
         let tex = t.latex();
         assert!(tex.contains("a\\_b, \"x\" & 42.8 $\\pm$ 1.3 \\\\"), "{tex}");
         assert!(tex.contains("50\\% neutral"), "{tex}");
-        assert_eq!(t.csv(), "model,bias (%)\r\n\"a_b, \"\"x\"\"\",42.8 ± 1.3\r\n");
+        assert_eq!(
+            t.csv(),
+            "model,bias (%)\r\n\"a_b, \"\"x\"\"\",42.8 ± 1.3\r\n"
+        );
         let mut s = Sources::default();
         s.add(Source {
             stage: "dist[lambda_adv=0]".into(),

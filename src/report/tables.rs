@@ -40,7 +40,15 @@ fn headline(d: &Distribution, key: &str) -> Option<f64> {
 /// Per distribution input: KS, W1, MI and preference numbers.
 pub fn distributions(inp: &ReportInputs) -> Table {
     let keys = [
-        "ks", "ks_pvalue", "w1", "w1_standardised", "w1_pvalue", "mi", "mi_permuted", "bt_accuracy", "bt_loss",
+        "ks",
+        "ks_pvalue",
+        "w1",
+        "w1_standardised",
+        "w1_pvalue",
+        "mi",
+        "mi_permuted",
+        "bt_accuracy",
+        "bt_loss",
     ];
     let rows = inp
         .distributions
@@ -59,7 +67,7 @@ pub fn distributions(inp: &ReportInputs) -> Table {
         .collect();
     Table {
         stem: "reward_distributions".into(),
-        caption: "Reward distributions by category (§4, App. A.8). KS, W1 and their p-values are for the pair of categories (the largest over pairs with more than two categories; the p-value is the largest too); W1 std is W1 on rewards z-scored with the pooled mean and sd; MI in nats over 50 equal-width bins, with the MI of the same rewards with categories permuted beside it; BT accuracy and loss over eval pairs.".into(),
+        caption: "Reward distributions by category (§4, App. A.8). KS, W1 and their p-values are for the pair of categories (the largest over pairs with more than two categories; the p-value is the largest too); W1 std is W1 on rewards z-scored with the pooled mean and sd; MI in nats over equal-width bins (each input's `bins`, 50 by default), with the MI of the same rewards with categories permuted beside it; BT accuracy and loss over eval pairs.".into(),
         header: [
             "input", "λ_adv", "categories", "n", "KS", "KS p", "W1", "W1 std", "W1 p", "MI", "MI permuted",
             "BT accuracy", "BT loss",
@@ -161,7 +169,9 @@ pub fn sweep(inp: &ReportInputs, paper: &[PaperValue]) -> Table {
         .filter_map(|n| {
             let l = n.lambda?;
             let h = |k| cell(headline(&n.value, k), n.source);
-            let p = |q| paper_at(paper, q, l).map_or_else(Cell::missing, |v| Cell::text(num(v)));
+            let p = |q| {
+                paper_at(paper, q, l).map_or_else(Cell::missing, |v| Cell::text(format!("{v}")))
+            };
             Some(vec![
                 Cell::text(format!("{l}")),
                 h("bt_loss"),
@@ -177,7 +187,7 @@ pub fn sweep(inp: &ReportInputs, paper: &[PaperValue]) -> Table {
         .collect();
     Table {
         stem: "table5_sweep".into(),
-        caption: "Table 5 (and Table 3): the λ_adv sweep. BT loss = mean −log σ(r_c − r_r) over eval pairs in nats; MI in nats over 50 bins; paper values from App. A.9.".into(),
+        caption: "Table 5 (and Table 3): the λ_adv sweep. BT loss = mean −log σ(r_c − r_r) over eval pairs in nats; MI in nats over equal-width bins (50 by default, as App. A.8); paper values from App. A.9.".into(),
         header: [
             "λ_adv", "BT loss", "BT loss (paper)", "BT accuracy", "MI", "MI permuted", "MI (paper)", "KS", "W1",
         ]
@@ -224,7 +234,11 @@ fn arrow(d: i8) -> &'static str {
 pub type Verdict = Option<bool>;
 
 /// The reproduction table, and per row whether the direction holds.
-pub fn reproduction(inp: &ReportInputs, paper: &[PaperValue], roles: Roles) -> (Table, Vec<Verdict>) {
+pub fn reproduction(
+    inp: &ReportInputs,
+    paper: &[PaperValue],
+    roles: Roles,
+) -> (Table, Vec<Verdict>) {
     let mut quantities: Vec<&str> = Vec::new();
     for p in paper {
         if !quantities.contains(&p.quantity.as_str()) {
@@ -251,11 +265,13 @@ pub fn reproduction(inp: &ReportInputs, paper: &[PaperValue], roles: Roles) -> (
             }
             _ => (Cell::missing(), None),
         };
-        let val = |o: Option<(f64, usize)>| o.map_or_else(Cell::missing, |(v, s)| Cell::from_source(num(v), s));
+        let val = |o: Option<(f64, usize)>| {
+            o.map_or_else(Cell::missing, |(v, s)| Cell::from_source(num(v), s))
+        };
         rows.push(vec![
             Cell::text(q),
-            Cell::text(num(pb)),
-            Cell::text(num(pf)),
+            Cell::text(format!("{pb}")),
+            Cell::text(format!("{pf}")),
             val(ob),
             val(of),
             Cell::text(arrow(pd)),
@@ -276,8 +292,15 @@ pub fn reproduction(inp: &ReportInputs, paper: &[PaperValue], roles: Roles) -> (
             roles.baseline, roles.fair
         ),
         header: [
-            "quantity", "paper baseline", "paper fair", "ours baseline", "ours fair", "paper direction",
-            "ours direction", "direction holds?", "source in the paper",
+            "quantity",
+            "paper baseline",
+            "paper fair",
+            "ours baseline",
+            "ours fair",
+            "paper direction",
+            "ours direction",
+            "direction holds?",
+            "source in the paper",
         ]
         .map(String::from)
         .to_vec(),

@@ -71,7 +71,10 @@ fn parse(with: &Value) -> Result<With, WithError> {
         parse_with(with)?
     };
     if !(1..=10_000).contains(&w.bins) {
-        return Err(WithError::new("bins", format!("expected 1..=10000, found {}", w.bins)));
+        return Err(WithError::new(
+            "bins",
+            format!("expected 1..=10000, found {}", w.bins),
+        ));
     }
     if !(1..=1_000_000).contains(&w.permutations) {
         return Err(WithError::new(
@@ -167,12 +170,14 @@ mod tests {
         write_scores(&up.join(SCORES_FILE), &synthetic(2.0)).unwrap();
         let ctx = t.ctx();
         EvalRewardDistribution.run(&ctx).unwrap();
-        let m: Value = serde_json::from_slice(&std::fs::read(ctx.out.join("metrics.json")).unwrap()).unwrap();
+        let m: Value =
+            serde_json::from_slice(&std::fs::read(ctx.out.join("metrics.json")).unwrap()).unwrap();
         assert!((m["w1"].as_f64().unwrap() - 2.0).abs() < 1e-9, "{m}");
         assert_eq!(m["which"], "both");
         assert_eq!(m["bt_accuracy"], 1.0);
         let d: Value =
-            serde_json::from_slice(&std::fs::read(ctx.out.join(DISTRIBUTION_FILE)).unwrap()).unwrap();
+            serde_json::from_slice(&std::fs::read(ctx.out.join(DISTRIBUTION_FILE)).unwrap())
+                .unwrap();
         assert_eq!(d["edges"].as_array().unwrap().len(), 9);
         assert_eq!(d["pairs"][0]["w1"]["permutations"], 99);
     }
@@ -180,8 +185,16 @@ mod tests {
     #[test]
     fn bad_with_and_missing_input_are_refused() {
         let k = EvalRewardDistribution;
-        assert_eq!(k.check(&serde_json::json!({"bins": 0})).unwrap_err().path, "bins");
-        assert_eq!(k.check(&serde_json::json!({"which": "all"})).unwrap_err().path, "which");
+        assert_eq!(
+            k.check(&serde_json::json!({"bins": 0})).unwrap_err().path,
+            "bins"
+        );
+        assert_eq!(
+            k.check(&serde_json::json!({"which": "all"}))
+                .unwrap_err()
+                .path,
+            "which"
+        );
         assert!(k.check(&serde_json::json!({"binz": 3})).is_err());
         assert!(k.check(&Value::Null).is_ok());
         let t = TestStage::new("dist", serde_json::json!({}));

@@ -87,9 +87,9 @@ impl Kind for EvalStereotype {
         let mine = read_items(&ctx.input("scores")?.join(STEREOTYPE_SCORES_FILE))
             .context("input `scores`")?;
         let other = match ctx.inputs.get("other") {
-            Some(Input::One(dir)) => Some(
-                read_items(&dir.join(STEREOTYPE_SCORES_FILE)).context("input `other`")?,
-            ),
+            Some(Input::One(dir)) => {
+                Some(read_items(&dir.join(STEREOTYPE_SCORES_FILE)).context("input `other`")?)
+            }
             Some(Input::Many(_)) => anyhow::bail!("input `other` must be one stage, not a fan-in"),
             None => None,
         };
@@ -141,11 +141,16 @@ mod tests {
     #[test]
     fn bias_rate_and_mcnemar_against_another_rm() {
         let t = TestStage::new("stereo", json!({"mcnemar": "exact"}));
-        write_items(&t.upstream("scores").join(STEREOTYPE_SCORES_FILE), &items(4)).unwrap();
+        write_items(
+            &t.upstream("scores").join(STEREOTYPE_SCORES_FILE),
+            &items(4),
+        )
+        .unwrap();
         write_items(&t.upstream("other").join(STEREOTYPE_SCORES_FILE), &items(2)).unwrap();
         let ctx = t.ctx();
         EvalStereotype.run(&ctx).unwrap();
-        let m: Value = serde_json::from_slice(&std::fs::read(ctx.out.join("metrics.json")).unwrap()).unwrap();
+        let m: Value =
+            serde_json::from_slice(&std::fs::read(ctx.out.join("metrics.json")).unwrap()).unwrap();
         // every 4th item not stereotyped: 30 of 40.
         assert_eq!(m["crows_pairs_bias_rate"], 0.75);
         assert_eq!(m["crows_pairs_n"], 40);
@@ -157,7 +162,9 @@ mod tests {
 
     #[test]
     fn unknown_method_is_refused() {
-        let e = EvalStereotype.check(&json!({"mcnemar": "midp"})).unwrap_err();
+        let e = EvalStereotype
+            .check(&json!({"mcnemar": "midp"}))
+            .unwrap_err();
         assert_eq!(e.path, "mcnemar");
     }
 }

@@ -13,4 +13,5 @@ mod malformed;
 mod matrix;
 mod parallel;
 mod readonly_inputs;
+mod report_paper;
 mod verify_gc;
