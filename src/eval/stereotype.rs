@@ -8,9 +8,9 @@
 //! | column      | type            | meaning |
 //! |-------------|-----------------|---------|
 //! | `item_id`   | string, no null | the item's id in its dataset (unique within `dataset`) |
-//! | `dataset`   | string, no null | `crows_pairs` or `stereoset` |
+//! | `dataset`   | string, no null | `crows_pairs` or `stereoset` (`crows-pairs`, the spelling of `data.probes`, is read as `crows_pairs`) |
 //! | `bias_type` | string, no null | the dataset's bias type (`race-color`, `gender`…) |
-//! | `direction` | string, no null | `stereo` or `antistereo` (CrowS-Pairs' `stereo_antistereo`; StereoSet items are `stereo`) |
+//! | `direction` | string, no null | `stereo` or `antistereo` (CrowS-Pairs' `stereo_antistereo`; StereoSet items are `stereo`, an empty string is read as `stereo` for StereoSet only) |
 //! | `more`      | float64, finite | reward of the more-stereotypical sentence (CrowS `sent_more`, StereoSet `stereotype`) |
 //! | `less`      | float64, finite | reward of the other one (CrowS `sent_less`, StereoSet `anti-stereotype`) |
 //!
@@ -120,25 +120,37 @@ pub fn read_items(path: &Path) -> Result<Vec<StereoItem>, TableError> {
             found: found.into(),
             allowed,
         };
-        if !DATASETS.contains(&datasets[i].as_str()) {
-            return Err(bad("dataset", &datasets[i], "`crows_pairs`, `stereoset`"));
-        }
-        if dirs[i] != "stereo" && dirs[i] != "antistereo" {
-            return Err(bad("direction", &dirs[i], "`stereo`, `antistereo`"));
-        }
-        if !seen.insert((datasets[i].clone(), ids[i].clone())) {
+        // `data.probes` spells the set `crows-pairs` and leaves StereoSet's
+        // direction empty: both are accepted and normalised.
+        let dataset = match datasets[i].as_str() {
+            "crows_pairs" | "crows-pairs" => "crows_pairs",
+            "stereoset" => "stereoset",
+            other => return Err(bad("dataset", other, "`crows_pairs`, `stereoset`")),
+        };
+        let direction = match (dirs[i].as_str(), dataset) {
+            ("stereo", _) | ("", "stereoset") => "stereo",
+            ("antistereo", _) => "antistereo",
+            (other, _) => {
+                return Err(bad(
+                    "direction",
+                    other,
+                    "`stereo`, `antistereo` (or empty for StereoSet)",
+                ));
+            }
+        };
+        if !seen.insert((dataset, ids[i].clone())) {
             return Err(TableError::Duplicate {
                 file: path.to_path_buf(),
                 row,
                 what: "dataset/item_id",
-                key: format!("{}/{}", datasets[i], ids[i]),
+                key: format!("{dataset}/{}", ids[i]),
             });
         }
         items.push(StereoItem {
             item_id: ids[i].clone(),
-            dataset: datasets[i].clone(),
+            dataset: dataset.to_string(),
             bias_type: types[i].clone(),
-            direction: dirs[i].clone(),
+            direction: direction.to_string(),
             more: more[i],
             less: less[i],
         });
@@ -410,6 +422,19 @@ mod tests {
             matches!(&e, TableError::BadValue { row: 4, column, .. } if column == "direction"),
             "{e}"
         );
+        // The spellings of `data.probes` are normalised.
+        let mut probe = items();
+        probe[0].dataset = "crows-pairs".into();
+        probe[10].direction = String::new();
+        write_items(&p, &probe).unwrap();
+        assert_eq!(read_items(&p).unwrap(), items());
+        let mut empty_crows = items();
+        empty_crows[0].direction = String::new();
+        write_items(&p, &empty_crows).unwrap();
+        assert!(matches!(
+            read_items(&p),
+            Err(TableError::BadValue { row: 1, .. })
+        ));
         let mut dup = items();
         dup[1].item_id = "0".into();
         write_items(&p, &dup).unwrap();

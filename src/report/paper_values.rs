@@ -3,7 +3,9 @@
 //! `shared/paper/fairness-rm-paper.md`), and the rule that says whether an
 //! effect's direction holds in our run.
 
-/// The bundled table (`quantity,lambda_adv,value,citation`).
+/// The bundled table (`quantity,lambda_adv,value,citation`). It is compiled
+/// in, so editing it needs a bump of `report.paper`'s `code_version` for
+/// cached reports to be recomputed.
 pub const PAPER_VALUES_CSV: &str = include_str!("paper_values.csv");
 
 /// One number reported by the paper.
@@ -15,6 +17,8 @@ pub struct PaperValue {
     pub lambda: f64,
     /// The value (bias rates in %).
     pub value: f64,
+    /// The value as the paper prints it (`0.10`).
+    pub text: String,
     /// Where in the paper.
     pub citation: String,
 }
@@ -88,6 +92,7 @@ pub fn parse(text: &str) -> Result<Vec<PaperValue>, PaperValuesError> {
             quantity: f[0].clone(),
             lambda: num(&f[1])?,
             value: num(&f[2])?,
+            text: f[2].clone(),
             citation: f[3].clone(),
         });
     }
@@ -113,11 +118,17 @@ pub fn measure(quantity: &str, v: f64) -> f64 {
     }
 }
 
+/// Relative difference below which two measures count as equal: values
+/// that differ only by floating-point rounding are not an effect.
+pub const DIRECTION_TOLERANCE: f64 = 1e-9;
+
 /// Direction of an effect from baseline to fair: `-1` the measure falls,
-/// `1` it rises, `0` unchanged.
+/// `1` it rises, `0` unchanged (within [`DIRECTION_TOLERANCE`], relative).
 pub fn direction(quantity: &str, baseline: f64, fair: f64) -> i8 {
     let (b, f) = (measure(quantity, baseline), measure(quantity, fair));
-    if f < b {
+    if (f - b).abs() <= DIRECTION_TOLERANCE * b.abs().max(f.abs()) {
+        0
+    } else if f < b {
         -1
     } else if f > b {
         1
@@ -155,6 +166,9 @@ mod tests {
         assert_eq!(direction("crows_pairs_bias", 48.0, 55.0), 1);
         assert_eq!(direction("ks", 0.43, 0.10), -1);
         assert_eq!(direction("bt_loss", 1.0, 1.0), 0);
+        // Rounding noise is not an effect; a real change is.
+        assert_eq!(direction("bt_loss", 0.1839 + 3e-17, 0.1839), 0);
+        assert_eq!(direction("bt_loss", 0.1839, 0.1838), -1);
     }
 
     #[test]

@@ -154,11 +154,18 @@ pub fn audit(inp: &ReportInputs) -> Table {
     }
 }
 
-fn paper_at(paper: &[PaperValue], q: &str, l: f64) -> Option<f64> {
+fn paper_entry<'a>(paper: &'a [PaperValue], q: &str, l: f64) -> Option<&'a PaperValue> {
     paper
         .iter()
         .find(|p| p.quantity == q && (p.lambda - l).abs() < 1e-9)
-        .map(|p| p.value)
+}
+
+fn paper_at(paper: &[PaperValue], q: &str, l: f64) -> Option<f64> {
+    paper_entry(paper, q, l).map(|p| p.value)
+}
+
+fn paper_text(paper: &[PaperValue], q: &str, l: f64) -> Cell {
+    paper_entry(paper, q, l).map_or_else(Cell::missing, |p| Cell::text(&p.text))
 }
 
 /// Table 5: the λ sweep, ours beside the paper's.
@@ -169,9 +176,7 @@ pub fn sweep(inp: &ReportInputs, paper: &[PaperValue]) -> Table {
         .filter_map(|n| {
             let l = n.lambda?;
             let h = |k| cell(headline(&n.value, k), n.source);
-            let p = |q| {
-                paper_at(paper, q, l).map_or_else(Cell::missing, |v| Cell::text(format!("{v}")))
-            };
+            let p = |q| paper_text(paper, q, l);
             Some(vec![
                 Cell::text(format!("{l}")),
                 h("bt_loss"),
@@ -270,8 +275,8 @@ pub fn reproduction(
         };
         rows.push(vec![
             Cell::text(q),
-            Cell::text(format!("{pb}")),
-            Cell::text(format!("{pf}")),
+            paper_text(paper, q, 0.0),
+            paper_text(paper, q, 0.2),
             val(ob),
             val(of),
             Cell::text(arrow(pd)),

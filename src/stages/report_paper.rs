@@ -325,6 +325,12 @@ mod tests {
         // Our planted offset shrinks 3.0 → 0.2: KS and W1 fall, as in the paper.
         let ks_row = repro.lines().find(|l| l.starts_with("ks,")).unwrap();
         assert!(ks_row.contains(",down,down,yes,"), "{ks_row}");
+        // Every λ has the same within-pair margins, so BT loss does not move
+        // while the paper's falls: the verdict must say so.
+        let bt_row = repro.lines().find(|l| l.starts_with("bt_loss,")).unwrap();
+        assert!(bt_row.starts_with("bt_loss,2.8712,2.2307,"), "{bt_row}");
+        assert!(bt_row.contains(",down,flat,no,"), "{bt_row}");
+        assert_eq!(m["directions_hold"], 7);
         let html = std::fs::read_to_string(ctx.out.join("report.html")).unwrap();
         assert!(html.contains("<a href=\"#src-0\""));
         assert!(html.contains("id=\"src-0\""));
