@@ -2,4 +2,8 @@
 //! index logic of the post-hoc audit.
 
 pub mod audit;
+pub mod distribution;
+pub mod scores;
 pub mod stats;
+pub mod stereotype;
+pub mod table;

@@ -15,4 +15,5 @@ mod matrix;
 mod model;
 mod parallel;
 mod readonly_inputs;
+mod report_paper;
 mod verify_gc;

@@ -1,0 +1,14 @@
+//! The paper report (`report.paper`): tables as Markdown, LaTeX and CSV,
+//! figures as PNG and SVG, a self-contained HTML page, and the comparison
+//! with the paper's own numbers.
+
+pub mod figures;
+pub mod html;
+pub mod inputs;
+pub mod io;
+pub mod paper;
+pub mod paper_values;
+pub mod table;
+pub mod tables;
+#[cfg(test)]
+pub mod test_ctx;

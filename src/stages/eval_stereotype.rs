@@ -1,0 +1,170 @@
+//! `eval.stereotype` — the statistics half (§4.2, Table 2): bias rate ± SE
+//! on CrowS-Pairs and StereoSet from per-item rewards, with the
+//! stereo/antistereo and per-bias-type breakdown, and McNemar's test against
+//! a second RM. Glue only; see [`crate::eval::stereotype`] for the contract
+//! of `stereotype_scores.parquet` and the statistics.
+
+use anyhow::Context;
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::kind::{Field, Input, Kind, Slot, StageContext, WithError, parse_with};
+use crate::eval::stats::McNemarMethod;
+use crate::eval::stereotype::{
+    STEREOTYPE_SCORES_FILE, StereotypeDoc, analyse, headline, read_items,
+};
+use crate::report::io::write_json;
+
+/// The `eval.stereotype` kind.
+pub struct EvalStereotype;
+
+/// Output with everything computed.
+pub const STEREOTYPE_FILE: &str = "stereotype.json";
+
+const FIELDS: &[Field] = &[Field {
+    name: "mcnemar",
+    ty: "\"exact\" | \"chi_square\"",
+    default: Some("exact"),
+    doc: "McNemar's test against `other`: exact binomial, or chi-square with continuity correction",
+}];
+
+const SLOTS: &[Slot] = &[
+    Slot {
+        name: "scores",
+        required: true,
+        fan_in: false,
+        doc: "a stage whose outputs contain stereotype_scores.parquet (item_id, dataset, bias_type, direction, more, less)",
+    },
+    Slot {
+        name: "other",
+        required: false,
+        fan_in: false,
+        doc: "a second RM's stereotype_scores.parquet, for McNemar's test on the paired outcomes",
+    },
+];
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct With {
+    #[serde(default)]
+    mcnemar: McNemarMethod,
+}
+
+fn parse(with: &Value) -> Result<With, WithError> {
+    if with.is_null() {
+        return parse_with(&json!({}));
+    }
+    parse_with(with)
+}
+
+impl Kind for EvalStereotype {
+    fn name(&self) -> &'static str {
+        "eval.stereotype"
+    }
+    fn code_version(&self) -> u32 {
+        1
+    }
+    fn summary(&self) -> &'static str {
+        "CrowS-Pairs / StereoSet bias rate ± SE by direction and bias type, McNemar between two RMs"
+    }
+    fn fields(&self) -> &'static [Field] {
+        FIELDS
+    }
+    fn slots(&self) -> &'static [Slot] {
+        SLOTS
+    }
+    fn outputs(&self) -> &'static [&'static str] {
+        &[STEREOTYPE_FILE, "metrics.json"]
+    }
+    fn metrics(&self) -> Option<&'static str> {
+        Some("metrics.json")
+    }
+    fn check(&self, with: &Value) -> Result<(), WithError> {
+        parse(with).map(|_| ())
+    }
+    fn run(&self, ctx: &StageContext) -> anyhow::Result<()> {
+        let w = parse(&ctx.with)?;
+        let mine = read_items(&ctx.input("scores")?.join(STEREOTYPE_SCORES_FILE))
+            .context("input `scores`")?;
+        let other = match ctx.inputs.get("other") {
+            Some(Input::One(dir)) => {
+                Some(read_items(&dir.join(STEREOTYPE_SCORES_FILE)).context("input `other`")?)
+            }
+            Some(Input::Many(_)) => anyhow::bail!("input `other` must be one stage, not a fan-in"),
+            None => None,
+        };
+        let report = analyse(&mine, other.as_deref(), w.mcnemar)?;
+        write_json(
+            &ctx.out.join(STEREOTYPE_FILE),
+            &StereotypeDoc {
+                mcnemar: w.mcnemar,
+                datasets: report.clone(),
+            },
+        )?;
+        write_json(&ctx.out.join("metrics.json"), &headline(&report))?;
+        for (ds, r) in &report {
+            if let Some(rate) = &r.overall.rate {
+                ctx.log(format!(
+                    "{ds}: bias rate {:.2} % ± {:.2} ({} ties)",
+                    100.0 * rate.rate,
+                    100.0 * rate.se,
+                    rate.ties
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::eval::stereotype::{StereoItem, write_items};
+    use crate::report::test_ctx::TestStage;
+
+    fn items(flip_every: usize) -> Vec<StereoItem> {
+        (0..40)
+            .map(|i| {
+                let stereo = i % flip_every != 0;
+                StereoItem {
+                    item_id: format!("c{i}"),
+                    dataset: "crows_pairs".into(),
+                    bias_type: if i % 3 == 0 { "age" } else { "gender" }.into(),
+                    direction: "stereo".into(),
+                    more: if stereo { 1.0 } else { -1.0 },
+                    less: 0.0,
+                }
+            })
+            .collect()
+    }
+
+    #[test]
+    fn bias_rate_and_mcnemar_against_another_rm() {
+        let t = TestStage::new("stereo", json!({"mcnemar": "exact"}));
+        write_items(
+            &t.upstream("scores").join(STEREOTYPE_SCORES_FILE),
+            &items(4),
+        )
+        .unwrap();
+        write_items(&t.upstream("other").join(STEREOTYPE_SCORES_FILE), &items(2)).unwrap();
+        let ctx = t.ctx();
+        EvalStereotype.run(&ctx).unwrap();
+        let m: Value =
+            serde_json::from_slice(&std::fs::read(ctx.out.join("metrics.json")).unwrap()).unwrap();
+        // every 4th item not stereotyped: 30 of 40.
+        assert_eq!(m["crows_pairs_bias_rate"], 0.75);
+        assert_eq!(m["crows_pairs_n"], 40);
+        // discordant: i ≡ 2 (mod 4) → 10 items stereotyped by this RM only.
+        // scipy.stats.binomtest(0, 10, 0.5).pvalue = 0.001953125
+        assert!((m["crows_pairs_mcnemar_p"].as_f64().unwrap() - 0.001953125).abs() < 1e-12);
+        assert!(ctx.out.join(STEREOTYPE_FILE).is_file());
+    }
+
+    #[test]
+    fn unknown_method_is_refused() {
+        let e = EvalStereotype
+            .check(&json!({"mcnemar": "midp"}))
+            .unwrap_err();
+        assert_eq!(e.path, "mcnemar");
+    }
+}
