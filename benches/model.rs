@@ -44,7 +44,7 @@ impl<B: Backend> MiniLmRm<B> {
 }
 
 fn random_batch(b: usize, s: usize, vocab: u32, seed: u64) -> Batch {
-    let mut r = repro::model::rng::Rng::new(seed);
+    let mut r = repro::util::rng::SplitMix64::new(seed);
     let ids: Vec<Vec<u32>> = (0..b)
         .map(|_| {
             (0..s)

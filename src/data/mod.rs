@@ -20,7 +20,6 @@ pub mod preferences;
 pub mod prepare;
 pub mod probe;
 pub mod prompt_set;
-pub mod rng;
 pub mod row;
 pub mod source;
 pub mod stereoset;

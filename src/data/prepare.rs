@@ -19,7 +19,7 @@ use serde::{Deserialize, Serialize};
 
 use super::drops::Drops;
 use super::pair::PreferencePair;
-use super::rng::Rng;
+use crate::util::rng::SplitMix64 as Rng;
 
 /// Drop reason: chosen equals rejected.
 pub const SAME_RESPONSE: &str = "chosen == rejected";

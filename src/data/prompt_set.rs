@@ -5,7 +5,7 @@ use std::collections::{BTreeMap, HashSet};
 
 use super::pair::PreferencePair;
 use super::probe::PromptItem;
-use super::rng::Rng;
+use crate::util::rng::SplitMix64 as Rng;
 
 /// Problems drawing a prompt set.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

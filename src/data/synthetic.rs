@@ -20,7 +20,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::pair::PreferencePair;
-use super::rng::Rng;
+use crate::util::rng::SplitMix64 as Rng;
 
 /// The quality marker.
 pub const GOOD: &str = "good";
@@ -109,8 +109,8 @@ fn topic_word(c: usize, k: usize) -> String {
 }
 
 fn response(rng: &mut Rng, c: usize, goods: usize) -> String {
-    let n_topic = 4 + rng.below(5);
-    let mut words: Vec<String> = (0..n_topic).map(|_| topic_word(c, rng.below(20))).collect();
+    let n_topic = 4 + rng.index(5);
+    let mut words: Vec<String> = (0..n_topic).map(|_| topic_word(c, rng.index(20))).collect();
     words.extend((0..goods).map(|_| GOOD.to_string()));
     rng.shuffle(&mut words);
     words.join(" ")
@@ -135,15 +135,15 @@ pub fn generate(
         let frac = off - off.floor();
         let mut extra_total = 0usize;
         for i in 0..opts.pairs_per_category {
-            let j = rng.below(prompts);
+            let j = rng.index(prompts);
             let prompt = format!(
                 "Question {j} about {}: {} {}?",
                 category_name(c),
                 topic_word(c, j % 20),
                 topic_word(c, (j * 7 + 3) % 20)
             );
-            let rejected_goods = rng.below(3);
-            let chosen_goods = rejected_goods + 1 + rng.below(2);
+            let rejected_goods = rng.index(3);
+            let chosen_goods = rejected_goods + 1 + rng.index(2);
             let extra = base + usize::from(rng.next_f64() < frac);
             extra_total += extra;
             let chosen = response(&mut rng, c, chosen_goods + extra);

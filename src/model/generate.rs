@@ -5,7 +5,7 @@ use burn::tensor::backend::Backend;
 
 use super::cache::KvCache;
 use super::llama::{Batch, Llama};
-use super::rng::Rng;
+use crate::util::rng::SplitMix64 as Rng;
 
 /// Sampling settings.
 #[derive(Debug, Clone, PartialEq)]
@@ -57,7 +57,7 @@ pub fn sample(logits: &[f32], temperature: f64, top_p: f64, rng: &mut Rng) -> u3
     }
     let probs = &probs[..n.max(1)];
     let mass: f64 = probs.iter().map(|p| p.1).sum();
-    let mut u = rng.uniform() * mass;
+    let mut u = rng.next_f64() * mass;
     for p in probs {
         u -= p.1;
         if u <= 0.0 {

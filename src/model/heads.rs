@@ -9,7 +9,7 @@ use burn::tensor::backend::Backend;
 use burn::tensor::{Tensor, TensorData};
 
 use super::llama::{Batch, Llama};
-use super::rng::Rng;
+use crate::util::rng::SplitMix64 as Rng;
 
 /// A `Linear(hidden, 1)` head.
 #[derive(Module, Debug)]

@@ -15,8 +15,8 @@ use burn::tensor::{Int, Tensor, TensorData};
 use super::cache::KvCache;
 use super::config::LlamaConfig;
 use super::lora::{LoraConfig, LoraLinear};
-use super::rng::Rng;
 use super::rope;
+use crate::util::rng::SplitMix64 as Rng;
 
 /// Additive mask value for disallowed keys: finite, so a row with no allowed
 /// key (a padding query) gives a uniform softmax, not NaN.

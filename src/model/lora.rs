@@ -8,7 +8,7 @@ use burn::nn::Linear;
 use burn::tensor::backend::Backend;
 use burn::tensor::{Tensor, TensorData};
 
-use super::rng::Rng;
+use crate::util::rng::SplitMix64 as Rng;
 
 /// LoRA hyper-parameters.
 #[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]

@@ -12,5 +12,4 @@ pub mod heads;
 pub mod llama;
 pub mod load;
 pub mod lora;
-pub mod rng;
 pub mod rope;

@@ -2,4 +2,5 @@
 
 pub mod canon;
 pub mod hash;
+pub mod rng;
 pub mod time;

@@ -15,7 +15,7 @@
 //!   never 0.
 
 use super::error::{StatsError, check_count, check_same_len, check_sample};
-use super::rng::SplitMix64;
+use crate::util::rng::SplitMix64;
 
 /// Default number of resamples (App. B.2: 1,000).
 pub const BOOTSTRAP_DEFAULT_RESAMPLES: usize = 1_000;

@@ -4,7 +4,7 @@
 
 use serde_json::Value;
 
-use super::rng::SplitMix64;
+use crate::util::rng::SplitMix64;
 
 /// The parsed fixture file.
 pub(crate) struct Fixture(Value);

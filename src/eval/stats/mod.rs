@@ -15,7 +15,6 @@ mod ks_exact;
 mod mcnemar;
 mod mutual_info;
 mod parity;
-mod rng;
 mod smirnov;
 mod special;
 mod summary;
@@ -24,6 +23,7 @@ mod wasserstein;
 #[cfg(test)]
 mod fixture;
 
+pub use crate::util::rng::SplitMix64;
 pub use auc::{roc_auc_binary, roc_auc_ovr_macro};
 pub use balanced_accuracy::balanced_accuracy;
 pub use bias_rate::{BiasRate, bias_rate, stereotype_outcomes};
@@ -40,7 +40,6 @@ pub use mutual_info::{
     mutual_info_score,
 };
 pub use parity::{ParityGap, parity_gap, relative_drop};
-pub use rng::SplitMix64;
 pub use summary::{MeanSd, mean_sd};
 pub use wasserstein::{
     W1_DEFAULT_PERMUTATIONS, W1Test, wasserstein1, wasserstein1_permutation_test,

@@ -13,7 +13,7 @@
 use std::collections::BTreeMap;
 
 use super::error::{StatsError, check_count, check_same_len, check_sample};
-use super::rng::SplitMix64;
+use crate::util::rng::SplitMix64;
 
 /// Default number of bins (App. A.8: 50).
 pub const MI_DEFAULT_BINS: usize = 50;

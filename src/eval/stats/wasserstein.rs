@@ -11,7 +11,7 @@
 //! permutation test serves both versions.
 
 use super::error::{StatsError, check_count, check_sample};
-use super::rng::SplitMix64;
+use crate::util::rng::SplitMix64;
 
 /// Default number of permutations (issue 5: 10,000).
 pub const W1_DEFAULT_PERMUTATIONS: usize = 10_000;

@@ -150,7 +150,7 @@ pub trait WeightSource {
 /// requested tensor is `N(0, std²)`, except norm scales, which are ones.
 #[derive(Debug, Clone)]
 pub struct RandomSource {
-    rng: crate::model::rng::Rng,
+    rng: crate::util::rng::SplitMix64,
     std: f64,
 }
 
@@ -158,7 +158,7 @@ impl RandomSource {
     /// A source drawing from `seed` with standard deviation `std`.
     pub fn new(seed: u64, std: f64) -> Self {
         RandomSource {
-            rng: crate::model::rng::Rng::new(seed),
+            rng: crate::util::rng::SplitMix64::new(seed),
             std,
         }
     }

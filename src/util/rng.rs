@@ -1,5 +1,6 @@
-//! A small seeded random number generator (SplitMix64) for permutation and
-//! bootstrap resampling.
+//! The project's one seeded random number generator (SplitMix64): data
+//! shuffles and splits, permutation and bootstrap resampling, weight
+//! initialisation and sampling all draw from it.
 //!
 //! Written here rather than taken from a crate so that the stream is fixed by
 //! this file alone: the same seed gives the same permutations on every
@@ -47,6 +48,23 @@ impl SplitMix64 {
     /// A uniform double in `[0, 1)` with 53 random bits.
     pub fn next_f64(&mut self) -> f64 {
         (self.next_u64() >> 11) as f64 * (1.0 / (1u64 << 53) as f64)
+    }
+
+    /// A uniform index in `0..n` (see [`SplitMix64::below`]).
+    pub fn index(&mut self, n: usize) -> usize {
+        self.below(n as u64) as usize
+    }
+
+    /// Standard normal (Box–Muller, cosine branch).
+    pub fn normal(&mut self) -> f64 {
+        let u1 = 1.0 - self.next_f64();
+        let u2 = self.next_f64();
+        (-2.0 * u1.ln()).sqrt() * (2.0 * std::f64::consts::PI * u2).cos()
+    }
+
+    /// `n` normal values with standard deviation `std`, as f32.
+    pub fn normal_vec(&mut self, n: usize, std: f64) -> Vec<f32> {
+        (0..n).map(|_| (self.normal() * std) as f32).collect()
     }
 
     /// Fisher–Yates shuffle in place (Durstenfeld's form: `i` from the end,
