@@ -6,7 +6,9 @@ use anyhow::Context;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::kind::{Field, KeyDep, Kind, Roots, Slot, StageContext, WithError, parse_with};
+use super::kind::{
+    Field, KeyDep, Kind, KindInfo, Roots, Slot, StageContext, WithError, parse_with,
+};
 use crate::data::drops::OnBadRows;
 use crate::data::fetch::FetchEnv;
 use crate::data::hh_rlhf::HhOptions;
@@ -161,27 +163,22 @@ fn check_with(w: &With) -> Result<(), WithError> {
     }
 }
 
+/// What `repro kinds` and the engine know of this kind.
+const INFO: KindInfo = KindInfo {
+    name: "data.preferences",
+    code_version: 1,
+    summary: "one preference source (HH-RLHF, {prompt,chosen,rejected} JSONL, PKU-SafeRLHF, synthetic) → pairs.parquet",
+    fields: FIELDS,
+    slots: SLOTS,
+    outputs: &["pairs.parquet", "metrics.json"],
+    metrics: Some("metrics.json"),
+    uses_backend: false,
+    publishes: false,
+};
+
 impl Kind for DataPreferences {
-    fn name(&self) -> &'static str {
-        "data.preferences"
-    }
-    fn code_version(&self) -> u32 {
-        1
-    }
-    fn summary(&self) -> &'static str {
-        "one preference source (HH-RLHF, {prompt,chosen,rejected} JSONL, PKU-SafeRLHF, synthetic) → pairs.parquet"
-    }
-    fn fields(&self) -> &'static [Field] {
-        FIELDS
-    }
-    fn slots(&self) -> &'static [Slot] {
-        SLOTS
-    }
-    fn outputs(&self) -> &'static [&'static str] {
-        &["pairs.parquet", "metrics.json"]
-    }
-    fn metrics(&self) -> Option<&'static str> {
-        Some("metrics.json")
+    fn info(&self) -> &'static KindInfo {
+        &INFO
     }
     fn check(&self, with: &Value) -> Result<(), WithError> {
         check_with(&parse_with::<With>(with)?)

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use anyhow::Context;
 use serde_json::{Value, json};
 
-use super::kind::{Field, Input, Kind, Slot, StageContext, WithError, parse_with};
+use super::kind::{Field, Input, Kind, KindInfo, Slot, StageContext, WithError, parse_with};
 use crate::data::prepare::{PrepareOptions, prepare, shared_prompts, split_counts};
 use crate::data::{metrics, table};
 
@@ -97,27 +97,22 @@ fn pairs_file(name: &str, dir: &Path) -> anyhow::Result<PathBuf> {
     Ok(p)
 }
 
+/// What `repro kinds` and the engine know of this kind.
+const INFO: KindInfo = KindInfo {
+    name: "data.prepare",
+    code_version: 1,
+    summary: "merge, dedupe, drop and count bad pairs, balance, split grouped by prompt → train/eval text",
+    fields: FIELDS,
+    slots: SLOTS,
+    outputs: &["train.parquet", "eval.parquet", "metrics.json"],
+    metrics: Some("metrics.json"),
+    uses_backend: false,
+    publishes: false,
+};
+
 impl Kind for DataPrepare {
-    fn name(&self) -> &'static str {
-        "data.prepare"
-    }
-    fn code_version(&self) -> u32 {
-        1
-    }
-    fn summary(&self) -> &'static str {
-        "merge, dedupe, drop and count bad pairs, balance, split grouped by prompt → train/eval text"
-    }
-    fn fields(&self) -> &'static [Field] {
-        FIELDS
-    }
-    fn slots(&self) -> &'static [Slot] {
-        SLOTS
-    }
-    fn outputs(&self) -> &'static [&'static str] {
-        &["train.parquet", "eval.parquet", "metrics.json"]
-    }
-    fn metrics(&self) -> Option<&'static str> {
-        Some("metrics.json")
+    fn info(&self) -> &'static KindInfo {
+        &INFO
     }
     fn check(&self, with: &Value) -> Result<(), WithError> {
         check_opts(&parse_with::<PrepareOptions>(with)?)

@@ -8,7 +8,9 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::data_preferences::source_key_deps;
-use super::kind::{Field, KeyDep, Kind, Roots, Slot, StageContext, WithError, parse_with};
+use super::kind::{
+    Field, KeyDep, Kind, KindInfo, Roots, Slot, StageContext, WithError, parse_with,
+};
 use crate::data::drops::OnBadRows;
 use crate::data::fetch::FetchEnv;
 use crate::data::load::LoadStats;
@@ -190,27 +192,22 @@ fn prompts_table(dir: &Path, split: Split) -> anyhow::Result<std::path::PathBuf>
     }
 }
 
+/// What `repro kinds` and the engine know of this kind.
+const INFO: KindInfo = KindInfo {
+    name: "data.probes",
+    code_version: 1,
+    summary: "evaluation sets: CrowS-Pairs, StereoSet, LIMA prompts, prompt sets from preference tables → probes.parquet",
+    fields: FIELDS,
+    slots: SLOTS,
+    outputs: &["probes.parquet", "metrics.json"],
+    metrics: Some("metrics.json"),
+    uses_backend: false,
+    publishes: false,
+};
+
 impl Kind for DataProbes {
-    fn name(&self) -> &'static str {
-        "data.probes"
-    }
-    fn code_version(&self) -> u32 {
-        1
-    }
-    fn summary(&self) -> &'static str {
-        "evaluation sets: CrowS-Pairs, StereoSet, LIMA prompts, prompt sets from preference tables → probes.parquet"
-    }
-    fn fields(&self) -> &'static [Field] {
-        FIELDS
-    }
-    fn slots(&self) -> &'static [Slot] {
-        SLOTS
-    }
-    fn outputs(&self) -> &'static [&'static str] {
-        &["probes.parquet", "metrics.json"]
-    }
-    fn metrics(&self) -> Option<&'static str> {
-        Some("metrics.json")
+    fn info(&self) -> &'static KindInfo {
+        &INFO
     }
     fn check(&self, with: &Value) -> Result<(), WithError> {
         check_with(&parse_with::<With>(with)?)

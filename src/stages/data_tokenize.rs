@@ -9,7 +9,9 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::data_preferences::source_key_deps;
-use super::kind::{Field, KeyDep, Kind, Roots, Slot, StageContext, WithError, parse_with};
+use super::kind::{
+    Field, KeyDep, Kind, KindInfo, Roots, Slot, StageContext, WithError, parse_with,
+};
 use crate::data::fetch::FetchEnv;
 use crate::data::source::SourceSpec;
 use crate::data::token_table::{TokenRow, write_tokens};
@@ -120,27 +122,22 @@ pub fn find_tokenizer(dir: &Path) -> anyhow::Result<PathBuf> {
     }
 }
 
+/// What `repro kinds` and the engine know of this kind.
+const INFO: KindInfo = KindInfo {
+    name: "data.tokenize",
+    code_version: 1,
+    summary: "train/eval pairs → token ids (one template for every source, prompt truncated from the left)",
+    fields: FIELDS,
+    slots: SLOTS,
+    outputs: &["train.parquet", "eval.parquet", "metrics.json"],
+    metrics: Some("metrics.json"),
+    uses_backend: false,
+    publishes: false,
+};
+
 impl Kind for DataTokenize {
-    fn name(&self) -> &'static str {
-        "data.tokenize"
-    }
-    fn code_version(&self) -> u32 {
-        1
-    }
-    fn summary(&self) -> &'static str {
-        "train/eval pairs → token ids (one template for every source, prompt truncated from the left)"
-    }
-    fn fields(&self) -> &'static [Field] {
-        FIELDS
-    }
-    fn slots(&self) -> &'static [Slot] {
-        SLOTS
-    }
-    fn outputs(&self) -> &'static [&'static str] {
-        &["train.parquet", "eval.parquet", "metrics.json"]
-    }
-    fn metrics(&self) -> Option<&'static str> {
-        Some("metrics.json")
+    fn info(&self) -> &'static KindInfo {
+        &INFO
     }
     fn check(&self, with: &Value) -> Result<(), WithError> {
         check_with(&parse_with::<With>(with)?)

@@ -6,7 +6,7 @@ use anyhow::Context;
 use serde::Deserialize;
 use serde_json::Value;
 
-use super::kind::{Field, Kind, Slot, StageContext, WithError, parse_with};
+use super::kind::{Field, Kind, KindInfo, Slot, StageContext, WithError, parse_with};
 use crate::eval::distribution::{DistributionConfig, Which, analyse};
 use crate::eval::scores::{SCORES_FILE, read_scores};
 use crate::eval::stats::{MI_DEFAULT_BINS, W1_DEFAULT_PERMUTATIONS};
@@ -85,27 +85,22 @@ fn parse(with: &Value) -> Result<With, WithError> {
     Ok(w)
 }
 
+/// What `repro kinds` and the engine know of this kind.
+const INFO: KindInfo = KindInfo {
+    name: "eval.reward_distribution",
+    code_version: 1,
+    summary: "KS + p, Wasserstein-1 + permutation p, MI with a permutation-null MI beside it",
+    fields: FIELDS,
+    slots: SLOTS,
+    outputs: &[DISTRIBUTION_FILE, "metrics.json"],
+    metrics: Some("metrics.json"),
+    uses_backend: false,
+    publishes: false,
+};
+
 impl Kind for EvalRewardDistribution {
-    fn name(&self) -> &'static str {
-        "eval.reward_distribution"
-    }
-    fn code_version(&self) -> u32 {
-        1
-    }
-    fn summary(&self) -> &'static str {
-        "KS + p, Wasserstein-1 + permutation p, MI with a permutation-null MI beside it"
-    }
-    fn fields(&self) -> &'static [Field] {
-        FIELDS
-    }
-    fn slots(&self) -> &'static [Slot] {
-        SLOTS
-    }
-    fn outputs(&self) -> &'static [&'static str] {
-        &[DISTRIBUTION_FILE, "metrics.json"]
-    }
-    fn metrics(&self) -> Option<&'static str> {
-        Some("metrics.json")
+    fn info(&self) -> &'static KindInfo {
+        &INFO
     }
     fn check(&self, with: &Value) -> Result<(), WithError> {
         parse(with).map(|_| ())

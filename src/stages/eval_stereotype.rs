@@ -8,7 +8,7 @@ use anyhow::Context;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::kind::{Field, Input, Kind, Slot, StageContext, WithError, parse_with};
+use super::kind::{Field, Input, Kind, KindInfo, Slot, StageContext, WithError, parse_with};
 use crate::eval::stats::McNemarMethod;
 use crate::eval::stereotype::{
     STEREOTYPE_SCORES_FILE, StereotypeDoc, analyse, headline, read_items,
@@ -57,27 +57,22 @@ fn parse(with: &Value) -> Result<With, WithError> {
     parse_with(with)
 }
 
+/// What `repro kinds` and the engine know of this kind.
+const INFO: KindInfo = KindInfo {
+    name: "eval.stereotype",
+    code_version: 1,
+    summary: "CrowS-Pairs / StereoSet bias rate ± SE by direction and bias type, McNemar between two RMs",
+    fields: FIELDS,
+    slots: SLOTS,
+    outputs: &[STEREOTYPE_FILE, "metrics.json"],
+    metrics: Some("metrics.json"),
+    uses_backend: false,
+    publishes: false,
+};
+
 impl Kind for EvalStereotype {
-    fn name(&self) -> &'static str {
-        "eval.stereotype"
-    }
-    fn code_version(&self) -> u32 {
-        1
-    }
-    fn summary(&self) -> &'static str {
-        "CrowS-Pairs / StereoSet bias rate ± SE by direction and bias type, McNemar between two RMs"
-    }
-    fn fields(&self) -> &'static [Field] {
-        FIELDS
-    }
-    fn slots(&self) -> &'static [Slot] {
-        SLOTS
-    }
-    fn outputs(&self) -> &'static [&'static str] {
-        &[STEREOTYPE_FILE, "metrics.json"]
-    }
-    fn metrics(&self) -> Option<&'static str> {
-        Some("metrics.json")
+    fn info(&self) -> &'static KindInfo {
+        &INFO
     }
     fn check(&self, with: &Value) -> Result<(), WithError> {
         parse(with).map(|_| ())

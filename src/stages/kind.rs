@@ -181,33 +181,71 @@ pub fn derive_seed(seed: u64, base: &str, purpose: &str) -> u64 {
     u64::from_le_bytes(b)
 }
 
-/// A built-in stage kind.
-pub trait Kind: Send + Sync {
+/// The static description of a kind: what `repro kinds` prints and the
+/// engine checks before anything runs.
+#[derive(Debug, Clone, Copy)]
+pub struct KindInfo {
     /// Name used in `kind:` (e.g. `data.preferences`).
-    fn name(&self) -> &'static str;
+    pub name: &'static str,
     /// Bumped whenever the kind's semantics change; part of every key.
-    fn code_version(&self) -> u32;
+    pub code_version: u32,
     /// One line for `repro kinds`.
-    fn summary(&self) -> &'static str;
-    /// The `with` schema, for `repro kinds`.
-    fn fields(&self) -> &'static [Field];
-    /// Named input slots.
-    fn slots(&self) -> &'static [Slot];
+    pub summary: &'static str,
+    /// The `with` schema.
+    pub fields: &'static [Field],
+    /// Named input slots (`*`: any further names).
+    pub slots: &'static [Slot],
     /// Fixed output names (files or directories) under `$OUT`.
-    fn outputs(&self) -> &'static [&'static str];
+    pub outputs: &'static [&'static str],
     /// The output recorded as metrics (a JSON object), if any.
-    fn metrics(&self) -> Option<&'static str> {
-        None
-    }
+    pub metrics: Option<&'static str>,
     /// Whether results depend on the compute backend (Burn stages): the
     /// backend then becomes part of the key.
-    fn uses_backend(&self) -> bool {
-        false
-    }
-    /// Whether `repro run` copies this stage's outputs to `results/<stem>/<stage>/`
+    pub uses_backend: bool,
+    /// Whether `repro run` copies the outputs to `results/<stem>/<stage>/`
     /// (report stages: the human-readable results, DESIGN §0).
+    pub publishes: bool,
+}
+
+/// A built-in stage kind.
+pub trait Kind: Send + Sync {
+    /// The kind's static description.
+    fn info(&self) -> &'static KindInfo;
+    /// Name used in `kind:`.
+    fn name(&self) -> &'static str {
+        self.info().name
+    }
+    /// The kind's code version.
+    fn code_version(&self) -> u32 {
+        self.info().code_version
+    }
+    /// One line for `repro kinds`.
+    fn summary(&self) -> &'static str {
+        self.info().summary
+    }
+    /// The `with` schema.
+    fn fields(&self) -> &'static [Field] {
+        self.info().fields
+    }
+    /// Named input slots.
+    fn slots(&self) -> &'static [Slot] {
+        self.info().slots
+    }
+    /// Fixed output names under `$OUT`.
+    fn outputs(&self) -> &'static [&'static str] {
+        self.info().outputs
+    }
+    /// The metrics output, if any.
+    fn metrics(&self) -> Option<&'static str> {
+        self.info().metrics
+    }
+    /// Whether the backend is part of the key.
+    fn uses_backend(&self) -> bool {
+        self.info().uses_backend
+    }
+    /// Whether the outputs are published to `results/`.
     fn publishes(&self) -> bool {
-        false
+        self.info().publishes
     }
     /// Checks the resolved `with` map before anything runs.
     fn check(&self, with: &Value) -> Result<(), WithError>;

@@ -4,7 +4,9 @@ pub mod kind;
 pub mod model_pretrained;
 pub mod registry;
 
-pub use kind::{Field, Input, KeyDep, Kind, Roots, Slot, StageContext, WithError, parse_with};
+pub use kind::{
+    Field, Input, KeyDep, Kind, KindInfo, Roots, Slot, StageContext, WithError, parse_with,
+};
 pub mod data_preferences;
 pub mod data_prepare;
 pub mod data_probes;

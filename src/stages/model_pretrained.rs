@@ -12,7 +12,7 @@ use anyhow::Context;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::kind::{Field, KeyDep, Kind, Roots, Slot, StageContext, WithError, parse_with};
+use super::kind::{Field, KeyDep, Kind, KindInfo, Roots, StageContext, WithError, parse_with};
 use crate::model::bert::load_bert;
 use crate::model::export::export_hf;
 use crate::model::load::llama::load_llama;
@@ -148,27 +148,22 @@ fn is_bert(dir: &Path) -> bool {
         .is_some_and(|v| v.get("model_type").and_then(|m| m.as_str()) == Some("bert"))
 }
 
+/// What `repro kinds` and the engine know of this kind.
+const INFO: KindInfo = KindInfo {
+    name: "model.pretrained",
+    code_version: 1,
+    summary: "resolve a pretrained backbone (GGUF, HF directory, wheel under $REPRO_MODELS) and pin its digest",
+    fields: &FIELDS,
+    slots: &[],
+    outputs: &["model", "model.json"],
+    metrics: Some("model.json"),
+    uses_backend: false,
+    publishes: false,
+};
+
 impl Kind for ModelPretrained {
-    fn name(&self) -> &'static str {
-        "model.pretrained"
-    }
-    fn code_version(&self) -> u32 {
-        1
-    }
-    fn summary(&self) -> &'static str {
-        "resolve a pretrained backbone (GGUF, HF directory, wheel under $REPRO_MODELS) and pin its digest"
-    }
-    fn fields(&self) -> &'static [Field] {
-        &FIELDS
-    }
-    fn slots(&self) -> &'static [Slot] {
-        &[]
-    }
-    fn outputs(&self) -> &'static [&'static str] {
-        &["model", "model.json"]
-    }
-    fn metrics(&self) -> Option<&'static str> {
-        Some("model.json")
+    fn info(&self) -> &'static KindInfo {
+        &INFO
     }
     fn check(&self, with: &Value) -> Result<(), WithError> {
         let w: With = parse_with(with)?;

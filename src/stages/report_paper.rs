@@ -6,7 +6,7 @@
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::kind::{Field, Kind, Slot, StageContext, WithError, parse_with};
+use super::kind::{Field, Kind, KindInfo, Slot, StageContext, WithError, parse_with};
 use crate::report::inputs::read_inputs;
 use crate::report::io::write_json;
 use crate::report::paper::{ReportConfig, build};
@@ -102,30 +102,22 @@ fn parse(with: &Value) -> Result<With, WithError> {
     Ok(w)
 }
 
+/// What `repro kinds` and the engine know of this kind.
+const INFO: KindInfo = KindInfo {
+    name: "report.paper",
+    code_version: 1,
+    summary: "every table (Markdown + LaTeX + CSV) and figure (PNG + SVG), an HTML report, paper vs ours",
+    fields: FIELDS,
+    slots: SLOTS,
+    outputs: &["tables", "figures", "report.html", "metrics.json"],
+    metrics: Some("metrics.json"),
+    uses_backend: false,
+    publishes: true,
+};
+
 impl Kind for ReportPaper {
-    fn name(&self) -> &'static str {
-        "report.paper"
-    }
-    fn publishes(&self) -> bool {
-        true
-    }
-    fn code_version(&self) -> u32 {
-        1
-    }
-    fn summary(&self) -> &'static str {
-        "every table (Markdown + LaTeX + CSV) and figure (PNG + SVG), an HTML report, paper vs ours"
-    }
-    fn fields(&self) -> &'static [Field] {
-        FIELDS
-    }
-    fn slots(&self) -> &'static [Slot] {
-        SLOTS
-    }
-    fn outputs(&self) -> &'static [&'static str] {
-        &["tables", "figures", "report.html", "metrics.json"]
-    }
-    fn metrics(&self) -> Option<&'static str> {
-        Some("metrics.json")
+    fn info(&self) -> &'static KindInfo {
+        &INFO
     }
     fn check(&self, with: &Value) -> Result<(), WithError> {
         parse(with).map(|_| ())
