@@ -23,6 +23,7 @@ pub fn read_json<T: DeserializeOwned>(path: &Path) -> anyhow::Result<T> {
 
 /// blake3 of a file's bytes, hex: the name of its object in the store.
 pub fn file_digest(path: &Path) -> anyhow::Result<String> {
-    let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
-    Ok(blake3::hash(&bytes).to_hex().to_string())
+    let (digest, _) = crate::util::hash::hash_file(path)
+        .with_context(|| format!("reading {}", path.display()))?;
+    Ok(digest)
 }

@@ -25,7 +25,8 @@ pub enum Source {
     Models(String),
     /// A local path, relative to the pipeline file's directory.
     Path(String),
-    /// A Hugging Face id `org/name`, looked up in `$HF_HOME/hub` (no download).
+    /// A Hugging Face id `org/name`, looked up in the local hub cache
+    /// (`$HF_HUB_CACHE`, else `$HF_HOME/hub`; no download).
     Hf(String),
 }
 
@@ -35,8 +36,8 @@ pub enum Source {
 pub struct With {
     /// The backbone.
     pub source: Source,
-    /// Expected digest `blake3:<hex>` of the source (file, or the sorted
-    /// concatenation of a directory's files); a mismatch fails the stage.
+    /// Expected digest `blake3:<hex>` of the source (a file's bytes, or a
+    /// directory's manifest as the store hashes it); a mismatch fails the stage.
     #[serde(default)]
     pub digest: Option<String>,
 }
@@ -75,14 +76,8 @@ fn resolve(with: &With, roots: &Roots) -> Result<PathBuf, WithError> {
             let (org, name) = id
                 .split_once('/')
                 .ok_or_else(|| WithError::new("source.hf", format!("`{id}` is not ORG/NAME")))?;
-            let home = std::env::var_os("HF_HOME")
-                .map(PathBuf::from)
-                .or_else(|| {
-                    std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache/huggingface"))
-                })
-                .ok_or_else(|| WithError::new("source.hf", "neither HF_HOME nor HOME is set"))?;
-            let snaps = home
-                .join("hub")
+            // The same hub cache the data sources use ($HF_HUB_CACHE, else $HF_HOME/hub, …).
+            let snaps = crate::data::fetch::hf_cache_dir()
                 .join(format!("models--{org}--{name}"))
                 .join("snapshots");
             let mut entries: Vec<PathBuf> = std::fs::read_dir(&snaps)
@@ -102,43 +97,12 @@ fn resolve(with: &With, roots: &Roots) -> Result<PathBuf, WithError> {
     }
 }
 
-/// blake3 of a file, or of a directory's files in sorted order (name, then bytes).
+/// `blake3:<hex>` of a file's bytes, or of a directory's manifest (the
+/// engine's own digest of a tree, `util::hash::hash_path`).
 pub fn digest(path: &Path) -> anyhow::Result<String> {
-    let mut h = blake3::Hasher::new();
-    if path.is_dir() {
-        let mut files: Vec<PathBuf> = Vec::new();
-        let mut stack = vec![path.to_path_buf()];
-        while let Some(d) = stack.pop() {
-            for e in std::fs::read_dir(&d).with_context(|| format!("reading {}", d.display()))? {
-                let p = e
-                    .with_context(|| format!("reading {}", d.display()))?
-                    .path();
-                if p.is_dir() {
-                    stack.push(p);
-                } else {
-                    files.push(p);
-                }
-            }
-        }
-        files.sort();
-        for f in files {
-            let rel = f
-                .strip_prefix(path)
-                .unwrap_or(&f)
-                .to_string_lossy()
-                .into_owned();
-            h.update(rel.as_bytes());
-            h.update(b"\0");
-            let mut file =
-                std::fs::File::open(&f).with_context(|| format!("opening {}", f.display()))?;
-            std::io::copy(&mut file, &mut h).with_context(|| format!("reading {}", f.display()))?;
-        }
-    } else {
-        let mut file =
-            std::fs::File::open(path).with_context(|| format!("opening {}", path.display()))?;
-        std::io::copy(&mut file, &mut h).with_context(|| format!("reading {}", path.display()))?;
-    }
-    Ok(format!("blake3:{}", h.finalize().to_hex()))
+    let d = crate::util::hash::hash_path(path)
+        .with_context(|| format!("hashing {}", path.display()))?;
+    Ok(format!("blake3:{d}"))
 }
 
 fn is_bert(dir: &Path) -> bool {
