@@ -98,19 +98,33 @@ impl Ctx {
                 }
             }
             if !hit {
-                let names: Vec<&str> = self
-                    .pipeline
-                    .stages
-                    .iter()
-                    .map(|s| s.name.as_str())
-                    .collect();
-                return Err(CliError::Usage(format!(
-                    "{what}: no stage `{n}` (stages: {})",
-                    names.join(", ")
-                )));
+                return Err(self.no_stage(n, what));
             }
         }
         Ok(out)
+    }
+
+    /// The index of the expanded stage `name`.
+    pub fn stage_index(&self, name: &str, what: &str) -> Result<usize, CliError> {
+        self.pipeline
+            .index
+            .get(name)
+            .copied()
+            .ok_or_else(|| self.no_stage(name, what))
+    }
+
+    /// "no stage `x` (stages: …)" for a name that matched nothing.
+    fn no_stage(&self, name: &str, what: &str) -> CliError {
+        let names: Vec<&str> = self
+            .pipeline
+            .stages
+            .iter()
+            .map(|s| s.name.as_str())
+            .collect();
+        CliError::Usage(format!(
+            "{what}: no stage `{name}` (stages: {})",
+            names.join(", ")
+        ))
     }
 
     /// The selected stages plus all their ancestors.

@@ -17,8 +17,8 @@ pub fn diff(a: &Path, b: &Path) -> Result<(), CliError> {
             )));
         }
     }
-    let la = Lockfile::load_existing(a)?;
-    let lb = Lockfile::load_existing(b)?;
+    let la = Lockfile::load(a)?;
+    let lb = Lockfile::load(b)?;
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
     let mut names: Vec<&String> = la.stages.keys().chain(lb.stages.keys()).collect();

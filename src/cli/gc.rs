@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 
 use super::context::store_dir;
 use super::error::CliError;
+use crate::store::error::IoContext;
 use crate::store::flock::{StoreLock, Wait};
 use crate::store::record::all_keys;
 use crate::store::{Lockfile, Record, Store};
@@ -58,7 +59,7 @@ pub fn gc(store: Option<&Path>, pipelines: &[PathBuf], dry_run: bool) -> Result<
     let mut keep_keys = HashSet::new();
     let mut keep_objects = HashSet::new();
     for l in &locks {
-        let lock = Lockfile::load_existing(l)?;
+        let lock = Lockfile::load(l)?;
         for entry in lock.stages.values() {
             keep_keys.insert(entry.key.clone());
             if let Some(r) = Record::load(&store, &entry.key)? {
@@ -75,8 +76,7 @@ pub fn gc(store: Option<&Path>, pipelines: &[PathBuf], dry_run: bool) -> Result<
             records += 1;
             if !dry_run {
                 let p = Record::path(&store, &k);
-                std::fs::remove_file(&p)
-                    .map_err(|e| crate::store::StoreError::Io { path: p, source: e })?;
+                std::fs::remove_file(&p).at(&p)?;
             }
         }
     }

@@ -65,16 +65,12 @@ pub fn run(
     let _lock = StoreLock::exclusive(ctx.store.root(), if no_wait { Wait::No } else { Wait::Yes })?;
     ctx.store.clean_tmp()?;
     let cancel = exec::signals::install();
-    let cpus = std::thread::available_parallelism()
-        .map(|n| n.get())
-        .unwrap_or(1);
-    let settings = RunSettings {
-        threads: (cpus / jobs).max(1),
-        backend: ctx.backend,
-        roots: super::context::roots(&p.pipeline),
-        cancel: cancel.clone(),
-        git: Default::default(),
-    };
+    let settings = RunSettings::new(
+        RunSettings::threads_for(jobs),
+        ctx.backend,
+        super::context::roots(&p.pipeline),
+        cancel.clone(),
+    );
     let opts = RunOptions {
         selected: selected.clone(),
         forced,

@@ -20,18 +20,7 @@ pub fn show(
     stage: &str,
 ) -> Result<(), CliError> {
     let ctx = Ctx::load(p, store, backend, false)?;
-    let Some(&i) = ctx.pipeline.index.get(stage) else {
-        let names: Vec<&str> = ctx
-            .pipeline
-            .stages
-            .iter()
-            .map(|s| s.name.as_str())
-            .collect();
-        return Err(CliError::Usage(format!(
-            "no stage `{stage}` (stages: {})",
-            names.join(", ")
-        )));
-    };
+    let i = ctx.stage_index(stage, "show")?;
     let lock = Lockfile::load(&ctx.lock_path)?;
     let evals = plan::plan(&ctx.pipeline, &lock, &ctx.store, &|_| false, ctx.backend)?;
     let e = &evals[i];
@@ -73,15 +62,9 @@ pub fn show(
     let _ = writeln!(out, "metrics: {}", pretty(&r.metrics));
     let _ = writeln!(out, "run:     {}", pretty(&json!(r.provenance)));
     let log = ctx.store.root().join(&r.provenance.log);
-    if let Ok(text) = std::fs::read_to_string(&log) {
-        let lines: Vec<&str> = text.lines().collect();
-        let _ = writeln!(
-            out,
-            "log ({}, last {} lines):",
-            log.display(),
-            lines.len().min(20)
-        );
-        for l in &lines[lines.len().saturating_sub(20)..] {
+    if let Some(tail) = crate::exec::stage_run::log_tail(&log, 20) {
+        let _ = writeln!(out, "log ({}, last {} lines):", log.display(), tail.len());
+        for l in tail {
             let _ = writeln!(out, "  | {l}");
         }
     }

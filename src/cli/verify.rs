@@ -126,9 +126,7 @@ fn rerun_stages(
         .zip(evals)
         .filter_map(|(s, e)| e.record.clone().map(|r| (s.name.clone(), r)))
         .collect();
-    let cpus = std::thread::available_parallelism()
-        .map(|n| n.get())
-        .unwrap_or(1);
+    let cancel = exec::signals::install();
     let mut problems = 0;
     for (i, s) in ctx.pipeline.stages.iter().enumerate() {
         if !selected[i] {
@@ -143,17 +141,13 @@ fn rerun_stages(
             );
             continue;
         };
-        let settings = RunSettings {
-            threads: rec
-                .provenance
-                .threads
-                .max(1)
-                .min(cpus.max(rec.provenance.threads)),
-            backend: ctx.backend,
-            roots: super::context::roots(&ctx.pipeline.file),
-            cancel: exec::signals::install(),
-            git: Default::default(),
-        };
+        // Same thread count as the recorded run: the bitwise promise (DESIGN §7).
+        let settings = RunSettings::new(
+            rec.provenance.threads,
+            ctx.backend,
+            super::context::roots(&ctx.pipeline.file),
+            cancel.clone(),
+        );
         let _ = writeln!(
             out,
             "rerunning {} in scratch ({} threads)",

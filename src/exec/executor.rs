@@ -245,11 +245,8 @@ fn report_failure(out: &mut dyn Write, name: &str, f: &Failure) {
     let _ = writeln!(out, "FAILED  {name}: {}", f.error.message);
     if let Some(log) = &f.log {
         let _ = writeln!(out, "  log: {}", log.display());
-        if let Ok(text) = std::fs::read_to_string(log) {
-            let lines: Vec<&str> = text.lines().collect();
-            for l in &lines[lines.len().saturating_sub(20)..] {
-                let _ = writeln!(out, "  | {l}");
-            }
+        for l in super::stage_run::log_tail(log, 20).unwrap_or_default() {
+            let _ = writeln!(out, "  | {l}");
         }
     }
 }
@@ -315,13 +312,12 @@ mod tests {
             jobs,
             keep_going,
         };
-        let settings = RunSettings {
-            threads: 1,
-            backend: Default::default(),
-            roots: Default::default(),
-            cancel: Default::default(),
-            git: Default::default(),
-        };
+        let settings = RunSettings::new(
+            1,
+            Default::default(),
+            Default::default(),
+            Default::default(),
+        );
         execute(
             p,
             store,

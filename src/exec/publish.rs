@@ -5,6 +5,7 @@ use std::fs;
 use std::path::{Path, PathBuf};
 
 use crate::spec::{Pipeline, StageKind};
+use crate::store::error::IoContext;
 use crate::store::objects::make_writable;
 use crate::store::{Lockfile, Store, StoreError};
 
@@ -33,10 +34,7 @@ pub fn publish(
         let tmp = dest.with_extension("partial");
         if tmp.exists() {
             make_writable(&tmp);
-            fs::remove_dir_all(&tmp).map_err(|e| StoreError::Io {
-                path: tmp.clone(),
-                source: e,
-            })?;
+            fs::remove_dir_all(&tmp).at(&tmp)?;
         }
         for (path, e) in &entry.outputs {
             store.materialize(e, &tmp.join(path))?;
@@ -44,15 +42,9 @@ pub fn publish(
         make_writable(&tmp);
         if dest.exists() {
             make_writable(&dest);
-            fs::remove_dir_all(&dest).map_err(|e| StoreError::Io {
-                path: dest.clone(),
-                source: e,
-            })?;
+            fs::remove_dir_all(&dest).at(&dest)?;
         }
-        fs::rename(&tmp, &dest).map_err(|e| StoreError::Io {
-            path: dest.clone(),
-            source: e,
-        })?;
+        fs::rename(&tmp, &dest).at(&dest)?;
         written.push(dest);
     }
     Ok(written)

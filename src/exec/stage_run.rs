@@ -36,6 +36,25 @@ pub struct RunSettings {
 }
 
 impl RunSettings {
+    /// Settings for `threads` threads per stage (at least one).
+    pub fn new(threads: usize, backend: Backend, roots: Roots, cancel: Arc<AtomicBool>) -> Self {
+        RunSettings {
+            threads: threads.max(1),
+            backend,
+            roots,
+            cancel,
+            git: Default::default(),
+        }
+    }
+
+    /// Threads per stage when `jobs` stages run at once on this machine.
+    pub fn threads_for(jobs: usize) -> usize {
+        let cpus = std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(1);
+        (cpus / jobs.max(1)).max(1)
+    }
+
     /// The git revision of the repository holding `dir`.
     pub fn git_revision(&self, dir: &Path) -> Option<String> {
         self.git
@@ -224,6 +243,18 @@ fn store_outputs(
         outputs.insert(o.clone(), e);
     }
     Ok((outputs, metrics))
+}
+
+/// The last `n` lines of a stage log, or `None` if it cannot be read.
+pub fn log_tail(path: &Path, n: usize) -> Option<Vec<String>> {
+    let text = fs::read_to_string(path).ok()?;
+    let lines: Vec<&str> = text.lines().collect();
+    Some(
+        lines[lines.len().saturating_sub(n)..]
+            .iter()
+            .map(|l| l.to_string())
+            .collect(),
+    )
 }
 
 /// A metrics file: a JSON object, or one number (named after the file).

@@ -81,17 +81,6 @@ impl Lockfile {
         }
     }
 
-    /// Reads a lockfile that must exist.
-    pub fn load_existing(path: &Path) -> Result<Lockfile, StoreError> {
-        if !path.is_file() {
-            return Err(StoreError::Io {
-                path: path.to_path_buf(),
-                source: std::io::Error::new(std::io::ErrorKind::NotFound, "no such lockfile"),
-            });
-        }
-        Self::load(path)
-    }
-
     /// The YAML text (deterministic: sorted maps).
     pub fn to_yaml(&self) -> Result<String, StoreError> {
         serde_yaml_ng::to_string(self).map_err(|e| StoreError::Malformed {

@@ -358,36 +358,34 @@ pub fn manifest_bytes(m: &Manifest) -> Vec<u8> {
     crate::util::canon::canonical(&v).into_bytes()
 }
 
+/// Sets the mode of every directory and file below `p` (links untouched).
+fn set_tree_mode(p: &Path, dir_mode: u32, file_mode: u32) {
+    let Ok(meta) = fs::symlink_metadata(p) else {
+        return;
+    };
+    if meta.is_dir() {
+        // Open the directory first (so it can be listed), close it last
+        // (so a read-only tree is still walked).
+        let _ = fs::set_permissions(p, fs::Permissions::from_mode(dir_mode | 0o700));
+        if let Ok(rd) = fs::read_dir(p) {
+            for e in rd.flatten() {
+                set_tree_mode(&e.path(), dir_mode, file_mode);
+            }
+        }
+        let _ = fs::set_permissions(p, fs::Permissions::from_mode(dir_mode));
+    } else if meta.is_file() {
+        let _ = fs::set_permissions(p, fs::Permissions::from_mode(file_mode));
+    }
+}
+
 /// Restores write permission below `p` so it can be deleted.
 pub fn make_writable(p: &Path) {
-    if let Ok(meta) = fs::symlink_metadata(p) {
-        if meta.is_dir() {
-            let _ = fs::set_permissions(p, fs::Permissions::from_mode(0o755));
-            if let Ok(rd) = fs::read_dir(p) {
-                for e in rd.flatten() {
-                    make_writable(&e.path());
-                }
-            }
-        } else if meta.is_file() {
-            let _ = fs::set_permissions(p, fs::Permissions::from_mode(0o644));
-        }
-    }
+    set_tree_mode(p, 0o755, 0o644);
 }
 
 /// Makes everything below `p` read-only (stage inputs).
 pub fn make_readonly(p: &Path) {
-    if let Ok(meta) = fs::symlink_metadata(p) {
-        if meta.is_dir() {
-            if let Ok(rd) = fs::read_dir(p) {
-                for e in rd.flatten() {
-                    make_readonly(&e.path());
-                }
-            }
-            let _ = fs::set_permissions(p, fs::Permissions::from_mode(0o555));
-        } else if meta.is_file() {
-            let _ = fs::set_permissions(p, fs::Permissions::from_mode(0o444));
-        }
-    }
+    set_tree_mode(p, 0o555, 0o444);
 }
 
 #[cfg(test)]
