@@ -115,7 +115,7 @@ fn is_bert(dir: &Path) -> bool {
 /// What `repro kinds` and the engine know of this kind.
 const INFO: KindInfo = KindInfo {
     name: "model.pretrained",
-    code_version: 1,
+    code_version: 2,
     summary: "resolve a pretrained backbone (GGUF, HF directory, wheel under $REPRO_MODELS) and pin its digest",
     fields: &FIELDS,
     slots: &[],
