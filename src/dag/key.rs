@@ -91,7 +91,7 @@ pub fn deps(
         match kd {
             KeyDep::File(p) => {
                 out.insert(
-                    format!("source:{}", p.display()),
+                    format!("source:{}", source_label(p, pipeline)),
                     memo.get(p).map_err(|e| err(p.clone(), e))?,
                 );
             }
@@ -101,6 +101,27 @@ pub fn deps(
         }
     }
     Ok(out)
+}
+
+/// A source path as the key names it: relative to `$REPRO_DATA`,
+/// `$REPRO_MODELS` or the pipeline directory when it lies below one, so the
+/// same data in another checkout or home directory gives the same key.
+fn source_label(p: &Path, pipeline: &Pipeline) -> String {
+    let roots = &pipeline.roots;
+    let under = |root: &Option<PathBuf>, name: &str| {
+        let root = root.as_ref()?;
+        p.strip_prefix(root)
+            .ok()
+            .map(|rel| format!("${name}/{}", rel.display()))
+    };
+    under(&roots.data, "REPRO_DATA")
+        .or_else(|| under(&roots.models, "REPRO_MODELS"))
+        .or_else(|| {
+            p.strip_prefix(&pipeline.dir)
+                .ok()
+                .map(|rel| rel.display().to_string())
+        })
+        .unwrap_or_else(|| p.display().to_string())
 }
 
 /// The backend, when it is part of this stage's key.

@@ -19,6 +19,8 @@ pub struct Pipeline {
     pub dir: PathBuf,
     /// File stem: names the lockfile and `results/<stem>/`.
     pub stem: String,
+    /// Data and model roots the stages resolved their sources against.
+    pub roots: crate::stages::Roots,
     /// Resolved params.
     pub params: serde_json::Map<String, Json>,
     /// `params.seed` (0 when absent).

@@ -162,6 +162,7 @@ pub fn validate(root: &Node, file: &Path, roots: &Roots) -> Result<Pipeline, Spe
         seed,
         stages,
         index,
+        roots: roots.clone(),
     })
 }
 

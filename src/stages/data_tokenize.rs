@@ -125,7 +125,7 @@ pub fn find_tokenizer(dir: &Path) -> anyhow::Result<PathBuf> {
 /// What `repro kinds` and the engine know of this kind.
 const INFO: KindInfo = KindInfo {
     name: "data.tokenize",
-    code_version: 1,
+    code_version: 2,
     summary: "train/eval pairs → token ids (one template for every source, prompt truncated from the left)",
     fields: FIELDS,
     slots: SLOTS,
@@ -166,9 +166,13 @@ impl Kind for DataTokenize {
                 (r.path.clone(), r.what.clone(), r.digest)
             }
             (None, Some(slot)) => {
-                let p = find_tokenizer(ctx.input(slot)?)?;
+                let dir = ctx.input(slot)?;
+                let p = find_tokenizer(dir)?;
                 let d = crate::data::pin::digest(&p)?;
-                (p.clone(), format!("input:{}", p.display()), d)
+                // Relative to the input: the staging path changes every run, and
+                // the output must not.
+                let rel = p.strip_prefix(dir).unwrap_or(&p).display().to_string();
+                (p.clone(), format!("input:{slot}/{rel}"), d)
             }
             (None, None) => {
                 anyhow::bail!(

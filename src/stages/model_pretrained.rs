@@ -206,7 +206,9 @@ impl Kind for ModelPretrained {
                    "layers": m.config.num_hidden_layers, "vocab_size": m.config.vocab_size})
         };
         let mut meta = meta;
-        meta["source"] = json!(src.display().to_string());
+        // The source as written, not its absolute path: the output (and every
+        // key downstream) must not depend on where this machine keeps models.
+        meta["source"] = ctx.with["source"].clone();
         meta["digest"] = json!(found);
         std::fs::write(
             ctx.out.join("model.json"),
