@@ -13,4 +13,5 @@ pub mod report;
 pub mod spec;
 pub mod stages;
 pub mod store;
+pub mod train;
 pub mod util;

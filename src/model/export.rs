@@ -210,3 +210,22 @@ pub fn export_peft<B: Backend>(
         }),
     )
 }
+
+/// Writes `Linear` layers as HF tensors `<name>.weight` (`[out, in]`) and
+/// `<name>.bias` to one safetensors file (a reward head, an adversary).
+///
+/// # Errors
+/// The file cannot be written.
+pub fn write_linears<B: Backend>(
+    path: &Path,
+    layers: &[(&str, &burn::nn::Linear<B>)],
+) -> Result<(), ExportError> {
+    let mut named = Vec::new();
+    for (name, l) in layers {
+        named.push(host(format!("{name}.weight"), l.weight.val(), true));
+        if let Some(b) = &l.bias {
+            named.push(host(format!("{name}.bias"), b.val(), false));
+        }
+    }
+    write(path, &named)
+}

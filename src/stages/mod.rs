@@ -15,3 +15,4 @@ pub mod eval_reward_distribution;
 pub mod eval_stereotype;
 pub mod harness;
 pub mod report_paper;
+pub mod train_reward_model;

@@ -1,0 +1,452 @@
+//! `train.reward_model`: a Bradley–Terry reward model, and with
+//! `lambda_adv > 0` the fair variant with the moment-feature adversary
+//! (§3, App. A.5–A.6). Glue only: the loop is [`crate::train::fit`].
+//!
+//! Two ways to train:
+//! - `trainable: head` with a `features` input (a `model.features` stage):
+//!   the head trains on the frozen backbone's pooled features, computed once
+//!   for every λ of a sweep — the CPU-scale path;
+//! - `trainable: all | lora | {last_layers: k}` on the `backbone` itself.
+//!
+//! Outputs: `model/` (the backbone, `head.safetensors`, `rm.json`),
+//! `scores.parquet` (eval split, both sides; [`crate::eval::scores`]),
+//! `stereotype_scores.parquet` (the probes in `features`, empty without),
+//! `curves.csv`, `metrics.json`.
+
+use std::path::Path;
+
+use anyhow::{Context, bail};
+use burn::module::AutodiffModule;
+use burn::tensor::backend::AutodiffBackend;
+use serde_json::{Value, json};
+
+use super::kind::{Field, Input, Kind, KindInfo, Slot, StageContext, WithError, parse_with};
+use crate::backend::Backend;
+use crate::eval::scores::{SCORES_FILE, ScoreRow, Side, write_scores};
+use crate::eval::stereotype::{STEREOTYPE_SCORES_FILE, StereoItem, write_items};
+use crate::eval::table::{read_frame, str_column};
+use crate::report::io::write_json;
+use crate::train::config::{AdversaryInput, TrainConfig, Trainable};
+use crate::train::curves::write_curves;
+use crate::train::features::{FEATURES_FILE, Features, Matrix, read_features};
+use crate::train::fit::{FitInput, FitOutput, Seeds, bt_summary, fit, gather_rows};
+use crate::train::head::RewardHead;
+use crate::train::pairs::{Pairs, read_pairs};
+use crate::train::rm_dir::{copy_backbone, write_head};
+
+/// The `train.reward_model` kind.
+pub struct TrainRewardModel;
+
+const FIELDS: &[Field] = &[
+    Field {
+        name: "lambda_adv",
+        ty: "float ≥ 0",
+        default: Some("0.0"),
+        doc: "weight of the adversarial term; 0 = plain Bradley–Terry (the paper's main setting is 0.2)",
+    },
+    Field {
+        name: "epochs",
+        ty: "int ≥ 1",
+        default: Some("1"),
+        doc: "passes over the training split (App. A.5: one)",
+    },
+    Field {
+        name: "lr",
+        ty: "float > 0",
+        default: Some("1.0e-5"),
+        doc: "AdamW learning rate of the RM",
+    },
+    Field {
+        name: "batch_size",
+        ty: "int",
+        default: Some("16"),
+        doc: "pairs per batch = K categories × m, m ≥ 4 (19 categories: ≥ 76)",
+    },
+    Field {
+        name: "trainable",
+        ty: "all | head | lora | {last_layers: k}",
+        default: Some("all"),
+        doc: "what the RM step updates; `head` needs a `features` input",
+    },
+    Field {
+        name: "head_hidden",
+        ty: "int ≥ 0",
+        default: Some("0"),
+        doc: "hidden width of the reward head; 0 = linear (HF `score`)",
+    },
+    Field {
+        name: "weight_decay",
+        ty: "float ≥ 0",
+        default: Some("0.0"),
+        doc: "AdamW weight decay of the RM",
+    },
+    Field {
+        name: "max_grad_norm",
+        ty: "float ≥ 0",
+        default: Some("1.0"),
+        doc: "global gradient-norm clip of the RM; 0 = none",
+    },
+    Field {
+        name: "adversary_input",
+        ty: "moments | scores",
+        default: Some("moments"),
+        doc: "per-category moments of the batch's rewards (App. A.6) or each pair's (r_A, r_B) (§3)",
+    },
+    Field {
+        name: "adversary_hidden",
+        ty: "int ≥ 1",
+        default: Some("32"),
+        doc: "hidden width of the adversary MLP",
+    },
+    Field {
+        name: "adversary_lr",
+        ty: "float > 0",
+        default: Some("1.0e-3"),
+        doc: "Adam learning rate of the adversary",
+    },
+    Field {
+        name: "ce_cap",
+        ty: "bool",
+        default: Some("true"),
+        doc: "cap the adversary CE at ln K in the RM loss (the −λ·CE term is otherwise unbounded)",
+    },
+    Field {
+        name: "moment_eps",
+        ty: "float ≥ 0",
+        default: Some("1.0e-6"),
+        doc: "ε added to the variance in skewness and kurtosis",
+    },
+    Field {
+        name: "log_every",
+        ty: "int ≥ 1",
+        default: Some("10"),
+        doc: "steps averaged per row of curves.csv",
+    },
+];
+
+const SLOTS: &[Slot] = &[
+    Slot {
+        name: "data",
+        required: true,
+        fan_in: false,
+        doc: "a data.tokenize stage (train.parquet, eval.parquet)",
+    },
+    Slot {
+        name: "backbone",
+        required: true,
+        fan_in: false,
+        doc: "a model.pretrained stage (model/)",
+    },
+    Slot {
+        name: "features",
+        required: false,
+        fan_in: false,
+        doc: "a model.features stage over the same data and backbone (trainable: head)",
+    },
+];
+
+/// What `repro kinds` and the engine know of this kind.
+const INFO: KindInfo = KindInfo {
+    name: "train.reward_model",
+    code_version: 1,
+    summary: "Bradley–Terry reward model; lambda_adv > 0 adds the moment-feature adversary (App. A.6)",
+    fields: FIELDS,
+    slots: SLOTS,
+    outputs: &[
+        "model",
+        SCORES_FILE,
+        STEREOTYPE_SCORES_FILE,
+        "curves.csv",
+        "metrics.json",
+    ],
+    metrics: Some("metrics.json"),
+    uses_backend: true,
+    publishes: false,
+};
+
+fn parse(with: &Value) -> Result<TrainConfig, WithError> {
+    let c: TrainConfig = if with.is_null() {
+        parse_with(&json!({}))?
+    } else {
+        parse_with(with)?
+    };
+    c.check()?;
+    Ok(c)
+}
+
+impl Kind for TrainRewardModel {
+    fn info(&self) -> &'static KindInfo {
+        &INFO
+    }
+    fn check(&self, with: &Value) -> Result<(), WithError> {
+        parse(with).map(|_| ())
+    }
+    fn run(&self, ctx: &StageContext) -> anyhow::Result<()> {
+        let cfg = parse(&ctx.with)?;
+        match ctx.backend {
+            Backend::Flex => run_on::<burn::backend::Autodiff<burn::backend::Flex>>(ctx, &cfg),
+            #[cfg(feature = "cuda")]
+            Backend::Cuda => run_on::<burn::backend::Autodiff<burn::backend::Cuda>>(ctx, &cfg),
+            #[cfg(feature = "tch")]
+            Backend::Tch => run_on::<burn::backend::Autodiff<burn::backend::LibTorch>>(ctx, &cfg),
+            #[allow(unreachable_patterns)]
+            other => bail!("backend `{other}` is not compiled into this binary"),
+        }
+    }
+}
+
+/// What every training path hands to the output writer.
+struct Trained {
+    fit: FitSummary,
+    probes: Option<(Vec<f32>, Vec<f32>)>,
+}
+
+/// The model-independent part of a [`FitOutput`].
+struct FitSummary {
+    curves: Vec<crate::train::curves::CurveRow>,
+    eval_chosen: Vec<f32>,
+    eval_rejected: Vec<f32>,
+    steps: usize,
+    per_category: usize,
+    left_out_per_epoch: usize,
+    cap_bind_fraction: f64,
+    adv_ce: f64,
+    adv_ba: f64,
+}
+
+impl FitSummary {
+    fn of<M>(f: FitOutput<M>) -> (M, Self) {
+        let s = FitSummary {
+            curves: f.curves,
+            eval_chosen: f.eval_chosen,
+            eval_rejected: f.eval_rejected,
+            steps: f.steps,
+            per_category: f.per_category,
+            left_out_per_epoch: f.left_out_per_epoch,
+            cap_bind_fraction: f.cap_bind_fraction,
+            adv_ce: f.last_epoch_adv_ce,
+            adv_ba: f.last_epoch_adv_balanced_accuracy,
+        };
+        (f.model, s)
+    }
+}
+
+fn run_on<B: AutodiffBackend>(ctx: &StageContext, cfg: &TrainConfig) -> anyhow::Result<()> {
+    let pairs = read_pairs(ctx.input("data")?)?;
+    let backbone = ctx.input("backbone")?.join("model");
+    if !backbone.is_dir() {
+        bail!("input `backbone`: no model/ directory (expected a model.pretrained stage)");
+    }
+    let model_out = ctx.out.join("model");
+    let features = match ctx.inputs.get("features") {
+        Some(Input::One(d)) => Some(d.clone()),
+        Some(Input::Many(_)) => bail!("input `features` must be one stage, not a fan-in"),
+        None => None,
+    };
+    let trained = match (cfg.trainable, features) {
+        (Trainable::Head, Some(dir)) => {
+            let feats = read_features(&dir.join(FEATURES_FILE)).context("input `features`")?;
+            let probes = read_probe_rows(&dir.join("probes.parquet"), feats.probes_more.rows)?;
+            let (head, trained) = train_head::<B>(ctx, cfg, &pairs, &feats)?;
+            copy_backbone(&backbone, &model_out)?;
+            let meta = json!({"pooling": "backbone default (model.features)", "head_hidden": cfg.head_hidden, "hidden": feats.hidden()});
+            write_head(&model_out, &head, &rm_meta(cfg, &pairs, meta))?;
+            write_probe_scores(ctx, &probes, trained.probes.as_ref())?;
+            trained
+        }
+        (Trainable::Head, None) => bail!(
+            "trainable: head trains on frozen features: connect a `features` input (a model.features stage over the same data and backbone)"
+        ),
+        (t, _) => bail!("trainable: {t:?} on the backbone itself is not available in this build"),
+    };
+    write_outputs(ctx, cfg, &pairs, &trained.fit)
+}
+
+fn rm_meta(cfg: &TrainConfig, pairs: &Pairs, mut extra: Value) -> Value {
+    extra["trainable"] = serde_json::to_value(cfg.trainable).unwrap_or(Value::Null);
+    extra["lambda_adv"] = json!(cfg.lambda_adv);
+    extra["categories"] = json!(pairs.names);
+    extra
+}
+
+fn train_head<B: AutodiffBackend>(
+    ctx: &StageContext,
+    cfg: &TrainConfig,
+    pairs: &Pairs,
+    f: &Features,
+) -> anyhow::Result<(RewardHead<B::InnerBackend>, Trained)> {
+    let rows_ok = |m: &Matrix, n: usize, what: &str| {
+        if m.rows != n {
+            bail!(
+                "input `features`: {what} has {} rows, input `data` {n}",
+                m.rows
+            );
+        }
+        Ok(())
+    };
+    rows_ok(&f.train_chosen, pairs.train.ids.len(), "train")?;
+    rows_ok(&f.eval_chosen, pairs.eval.ids.len(), "eval")?;
+    let device = B::Device::default();
+    let d = f.hidden();
+    let head = RewardHead::<B>::new(d, cfg.head_hidden, ctx.seed_for("init"), &device);
+    let train_score = |h: &RewardHead<B>, rows: &[usize]| {
+        let c = gather_rows::<B>(&f.train_chosen.data, d, rows, &device);
+        let r = gather_rows::<B>(&f.train_rejected.data, d, rows, &device);
+        (h.forward(c), h.forward(r))
+    };
+    let inner = default_device::<B::InnerBackend>();
+    let score_inner = |h: &RewardHead<B::InnerBackend>, m: &Matrix, rows: &[usize]| -> Vec<f32> {
+        let x = gather_rows::<B::InnerBackend>(&m.data, d, rows, &inner);
+        h.forward(x)
+            .into_data()
+            .convert::<f32>()
+            .to_vec::<f32>()
+            .unwrap_or_default()
+    };
+    let eval_score = |h: &RewardHead<B::InnerBackend>, rows: &[usize]| {
+        Ok((
+            score_inner(h, &f.eval_chosen, rows),
+            score_inner(h, &f.eval_rejected, rows),
+        ))
+    };
+    let check = || ctx.check_cancel();
+    let log = |s: &str| ctx.log(s);
+    let input = FitInput::<B, RewardHead<B>> {
+        cfg,
+        k: pairs.names.len(),
+        train_categories: &pairs.train.categories,
+        n_eval: pairs.eval.ids.len(),
+        seeds: Seeds {
+            order: ctx.seed_for("order"),
+            adversary: ctx.seed_for("adversary"),
+        },
+        train_score: &train_score,
+        eval_score: &eval_score,
+        check: &check,
+        log: &log,
+    };
+    let (head, fit) = FitSummary::of(fit(head, &input)?);
+    let head = head.valid();
+    let probes = (f.probes_more.rows > 0).then(|| {
+        let rows: Vec<usize> = (0..f.probes_more.rows).collect();
+        (
+            score_inner(&head, &f.probes_more, &rows),
+            score_inner(&head, &f.probes_less, &rows),
+        )
+    });
+    Ok((head, Trained { fit, probes }))
+}
+
+fn default_device<T: burn::tensor::backend::Backend>() -> T::Device {
+    T::Device::default()
+}
+
+/// `(item_id, dataset, bias_type, direction)` of each probe row.
+type ProbeRow = (String, String, String, String);
+
+fn read_probe_rows(path: &Path, n: usize) -> anyhow::Result<Vec<ProbeRow>> {
+    if n == 0 && !path.exists() {
+        return Ok(Vec::new());
+    }
+    const COLS: &[&str] = &["item_id", "dataset", "bias_type", "direction"];
+    let df = read_frame(path).context("input `features`")?;
+    let col = |c: &str| str_column(&df, c, path, COLS);
+    let (a, b, c, d) = (
+        col("item_id")?,
+        col("dataset")?,
+        col("bias_type")?,
+        col("direction")?,
+    );
+    if a.len() != n {
+        bail!(
+            "{}: {} rows, features have {n} probe rows",
+            path.display(),
+            a.len()
+        );
+    }
+    Ok(a.into_iter()
+        .zip(b)
+        .zip(c)
+        .zip(d)
+        .map(|(((a, b), c), d)| (a, b, c, d))
+        .collect())
+}
+
+fn write_probe_scores(
+    ctx: &StageContext,
+    rows: &[ProbeRow],
+    scores: Option<&(Vec<f32>, Vec<f32>)>,
+) -> anyhow::Result<()> {
+    let items: Vec<StereoItem> = match scores {
+        None => Vec::new(),
+        Some((more, less)) => rows
+            .iter()
+            .zip(more.iter().zip(less))
+            .map(|((id, ds, bt, dir), (m, l))| StereoItem {
+                item_id: id.clone(),
+                dataset: ds.clone(),
+                bias_type: bt.clone(),
+                direction: dir.clone(),
+                more: f64::from(*m),
+                less: f64::from(*l),
+            })
+            .collect(),
+    };
+    write_items(&ctx.out.join(STEREOTYPE_SCORES_FILE), &items)?;
+    Ok(())
+}
+
+fn write_outputs(
+    ctx: &StageContext,
+    cfg: &TrainConfig,
+    pairs: &Pairs,
+    fit: &FitSummary,
+) -> anyhow::Result<()> {
+    let mut rows = Vec::with_capacity(2 * pairs.eval.ids.len());
+    for (i, id) in pairs.eval.ids.iter().enumerate() {
+        let category = pairs.names[pairs.eval.categories[i]].clone();
+        for (side, r) in [
+            (Side::Chosen, fit.eval_chosen[i]),
+            (Side::Rejected, fit.eval_rejected[i]),
+        ] {
+            rows.push(ScoreRow {
+                pair_id: id.clone(),
+                category: category.clone(),
+                side,
+                reward: f64::from(r),
+            });
+        }
+    }
+    write_scores(&ctx.out.join(SCORES_FILE), &rows)?;
+    write_curves(&ctx.out.join("curves.csv"), &fit.curves)?;
+    let (loss, acc) = bt_summary(&fit.eval_chosen, &fit.eval_rejected);
+    let k = pairs.names.len();
+    write_json(
+        &ctx.out.join("metrics.json"),
+        &json!({
+            "lambda_adv": cfg.lambda_adv,
+            "trainable": cfg.trainable,
+            "eval_bt_loss": loss,
+            "eval_accuracy": acc,
+            "epochs": cfg.epochs,
+            "steps": fit.steps,
+            "categories": pairs.names,
+            "batch": {"size": cfg.batch_size, "categories": k, "per_category": fit.per_category, "left_out_per_epoch": fit.left_out_per_epoch},
+            "n_train": pairs.train.ids.len(),
+            "n_eval": pairs.eval.ids.len(),
+            "adversary": {
+                "input": match cfg.adversary_input { AdversaryInput::Moments => "moments", AdversaryInput::Scores => "scores" },
+                "last_epoch_ce": fit.adv_ce,
+                "last_epoch_balanced_accuracy": fit.adv_ba,
+                "chance_ce": (k as f64).ln(),
+                "ce_cap": cfg.ce_cap,
+                "cap_bind_fraction": fit.cap_bind_fraction,
+            },
+        }),
+    )?;
+    ctx.log(format!(
+        "eval: BT loss {loss:.4} nats, accuracy {acc:.4} over {} pairs",
+        pairs.eval.ids.len()
+    ));
+    Ok(())
+}

@@ -1,0 +1,285 @@
+//! The `with` map of `train.reward_model`: hyper-parameters with the paper's
+//! defaults (App. A.5–A.6) and the checks that run before anything trains.
+
+use serde::{Deserialize, Serialize};
+
+use crate::stages::kind::WithError;
+
+/// Which parameters the RM step updates.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case", deny_unknown_fields)]
+pub enum Trainable {
+    /// Backbone and head.
+    #[default]
+    All,
+    /// The head only, on frozen backbone features.
+    Head,
+    /// LoRA adapters (r 16, α 32 on q, k, v, o) and the head; Llama backbones.
+    Lora,
+    /// The last k backbone layers and the head; the rest frozen.
+    LastLayers(usize),
+}
+
+/// What the in-training adversary sees.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum AdversaryInput {
+    /// Per-category moments of the batch's chosen and rejected rewards
+    /// (mean, variance, skewness, excess kurtosis; App. A.6).
+    #[default]
+    Moments,
+    /// Each pair's two rewards `(r_A, r_B)` (§3).
+    Scores,
+}
+
+/// Hyper-parameters of one reward-model run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TrainConfig {
+    /// Weight of the adversarial term; 0 is plain Bradley–Terry.
+    #[serde(default)]
+    pub lambda_adv: f64,
+    /// Passes over the training split.
+    #[serde(default = "one")]
+    pub epochs: usize,
+    /// AdamW learning rate of the reward model.
+    #[serde(default = "lr")]
+    pub lr: f64,
+    /// Pairs per batch: K categories × m pairs each, m ≥ 4.
+    #[serde(default = "batch_size")]
+    pub batch_size: usize,
+    /// Which parameters train.
+    #[serde(default)]
+    pub trainable: Trainable,
+    /// Width of a hidden layer in the reward head; 0 = a linear head.
+    #[serde(default)]
+    pub head_hidden: usize,
+    /// AdamW weight decay of the reward model.
+    #[serde(default)]
+    pub weight_decay: f64,
+    /// Global gradient-norm clip of the reward model; 0 = none.
+    #[serde(default = "clip")]
+    pub max_grad_norm: f64,
+    /// The adversary's input.
+    #[serde(default)]
+    pub adversary_input: AdversaryInput,
+    /// Hidden width of the adversary MLP.
+    #[serde(default = "adv_hidden")]
+    pub adversary_hidden: usize,
+    /// Adam learning rate of the adversary.
+    #[serde(default = "adv_lr")]
+    pub adversary_lr: f64,
+    /// Cap the adversary's cross-entropy at ln K in the RM loss.
+    #[serde(default = "yes")]
+    pub ce_cap: bool,
+    /// ε added to the variance in skewness and kurtosis.
+    #[serde(default = "eps")]
+    pub moment_eps: f64,
+    /// Steps per row of `curves.csv` (averaged).
+    #[serde(default = "log_every")]
+    pub log_every: usize,
+}
+
+fn one() -> usize {
+    1
+}
+fn lr() -> f64 {
+    1e-5
+}
+fn batch_size() -> usize {
+    16
+}
+fn clip() -> f64 {
+    1.0
+}
+fn adv_hidden() -> usize {
+    32
+}
+fn adv_lr() -> f64 {
+    1e-3
+}
+fn yes() -> bool {
+    true
+}
+fn eps() -> f64 {
+    1e-6
+}
+fn log_every() -> usize {
+    10
+}
+
+impl Default for TrainConfig {
+    fn default() -> Self {
+        TrainConfig {
+            lambda_adv: 0.0,
+            epochs: one(),
+            lr: lr(),
+            batch_size: batch_size(),
+            trainable: Trainable::All,
+            head_hidden: 0,
+            weight_decay: 0.0,
+            max_grad_norm: clip(),
+            adversary_input: AdversaryInput::Moments,
+            adversary_hidden: adv_hidden(),
+            adversary_lr: adv_lr(),
+            ce_cap: true,
+            moment_eps: eps(),
+            log_every: log_every(),
+        }
+    }
+}
+
+/// Fewest pairs per category in a batch: below 4 the kurtosis of a
+/// category's rewards is not informative.
+pub const MIN_PER_CATEGORY: usize = 4;
+
+impl TrainConfig {
+    /// Range checks that need no data.
+    ///
+    /// # Errors
+    /// The first out-of-range key.
+    pub fn check(&self) -> Result<(), WithError> {
+        let pos = |k: &str, v: f64| {
+            (v.is_finite() && v > 0.0)
+                .then_some(())
+                .ok_or_else(|| WithError::new(k, format!("must be a positive number, got {v}")))
+        };
+        let nonneg = |k: &str, v: f64| {
+            (v.is_finite() && v >= 0.0)
+                .then_some(())
+                .ok_or_else(|| WithError::new(k, format!("must be ≥ 0, got {v}")))
+        };
+        nonneg("lambda_adv", self.lambda_adv)?;
+        pos("lr", self.lr)?;
+        pos("adversary_lr", self.adversary_lr)?;
+        nonneg("weight_decay", self.weight_decay)?;
+        nonneg("max_grad_norm", self.max_grad_norm)?;
+        nonneg("moment_eps", self.moment_eps)?;
+        for (k, v) in [
+            ("epochs", self.epochs),
+            ("adversary_hidden", self.adversary_hidden),
+            ("log_every", self.log_every),
+        ] {
+            if v == 0 {
+                return Err(WithError::new(k, "must be ≥ 1"));
+            }
+        }
+        if self.batch_size < 2 * MIN_PER_CATEGORY {
+            return Err(WithError::new(
+                "batch_size",
+                format!(
+                    "must be ≥ {} (2 categories × {MIN_PER_CATEGORY} pairs), got {}",
+                    2 * MIN_PER_CATEGORY,
+                    self.batch_size
+                ),
+            ));
+        }
+        if self.trainable == Trainable::LastLayers(0) {
+            return Err(WithError::new(
+                "trainable.last_layers",
+                "must be ≥ 1 (use `head` to freeze the whole backbone)",
+            ));
+        }
+        Ok(())
+    }
+
+    /// Pairs per category `m` for `k` categories.
+    ///
+    /// # Errors
+    /// `batch_size` not a multiple of K, or m < 4 (e.g. 19 PKU-SafeRLHF
+    /// categories need `batch_size` ≥ 76).
+    pub fn per_category(&self, k: usize) -> Result<usize, WithError> {
+        if k < 2 {
+            return Err(WithError::new(
+                "",
+                format!("the training split has {k} category; the trainer needs ≥ 2"),
+            ));
+        }
+        let m = self.batch_size / k;
+        if !self.batch_size.is_multiple_of(k) || m < MIN_PER_CATEGORY {
+            return Err(WithError::new(
+                "batch_size",
+                format!(
+                    "batches are stratified, K = {k} categories × m pairs with m ≥ {MIN_PER_CATEGORY}: \
+                     {} is not; use a multiple of {k} that is ≥ {}",
+                    self.batch_size,
+                    k * MIN_PER_CATEGORY
+                ),
+            ));
+        }
+        Ok(m)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::stages::kind::parse_with;
+    use serde_json::json;
+
+    #[test]
+    fn trainable_reads_names_and_last_layers() {
+        let t = |v| parse_with::<TrainConfig>(&json!({ "trainable": v })).map(|c| c.trainable);
+        assert_eq!(t(json!("head")).unwrap(), Trainable::Head);
+        assert_eq!(t(json!("all")).unwrap(), Trainable::All);
+        assert_eq!(
+            t(json!({"last_layers": 2})).unwrap(),
+            Trainable::LastLayers(2)
+        );
+        assert!(t(json!("everything")).is_err());
+        let e = parse_with::<TrainConfig>(&json!({"lr": 1e-4, "lambda": 0.2})).unwrap_err();
+        assert!(e.message.contains("unknown field `lambda`"), "{e}");
+    }
+
+    #[test]
+    fn stratification_needs_m_of_at_least_four() {
+        let c = TrainConfig::default();
+        assert_eq!(c.per_category(2).unwrap(), 8);
+        let e = c.per_category(19).unwrap_err();
+        assert_eq!(e.path, "batch_size");
+        assert!(e.message.contains("≥ 76"), "{e}");
+        let c76 = TrainConfig {
+            batch_size: 76,
+            ..TrainConfig::default()
+        };
+        assert_eq!(c76.per_category(19).unwrap(), 4);
+        assert!(c.per_category(1).is_err());
+        assert!(c.per_category(3).is_err(), "16 is not a multiple of 3");
+    }
+
+    #[test]
+    fn checks_name_the_key() {
+        let bad = |c: TrainConfig| c.check().unwrap_err().path;
+        let d = TrainConfig::default;
+        assert_eq!(
+            bad(TrainConfig {
+                lambda_adv: -0.1,
+                ..d()
+            }),
+            "lambda_adv"
+        );
+        assert_eq!(
+            bad(TrainConfig {
+                lr: f64::NAN,
+                ..d()
+            }),
+            "lr"
+        );
+        assert_eq!(bad(TrainConfig { epochs: 0, ..d() }), "epochs");
+        assert_eq!(
+            bad(TrainConfig {
+                batch_size: 6,
+                ..d()
+            }),
+            "batch_size"
+        );
+        assert_eq!(
+            bad(TrainConfig {
+                trainable: Trainable::LastLayers(0),
+                ..d()
+            }),
+            "trainable.last_layers"
+        );
+        assert!(d().check().is_ok());
+    }
+}

@@ -1,0 +1,296 @@
+//! The training loop (App. A.6), the same for every backbone and trainable
+//! set: per stratified batch, (1) the Bradley–Terry loss; (2) an adversary
+//! step on detached inputs; (3) an RM step on `L_BT − λ·CE(q_φ(·), c)` with
+//! the updated q_φ frozen (its gradients are computed but never applied).
+//! With λ = 0 the RM loss is `L_BT` alone, so the adversary — trained and
+//! logged from its own seed stream — cannot touch the RM: λ = 0 is plain BT
+//! bit for bit. With the cap on, a batch whose CE is already ≥ ln K (the
+//! adversary at or below chance) contributes no adversarial gradient:
+//! `min(CE, ln K)`.
+
+use anyhow::bail;
+use burn::module::AutodiffModule;
+use burn::optim::grad_clipping::GradientClippingConfig;
+use burn::optim::{AdamConfig, AdamWConfig, GradientsParams, Optimizer};
+use burn::tensor::activation::log_sigmoid;
+use burn::tensor::backend::AutodiffBackend;
+use burn::tensor::{Tensor, TensorData};
+
+use super::adversary::{Adversary, balanced_accuracy, cross_entropy};
+use super::batches::ByCategory;
+use super::config::{AdversaryInput, TrainConfig};
+use super::curves::{CurveRow, Window};
+use super::moments::{N_FEATURES, moment_features};
+use crate::util::rng::SplitMix64;
+
+/// Seeds of the run's random streams (DESIGN §7).
+#[derive(Debug, Clone, Copy)]
+pub struct Seeds {
+    /// Batch order.
+    pub order: u64,
+    /// Adversary initialisation.
+    pub adversary: u64,
+}
+
+/// Rewards `(chosen, rejected)` of training rows, with gradients.
+pub type TrainScore<'a, M, B> = dyn Fn(&M, &[usize]) -> (Tensor<B, 1>, Tensor<B, 1>) + 'a;
+/// Rewards `(chosen, rejected)` of eval rows from the inference module.
+pub type EvalScore<'a, I> = dyn Fn(&I, &[usize]) -> anyhow::Result<(Vec<f32>, Vec<f32>)> + 'a;
+
+/// What the loop needs besides the model.
+pub struct FitInput<'a, B: AutodiffBackend, M: AutodiffModule<B>> {
+    /// Hyper-parameters.
+    pub cfg: &'a TrainConfig,
+    /// Number of categories K.
+    pub k: usize,
+    /// Category index of every training pair.
+    pub train_categories: &'a [usize],
+    /// Number of eval pairs.
+    pub n_eval: usize,
+    /// Seeds.
+    pub seeds: Seeds,
+    /// Training rewards.
+    pub train_score: &'a TrainScore<'a, M, B>,
+    /// Eval rewards.
+    pub eval_score: &'a EvalScore<'a, M::InnerModule>,
+    /// Called between steps: an error stops training (interrupts).
+    pub check: &'a dyn Fn() -> anyhow::Result<()>,
+    /// Progress lines.
+    pub log: &'a dyn Fn(&str),
+}
+
+/// What training produced.
+#[derive(Debug)]
+pub struct FitOutput<M> {
+    /// The trained model.
+    pub model: M,
+    /// Curves.
+    pub curves: Vec<CurveRow>,
+    /// Final eval rewards, chosen side, in eval row order.
+    pub eval_chosen: Vec<f32>,
+    /// Final eval rewards, rejected side.
+    pub eval_rejected: Vec<f32>,
+    /// Optimiser steps taken.
+    pub steps: usize,
+    /// Pairs per category per batch.
+    pub per_category: usize,
+    /// Training pairs left out of each epoch (category imbalance).
+    pub left_out_per_epoch: usize,
+    /// Fraction of steps where the ln K cap bound.
+    pub cap_bind_fraction: f64,
+    /// Mean adversary CE over the last epoch.
+    pub last_epoch_adv_ce: f64,
+    /// Mean adversary balanced accuracy over the last epoch.
+    pub last_epoch_adv_balanced_accuracy: f64,
+}
+
+/// `−log σ(d)` in f64, stable for any sign.
+pub fn bt_nll(d: f64) -> f64 {
+    if d > 0.0 {
+        (-d).exp().ln_1p()
+    } else {
+        -d + d.exp().ln_1p()
+    }
+}
+
+/// Mean BT loss and accuracy (r_c > r_r) of scored pairs.
+pub fn bt_summary(chosen: &[f32], rejected: &[f32]) -> (f64, f64) {
+    let n = chosen.len().max(1) as f64;
+    let (mut loss, mut hit) = (0.0, 0usize);
+    for (c, r) in chosen.iter().zip(rejected) {
+        let d = f64::from(*c) - f64::from(*r);
+        loss += bt_nll(d);
+        hit += usize::from(d > 0.0);
+    }
+    (loss / n, hit as f64 / n)
+}
+
+fn scalar<B: AutodiffBackend>(t: Tensor<B, 1>) -> f64 {
+    t.into_data()
+        .convert::<f64>()
+        .to_vec::<f64>()
+        .ok()
+        .and_then(|v| v.first().copied())
+        .unwrap_or(f64::NAN)
+}
+
+fn host<B: AutodiffBackend, const D: usize>(t: Tensor<B, D>) -> Vec<f32> {
+    t.into_data()
+        .convert::<f32>()
+        .to_vec::<f32>()
+        .unwrap_or_default()
+}
+
+fn eval_rows<B: AutodiffBackend, M: AutodiffModule<B>>(
+    model: &M,
+    input: &FitInput<'_, B, M>,
+) -> anyhow::Result<(Vec<f32>, Vec<f32>)> {
+    let rows: Vec<usize> = (0..input.n_eval).collect();
+    (input.eval_score)(&model.valid(), &rows)
+}
+
+/// Trains `model`.
+///
+/// # Errors
+/// Too few pairs for one stratified batch, a non-finite loss, or an
+/// interrupt.
+pub fn fit<B: AutodiffBackend, M: AutodiffModule<B>>(
+    mut model: M,
+    input: &FitInput<'_, B, M>,
+) -> anyhow::Result<FitOutput<M>> {
+    let cfg = input.cfg;
+    let k = input.k;
+    let m = cfg
+        .per_category(k)
+        .map_err(|e| anyhow::anyhow!("with.{}: {}", e.path, e.message))?;
+    let groups = ByCategory::new(input.train_categories, k);
+    let per_epoch = groups.batches_per_epoch(m);
+    if per_epoch == 0 {
+        let sizes: Vec<usize> = groups.rows.iter().map(Vec::len).collect();
+        bail!("no stratified batch fits: {m} pairs per category needed, categories have {sizes:?}");
+    }
+    let device = B::Device::default();
+    let mut order = SplitMix64::new(input.seeds.order);
+    let clip =
+        (cfg.max_grad_norm > 0.0).then(|| GradientClippingConfig::Norm(cfg.max_grad_norm as f32));
+    let mut opt = AdamWConfig::new()
+        .with_weight_decay(cfg.weight_decay as f32)
+        .with_grad_clipping(clip)
+        .init::<B, M>();
+    let adv_in = match cfg.adversary_input {
+        AdversaryInput::Moments => N_FEATURES,
+        AdversaryInput::Scores => 2,
+    };
+    let mut adv = Adversary::<B>::new(
+        adv_in,
+        cfg.adversary_hidden,
+        k,
+        input.seeds.adversary,
+        &device,
+    );
+    let mut adv_opt = AdamConfig::new().init::<B, Adversary<B>>();
+    let ln_k = (k as f64).ln();
+    let labels: Vec<usize> = match cfg.adversary_input {
+        AdversaryInput::Moments => (0..k).collect(),
+        AdversaryInput::Scores => (0..k * m).map(|j| j / m).collect(),
+    };
+    let (mut curves, mut window) = (Vec::new(), Window::default());
+    let (mut step, mut binds) = (0usize, 0usize);
+    let (mut epoch_ce, mut epoch_ba) = (0.0, 0.0);
+    for epoch in 1..=cfg.epochs {
+        let batches = groups.epoch(m, &mut order);
+        (epoch_ce, epoch_ba) = (0.0, 0.0);
+        for batch in &batches {
+            (input.check)()?;
+            step += 1;
+            let (rc, rr) = (input.train_score)(&model, batch);
+            let diff = rc.clone() - rr.clone();
+            let bt = log_sigmoid(diff.clone()).mean().neg();
+            let acc = host(diff).iter().filter(|d| **d > 0.0).count() as f64 / batch.len() as f64;
+            let x = match cfg.adversary_input {
+                AdversaryInput::Moments => moment_features(rc, rr, k, m, cfg.moment_eps),
+                AdversaryInput::Scores => Tensor::stack(vec![rc, rr], 1),
+            };
+            // (2) The adversary's step, on detached inputs.
+            let ce_pre = cross_entropy(adv.forward(x.clone().detach()), &labels);
+            let grads = GradientsParams::from_grads(ce_pre.backward(), &adv);
+            adv = adv_opt.step(cfg.adversary_lr, adv, grads);
+            // (3) The RM's step against the updated, frozen adversary.
+            let logits = adv.forward(x);
+            let ba = balanced_accuracy(&host(logits.clone().detach()), k, &labels);
+            let ce = cross_entropy(logits, &labels);
+            let ce_val = scalar(ce.clone().detach());
+            let capped = cfg.ce_cap && ce_val >= ln_k;
+            binds += usize::from(capped);
+            let bt_val = scalar(bt.clone().detach());
+            if !bt_val.is_finite() || !ce_val.is_finite() {
+                bail!("step {step}: non-finite loss (BT {bt_val}, adversary CE {ce_val})");
+            }
+            let loss = if cfg.lambda_adv == 0.0 || capped {
+                bt
+            } else {
+                bt - ce.mul_scalar(cfg.lambda_adv)
+            };
+            let grads = GradientsParams::from_grads(loss.backward(), &model);
+            model = opt.step(cfg.lr, model, grads);
+            window.add(bt_val, acc, ce_val, ba, capped);
+            epoch_ce += ce_val;
+            epoch_ba += ba;
+            if step.is_multiple_of(cfg.log_every) {
+                if let Some(row) = window.take(epoch, step) {
+                    (input.log)(&format!(
+                        "epoch {epoch} step {step}: BT {:.4} acc {:.3} adv CE {:.4} BA {:.3} cap {:.2}",
+                        row.bt_loss,
+                        row.bt_accuracy,
+                        row.adv_ce.unwrap_or(f64::NAN),
+                        row.adv_balanced_accuracy.unwrap_or(f64::NAN),
+                        row.cap_binds.unwrap_or(f64::NAN)
+                    ));
+                    curves.push(row);
+                }
+            }
+        }
+        curves.extend(window.take(epoch, step));
+        let (ec, er) = eval_rows(&model, input)?;
+        let (loss, accuracy) = bt_summary(&ec, &er);
+        (input.log)(&format!(
+            "epoch {epoch}: eval BT loss {loss:.4}, accuracy {accuracy:.4}"
+        ));
+        curves.push(CurveRow {
+            split: "eval",
+            epoch,
+            step,
+            bt_loss: loss,
+            bt_accuracy: accuracy,
+            adv_ce: None,
+            adv_balanced_accuracy: None,
+            cap_binds: None,
+        });
+        epoch_ce /= batches.len().max(1) as f64;
+        epoch_ba /= batches.len().max(1) as f64;
+    }
+    let (eval_chosen, eval_rejected) = eval_rows(&model, input)?;
+    Ok(FitOutput {
+        model,
+        curves,
+        eval_chosen,
+        eval_rejected,
+        steps: step,
+        per_category: m,
+        left_out_per_epoch: groups.left_out(m),
+        cap_bind_fraction: binds as f64 / step.max(1) as f64,
+        last_epoch_adv_ce: epoch_ce,
+        last_epoch_adv_balanced_accuracy: epoch_ba,
+    })
+}
+
+/// Rows of a host matrix as a tensor `[rows.len(), cols]` (no gradient).
+pub fn gather_rows<B: burn::tensor::backend::Backend>(
+    data: &[f32],
+    cols: usize,
+    rows: &[usize],
+    device: &B::Device,
+) -> Tensor<B, 2> {
+    let mut out = Vec::with_capacity(rows.len() * cols);
+    for &r in rows {
+        out.extend_from_slice(&data[r * cols..(r + 1) * cols]);
+    }
+    Tensor::from_data(TensorData::new(out, [rows.len(), cols]), device)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bt_nll_is_softplus_of_minus_d() {
+        for d in [-40.0, -3.0, 0.0, 0.5, 3.0, 40.0] {
+            let want = (1.0 + (-d as f64).exp()).ln();
+            assert!((bt_nll(d) - want).abs() < 1e-12 * (1.0 + want), "{d}");
+        }
+        assert!((bt_nll(0.0) - 2f64.ln()).abs() < 1e-15);
+        let (l, a) = bt_summary(&[1.0, 0.0], &[0.0, 1.0]);
+        assert!((l - (bt_nll(1.0) + bt_nll(-1.0)) / 2.0).abs() < 1e-12);
+        assert_eq!(a, 0.5);
+    }
+}

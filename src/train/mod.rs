@@ -1,0 +1,17 @@
+//! Reward-model training (§3, App. A.5–A.6): the Bradley–Terry loss, the
+//! stratified batches, the moment-feature (or per-example) adversary and the
+//! loop that alternates them, shared by every backbone and trainable set.
+
+pub mod adversary;
+pub mod batches;
+pub mod config;
+pub mod curves;
+pub mod features;
+pub mod fit;
+#[cfg(test)]
+pub mod ground_truth;
+pub mod head;
+pub mod init;
+pub mod moments;
+pub mod pairs;
+pub mod rm_dir;
