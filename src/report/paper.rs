@@ -20,6 +20,8 @@ pub struct ReportConfig {
     pub title: String,
     /// Which λ is the baseline and which the fair model.
     pub roles: Roles,
+    /// What the pipeline says about its data and scale, shown first.
+    pub notes: Vec<String>,
 }
 
 /// What was written, for `metrics.json`.
@@ -213,7 +215,8 @@ pub fn build(
         });
     }
     let text = text_available();
-    let notes = vec![
+    let mut notes = cfg.notes.clone();
+    notes.extend([
         format!(
             "Baseline: the input with λ_adv = {}; fair model: λ_adv = {} (λ is read from the matrix expansion names of the inputs).",
             cfg.roles.baseline, cfg.roles.fair
@@ -223,7 +226,7 @@ pub fn build(
         } else {
             "The bundled font could not be registered: figures are drawn without text.".to_string()
         },
-    ];
+    ]);
     let html = render(&cfg.title, &notes, &tables, &inline, &inp.sources);
     let hp = out.join("report.html");
     std::fs::write(&hp, html).with_context(|| format!("writing {}", hp.display()))?;

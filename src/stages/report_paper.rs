@@ -35,6 +35,12 @@ const FIELDS: &[Field] = &[
         default: Some("0.2"),
         doc: "λ_adv of the fair RM (the paper's main setting is 0.2)",
     },
+    Field {
+        name: "notes",
+        ty: "list of strings",
+        default: Some("[]"),
+        doc: "what the pipeline says about its data and scale (e.g. which sources stand in for which), shown first in report.html",
+    },
 ];
 
 const SLOTS: &[Slot] = &[
@@ -73,6 +79,8 @@ struct With {
     baseline_lambda: f64,
     #[serde(default = "default_fair")]
     fair_lambda: f64,
+    #[serde(default)]
+    notes: Vec<String>,
 }
 
 fn default_title() -> String {
@@ -136,6 +144,7 @@ impl Kind for ReportPaper {
                 baseline: w.baseline_lambda,
                 fair: w.fair_lambda,
             },
+            notes: w.notes,
         };
         let summary = build(&inputs, &paper, &cfg, &ctx.out)?;
         write_json(&ctx.out.join("metrics.json"), &summary)?;
