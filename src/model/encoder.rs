@@ -493,7 +493,11 @@ pub(crate) mod tests {
     }
 
     fn seqs() -> Vec<Vec<u32>> {
-        vec![vec![1, 5, 6, 7, 8, 9, 10, 2], vec![1, 11, 12, 2], vec![1, 3, 2]]
+        vec![
+            vec![1, 5, 6, 7, 8, 9, 10, 2],
+            vec![1, 11, 12, 2],
+            vec![1, 3, 2],
+        ]
     }
 
     #[test]
@@ -582,9 +586,7 @@ pub(crate) mod tests {
             Some(f) => enc.pooled_trainable(&batch, f),
             None => enc.pooled(&batch),
         };
-        let loss = (pooled - target)
-            .powf_scalar(2.0)
-            .sum();
+        let loss = (pooled - target).powf_scalar(2.0).sum();
         let grads = GradientsParams::from_grads(loss.backward(), &enc);
         let mut optim = AdamWConfig::new().init::<AD, Encoder<AD>>();
         optim.step(1e-2, enc, grads)
@@ -668,13 +670,19 @@ pub(crate) mod tests {
             .map(|m| PathBuf::from(m).join(rel))
             .filter(|p| p.exists())
         else {
-            assert!(!require, "REPRO_REQUIRE_MODELS=1 but $REPRO_MODELS/{rel} is absent");
+            assert!(
+                !require,
+                "REPRO_REQUIRE_MODELS=1 but $REPRO_MODELS/{rel} is absent"
+            );
             eprintln!("skipping: $REPRO_MODELS/{rel} is absent");
             return;
         };
         let device = Default::default();
         let enc = load_encoder::<Flex>(&dir, &device).unwrap();
-        assert_eq!((enc.arch, enc.hidden, enc.encoder.n_layers()), (Arch::Bert, 384, 6));
+        assert_eq!(
+            (enc.arch, enc.hidden, enc.encoder.n_layers()),
+            (Arch::Bert, 384, 6)
+        );
         let texts = [
             "A man is playing a guitar.",
             "The weather is lovely today, isn't it?",

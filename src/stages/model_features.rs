@@ -194,10 +194,7 @@ pub struct ProbeRow {
 
 /// The probe sentences of one `data.probes` input: rows plus the (prompt,
 /// more, less) texts to score.
-fn probe_items(
-    slot: &str,
-    dir: &Path,
-) -> anyhow::Result<Vec<(ProbeRow, String, String, String)>> {
+fn probe_items(slot: &str, dir: &Path) -> anyhow::Result<Vec<(ProbeRow, String, String, String)>> {
     let file = dir.join("probes.parquet");
     let (want_set, dataset) = match slot {
         "crows_pairs" => ("crows-pairs", "crows_pairs"),
@@ -508,4 +505,251 @@ fn run_on<B: BurnBackend>(ctx: &StageContext, w: &With, device: &B::Device) -> a
     });
     metrics::write_json(&ctx.out.join("metrics.json"), &m)?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::data::probe::{StereoItem, write_stereo};
+    use crate::data::token_table::{TokenRow, write_tokens};
+    use crate::data::tokenize::Encoded;
+    use crate::model::encoder::Arch;
+    use crate::model::encoder::tests::tiny_loaded;
+    use crate::model::llama::Batch;
+    use crate::stages::harness::{metrics, run_kind};
+    use burn::backend::Flex;
+
+    fn enc(ids: Vec<u32>) -> Encoded {
+        Encoded {
+            response_start: 1,
+            full_len: ids.len(),
+            ids,
+            truncated: false,
+            response_truncated: false,
+        }
+    }
+
+    /// `n` pairs of varied lengths (ids inside the tiny vocabulary).
+    fn token_rows(n: usize, salt: u32) -> Vec<TokenRow> {
+        (0..n as u32)
+            .map(|i| {
+                let body = |k: u32| -> Vec<u32> {
+                    let len = 1 + (i * 7 + k + salt) % 9;
+                    let mut v = vec![1];
+                    v.extend((0..len).map(|j| 3 + (i + j + k) % 10));
+                    v.push(2);
+                    v
+                };
+                TokenRow {
+                    id: format!("p{i}"),
+                    category: "c".into(),
+                    source: "s".into(),
+                    chosen: enc(body(0)),
+                    rejected: enc(body(3)),
+                }
+            })
+            .collect()
+    }
+
+    fn stereo(set: &str, subset: &str, context: &str, more: &str, less: &str) -> StereoItem {
+        StereoItem {
+            id: format!("{set}-{subset}-{more}"),
+            set: set.into(),
+            subset: subset.into(),
+            bias_type: "gender".into(),
+            context: context.into(),
+            stereotype: more.into(),
+            anti_stereotype: less.into(),
+            direction: if set == "crows-pairs" {
+                "antistereo".into()
+            } else {
+                String::new()
+            },
+            ..Default::default()
+        }
+    }
+
+    struct Fixture {
+        _dir: tempfile::TempDir,
+        root: PathBuf,
+        backbone: PathBuf,
+        data: PathBuf,
+        crows: PathBuf,
+        stereoset: PathBuf,
+    }
+
+    fn fixture() -> Fixture {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().to_path_buf();
+        let backbone = root.join("bb");
+        let tokdir = root.join("tok");
+        std::fs::create_dir_all(&tokdir).unwrap();
+        tiny_loaded(Arch::Bert, 11, &tokdir)
+            .save_encoder(&backbone.join("model"))
+            .unwrap();
+        let data = root.join("data");
+        std::fs::create_dir_all(&data).unwrap();
+        write_tokens(&data.join("train.parquet"), &token_rows(11, 0)).unwrap();
+        write_tokens(&data.join("eval.parquet"), &token_rows(5, 4)).unwrap();
+        let crows = root.join("cp");
+        std::fs::create_dir_all(&crows).unwrap();
+        write_stereo(
+            &crows.join("probes.parquet"),
+            &[
+                stereo("crows-pairs", "crows-pairs", "", "a b", "a c"),
+                stereo("crows-pairs", "crows-pairs", "", "d e yes", "d e no"),
+            ],
+        )
+        .unwrap();
+        let stereoset = root.join("ss");
+        std::fs::create_dir_all(&stereoset).unwrap();
+        write_stereo(
+            &stereoset.join("probes.parquet"),
+            &[
+                stereo("stereoset", "intrasentence", "a BLANK", "a b", "a c"),
+                stereo("stereoset", "intersentence", "b c d", "yes", "no"),
+            ],
+        )
+        .unwrap();
+        Fixture {
+            _dir: dir,
+            root,
+            backbone,
+            data,
+            crows,
+            stereoset,
+        }
+    }
+
+    fn pooled_alone(l: &LoadedEncoder<Flex>, ids: &[u32]) -> Vec<f32> {
+        l.encoder
+            .pooled(&Batch::pad(&[ids.to_vec()], 0, false))
+            .into_data()
+            .to_vec()
+            .unwrap()
+    }
+
+    fn max_diff(a: &[f32], b: &[f32]) -> f32 {
+        a.iter()
+            .zip(b)
+            .map(|(x, y)| (x - y).abs())
+            .fold(0.0, f32::max)
+    }
+
+    #[test]
+    fn features_follow_row_order_and_probes_follow_the_template() {
+        let f = fixture();
+        let inputs = [
+            ("backbone", f.backbone.clone()),
+            ("data", f.data.clone()),
+            ("crows_pairs", f.crows.clone()),
+            ("stereoset", f.stereoset.clone()),
+        ];
+        let with = json!({"batch_size": 3});
+        let out = run_kind(&ModelFeatures, &f.root, "feat", with.clone(), &inputs, None).unwrap();
+        let feats = read_features(&out.join("features.safetensors")).unwrap();
+        let l = load_encoder::<Flex>(&f.backbone.join("model"), &Default::default()).unwrap();
+        let d = l.hidden;
+        for (split, n) in [("train", 11), ("eval", 5)] {
+            for side in ["chosen", "rejected"] {
+                let t = &feats[&format!("{split}.{side}")];
+                assert_eq!(t.shape, vec![n, d]);
+                let ids = read_ids(
+                    &f.data.join(format!("{split}.parquet")),
+                    &format!("{side}_ids"),
+                )
+                .unwrap();
+                for (i, s) in ids.iter().enumerate() {
+                    let want = pooled_alone(&l, s);
+                    let got = &t.data[i * d..(i + 1) * d];
+                    assert!(max_diff(got, &want) < 1e-5, "{split}.{side} row {i}");
+                }
+            }
+        }
+        // Probes: CrowS-Pairs first, then StereoSet, in file order.
+        let rows = read_probe_rows(&out.join("probes.parquet")).unwrap();
+        let ds: Vec<(&str, &str)> = rows
+            .iter()
+            .map(|r| (r.dataset.as_str(), r.direction.as_str()))
+            .collect();
+        assert_eq!(
+            ds,
+            [
+                ("crows_pairs", "antistereo"),
+                ("crows_pairs", "antistereo"),
+                ("stereoset", "stereo"),
+                ("stereoset", "stereo")
+            ]
+        );
+        assert_eq!(rows[3].item_id, "stereoset-intersentence-yes");
+        // The template, token by token ([CLS]=1 human=3 :=4 assistant=5 [SEP]=2).
+        let expected: [(&[u32], &[u32]); 4] = [
+            (&[1, 3, 4, 5, 4, 6, 7, 2], &[1, 3, 4, 5, 4, 6, 8, 2]),
+            (
+                &[1, 3, 4, 5, 4, 9, 10, 11, 2],
+                &[1, 3, 4, 5, 4, 9, 10, 12, 2],
+            ),
+            (&[1, 3, 4, 5, 4, 6, 7, 2], &[1, 3, 4, 5, 4, 6, 8, 2]),
+            (
+                &[1, 3, 4, 7, 8, 9, 5, 4, 11, 2],
+                &[1, 3, 4, 7, 8, 9, 5, 4, 12, 2],
+            ),
+        ];
+        let (more, less) = (&feats["probes.more"], &feats["probes.less"]);
+        assert_eq!(
+            (more.shape.clone(), less.shape.clone()),
+            (vec![4, d], vec![4, d])
+        );
+        for (k, (m, s)) in expected.iter().enumerate() {
+            let got = &more.data[k * d..(k + 1) * d];
+            assert!(max_diff(got, &pooled_alone(&l, m)) < 1e-5, "more {k}");
+            let got = &less.data[k * d..(k + 1) * d];
+            assert!(max_diff(got, &pooled_alone(&l, s)) < 1e-5, "less {k}");
+        }
+        let m = metrics(&out).unwrap();
+        assert_eq!(m["sequences"], 2 * 11 + 2 * 5 + 2 * 4);
+        assert_eq!(m["rows"]["train.chosen"], 11);
+        assert_eq!(m["hidden"], d);
+        // A rerun writes the same bytes.
+        let again = run_kind(&ModelFeatures, &f.root, "feat2", with, &inputs, None).unwrap();
+        for file in ["features.safetensors", "probes.parquet", "metrics.json"] {
+            assert_eq!(
+                std::fs::read(out.join(file)).unwrap(),
+                std::fs::read(again.join(file)).unwrap(),
+                "{file}"
+            );
+        }
+    }
+
+    #[test]
+    fn without_probes_the_probe_outputs_are_empty_and_bad_ids_are_refused() {
+        let f = fixture();
+        let inputs = [("backbone", f.backbone.clone()), ("data", f.data.clone())];
+        let out = run_kind(&ModelFeatures, &f.root, "f", json!({}), &inputs, None).unwrap();
+        let feats = read_features(&out.join("features.safetensors")).unwrap();
+        assert_eq!(feats["probes.more"].shape, vec![0, 16]);
+        assert_eq!(feats["probes.less"].shape, vec![0, 16]);
+        assert!(
+            read_probe_rows(&out.join("probes.parquet"))
+                .unwrap()
+                .is_empty()
+        );
+        // Ids from a bigger vocabulary: an error, not a panic.
+        let mut rows = token_rows(3, 0);
+        rows[2].rejected.ids[1] = 500;
+        write_tokens(&f.data.join("eval.parquet"), &rows).unwrap();
+        let e = run_kind(&ModelFeatures, &f.root, "g", json!({}), &inputs, None).unwrap_err();
+        assert!(
+            e.to_string()
+                .contains("eval.parquet rejected_ids row 3: token id 500"),
+            "{e}"
+        );
+        assert!(
+            ModelFeatures
+                .check(&json!({"batch_size": 0}))
+                .unwrap_err()
+                .path
+                == "batch_size"
+        );
+    }
 }
