@@ -11,7 +11,7 @@ use burn::nn::{Embedding, LayerNorm, LayerNormConfig, Linear};
 use burn::tensor::activation::{gelu, softmax};
 use burn::tensor::backend::Backend;
 use burn::tensor::{Tensor, TensorData};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use tokenizers::Tokenizer;
 
 use super::llama::Batch;
@@ -22,7 +22,7 @@ use super::load::{HostTensor, LoadError, WeightSource};
 const MASKED: f32 = -1.0e9;
 
 /// BERT hyper-parameters (HF `BertConfig`, the fields we use).
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 pub struct BertConfig {
     /// Vocabulary size.
     pub vocab_size: usize,
@@ -99,7 +99,9 @@ pub struct Bert<B: Backend> {
 }
 
 impl<B: Backend> BertLayer<B> {
-    fn forward(&self, x: Tensor<B, 3>, bias: &Tensor<B, 4>) -> Tensor<B, 3> {
+    /// One layer on hidden states `[b, s, hidden]` with the additive key mask
+    /// `bias` `[b, 1, 1, s]` of [`Bert::attention_bias`].
+    pub fn forward(&self, x: Tensor<B, 3>, bias: &Tensor<B, 4>) -> Tensor<B, 3> {
         let [b, s, d] = x.dims();
         let h = self.n_heads;
         let hd = d / h;
@@ -125,6 +127,17 @@ impl<B: Backend> Bert<B> {
     /// Last hidden states `[b, s, hidden]` of a right- or left-padded batch
     /// (segment ids all 0, positions 0..s as HF's default).
     pub fn forward(&self, batch: &Batch) -> Tensor<B, 3> {
+        let mut x = self.embed_batch(batch);
+        let bias = self.attention_bias(batch);
+        for l in &self.layers {
+            x = l.forward(x, &bias);
+        }
+        x
+    }
+
+    /// The embedding layer's output `[b, s, hidden]` (word + position +
+    /// segment, normalised), before any encoder layer.
+    pub fn embed_batch(&self, batch: &Batch) -> Tensor<B, 3> {
         let device = self.embeddings.word_embeddings.weight.device();
         let (b, s) = (batch.batch_size(), batch.seq_len());
         let ids = batch.ids_tensor::<B>(&device);
@@ -135,17 +148,20 @@ impl<B: Backend> Bert<B> {
         let x = e.word_embeddings.forward(ids)
             + e.position_embeddings.forward(pos)
             + e.token_type_embeddings.forward(seg);
-        let mut x = e.layer_norm.forward(x);
+        e.layer_norm.forward(x)
+    }
+
+    /// The additive key mask `[b, 1, 1, s]` of a batch: 0 for real tokens, a
+    /// large negative value for padding.
+    pub fn attention_bias(&self, batch: &Batch) -> Tensor<B, 4> {
+        let device = self.embeddings.word_embeddings.weight.device();
+        let (b, s) = (batch.batch_size(), batch.seq_len());
         let bias: Vec<f32> = batch
             .mask
             .iter()
             .flat_map(|m| m.iter().map(|&r| if r { 0.0 } else { MASKED }))
             .collect();
-        let bias = Tensor::<B, 4>::from_data(TensorData::new(bias, [b, 1, 1, s]), &device);
-        for l in &self.layers {
-            x = l.forward(x, &bias);
-        }
-        x
+        Tensor::<B, 4>::from_data(TensorData::new(bias, [b, 1, 1, s]), &device)
     }
 
     /// Sentence embeddings `[b, hidden]`: mean over real tokens, then L2
@@ -274,6 +290,70 @@ impl<B: Backend> LoadedBert<B> {
     }
 }
 
+/// Builds a [`Bert`] from HF `BertModel` tensors (names under `prefix`, e.g.
+/// `bert.` or nothing), checking every shape against `config`.
+pub fn build_bert<B: Backend>(
+    config: &BertConfig,
+    src: &mut dyn WeightSource,
+    prefix: &str,
+    device: &B::Device,
+) -> Result<Bert<B>, LoadError> {
+    let (d, eps) = (config.hidden_size, config.layer_norm_eps);
+    let embeddings = BertEmbeddings {
+        word_embeddings: emb(
+            src,
+            &format!("{prefix}embeddings.word_embeddings.weight"),
+            config.vocab_size,
+            d,
+            device,
+        )?,
+        position_embeddings: emb(
+            src,
+            &format!("{prefix}embeddings.position_embeddings.weight"),
+            config.max_position_embeddings,
+            d,
+            device,
+        )?,
+        token_type_embeddings: emb(
+            src,
+            &format!("{prefix}embeddings.token_type_embeddings.weight"),
+            config.type_vocab_size,
+            d,
+            device,
+        )?,
+        layer_norm: norm(
+            src,
+            &format!("{prefix}embeddings.LayerNorm"),
+            d,
+            eps,
+            device,
+        )?,
+    };
+    let i = config.intermediate_size;
+    let mut layers = Vec::with_capacity(config.num_hidden_layers);
+    for l in 0..config.num_hidden_layers {
+        let p = format!("{prefix}encoder.layer.{l}");
+        layers.push(BertLayer {
+            query: lin(src, &format!("{p}.attention.self.query"), d, d, device)?,
+            key: lin(src, &format!("{p}.attention.self.key"), d, d, device)?,
+            value: lin(src, &format!("{p}.attention.self.value"), d, d, device)?,
+            attn_output: lin(src, &format!("{p}.attention.output.dense"), d, d, device)?,
+            attn_norm: norm(
+                src,
+                &format!("{p}.attention.output.LayerNorm"),
+                d,
+                eps,
+                device,
+            )?,
+            intermediate: lin(src, &format!("{p}.intermediate.dense"), i, d, device)?,
+            output: lin(src, &format!("{p}.output.dense"), d, i, device)?,
+            output_norm: norm(src, &format!("{p}.output.LayerNorm"), d, eps, device)?,
+            n_heads: config.num_attention_heads,
+        });
+    }
+    Ok(Bert { embeddings, layers })
+}
+
 /// Loads a sentence-transformers / HF BERT directory.
 pub fn load_bert<B: Backend>(dir: &Path, device: &B::Device) -> Result<LoadedBert<B>, LoadError> {
     let cfg_path = dir.join("config.json");
@@ -336,67 +416,9 @@ pub fn load_bert<B: Backend>(dir: &Path, device: &B::Device) -> Result<LoadedBer
     let mut src = SafetensorsSource::open_dir(dir)?;
     let strip = |src: &mut SafetensorsSource| src.names().any(|n| n.starts_with("bert."));
     let prefix = if strip(&mut src) { "bert." } else { "" };
-    let (d, eps) = (config.hidden_size, config.layer_norm_eps);
-    let embeddings = BertEmbeddings {
-        word_embeddings: emb(
-            &mut src,
-            &format!("{prefix}embeddings.word_embeddings.weight"),
-            config.vocab_size,
-            d,
-            device,
-        )?,
-        position_embeddings: emb(
-            &mut src,
-            &format!("{prefix}embeddings.position_embeddings.weight"),
-            config.max_position_embeddings,
-            d,
-            device,
-        )?,
-        token_type_embeddings: emb(
-            &mut src,
-            &format!("{prefix}embeddings.token_type_embeddings.weight"),
-            config.type_vocab_size,
-            d,
-            device,
-        )?,
-        layer_norm: norm(
-            &mut src,
-            &format!("{prefix}embeddings.LayerNorm"),
-            d,
-            eps,
-            device,
-        )?,
-    };
-    let i = config.intermediate_size;
-    let mut layers = Vec::with_capacity(config.num_hidden_layers);
-    for l in 0..config.num_hidden_layers {
-        let p = format!("{prefix}encoder.layer.{l}");
-        layers.push(BertLayer {
-            query: lin(&mut src, &format!("{p}.attention.self.query"), d, d, device)?,
-            key: lin(&mut src, &format!("{p}.attention.self.key"), d, d, device)?,
-            value: lin(&mut src, &format!("{p}.attention.self.value"), d, d, device)?,
-            attn_output: lin(
-                &mut src,
-                &format!("{p}.attention.output.dense"),
-                d,
-                d,
-                device,
-            )?,
-            attn_norm: norm(
-                &mut src,
-                &format!("{p}.attention.output.LayerNorm"),
-                d,
-                eps,
-                device,
-            )?,
-            intermediate: lin(&mut src, &format!("{p}.intermediate.dense"), i, d, device)?,
-            output: lin(&mut src, &format!("{p}.output.dense"), d, i, device)?,
-            output_norm: norm(&mut src, &format!("{p}.output.LayerNorm"), d, eps, device)?,
-            n_heads: config.num_attention_heads,
-        });
-    }
+    let model = build_bert(&config, &mut src, prefix, device)?;
     Ok(LoadedBert {
-        model: Bert { embeddings, layers },
+        model,
         config,
         tokenizer,
         max_seq_length,

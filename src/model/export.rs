@@ -1,5 +1,5 @@
-//! Export of a trained Llama as Hugging Face files: `model.safetensors` with
-//! HF tensor names (`[out, in]` f32) and `config.json`, and LoRA adapters in
+//! Export of a trained Llama or BERT as Hugging Face files: `model.safetensors`
+//! with HF tensor names (`[out, in]` f32) and `config.json`, and LoRA adapters in
 //! PEFT's layout (`adapter_model.safetensors` + `adapter_config.json`), so
 //! transformers and PEFT can load what we train.
 
@@ -10,6 +10,7 @@ use burn::tensor::backend::Backend;
 use safetensors::Dtype;
 use safetensors::tensor::TensorView;
 
+use super::bert::{Bert, BertConfig};
 use super::config::LlamaConfig;
 use super::llama::Llama;
 use super::lora::{LoraConfig, LoraLinear};
@@ -159,6 +160,70 @@ pub fn export_hf<B: Backend>(
     }
     write(&dir.join("model.safetensors"), &out)?;
     write_json(&dir.join("config.json"), &cfg.to_hf_json())
+}
+
+/// Writes `dir/model.safetensors` with HF `BertModel` names (no `bert.`
+/// prefix, no pooler) and `dir/config.json` (`model_type: bert`), the layout
+/// [`super::bert::load_bert`] reads.
+pub fn export_bert<B: Backend>(
+    model: &Bert<B>,
+    cfg: &BertConfig,
+    dir: &Path,
+) -> Result<(), ExportError> {
+    std::fs::create_dir_all(dir).map_err(|source| ExportError::Io {
+        path: dir.to_path_buf(),
+        source,
+    })?;
+    let mut out = Vec::new();
+    let e = &model.embeddings;
+    for (n, emb) in [
+        ("word_embeddings", &e.word_embeddings),
+        ("position_embeddings", &e.position_embeddings),
+        ("token_type_embeddings", &e.token_type_embeddings),
+    ] {
+        out.push(host(
+            format!("embeddings.{n}.weight"),
+            emb.weight.val(),
+            false,
+        ));
+    }
+    let norm = |out: &mut Vec<Named>, name: String, ln: &burn::nn::LayerNorm<B>| {
+        out.push(host(format!("{name}.weight"), ln.gamma.val(), false));
+        if let Some(b) = &ln.beta {
+            out.push(host(format!("{name}.bias"), b.val(), false));
+        }
+    };
+    norm(&mut out, "embeddings.LayerNorm".into(), &e.layer_norm);
+    for (i, l) in model.layers.iter().enumerate() {
+        let p = format!("encoder.layer.{i}");
+        for (n, lin) in [
+            ("attention.self.query", &l.query),
+            ("attention.self.key", &l.key),
+            ("attention.self.value", &l.value),
+            ("attention.output.dense", &l.attn_output),
+            ("intermediate.dense", &l.intermediate),
+            ("output.dense", &l.output),
+        ] {
+            out.push(host(format!("{p}.{n}.weight"), lin.weight.val(), true));
+            if let Some(b) = &lin.bias {
+                out.push(host(format!("{p}.{n}.bias"), b.val(), false));
+            }
+        }
+        norm(
+            &mut out,
+            format!("{p}.attention.output.LayerNorm"),
+            &l.attn_norm,
+        );
+        norm(&mut out, format!("{p}.output.LayerNorm"), &l.output_norm);
+    }
+    write(&dir.join("model.safetensors"), &out)?;
+    let mut config = serde_json::to_value(cfg).unwrap_or_default();
+    if let Some(o) = config.as_object_mut() {
+        o.insert("model_type".into(), "bert".into());
+        o.insert("architectures".into(), serde_json::json!(["BertModel"]));
+        o.insert("torch_dtype".into(), "float32".into());
+    }
+    write_json(&dir.join("config.json"), &config)
 }
 
 /// Writes the LoRA adapters as PEFT does: `adapter_model.safetensors` with

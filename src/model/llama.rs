@@ -403,6 +403,39 @@ impl<B: Backend> Llama<B> {
     }
 }
 
+/// Pieces of [`Llama::forward_hidden`] without a cache, for running the
+/// lower layers of a partly frozen backbone apart from the upper ones.
+impl<B: Backend> Llama<B> {
+    /// Token embeddings `[b, s, hidden]`: the residual stream before layer 0.
+    pub fn embed_batch(&self, batch: &Batch) -> Tensor<B, 3> {
+        let device = self.model.embed_tokens.weight.device();
+        self.model.embed_tokens.forward(batch.ids_tensor(&device))
+    }
+
+    /// Runs decoder layers `layers` (no cache) on the residual stream `x`
+    /// `[b, s, hidden]` of `batch`; the final norm is not applied.
+    pub fn run_layers(
+        &self,
+        mut x: Tensor<B, 3>,
+        batch: &Batch,
+        layers: std::ops::Range<usize>,
+    ) -> Tensor<B, 3> {
+        let device = self.model.embed_tokens.weight.device();
+        let (b, s) = (batch.batch_size(), batch.seq_len());
+        let (positions, bias, t) = positions_and_bias(batch, &[], &vec![0; b]);
+        let (cos, sin) = rope::tables::<B>(&self.inv_freq, &positions, &device);
+        let bias = Tensor::<B, 4>::from_data(TensorData::new(bias, [b, 1, s, t]), &device);
+        let end = layers.end.min(self.model.layers.len());
+        for layer in self.model.layers.iter().take(end).skip(layers.start) {
+            let h = layer.input_layernorm.forward(x.clone());
+            x = x + layer.self_attn.forward(h, &cos, &sin, &bias, None);
+            let h = layer.post_attention_layernorm.forward(x.clone());
+            x = x + layer.mlp.forward(h);
+        }
+        x
+    }
+}
+
 /// Builds burn modules from host tensors.
 pub(crate) mod build {
     use super::*;

@@ -1,6 +1,7 @@
 //! Stage kinds: the `cmd` kind and the built-in ML kinds, one file each.
 
 pub mod kind;
+pub mod model_features;
 pub mod model_pretrained;
 pub mod registry;
 

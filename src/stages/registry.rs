@@ -13,6 +13,7 @@ pub fn builtin() -> Vec<&'static dyn Kind> {
         &super::data_tokenize::DataTokenize,
         &super::data_probes::DataProbes,
         &super::model_pretrained::ModelPretrained,
+        &super::model_features::ModelFeatures,
         &super::eval_reward_distribution::EvalRewardDistribution,
         &super::eval_stereotype::EvalStereotype,
         &super::train_reward_model::TrainRewardModel,

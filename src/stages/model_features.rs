@@ -1,0 +1,755 @@
+//! `model.features`: the frozen backbone's pooled features of every
+//! transcript and probe sentence, computed once so that every reward model of
+//! a sweep can train a head on them (see [`crate::model::encoder`] for the
+//! pooling: BERT mean over real tokens, Llama last real token after the final
+//! norm).
+//!
+//! # Probe template
+//! Each probe sentence is scored as a response of the one transcript template
+//! ([`crate::data::template::render`]) and tokenized exactly as `data.tokenize`
+//! tokenizes transcripts ([`crate::data::tokenize::encode`], special tokens
+//! included, prompt cut from the left, at most `max_len` tokens):
+//! - CrowS-Pairs and StereoSet intrasentence: an empty prompt and the
+//!   sentence as the response: `Human: \n\nAssistant: <sentence>`;
+//! - StereoSet intersentence: the context as the prompt and the candidate
+//!   sentence as the response: `Human: <context>\n\nAssistant: <sentence>`.
+//!
+//! The "more" sentence is CrowS-Pairs `sent_more` / StereoSet `stereotype`,
+//! the "less" one `sent_less` / `anti-stereotype`.
+//!
+//! # Outputs
+//! - `features.safetensors`: f32 tensors `train.chosen`, `train.rejected`,
+//!   `eval.chosen`, `eval.rejected` (`[rows, hidden]`, rows in the token
+//!   table's order) and `probes.more`, `probes.less` (`[items, hidden]`,
+//!   `[0, hidden]` without probes);
+//! - `probes.parquet`: one row per probe item, aligned with the `probes.*`
+//!   rows: `item_id, dataset` (`crows_pairs` | `stereoset`), `bias_type`,
+//!   `direction` (`stereo` | `antistereo`; StereoSet items are `stereo`);
+//!   no rows without probes;
+//! - `metrics.json`: rows per tensor, hidden size, tokens, batches, padding
+//!   fraction, probe truncation. Timings and throughput go to the log only,
+//!   so a rerun writes identical bytes (DESIGN §3, §7).
+//!
+//! Sequences are sorted by length and batched (`batch_size`), on the plain
+//! (non-autodiff) backend; results go back to their rows, so the output does
+//! not depend on the batching.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use anyhow::Context;
+use burn::tensor::backend::Backend as BurnBackend;
+use polars::prelude::{Column, DataFrame};
+use safetensors::Dtype;
+use safetensors::tensor::TensorView;
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::kind::{Field, Kind, KindInfo, Slot, StageContext, WithError, parse_with};
+use crate::backend::Backend;
+use crate::data::probe::read_stereo;
+use crate::data::token_table::read_ids;
+use crate::data::tokenize::encode;
+use crate::data::{metrics, table};
+use crate::model::encoder::{EncoderConfig, LoadedEncoder, load_encoder};
+use crate::model::load::safetensors::SafetensorsSource;
+use crate::model::load::{HostTensor, WeightSource};
+
+/// The `model.features` kind.
+pub struct ModelFeatures;
+
+/// Tensor names of `features.safetensors`, in the order they are computed.
+pub const FEATURE_TENSORS: [&str; 6] = [
+    "train.chosen",
+    "train.rejected",
+    "eval.chosen",
+    "eval.rejected",
+    "probes.more",
+    "probes.less",
+];
+
+/// `with:` of `model.features`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct With {
+    #[serde(default = "default_batch_size")]
+    batch_size: usize,
+    #[serde(default = "default_max_len")]
+    max_len: usize,
+}
+
+fn default_batch_size() -> usize {
+    32
+}
+fn default_max_len() -> usize {
+    128
+}
+
+const FIELDS: &[Field] = &[
+    Field {
+        name: "batch_size",
+        ty: "int",
+        default: Some("32"),
+        doc: "sequences per forward pass (sorted by length), 1 to 4096",
+    },
+    Field {
+        name: "max_len",
+        ty: "int",
+        default: Some("128"),
+        doc: "tokens per probe sentence, special tokens included, 8 to 1048576 (token tables are already truncated)",
+    },
+];
+
+const SLOTS: &[Slot] = &[
+    Slot {
+        name: "backbone",
+        required: true,
+        fan_in: false,
+        doc: "a model.pretrained stage (model/: model.safetensors, config.json, tokenizer.json)",
+    },
+    Slot {
+        name: "data",
+        required: true,
+        fan_in: false,
+        doc: "a data.tokenize stage (train.parquet, eval.parquet) tokenized with the backbone's tokenizer",
+    },
+    Slot {
+        name: "crows_pairs",
+        required: false,
+        fan_in: false,
+        doc: "a data.probes stage of CrowS-Pairs (probes.parquet)",
+    },
+    Slot {
+        name: "stereoset",
+        required: false,
+        fan_in: false,
+        doc: "a data.probes stage of StereoSet (probes.parquet)",
+    },
+];
+
+/// What `repro kinds` and the engine know of this kind.
+const INFO: KindInfo = KindInfo {
+    name: "model.features",
+    code_version: 1,
+    summary: "frozen backbone → pooled features of every transcript and probe sentence (computed once, shared by a sweep)",
+    fields: FIELDS,
+    slots: SLOTS,
+    outputs: &["features.safetensors", "probes.parquet", "metrics.json"],
+    metrics: Some("metrics.json"),
+    uses_backend: true,
+    publishes: false,
+};
+
+fn check_with(w: &With) -> Result<(), WithError> {
+    if !(1..=4096).contains(&w.batch_size) {
+        return Err(WithError::new(
+            "batch_size",
+            format!("expected 1 to 4096, found {}", w.batch_size),
+        ));
+    }
+    if !(8..=1 << 20).contains(&w.max_len) {
+        return Err(WithError::new(
+            "max_len",
+            format!("expected 8 to 1048576, found {}", w.max_len),
+        ));
+    }
+    Ok(())
+}
+
+impl Kind for ModelFeatures {
+    fn info(&self) -> &'static KindInfo {
+        &INFO
+    }
+    fn check(&self, with: &Value) -> Result<(), WithError> {
+        check_with(&parse_with::<With>(with)?)
+    }
+    fn run(&self, ctx: &StageContext) -> anyhow::Result<()> {
+        let w: With = parse_with(&ctx.with)?;
+        check_with(&w)?;
+        match ctx.backend {
+            Backend::Flex => run_on::<burn::backend::Flex>(ctx, &w, &Default::default()),
+            #[cfg(feature = "cuda")]
+            Backend::Cuda => run_on::<burn::backend::Cuda>(ctx, &w, &Default::default()),
+            #[cfg(feature = "tch")]
+            Backend::Tch => run_on::<burn::backend::LibTorch>(ctx, &w, &Default::default()),
+            #[allow(unreachable_patterns)]
+            other => anyhow::bail!("backend {other} is not compiled into this binary"),
+        }
+    }
+}
+
+/// One probe item as `probes.parquet` lists it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProbeRow {
+    /// The item's id in its dataset.
+    pub item_id: String,
+    /// `crows_pairs` or `stereoset`.
+    pub dataset: String,
+    /// The dataset's bias type.
+    pub bias_type: String,
+    /// `stereo` or `antistereo`.
+    pub direction: String,
+}
+
+/// The probe sentences of one `data.probes` input: rows plus the (prompt,
+/// more, less) texts to score.
+fn probe_items(slot: &str, dir: &Path) -> anyhow::Result<Vec<(ProbeRow, String, String, String)>> {
+    let file = dir.join("probes.parquet");
+    let (want_set, dataset) = match slot {
+        "crows_pairs" => ("crows-pairs", "crows_pairs"),
+        _ => ("stereoset", "stereoset"),
+    };
+    let items = read_stereo(&file)
+        .with_context(|| format!("input `{slot}`: expected a data.probes stereotype table"))?;
+    let mut out = Vec::with_capacity(items.len());
+    for (i, it) in items.into_iter().enumerate() {
+        anyhow::ensure!(
+            it.set == want_set,
+            "{} row {}: set `{}` in the `{slot}` input (expected `{want_set}`)",
+            file.display(),
+            i + 1,
+            it.set
+        );
+        let direction = if dataset == "stereoset" {
+            "stereo".to_string()
+        } else {
+            anyhow::ensure!(
+                it.direction == "stereo" || it.direction == "antistereo",
+                "{} row {}: direction `{}` (expected stereo or antistereo)",
+                file.display(),
+                i + 1,
+                it.direction
+            );
+            it.direction.clone()
+        };
+        let prompt = if it.subset == "intersentence" {
+            it.context.clone()
+        } else {
+            String::new()
+        };
+        out.push((
+            ProbeRow {
+                item_id: it.id,
+                dataset: dataset.to_string(),
+                bias_type: it.bias_type,
+                direction,
+            },
+            prompt,
+            it.stereotype,
+            it.anti_stereotype,
+        ));
+    }
+    Ok(out)
+}
+
+/// Writes `probes.parquet` (see the module doc).
+pub fn write_probe_rows(path: &Path, rows: &[ProbeRow]) -> anyhow::Result<()> {
+    let s = |f: fn(&ProbeRow) -> &str| rows.iter().map(f).collect::<Vec<&str>>();
+    let mut df = DataFrame::new(
+        rows.len(),
+        vec![
+            Column::new("item_id".into(), s(|r| &r.item_id)),
+            Column::new("dataset".into(), s(|r| &r.dataset)),
+            Column::new("bias_type".into(), s(|r| &r.bias_type)),
+            Column::new("direction".into(), s(|r| &r.direction)),
+        ],
+    )
+    .with_context(|| format!("building {}", path.display()))?;
+    table::write_frame(path, &mut df)?;
+    Ok(())
+}
+
+/// Reads `probes.parquet` written by [`write_probe_rows`].
+pub fn read_probe_rows(path: &Path) -> anyhow::Result<Vec<ProbeRow>> {
+    let df = table::read_frame(path)?;
+    let col = |n| table::str_column(&df, n, path);
+    let (id, ds, bt, dir) = (
+        col("item_id")?,
+        col("dataset")?,
+        col("bias_type")?,
+        col("direction")?,
+    );
+    Ok(id
+        .into_iter()
+        .zip(ds)
+        .zip(bt)
+        .zip(dir)
+        .map(|(((item_id, dataset), bias_type), direction)| ProbeRow {
+            item_id,
+            dataset,
+            bias_type,
+            direction,
+        })
+        .collect())
+}
+
+/// Reads `features.safetensors`: every tensor by name.
+pub fn read_features(path: &Path) -> anyhow::Result<BTreeMap<String, HostTensor>> {
+    let mut src = SafetensorsSource::open_file(path)?;
+    let names: Vec<String> = src.names().map(str::to_string).collect();
+    let mut out = BTreeMap::new();
+    for n in names {
+        if let Some(t) = src.get(&n)? {
+            out.insert(n, t);
+        }
+    }
+    Ok(out)
+}
+
+/// Counters of one [`embed_all`] run.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct EmbedStats {
+    /// Real tokens.
+    pub tokens: usize,
+    /// Token slots including padding.
+    pub slots: usize,
+    /// Forward passes.
+    pub batches: usize,
+}
+
+/// Pooled features of `seqs`, `[seqs.len() · hidden]` row-major in the order
+/// of `seqs`, computed in batches of similar lengths. `progress(done)` runs
+/// after every batch and may stop the run with an error.
+pub fn embed_all<B: BurnBackend>(
+    enc: &LoadedEncoder<B>,
+    seqs: &[Vec<u32>],
+    batch_size: usize,
+    mut progress: impl FnMut(usize) -> anyhow::Result<()>,
+) -> anyhow::Result<(Vec<f32>, EmbedStats)> {
+    let d = enc.hidden;
+    let mut order: Vec<usize> = (0..seqs.len()).collect();
+    order.sort_by_key(|&i| (seqs[i].len(), i));
+    let mut out = vec![0.0f32; seqs.len() * d];
+    let mut stats = EmbedStats::default();
+    let mut done = 0;
+    for chunk in order.chunks(batch_size.max(1)) {
+        let batch_seqs: Vec<Vec<u32>> = chunk.iter().map(|&i| seqs[i].clone()).collect();
+        let batch = enc.batch(&batch_seqs);
+        stats.tokens += batch_seqs.iter().map(Vec::len).sum::<usize>();
+        stats.slots += batch.batch_size() * batch.seq_len();
+        stats.batches += 1;
+        let pooled: Vec<f32> = enc
+            .encoder
+            .pooled(&batch)
+            .into_data()
+            .convert::<f32>()
+            .to_vec()
+            .map_err(|e| anyhow::anyhow!("reading pooled features: {e:?}"))?;
+        anyhow::ensure!(
+            pooled.len() == chunk.len() * d,
+            "pooled features have {} values, expected {}",
+            pooled.len(),
+            chunk.len() * d
+        );
+        for (k, &i) in chunk.iter().enumerate() {
+            out[i * d..(i + 1) * d].copy_from_slice(&pooled[k * d..(k + 1) * d]);
+        }
+        done += chunk.len();
+        progress(done)?;
+    }
+    Ok((out, stats))
+}
+
+/// Checks that every sequence is non-empty and fits the backbone.
+fn check_seqs(seqs: &[Vec<u32>], cfg: &EncoderConfig, what: &str) -> anyhow::Result<()> {
+    let (vocab, max_pos) = match cfg {
+        EncoderConfig::Bert(c) => (c.vocab_size, Some(c.max_position_embeddings)),
+        EncoderConfig::Llama(c) => (c.vocab_size, None),
+    };
+    for (i, s) in seqs.iter().enumerate() {
+        anyhow::ensure!(!s.is_empty(), "{what} row {}: no tokens", i + 1);
+        if let Some(m) = max_pos {
+            anyhow::ensure!(
+                s.len() <= m,
+                "{what} row {}: {} tokens, the backbone takes at most {m}",
+                i + 1,
+                s.len()
+            );
+        }
+        if let Some(&t) = s.iter().find(|&&t| t as usize >= vocab) {
+            anyhow::bail!(
+                "{what} row {}: token id {t} outside the backbone's vocabulary of {vocab} \
+                 (tokenized with another tokenizer?)",
+                i + 1
+            );
+        }
+    }
+    Ok(())
+}
+
+/// The model directory inside a `model.pretrained` output (or the input itself).
+fn model_dir(input: &Path) -> PathBuf {
+    let nested = input.join("model");
+    if nested.join("config.json").is_file() {
+        nested
+    } else {
+        input.to_path_buf()
+    }
+}
+
+fn run_on<B: BurnBackend>(ctx: &StageContext, w: &With, device: &B::Device) -> anyhow::Result<()> {
+    let start = Instant::now();
+    let dir = model_dir(ctx.input("backbone")?);
+    let enc = load_encoder::<B>(&dir, device)
+        .with_context(|| format!("loading the backbone from {}", dir.display()))?;
+    let tok_path = dir.join("tokenizer.json");
+    let data = ctx.input("data")?;
+    // Every sequence, tensor by tensor in FEATURE_TENSORS order.
+    let mut groups: Vec<Vec<Vec<u32>>> = Vec::with_capacity(6);
+    for split in ["train", "eval"] {
+        let f = data.join(format!("{split}.parquet"));
+        anyhow::ensure!(
+            f.is_file(),
+            "input `data` has no {split}.parquet (expected a data.tokenize stage) in {}",
+            data.display()
+        );
+        for side in ["chosen", "rejected"] {
+            let ids = read_ids(&f, &format!("{side}_ids"))?;
+            check_seqs(&ids, &enc.config, &format!("{split}.parquet {side}_ids"))?;
+            groups.push(ids);
+        }
+    }
+    let mut rows = Vec::new();
+    let (mut more, mut less) = (Vec::new(), Vec::new());
+    let mut probe_truncated = 0usize;
+    let mut per_dataset = BTreeMap::new();
+    for slot in ["crows_pairs", "stereoset"] {
+        let Some(_) = ctx.inputs.get(slot) else {
+            continue;
+        };
+        let items = probe_items(slot, ctx.input(slot)?)?;
+        per_dataset.insert(slot, items.len());
+        for (row, prompt, m, l) in items {
+            let em = encode(&enc.tokenizer, &prompt, &m, w.max_len, &tok_path)?;
+            let el = encode(&enc.tokenizer, &prompt, &l, w.max_len, &tok_path)?;
+            probe_truncated += usize::from(em.truncated || em.response_truncated);
+            probe_truncated += usize::from(el.truncated || el.response_truncated);
+            more.push(em.ids);
+            less.push(el.ids);
+            rows.push(row);
+        }
+    }
+    check_seqs(&more, &enc.config, "probes (more)")?;
+    check_seqs(&less, &enc.config, "probes (less)")?;
+    groups.push(more);
+    groups.push(less);
+    let counts: Vec<usize> = groups.iter().map(Vec::len).collect();
+    let all: Vec<Vec<u32>> = groups.into_iter().flatten().collect();
+    let total = all.len();
+    ctx.log(format!(
+        "{} backbone, hidden {}, {total} sequences ({counts:?}), batch {}",
+        enc.arch.name(),
+        enc.hidden,
+        w.batch_size
+    ));
+    let t0 = Instant::now();
+    let mut next_log = 500;
+    let (feats, stats) = embed_all(&enc, &all, w.batch_size, |done| {
+        ctx.check_cancel()?;
+        if done >= next_log || done == total {
+            let secs = t0.elapsed().as_secs_f64();
+            ctx.log(format!(
+                "{done}/{total} sequences, {secs:.1} s, {:.1} sequences/s",
+                done as f64 / secs.max(1e-9)
+            ));
+            next_log = done + 500;
+        }
+        Ok(())
+    })?;
+    let secs = t0.elapsed().as_secs_f64();
+    // Timings go to the log (and the engine's record), not to metrics.json:
+    // outputs must be byte-identical on a rerun (DESIGN §3, §7).
+    ctx.log(format!(
+        "embedded {total} sequences in {secs:.2} s ({:.1} sequences/s, {:.1} tokens/s); \
+         stage total {:.2} s",
+        total as f64 / secs.max(1e-9),
+        stats.tokens as f64 / secs.max(1e-9),
+        start.elapsed().as_secs_f64()
+    ));
+    let d = enc.hidden;
+    let mut tensors = Vec::with_capacity(6);
+    let mut at = 0;
+    for (name, n) in FEATURE_TENSORS.iter().zip(&counts) {
+        let bytes: Vec<u8> = feats[at * d..(at + n) * d]
+            .iter()
+            .flat_map(|x| x.to_le_bytes())
+            .collect();
+        tensors.push((name.to_string(), vec![*n, d], bytes));
+        at += n;
+    }
+    let out = ctx.out.join("features.safetensors");
+    let views = tensors
+        .iter()
+        .map(|(n, shape, bytes)| {
+            TensorView::new(Dtype::F32, shape.clone(), bytes).map(|v| (n.clone(), v))
+        })
+        .collect::<Result<Vec<_>, _>>()
+        .with_context(|| format!("building {}", out.display()))?;
+    safetensors::tensor::serialize_to_file(views, None, &out)
+        .with_context(|| format!("writing {}", out.display()))?;
+    write_probe_rows(&ctx.out.join("probes.parquet"), &rows)?;
+    let rows_by_tensor: BTreeMap<&str, usize> =
+        FEATURE_TENSORS.iter().copied().zip(counts).collect();
+    let m = json!({
+        "architecture": enc.arch.name(),
+        "hidden": d,
+        "rows": rows_by_tensor,
+        "probes": per_dataset,
+        "probe_sequences_truncated": probe_truncated,
+        "sequences": total,
+        "tokens": stats.tokens,
+        "batches": stats.batches,
+        "batch_size": w.batch_size,
+        "padding_fraction": if stats.slots == 0 { 0.0 } else { 1.0 - stats.tokens as f64 / stats.slots as f64 },
+    });
+    metrics::write_json(&ctx.out.join("metrics.json"), &m)?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::data::probe::{StereoItem, write_stereo};
+    use crate::data::token_table::{TokenRow, write_tokens};
+    use crate::data::tokenize::Encoded;
+    use crate::model::encoder::Arch;
+    use crate::model::encoder::tests::tiny_loaded;
+    use crate::model::llama::Batch;
+    use crate::stages::harness::{metrics, run_kind};
+    use burn::backend::Flex;
+
+    fn enc(ids: Vec<u32>) -> Encoded {
+        Encoded {
+            response_start: 1,
+            full_len: ids.len(),
+            ids,
+            truncated: false,
+            response_truncated: false,
+        }
+    }
+
+    /// `n` pairs of varied lengths (ids inside the tiny vocabulary).
+    fn token_rows(n: usize, salt: u32) -> Vec<TokenRow> {
+        (0..n as u32)
+            .map(|i| {
+                let body = |k: u32| -> Vec<u32> {
+                    let len = 1 + (i * 7 + k + salt) % 9;
+                    let mut v = vec![1];
+                    v.extend((0..len).map(|j| 3 + (i + j + k) % 10));
+                    v.push(2);
+                    v
+                };
+                TokenRow {
+                    id: format!("p{i}"),
+                    category: "c".into(),
+                    source: "s".into(),
+                    chosen: enc(body(0)),
+                    rejected: enc(body(3)),
+                }
+            })
+            .collect()
+    }
+
+    fn stereo(set: &str, subset: &str, context: &str, more: &str, less: &str) -> StereoItem {
+        StereoItem {
+            id: format!("{set}-{subset}-{more}"),
+            set: set.into(),
+            subset: subset.into(),
+            bias_type: "gender".into(),
+            context: context.into(),
+            stereotype: more.into(),
+            anti_stereotype: less.into(),
+            direction: if set == "crows-pairs" {
+                "antistereo".into()
+            } else {
+                String::new()
+            },
+            ..Default::default()
+        }
+    }
+
+    struct Fixture {
+        _dir: tempfile::TempDir,
+        root: PathBuf,
+        backbone: PathBuf,
+        data: PathBuf,
+        crows: PathBuf,
+        stereoset: PathBuf,
+    }
+
+    fn fixture() -> Fixture {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().to_path_buf();
+        let backbone = root.join("bb");
+        let tokdir = root.join("tok");
+        std::fs::create_dir_all(&tokdir).unwrap();
+        tiny_loaded(Arch::Bert, 11, &tokdir)
+            .save_encoder(&backbone.join("model"))
+            .unwrap();
+        let data = root.join("data");
+        std::fs::create_dir_all(&data).unwrap();
+        write_tokens(&data.join("train.parquet"), &token_rows(11, 0)).unwrap();
+        write_tokens(&data.join("eval.parquet"), &token_rows(5, 4)).unwrap();
+        let crows = root.join("cp");
+        std::fs::create_dir_all(&crows).unwrap();
+        write_stereo(
+            &crows.join("probes.parquet"),
+            &[
+                stereo("crows-pairs", "crows-pairs", "", "a b", "a c"),
+                stereo("crows-pairs", "crows-pairs", "", "d e yes", "d e no"),
+            ],
+        )
+        .unwrap();
+        let stereoset = root.join("ss");
+        std::fs::create_dir_all(&stereoset).unwrap();
+        write_stereo(
+            &stereoset.join("probes.parquet"),
+            &[
+                stereo("stereoset", "intrasentence", "a BLANK", "a b", "a c"),
+                stereo("stereoset", "intersentence", "b c d", "yes", "no"),
+            ],
+        )
+        .unwrap();
+        Fixture {
+            _dir: dir,
+            root,
+            backbone,
+            data,
+            crows,
+            stereoset,
+        }
+    }
+
+    fn pooled_alone(l: &LoadedEncoder<Flex>, ids: &[u32]) -> Vec<f32> {
+        l.encoder
+            .pooled(&Batch::pad(&[ids.to_vec()], 0, false))
+            .into_data()
+            .to_vec()
+            .unwrap()
+    }
+
+    fn max_diff(a: &[f32], b: &[f32]) -> f32 {
+        a.iter()
+            .zip(b)
+            .map(|(x, y)| (x - y).abs())
+            .fold(0.0, f32::max)
+    }
+
+    #[test]
+    fn features_follow_row_order_and_probes_follow_the_template() {
+        let f = fixture();
+        let inputs = [
+            ("backbone", f.backbone.clone()),
+            ("data", f.data.clone()),
+            ("crows_pairs", f.crows.clone()),
+            ("stereoset", f.stereoset.clone()),
+        ];
+        let with = json!({"batch_size": 3});
+        let out = run_kind(&ModelFeatures, &f.root, "feat", with.clone(), &inputs, None).unwrap();
+        let feats = read_features(&out.join("features.safetensors")).unwrap();
+        let l = load_encoder::<Flex>(&f.backbone.join("model"), &Default::default()).unwrap();
+        let d = l.hidden;
+        for (split, n) in [("train", 11), ("eval", 5)] {
+            for side in ["chosen", "rejected"] {
+                let t = &feats[&format!("{split}.{side}")];
+                assert_eq!(t.shape, vec![n, d]);
+                let ids = read_ids(
+                    &f.data.join(format!("{split}.parquet")),
+                    &format!("{side}_ids"),
+                )
+                .unwrap();
+                for (i, s) in ids.iter().enumerate() {
+                    let want = pooled_alone(&l, s);
+                    let got = &t.data[i * d..(i + 1) * d];
+                    assert!(max_diff(got, &want) < 1e-5, "{split}.{side} row {i}");
+                }
+            }
+        }
+        // Probes: CrowS-Pairs first, then StereoSet, in file order.
+        let rows = read_probe_rows(&out.join("probes.parquet")).unwrap();
+        let ds: Vec<(&str, &str)> = rows
+            .iter()
+            .map(|r| (r.dataset.as_str(), r.direction.as_str()))
+            .collect();
+        assert_eq!(
+            ds,
+            [
+                ("crows_pairs", "antistereo"),
+                ("crows_pairs", "antistereo"),
+                ("stereoset", "stereo"),
+                ("stereoset", "stereo")
+            ]
+        );
+        assert_eq!(rows[3].item_id, "stereoset-intersentence-yes");
+        // The template, token by token ([CLS]=1 human=3 :=4 assistant=5 [SEP]=2).
+        let expected: [(&[u32], &[u32]); 4] = [
+            (&[1, 3, 4, 5, 4, 6, 7, 2], &[1, 3, 4, 5, 4, 6, 8, 2]),
+            (
+                &[1, 3, 4, 5, 4, 9, 10, 11, 2],
+                &[1, 3, 4, 5, 4, 9, 10, 12, 2],
+            ),
+            (&[1, 3, 4, 5, 4, 6, 7, 2], &[1, 3, 4, 5, 4, 6, 8, 2]),
+            (
+                &[1, 3, 4, 7, 8, 9, 5, 4, 11, 2],
+                &[1, 3, 4, 7, 8, 9, 5, 4, 12, 2],
+            ),
+        ];
+        let (more, less) = (&feats["probes.more"], &feats["probes.less"]);
+        assert_eq!(
+            (more.shape.clone(), less.shape.clone()),
+            (vec![4, d], vec![4, d])
+        );
+        for (k, (m, s)) in expected.iter().enumerate() {
+            let got = &more.data[k * d..(k + 1) * d];
+            assert!(max_diff(got, &pooled_alone(&l, m)) < 1e-5, "more {k}");
+            let got = &less.data[k * d..(k + 1) * d];
+            assert!(max_diff(got, &pooled_alone(&l, s)) < 1e-5, "less {k}");
+        }
+        let m = metrics(&out).unwrap();
+        assert_eq!(m["sequences"], 2 * 11 + 2 * 5 + 2 * 4);
+        assert_eq!(m["rows"]["train.chosen"], 11);
+        assert_eq!(m["hidden"], d);
+        // A rerun writes the same bytes.
+        let again = run_kind(&ModelFeatures, &f.root, "feat2", with, &inputs, None).unwrap();
+        for file in ["features.safetensors", "probes.parquet", "metrics.json"] {
+            assert_eq!(
+                std::fs::read(out.join(file)).unwrap(),
+                std::fs::read(again.join(file)).unwrap(),
+                "{file}"
+            );
+        }
+    }
+
+    #[test]
+    fn without_probes_the_probe_outputs_are_empty_and_bad_ids_are_refused() {
+        let f = fixture();
+        let inputs = [("backbone", f.backbone.clone()), ("data", f.data.clone())];
+        let out = run_kind(&ModelFeatures, &f.root, "f", json!({}), &inputs, None).unwrap();
+        let feats = read_features(&out.join("features.safetensors")).unwrap();
+        assert_eq!(feats["probes.more"].shape, vec![0, 16]);
+        assert_eq!(feats["probes.less"].shape, vec![0, 16]);
+        assert!(
+            read_probe_rows(&out.join("probes.parquet"))
+                .unwrap()
+                .is_empty()
+        );
+        // Ids from a bigger vocabulary: an error, not a panic.
+        let mut rows = token_rows(3, 0);
+        rows[2].rejected.ids[1] = 500;
+        write_tokens(&f.data.join("eval.parquet"), &rows).unwrap();
+        let e = run_kind(&ModelFeatures, &f.root, "g", json!({}), &inputs, None).unwrap_err();
+        assert!(
+            e.to_string()
+                .contains("eval.parquet rejected_ids row 3: token id 500"),
+            "{e}"
+        );
+        assert!(
+            ModelFeatures
+                .check(&json!({"batch_size": 0}))
+                .unwrap_err()
+                .path
+                == "batch_size"
+        );
+    }
+}
