@@ -194,7 +194,10 @@ pub struct ProbeRow {
 
 /// The probe sentences of one `data.probes` input: rows plus the (prompt,
 /// more, less) texts to score.
-fn probe_items(slot: &str, dir: &Path) -> anyhow::Result<Vec<(ProbeRow, String, String, String)>> {
+pub fn probe_items(
+    slot: &str,
+    dir: &Path,
+) -> anyhow::Result<Vec<(ProbeRow, String, String, String)>> {
     let file = dir.join("probes.parquet");
     let (want_set, dataset) = match slot {
         "crows_pairs" => ("crows-pairs", "crows_pairs"),

@@ -13,10 +13,7 @@
 //! `stereotype_scores.parquet` (the probes in `features`, empty without),
 //! `curves.csv`, `metrics.json`.
 
-use std::path::Path;
-
 use anyhow::{Context, bail};
-use burn::module::AutodiffModule;
 use burn::tensor::backend::AutodiffBackend;
 use serde_json::{Value, json};
 
@@ -24,15 +21,17 @@ use super::kind::{Field, Input, Kind, KindInfo, Slot, StageContext, WithError, p
 use crate::backend::Backend;
 use crate::eval::scores::{SCORES_FILE, ScoreRow, Side, write_scores};
 use crate::eval::stereotype::{STEREOTYPE_SCORES_FILE, StereoItem, write_items};
-use crate::eval::table::{read_frame, str_column};
 use crate::report::io::write_json;
+use crate::stages::model_features::{ProbeRow, probe_items, read_probe_rows};
 use crate::train::config::{AdversaryInput, TrainConfig, Trainable};
 use crate::train::curves::write_curves;
-use crate::train::features::{FEATURES_FILE, Features, Matrix, read_features};
-use crate::train::fit::{FitInput, FitOutput, Seeds, bt_summary, fit, gather_rows};
-use crate::train::head::RewardHead;
+use crate::train::features::{FEATURES_FILE, read_features};
+use crate::train::fit::bt_summary;
+use crate::train::on_backbone::train_on_backbone;
+use crate::train::on_features::train_on_features;
 use crate::train::pairs::{Pairs, read_pairs};
 use crate::train::rm_dir::{copy_backbone, write_head};
+use crate::train::trained::Trained;
 
 /// The `train.reward_model` kind.
 pub struct TrainRewardModel;
@@ -195,44 +194,9 @@ impl Kind for TrainRewardModel {
     }
 }
 
-/// What every training path hands to the output writer.
-struct Trained {
-    fit: FitSummary,
-    probes: Option<(Vec<f32>, Vec<f32>)>,
-}
-
-/// The model-independent part of a [`FitOutput`].
-struct FitSummary {
-    curves: Vec<crate::train::curves::CurveRow>,
-    eval_chosen: Vec<f32>,
-    eval_rejected: Vec<f32>,
-    steps: usize,
-    per_category: usize,
-    left_out_per_epoch: usize,
-    cap_bind_fraction: f64,
-    adv_ce: f64,
-    adv_ba: f64,
-}
-
-impl FitSummary {
-    fn of<M>(f: FitOutput<M>) -> (M, Self) {
-        let s = FitSummary {
-            curves: f.curves,
-            eval_chosen: f.eval_chosen,
-            eval_rejected: f.eval_rejected,
-            steps: f.steps,
-            per_category: f.per_category,
-            left_out_per_epoch: f.left_out_per_epoch,
-            cap_bind_fraction: f.cap_bind_fraction,
-            adv_ce: f.last_epoch_adv_ce,
-            adv_ba: f.last_epoch_adv_balanced_accuracy,
-        };
-        (f.model, s)
-    }
-}
-
 fn run_on<B: AutodiffBackend>(ctx: &StageContext, cfg: &TrainConfig) -> anyhow::Result<()> {
-    let pairs = read_pairs(ctx.input("data")?)?;
+    let data = ctx.input("data")?;
+    let pairs = read_pairs(data)?;
     let backbone = ctx.input("backbone")?.join("model");
     if !backbone.is_dir() {
         bail!("input `backbone`: no model/ directory (expected a model.pretrained stage)");
@@ -243,133 +207,73 @@ fn run_on<B: AutodiffBackend>(ctx: &StageContext, cfg: &TrainConfig) -> anyhow::
         Some(Input::Many(_)) => bail!("input `features` must be one stage, not a fan-in"),
         None => None,
     };
-    let trained = match (cfg.trainable, features) {
+    let mut meta = json!({
+        "trainable": cfg.trainable,
+        "lambda_adv": cfg.lambda_adv,
+        "categories": pairs.names,
+        "head_hidden": cfg.head_hidden,
+    });
+    let (trained, probe_rows) = match (cfg.trainable, features) {
         (Trainable::Head, Some(dir)) => {
             let feats = read_features(&dir.join(FEATURES_FILE)).context("input `features`")?;
-            let probes = read_probe_rows(&dir.join("probes.parquet"), feats.probes_more.rows)?;
-            let (head, trained) = train_head::<B>(ctx, cfg, &pairs, &feats)?;
+            let probes = if feats.probes_more.rows == 0 {
+                Vec::new()
+            } else {
+                read_probe_rows(&dir.join("probes.parquet")).context("input `features`")?
+            };
+            if probes.len() != feats.probes_more.rows {
+                bail!(
+                    "input `features`: probes.parquet has {} rows, the features {}",
+                    probes.len(),
+                    feats.probes_more.rows
+                );
+            }
+            let (head, trained) = train_on_features::<B>(ctx, cfg, &pairs, &feats)?;
             copy_backbone(&backbone, &model_out)?;
-            let meta = json!({"pooling": "backbone default (model.features)", "head_hidden": cfg.head_hidden, "hidden": feats.hidden()});
-            write_head(&model_out, &head, &rm_meta(cfg, &pairs, meta))?;
-            write_probe_scores(ctx, &probes, trained.probes.as_ref())?;
-            trained
+            meta["hidden"] = json!(feats.hidden());
+            meta["pooling"] =
+                json!("model.features (BERT: mean over real tokens; Llama: last real token)");
+            write_head(&model_out, &head, &meta)?;
+            (trained, probes)
         }
-        (Trainable::Head, None) => bail!(
-            "trainable: head trains on frozen features: connect a `features` input (a model.features stage over the same data and backbone)"
+        (_, Some(_)) => bail!(
+            "input `features` is for trainable: head; trainable: {:?} trains the backbone itself (drop the input)",
+            cfg.trainable
         ),
-        (t, _) => bail!("trainable: {t:?} on the backbone itself is not available in this build"),
+        (_, None) => {
+            let (enc, head, trained) =
+                train_on_backbone::<B>(ctx, cfg, &pairs, data, &backbone, cfg.probe_max_len)?;
+            std::fs::create_dir_all(&model_out)?;
+            enc.save_encoder(&model_out)
+                .context("saving the trained backbone")?;
+            meta["hidden"] = json!(enc.hidden);
+            meta["pooling"] = json!("BERT: mean over real tokens; Llama: last real token");
+            write_head(&model_out, &head, &meta)?;
+            let rows = match &trained.probes {
+                Some(_) => probe_rows_of(ctx)?,
+                None => Vec::new(),
+            };
+            (trained, rows)
+        }
     };
-    write_outputs(ctx, cfg, &pairs, &trained.fit)
+    write_probe_scores(ctx, &probe_rows, trained.probes.as_ref())?;
+    write_outputs(ctx, cfg, &pairs, &trained)
 }
 
-fn rm_meta(cfg: &TrainConfig, pairs: &Pairs, mut extra: Value) -> Value {
-    extra["trainable"] = serde_json::to_value(cfg.trainable).unwrap_or(Value::Null);
-    extra["lambda_adv"] = json!(cfg.lambda_adv);
-    extra["categories"] = json!(pairs.names);
-    extra
-}
-
-fn train_head<B: AutodiffBackend>(
-    ctx: &StageContext,
-    cfg: &TrainConfig,
-    pairs: &Pairs,
-    f: &Features,
-) -> anyhow::Result<(RewardHead<B::InnerBackend>, Trained)> {
-    let rows_ok = |m: &Matrix, n: usize, what: &str| {
-        if m.rows != n {
-            bail!(
-                "input `features`: {what} has {} rows, input `data` {n}",
-                m.rows
+/// The probe rows of the connected `crows_pairs` / `stereoset` inputs, in
+/// the order the backbone path scored them.
+fn probe_rows_of(ctx: &StageContext) -> anyhow::Result<Vec<ProbeRow>> {
+    let mut rows = Vec::new();
+    for slot in ["crows_pairs", "stereoset"] {
+        if ctx.inputs.contains_key(slot) {
+            rows.extend(
+                probe_items(slot, ctx.input(slot)?)?
+                    .into_iter()
+                    .map(|t| t.0),
             );
         }
-        Ok(())
-    };
-    rows_ok(&f.train_chosen, pairs.train.ids.len(), "train")?;
-    rows_ok(&f.eval_chosen, pairs.eval.ids.len(), "eval")?;
-    let device = B::Device::default();
-    let d = f.hidden();
-    let head = RewardHead::<B>::new(d, cfg.head_hidden, ctx.seed_for("init"), &device);
-    let train_score = |h: &RewardHead<B>, rows: &[usize]| {
-        let c = gather_rows::<B>(&f.train_chosen.data, d, rows, &device);
-        let r = gather_rows::<B>(&f.train_rejected.data, d, rows, &device);
-        (h.forward(c), h.forward(r))
-    };
-    let inner = default_device::<B::InnerBackend>();
-    let score_inner = |h: &RewardHead<B::InnerBackend>, m: &Matrix, rows: &[usize]| -> Vec<f32> {
-        let x = gather_rows::<B::InnerBackend>(&m.data, d, rows, &inner);
-        h.forward(x)
-            .into_data()
-            .convert::<f32>()
-            .to_vec::<f32>()
-            .unwrap_or_default()
-    };
-    let eval_score = |h: &RewardHead<B::InnerBackend>, rows: &[usize]| {
-        Ok((
-            score_inner(h, &f.eval_chosen, rows),
-            score_inner(h, &f.eval_rejected, rows),
-        ))
-    };
-    let check = || ctx.check_cancel();
-    let log = |s: &str| ctx.log(s);
-    let input = FitInput::<B, RewardHead<B>> {
-        cfg,
-        k: pairs.names.len(),
-        train_categories: &pairs.train.categories,
-        n_eval: pairs.eval.ids.len(),
-        seeds: Seeds {
-            order: ctx.seed_for("order"),
-            adversary: ctx.seed_for("adversary"),
-        },
-        train_score: &train_score,
-        eval_score: &eval_score,
-        check: &check,
-        log: &log,
-    };
-    let (head, fit) = FitSummary::of(fit(head, &input)?);
-    let head = head.valid();
-    let probes = (f.probes_more.rows > 0).then(|| {
-        let rows: Vec<usize> = (0..f.probes_more.rows).collect();
-        (
-            score_inner(&head, &f.probes_more, &rows),
-            score_inner(&head, &f.probes_less, &rows),
-        )
-    });
-    Ok((head, Trained { fit, probes }))
-}
-
-fn default_device<T: burn::tensor::backend::Backend>() -> T::Device {
-    T::Device::default()
-}
-
-/// `(item_id, dataset, bias_type, direction)` of each probe row.
-type ProbeRow = (String, String, String, String);
-
-fn read_probe_rows(path: &Path, n: usize) -> anyhow::Result<Vec<ProbeRow>> {
-    if n == 0 && !path.exists() {
-        return Ok(Vec::new());
     }
-    const COLS: &[&str] = &["item_id", "dataset", "bias_type", "direction"];
-    let df = read_frame(path).context("input `features`")?;
-    let col = |c: &str| str_column(&df, c, path, COLS);
-    let (a, b, c, d) = (
-        col("item_id")?,
-        col("dataset")?,
-        col("bias_type")?,
-        col("direction")?,
-    );
-    if a.len() != n {
-        bail!(
-            "{}: {} rows, features have {n} probe rows",
-            path.display(),
-            a.len()
-        );
-    }
-    Ok(a.into_iter()
-        .zip(b)
-        .zip(c)
-        .zip(d)
-        .map(|(((a, b), c), d)| (a, b, c, d))
-        .collect())
+    Ok(rows)
 }
 
 fn write_probe_scores(
@@ -382,11 +286,11 @@ fn write_probe_scores(
         Some((more, less)) => rows
             .iter()
             .zip(more.iter().zip(less))
-            .map(|((id, ds, bt, dir), (m, l))| StereoItem {
-                item_id: id.clone(),
-                dataset: ds.clone(),
-                bias_type: bt.clone(),
-                direction: dir.clone(),
+            .map(|(r, (m, l))| StereoItem {
+                item_id: r.item_id.clone(),
+                dataset: r.dataset.clone(),
+                bias_type: r.bias_type.clone(),
+                direction: r.direction.clone(),
                 more: f64::from(*m),
                 less: f64::from(*l),
             })
@@ -400,7 +304,7 @@ fn write_outputs(
     ctx: &StageContext,
     cfg: &TrainConfig,
     pairs: &Pairs,
-    fit: &FitSummary,
+    fit: &Trained,
 ) -> anyhow::Result<()> {
     let mut rows = Vec::with_capacity(2 * pairs.eval.ids.len());
     for (i, id) in pairs.eval.ids.iter().enumerate() {

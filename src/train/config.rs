@@ -78,6 +78,10 @@ pub struct TrainConfig {
     /// Steps per row of `curves.csv` (averaged).
     #[serde(default = "log_every")]
     pub log_every: usize,
+    /// Longest probe sentence in tokens (backbone path; `model.features`
+    /// has its own).
+    #[serde(default = "probe_max_len")]
+    pub probe_max_len: usize,
 }
 
 fn one() -> usize {
@@ -107,6 +111,9 @@ fn eps() -> f64 {
 fn log_every() -> usize {
     10
 }
+fn probe_max_len() -> usize {
+    128
+}
 
 impl Default for TrainConfig {
     fn default() -> Self {
@@ -125,6 +132,7 @@ impl Default for TrainConfig {
             ce_cap: true,
             moment_eps: eps(),
             log_every: log_every(),
+            probe_max_len: probe_max_len(),
         }
     }
 }
@@ -159,6 +167,7 @@ impl TrainConfig {
             ("epochs", self.epochs),
             ("adversary_hidden", self.adversary_hidden),
             ("log_every", self.log_every),
+            ("probe_max_len", self.probe_max_len),
         ] {
             if v == 0 {
                 return Err(WithError::new(k, "must be ≥ 1"));

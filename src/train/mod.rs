@@ -13,5 +13,8 @@ pub mod ground_truth;
 pub mod head;
 pub mod init;
 pub mod moments;
+pub mod on_backbone;
+pub mod on_features;
 pub mod pairs;
 pub mod rm_dir;
+pub mod trained;

@@ -1,0 +1,92 @@
+//! Training path 1: a reward head on frozen pooled features from a
+//! `model.features` stage (`trainable: head`), computed once for every λ of
+//! a sweep.
+
+use anyhow::bail;
+use burn::module::AutodiffModule;
+use burn::tensor::backend::{AutodiffBackend, Backend};
+
+use super::config::TrainConfig;
+use super::features::{Features, Matrix};
+use super::fit::{FitInput, Seeds, fit, gather_rows};
+use super::head::RewardHead;
+use super::pairs::Pairs;
+use super::trained::Trained;
+use crate::stages::kind::StageContext;
+
+fn default_device<T: Backend>() -> T::Device {
+    T::Device::default()
+}
+
+/// Trains a head on `f`; returns it (inference backend) and the outcome,
+/// with the probes in `f` scored.
+///
+/// # Errors
+/// Features that do not match the data, or a training error.
+pub fn train_on_features<B: AutodiffBackend>(
+    ctx: &StageContext,
+    cfg: &TrainConfig,
+    pairs: &Pairs,
+    f: &Features,
+) -> anyhow::Result<(RewardHead<B::InnerBackend>, Trained)> {
+    for (m, n, what) in [
+        (&f.train_chosen, pairs.train.ids.len(), "train"),
+        (&f.eval_chosen, pairs.eval.ids.len(), "eval"),
+    ] {
+        if m.rows != n {
+            bail!(
+                "input `features`: {what} has {} rows, input `data` {n} (features of other data?)",
+                m.rows
+            );
+        }
+    }
+    let device = default_device::<B>();
+    let d = f.hidden();
+    let head = RewardHead::<B>::new(d, cfg.head_hidden, ctx.seed_for("init"), &device);
+    let train_score = |h: &RewardHead<B>, rows: &[usize]| {
+        let c = gather_rows::<B>(&f.train_chosen.data, d, rows, &device);
+        let r = gather_rows::<B>(&f.train_rejected.data, d, rows, &device);
+        (h.forward(c), h.forward(r))
+    };
+    let inner = default_device::<B::InnerBackend>();
+    let score = |h: &RewardHead<B::InnerBackend>, m: &Matrix, rows: &[usize]| -> Vec<f32> {
+        let x = gather_rows::<B::InnerBackend>(&m.data, d, rows, &inner);
+        h.forward(x)
+            .into_data()
+            .convert::<f32>()
+            .to_vec::<f32>()
+            .unwrap_or_default()
+    };
+    let eval_score = |h: &RewardHead<B::InnerBackend>, rows: &[usize]| {
+        Ok((
+            score(h, &f.eval_chosen, rows),
+            score(h, &f.eval_rejected, rows),
+        ))
+    };
+    let check = || ctx.check_cancel();
+    let log = |s: &str| ctx.log(s);
+    let input = FitInput::<B, RewardHead<B>> {
+        cfg,
+        k: pairs.names.len(),
+        train_categories: &pairs.train.categories,
+        n_eval: pairs.eval.ids.len(),
+        seeds: Seeds {
+            order: ctx.seed_for("order"),
+            adversary: ctx.seed_for("adversary"),
+        },
+        train_score: &train_score,
+        eval_score: &eval_score,
+        check: &check,
+        log: &log,
+    };
+    let (head, mut trained) = Trained::of(fit(head, &input)?);
+    let head = head.valid();
+    if f.probes_more.rows > 0 {
+        let rows: Vec<usize> = (0..f.probes_more.rows).collect();
+        trained.probes = Some((
+            score(&head, &f.probes_more, &rows),
+            score(&head, &f.probes_less, &rows),
+        ));
+    }
+    Ok((head, trained))
+}

@@ -1,0 +1,49 @@
+//! What a training path hands to the stage's output writer: the curves,
+//! the eval rewards, the probe rewards and the loop's counters.
+
+use super::curves::CurveRow;
+use super::fit::FitOutput;
+
+/// The model-independent outcome of one run.
+#[derive(Debug)]
+pub struct Trained {
+    /// Curves.
+    pub curves: Vec<CurveRow>,
+    /// Final eval rewards, chosen side.
+    pub eval_chosen: Vec<f32>,
+    /// Final eval rewards, rejected side.
+    pub eval_rejected: Vec<f32>,
+    /// Optimiser steps.
+    pub steps: usize,
+    /// Pairs per category per batch.
+    pub per_category: usize,
+    /// Training pairs left out of each epoch.
+    pub left_out_per_epoch: usize,
+    /// Fraction of steps where the ln K cap bound.
+    pub cap_bind_fraction: f64,
+    /// Mean adversary CE over the last epoch.
+    pub adv_ce: f64,
+    /// Mean adversary balanced accuracy over the last epoch.
+    pub adv_ba: f64,
+    /// Rewards of the stereotype probes `(more, less)`, when scored.
+    pub probes: Option<(Vec<f32>, Vec<f32>)>,
+}
+
+impl Trained {
+    /// Splits a [`FitOutput`] into its model and the rest.
+    pub fn of<M>(f: FitOutput<M>) -> (M, Self) {
+        let t = Trained {
+            curves: f.curves,
+            eval_chosen: f.eval_chosen,
+            eval_rejected: f.eval_rejected,
+            steps: f.steps,
+            per_category: f.per_category,
+            left_out_per_epoch: f.left_out_per_epoch,
+            cap_bind_fraction: f.cap_bind_fraction,
+            adv_ce: f.last_epoch_adv_ce,
+            adv_ba: f.last_epoch_adv_balanced_accuracy,
+            probes: None,
+        };
+        (f.model, t)
+    }
+}
