@@ -15,6 +15,7 @@ pub fn builtin() -> Vec<&'static dyn Kind> {
         &super::model_pretrained::ModelPretrained,
         &super::eval_reward_distribution::EvalRewardDistribution,
         &super::eval_stereotype::EvalStereotype,
+        &super::eval_category_audit::EvalCategoryAudit,
         &super::report_paper::ReportPaper,
     ]
 }
