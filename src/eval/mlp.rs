@@ -526,17 +526,13 @@ mod tests {
         let mut grad = vec![0.0; mlp.params().len()];
         mlp.loss_and_grad(&xs, &ys, &batch, &mut grad);
         let h = 1e-6;
-        for p in 0..grad.len() {
+        for (p, &g) in grad.iter().enumerate() {
             let mut plus = mlp.clone();
             plus.params[p] += h;
             let mut minus = mlp.clone();
             minus.params[p] -= h;
             let num = (plus.loss(&xs, &ys) - minus.loss(&xs, &ys)) / (2.0 * h);
-            assert!(
-                (num - grad[p]).abs() < 1e-6,
-                "param {p}: {num} vs {}",
-                grad[p]
-            );
+            assert!((num - g).abs() < 1e-6, "param {p}: {num} vs {}", g);
         }
     }
 
