@@ -12,6 +12,7 @@ pub mod data_preferences;
 pub mod data_prepare;
 pub mod data_probes;
 pub mod data_tokenize;
+pub mod eval_category_audit;
 pub mod eval_reward_distribution;
 pub mod eval_stereotype;
 pub mod harness;
