@@ -19,7 +19,8 @@ use repro::stages::data_tokenize::{DataTokenize, find_tokenizer};
 use repro::stages::harness::{metrics, run_kind};
 use serde_json::{Value, json};
 
-fn root_from(var: &str, require: &str) -> Option<PathBuf> {
+/// The directory named by `var`, or `None` (skip) unless `require` is `1`.
+pub fn root_from(var: &str, require: &str) -> Option<PathBuf> {
     match std::env::var_os(var) {
         Some(p) if !p.is_empty() => {
             Some(std::fs::canonicalize(&p).unwrap_or_else(|e| panic!("{var}={p:?}: {e}")))

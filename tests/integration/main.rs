@@ -14,6 +14,7 @@ mod malformed;
 mod matrix;
 mod model;
 mod model_cli;
+mod paper_pipelines;
 mod parallel;
 mod readonly_inputs;
 mod report_paper;

@@ -1,0 +1,67 @@
+//! `pipelines/paper.yaml` cannot run here (hub data, Llama-3.2-1B, a GPU),
+//! but `repro status` and `repro run --dry-run` on it must work offline; so
+//! must they on `paper-cpu.yaml`, which extends it. Both need `$REPRO_DATA`
+//! (the probe sets are local files) and paper-cpu `$REPRO_MODELS`.
+
+use std::path::Path;
+
+use super::common::Env;
+use super::data_real::root_from;
+
+fn copy_pipelines(env: &Env) {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("pipelines");
+    for f in ["paper.yaml", "paper-cpu.yaml"] {
+        env.write(&format!("pipelines/{f}"), &std::fs::read_to_string(src.join(f)).unwrap());
+    }
+}
+
+fn offline(env: &Env, args: &[&str], data: &Path, models: Option<&Path>) -> super::common::Out {
+    let mut c = env.command(args);
+    c.env("REPRO_DATA", data)
+        .env("HF_HUB_OFFLINE", "1")
+        .env("HF_HOME", env.path("no-hf-cache"))
+        .env_remove("HF_HUB_CACHE");
+    if let Some(m) = models {
+        c.env("REPRO_MODELS", m);
+    }
+    env.spawn_command(c).wait()
+}
+
+#[test]
+fn paper_yaml_status_and_dry_run_work_offline() {
+    let Some(data) = root_from("REPRO_DATA", "REPRO_REQUIRE_DATA") else {
+        return;
+    };
+    let env = Env::new();
+    copy_pipelines(&env);
+    let s = offline(&env, &["status", "pipelines/paper.yaml"], &data, None);
+    assert_eq!(s.code, 0, "{}", s.stderr);
+    for stage in ["hh_helpful", "rm[lambda_adv=2.0]", "rm_multi[lambda_adv=0.2]", "audit[lambda_adv=0.2]", "report"] {
+        assert!(s.stdout.contains(stage), "{stage} missing from:\n{}", s.stdout);
+    }
+    assert!(s.stdout.contains("0 fresh"), "{}", s.stdout);
+    let d = offline(&env, &["run", "--dry-run", "pipelines/paper.yaml"], &data, None);
+    assert_eq!(d.code, 0, "{}", d.stderr);
+    assert!(d.stdout.contains("rm[lambda_adv=0.2]"), "{}", d.stdout);
+    assert!(env.records().is_empty(), "a dry run records nothing");
+}
+
+#[test]
+fn paper_cpu_yaml_extends_it_and_plans_offline() {
+    let Some(data) = root_from("REPRO_DATA", "REPRO_REQUIRE_DATA") else {
+        return;
+    };
+    let Some(models) = root_from("REPRO_MODELS", "REPRO_REQUIRE_MODELS") else {
+        return;
+    };
+    let env = Env::new();
+    copy_pipelines(&env);
+    let s = offline(&env, &["status", "pipelines/paper-cpu.yaml"], &data, Some(&models));
+    assert_eq!(s.code, 0, "{}", s.stderr);
+    for stage in ["features", "features_multi", "rm[lambda_adv=1.5]", "dist_multi[lambda_adv=0.0]"] {
+        assert!(s.stdout.contains(stage), "{stage} missing from:\n{}", s.stdout);
+    }
+    let d = offline(&env, &["run", "--dry-run", "pipelines/paper-cpu.yaml"], &data, Some(&models));
+    assert_eq!(d.code, 0, "{}", d.stderr);
+    assert!(env.records().is_empty());
+}
