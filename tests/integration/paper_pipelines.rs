@@ -11,7 +11,10 @@ use super::data_real::root_from;
 fn copy_pipelines(env: &Env) {
     let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("pipelines");
     for f in ["paper.yaml", "paper-cpu.yaml"] {
-        env.write(&format!("pipelines/{f}"), &std::fs::read_to_string(src.join(f)).unwrap());
+        env.write(
+            &format!("pipelines/{f}"),
+            &std::fs::read_to_string(src.join(f)).unwrap(),
+        );
     }
 }
 
@@ -36,11 +39,26 @@ fn paper_yaml_status_and_dry_run_work_offline() {
     copy_pipelines(&env);
     let s = offline(&env, &["status", "pipelines/paper.yaml"], &data, None);
     assert_eq!(s.code, 0, "{}", s.stderr);
-    for stage in ["hh_helpful", "rm[lambda_adv=2.0]", "rm_multi[lambda_adv=0.2]", "audit[lambda_adv=0.2]", "report"] {
-        assert!(s.stdout.contains(stage), "{stage} missing from:\n{}", s.stdout);
+    for stage in [
+        "hh_helpful",
+        "rm[lambda_adv=2.0]",
+        "rm_multi[lambda_adv=0.2]",
+        "audit[lambda_adv=0.2]",
+        "report",
+    ] {
+        assert!(
+            s.stdout.contains(stage),
+            "{stage} missing from:\n{}",
+            s.stdout
+        );
     }
     assert!(s.stdout.contains("0 fresh"), "{}", s.stdout);
-    let d = offline(&env, &["run", "--dry-run", "pipelines/paper.yaml"], &data, None);
+    let d = offline(
+        &env,
+        &["run", "--dry-run", "pipelines/paper.yaml"],
+        &data,
+        None,
+    );
     assert_eq!(d.code, 0, "{}", d.stderr);
     assert!(d.stdout.contains("rm[lambda_adv=0.2]"), "{}", d.stdout);
     assert!(env.records().is_empty(), "a dry run records nothing");
@@ -56,12 +74,31 @@ fn paper_cpu_yaml_extends_it_and_plans_offline() {
     };
     let env = Env::new();
     copy_pipelines(&env);
-    let s = offline(&env, &["status", "pipelines/paper-cpu.yaml"], &data, Some(&models));
+    let s = offline(
+        &env,
+        &["status", "pipelines/paper-cpu.yaml"],
+        &data,
+        Some(&models),
+    );
     assert_eq!(s.code, 0, "{}", s.stderr);
-    for stage in ["features", "features_multi", "rm[lambda_adv=1.5]", "dist_multi[lambda_adv=0.0]"] {
-        assert!(s.stdout.contains(stage), "{stage} missing from:\n{}", s.stdout);
+    for stage in [
+        "features",
+        "features_multi",
+        "rm[lambda_adv=1.5]",
+        "dist_multi[lambda_adv=0.0]",
+    ] {
+        assert!(
+            s.stdout.contains(stage),
+            "{stage} missing from:\n{}",
+            s.stdout
+        );
     }
-    let d = offline(&env, &["run", "--dry-run", "pipelines/paper-cpu.yaml"], &data, Some(&models));
+    let d = offline(
+        &env,
+        &["run", "--dry-run", "pipelines/paper-cpu.yaml"],
+        &data,
+        Some(&models),
+    );
     assert_eq!(d.code, 0, "{}", d.stderr);
     assert!(env.records().is_empty());
 }
