@@ -143,7 +143,13 @@ impl Kind for ModelPretrained {
     }
     fn key_deps(&self, with: &Value, roots: &Roots) -> Result<Vec<KeyDep>, WithError> {
         let w: With = parse_with(with)?;
-        let mut deps = vec![KeyDep::File(resolve(&w, roots)?)];
+        // An `hf:` id stands for remote content, like an unpinned data
+        // source: keyed by the id (and its pin, if given), so `repro status`
+        // works offline before the model is in the local cache.
+        let mut deps = match w.source {
+            Source::Hf(id) if id.split_once('/').is_some() => Vec::new(),
+            _ => vec![KeyDep::File(resolve(&w, roots)?)],
+        };
         if let Some(d) = w.digest {
             deps.push(KeyDep::Pin(d));
         }
@@ -225,6 +231,27 @@ mod tests {
     use std::collections::BTreeMap;
     use std::sync::atomic::AtomicBool;
     use std::sync::{Arc, Mutex};
+
+    #[test]
+    fn hub_ids_are_keyed_without_the_cache_and_paths_need_their_file() {
+        let roots = Roots {
+            models: Some("/nonexistent-models".into()),
+            ..Roots::default()
+        };
+        let hf = serde_json::json!({"source": {"hf": "org/absent-model"}});
+        assert_eq!(ModelPretrained.key_deps(&hf, &roots).unwrap(), vec![]);
+        let pinned =
+            serde_json::json!({"source": {"hf": "org/absent-model"}, "digest": "blake3:ab"});
+        assert_eq!(
+            ModelPretrained.key_deps(&pinned, &roots).unwrap(),
+            vec![KeyDep::Pin("blake3:ab".into())]
+        );
+        let local = serde_json::json!({"source": {"models": "x/model"}});
+        assert_eq!(
+            ModelPretrained.key_deps(&local, &roots).unwrap(),
+            vec![KeyDep::File("/nonexistent-models/x/model".into())]
+        );
+    }
 
     fn ctx(with: Value, out: PathBuf, pipeline_dir: PathBuf) -> StageContext {
         StageContext {

@@ -121,6 +121,12 @@ const FIELDS: &[Field] = &[
         default: Some("10"),
         doc: "steps averaged per row of curves.csv",
     },
+    Field {
+        name: "probe_max_len",
+        ty: "int ≥ 1",
+        default: Some("128"),
+        doc: "longest probe sentence in tokens (backbone path)",
+    },
 ];
 
 const SLOTS: &[Slot] = &[
@@ -141,6 +147,18 @@ const SLOTS: &[Slot] = &[
         required: false,
         fan_in: false,
         doc: "a model.features stage over the same data and backbone (trainable: head)",
+    },
+    Slot {
+        name: "crows_pairs",
+        required: false,
+        fan_in: false,
+        doc: "a data.probes CrowS-Pairs stage, scored by the trained RM (backbone path; with `features` the probes come from there)",
+    },
+    Slot {
+        name: "stereoset",
+        required: false,
+        fan_in: false,
+        doc: "a data.probes StereoSet stage, scored likewise",
     },
 ];
 
@@ -215,6 +233,11 @@ fn run_on<B: AutodiffBackend>(ctx: &StageContext, cfg: &TrainConfig) -> anyhow::
     });
     let (trained, probe_rows) = match (cfg.trainable, features) {
         (Trainable::Head, Some(dir)) => {
+            if ctx.inputs.contains_key("crows_pairs") || ctx.inputs.contains_key("stereoset") {
+                bail!(
+                    "with a `features` input the probes come from the features stage: connect crows_pairs/stereoset there, not here"
+                );
+            }
             let feats = read_features(&dir.join(FEATURES_FILE)).context("input `features`")?;
             let probes = if feats.probes_more.rows == 0 {
                 Vec::new()
