@@ -152,7 +152,7 @@ pub fn fit<B: AutodiffBackend, M: AutodiffModule<B>>(
     let device = B::Device::default();
     let mut order = SplitMix64::new(input.seeds.order);
     let clip =
-        (cfg.max_grad_norm > 0.0).then(|| GradientClippingConfig::Norm(cfg.max_grad_norm as f32));
+        (cfg.max_grad_norm > 0.0).then_some(GradientClippingConfig::Norm(cfg.max_grad_norm as f32));
     let mut opt = AdamWConfig::new()
         .with_weight_decay(cfg.weight_decay as f32)
         .with_grad_clipping(clip)
@@ -216,18 +216,18 @@ pub fn fit<B: AutodiffBackend, M: AutodiffModule<B>>(
             window.add(bt_val, acc, ce_val, ba, capped);
             epoch_ce += ce_val;
             epoch_ba += ba;
-            if step.is_multiple_of(cfg.log_every) {
-                if let Some(row) = window.take(epoch, step) {
-                    (input.log)(&format!(
-                        "epoch {epoch} step {step}: BT {:.4} acc {:.3} adv CE {:.4} BA {:.3} cap {:.2}",
-                        row.bt_loss,
-                        row.bt_accuracy,
-                        row.adv_ce.unwrap_or(f64::NAN),
-                        row.adv_balanced_accuracy.unwrap_or(f64::NAN),
-                        row.cap_binds.unwrap_or(f64::NAN)
-                    ));
-                    curves.push(row);
-                }
+            if step.is_multiple_of(cfg.log_every)
+                && let Some(row) = window.take(epoch, step)
+            {
+                (input.log)(&format!(
+                    "epoch {epoch} step {step}: BT {:.4} acc {:.3} adv CE {:.4} BA {:.3} cap {:.2}",
+                    row.bt_loss,
+                    row.bt_accuracy,
+                    row.adv_ce.unwrap_or(f64::NAN),
+                    row.adv_balanced_accuracy.unwrap_or(f64::NAN),
+                    row.cap_binds.unwrap_or(f64::NAN)
+                ));
+                curves.push(row);
             }
         }
         curves.extend(window.take(epoch, step));
@@ -284,8 +284,8 @@ mod tests {
 
     #[test]
     fn bt_nll_is_softplus_of_minus_d() {
-        for d in [-40.0, -3.0, 0.0, 0.5, 3.0, 40.0] {
-            let want = (1.0 + (-d as f64).exp()).ln();
+        for d in [-40.0f64, -3.0, 0.0, 0.5, 3.0, 40.0] {
+            let want = (1.0 + (-d).exp()).ln();
             assert!((bt_nll(d) - want).abs() < 1e-12 * (1.0 + want), "{d}");
         }
         assert!((bt_nll(0.0) - 2f64.ln()).abs() < 1e-15);

@@ -32,6 +32,9 @@ pub struct BackboneRm<B: Backend> {
     pub head: RewardHead<B>,
 }
 
+/// The trained backbone (for saving), its head, and the outcome.
+pub type BackboneOutcome<B> = (LoadedEncoder<B>, RewardHead<B>, Trained);
+
 /// Sequences per forward pass when scoring without gradients.
 const EVAL_BATCH: usize = 32;
 
@@ -118,11 +121,7 @@ pub fn train_on_backbone<B: AutodiffBackend>(
     data: &Path,
     backbone: &Path,
     probe_max_len: usize,
-) -> anyhow::Result<(
-    LoadedEncoder<B::InnerBackend>,
-    RewardHead<B::InnerBackend>,
-    Trained,
-)> {
+) -> anyhow::Result<BackboneOutcome<B::InnerBackend>> {
     let device = B::Device::default();
     let loaded = load_encoder::<B>(backbone, &device)
         .with_context(|| format!("input `backbone`: loading {}", backbone.display()))?;

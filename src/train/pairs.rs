@@ -88,11 +88,14 @@ pub fn read_pairs(dir: &Path) -> anyhow::Result<Pairs> {
     })
 }
 
+/// Token id sequences of one side of a split.
+pub type Sequences = Vec<Vec<u32>>;
+
 /// Token ids `(chosen, rejected)` of one split file.
 ///
 /// # Errors
 /// A missing or malformed id column.
-pub fn read_tokens(path: &Path) -> anyhow::Result<(Vec<Vec<u32>>, Vec<Vec<u32>>)> {
+pub fn read_tokens(path: &Path) -> anyhow::Result<(Sequences, Sequences)> {
     Ok((
         read_ids(path, "chosen_ids")?,
         read_ids(path, "rejected_ids")?,
