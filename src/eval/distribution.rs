@@ -214,14 +214,18 @@ pub fn preference(rows: &[ScoreRow]) -> Option<Preference> {
         return None;
     }
     let n = margins.len() as f64;
-    // -log σ(m) = softplus(-m), computed stably.
-    let softplus = |x: f64| x.max(0.0) + (-x.abs()).exp().ln_1p();
     Some(Preference {
         pairs: margins.len(),
         accuracy: margins.iter().filter(|m| **m > 0.0).count() as f64 / n,
         ties: margins.iter().filter(|m| **m == 0.0).count(),
-        bt_loss: margins.iter().map(|m| softplus(-m)).sum::<f64>() / n,
+        bt_loss: margins.iter().map(|m| bt_nll(*m)).sum::<f64>() / n,
     })
+}
+
+/// The Bradley–Terry loss of one pair with reward margin `m = r_c − r_r`:
+/// `−log σ(m) = softplus(−m)`, in nats, stable for any sign.
+pub fn bt_nll(m: f64) -> f64 {
+    (-m).max(0.0) + (-m.abs()).exp().ln_1p()
 }
 
 /// Runs every test on `rows` (already checked by [`super::scores::read_scores`]).

@@ -204,10 +204,7 @@ pub fn export_bert<B: Backend>(
             ("intermediate.dense", &l.intermediate),
             ("output.dense", &l.output),
         ] {
-            out.push(host(format!("{p}.{n}.weight"), lin.weight.val(), true));
-            if let Some(b) = &lin.bias {
-                out.push(host(format!("{p}.{n}.bias"), b.val(), false));
-            }
+            push_linear(&mut out, &format!("{p}.{n}"), lin);
         }
         norm(
             &mut out,
@@ -287,10 +284,15 @@ pub fn write_linears<B: Backend>(
 ) -> Result<(), ExportError> {
     let mut named = Vec::new();
     for (name, l) in layers {
-        named.push(host(format!("{name}.weight"), l.weight.val(), true));
-        if let Some(b) = &l.bias {
-            named.push(host(format!("{name}.bias"), b.val(), false));
-        }
+        push_linear(&mut named, name, l);
     }
     write(path, &named)
+}
+
+/// `<name>.weight` (HF `[out, in]`) and `<name>.bias` of a `Linear`.
+fn push_linear<B: Backend>(out: &mut Vec<Named>, name: &str, l: &burn::nn::Linear<B>) {
+    out.push(host(format!("{name}.weight"), l.weight.val(), true));
+    if let Some(b) = &l.bias {
+        out.push(host(format!("{name}.bias"), b.val(), false));
+    }
 }

@@ -53,8 +53,6 @@ use crate::data::token_table::read_ids;
 use crate::data::tokenize::encode;
 use crate::data::{metrics, table};
 use crate::model::encoder::{EncoderConfig, LoadedEncoder, load_encoder};
-use crate::model::load::safetensors::SafetensorsSource;
-use crate::model::load::{HostTensor, WeightSource};
 
 /// The `model.features` kind.
 pub struct ModelFeatures;
@@ -285,19 +283,6 @@ pub fn read_probe_rows(path: &Path) -> anyhow::Result<Vec<ProbeRow>> {
             direction,
         })
         .collect())
-}
-
-/// Reads `features.safetensors`: every tensor by name.
-pub fn read_features(path: &Path) -> anyhow::Result<BTreeMap<String, HostTensor>> {
-    let mut src = SafetensorsSource::open_file(path)?;
-    let names: Vec<String> = src.names().map(str::to_string).collect();
-    let mut out = BTreeMap::new();
-    for n in names {
-        if let Some(t) = src.get(&n)? {
-            out.insert(n, t);
-        }
-    }
-    Ok(out)
 }
 
 /// Counters of one [`embed_all`] run.
@@ -650,13 +635,14 @@ mod tests {
         ];
         let with = json!({"batch_size": 3});
         let out = run_kind(&ModelFeatures, &f.root, "feat", with.clone(), &inputs, None).unwrap();
-        let feats = read_features(&out.join("features.safetensors")).unwrap();
+        let feats =
+            crate::train::features::read_features(&out.join("features.safetensors")).unwrap();
         let l = load_encoder::<Flex>(&f.backbone.join("model"), &Default::default()).unwrap();
         let d = l.hidden;
         for (split, n) in [("train", 11), ("eval", 5)] {
             for side in ["chosen", "rejected"] {
-                let t = &feats[&format!("{split}.{side}")];
-                assert_eq!(t.shape, vec![n, d]);
+                let t = feats.tensor(&format!("{split}.{side}")).unwrap();
+                assert_eq!(t.shape(), vec![n, d]);
                 let ids = read_ids(
                     &f.data.join(format!("{split}.parquet")),
                     &format!("{side}_ids"),
@@ -698,11 +684,8 @@ mod tests {
                 &[1, 3, 4, 7, 8, 9, 5, 4, 12, 2],
             ),
         ];
-        let (more, less) = (&feats["probes.more"], &feats["probes.less"]);
-        assert_eq!(
-            (more.shape.clone(), less.shape.clone()),
-            (vec![4, d], vec![4, d])
-        );
+        let (more, less) = (&feats.probes_more, &feats.probes_less);
+        assert_eq!((more.shape(), less.shape()), (vec![4, d], vec![4, d]));
         for (k, (m, s)) in expected.iter().enumerate() {
             let got = &more.data[k * d..(k + 1) * d];
             assert!(max_diff(got, &pooled_alone(&l, m)) < 1e-5, "more {k}");
@@ -729,9 +712,10 @@ mod tests {
         let f = fixture();
         let inputs = [("backbone", f.backbone.clone()), ("data", f.data.clone())];
         let out = run_kind(&ModelFeatures, &f.root, "f", json!({}), &inputs, None).unwrap();
-        let feats = read_features(&out.join("features.safetensors")).unwrap();
-        assert_eq!(feats["probes.more"].shape, vec![0, 16]);
-        assert_eq!(feats["probes.less"].shape, vec![0, 16]);
+        let feats =
+            crate::train::features::read_features(&out.join("features.safetensors")).unwrap();
+        assert_eq!(feats.probes_more.shape(), vec![0, 16]);
+        assert_eq!(feats.probes_less.shape(), vec![0, 16]);
         assert!(
             read_probe_rows(&out.join("probes.parquet"))
                 .unwrap()

@@ -52,30 +52,22 @@ pub fn cross_entropy<B: Backend>(logits: Tensor<B, 2>, labels: &[usize]) -> Tens
         .reshape([1])
 }
 
-/// Balanced accuracy of argmax predictions: the mean over present classes
-/// of their recall.
+/// Balanced accuracy ([`crate::eval::stats::balanced_accuracy`]) of the
+/// argmax of each row of `logits` (`[n, k]` row-major); 0 when empty.
 pub fn balanced_accuracy(logits: &[f32], k: usize, labels: &[usize]) -> f64 {
-    let mut hit = vec![0usize; k];
-    let mut n = vec![0usize; k];
-    for (row, &c) in logits.chunks(k.max(1)).zip(labels) {
-        let pred = row
-            .iter()
-            .enumerate()
-            .fold(
-                (0, f32::NEG_INFINITY),
-                |b, (j, &v)| if v > b.1 { (j, v) } else { b },
-            )
-            .0;
-        n[c] += 1;
-        hit[c] += usize::from(pred == c);
-    }
-    let recalls: Vec<f64> = n
-        .iter()
-        .zip(&hit)
-        .filter(|(n, _)| **n > 0)
-        .map(|(&n, &h)| h as f64 / n as f64)
+    let predicted: Vec<usize> = logits
+        .chunks(k.max(1))
+        .map(|row| {
+            row.iter()
+                .enumerate()
+                .fold(
+                    (0, f32::NEG_INFINITY),
+                    |b, (j, &v)| if v > b.1 { (j, v) } else { b },
+                )
+                .0
+        })
         .collect();
-    recalls.iter().sum::<f64>() / recalls.len().max(1) as f64
+    crate::eval::stats::balanced_accuracy(labels, &predicted).unwrap_or(0.0)
 }
 
 #[cfg(test)]

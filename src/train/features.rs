@@ -40,7 +40,27 @@ pub struct Features {
     pub probes_less: Matrix,
 }
 
+impl Matrix {
+    /// `[rows, cols]`.
+    pub fn shape(&self) -> Vec<usize> {
+        vec![self.rows, self.cols]
+    }
+}
+
 impl Features {
+    /// The tensor called `name` in the file (`train.chosen`, …).
+    pub fn tensor(&self, name: &str) -> Option<&Matrix> {
+        Some(match name {
+            "train.chosen" => &self.train_chosen,
+            "train.rejected" => &self.train_rejected,
+            "eval.chosen" => &self.eval_chosen,
+            "eval.rejected" => &self.eval_rejected,
+            "probes.more" => &self.probes_more,
+            "probes.less" => &self.probes_less,
+            _ => return None,
+        })
+    }
+
     /// Width of the features.
     pub fn hidden(&self) -> usize {
         self.train_chosen.cols

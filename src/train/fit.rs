@@ -21,6 +21,7 @@ use super::batches::ByCategory;
 use super::config::{AdversaryInput, TrainConfig};
 use super::curves::{CurveRow, Window};
 use super::moments::{N_FEATURES, moment_features};
+use crate::eval::distribution::bt_nll;
 use crate::util::rng::SplitMix64;
 
 /// Seeds of the run's random streams (DESIGN §7).
@@ -82,15 +83,6 @@ pub struct FitOutput<M> {
     pub last_epoch_adv_ce: f64,
     /// Mean adversary balanced accuracy over the last epoch.
     pub last_epoch_adv_balanced_accuracy: f64,
-}
-
-/// `−log σ(d)` in f64, stable for any sign.
-pub fn bt_nll(d: f64) -> f64 {
-    if d > 0.0 {
-        (-d).exp().ln_1p()
-    } else {
-        -d + d.exp().ln_1p()
-    }
 }
 
 /// Mean BT loss and accuracy (r_c > r_r) of scored pairs.

@@ -12,10 +12,9 @@ use burn::tensor::Tensor;
 use burn::tensor::backend::{AutodiffBackend, Backend};
 
 use super::config::{TrainConfig, Trainable};
-use super::fit::{FitInput, Seeds, fit};
 use super::head::RewardHead;
 use super::pairs::{Pairs, read_tokens};
-use super::trained::Trained;
+use super::trained::{Trained, fit_in_stage};
 use crate::data::tokenize::encode;
 use crate::model::encoder::{Encoder, LoadedEncoder, load_encoder};
 use crate::model::llama::Batch;
@@ -193,23 +192,7 @@ pub fn train_on_backbone<B: AutodiffBackend>(
             score_all(m, &inner_like, &pick(&eval_r))?,
         ))
     };
-    let check = || ctx.check_cancel();
-    let log = |s: &str| ctx.log(s);
-    let input = FitInput::<B, BackboneRm<B>> {
-        cfg,
-        k: pairs.names.len(),
-        train_categories: &pairs.train.categories,
-        n_eval: pairs.eval.ids.len(),
-        seeds: Seeds {
-            order: ctx.seed_for("order"),
-            adversary: ctx.seed_for("adversary"),
-        },
-        train_score: &train_score,
-        eval_score: &eval_score,
-        check: &check,
-        log: &log,
-    };
-    let (model, mut trained) = Trained::of(fit(model, &input)?);
+    let (model, mut trained) = fit_in_stage(ctx, cfg, pairs, model, &train_score, &eval_score)?;
     let model = model.valid();
     let probes = tokenize_probes(
         ctx,

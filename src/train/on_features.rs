@@ -8,10 +8,10 @@ use burn::tensor::backend::{AutodiffBackend, Backend};
 
 use super::config::TrainConfig;
 use super::features::{Features, Matrix};
-use super::fit::{FitInput, Seeds, fit, gather_rows};
+use super::fit::gather_rows;
 use super::head::RewardHead;
 use super::pairs::Pairs;
-use super::trained::Trained;
+use super::trained::{Trained, fit_in_stage};
 use crate::stages::kind::StageContext;
 
 fn default_device<T: Backend>() -> T::Device {
@@ -63,23 +63,7 @@ pub fn train_on_features<B: AutodiffBackend>(
             score(h, &f.eval_rejected, rows),
         ))
     };
-    let check = || ctx.check_cancel();
-    let log = |s: &str| ctx.log(s);
-    let input = FitInput::<B, RewardHead<B>> {
-        cfg,
-        k: pairs.names.len(),
-        train_categories: &pairs.train.categories,
-        n_eval: pairs.eval.ids.len(),
-        seeds: Seeds {
-            order: ctx.seed_for("order"),
-            adversary: ctx.seed_for("adversary"),
-        },
-        train_score: &train_score,
-        eval_score: &eval_score,
-        check: &check,
-        log: &log,
-    };
-    let (head, mut trained) = Trained::of(fit(head, &input)?);
+    let (head, mut trained) = fit_in_stage(ctx, cfg, pairs, head, &train_score, &eval_score)?;
     let head = head.valid();
     if f.probes_more.rows > 0 {
         let rows: Vec<usize> = (0..f.probes_more.rows).collect();

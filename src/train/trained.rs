@@ -1,8 +1,14 @@
 //! What a training path hands to the stage's output writer: the curves,
 //! the eval rewards, the probe rewards and the loop's counters.
 
+use burn::module::AutodiffModule;
+use burn::tensor::backend::AutodiffBackend;
+
+use super::config::TrainConfig;
 use super::curves::CurveRow;
-use super::fit::FitOutput;
+use super::fit::{EvalScore, FitInput, FitOutput, Seeds, TrainScore, fit};
+use super::pairs::Pairs;
+use crate::stages::kind::StageContext;
 
 /// The model-independent outcome of one run.
 #[derive(Debug)]
@@ -46,4 +52,36 @@ impl Trained {
         };
         (f.model, t)
     }
+}
+
+/// Trains `model` on `pairs` inside a stage: seeds from the stage's
+/// streams (DESIGN §7), interrupts and progress through `ctx`.
+///
+/// # Errors
+/// A training error or an interrupt.
+pub fn fit_in_stage<B: AutodiffBackend, M: AutodiffModule<B>>(
+    ctx: &StageContext,
+    cfg: &TrainConfig,
+    pairs: &Pairs,
+    model: M,
+    train_score: &TrainScore<'_, M, B>,
+    eval_score: &EvalScore<'_, M::InnerModule>,
+) -> anyhow::Result<(M, Trained)> {
+    let check = || ctx.check_cancel();
+    let log = |s: &str| ctx.log(s);
+    let input = FitInput {
+        cfg,
+        k: pairs.names.len(),
+        train_categories: &pairs.train.categories,
+        n_eval: pairs.eval.ids.len(),
+        seeds: Seeds {
+            order: ctx.seed_for("order"),
+            adversary: ctx.seed_for("adversary"),
+        },
+        train_score,
+        eval_score,
+        check: &check,
+        log: &log,
+    };
+    Ok(Trained::of(fit(model, &input)?))
 }
