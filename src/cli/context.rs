@@ -35,10 +35,12 @@ pub fn store_dir(flag: Option<&Path>) -> PathBuf {
 
 /// Data and model roots from the environment.
 pub fn roots(pipeline_file: &Path) -> Roots {
+    // Absolute, so what a stage is handed does not depend on where it runs.
     let env = |k: &str| {
         std::env::var_os(k)
             .filter(|v| !v.is_empty())
             .map(PathBuf::from)
+            .map(|p| std::path::absolute(&p).unwrap_or(p))
     };
     Roots {
         pipeline_dir: pipeline_file

@@ -8,6 +8,7 @@ use super::context::store_dir;
 use super::error::CliError;
 use crate::store::error::IoContext;
 use crate::store::flock::{StoreLock, Wait};
+use crate::store::log::{FAILED_KEPT, FAILED_SUFFIX};
 use crate::store::record::all_keys;
 use crate::store::{Lockfile, Record, Store};
 
@@ -58,12 +59,15 @@ pub fn gc(store: Option<&Path>, pipelines: &[PathBuf], dry_run: bool) -> Result<
     let _lock = StoreLock::exclusive(store.root(), Wait::Yes)?;
     let mut keep_keys = HashSet::new();
     let mut keep_objects = HashSet::new();
+    let mut keep_logs = HashSet::new();
     for l in &locks {
         let lock = Lockfile::load(l)?;
         for entry in lock.stages.values() {
             keep_keys.insert(entry.key.clone());
-            if let Some(r) = Record::load(&store, &entry.key)? {
+            // A malformed record keeps nothing alive: the next run replaces it.
+            if let Ok(Some(r)) = Record::load(&store, &entry.key) {
                 keep_objects.extend(r.objects(&store)?);
+                keep_logs.insert(store.root().join(&r.provenance.log));
             }
         }
     }
@@ -93,11 +97,51 @@ pub fn gc(store: Option<&Path>, pipelines: &[PathBuf], dry_run: bool) -> Result<
             }
         }
     }
+    let logs = prune_logs(&store, &keep_logs, dry_run)?;
     let names: Vec<String> = locks.iter().map(|l| l.display().to_string()).collect();
     let _ = writeln!(
         out,
-        "gc: kept what {} reach; {verb} {records} record(s), {objects} object(s), {bytes} bytes",
+        "gc: kept what {} reach; {verb} {records} record(s), {objects} object(s), {bytes} bytes, {logs} log(s)",
         names.join(", ")
     );
     Ok(())
+}
+
+/// Deletes stage logs except those of kept records and the newest
+/// [`FAILED_KEPT`] failed runs of each stage; returns how many went.
+fn prune_logs(store: &Store, keep: &HashSet<PathBuf>, dry_run: bool) -> Result<usize, CliError> {
+    let root = store.root().join("logs");
+    let mut removed = 0;
+    let Ok(stages) = std::fs::read_dir(&root) else {
+        return Ok(0);
+    };
+    for stage in stages.flatten() {
+        if !stage.file_type().is_ok_and(|t| t.is_dir()) {
+            continue;
+        }
+        let mut files: Vec<PathBuf> = std::fs::read_dir(stage.path())
+            .at(&stage.path())?
+            .flatten()
+            .filter(|e| e.file_type().is_ok_and(|t| !t.is_dir()))
+            .map(|e| e.path())
+            .collect();
+        // Names start with a UTC stamp: newest last.
+        files.sort();
+        let mut failed_seen = 0;
+        for f in files.iter().rev() {
+            if keep.contains(f) {
+                continue;
+            }
+            let failed = f.to_string_lossy().ends_with(FAILED_SUFFIX);
+            if failed && failed_seen < FAILED_KEPT {
+                failed_seen += 1;
+                continue;
+            }
+            removed += 1;
+            if !dry_run {
+                std::fs::remove_file(f).at(f)?;
+            }
+        }
+    }
+    Ok(removed)
 }

@@ -13,7 +13,8 @@ use crate::backend::Backend;
 use crate::dag::plan;
 use crate::exec::{self, RealRunner, RunSettings};
 use crate::store::flock::{StoreLock, Wait};
-use crate::store::{Lockfile, Record};
+use crate::exec::stage_run::Keep;
+use crate::store::{Lockfile, Record, Store};
 
 /// Verifies; exit 1 on any mismatch.
 pub fn verify(
@@ -127,6 +128,13 @@ fn rerun_stages(
         .filter_map(|(s, e)| e.record.clone().map(|r| (s.name.clone(), r)))
         .collect();
     let cancel = exec::signals::install();
+    // The reruns' outputs go to a scratch store that is deleted afterwards:
+    // they must not stay in the real store as orphans.
+    let scratch_dir = ctx
+        .store
+        .new_tmp("verify-rerun")
+        .map_err(CliError::from)?;
+    let scratch = Store::open(&scratch_dir)?;
     let mut problems = 0;
     for (i, s) in ctx.pipeline.stages.iter().enumerate() {
         if !selected[i] {
@@ -162,7 +170,7 @@ fn rerun_stages(
             &ctx.store,
             &RealRunner,
             &settings,
-            false,
+            Keep::Scratch(&scratch),
         ) {
             Err(f) => {
                 problems += 1;

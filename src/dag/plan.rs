@@ -9,6 +9,7 @@ use serde_json::Value as Json;
 use super::key::{self, DepError, DepHashes};
 use crate::backend::Backend;
 use crate::spec::{InputRef, Pipeline, Stage};
+use crate::store::record::RecordProblem;
 use crate::store::{LockEntry, Lockfile, Record, Store, StoreError};
 
 /// Why a stage must run.
@@ -28,6 +29,11 @@ pub enum Reason {
     BackendChanged,
     /// The record exists but an output object is gone.
     OutputMissing,
+    /// The record disagrees with itself, its objects or the lockfile: it is
+    /// not trusted (and never copied into the lockfile); the rerun replaces it.
+    RecordDisagrees(String),
+    /// The record file does not parse; it counts as no record.
+    RecordMalformed(String),
     /// `--force`.
     Forced,
     /// An upstream stage will run first, so the key is not known yet.
@@ -44,6 +50,11 @@ impl fmt::Display for Reason {
             Reason::CodeVersionChanged => f.write_str("code version changed"),
             Reason::BackendChanged => f.write_str("backend changed"),
             Reason::OutputMissing => f.write_str("output missing"),
+            Reason::RecordDisagrees(why) => write!(f, "record not trusted: {why}"),
+            Reason::RecordMalformed(path) => write!(
+                f,
+                "malformed record {path} (ignored; running the stage replaces it)"
+            ),
             Reason::Forced => f.write_str("forced"),
             Reason::UpstreamStale(i) => write!(f, "upstream stale: {i}"),
         }
@@ -140,16 +151,59 @@ pub fn evaluate(
     if forced {
         return Ok(stale(Reason::Forced));
     }
-    match Record::load(store, &k)? {
-        Some(r) if r.outputs_present(store) => Ok(Evaluation {
+    let record = match Record::load(store, &k) {
+        Ok(r) => r,
+        Err(StoreError::Malformed { path, .. }) => {
+            let shown = path.strip_prefix(store.root()).unwrap_or(&path);
+            return Ok(stale(Reason::RecordMalformed(shown.display().to_string())));
+        }
+        Err(e) => return Err(e.into()),
+    };
+    let Some(r) = record else {
+        return Ok(stale(why(lock.stages.get(&stage.name), &material, backend)));
+    };
+    match trust(&r, &k, lock.stages.get(&stage.name), store) {
+        Ok(()) => Ok(Evaluation {
             key: Some(k.clone()),
             material: Some(material.clone()),
             record: Some(r),
             reason: None,
         }),
-        Some(_) => Ok(stale(Reason::OutputMissing)),
-        None => Ok(stale(why(lock.stages.get(&stage.name), &material, backend))),
+        Err(RecordProblem::Missing) => Ok(stale(Reason::OutputMissing)),
+        Err(RecordProblem::Disagrees(why)) => Ok(stale(Reason::RecordDisagrees(why))),
     }
+}
+
+/// Whether a record may be used as is: its material hashes to its key, it
+/// agrees with the lockfile entry for the same key, and its objects are there
+/// with their recorded sizes.
+fn trust(
+    r: &Record,
+    k: &str,
+    locked: Option<&LockEntry>,
+    store: &Store,
+) -> Result<(), RecordProblem> {
+    if r.key != k || key::key_of(&r.material) != k {
+        return Err(RecordProblem::Disagrees(
+            "its key material does not hash to its key".into(),
+        ));
+    }
+    if let Some(l) = locked.filter(|l| l.key == k)
+        && l.outputs != r.outputs
+    {
+        let which: Vec<&str> = l
+            .outputs
+            .keys()
+            .chain(r.outputs.keys())
+            .filter(|o| l.outputs.get(*o) != r.outputs.get(*o))
+            .map(String::as_str)
+            .collect();
+        return Err(RecordProblem::Disagrees(format!(
+            "its outputs differ from the lockfile's ({})",
+            which.first().copied().unwrap_or("?")
+        )));
+    }
+    r.check_objects(store)
 }
 
 /// The reason a stage with no record for its key is stale, from its lock entry.

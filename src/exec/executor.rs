@@ -10,7 +10,7 @@ use std::sync::mpsc;
 use std::time::Duration;
 
 use super::runner::StageRunner;
-use super::stage_run::{Failure, RunSettings, run_stage};
+use super::stage_run::{Failure, Keep, RunSettings, run_stage};
 use crate::dag::key::DepHashes;
 use crate::dag::plan::{evaluate, lock_entry};
 use crate::dag::{PlanError, Reason};
@@ -179,7 +179,7 @@ pub fn execute(
                 let tx = tx.clone();
                 scope.spawn(move || {
                     let r = run_stage(
-                        stage, &key, &material, pipeline, &needed, store, runner, settings, true,
+                        stage, &key, &material, pipeline, &needed, store, runner, settings, Keep::Record,
                     );
                     let _ = tx.send((i, r));
                 });

@@ -7,6 +7,7 @@ pub mod publish;
 pub mod runner;
 pub mod signals;
 pub mod stage_run;
+pub mod supervise;
 
 pub use executor::{ExecError, RunOptions, Summary, execute};
 pub use runner::{Job, RealRunner, RunError, StageRunner};

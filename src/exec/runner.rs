@@ -5,6 +5,7 @@
 use std::collections::BTreeMap;
 use std::fs::File;
 use std::os::unix::process::CommandExt;
+
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::sync::Arc;
@@ -15,6 +16,7 @@ use std::time::Duration;
 use crate::backend::Backend;
 use crate::spec::{Stage, StageKind};
 use crate::stages::{Input, Roots, StageContext};
+use crate::store::log::CappedLog;
 
 /// One stage run, staged in a temp directory.
 pub struct Job<'a> {
@@ -93,7 +95,7 @@ impl StageRunner for RealRunner {
                     roots: job.roots.clone(),
                     scratch: job.scratch.clone(),
                     cancel: job.cancel.clone(),
-                    log: Mutex::new(Box::new(job.log)),
+                    log: Mutex::new(Box::new(CappedLog::new(job.log))),
                 };
                 let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| k.run(&ctx)));
                 match result {
@@ -118,6 +120,9 @@ impl StageRunner for RealRunner {
     }
 }
 
+/// Runs `bash -c RUN` under the supervisor (`repro __supervise`, see
+/// [`super::supervise`]): the command and everything it starts die with it,
+/// with `repro`, and before the outputs are hashed.
 fn run_command(run: &str, job: &Job<'_>) -> Result<(), RunError> {
     let log_err = job
         .log
@@ -127,8 +132,14 @@ fn run_command(run: &str, job: &Job<'_>) -> Result<(), RunError> {
         .log
         .try_clone()
         .map_err(|e| RunError::failed(format!("log: {e}")))?;
-    let mut cmd = Command::new("bash");
-    cmd.arg("-c")
+    let exe = std::env::current_exe()
+        .map_err(|e| RunError::failed(format!("cannot find the repro binary: {e}")))?;
+    let mut cmd = Command::new(exe);
+    cmd.arg(super::supervise::SUBCOMMAND)
+        .arg(std::process::id().to_string())
+        .arg("--")
+        .arg("bash")
+        .arg("-c")
         .arg(run)
         .current_dir(&job.dir)
         .stdin(Stdio::null())
@@ -140,27 +151,22 @@ fn run_command(run: &str, job: &Job<'_>) -> Result<(), RunError> {
         .env("REPRO_SEED", job.seed.to_string())
         .env("REPRO_THREADS", job.threads.to_string())
         .env("TMPDIR", &job.scratch)
+        // Its own process group: a terminal's Ctrl-C reaches repro, which
+        // stops the stage through the supervisor.
         .process_group(0);
     for slot in job.inputs.keys() {
         cmd.env(format!("IN_{slot}"), job.in_root.join(slot));
     }
-    // SAFETY: prctl is async-signal-safe; it asks the kernel to kill the
-    // child if this (waiting) thread dies, e.g. when repro is killed -9.
-    unsafe {
-        cmd.pre_exec(|| {
-            libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
-            Ok(())
-        });
-    }
     let mut child = cmd
         .spawn()
-        .map_err(|e| RunError::failed(format!("cannot start bash: {e}")))?;
-    let pgid = child.id() as i32;
+        .map_err(|e| RunError::failed(format!("cannot start the stage's supervisor: {e}")))?;
+    let pid = child.id() as i32;
     loop {
         match child.try_wait() {
             Ok(Some(status)) if status.success() => return Ok(()),
             Ok(Some(status)) => {
                 let how = match status.code() {
+                    Some(c) if c > 128 => format!("killed by signal {}", c - 128),
                     Some(c) => format!("exit code {c}"),
                     None => "killed by a signal".to_string(),
                 };
@@ -173,9 +179,10 @@ fn run_command(run: &str, job: &Job<'_>) -> Result<(), RunError> {
             Err(e) => return Err(RunError::failed(format!("waiting for the command: {e}"))),
         }
         if job.cancel.load(Ordering::Relaxed) {
-            // SAFETY: plain syscalls on the child's own process group.
-            unsafe { libc::killpg(pgid, libc::SIGTERM) };
-            for _ in 0..100 {
+            // The supervisor stops the tree (SIGTERM, then SIGKILL) and exits.
+            // SAFETY: plain syscalls on our own child.
+            unsafe { libc::kill(pid, libc::SIGTERM) };
+            for _ in 0..250 {
                 if matches!(child.try_wait(), Ok(Some(_))) {
                     return Err(RunError {
                         message: "interrupted".into(),
@@ -184,7 +191,7 @@ fn run_command(run: &str, job: &Job<'_>) -> Result<(), RunError> {
                 }
                 std::thread::sleep(Duration::from_millis(20));
             }
-            unsafe { libc::killpg(pgid, libc::SIGKILL) };
+            unsafe { libc::killpg(pid, libc::SIGKILL) };
             let _ = child.wait();
             return Err(RunError {
                 message: "interrupted".into(),

@@ -72,9 +72,21 @@ pub struct Failure {
     pub log: Option<PathBuf>,
 }
 
-/// Runs `stage` whose key is `key`, storing its outputs and record. With
-/// `save == false` (verify --rerun) the outputs are stored but no record is
-/// written.
+/// Where a stage run's outputs go.
+#[derive(Clone, Copy)]
+pub enum Keep<'a> {
+    /// Into the store, with a record (a normal run).
+    Record,
+    /// Into a scratch store and no record (`verify --rerun`): the rerun's
+    /// outputs never become orphans in the real store.
+    Scratch(&'a Store),
+}
+
+/// Largest metrics file read (bytes).
+const METRICS_LIMIT: u64 = 16 << 20;
+
+/// Runs `stage` whose key is `key`, reading its inputs from `store` and
+/// storing its outputs and record as `keep` says.
 #[allow(clippy::too_many_arguments)]
 pub fn run_stage(
     stage: &Stage,
@@ -85,8 +97,12 @@ pub fn run_stage(
     store: &Store,
     runner: &dyn StageRunner,
     settings: &RunSettings,
-    save: bool,
+    keep: Keep<'_>,
 ) -> Result<Record, Failure> {
+    let out_store = match keep {
+        Keep::Record => store,
+        Keep::Scratch(s) => s,
+    };
     let started = time::now_unix();
     let log_dir = store.root().join("logs").join(&stage.name);
     let log_path = log_dir.join(format!("{}.log", time::stamp(started)));
@@ -114,9 +130,11 @@ pub fn run_stage(
             serde_json::to_vec_pretty(&stage.with).map_err(|e| RunError::failed(e.to_string()))?;
         fs::write(&params_file, params)
             .map_err(|e| RunError::failed(format!("{}: {e}", params_file.display())))?;
+        let dir = std::path::absolute(&pipeline.dir)
+            .map_err(|e| RunError::failed(format!("{}: {e}", pipeline.dir.display())))?;
         let job = Job {
             stage,
-            dir: pipeline.dir.clone(),
+            dir,
             inputs,
             in_root,
             out: out.clone(),
@@ -132,14 +150,29 @@ pub fn run_stage(
             cancel: settings.cancel.clone(),
         };
         runner.run(job)?;
-        store_outputs(stage, &out, store)
+        store_outputs(stage, &out, out_store)
     })();
     make_writable(&tmp);
     let _ = fs::remove_dir_all(&tmp);
-    let (outputs, metrics) = result.map_err(|error| Failure {
-        error,
-        log: Some(log_path.clone()),
-    })?;
+    let (outputs, metrics) = match result {
+        Ok(r) => r,
+        Err(error) => {
+            // Failed runs' logs are told apart by name: `gc` keeps the last few.
+            let failed = log_dir.join(format!(
+                "{}{}",
+                time::stamp(started),
+                crate::store::log::FAILED_SUFFIX
+            ));
+            let log = match fs::rename(&log_path, &failed) {
+                Ok(()) => failed,
+                Err(_) => log_path,
+            };
+            return Err(Failure {
+                error,
+                log: Some(log),
+            });
+        }
+    };
     let record = Record {
         schema: 1,
         stage: stage.name.clone(),
@@ -165,7 +198,7 @@ pub fn run_stage(
                 .to_string(),
         },
     };
-    if save {
+    if matches!(keep, Keep::Record) {
         record
             .save(store)
             .map_err(|e| fail(e.to_string(), Some(&log_path)))?;
@@ -215,8 +248,8 @@ fn stage_inputs(
     Ok(out)
 }
 
-/// Checks that every declared output exists, moves it into the store and
-/// reads the metrics.
+/// Reads the metrics, then checks every declared output (no links, FIFOs,
+/// sockets or devices anywhere inside) and moves it into the store.
 fn store_outputs(
     stage: &Stage,
     out: &Path,
@@ -224,10 +257,9 @@ fn store_outputs(
 ) -> Result<(BTreeMap<String, crate::store::Entry>, Json), RunError> {
     let mut metrics = Json::Object(Default::default());
     if let Some(m) = &stage.metrics {
-        let p = out.join(m);
-        let text = fs::read_to_string(&p)
+        let bytes = crate::store::ingest::read_staged(out, m, METRICS_LIMIT)
             .map_err(|e| RunError::failed(format!("metrics file `{m}`: {e}")))?;
-        metrics = parse_metrics(m, &text).map_err(RunError::failed)?;
+        metrics = parse_metrics(m, &String::from_utf8_lossy(&bytes)).map_err(RunError::failed)?;
     }
     let mut outputs = BTreeMap::new();
     for o in &stage.outputs {
@@ -238,7 +270,7 @@ fn store_outputs(
             )));
         }
         let e = store
-            .put_path(&p)
+            .put_output(out, o)
             .map_err(|e| RunError::failed(format!("storing output `{o}`: {e}")))?;
         outputs.insert(o.clone(), e);
     }
@@ -247,14 +279,7 @@ fn store_outputs(
 
 /// The last `n` lines of a stage log, or `None` if it cannot be read.
 pub fn log_tail(path: &Path, n: usize) -> Option<Vec<String>> {
-    let text = fs::read_to_string(path).ok()?;
-    let lines: Vec<&str> = text.lines().collect();
-    Some(
-        lines[lines.len().saturating_sub(n)..]
-            .iter()
-            .map(|l| l.to_string())
-            .collect(),
-    )
+    crate::store::log::tail(path, n)
 }
 
 /// A metrics file: a JSON object, or one number (named after the file).

@@ -39,6 +39,15 @@ pub enum StoreError {
         /// What is wrong.
         message: String,
     },
+    /// A stage output the store refuses to take: a link, FIFO, socket or
+    /// device, or a path that leaves the staging directory.
+    #[error("{path}: {message}")]
+    Refused {
+        /// The offending path, relative to the stage's `$OUT` where possible.
+        path: PathBuf,
+        /// What it is and what to do instead.
+        message: String,
+    },
     /// Another process holds the store lock and `--no-wait` was given.
     #[error("store {path} is busy: another repro process holds its lock{holder}")]
     Busy {

@@ -3,7 +3,9 @@
 
 pub mod error;
 pub mod flock;
+pub mod ingest;
 pub mod lockfile;
+pub mod log;
 pub mod objects;
 pub mod record;
 

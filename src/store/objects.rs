@@ -4,6 +4,7 @@
 use std::collections::BTreeMap;
 use std::fs::{self, File};
 use std::io::{self, Read, Write};
+
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -41,7 +42,10 @@ static RUN_COUNTER: AtomicU64 = AtomicU64::new(0);
 
 impl Store {
     /// Opens (creating if needed) the store at `root`.
+    /// The root is made absolute (not canonicalised), so every path the
+    /// store hands out — to a command's environment above all — is absolute.
     pub fn open(root: &Path) -> Result<Store, StoreError> {
+        let root = &std::path::absolute(root).at(root)?;
         for sub in ["objects", "records", "logs", "tmp"] {
             fs::create_dir_all(root.join(sub)).at(&root.join(sub))?;
         }
@@ -53,7 +57,7 @@ impl Store {
     /// Opens an existing store without creating anything (read-only commands).
     pub fn open_existing(root: &Path) -> Store {
         Store {
-            root: root.to_path_buf(),
+            root: std::path::absolute(root).unwrap_or_else(|_| root.to_path_buf()),
         }
     }
 
@@ -93,95 +97,6 @@ impl Store {
         ));
         fs::create_dir_all(&dir).at(&dir)?;
         Ok(dir)
-    }
-
-    /// Moves a file into the store (rename; the source is consumed).
-    pub fn put_file(&self, path: &Path) -> Result<Entry, StoreError> {
-        use std::os::unix::fs::MetadataExt;
-        let (digest, size) = crate::util::hash::hash_file(path).at(path)?;
-        let dest = self.object_path(&digest);
-        let meta = fs::symlink_metadata(path).at(path)?;
-        if dest.is_file() {
-            fs::remove_file(path).at(path)?;
-        } else if meta.file_type().is_symlink() || meta.nlink() > 1 {
-            // A link's target (or a hard link's other names) lives outside the
-            // store: copy the bytes so the object owns its inode.
-            let bytes = fs::read(path).at(path)?;
-            let e = self.put_bytes(&bytes)?;
-            fs::remove_file(path).at(path)?;
-            if e.digest != digest {
-                return Err(StoreError::Corrupt {
-                    digest,
-                    actual: e.digest,
-                    path: path.to_path_buf(),
-                });
-            }
-        } else {
-            let parent = dest.parent().unwrap_or(&self.root);
-            fs::create_dir_all(parent).at(parent)?;
-            fs::set_permissions(path, fs::Permissions::from_mode(0o444)).at(path)?;
-            if fs::rename(path, &dest).is_err() {
-                // Different filesystem: copy to a temp name beside the object, then rename.
-                let tmp = dest.with_extension(format!("part{}", std::process::id()));
-                fs::copy(path, &tmp).at(&tmp)?;
-                fs::rename(&tmp, &dest).at(&dest)?;
-                fs::remove_file(path).at(path)?;
-            }
-        }
-        Ok(Entry {
-            digest,
-            size,
-            dir: false,
-        })
-    }
-
-    /// Stores bytes as an object.
-    pub fn put_bytes(&self, bytes: &[u8]) -> Result<Entry, StoreError> {
-        let digest = blake3::hash(bytes).to_hex().to_string();
-        let dest = self.object_path(&digest);
-        if !dest.is_file() {
-            let parent = dest.parent().unwrap_or(&self.root);
-            fs::create_dir_all(parent).at(parent)?;
-            let tmp = dest.with_extension(format!(
-                "part{}-{}",
-                std::process::id(),
-                RUN_COUNTER.fetch_add(1, Ordering::Relaxed)
-            ));
-            let mut f = File::create(&tmp).at(&tmp)?;
-            f.write_all(bytes).at(&tmp)?;
-            f.sync_all().at(&tmp)?;
-            fs::set_permissions(&tmp, fs::Permissions::from_mode(0o444)).at(&tmp)?;
-            fs::rename(&tmp, &dest).at(&dest)?;
-        }
-        Ok(Entry {
-            digest,
-            size: bytes.len() as u64,
-            dir: false,
-        })
-    }
-
-    /// Moves a file or a whole directory tree into the store.
-    pub fn put_path(&self, path: &Path) -> Result<Entry, StoreError> {
-        let meta = fs::metadata(path).at(path)?;
-        if !meta.is_dir() {
-            return self.put_file(path);
-        }
-        let mut manifest = Manifest::default();
-        let mut files = BTreeMap::new();
-        crate::util::hash::walk(path, path, &mut files).at(path)?;
-        let mut size = 0;
-        for rel in files.keys() {
-            let e = self.put_file(&path.join(rel))?;
-            size += e.size;
-            manifest.files.insert(rel.clone(), e);
-        }
-        let bytes = manifest_bytes(&manifest);
-        let m = self.put_bytes(&bytes)?;
-        Ok(Entry {
-            digest: m.digest,
-            size,
-            dir: true,
-        })
     }
 
     /// Reads an object, refusing it if its bytes no longer match its name.
@@ -332,20 +247,47 @@ impl Store {
         Ok(size)
     }
 
-    /// Deletes leftovers of interrupted runs (call with the store lock held).
+    /// Deletes leftovers of interrupted runs (call with the store lock held):
+    /// staging directories under `tmp/`, half-written records
+    /// (`records/*.tmp*`) and half-written objects (`objects/*/*.part*`).
+    /// Never follows a link: a link planted under `tmp/` is removed, not its target.
     pub fn clean_tmp(&self) -> Result<usize, StoreError> {
         let tmp = self.root.join("tmp");
         let mut n = 0;
         if let Ok(rd) = fs::read_dir(&tmp) {
             for e in rd {
                 let p = e.at(&tmp)?.path();
-                make_writable(&p);
-                let _ = if p.is_dir() {
+                let is_dir = fs::symlink_metadata(&p).is_ok_and(|m| m.is_dir());
+                let _ = if is_dir {
+                    make_writable(&p);
                     fs::remove_dir_all(&p)
                 } else {
                     fs::remove_file(&p)
                 };
                 n += 1;
+            }
+        }
+        let records = self.root.join("records");
+        if let Ok(rd) = fs::read_dir(&records) {
+            for e in rd.flatten() {
+                if e.file_name().to_string_lossy().contains(".tmp") {
+                    let _ = fs::remove_file(e.path());
+                    n += 1;
+                }
+            }
+        }
+        let objects = self.root.join("objects");
+        if let Ok(rd) = fs::read_dir(&objects) {
+            for sub in rd.flatten() {
+                if !sub.file_type().is_ok_and(|t| t.is_dir()) {
+                    continue;
+                }
+                for f in fs::read_dir(sub.path()).into_iter().flatten().flatten() {
+                    if f.file_name().to_string_lossy().contains(".part") {
+                        let _ = fs::remove_file(f.path());
+                        n += 1;
+                    }
+                }
             }
         }
         Ok(n)
@@ -358,8 +300,11 @@ pub fn manifest_bytes(m: &Manifest) -> Vec<u8> {
     crate::util::canon::canonical(&v).into_bytes()
 }
 
-/// Sets the mode of every directory and file below `p` (links untouched).
-fn set_tree_mode(p: &Path, dir_mode: u32, file_mode: u32) {
+/// Sets the mode of every directory below `p` and, when `file_mode` is
+/// given, of every regular file with a single link (links, hard-linked files
+/// and anything else untouched: their inodes may be shared with files outside).
+fn set_tree_mode(p: &Path, dir_mode: u32, file_mode: Option<u32>) {
+    use std::os::unix::fs::MetadataExt;
     let Ok(meta) = fs::symlink_metadata(p) else {
         return;
     };
@@ -373,19 +318,23 @@ fn set_tree_mode(p: &Path, dir_mode: u32, file_mode: u32) {
             }
         }
         let _ = fs::set_permissions(p, fs::Permissions::from_mode(dir_mode));
-    } else if meta.is_file() {
-        let _ = fs::set_permissions(p, fs::Permissions::from_mode(file_mode));
+    } else if let Some(mode) = file_mode
+        && meta.is_file()
+        && meta.nlink() == 1
+    {
+        let _ = fs::set_permissions(p, fs::Permissions::from_mode(mode));
     }
 }
 
-/// Restores write permission below `p` so it can be deleted.
+/// Restores write permission on the directories below `p` so it can be
+/// deleted (deleting a file needs only its directory to be writable).
 pub fn make_writable(p: &Path) {
-    set_tree_mode(p, 0o755, 0o644);
+    set_tree_mode(p, 0o755, None);
 }
 
-/// Makes everything below `p` read-only (stage inputs).
+/// Makes everything below `p` read-only (stage inputs: the store's own copies).
 pub fn make_readonly(p: &Path) {
-    set_tree_mode(p, 0o555, 0o444);
+    set_tree_mode(p, 0o555, Some(0o444));
 }
 
 #[cfg(test)]
@@ -400,7 +349,7 @@ mod tests {
         fs::create_dir_all(src.join("sub")).unwrap();
         fs::write(src.join("a.txt"), b"hello").unwrap();
         fs::write(src.join("sub/b.txt"), b"world").unwrap();
-        let e = store.put_path(&src).unwrap();
+        let e = store.put_output(d.path(), "src").unwrap();
         assert!(e.dir);
         assert_eq!(e.size, 10);
         assert!(!src.join("a.txt").exists(), "files are moved, not copied");
@@ -419,7 +368,7 @@ mod tests {
             for f in order {
                 fs::write(p.join(f), f.as_bytes()).unwrap();
             }
-            store.put_path(&p).unwrap()
+            store.put_output(d.path(), name).unwrap()
         };
         assert_eq!(
             mk("x", &["a", "b", "c"]).digest,

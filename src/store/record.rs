@@ -94,15 +94,39 @@ impl Record {
         write_atomic(&path, &bytes)
     }
 
-    /// Whether every output object (and every file of a directory) is present.
-    pub fn outputs_present(&self, store: &Store) -> bool {
-        self.outputs.values().all(|e| {
-            store.has(&e.digest)
-                && (!e.dir
-                    || store
-                        .manifest(&e.digest)
-                        .is_ok_and(|m| m.files.values().all(|f| store.has(&f.digest))))
-        })
+    /// Checks the record against itself and its objects, cheaply: the
+    /// output digest recomputed from the outputs, and every object (and every
+    /// file of a directory) present with the recorded size — by `stat`, not by
+    /// rehashing (that is `verify`'s job). `Err` says what disagrees.
+    pub fn check_objects(&self, store: &Store) -> Result<(), RecordProblem> {
+        if output_digest(&self.outputs) != self.output_digest {
+            return Err(RecordProblem::Disagrees(
+                "its output digest does not match its outputs".into(),
+            ));
+        }
+        for (name, e) in &self.outputs {
+            if e.dir {
+                if !store.has(&e.digest) {
+                    return Err(RecordProblem::Missing);
+                }
+                let m = store.manifest(&e.digest).map_err(|err| {
+                    RecordProblem::Disagrees(format!("output `{name}`: {err}"))
+                })?;
+                let total: u64 = m.files.values().map(|f| f.size).sum();
+                if total != e.size {
+                    return Err(RecordProblem::Disagrees(format!(
+                        "output `{name}`: recorded {} bytes, its manifest lists {total}",
+                        e.size
+                    )));
+                }
+                for (rel, f) in &m.files {
+                    check_size(store, &format!("{name}/{rel}"), f)?;
+                }
+            } else {
+                check_size(store, name, e)?;
+            }
+        }
+        Ok(())
     }
 
     /// Every object this record reaches (outputs, manifests and their files).
@@ -117,6 +141,27 @@ impl Record {
             }
         }
         Ok(out)
+    }
+}
+
+/// Why a record cannot be trusted as it is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RecordProblem {
+    /// An object it names is gone.
+    Missing,
+    /// It disagrees with itself, its objects or the lockfile.
+    Disagrees(String),
+}
+
+fn check_size(store: &Store, name: &str, e: &Entry) -> Result<(), RecordProblem> {
+    match std::fs::symlink_metadata(store.object_path(&e.digest)) {
+        Ok(m) if m.is_file() && m.len() == e.size => Ok(()),
+        Ok(m) if m.is_file() => Err(RecordProblem::Disagrees(format!(
+            "output `{name}`: recorded {} bytes, its object has {}",
+            e.size,
+            m.len()
+        ))),
+        _ => Err(RecordProblem::Missing),
     }
 }
 

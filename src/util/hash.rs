@@ -1,7 +1,7 @@
 //! Content hashing of files and directory trees (blake3).
 
 use std::collections::BTreeMap;
-use std::fs::File;
+use std::os::unix::fs::OpenOptionsExt;
 use std::io;
 use std::path::Path;
 
@@ -11,7 +11,14 @@ use super::canon;
 
 /// blake3 hex digest and size of a file's bytes.
 pub fn hash_file(path: &Path) -> io::Result<(String, u64)> {
-    let mut f = File::open(path)?;
+    // O_NONBLOCK: opening a FIFO must not wait for a writer.
+    let mut f = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK)
+        .open(path)?;
+    if !f.metadata()?.is_file() {
+        return Err(not_regular());
+    }
     let mut h = blake3::Hasher::new();
     let n = io::copy(&mut f, &mut h)?;
     Ok((h.finalize().to_hex().to_string(), n))
@@ -21,6 +28,9 @@ pub fn hash_file(path: &Path) -> io::Result<(String, u64)> {
 /// files (`relative path → digest`), so renames and content both count.
 pub fn hash_path(path: &Path) -> io::Result<String> {
     let meta = std::fs::metadata(path)?;
+    if !meta.is_dir() && !meta.is_file() {
+        return Err(not_regular());
+    }
     if meta.is_dir() {
         let mut files = BTreeMap::new();
         walk(path, path, &mut files)?;
@@ -34,7 +44,17 @@ pub fn hash_path(path: &Path) -> io::Result<String> {
     }
 }
 
+/// A FIFO, socket or device: never opened (a FIFO would block forever).
+fn not_regular() -> io::Error {
+    io::Error::new(
+        io::ErrorKind::InvalidInput,
+        "not a regular file or directory (FIFOs, sockets and devices are never read)",
+    )
+}
+
 /// Every regular file below `dir`, as `relative path → (digest, size)`.
+/// Links to files are followed, links to directories are not (no cycles);
+/// a FIFO, socket or device is an error.
 pub fn walk(root: &Path, dir: &Path, out: &mut BTreeMap<String, (String, u64)>) -> io::Result<()> {
     let mut entries: Vec<_> = std::fs::read_dir(dir)?.collect::<Result<_, _>>()?;
     entries.sort_by_key(|e| e.file_name());
@@ -46,6 +66,11 @@ pub fn walk(root: &Path, dir: &Path, out: &mut BTreeMap<String, (String, u64)>) 
         } else if ft.is_file() || (ft.is_symlink() && p.is_file()) {
             let rel = p.strip_prefix(root).map_err(io::Error::other)?;
             out.insert(rel.to_string_lossy().into_owned(), hash_file(&p)?);
+        } else if !ft.is_symlink() {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!("{}: {}", p.display(), not_regular()),
+            ));
         }
     }
     Ok(())

@@ -16,6 +16,8 @@ mod model;
 mod model_cli;
 mod paper_pipelines;
 mod parallel;
+mod readme;
 mod readonly_inputs;
+mod safety;
 mod report_paper;
 mod verify_gc;
