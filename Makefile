@@ -8,7 +8,9 @@ export REPRO_MODELS ?= $(abspath models)
 PIPELINE ?= pipelines/paper-cpu.yaml
 # Where cargo puts the binary (honours CARGO_TARGET_DIR).
 REPRO := $(or $(CARGO_TARGET_DIR),target)/release/repro
-JOBS ?= 2
+# Stages at once; each gets cores / JOBS threads (one at a time: the long
+# model.features stage gets every core).
+JOBS ?= 1
 
 .PHONY: build test run demo models bench lint fmt clean-store
 

@@ -6,8 +6,8 @@ use std::path::{Path, PathBuf};
 use super::args::PipelineArgs;
 use super::error::CliError;
 use crate::backend::Backend;
+use crate::kind::Roots;
 use crate::spec::{self, Pipeline, matrix};
-use crate::stages::Roots;
 use crate::store::{Lockfile, Store};
 
 /// A loaded pipeline with its surroundings.

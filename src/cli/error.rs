@@ -1,4 +1,4 @@
-//! The CLI's error type and its mapping to exit codes (DESIGN §0).
+//! The CLI's error type and its mapping to exit codes (ARCHITECTURE.md, "The store").
 
 use crate::dag::PlanError;
 use crate::exec::ExecError;

@@ -34,7 +34,10 @@ pub fn version_line() -> &'static str {
 /// Parses the command line, runs the command, returns the exit code.
 pub fn main() -> i32 {
     let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
-    if args.get(1).is_some_and(|a| a == crate::exec::supervise::SUBCOMMAND) {
+    if args
+        .get(1)
+        .is_some_and(|a| a == crate::exec::supervise::SUBCOMMAND)
+    {
         return crate::exec::supervise::main(&args[2..]);
     }
     let cli = match Cli::try_parse() {

@@ -2,12 +2,14 @@
 
 use std::io::Write;
 use std::path::Path;
+use std::sync::Arc;
 
 use super::args::PipelineArgs;
 use super::context::Ctx;
 use super::error::CliError;
 use crate::backend::Backend;
 use crate::dag::plan;
+use crate::exec::bars::{Bars, BarsOut};
 use crate::exec::{self, RealRunner, RunOptions, RunSettings};
 use crate::store::Lockfile;
 use crate::store::flock::{StoreLock, Wait};
@@ -65,12 +67,23 @@ pub fn run(
     let _lock = StoreLock::exclusive(ctx.store.root(), if no_wait { Wait::No } else { Wait::Yes })?;
     ctx.store.clean_tmp()?;
     let cancel = exec::signals::install();
-    let settings = RunSettings::new(
+    let mut settings = RunSettings::new(
         RunSettings::threads_for(jobs),
         ctx.backend,
         super::context::roots(&p.pipeline),
         cancel.clone(),
     );
+    // Live bars for long stages on a terminal; the engine's lines print above them.
+    let bars = Bars::on_terminal().map(Arc::new);
+    let mut with_bars;
+    let out: &mut dyn Write = match &bars {
+        Some(b) => {
+            settings.progress = b.clone();
+            with_bars = BarsOut::new(b, out);
+            &mut with_bars
+        }
+        None => &mut out,
+    };
     let opts = RunOptions {
         selected: selected.clone(),
         forced,
@@ -84,7 +97,7 @@ pub fn run(
         &opts,
         &RealRunner,
         &settings,
-        &mut out,
+        out,
     )?;
     ctx.store.clean_tmp()?;
     let lock = Lockfile::load(&ctx.lock_path)?;

@@ -1,4 +1,4 @@
-//! `repro verify` (DESIGN §3): (1) keys recomputed from the YAML match the
+//! `repro verify` (ARCHITECTURE.md, "The store"): (1) keys recomputed from the YAML match the
 //! lockfile; (2) lockfile and records agree; (3) every object is rehashed.
 //! `--rerun S` re-executes S in scratch and compares output digests.
 
@@ -11,9 +11,9 @@ use super::context::Ctx;
 use super::error::CliError;
 use crate::backend::Backend;
 use crate::dag::plan;
+use crate::exec::stage_run::Keep;
 use crate::exec::{self, RealRunner, RunSettings};
 use crate::store::flock::{StoreLock, Wait};
-use crate::exec::stage_run::Keep;
 use crate::store::{Lockfile, Record, Store};
 
 /// Verifies; exit 1 on any mismatch.
@@ -130,10 +130,7 @@ fn rerun_stages(
     let cancel = exec::signals::install();
     // The reruns' outputs go to a scratch store that is deleted afterwards:
     // they must not stay in the real store as orphans.
-    let scratch_dir = ctx
-        .store
-        .new_tmp("verify-rerun")
-        .map_err(CliError::from)?;
+    let scratch_dir = ctx.store.new_tmp("verify-rerun").map_err(CliError::from)?;
     let scratch = Store::open(&scratch_dir)?;
     let mut problems = 0;
     for (i, s) in ctx.pipeline.stages.iter().enumerate() {
@@ -149,7 +146,7 @@ fn rerun_stages(
             );
             continue;
         };
-        // Same thread count as the recorded run: the bitwise promise (DESIGN §7).
+        // Same thread count as the recorded run: the bitwise promise (ARCHITECTURE.md, "Determinism").
         let settings = RunSettings::new(
             rec.provenance.threads,
             ctx.backend,

@@ -1,4 +1,4 @@
-//! Stage keys (DESIGN §2): blake3 over the canonical serialisation of the
+//! Stage keys (ARCHITECTURE.md, "Life of a stage run"): blake3 over the canonical serialisation of the
 //! kind, its code version, resolved params, input names with the *output
 //! digests* of their stages, digests of deps and sources, and — for Burn
 //! stages — the backend.
@@ -9,8 +9,8 @@ use std::path::{Path, PathBuf};
 use serde_json::{Value as Json, json};
 
 use crate::backend::Backend;
+use crate::kind::KeyDep;
 use crate::spec::{Pipeline, Stage, StageKind};
-use crate::stages::KeyDep;
 use crate::util::{canon, hash};
 
 /// Code version of the `cmd` kind.

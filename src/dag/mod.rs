@@ -1,5 +1,5 @@
 //! Keys and plans: which stages are fresh and why the others are stale
-//! (DESIGN §2).
+//! (ARCHITECTURE.md, "Life of a stage run").
 
 pub mod key;
 pub mod plan;

@@ -59,6 +59,9 @@ pub enum DataError {
         /// What was expected and what was found.
         message: String,
     },
+    /// A Parquet table could not be read or written (`crate::util::io::parquet`).
+    #[error(transparent)]
+    Table(#[from] crate::util::io::parquet::TableError),
     /// A Parquet file could not be read or written.
     #[error("{file}: parquet: {message}")]
     Parquet {

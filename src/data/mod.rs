@@ -1,5 +1,5 @@
 //! The data half of the paper (App. A.4): preference sources, preparation,
-//! tokenization and evaluation probes. Stage kinds in `crate::stages` are thin
+//! tokenization and evaluation probes. The stage kinds are thin
 //! glue over these.
 
 pub mod crows_pairs;
@@ -10,7 +10,6 @@ pub mod hh_rlhf;
 pub mod lima;
 pub mod lines;
 pub mod load;
-pub mod metrics;
 pub mod pair;
 pub mod pin;
 pub mod pku_parquet;
@@ -19,6 +18,7 @@ pub mod preference_jsonl;
 pub mod preferences;
 pub mod prepare;
 pub mod probe;
+pub mod probe_items;
 pub mod prompt_set;
 pub mod row;
 pub mod source;

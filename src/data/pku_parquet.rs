@@ -145,7 +145,7 @@ impl Cols {
 /// Missing or mistyped columns are errors for the whole file; nulls and
 /// out-of-range ids are per-row errors the caller may skip.
 pub fn read_rows(path: &Path) -> Result<Vec<NumberedRow>, DataError> {
-    let df = super::table::read_frame(path)?;
+    let df = crate::util::io::parquet::read_frame(path)?;
     if df.height() == 0 {
         return Err(DataError::Empty {
             file: path.to_path_buf(),
@@ -220,7 +220,7 @@ mod tests {
             ],
         )
         .unwrap();
-        crate::data::table::write_frame(path, &mut df).unwrap();
+        crate::util::io::parquet::write_df(path, &mut df).unwrap();
     }
 
     #[test]
@@ -250,7 +250,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("x.parquet");
         let mut df = DataFrame::new(1, vec![Column::new("prompt".into(), vec!["a"])]).unwrap();
-        crate::data::table::write_frame(&p, &mut df).unwrap();
+        crate::util::io::parquet::write_df(&p, &mut df).unwrap();
         let e = read_rows(&p).unwrap_err().to_string();
         assert!(e.contains("column `response_0`: missing column"), "{e}");
     }

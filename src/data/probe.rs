@@ -72,7 +72,7 @@ pub fn write_stereo(path: &Path, rows: &[StereoItem]) -> Result<(), DataError> {
         ],
     )
     .map_err(|e| DataError::parquet(path, e))?;
-    super::table::write_frame(path, &mut df)
+    Ok(crate::util::io::parquet::write_df(path, &mut df)?)
 }
 
 /// Writes a prompt set.
@@ -87,13 +87,13 @@ pub fn write_prompts(path: &Path, rows: &[PromptItem]) -> Result<(), DataError> 
         ],
     )
     .map_err(|e| DataError::parquet(path, e))?;
-    super::table::write_frame(path, &mut df)
+    Ok(crate::util::io::parquet::write_df(path, &mut df)?)
 }
 
 /// Reads a prompt set written by [`write_prompts`].
 pub fn read_prompts(path: &Path) -> Result<Vec<PromptItem>, DataError> {
-    let df = super::table::read_frame(path)?;
-    let col = |n| super::table::str_column(&df, n, path);
+    let df = crate::util::io::parquet::read_frame(path)?;
+    let col = |n| crate::util::io::parquet::str_column(&df, n, path, &[n]);
     let (id, set, prompt, category) = (col("id")?, col("set")?, col("prompt")?, col("category")?);
     Ok(id
         .into_iter()
@@ -111,8 +111,8 @@ pub fn read_prompts(path: &Path) -> Result<Vec<PromptItem>, DataError> {
 
 /// Reads stereotype probes written by [`write_stereo`].
 pub fn read_stereo(path: &Path) -> Result<Vec<StereoItem>, DataError> {
-    let df = super::table::read_frame(path)?;
-    let col = |n| super::table::str_column(&df, n, path);
+    let df = crate::util::io::parquet::read_frame(path)?;
+    let col = |n| crate::util::io::parquet::str_column(&df, n, path, &[n]);
     let names = [
         "id",
         "set",

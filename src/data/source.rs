@@ -6,7 +6,7 @@
 //! source: { url: https://…/test.jsonl.gz, sha256: ebfa… }
 //! source: { hf: { repo: GAIR/lima, type: dataset, file: train.jsonl, revision: main }, blake3: … }
 //! ```
-//! Keying (DESIGN §2): a `path:` source is a file dependency the engine hashes;
+//! Keying (ARCHITECTURE.md, "Life of a stage run"): a `path:` source is a file dependency the engine hashes;
 //! a pinned remote source is keyed by its pin, so `repro status` needs no
 //! network; an unpinned remote source is hashed when read and the digest goes
 //! into `metrics.json`, so a changed upstream file shows there.

@@ -2,7 +2,6 @@
 //!
 //! Columns, all UTF-8 strings: `id, prompt, chosen, rejected, category, source`.
 
-use std::fs::File;
 use std::path::Path;
 
 use polars::prelude::*;
@@ -12,51 +11,6 @@ use super::pair::PreferencePair;
 
 /// Column names, in file order.
 pub const PAIR_COLUMNS: [&str; 6] = ["id", "prompt", "chosen", "rejected", "category", "source"];
-
-/// Writes `df` to `path` (zstd-compressed Parquet, polars' default).
-pub fn write_frame(path: &Path, df: &mut DataFrame) -> Result<(), DataError> {
-    let f = File::create(path).map_err(|source| DataError::Write {
-        file: path.to_path_buf(),
-        source,
-    })?;
-    ParquetWriter::new(f)
-        .finish(df)
-        .map_err(|e| DataError::parquet(path, e))?;
-    Ok(())
-}
-
-/// Reads a whole Parquet file.
-pub fn read_frame(path: &Path) -> Result<DataFrame, DataError> {
-    let f = File::open(path).map_err(|source| DataError::Io {
-        file: path.to_path_buf(),
-        source,
-    })?;
-    ParquetReader::new(f)
-        .finish()
-        .map_err(|e| DataError::parquet(path, e))
-}
-
-/// A string column of `df` as owned strings; nulls are an error naming the row.
-pub fn str_column(df: &DataFrame, name: &str, path: &Path) -> Result<Vec<String>, DataError> {
-    let col_err = |m: String| DataError::Column {
-        file: path.to_path_buf(),
-        column: name.into(),
-        message: m,
-    };
-    let c = df
-        .column(name)
-        .map_err(|_| col_err("missing column".into()))?;
-    let ca = c
-        .str()
-        .map_err(|_| col_err(format!("expected strings, found {}", c.dtype())))?;
-    ca.iter()
-        .enumerate()
-        .map(|(i, v)| {
-            v.map(str::to_string)
-                .ok_or_else(|| DataError::row(path, i + 1, name, "null value"))
-        })
-        .collect()
-}
 
 /// Builds the frame of `pairs`.
 pub fn pairs_frame(pairs: &[PreferencePair]) -> Result<DataFrame, PolarsError> {
@@ -79,13 +33,13 @@ pub fn pairs_frame(pairs: &[PreferencePair]) -> Result<DataFrame, PolarsError> {
 /// Writes `pairs` to `path`.
 pub fn write_pairs(path: &Path, pairs: &[PreferencePair]) -> Result<(), DataError> {
     let mut df = pairs_frame(pairs).map_err(|e| DataError::parquet(path, e))?;
-    write_frame(path, &mut df)
+    Ok(crate::util::io::parquet::write_df(path, &mut df)?)
 }
 
 /// Reads a pairs table written by [`write_pairs`].
 pub fn read_pairs(path: &Path) -> Result<Vec<PreferencePair>, DataError> {
-    let df = read_frame(path)?;
-    let col = |name| str_column(&df, name, path);
+    let df = crate::util::io::parquet::read_frame(path)?;
+    let col = |name| crate::util::io::parquet::str_column(&df, name, path, &PAIR_COLUMNS);
     let (id, prompt, chosen) = (col("id")?, col("prompt")?, col("chosen")?);
     let (rejected, category, source) = (col("rejected")?, col("category")?, col("source")?);
     let rows = id
@@ -129,7 +83,7 @@ mod tests {
             .collect();
         write_pairs(&p, &pairs).unwrap();
         assert_eq!(read_pairs(&p).unwrap(), pairs);
-        let df = read_frame(&p).unwrap();
+        let df = crate::util::io::parquet::read_frame(&p).unwrap();
         assert_eq!(
             df.get_column_names()
                 .iter()
@@ -144,8 +98,8 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("x.parquet");
         let mut df = DataFrame::new(1, vec![Column::new("id".into(), vec!["a"])]).unwrap();
-        write_frame(&p, &mut df).unwrap();
+        crate::util::io::parquet::write_df(&p, &mut df).unwrap();
         let e = read_pairs(&p).unwrap_err().to_string();
-        assert!(e.contains("column `prompt`: missing column"), "{e}");
+        assert!(e.contains("missing column `prompt`"), "{e}");
     }
 }

@@ -74,12 +74,12 @@ pub fn write_tokens(path: &Path, rows: &[TokenRow]) -> Result<(), DataError> {
         ],
     )
     .map_err(|e| DataError::parquet(path, e))?;
-    super::table::write_frame(path, &mut df)
+    Ok(crate::util::io::parquet::write_df(path, &mut df)?)
 }
 
 /// Reads the id lists of one side (`chosen_ids` or `rejected_ids`).
 pub fn read_ids(path: &Path, column: &str) -> Result<Vec<Vec<u32>>, DataError> {
-    let df = super::table::read_frame(path)?;
+    let df = crate::util::io::parquet::read_frame(path)?;
     let bad = |m: String| DataError::Column {
         file: path.to_path_buf(),
         column: column.into(),

@@ -19,7 +19,7 @@
 
 use std::collections::BTreeMap;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::audit::{SplitError, stratified_group_holdout, stratified_group_kfold};
 use super::mlp::{MlpConfig, MlpError, fit};
@@ -230,6 +230,94 @@ pub struct AuditResult {
     pub auc: MeanSd,
     /// Mean ± sd (ddof 1) of the folds' balanced accuracy.
     pub balanced_accuracy: MeanSd,
+}
+
+/// One fold as `metrics.json` summarises it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FoldSummary {
+    /// Test-fold ROC AUC (`null` when it could not be computed).
+    pub auc: Option<f64>,
+    /// Test-fold balanced accuracy.
+    pub balanced_accuracy: Option<f64>,
+    /// Epochs trained.
+    pub epochs_run: usize,
+    /// 1-based epoch whose weights were kept.
+    pub best_epoch: usize,
+    /// Items of the test fold.
+    pub n_test: usize,
+}
+
+/// One audit's headline numbers (App. A.7, Table 4) and its folds.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct AuditSummary {
+    /// Mean AUC over folds.
+    pub auc_mean: Option<f64>,
+    /// Its sd (ddof 1).
+    pub auc_sd: Option<f64>,
+    /// Mean balanced accuracy over folds.
+    pub balanced_accuracy_mean: Option<f64>,
+    /// Its sd (ddof 1).
+    pub balanced_accuracy_sd: Option<f64>,
+    /// Per outer fold.
+    #[serde(default)]
+    pub folds: Vec<FoldSummary>,
+}
+
+fn finite(x: f64) -> Option<f64> {
+    x.is_finite().then_some(x)
+}
+
+impl AuditSummary {
+    /// The summary of an audit.
+    pub fn of(r: &AuditResult) -> Self {
+        AuditSummary {
+            auc_mean: finite(r.auc.mean),
+            auc_sd: finite(r.auc.sd),
+            balanced_accuracy_mean: finite(r.balanced_accuracy.mean),
+            balanced_accuracy_sd: finite(r.balanced_accuracy.sd),
+            folds: r
+                .folds
+                .iter()
+                .map(|f| FoldSummary {
+                    auc: finite(f.auc),
+                    balanced_accuracy: finite(f.balanced_accuracy),
+                    epochs_run: f.epochs_run,
+                    best_epoch: f.best_epoch,
+                    n_test: f.n_test,
+                })
+                .collect(),
+        }
+    }
+}
+
+/// `metrics.json` of `eval.category_audit`, written by the stage and read
+/// back by `report.paper`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct AuditMetrics {
+    /// The audit of the rewards.
+    #[serde(flatten)]
+    pub reward: AuditSummary,
+    /// Responses audited.
+    #[serde(default)]
+    pub n_responses: usize,
+    /// Pairs they come from.
+    #[serde(default)]
+    pub n_pairs: usize,
+    /// Responses per category.
+    #[serde(default)]
+    pub categories: BTreeMap<String, usize>,
+    /// AUC of a classifier at chance (0.5).
+    #[serde(default)]
+    pub chance_auc: f64,
+    /// Balanced accuracy at chance (1 / K).
+    #[serde(default)]
+    pub chance_balanced_accuracy: f64,
+    /// What early stopping monitored.
+    #[serde(default)]
+    pub monitor: serde_json::Value,
+    /// The audit of response length (the confound baseline), when run.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub length: Option<AuditSummary>,
 }
 
 /// Audits `feature` (one value per item of `items`) with `cfg`, all

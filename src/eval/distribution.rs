@@ -17,7 +17,7 @@ use super::stats::{
     KsResult, PermutedMi, StatsError, W1Test, binned_mutual_info, binned_mutual_info_permuted,
     equal_width_bins, ks_2samp, wasserstein1_permutation_test,
 };
-use crate::stages::kind::derive_seed;
+use crate::util::rng::derive_seed;
 
 /// Which rewards enter the distribution tests.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]

@@ -9,4 +9,3 @@ pub mod response_length;
 pub mod scores;
 pub mod stats;
 pub mod stereotype;
-pub mod table;

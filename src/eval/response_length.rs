@@ -14,8 +14,8 @@ use polars::prelude::DataFrame;
 
 use super::scores::{ScoreRow, Side};
 use crate::data::error::DataError;
-use crate::data::table::{read_frame, str_column};
 use crate::data::token_table::read_ids;
+use crate::util::io::parquet::{read_frame, str_column};
 
 /// Why lengths could not be read or joined.
 #[derive(Debug, thiserror::Error)]
@@ -23,6 +23,9 @@ pub enum LengthError {
     /// The table could not be read.
     #[error(transparent)]
     Data(#[from] DataError),
+    /// The table could not be read as Parquet.
+    #[error(transparent)]
+    Table(#[from] crate::util::io::parquet::TableError),
     /// A start column is missing or has the wrong type.
     #[error("{}: column `{column}`: {message}", file.display())]
     Column {
@@ -118,8 +121,8 @@ fn u32_column(df: &DataFrame, name: &str, path: &Path) -> Result<Vec<Option<u32>
 /// start beyond its ids, or a duplicate pair id.
 pub fn read_lengths(path: &Path) -> Result<BTreeMap<String, PairLengths>, LengthError> {
     let df = read_frame(path)?;
-    let ids = str_column(&df, "id", path)?;
-    let cats = str_column(&df, "category", path)?;
+    let ids = str_column(&df, "id", path, &["id", "category"])?;
+    let cats = str_column(&df, "category", path, &["id", "category"])?;
     let mut sides = Vec::with_capacity(2);
     for side in ["chosen", "rejected"] {
         let lists = read_ids(path, &format!("{side}_ids"))?;

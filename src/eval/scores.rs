@@ -25,7 +25,9 @@ use std::path::Path;
 
 use polars::prelude::Column;
 
-use super::table::{TableError, check_finite, f64_column, read_frame, str_column, write_frame};
+use crate::util::io::parquet::{
+    TableError, check_finite, f64_column, read_frame, str_column, write_frame,
+};
 
 /// File name of the scores table under a trainer's `$OUT`.
 pub const SCORES_FILE: &str = "scores.parquet";

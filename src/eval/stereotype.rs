@@ -29,7 +29,9 @@ use super::stats::{
     BiasRate, McNemarMethod, McNemarResult, StatsError, bias_rate, mcnemar_skip_ties,
     stereotype_outcomes,
 };
-use super::table::{TableError, check_finite, f64_column, read_frame, str_column, write_frame};
+use crate::util::io::parquet::{
+    TableError, check_finite, f64_column, read_frame, str_column, write_frame,
+};
 
 /// File name of the per-item scores under a stage's `$OUT`.
 pub const STEREOTYPE_SCORES_FILE: &str = "stereotype_scores.parquet";

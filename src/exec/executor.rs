@@ -179,7 +179,15 @@ pub fn execute(
                 let tx = tx.clone();
                 scope.spawn(move || {
                     let r = run_stage(
-                        stage, &key, &material, pipeline, &needed, store, runner, settings, Keep::Record,
+                        stage,
+                        &key,
+                        &material,
+                        pipeline,
+                        &needed,
+                        store,
+                        runner,
+                        settings,
+                        Keep::Record,
                     );
                     let _ = tx.send((i, r));
                 });

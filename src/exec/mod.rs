@@ -1,6 +1,7 @@
 //! Execution: the scheduler, stage runs, runners and signal handling
-//! (DESIGN §4).
+//! (ARCHITECTURE.md, "Running a command").
 
+pub mod bars;
 pub mod executor;
 pub mod provenance;
 pub mod publish;

@@ -1,5 +1,5 @@
 //! Copying the outputs of report stages to `results/<stem>/<stage>/`, the
-//! human-readable results beside the store (DESIGN §0).
+//! human-readable results beside the store (ARCHITECTURE.md, "The store").
 
 use std::fs;
 use std::path::{Path, PathBuf};

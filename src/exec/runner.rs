@@ -14,9 +14,10 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use crate::backend::Backend;
+use crate::kind::{Input, Roots, StageContext};
 use crate::spec::{Stage, StageKind};
-use crate::stages::{Input, Roots, StageContext};
 use crate::store::log::CappedLog;
+use crate::util::progress::{Progress, ProgressSink};
 
 /// One stage run, staged in a temp directory.
 pub struct Job<'a> {
@@ -46,6 +47,8 @@ pub struct Job<'a> {
     pub roots: Roots,
     /// Set on Ctrl-C.
     pub cancel: Arc<AtomicBool>,
+    /// Where built-in kinds' progress is shown live.
+    pub progress: Arc<dyn ProgressSink>,
 }
 
 /// Why a stage run failed.
@@ -96,8 +99,23 @@ impl StageRunner for RealRunner {
                     scratch: job.scratch.clone(),
                     cancel: job.cancel.clone(),
                     log: Mutex::new(Box::new(CappedLog::new(job.log))),
+                    progress: Progress::new(&job.stage.name, job.progress.clone()),
                 };
-                let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| k.run(&ctx)));
+                // The stage's thread budget (ARCHITECTURE.md, "Determinism"):
+                // Burn's CPU kernels and every rayon loop of the stage run on
+                // a pool of exactly `threads` threads.
+                let pool = rayon::ThreadPoolBuilder::new()
+                    .num_threads(job.threads)
+                    .thread_name(|i| format!("repro-stage-{i}"))
+                    .build()
+                    .map_err(|e| {
+                        RunError::failed(format!("cannot start {} threads: {e}", job.threads))
+                    })?;
+                ctx.log(format!("{} thread(s)", job.threads));
+                let result = pool.install(|| {
+                    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| k.run(&ctx)))
+                });
+                ctx.progress.finish();
                 match result {
                     Ok(Ok(())) => Ok(()),
                     Ok(Err(e)) => {

@@ -12,11 +12,12 @@ use serde_json::Value as Json;
 use super::provenance;
 use super::runner::{Job, RunError, StageRunner};
 use crate::backend::Backend;
+use crate::kind::{Input, Roots};
 use crate::spec::{InputRef, Pipeline, Stage};
-use crate::stages::{Input, Roots};
 use crate::store::objects::{make_readonly, make_writable};
 use crate::store::record::output_digest;
 use crate::store::{Provenance, Record, Store};
+use crate::util::progress::{NoSink, ProgressSink};
 use crate::util::time;
 
 /// Settings shared by every stage run of one command.
@@ -30,6 +31,8 @@ pub struct RunSettings {
     pub roots: Roots,
     /// Set on Ctrl-C.
     pub cancel: Arc<AtomicBool>,
+    /// Where built-in kinds' progress is shown live (terminal bars, or nothing).
+    pub progress: Arc<dyn ProgressSink>,
     /// Git revision of the pipeline's repository, looked up on first use
     /// (a no-op run never pays for it).
     pub git: std::sync::Arc<std::sync::OnceLock<Option<String>>>,
@@ -43,6 +46,7 @@ impl RunSettings {
             backend,
             roots,
             cancel,
+            progress: Arc::new(NoSink),
             git: Default::default(),
         }
     }
@@ -148,6 +152,7 @@ pub fn run_stage(
             backend: settings.backend,
             roots: settings.roots.clone(),
             cancel: settings.cancel.clone(),
+            progress: settings.progress.clone(),
         };
         runner.run(job)?;
         store_outputs(stage, &out, out_store)

@@ -85,7 +85,11 @@ pub fn main(args: &[OsString]) -> i32 {
     let child_pid = match child {
         Ok(c) => c.id() as i32,
         Err(e) => {
-            let _ = writeln!(log, "repro: cannot start {}: {e}", program.to_string_lossy());
+            let _ = writeln!(
+                log,
+                "repro: cannot start {}: {e}",
+                program.to_string_lossy()
+            );
             return 127;
         }
     };
@@ -101,7 +105,13 @@ pub fn main(args: &[OsString]) -> i32 {
                 log,
                 "[repro: repro (pid {parent}) died; stopping the stage's processes]"
             );
-            kill_tree(me, child_pid, &mut status, libc::SIGKILL, Duration::from_secs(5));
+            kill_tree(
+                me,
+                child_pid,
+                &mut status,
+                libc::SIGKILL,
+                Duration::from_secs(5),
+            );
             drain(&mut pipe_in, &mut log);
             let _ = log.finish();
             return PARENT_DIED;
@@ -118,14 +128,26 @@ pub fn main(args: &[OsString]) -> i32 {
                 drain(&mut pipe_in, &mut log);
                 std::thread::sleep(Duration::from_millis(20));
             }
-            kill_tree(me, child_pid, &mut status, libc::SIGKILL, Duration::from_secs(5));
+            kill_tree(
+                me,
+                child_pid,
+                &mut status,
+                libc::SIGKILL,
+                Duration::from_secs(5),
+            );
             reap(child_pid, &mut status);
             drain(&mut pipe_in, &mut log);
             let _ = log.finish();
             return status.unwrap_or(143);
         }
     }
-    let left = kill_tree(me, child_pid, &mut status, libc::SIGKILL, Duration::from_secs(5));
+    let left = kill_tree(
+        me,
+        child_pid,
+        &mut status,
+        libc::SIGKILL,
+        Duration::from_secs(5),
+    );
     // Every writer of the pipe is gone now: read it to the end.
     set_blocking(&pipe_in);
     let mut rest = Vec::new();

@@ -92,9 +92,15 @@ fn write(path: &Path, tensors: &[Named]) -> Result<(), ExportError> {
     safetensors::tensor::serialize_to_file(views, None, path).map_err(|e| err(e.to_string()))
 }
 
+/// Writes an HF `config.json`: the canonical JSON text without its final
+/// newline, byte for byte what this project has always written (a newline
+/// would change the digest of every exported model directory).
 fn write_json(path: &Path, v: &serde_json::Value) -> Result<(), ExportError> {
-    let text = serde_json::to_string_pretty(v).unwrap_or_default();
-    std::fs::write(path, text).map_err(|source| ExportError::Io {
+    let text = crate::util::io::json::canonical_text(v).map_err(|e| ExportError::Io {
+        path: path.to_path_buf(),
+        source: std::io::Error::other(e),
+    })?;
+    std::fs::write(path, text.trim_end()).map_err(|source| ExportError::Io {
         path: path.to_path_buf(),
         source,
     })

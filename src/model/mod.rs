@@ -6,6 +6,7 @@ pub mod cache;
 pub mod chat;
 pub mod cli;
 pub mod config;
+pub mod embed;
 pub mod encoder;
 pub mod export;
 pub mod generate;

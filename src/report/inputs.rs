@@ -5,20 +5,20 @@
 //! - `distribution`, `distribution_multi`: `distribution.json` of
 //!   `eval.reward_distribution` ([`Distribution`]).
 //! - `stereotype`: `stereotype.json` of `eval.stereotype` ([`StereotypeDoc`]).
-//! - `audit`: `metrics.json` of `eval.category_audit` with the keys
-//!   `auc_mean`, `auc_sd`, `balanced_accuracy_mean`, `balanced_accuracy_sd`
-//!   (any missing one is shown as "—").
+//! - `audit`: `metrics.json` of `eval.category_audit`
+//!   ([`AuditMetrics`]; a missing number is shown as "—").
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 
-use super::io::{file_digest, read_json};
+use super::io::file_digest;
 use super::table::{Source, Sources};
+use crate::eval::category_audit::AuditMetrics;
 use crate::eval::distribution::Distribution;
 use crate::eval::stereotype::StereotypeDoc;
-use crate::stages::kind::Input;
+use crate::util::io::json::read_json;
 
 /// One input stage's parsed output.
 #[derive(Debug, Clone)]
@@ -75,17 +75,18 @@ pub fn lambda_of(name: &str) -> Option<f64> {
     })
 }
 
+/// The report's connected inputs: slot → `(display name, directory)` of
+/// every stage connected to it (one stage: the slot's own name; a fan-in:
+/// each expansion's name).
+pub type SlotDirs = BTreeMap<String, Vec<(String, PathBuf)>>;
+
 /// `(display name, directory)` of every stage connected to `slot`.
-fn dirs(inputs: &BTreeMap<String, Input>, slot: &str) -> Vec<(String, PathBuf)> {
-    match inputs.get(slot) {
-        None => Vec::new(),
-        Some(Input::One(p)) => vec![(slot.to_string(), p.clone())],
-        Some(Input::Many(m)) => m.iter().map(|(k, p)| (k.clone(), p.clone())).collect(),
-    }
+fn dirs(inputs: &SlotDirs, slot: &str) -> Vec<(String, PathBuf)> {
+    inputs.get(slot).cloned().unwrap_or_default()
 }
 
 fn read_slot<T>(
-    inputs: &BTreeMap<String, Input>,
+    inputs: &SlotDirs,
     slot: &str,
     file: &str,
     sources: &mut Sources,
@@ -124,13 +125,12 @@ fn read_slot<T>(
 }
 
 fn audit(path: &Path) -> anyhow::Result<Audit> {
-    let v: serde_json::Value = read_json(path)?;
-    let get = |k: &str| v.get(k).and_then(serde_json::Value::as_f64);
+    let m: AuditMetrics = read_json(path)?;
     Ok(Audit {
-        auc_mean: get("auc_mean"),
-        auc_sd: get("auc_sd"),
-        ba_mean: get("balanced_accuracy_mean"),
-        ba_sd: get("balanced_accuracy_sd"),
+        auc_mean: m.reward.auc_mean,
+        auc_sd: m.reward.auc_sd,
+        ba_mean: m.reward.balanced_accuracy_mean,
+        ba_sd: m.reward.balanced_accuracy_sd,
     })
 }
 
@@ -138,29 +138,25 @@ fn audit(path: &Path) -> anyhow::Result<Audit> {
 ///
 /// # Errors
 /// A missing or malformed file, named with its slot and stage.
-pub fn read_inputs(inputs: &BTreeMap<String, Input>) -> anyhow::Result<ReportInputs> {
+pub fn read_inputs(inputs: &SlotDirs) -> anyhow::Result<ReportInputs> {
     let mut sources = Sources::default();
     let distributions = read_slot(
         inputs,
         "distribution",
         "distribution.json",
         &mut sources,
-        read_json,
+        |p| Ok(read_json(p)?),
     )?;
     let multi = read_slot(
         inputs,
         "distribution_multi",
         "distribution.json",
         &mut sources,
-        read_json,
+        |p| Ok(read_json(p)?),
     )?;
-    let stereotypes = read_slot(
-        inputs,
-        "stereotype",
-        "stereotype.json",
-        &mut sources,
-        read_json,
-    )?;
+    let stereotypes = read_slot(inputs, "stereotype", "stereotype.json", &mut sources, |p| {
+        Ok(read_json(p)?)
+    })?;
     let audits = read_slot(inputs, "audit", "metrics.json", &mut sources, audit)?;
     Ok(ReportInputs {
         distributions,

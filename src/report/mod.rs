@@ -10,5 +10,3 @@ pub mod paper;
 pub mod paper_values;
 pub mod table;
 pub mod tables;
-#[cfg(test)]
-pub mod test_ctx;

@@ -1,6 +1,6 @@
 //! Loading a pipeline file and the chain of files it `extends:`, merged.
 //!
-//! Rules (DESIGN §1): maps deep-merge; lists and every `source:` map are
+//! Rules (ARCHITECTURE.md, "Life of a stage run"): maps deep-merge; lists and every `source:` map are
 //! replaced whole; `null` deletes a key or a stage; cycles and missing files
 //! are spec errors.
 

@@ -18,7 +18,7 @@ pub use pipeline::{InputRef, Pipeline, Stage, StageKind};
 
 use std::path::Path;
 
-use crate::stages::Roots;
+use crate::kind::Roots;
 
 /// Loads, merges, overrides and validates a pipeline file.
 pub fn load(file: &Path, sets: &[String], roots: &Roots) -> Result<Pipeline, SpecError> {

@@ -7,7 +7,7 @@ use serde_json::Value as Json;
 
 use super::matrix::Point;
 use super::node::Mark;
-use crate::stages::{KeyDep, Kind};
+use crate::kind::{KeyDep, Kind};
 
 /// A validated pipeline.
 pub struct Pipeline {
@@ -20,7 +20,7 @@ pub struct Pipeline {
     /// File stem: names the lockfile and `results/<stem>/`.
     pub stem: String,
     /// Data and model roots the stages resolved their sources against.
-    pub roots: crate::stages::Roots,
+    pub roots: crate::kind::Roots,
     /// Resolved params.
     pub params: serde_json::Map<String, Json>,
     /// `params.seed` (0 when absent).

@@ -12,7 +12,8 @@ use super::interp::{ParamResolver, StageScope, resolve};
 use super::matrix::{self, Point};
 use super::node::{Node, Value};
 use super::pipeline::{InputRef, Pipeline, Stage, StageKind};
-use crate::stages::{Kind, Roots, registry};
+use crate::kind::{Kind, Roots};
+use crate::stages::registry;
 
 const TOP_KEYS: &[&str] = &["name", "params", "stages", "description"];
 const STAGE_KEYS: &[&str] = &[
@@ -494,7 +495,7 @@ fn expand_stage(
         }
         StageKind::Builtin(k) => {
             let with_path = join(&path, "with");
-            let located = |e: crate::stages::WithError| {
+            let located = |e: crate::kind::WithError| {
                 let parts: Vec<&str> = e.path.split('.').filter(|s| !s.is_empty()).collect();
                 let mut node = d.node.get("with").unwrap_or(d.node);
                 for p in &parts {

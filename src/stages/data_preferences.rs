@@ -6,9 +6,6 @@ use anyhow::Context;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::kind::{
-    Field, KeyDep, Kind, KindInfo, Roots, Slot, StageContext, WithError, parse_with,
-};
 use crate::data::drops::OnBadRows;
 use crate::data::fetch::FetchEnv;
 use crate::data::hh_rlhf::HhOptions;
@@ -17,7 +14,11 @@ use crate::data::preference_jsonl::FieldMap;
 use crate::data::preferences::{Format, FormatOptions, by_category, format_name, load};
 use crate::data::source::{Location, SourceSpec};
 use crate::data::synthetic::{SyntheticOptions, generate};
-use crate::data::{metrics, table};
+use crate::data::table;
+use crate::kind::{
+    Field, KeyDep, Kind, KindInfo, Roots, Slot, StageContext, WithError, parse_with,
+};
+use crate::util::io::json::write_json;
 
 /// The `data.preferences` kind.
 pub struct DataPreferences;
@@ -248,7 +249,7 @@ impl Kind for DataPreferences {
         m["pairs"] = json!(pairs.len());
         m["by_category"] = json!(by_category(&pairs));
         table::write_pairs(&ctx.out.join("pairs.parquet"), &pairs)?;
-        metrics::write_json(&ctx.out.join("metrics.json"), &m)?;
+        write_json(&ctx.out.join("metrics.json"), &m)?;
         ctx.log(format!("{} pairs", pairs.len()));
         Ok(())
     }

@@ -6,9 +6,10 @@ use std::path::{Path, PathBuf};
 use anyhow::Context;
 use serde_json::{Value, json};
 
-use super::kind::{Field, Input, Kind, KindInfo, Slot, StageContext, WithError, parse_with};
 use crate::data::prepare::{PrepareOptions, prepare, shared_prompts, split_counts};
-use crate::data::{metrics, table};
+use crate::data::table;
+use crate::kind::{Field, Input, Kind, KindInfo, Slot, StageContext, WithError, parse_with};
+use crate::util::io::json::write_json;
 
 /// The `data.prepare` kind.
 pub struct DataPrepare;
@@ -36,7 +37,7 @@ const FIELDS: &[Field] = &[
 
 /// Named slots for the common cases, plus `*` (see [`Slot::name`]) for any
 /// other names. None is required by itself; `run` needs at least one input.
-/// The named ones let the DESIGN §1 example (`{helpful: …, harmless: …}`)
+/// The named ones let the usual example (`{helpful: …, harmless: …}`)
 /// validate even on an engine that does not know `*` yet.
 const SLOTS: &[Slot] = &[
     Slot {
@@ -160,7 +161,7 @@ impl Kind for DataPrepare {
             "eval_by_category": split_counts(&out.eval),
             "prompts_in_both_splits": shared,
         });
-        metrics::write_json(&ctx.out.join("metrics.json"), &m)?;
+        write_json(&ctx.out.join("metrics.json"), &m)?;
         ctx.log(format!(
             "train {} / eval {} pairs, {} dropped",
             out.train.len(),

@@ -8,9 +8,6 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::data_preferences::source_key_deps;
-use super::kind::{
-    Field, KeyDep, Kind, KindInfo, Roots, Slot, StageContext, WithError, parse_with,
-};
 use crate::data::drops::OnBadRows;
 use crate::data::fetch::FetchEnv;
 use crate::data::load::LoadStats;
@@ -18,7 +15,10 @@ use crate::data::probe::{write_prompts, write_stereo};
 use crate::data::prompt_set::{draw, subsample};
 use crate::data::source::SourceSpec;
 use crate::data::stereoset::Subset;
-use crate::data::{crows_pairs, lima, metrics, stereoset, table};
+use crate::data::{crows_pairs, lima, stereoset, table};
+use crate::kind::{
+    Field, KeyDep, Kind, KindInfo, Roots, Slot, StageContext, WithError, parse_with,
+};
 
 /// The `data.probes` kind.
 pub struct DataProbes;
@@ -282,7 +282,7 @@ impl Kind for DataProbes {
         anyhow::ensure!(rows > 0, "no probe items left");
         m["rows"] = json!(rows);
         m["by_category"] = json!(by);
-        metrics::write_json(&ctx.out.join("metrics.json"), &m)?;
+        crate::util::io::json::write_json(&ctx.out.join("metrics.json"), &m)?;
         ctx.log(format!("{rows} probe items"));
         Ok(())
     }

@@ -9,14 +9,15 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::data_preferences::source_key_deps;
-use super::kind::{
-    Field, KeyDep, Kind, KindInfo, Roots, Slot, StageContext, WithError, parse_with,
-};
 use crate::data::fetch::FetchEnv;
 use crate::data::source::SourceSpec;
+use crate::data::table;
 use crate::data::token_table::{TokenRow, write_tokens};
 use crate::data::tokenize::{encode, load_tokenizer};
-use crate::data::{metrics, table};
+use crate::kind::{
+    Field, KeyDep, Kind, KindInfo, Roots, Slot, StageContext, WithError, parse_with,
+};
+use crate::util::io::json::write_json;
 
 /// The `data.tokenize` kind.
 pub struct DataTokenize;
@@ -67,7 +68,7 @@ const SLOTS: &[Slot] = &[
         name: "backbone",
         required: false,
         fan_in: false,
-        doc: "same as `tokenizer` (DESIGN §5 calls the slot `backbone`); connect one of the two",
+        doc: "same as `tokenizer` (the design calls the slot `backbone`); connect one of the two",
     },
 ];
 
@@ -238,7 +239,7 @@ impl Kind for DataTokenize {
                 rows.len()
             ));
         }
-        metrics::write_json(&ctx.out.join("metrics.json"), &m)?;
+        write_json(&ctx.out.join("metrics.json"), &m)?;
         Ok(())
     }
 }

@@ -9,12 +9,14 @@ use anyhow::Context;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
-use super::kind::{Field, Input, Kind, KindInfo, Slot, StageContext, WithError, parse_with};
-use crate::eval::category_audit::{AuditConfig, AuditItems, AuditResult, audit};
+use crate::eval::category_audit::{
+    AuditConfig, AuditItems, AuditMetrics, AuditResult, AuditSummary, audit,
+};
 use crate::eval::mlp::{MlpConfig, Monitor};
 use crate::eval::response_length::{join_lengths, read_lengths};
 use crate::eval::scores::{SCORES_FILE, read_scores};
-use crate::report::io::write_json;
+use crate::kind::{Field, Input, Kind, KindInfo, Slot, StageContext, WithError, parse_with};
+use crate::util::io::json::write_json;
 
 /// The `eval.category_audit` kind.
 pub struct EvalCategoryAudit;
@@ -226,33 +228,6 @@ struct AuditDoc<'a> {
     length: Option<&'a AuditResult>,
 }
 
-/// The four numbers `report.paper` reads, plus the per-fold summary.
-fn summary(r: &AuditResult) -> serde_json::Map<String, Value> {
-    let mut m = serde_json::Map::new();
-    m.insert("auc_mean".into(), json!(r.auc.mean));
-    m.insert("auc_sd".into(), json!(r.auc.sd));
-    m.insert(
-        "balanced_accuracy_mean".into(),
-        json!(r.balanced_accuracy.mean),
-    );
-    m.insert("balanced_accuracy_sd".into(), json!(r.balanced_accuracy.sd));
-    let folds: Vec<Value> = r
-        .folds
-        .iter()
-        .map(|f| {
-            json!({
-                "auc": f.auc,
-                "balanced_accuracy": f.balanced_accuracy,
-                "epochs_run": f.epochs_run,
-                "best_epoch": f.best_epoch,
-                "n_test": f.n_test,
-            })
-        })
-        .collect();
-    m.insert("folds".into(), Value::Array(folds));
-    m
-}
-
 impl Kind for EvalCategoryAudit {
     fn info(&self) -> &'static KindInfo {
         &INFO
@@ -302,19 +277,16 @@ impl Kind for EvalCategoryAudit {
                 length: length.as_ref(),
             },
         )?;
-        let mut m = summary(&reward);
-        m.insert("n_responses".into(), json!(rows.len()));
-        m.insert("n_pairs".into(), json!(items.n_pairs));
-        m.insert("categories".into(), json!(categories));
-        m.insert("chance_auc".into(), json!(0.5));
-        m.insert(
-            "chance_balanced_accuracy".into(),
-            json!(1.0 / categories.len() as f64),
-        );
-        m.insert("monitor".into(), serde_json::to_value(cfg.mlp.monitor)?);
-        if let Some(l) = &length {
-            m.insert("length".into(), Value::Object(summary(l)));
-        }
+        let m = AuditMetrics {
+            reward: AuditSummary::of(&reward),
+            n_responses: rows.len(),
+            n_pairs: items.n_pairs,
+            chance_auc: 0.5,
+            chance_balanced_accuracy: 1.0 / categories.len() as f64,
+            categories: categories.clone(),
+            monitor: serde_json::to_value(cfg.mlp.monitor)?,
+            length: length.as_ref().map(AuditSummary::of),
+        };
         write_json(&ctx.out.join("metrics.json"), &m)?;
         ctx.log(format!(
             "{} responses, {} pairs, {} categories: reward AUC {:.3} ± {:.3}, BA {:.3} ± {:.3}",

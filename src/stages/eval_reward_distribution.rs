@@ -6,11 +6,11 @@ use anyhow::Context;
 use serde::Deserialize;
 use serde_json::Value;
 
-use super::kind::{Field, Kind, KindInfo, Slot, StageContext, WithError, parse_with};
 use crate::eval::distribution::{DistributionConfig, Which, analyse};
 use crate::eval::scores::{SCORES_FILE, read_scores};
 use crate::eval::stats::{MI_DEFAULT_BINS, W1_DEFAULT_PERMUTATIONS};
-use crate::report::io::write_json;
+use crate::kind::{Field, Kind, KindInfo, Slot, StageContext, WithError, parse_with};
+use crate::util::io::json::write_json;
 
 /// The `eval.reward_distribution` kind.
 pub struct EvalRewardDistribution;
@@ -139,7 +139,7 @@ impl Kind for EvalRewardDistribution {
 mod tests {
     use super::*;
     use crate::eval::scores::{ScoreRow, Side, write_scores};
-    use crate::report::test_ctx::TestStage;
+    use crate::stages::harness::TestStage;
 
     fn synthetic(offset: f64) -> Vec<ScoreRow> {
         let mut v = Vec::new();

@@ -8,12 +8,12 @@ use anyhow::Context;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::kind::{Field, Input, Kind, KindInfo, Slot, StageContext, WithError, parse_with};
 use crate::eval::stats::McNemarMethod;
 use crate::eval::stereotype::{
     STEREOTYPE_SCORES_FILE, StereotypeDoc, analyse, headline, read_items,
 };
-use crate::report::io::write_json;
+use crate::kind::{Field, Input, Kind, KindInfo, Slot, StageContext, WithError, parse_with};
+use crate::util::io::json::write_json;
 
 /// The `eval.stereotype` kind.
 pub struct EvalStereotype;
@@ -115,7 +115,7 @@ impl Kind for EvalStereotype {
 mod tests {
     use super::*;
     use crate::eval::stereotype::{StereoItem, write_items};
-    use crate::report::test_ctx::TestStage;
+    use crate::stages::harness::TestStage;
 
     fn items(flip_every: usize) -> Vec<StereoItem> {
         (0..40)

@@ -1,13 +1,7 @@
-//! Stage kinds: the `cmd` kind and the built-in ML kinds, one file each.
+//! Stage kinds: the built-in ML kinds, one file each — glue that parses
+//! `with`, resolves inputs, calls one library function and writes outputs
+//! (ARCHITECTURE.md, "Adding a kind"). The `cmd` kind lives in the engine.
 
-pub mod kind;
-pub mod model_features;
-pub mod model_pretrained;
-pub mod registry;
-
-pub use kind::{
-    Field, Input, KeyDep, Kind, KindInfo, Roots, Slot, StageContext, WithError, parse_with,
-};
 pub mod data_preferences;
 pub mod data_prepare;
 pub mod data_probes;
@@ -16,5 +10,14 @@ pub mod eval_category_audit;
 pub mod eval_reward_distribution;
 pub mod eval_stereotype;
 pub mod harness;
+pub mod model_features;
+pub mod model_pretrained;
+pub mod registry;
 pub mod report_paper;
 pub mod train_reward_model;
+#[cfg(test)]
+mod train_reward_model_tests;
+
+pub use crate::kind::{
+    Field, Input, KeyDep, Kind, KindInfo, Roots, Slot, StageContext, WithError, parse_with,
+};

@@ -28,7 +28,7 @@
 //!   no rows without probes;
 //! - `metrics.json`: rows per tensor, hidden size, tokens, batches, padding
 //!   fraction, probe truncation. Timings and throughput go to the log only,
-//!   so a rerun writes identical bytes (DESIGN §3, §7).
+//!   so a rerun writes identical bytes (ARCHITECTURE.md, "The store").
 //!
 //! Sequences are sorted by length and batched (`batch_size`), on the plain
 //! (non-autodiff) backend; results go back to their rows, so the output does
@@ -40,32 +40,20 @@ use std::time::Instant;
 
 use anyhow::Context;
 use burn::tensor::backend::Backend as BurnBackend;
-use polars::prelude::{Column, DataFrame};
-use safetensors::Dtype;
-use safetensors::tensor::TensorView;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::kind::{Field, Kind, KindInfo, Slot, StageContext, WithError, parse_with};
 use crate::backend::Backend;
-use crate::data::probe::read_stereo;
+use crate::data::probe_items::{probe_items, write_probe_rows};
 use crate::data::token_table::read_ids;
 use crate::data::tokenize::encode;
-use crate::data::{metrics, table};
-use crate::model::encoder::{EncoderConfig, LoadedEncoder, load_encoder};
+use crate::kind::{Field, Kind, KindInfo, Slot, StageContext, WithError, parse_with};
+use crate::model::embed::{check_seqs, embed_all};
+use crate::model::encoder::load_encoder;
+use crate::train::features::{FEATURE_TENSORS, write_features};
 
 /// The `model.features` kind.
 pub struct ModelFeatures;
-
-/// Tensor names of `features.safetensors`, in the order they are computed.
-pub const FEATURE_TENSORS: [&str; 6] = [
-    "train.chosen",
-    "train.rejected",
-    "eval.chosen",
-    "eval.rejected",
-    "probes.more",
-    "probes.less",
-];
 
 /// `with:` of `model.features`.
 #[derive(Debug, Deserialize)]
@@ -177,195 +165,6 @@ impl Kind for ModelFeatures {
     }
 }
 
-/// One probe item as `probes.parquet` lists it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ProbeRow {
-    /// The item's id in its dataset.
-    pub item_id: String,
-    /// `crows_pairs` or `stereoset`.
-    pub dataset: String,
-    /// The dataset's bias type.
-    pub bias_type: String,
-    /// `stereo` or `antistereo`.
-    pub direction: String,
-}
-
-/// The probe sentences of one `data.probes` input: rows plus the (prompt,
-/// more, less) texts to score.
-pub fn probe_items(
-    slot: &str,
-    dir: &Path,
-) -> anyhow::Result<Vec<(ProbeRow, String, String, String)>> {
-    let file = dir.join("probes.parquet");
-    let (want_set, dataset) = match slot {
-        "crows_pairs" => ("crows-pairs", "crows_pairs"),
-        _ => ("stereoset", "stereoset"),
-    };
-    let items = read_stereo(&file)
-        .with_context(|| format!("input `{slot}`: expected a data.probes stereotype table"))?;
-    let mut out = Vec::with_capacity(items.len());
-    for (i, it) in items.into_iter().enumerate() {
-        anyhow::ensure!(
-            it.set == want_set,
-            "{} row {}: set `{}` in the `{slot}` input (expected `{want_set}`)",
-            file.display(),
-            i + 1,
-            it.set
-        );
-        let direction = if dataset == "stereoset" {
-            "stereo".to_string()
-        } else {
-            anyhow::ensure!(
-                it.direction == "stereo" || it.direction == "antistereo",
-                "{} row {}: direction `{}` (expected stereo or antistereo)",
-                file.display(),
-                i + 1,
-                it.direction
-            );
-            it.direction.clone()
-        };
-        let prompt = if it.subset == "intersentence" {
-            it.context.clone()
-        } else {
-            String::new()
-        };
-        out.push((
-            ProbeRow {
-                item_id: it.id,
-                dataset: dataset.to_string(),
-                bias_type: it.bias_type,
-                direction,
-            },
-            prompt,
-            it.stereotype,
-            it.anti_stereotype,
-        ));
-    }
-    Ok(out)
-}
-
-/// Writes `probes.parquet` (see the module doc).
-pub fn write_probe_rows(path: &Path, rows: &[ProbeRow]) -> anyhow::Result<()> {
-    let s = |f: fn(&ProbeRow) -> &str| rows.iter().map(f).collect::<Vec<&str>>();
-    let mut df = DataFrame::new(
-        rows.len(),
-        vec![
-            Column::new("item_id".into(), s(|r| &r.item_id)),
-            Column::new("dataset".into(), s(|r| &r.dataset)),
-            Column::new("bias_type".into(), s(|r| &r.bias_type)),
-            Column::new("direction".into(), s(|r| &r.direction)),
-        ],
-    )
-    .with_context(|| format!("building {}", path.display()))?;
-    table::write_frame(path, &mut df)?;
-    Ok(())
-}
-
-/// Reads `probes.parquet` written by [`write_probe_rows`].
-pub fn read_probe_rows(path: &Path) -> anyhow::Result<Vec<ProbeRow>> {
-    let df = table::read_frame(path)?;
-    let col = |n| table::str_column(&df, n, path);
-    let (id, ds, bt, dir) = (
-        col("item_id")?,
-        col("dataset")?,
-        col("bias_type")?,
-        col("direction")?,
-    );
-    Ok(id
-        .into_iter()
-        .zip(ds)
-        .zip(bt)
-        .zip(dir)
-        .map(|(((item_id, dataset), bias_type), direction)| ProbeRow {
-            item_id,
-            dataset,
-            bias_type,
-            direction,
-        })
-        .collect())
-}
-
-/// Counters of one [`embed_all`] run.
-#[derive(Debug, Default, Clone, Copy)]
-pub struct EmbedStats {
-    /// Real tokens.
-    pub tokens: usize,
-    /// Token slots including padding.
-    pub slots: usize,
-    /// Forward passes.
-    pub batches: usize,
-}
-
-/// Pooled features of `seqs`, `[seqs.len() · hidden]` row-major in the order
-/// of `seqs`, computed in batches of similar lengths. `progress(done)` runs
-/// after every batch and may stop the run with an error.
-pub fn embed_all<B: BurnBackend>(
-    enc: &LoadedEncoder<B>,
-    seqs: &[Vec<u32>],
-    batch_size: usize,
-    mut progress: impl FnMut(usize) -> anyhow::Result<()>,
-) -> anyhow::Result<(Vec<f32>, EmbedStats)> {
-    let d = enc.hidden;
-    let mut order: Vec<usize> = (0..seqs.len()).collect();
-    order.sort_by_key(|&i| (seqs[i].len(), i));
-    let mut out = vec![0.0f32; seqs.len() * d];
-    let mut stats = EmbedStats::default();
-    let mut done = 0;
-    for chunk in order.chunks(batch_size.max(1)) {
-        let batch_seqs: Vec<Vec<u32>> = chunk.iter().map(|&i| seqs[i].clone()).collect();
-        let batch = enc.batch(&batch_seqs);
-        stats.tokens += batch_seqs.iter().map(Vec::len).sum::<usize>();
-        stats.slots += batch.batch_size() * batch.seq_len();
-        stats.batches += 1;
-        let pooled: Vec<f32> = enc
-            .encoder
-            .pooled(&batch)
-            .into_data()
-            .convert::<f32>()
-            .to_vec()
-            .map_err(|e| anyhow::anyhow!("reading pooled features: {e:?}"))?;
-        anyhow::ensure!(
-            pooled.len() == chunk.len() * d,
-            "pooled features have {} values, expected {}",
-            pooled.len(),
-            chunk.len() * d
-        );
-        for (k, &i) in chunk.iter().enumerate() {
-            out[i * d..(i + 1) * d].copy_from_slice(&pooled[k * d..(k + 1) * d]);
-        }
-        done += chunk.len();
-        progress(done)?;
-    }
-    Ok((out, stats))
-}
-
-/// Checks that every sequence is non-empty and fits the backbone.
-fn check_seqs(seqs: &[Vec<u32>], cfg: &EncoderConfig, what: &str) -> anyhow::Result<()> {
-    let (vocab, max_pos) = match cfg {
-        EncoderConfig::Bert(c) => (c.vocab_size, Some(c.max_position_embeddings)),
-        EncoderConfig::Llama(c) => (c.vocab_size, None),
-    };
-    for (i, s) in seqs.iter().enumerate() {
-        anyhow::ensure!(!s.is_empty(), "{what} row {}: no tokens", i + 1);
-        if let Some(m) = max_pos {
-            anyhow::ensure!(
-                s.len() <= m,
-                "{what} row {}: {} tokens, the backbone takes at most {m}",
-                i + 1,
-                s.len()
-            );
-        }
-        if let Some(&t) = s.iter().find(|&&t| t as usize >= vocab) {
-            anyhow::bail!(
-                "{what} row {}: token id {t} outside the backbone's vocabulary of {vocab} \
-                 (tokenized with another tokenizer?)",
-                i + 1
-            );
-        }
-    }
-    Ok(())
-}
-
 /// The model directory inside a `model.pretrained` output (or the input itself).
 fn model_dir(input: &Path) -> PathBuf {
     let nested = input.join("model");
@@ -432,22 +231,10 @@ fn run_on<B: BurnBackend>(ctx: &StageContext, w: &With, device: &B::Device) -> a
         w.batch_size
     ));
     let t0 = Instant::now();
-    let mut next_log = 500;
-    let (feats, stats) = embed_all(&enc, &all, w.batch_size, |done| {
-        ctx.check_cancel()?;
-        if done >= next_log || done == total {
-            let secs = t0.elapsed().as_secs_f64();
-            ctx.log(format!(
-                "{done}/{total} sequences, {secs:.1} s, {:.1} sequences/s",
-                done as f64 / secs.max(1e-9)
-            ));
-            next_log = done + 500;
-        }
-        Ok(())
-    })?;
+    let (feats, stats) = embed_all(&enc, &all, w.batch_size, ctx)?;
     let secs = t0.elapsed().as_secs_f64();
     // Timings go to the log (and the engine's record), not to metrics.json:
-    // outputs must be byte-identical on a rerun (DESIGN §3, §7).
+    // outputs must be byte-identical on a rerun (ARCHITECTURE.md, "The store").
     ctx.log(format!(
         "embedded {total} sequences in {secs:.2} s ({:.1} sequences/s, {:.1} tokens/s); \
          stage total {:.2} s",
@@ -456,26 +243,7 @@ fn run_on<B: BurnBackend>(ctx: &StageContext, w: &With, device: &B::Device) -> a
         start.elapsed().as_secs_f64()
     ));
     let d = enc.hidden;
-    let mut tensors = Vec::with_capacity(6);
-    let mut at = 0;
-    for (name, n) in FEATURE_TENSORS.iter().zip(&counts) {
-        let bytes: Vec<u8> = feats[at * d..(at + n) * d]
-            .iter()
-            .flat_map(|x| x.to_le_bytes())
-            .collect();
-        tensors.push((name.to_string(), vec![*n, d], bytes));
-        at += n;
-    }
-    let out = ctx.out.join("features.safetensors");
-    let views = tensors
-        .iter()
-        .map(|(n, shape, bytes)| {
-            TensorView::new(Dtype::F32, shape.clone(), bytes).map(|v| (n.clone(), v))
-        })
-        .collect::<Result<Vec<_>, _>>()
-        .with_context(|| format!("building {}", out.display()))?;
-    safetensors::tensor::serialize_to_file(views, None, &out)
-        .with_context(|| format!("writing {}", out.display()))?;
+    write_features(&ctx.out.join("features.safetensors"), &feats, d, &counts)?;
     write_probe_rows(&ctx.out.join("probes.parquet"), &rows)?;
     let rows_by_tensor: BTreeMap<&str, usize> =
         FEATURE_TENSORS.iter().copied().zip(counts).collect();
@@ -491,7 +259,7 @@ fn run_on<B: BurnBackend>(ctx: &StageContext, w: &With, device: &B::Device) -> a
         "batch_size": w.batch_size,
         "padding_fraction": if stats.slots == 0 { 0.0 } else { 1.0 - stats.tokens as f64 / stats.slots as f64 },
     });
-    metrics::write_json(&ctx.out.join("metrics.json"), &m)?;
+    crate::util::io::json::write_json(&ctx.out.join("metrics.json"), &m)?;
     Ok(())
 }
 
@@ -499,10 +267,11 @@ fn run_on<B: BurnBackend>(ctx: &StageContext, w: &With, device: &B::Device) -> a
 mod tests {
     use super::*;
     use crate::data::probe::{StereoItem, write_stereo};
+    use crate::data::probe_items::read_probe_rows;
     use crate::data::token_table::{TokenRow, write_tokens};
     use crate::data::tokenize::Encoded;
-    use crate::model::encoder::Arch;
     use crate::model::encoder::tests::tiny_loaded;
+    use crate::model::encoder::{Arch, LoadedEncoder};
     use crate::model::llama::Batch;
     use crate::stages::harness::{metrics, run_kind};
     use burn::backend::Flex;

@@ -12,7 +12,7 @@ use anyhow::Context;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::kind::{Field, KeyDep, Kind, KindInfo, Roots, StageContext, WithError, parse_with};
+use crate::kind::{Field, KeyDep, Kind, KindInfo, Roots, StageContext, WithError, parse_with};
 use crate::model::bert::load_bert;
 use crate::model::export::export_hf;
 use crate::model::load::llama::load_llama;
@@ -271,6 +271,7 @@ mod tests {
             scratch: std::env::temp_dir(),
             cancel: Arc::new(AtomicBool::new(false)),
             log: Mutex::new(Box::new(std::io::sink())),
+            progress: crate::util::progress::Progress::quiet("backbone"),
         }
     }
 

@@ -1,6 +1,6 @@
 //! The table of built-in kinds, looked up by name.
 
-use super::kind::Kind;
+use crate::kind::Kind;
 
 /// Every built-in kind, in the order `repro kinds` lists them.
 ///

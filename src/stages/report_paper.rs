@@ -6,12 +6,13 @@
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::kind::{Field, Kind, KindInfo, Slot, StageContext, WithError, parse_with};
-use crate::report::inputs::read_inputs;
-use crate::report::io::write_json;
+use crate::kind::Input;
+use crate::kind::{Field, Kind, KindInfo, Slot, StageContext, WithError, parse_with};
+use crate::report::inputs::{SlotDirs, read_inputs};
 use crate::report::paper::{ReportConfig, build};
 use crate::report::paper_values;
 use crate::report::tables::Roles;
+use crate::util::io::json::write_json;
 
 /// The `report.paper` kind.
 pub struct ReportPaper;
@@ -132,7 +133,7 @@ impl Kind for ReportPaper {
     }
     fn run(&self, ctx: &StageContext) -> anyhow::Result<()> {
         let w = parse(&ctx.with)?;
-        let inputs = read_inputs(&ctx.inputs)?;
+        let inputs = read_inputs(&slot_dirs(&ctx.inputs))?;
         anyhow::ensure!(
             !inputs.distributions.is_empty(),
             "report.paper needs at least one `distribution` input"
@@ -159,6 +160,20 @@ impl Kind for ReportPaper {
     }
 }
 
+/// The connected inputs as the report library takes them.
+fn slot_dirs(inputs: &std::collections::BTreeMap<String, Input>) -> SlotDirs {
+    inputs
+        .iter()
+        .map(|(slot, input)| {
+            let dirs = match input {
+                Input::One(p) => vec![(slot.clone(), p.clone())],
+                Input::Many(m) => m.iter().map(|(k, p)| (k.clone(), p.clone())).collect(),
+            };
+            (slot.clone(), dirs)
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use std::path::Path;
@@ -166,9 +181,9 @@ mod tests {
     use super::*;
     use crate::eval::scores::{SCORES_FILE, ScoreRow, Side, write_scores};
     use crate::eval::stereotype::{STEREOTYPE_SCORES_FILE, StereoItem, write_items};
-    use crate::report::test_ctx::TestStage;
     use crate::stages::eval_reward_distribution::EvalRewardDistribution;
     use crate::stages::eval_stereotype::EvalStereotype;
+    use crate::stages::harness::TestStage;
 
     /// Scores with categories `cats`, the first shifted by `offset`.
     fn scores(cats: &[&str], offset: f64) -> Vec<ScoreRow> {

@@ -17,12 +17,11 @@ use anyhow::{Context, bail};
 use burn::tensor::backend::AutodiffBackend;
 use serde_json::{Value, json};
 
-use super::kind::{Field, Input, Kind, KindInfo, Slot, StageContext, WithError, parse_with};
 use crate::backend::Backend;
+use crate::data::probe_items::{ProbeRow, read_probe_rows};
 use crate::eval::scores::{SCORES_FILE, ScoreRow, Side, write_scores};
 use crate::eval::stereotype::{STEREOTYPE_SCORES_FILE, StereoItem, write_items};
-use crate::report::io::write_json;
-use crate::stages::model_features::{ProbeRow, probe_items, read_probe_rows};
+use crate::kind::{Field, Input, Kind, KindInfo, Slot, StageContext, WithError, parse_with};
 use crate::train::config::{AdversaryInput, TrainConfig, Trainable};
 use crate::train::curves::write_curves;
 use crate::train::features::{FEATURES_FILE, read_features};
@@ -32,6 +31,7 @@ use crate::train::on_features::train_on_features;
 use crate::train::pairs::{Pairs, read_pairs};
 use crate::train::rm_dir::{copy_backbone, write_head};
 use crate::train::trained::Trained;
+use crate::util::io::json::write_json;
 
 /// The `train.reward_model` kind.
 pub struct TrainRewardModel;
@@ -264,18 +264,23 @@ fn run_on<B: AutodiffBackend>(ctx: &StageContext, cfg: &TrainConfig) -> anyhow::
             cfg.trainable
         ),
         (_, None) => {
-            let (enc, head, trained) =
-                train_on_backbone::<B>(ctx, cfg, &pairs, data, &backbone, cfg.probe_max_len)?;
+            let probes = probe_dirs(ctx)?;
+            let (enc, head, trained) = train_on_backbone::<B>(
+                ctx,
+                cfg,
+                &pairs,
+                data,
+                &backbone,
+                &probes,
+                cfg.probe_max_len,
+            )?;
             std::fs::create_dir_all(&model_out)?;
             enc.save_encoder(&model_out)
                 .context("saving the trained backbone")?;
             meta["hidden"] = json!(enc.hidden);
             meta["pooling"] = json!("BERT: mean over real tokens; Llama: last real token");
             write_head(&model_out, &head, &meta)?;
-            let rows = match &trained.probes {
-                Some(_) => probe_rows_of(ctx)?,
-                None => Vec::new(),
-            };
+            let rows = trained.probe_rows.clone();
             (trained, rows)
         }
     };
@@ -283,20 +288,15 @@ fn run_on<B: AutodiffBackend>(ctx: &StageContext, cfg: &TrainConfig) -> anyhow::
     write_outputs(ctx, cfg, &pairs, &trained)
 }
 
-/// The probe rows of the connected `crows_pairs` / `stereoset` inputs, in
-/// the order the backbone path scored them.
-fn probe_rows_of(ctx: &StageContext) -> anyhow::Result<Vec<ProbeRow>> {
-    let mut rows = Vec::new();
+/// The connected `crows_pairs` / `stereoset` inputs, in the order they are scored.
+fn probe_dirs(ctx: &StageContext) -> anyhow::Result<Vec<(&'static str, &std::path::Path)>> {
+    let mut dirs = Vec::new();
     for slot in ["crows_pairs", "stereoset"] {
         if ctx.inputs.contains_key(slot) {
-            rows.extend(
-                probe_items(slot, ctx.input(slot)?)?
-                    .into_iter()
-                    .map(|t| t.0),
-            );
+            dirs.push((slot, ctx.input(slot)?));
         }
     }
-    Ok(rows)
+    Ok(dirs)
 }
 
 fn write_probe_scores(

@@ -58,7 +58,7 @@ impl StoreLock {
         let me = format!(
             "pid {} on {}",
             std::process::id(),
-            crate::exec::provenance::host()
+            crate::util::machine::host()
         );
         file.set_len(0).at(&path)?;
         file.seek(SeekFrom::Start(0)).at(&path)?;

@@ -63,7 +63,11 @@ fn refuse(root: &Path, path: &Path, what: &str) -> StoreError {
 fn scan(root: &Path, rel: &str) -> Result<Scanned, StoreError> {
     let meta = fs::symlink_metadata(root).at(root)?;
     if !meta.is_dir() {
-        return Err(refuse(root, root, refused_kind(&meta.file_type()).unwrap_or("not a directory")));
+        return Err(refuse(
+            root,
+            root,
+            refused_kind(&meta.file_type()).unwrap_or("not a directory"),
+        ));
     }
     let mut path = root.to_path_buf();
     let parts: Vec<Component> = Path::new(rel).components().collect();
@@ -136,10 +140,14 @@ impl Store {
     pub fn put_output(&self, out: &Path, rel: &str) -> Result<Entry, StoreError> {
         let scanned = scan(out, rel)?;
         if !scanned.dir {
-            let (_, p) = scanned.files.iter().next().ok_or_else(|| StoreError::Refused {
-                path: PathBuf::from(rel),
-                message: "vanished while it was stored".into(),
-            })?;
+            let (_, p) = scanned
+                .files
+                .iter()
+                .next()
+                .ok_or_else(|| StoreError::Refused {
+                    path: PathBuf::from(rel),
+                    message: "vanished while it was stored".into(),
+                })?;
             return self.put_file(p);
         }
         let mut manifest = Manifest::default();
@@ -300,7 +308,10 @@ mod tests {
         symlink(&victim, out.join("d/z")).unwrap();
         symlink(&victim, out.join("top")).unwrap();
         let err = s.put_output(&out, "d").unwrap_err().to_string();
-        assert!(err.contains("d/z") && err.contains("symbolic link"), "{err}");
+        assert!(
+            err.contains("d/z") && err.contains("symbolic link"),
+            "{err}"
+        );
         assert!(out.join("d/a").exists(), "nothing moved before the refusal");
         let err = s.put_output(&out, "top").unwrap_err().to_string();
         assert!(err.contains("symbolic link"), "{err}");

@@ -1,5 +1,5 @@
 //! The content-addressed store, stage records, lockfiles and the store lock
-//! (DESIGN §3).
+//! (ARCHITECTURE.md, "The store").
 
 pub mod error;
 pub mod flock;

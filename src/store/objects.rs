@@ -32,7 +32,7 @@ pub struct Manifest {
     pub files: BTreeMap<String, Entry>,
 }
 
-/// A store rooted at a directory (DESIGN §3).
+/// A store rooted at a directory (ARCHITECTURE.md, "The store").
 #[derive(Debug, Clone)]
 pub struct Store {
     root: PathBuf,

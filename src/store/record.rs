@@ -36,7 +36,7 @@ pub struct Provenance {
     pub log: String,
 }
 
-/// What a successful stage run produced (DESIGN §3).
+/// What a successful stage run produced (ARCHITECTURE.md, "The store").
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Record {
     /// Record format version.
@@ -109,9 +109,9 @@ impl Record {
                 if !store.has(&e.digest) {
                     return Err(RecordProblem::Missing);
                 }
-                let m = store.manifest(&e.digest).map_err(|err| {
-                    RecordProblem::Disagrees(format!("output `{name}`: {err}"))
-                })?;
+                let m = store
+                    .manifest(&e.digest)
+                    .map_err(|err| RecordProblem::Disagrees(format!("output `{name}`: {err}")))?;
                 let total: u64 = m.files.values().map(|f| f.size).sum();
                 if total != e.size {
                     return Err(RecordProblem::Disagrees(format!(

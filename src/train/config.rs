@@ -3,7 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::stages::kind::WithError;
+use crate::util::keyed::WithError;
 
 /// Which parameters the RM step updates.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
@@ -223,7 +223,7 @@ impl TrainConfig {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::stages::kind::parse_with;
+    use crate::util::keyed::parse_with;
     use serde_json::json;
 
     #[test]

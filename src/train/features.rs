@@ -1,4 +1,4 @@
-//! Reading `features.safetensors`, the frozen backbone's pooled features
+//! Writing and reading `features.safetensors`, the frozen backbone's pooled features
 //! that `model.features` computes once for every λ of a sweep: f32 tensors
 //! `train.chosen`, `train.rejected`, `eval.chosen`, `eval.rejected`
 //! (`[rows, hidden]`, rows in the token table's order) and `probes.more`,
@@ -7,6 +7,7 @@
 use std::path::Path;
 
 use anyhow::{Context, bail};
+use safetensors::tensor::TensorView;
 use safetensors::{Dtype, SafeTensors};
 
 /// File name under a `model.features` stage's outputs.
@@ -50,15 +51,20 @@ impl Matrix {
 impl Features {
     /// The tensor called `name` in the file (`train.chosen`, …).
     pub fn tensor(&self, name: &str) -> Option<&Matrix> {
-        Some(match name {
-            "train.chosen" => &self.train_chosen,
-            "train.rejected" => &self.train_rejected,
-            "eval.chosen" => &self.eval_chosen,
-            "eval.rejected" => &self.eval_rejected,
-            "probes.more" => &self.probes_more,
-            "probes.less" => &self.probes_less,
-            _ => return None,
-        })
+        let i = FEATURE_TENSORS.iter().position(|n| *n == name)?;
+        Some(self.all()[i])
+    }
+
+    /// Every tensor, in [`FEATURE_TENSORS`] order.
+    fn all(&self) -> [&Matrix; 6] {
+        [
+            &self.train_chosen,
+            &self.train_rejected,
+            &self.eval_chosen,
+            &self.eval_rejected,
+            &self.probes_more,
+            &self.probes_less,
+        ]
     }
 
     /// Width of the features.
@@ -97,6 +103,57 @@ fn matrix(st: &SafeTensors<'_>, name: &str, path: &Path) -> anyhow::Result<Matri
     })
 }
 
+/// Tensor names of `features.safetensors`, in the order they are computed.
+pub const FEATURE_TENSORS: [&str; 6] = [
+    "train.chosen",
+    "train.rejected",
+    "eval.chosen",
+    "eval.rejected",
+    "probes.more",
+    "probes.less",
+];
+
+/// Writes a features file: `values` holds the rows of every tensor of
+/// [`FEATURE_TENSORS`] one after the other (`counts[i]` rows of width
+/// `hidden` for tensor `i`), as little-endian f32.
+///
+/// # Errors
+/// Counts that do not add up to `values`, or a write failure.
+pub fn write_features(
+    path: &Path,
+    values: &[f32],
+    hidden: usize,
+    counts: &[usize],
+) -> anyhow::Result<()> {
+    if counts.len() != FEATURE_TENSORS.len()
+        || counts.iter().sum::<usize>() * hidden != values.len()
+    {
+        bail!(
+            "{}: {} values do not make {counts:?} rows of width {hidden}",
+            path.display(),
+            values.len()
+        );
+    }
+    let mut tensors = Vec::with_capacity(FEATURE_TENSORS.len());
+    let mut at = 0;
+    for (name, n) in FEATURE_TENSORS.iter().zip(counts) {
+        let bytes: Vec<u8> = values[at * hidden..(at + n) * hidden]
+            .iter()
+            .flat_map(|x| x.to_le_bytes())
+            .collect();
+        tensors.push((*name, vec![*n, hidden], bytes));
+        at += n;
+    }
+    let views = tensors
+        .iter()
+        .map(|(n, shape, bytes)| TensorView::new(Dtype::F32, shape.clone(), bytes).map(|v| (*n, v)))
+        .collect::<Result<Vec<_>, _>>()
+        .with_context(|| format!("building {}", path.display()))?;
+    safetensors::tensor::serialize_to_file(views, None, path)
+        .with_context(|| format!("writing {}", path.display()))?;
+    Ok(())
+}
+
 /// Reads and checks a features file: every tensor present, one width.
 ///
 /// # Errors
@@ -106,22 +163,14 @@ pub fn read_features(path: &Path) -> anyhow::Result<Features> {
     let st = SafeTensors::deserialize(&bytes)
         .with_context(|| format!("{}: not a safetensors file", path.display()))?;
     let f = Features {
-        train_chosen: matrix(&st, "train.chosen", path)?,
-        train_rejected: matrix(&st, "train.rejected", path)?,
-        eval_chosen: matrix(&st, "eval.chosen", path)?,
-        eval_rejected: matrix(&st, "eval.rejected", path)?,
-        probes_more: matrix(&st, "probes.more", path)?,
-        probes_less: matrix(&st, "probes.less", path)?,
+        train_chosen: matrix(&st, FEATURE_TENSORS[0], path)?,
+        train_rejected: matrix(&st, FEATURE_TENSORS[1], path)?,
+        eval_chosen: matrix(&st, FEATURE_TENSORS[2], path)?,
+        eval_rejected: matrix(&st, FEATURE_TENSORS[3], path)?,
+        probes_more: matrix(&st, FEATURE_TENSORS[4], path)?,
+        probes_less: matrix(&st, FEATURE_TENSORS[5], path)?,
     };
-    let all = [
-        &f.train_chosen,
-        &f.train_rejected,
-        &f.eval_chosen,
-        &f.eval_rejected,
-        &f.probes_more,
-        &f.probes_less,
-    ];
-    if all.iter().any(|m| m.cols != f.hidden()) {
+    if f.all().iter().any(|m| m.cols != f.hidden()) {
         bail!("{}: tensors of different widths", path.display());
     }
     if f.train_chosen.rows != f.train_rejected.rows

@@ -22,16 +22,8 @@ use super::config::{AdversaryInput, TrainConfig};
 use super::curves::{CurveRow, Window};
 use super::moments::{N_FEATURES, moment_features};
 use crate::eval::distribution::bt_nll;
+use crate::util::hooks::Hooks;
 use crate::util::rng::SplitMix64;
-
-/// Seeds of the run's random streams (DESIGN §7).
-#[derive(Debug, Clone, Copy)]
-pub struct Seeds {
-    /// Batch order.
-    pub order: u64,
-    /// Adversary initialisation.
-    pub adversary: u64,
-}
 
 /// Rewards `(chosen, rejected)` of training rows, with gradients.
 pub type TrainScore<'a, M, B> = dyn Fn(&M, &[usize]) -> (Tensor<B, 1>, Tensor<B, 1>) + 'a;
@@ -48,16 +40,12 @@ pub struct FitInput<'a, B: AutodiffBackend, M: AutodiffModule<B>> {
     pub train_categories: &'a [usize],
     /// Number of eval pairs.
     pub n_eval: usize,
-    /// Seeds.
-    pub seeds: Seeds,
     /// Training rewards.
     pub train_score: &'a TrainScore<'a, M, B>,
     /// Eval rewards.
     pub eval_score: &'a EvalScore<'a, M::InnerModule>,
-    /// Called between steps: an error stops training (interrupts).
-    pub check: &'a dyn Fn() -> anyhow::Result<()>,
-    /// Progress lines.
-    pub log: &'a dyn Fn(&str),
+    /// Seeds (streams `order`, `adversary`), interrupts, log and progress.
+    pub hooks: &'a dyn Hooks,
 }
 
 /// What training produced.
@@ -97,20 +85,26 @@ pub fn bt_summary(chosen: &[f32], rejected: &[f32]) -> (f64, f64) {
     (loss / n, hit as f64 / n)
 }
 
-fn scalar<B: AutodiffBackend>(t: Tensor<B, 1>) -> f64 {
-    t.into_data()
-        .convert::<f64>()
-        .to_vec::<f64>()
-        .ok()
-        .and_then(|v| v.first().copied())
-        .unwrap_or(f64::NAN)
+fn scalar<B: AutodiffBackend>(t: Tensor<B, 1>) -> anyhow::Result<f64> {
+    let v = to_host::<B::InnerBackend, 1>(t.inner())?;
+    v.first()
+        .map(|x| f64::from(*x))
+        .ok_or_else(|| anyhow::anyhow!("an empty loss tensor"))
 }
 
-fn host<B: AutodiffBackend, const D: usize>(t: Tensor<B, D>) -> Vec<f32> {
+fn host<B: AutodiffBackend, const D: usize>(t: Tensor<B, D>) -> anyhow::Result<Vec<f32>> {
+    to_host::<B::InnerBackend, D>(t.inner())
+}
+
+/// A tensor's values on the host as `f32`; a conversion failure is an error,
+/// never an empty vector.
+pub fn to_host<B: burn::tensor::backend::Backend, const D: usize>(
+    t: Tensor<B, D>,
+) -> anyhow::Result<Vec<f32>> {
     t.into_data()
         .convert::<f32>()
         .to_vec::<f32>()
-        .unwrap_or_default()
+        .map_err(|e| anyhow::anyhow!("reading a tensor back to the host: {e:?}"))
 }
 
 fn eval_rows<B: AutodiffBackend, M: AutodiffModule<B>>(
@@ -142,7 +136,8 @@ pub fn fit<B: AutodiffBackend, M: AutodiffModule<B>>(
         bail!("no stratified batch fits: {m} pairs per category needed, categories have {sizes:?}");
     }
     let device = B::Device::default();
-    let mut order = SplitMix64::new(input.seeds.order);
+    let hooks = input.hooks;
+    let mut order = SplitMix64::new(hooks.seed("order"));
     let clip =
         (cfg.max_grad_norm > 0.0).then_some(GradientClippingConfig::Norm(cfg.max_grad_norm as f32));
     let mut opt = AdamWConfig::new()
@@ -157,7 +152,7 @@ pub fn fit<B: AutodiffBackend, M: AutodiffModule<B>>(
         adv_in,
         cfg.adversary_hidden,
         k,
-        input.seeds.adversary,
+        hooks.seed("adversary"),
         &device,
     );
     let mut adv_opt = AdamConfig::new().init::<B, Adversary<B>>();
@@ -169,16 +164,18 @@ pub fn fit<B: AutodiffBackend, M: AutodiffModule<B>>(
     let (mut curves, mut window) = (Vec::new(), Window::default());
     let (mut step, mut binds) = (0usize, 0usize);
     let (mut epoch_ce, mut epoch_ba) = (0.0, 0.0);
+    let total_steps = (per_epoch * cfg.epochs) as u64;
     for epoch in 1..=cfg.epochs {
         let batches = groups.epoch(m, &mut order);
         (epoch_ce, epoch_ba) = (0.0, 0.0);
         for batch in &batches {
-            (input.check)()?;
+            hooks.check()?;
             step += 1;
+            hooks.progress("train steps", step as u64 - 1, total_steps);
             let (rc, rr) = (input.train_score)(&model, batch);
             let diff = rc.clone() - rr.clone();
             let bt = log_sigmoid(diff.clone()).mean().neg();
-            let acc = host(diff).iter().filter(|d| **d > 0.0).count() as f64 / batch.len() as f64;
+            let acc = host(diff)?.iter().filter(|d| **d > 0.0).count() as f64 / batch.len() as f64;
             let x = match cfg.adversary_input {
                 AdversaryInput::Moments => moment_features(rc, rr, k, m, cfg.moment_eps),
                 AdversaryInput::Scores => Tensor::stack(vec![rc, rr], 1),
@@ -189,12 +186,12 @@ pub fn fit<B: AutodiffBackend, M: AutodiffModule<B>>(
             adv = adv_opt.step(cfg.adversary_lr, adv, grads);
             // (3) The RM's step against the updated, frozen adversary.
             let logits = adv.forward(x);
-            let ba = balanced_accuracy(&host(logits.clone().detach()), k, &labels);
+            let ba = balanced_accuracy(&host(logits.clone().detach())?, k, &labels);
             let ce = cross_entropy(logits, &labels);
-            let ce_val = scalar(ce.clone().detach());
+            let ce_val = scalar(ce.clone().detach())?;
             let capped = cfg.ce_cap && ce_val >= ln_k;
             binds += usize::from(capped);
-            let bt_val = scalar(bt.clone().detach());
+            let bt_val = scalar(bt.clone().detach())?;
             if !bt_val.is_finite() || !ce_val.is_finite() {
                 bail!("step {step}: non-finite loss (BT {bt_val}, adversary CE {ce_val})");
             }
@@ -211,7 +208,7 @@ pub fn fit<B: AutodiffBackend, M: AutodiffModule<B>>(
             if step.is_multiple_of(cfg.log_every)
                 && let Some(row) = window.take(epoch, step)
             {
-                (input.log)(&format!(
+                hooks.log(&format!(
                     "epoch {epoch} step {step}: BT {:.4} acc {:.3} adv CE {:.4} BA {:.3} cap {:.2}",
                     row.bt_loss,
                     row.bt_accuracy,
@@ -225,7 +222,7 @@ pub fn fit<B: AutodiffBackend, M: AutodiffModule<B>>(
         curves.extend(window.take(epoch, step));
         let (ec, er) = eval_rows(&model, input)?;
         let (loss, accuracy) = bt_summary(&ec, &er);
-        (input.log)(&format!(
+        hooks.log(&format!(
             "epoch {epoch}: eval BT loss {loss:.4}, accuracy {accuracy:.4}"
         ));
         curves.push(CurveRow {
@@ -241,6 +238,7 @@ pub fn fit<B: AutodiffBackend, M: AutodiffModule<B>>(
         epoch_ce /= batches.len().max(1) as f64;
         epoch_ba /= batches.len().max(1) as f64;
     }
+    hooks.progress("train steps", total_steps, total_steps);
     let (eval_chosen, eval_rejected) = eval_rows(&model, input)?;
     Ok(FitOutput {
         model,

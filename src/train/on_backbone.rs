@@ -12,15 +12,17 @@ use burn::tensor::Tensor;
 use burn::tensor::backend::{AutodiffBackend, Backend};
 
 use super::config::{TrainConfig, Trainable};
+use super::fit::to_host;
 use super::head::RewardHead;
 use super::pairs::{Pairs, read_tokens};
-use super::trained::{Trained, fit_in_stage};
+use super::trained::{Trained, fit_with};
+use crate::data::probe_items::{ProbeRow, probe_items};
 use crate::data::tokenize::encode;
+use crate::model::embed::embed_all;
 use crate::model::encoder::{Encoder, LoadedEncoder, load_encoder};
 use crate::model::llama::Batch;
 use crate::model::lora::LoraConfig;
-use crate::stages::kind::StageContext;
-use crate::stages::model_features::{ProbeRow, embed_all, probe_items};
+use crate::util::hooks::{Hooks, NoProgress};
 
 /// A backbone and its reward head, trained together.
 #[derive(Module, Debug)]
@@ -47,12 +49,13 @@ pub struct Probes {
     pub less: Vec<Vec<u32>>,
 }
 
-/// Reads and tokenizes the `crows_pairs` / `stereoset` inputs, if connected.
+/// Reads and tokenizes the probe tables `probes` (`(slot, directory)`:
+/// `crows_pairs` and/or `stereoset` outputs of `data.probes`).
 ///
 /// # Errors
 /// A malformed probe table or a tokenizer failure.
 pub fn tokenize_probes(
-    ctx: &StageContext,
+    probes: &[(&str, &Path)],
     enc: &LoadedEncoder<impl Backend>,
     tokenizer_file: &Path,
     max_len: usize,
@@ -62,11 +65,8 @@ pub fn tokenize_probes(
         more: Vec::new(),
         less: Vec::new(),
     };
-    for slot in ["crows_pairs", "stereoset"] {
-        if !ctx.inputs.contains_key(slot) {
-            continue;
-        }
-        for (row, prompt, m, l) in probe_items(slot, ctx.input(slot)?)? {
+    for (slot, dir) in probes {
+        for (row, prompt, m, l) in probe_items(slot, dir)? {
             p.more
                 .push(encode(&enc.tokenizer, &prompt, &m, max_len, tokenizer_file)?.ids);
             p.less
@@ -79,6 +79,7 @@ pub fn tokenize_probes(
 
 /// Rewards of `seqs` under a trained (inference) model.
 fn score_all<B: Backend>(
+    hooks: &dyn Hooks,
     model: &BackboneRm<B>,
     like: &LoadedEncoder<B>,
     seqs: &[Vec<u32>],
@@ -92,19 +93,13 @@ fn score_all<B: Backend>(
         hidden: like.hidden,
         pad_id: like.pad_id,
     };
-    let (feats, _) = embed_all(&enc, seqs, EVAL_BATCH, |_| Ok(()))?;
+    let (feats, _) = embed_all(&enc, seqs, EVAL_BATCH, &NoProgress(hooks))?;
     let device = model.head.score.weight.device();
     let x = Tensor::<B, 2>::from_data(
         burn::tensor::TensorData::new(feats, [seqs.len(), like.hidden]),
         &device,
     );
-    Ok(model
-        .head
-        .forward(x)
-        .into_data()
-        .convert::<f32>()
-        .to_vec::<f32>()
-        .unwrap_or_default())
+    to_host(model.head.forward(x))
 }
 
 /// Trains the backbone in `backbone` with a head; returns the trained model
@@ -113,12 +108,14 @@ fn score_all<B: Backend>(
 ///
 /// # Errors
 /// An unloadable backbone, `lora` on a non-Llama backbone, or a training error.
+#[allow(clippy::too_many_arguments)]
 pub fn train_on_backbone<B: AutodiffBackend>(
-    ctx: &StageContext,
+    hooks: &dyn Hooks,
     cfg: &TrainConfig,
     pairs: &Pairs,
     data: &Path,
     backbone: &Path,
+    probes: &[(&str, &Path)],
     probe_max_len: usize,
 ) -> anyhow::Result<BackboneOutcome<B::InnerBackend>> {
     let device = B::Device::default();
@@ -139,7 +136,7 @@ pub fn train_on_backbone<B: AutodiffBackend>(
         }
         Trainable::Lora => match loaded.encoder.clone() {
             Encoder::Llama(m) => (
-                Encoder::Llama(m.with_lora(LoraConfig::default(), ctx.seed_for("lora"))),
+                Encoder::Llama(m.with_lora(LoraConfig::default(), hooks.seed("lora"))),
                 0,
             ),
             Encoder::Bert(_) => bail!(
@@ -147,17 +144,12 @@ pub fn train_on_backbone<B: AutodiffBackend>(
             ),
         },
     };
-    ctx.log(format!(
+    hooks.log(&format!(
         "{} backbone, {n_layers} layers, {frozen} frozen below the trainable part, trainable: {:?}",
         loaded.arch.name(),
         cfg.trainable
     ));
-    let head = RewardHead::<B>::new(
-        loaded.hidden,
-        cfg.head_hidden,
-        ctx.seed_for("init"),
-        &device,
-    );
+    let head = RewardHead::<B>::new(loaded.hidden, cfg.head_hidden, hooks.seed("init"), &device);
     let model = BackboneRm { encoder, head };
     let pad = loaded.pad_id;
     let train_score = |m: &BackboneRm<B>, rows: &[usize]| {
@@ -188,23 +180,24 @@ pub fn train_on_backbone<B: AutodiffBackend>(
     let eval_score = |m: &BackboneRm<B::InnerBackend>, rows: &[usize]| {
         let pick = |s: &[Vec<u32>]| rows.iter().map(|&i| s[i].clone()).collect::<Vec<_>>();
         Ok((
-            score_all(m, &inner_like, &pick(&eval_c))?,
-            score_all(m, &inner_like, &pick(&eval_r))?,
+            score_all(hooks, m, &inner_like, &pick(&eval_c))?,
+            score_all(hooks, m, &inner_like, &pick(&eval_r))?,
         ))
     };
-    let (model, mut trained) = fit_in_stage(ctx, cfg, pairs, model, &train_score, &eval_score)?;
+    let (model, mut trained) = fit_with(hooks, cfg, pairs, model, &train_score, &eval_score)?;
     let model = model.valid();
     let probes = tokenize_probes(
-        ctx,
+        probes,
         &inner_like,
         &backbone.join("tokenizer.json"),
         probe_max_len,
     )?;
     if !probes.rows.is_empty() {
         trained.probes = Some((
-            score_all(&model, &inner_like, &probes.more)?,
-            score_all(&model, &inner_like, &probes.less)?,
+            score_all(hooks, &model, &inner_like, &probes.more)?,
+            score_all(hooks, &model, &inner_like, &probes.less)?,
         ));
+        trained.probe_rows = probes.rows;
     }
     let encoder = match model.encoder {
         Encoder::Llama(m) if cfg.trainable == Trainable::Lora => Encoder::Llama(m.merge_lora()),
@@ -215,124 +208,4 @@ pub fn train_on_backbone<B: AutodiffBackend>(
         ..inner_like
     };
     Ok((out, model.head, trained))
-}
-
-#[cfg(test)]
-mod tests {
-    use crate::data::probe::{StereoItem, write_stereo};
-    use crate::data::token_table::{TokenRow, write_tokens};
-    use crate::data::tokenize::Encoded;
-    use crate::eval::scores::read_scores;
-    use crate::eval::stereotype::read_items;
-    use crate::model::encoder::tests::tiny_loaded;
-    use crate::model::encoder::{Arch, load_encoder};
-    use crate::report::test_ctx::TestStage;
-    use crate::stages::kind::Kind;
-    use crate::stages::train_reward_model::TrainRewardModel;
-    use serde_json::{Value, json};
-
-    fn enc(ids: Vec<u32>) -> Encoded {
-        Encoded {
-            response_start: 1,
-            full_len: ids.len(),
-            ids,
-            truncated: false,
-            response_truncated: false,
-        }
-    }
-
-    /// Chosen responses end in token 5, rejected in token 6: learnable.
-    fn rows(n: usize, salt: u32) -> Vec<TokenRow> {
-        (0..n as u32)
-            .map(|i| {
-                let body = |last: u32| {
-                    let mut v = vec![1];
-                    v.extend((0..1 + (i + salt) % 4).map(|j| 7 + (i + j) % 5));
-                    v.extend([last, 2]);
-                    v
-                };
-                TokenRow {
-                    id: format!("p{salt}-{i}"),
-                    category: format!("c{}", i % 2),
-                    source: "s".into(),
-                    chosen: enc(body(5)),
-                    rejected: enc(body(6)),
-                }
-            })
-            .collect()
-    }
-
-    fn train(with: Value) -> (TestStage, anyhow::Result<()>) {
-        let t = TestStage::new("rm", with);
-        let tok = t.upstream("tok");
-        tiny_loaded(Arch::Bert, 3, &tok)
-            .save_encoder(&t.upstream("backbone").join("model"))
-            .unwrap();
-        let data = t.upstream("data");
-        write_tokens(&data.join("train.parquet"), &rows(32, 0)).unwrap();
-        write_tokens(&data.join("eval.parquet"), &rows(12, 1)).unwrap();
-        let item = StereoItem {
-            id: "cp-1".into(),
-            set: "crows-pairs".into(),
-            subset: "crows-pairs".into(),
-            bias_type: "age".into(),
-            stereotype: "a b".into(),
-            anti_stereotype: "a c".into(),
-            direction: "stereo".into(),
-            ..Default::default()
-        };
-        write_stereo(&t.upstream("crows_pairs").join("probes.parquet"), &[item]).unwrap();
-        let r = TrainRewardModel.run(&t.ctx());
-        (t, r)
-    }
-
-    fn scores(t: &TestStage) -> Vec<f64> {
-        read_scores(&t.ctx().out.join("scores.parquet"))
-            .unwrap()
-            .iter()
-            .map(|r| r.reward)
-            .collect()
-    }
-
-    #[test]
-    fn fine_tunes_the_backbone_and_scores_eval_and_probes() {
-        let (t, r) = train(json!({"trainable": "all", "epochs": 3, "lr": 0.01, "batch_size": 8}));
-        r.unwrap();
-        let out = t.ctx().out;
-        let m: Value =
-            serde_json::from_slice(&std::fs::read(out.join("metrics.json")).unwrap()).unwrap();
-        assert!(m["eval_accuracy"].as_f64().unwrap() > 0.9, "{m}");
-        assert_eq!(
-            read_items(&out.join("stereotype_scores.parquet"))
-                .unwrap()
-                .len(),
-            1
-        );
-        // The saved backbone loads back, with the head beside it.
-        load_encoder::<burn::backend::Flex>(&out.join("model"), &Default::default()).unwrap();
-        assert!(out.join("model/head.safetensors").is_file());
-        assert_eq!(scores(&t).len(), 24);
-    }
-
-    #[test]
-    fn lambda_zero_ignores_the_adversary_in_partial_fine_tuning() {
-        let w = |extra: Value| {
-            let mut v =
-                json!({"trainable": {"last_layers": 1}, "epochs": 2, "lr": 0.01, "batch_size": 8});
-            for (k, x) in extra.as_object().unwrap() {
-                v[k] = x.clone();
-            }
-            v
-        };
-        let (a, ra) = train(w(json!({})));
-        ra.unwrap();
-        let (b, rb) = train(w(json!({"adversary_input": "scores"})));
-        rb.unwrap();
-        assert_eq!(scores(&a), scores(&b));
-        let (c, rc) = train(w(json!({"lambda_adv": 0.5, "ce_cap": false})));
-        rc.unwrap();
-        assert_ne!(scores(&a), scores(&c));
-        let (_, e) = train(json!({"trainable": "lora", "batch_size": 8}));
-        assert!(e.unwrap_err().to_string().contains("Llama"));
-    }
 }

@@ -9,10 +9,11 @@ use burn::tensor::backend::{AutodiffBackend, Backend};
 use super::config::TrainConfig;
 use super::features::{Features, Matrix};
 use super::fit::gather_rows;
+use super::fit::to_host;
 use super::head::RewardHead;
 use super::pairs::Pairs;
-use super::trained::{Trained, fit_in_stage};
-use crate::stages::kind::StageContext;
+use super::trained::{Trained, fit_with};
+use crate::util::hooks::Hooks;
 
 fn default_device<T: Backend>() -> T::Device {
     T::Device::default()
@@ -24,7 +25,7 @@ fn default_device<T: Backend>() -> T::Device {
 /// # Errors
 /// Features that do not match the data, or a training error.
 pub fn train_on_features<B: AutodiffBackend>(
-    ctx: &StageContext,
+    hooks: &dyn Hooks,
     cfg: &TrainConfig,
     pairs: &Pairs,
     f: &Features,
@@ -42,34 +43,31 @@ pub fn train_on_features<B: AutodiffBackend>(
     }
     let device = default_device::<B>();
     let d = f.hidden();
-    let head = RewardHead::<B>::new(d, cfg.head_hidden, ctx.seed_for("init"), &device);
+    let head = RewardHead::<B>::new(d, cfg.head_hidden, hooks.seed("init"), &device);
     let train_score = |h: &RewardHead<B>, rows: &[usize]| {
         let c = gather_rows::<B>(&f.train_chosen.data, d, rows, &device);
         let r = gather_rows::<B>(&f.train_rejected.data, d, rows, &device);
         (h.forward(c), h.forward(r))
     };
     let inner = default_device::<B::InnerBackend>();
-    let score = |h: &RewardHead<B::InnerBackend>, m: &Matrix, rows: &[usize]| -> Vec<f32> {
-        let x = gather_rows::<B::InnerBackend>(&m.data, d, rows, &inner);
-        h.forward(x)
-            .into_data()
-            .convert::<f32>()
-            .to_vec::<f32>()
-            .unwrap_or_default()
-    };
+    let score =
+        |h: &RewardHead<B::InnerBackend>, m: &Matrix, rows: &[usize]| -> anyhow::Result<Vec<f32>> {
+            let x = gather_rows::<B::InnerBackend>(&m.data, d, rows, &inner);
+            to_host(h.forward(x))
+        };
     let eval_score = |h: &RewardHead<B::InnerBackend>, rows: &[usize]| {
         Ok((
-            score(h, &f.eval_chosen, rows),
-            score(h, &f.eval_rejected, rows),
+            score(h, &f.eval_chosen, rows)?,
+            score(h, &f.eval_rejected, rows)?,
         ))
     };
-    let (head, mut trained) = fit_in_stage(ctx, cfg, pairs, head, &train_score, &eval_score)?;
+    let (head, mut trained) = fit_with(hooks, cfg, pairs, head, &train_score, &eval_score)?;
     let head = head.valid();
     if f.probes_more.rows > 0 {
         let rows: Vec<usize> = (0..f.probes_more.rows).collect();
         trained.probes = Some((
-            score(&head, &f.probes_more, &rows),
-            score(&head, &f.probes_less, &rows),
+            score(&head, &f.probes_more, &rows)?,
+            score(&head, &f.probes_less, &rows)?,
         ));
     }
     Ok((head, trained))

@@ -8,7 +8,7 @@ use std::path::Path;
 use anyhow::{Context, bail};
 
 use crate::data::token_table::read_ids;
-use crate::eval::table::{read_frame, str_column};
+use crate::util::io::parquet::{read_frame, str_column};
 
 /// One split's pairs.
 #[derive(Debug, Clone, Default)]

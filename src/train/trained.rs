@@ -6,9 +6,10 @@ use burn::tensor::backend::AutodiffBackend;
 
 use super::config::TrainConfig;
 use super::curves::CurveRow;
-use super::fit::{EvalScore, FitInput, FitOutput, Seeds, TrainScore, fit};
+use super::fit::{EvalScore, FitInput, FitOutput, TrainScore, fit};
 use super::pairs::Pairs;
-use crate::stages::kind::StageContext;
+use crate::data::probe_items::ProbeRow;
+use crate::util::hooks::Hooks;
 
 /// The model-independent outcome of one run.
 #[derive(Debug)]
@@ -33,6 +34,9 @@ pub struct Trained {
     pub adv_ba: f64,
     /// Rewards of the stereotype probes `(more, less)`, when scored.
     pub probes: Option<(Vec<f32>, Vec<f32>)>,
+    /// The probe items scored on the backbone path (the features path reads
+    /// them from its input).
+    pub probe_rows: Vec<ProbeRow>,
 }
 
 impl Trained {
@@ -49,39 +53,33 @@ impl Trained {
             adv_ce: f.last_epoch_adv_ce,
             adv_ba: f.last_epoch_adv_balanced_accuracy,
             probes: None,
+            probe_rows: Vec::new(),
         };
         (f.model, t)
     }
 }
 
-/// Trains `model` on `pairs` inside a stage: seeds from the stage's
-/// streams (DESIGN §7), interrupts and progress through `ctx`.
+/// Trains `model` on `pairs`: seeds, interrupts, log and progress through
+/// `hooks` (ARCHITECTURE.md, "Determinism").
 ///
 /// # Errors
 /// A training error or an interrupt.
-pub fn fit_in_stage<B: AutodiffBackend, M: AutodiffModule<B>>(
-    ctx: &StageContext,
+pub fn fit_with<B: AutodiffBackend, M: AutodiffModule<B>>(
+    hooks: &dyn Hooks,
     cfg: &TrainConfig,
     pairs: &Pairs,
     model: M,
     train_score: &TrainScore<'_, M, B>,
     eval_score: &EvalScore<'_, M::InnerModule>,
 ) -> anyhow::Result<(M, Trained)> {
-    let check = || ctx.check_cancel();
-    let log = |s: &str| ctx.log(s);
     let input = FitInput {
         cfg,
         k: pairs.names.len(),
         train_categories: &pairs.train.categories,
         n_eval: pairs.eval.ids.len(),
-        seeds: Seeds {
-            order: ctx.seed_for("order"),
-            adversary: ctx.seed_for("adversary"),
-        },
         train_score,
         eval_score,
-        check: &check,
-        log: &log,
+        hooks,
     };
     Ok(Trained::of(fit(model, &input)?))
 }

@@ -1,8 +1,8 @@
 //! Content hashing of files and directory trees (blake3).
 
 use std::collections::BTreeMap;
-use std::os::unix::fs::OpenOptionsExt;
 use std::io;
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
 
 use serde_json::json;

@@ -2,5 +2,10 @@
 
 pub mod canon;
 pub mod hash;
+pub mod hooks;
+pub mod io;
+pub mod keyed;
+pub mod machine;
+pub mod progress;
 pub mod rng;
 pub mod time;

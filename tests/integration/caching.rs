@@ -280,7 +280,7 @@ stages:
     env.repro(&["verify", "p.yaml"]).ok();
 }
 
-/// The store's name for some bytes: their blake3 digest (DESIGN §3).
+/// The store's name for some bytes: their blake3 digest (ARCHITECTURE.md, "The store").
 fn blake3_of(bytes: &[u8]) -> String {
     blake3::hash(bytes).to_hex().to_string()
 }

@@ -87,7 +87,10 @@ fn make_demo_and_status_work_as_written_from_a_fresh_copy() {
     };
     let text = run(Command::new("make").args(["demo", "CARGO=true", &format!("REPRO={bin}")]));
     assert!(text.contains("summary: 5 ran"), "{text}");
-    assert!(root.join("artifacts/objects").is_dir(), "the default store is ./artifacts");
+    assert!(
+        root.join("artifacts/objects").is_dir(),
+        "the default store is ./artifacts"
+    );
     assert!(root.join("pipelines/demo.lock").is_file());
     let text = run(Command::new(bin).args(["status", "pipelines/demo.yaml"]));
     assert!(text.contains("5 fresh, 0 stale"), "{text}");

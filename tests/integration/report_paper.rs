@@ -116,7 +116,7 @@ stages:
             r.stdout
         );
     }
-    // The report is published as human-readable results (DESIGN §0).
+    // The report is published as human-readable results (ARCHITECTURE.md, "The store").
     assert!(
         r.stdout.contains("results: results/p/report"),
         "{}",

@@ -19,7 +19,14 @@ fn snapshot(dir: &Path) -> BTreeMap<String, (String, u32, Vec<u8>)> {
             let m = fs::symlink_metadata(&path).unwrap();
             let rel = path.strip_prefix(root).unwrap().display().to_string();
             let (kind, bytes) = if m.file_type().is_symlink() {
-                ("link", fs::read_link(&path).unwrap().display().to_string().into_bytes())
+                (
+                    "link",
+                    fs::read_link(&path)
+                        .unwrap()
+                        .display()
+                        .to_string()
+                        .into_bytes(),
+                )
             } else if m.is_dir() {
                 ("dir", Vec::new())
             } else {
@@ -71,8 +78,16 @@ fn a_link_output_is_refused_and_the_sentinel_outside_is_unchanged() {
             "d",
             "d/z",
         ),
-        ("mkdir \"$OUT/d\"; ln -s /nonexistent/x \"$OUT/d/dangling\"".to_string(), "d", "d/dangling"),
-        (format!("mkdir \"$OUT/p\"; ln -s {vs} \"$OUT/p/q\""), "p/q/f1.txt", "p/q"),
+        (
+            "mkdir \"$OUT/d\"; ln -s /nonexistent/x \"$OUT/d/dangling\"".to_string(),
+            "d",
+            "d/dangling",
+        ),
+        (
+            format!("mkdir \"$OUT/p\"; ln -s {vs} \"$OUT/p/q\""),
+            "p/q/f1.txt",
+            "p/q",
+        ),
     ];
     for (run, output, named) in cases {
         let env = Env::new();
@@ -85,8 +100,15 @@ fn a_link_output_is_refused_and_the_sentinel_outside_is_unchanged() {
             .out_has("symbolic link");
         assert!(env.records().is_empty(), "{run}: a record was written");
         assert!(env.objects().is_empty(), "{run}: objects were stored");
-        assert!(list(&env.store().join("tmp")).is_empty(), "{run}: staging left behind");
-        assert_eq!(snapshot(&v), before, "{run}: the sentinel directory changed");
+        assert!(
+            list(&env.store().join("tmp")).is_empty(),
+            "{run}: staging left behind"
+        );
+        assert_eq!(
+            snapshot(&v),
+            before,
+            "{run}: the sentinel directory changed"
+        );
     }
 }
 
@@ -106,7 +128,11 @@ fn a_hard_linked_output_is_copied_never_moved_or_made_read_only() {
     assert_eq!(env.output("p.lock", "s", "h"), "precious\n");
     for d in env.objects() {
         let m = fs::metadata(env.object_path(&d)).unwrap();
-        assert_eq!(m.nlink(), 1, "object {d} shares its inode with a file outside");
+        assert_eq!(
+            m.nlink(),
+            1,
+            "object {d} shares its inode with a file outside"
+        );
     }
     // Editing the outside file cannot reach the object.
     fs::write(v.join("f1.txt"), "edited\n").unwrap();
@@ -117,7 +143,9 @@ fn a_hard_linked_output_is_copied_never_moved_or_made_read_only() {
 fn fifo_outputs_and_deps_fail_fast_instead_of_hanging() {
     let env = Env::new();
     one_stage(&env, "mkfifo \"$OUT/p\"", "p");
-    let r = env.spawn(&["run", "p.yaml"]).wait_at_most(Duration::from_secs(20));
+    let r = env
+        .spawn(&["run", "p.yaml"])
+        .wait_at_most(Duration::from_secs(20));
     r.code(1).out_has("FIFO");
     let env = Env::new();
     let st = std::process::Command::new("mkfifo")
@@ -127,7 +155,9 @@ fn fifo_outputs_and_deps_fail_fast_instead_of_hanging() {
     assert!(st.success());
     env.pipeline("stages:\n  s:\n    kind: cmd\n    deps: [pipe]\n    run: echo > \"$OUT/o\"\n    outputs: [o]\n");
     for cmd in ["status", "run"] {
-        let r = env.spawn(&[cmd, "p.yaml"]).wait_at_most(Duration::from_secs(20));
+        let r = env
+            .spawn(&[cmd, "p.yaml"])
+            .wait_at_most(Duration::from_secs(20));
         assert_ne!(r.code, 0, "{cmd}: {r:?}");
         r.err_has("pipe").err_has("FIFO");
     }
@@ -153,12 +183,20 @@ fn a_leftover_process_cannot_rewrite_a_published_object() {
         .unwrap()
         .path();
     let text = fs::read_to_string(log).unwrap();
-    assert!(text.contains("process(es) the command left running"), "{text}");
+    assert!(
+        text.contains("process(es) the command left running"),
+        "{text}"
+    );
 }
 
 fn alive(pid: i32) -> bool {
     match fs::read_to_string(format!("/proc/{pid}/stat")) {
-        Ok(s) => !s.rsplit(')').next().unwrap_or("").trim_start().starts_with('Z'),
+        Ok(s) => !s
+            .rsplit(')')
+            .next()
+            .unwrap_or("")
+            .trim_start()
+            .starts_with('Z'),
         Err(_) => false,
     }
 }
@@ -209,7 +247,10 @@ fn a_finished_stage_leaves_no_process_behind() {
     );
     env.repro(&["run", "p.yaml"]).ok();
     let pid: i32 = env.read("marks/grandchild").trim().parse().unwrap();
-    assert!(gone_within(pid, Duration::from_secs(2)), "{pid} outlived its stage");
+    assert!(
+        gone_within(pid, Duration::from_secs(2)),
+        "{pid} outlived its stage"
+    );
 }
 
 fn flip_a_byte(path: &Path) {
@@ -243,7 +284,11 @@ fn a_corrupt_manifest_makes_the_stage_stale_once_and_then_heals() {
     flip_a_byte(&env.object_path(&m));
     let st = env.repro(&["status", "p.yaml", "--check"]);
     st.code(1);
-    assert!(st.status_of("s").contains("record not trusted"), "{}", st.stdout);
+    assert!(
+        st.status_of("s").contains("record not trusted"),
+        "{}",
+        st.stdout
+    );
     env.repro(&["run", "p.yaml"]).ok();
     env.repro(&["status", "p.yaml", "--check"]).ok();
     env.repro(&["verify", "p.yaml"]).ok().out_has("verify: ok");
@@ -273,9 +318,17 @@ fn a_record_that_disagrees_is_never_laundered_into_the_lockfile() {
     fs::write(&rp, text).unwrap();
     env.repro(&["verify", "p.yaml"]).code(1).out_has("MISMATCH");
     let st = env.repro(&["status", "p.yaml"]);
-    assert!(st.status_of("a").contains("record not trusted"), "{}", st.stdout);
+    assert!(
+        st.status_of("a").contains("record not trusted"),
+        "{}",
+        st.stdout
+    );
     env.repro(&["run", "p.yaml"]).ok().out_has("running a");
-    assert_eq!(env.read("p.lock"), lock_before, "the lock took the tampered record");
+    assert_eq!(
+        env.read("p.lock"),
+        lock_before,
+        "the lock took the tampered record"
+    );
     env.repro(&["verify", "p.yaml"]).ok();
 
     // Without a lock to compare with, the sizes still catch a swap.
@@ -285,7 +338,11 @@ fn a_record_that_disagrees_is_never_laundered_into_the_lockfile() {
     rec["outputs"]["o"]["digest"] = db.clone().into();
     fs::write(&rp, serde_json::to_string(&rec).unwrap()).unwrap();
     let st = env.repro(&["status", "p.yaml"]);
-    assert!(st.status_of("a").contains("record not trusted"), "{}", st.stdout);
+    assert!(
+        st.status_of("a").contains("record not trusted"),
+        "{}",
+        st.stdout
+    );
     env.repro(&["run", "p.yaml"]).ok();
     assert_eq!(env.output("p.lock", "a", "o"), "aaaa\n");
 }
@@ -301,7 +358,11 @@ fn a_malformed_record_counts_as_none_and_leftover_temp_records_are_cleaned() {
     fs::write(&stray, "half").unwrap();
     let st = env.repro(&["status", "p.yaml"]);
     st.ok();
-    assert!(st.status_of("s").contains("malformed record"), "{}", st.stdout);
+    assert!(
+        st.status_of("s").contains("malformed record"),
+        "{}",
+        st.stdout
+    );
     env.repro(&["run", "p.yaml"]).ok().out_has("running s");
     assert!(!stray.exists(), "records/*.tmp* left behind");
     env.repro(&["verify", "p.yaml"]).ok();
@@ -333,7 +394,9 @@ fn a_noisy_stage_log_is_bounded_and_gc_prunes_old_logs() {
     let logs = list(&env.store().join("logs/s"));
     assert_eq!(logs.len(), 7, "{logs:?}");
     for l in &logs {
-        let len = fs::metadata(env.store().join("logs/s").join(l)).unwrap().len();
+        let len = fs::metadata(env.store().join("logs/s").join(l))
+            .unwrap()
+            .len();
         assert!(len <= (5 << 20) + 4096, "{l}: {len} bytes");
         assert!(l.ends_with(".failed.log"), "{l}");
     }
@@ -353,6 +416,10 @@ fn verify_rerun_leaves_no_orphan_objects() {
     env.repro(&["verify", "p.yaml", "--rerun", "s"])
         .code(1)
         .out_has("DIFFERS");
-    assert_eq!(env.objects(), before, "the rerun's outputs stayed in the store");
+    assert_eq!(
+        env.objects(),
+        before,
+        "the rerun's outputs stayed in the store"
+    );
     assert!(list(&env.store().join("tmp")).is_empty());
 }

@@ -1,4 +1,4 @@
-//! Pure statistics for the evaluation stages (DESIGN §6 `eval/stats`): each
+//! Pure statistics for the evaluation stages (ARCHITECTURE.md, "Where the paper lives" `eval/stats`): each
 //! a function on slices that returns a typed error for bad input, checked
 //! against scipy, sklearn or statsmodels by the fixtures in
 //! `tests/fixtures/stats/`. This file only declares and re-exports.

@@ -1,6 +1,7 @@
-//! Typed column access to the small Parquet tables the evaluation stages
-//! exchange (`scores.parquet`, `stereotype_scores.parquet`), with one error
-//! type that names the file, the column and the row at fault.
+//! Parquet tables, read and written in one place (polars, zstd): typed
+//! column access with one error type that names the file, the column and the
+//! row at fault. Every table the stages exchange (`pairs.parquet`, token
+//! tables, `scores.parquet`, probe tables, …) goes through here.
 
 use std::fs::File;
 use std::path::{Path, PathBuf};
@@ -117,7 +118,8 @@ pub enum TableError {
 }
 
 impl TableError {
-    fn parquet(file: &Path, e: PolarsError) -> Self {
+    /// A polars error on `file`.
+    pub fn parquet(file: &Path, e: PolarsError) -> Self {
         TableError::Parquet {
             file: file.to_path_buf(),
             message: e.to_string(),
@@ -140,12 +142,17 @@ pub fn read_frame(path: &Path) -> Result<DataFrame, TableError> {
 /// Writes `columns` as one Parquet table (polars' default zstd compression).
 pub fn write_frame(path: &Path, height: usize, columns: Vec<Column>) -> Result<(), TableError> {
     let mut df = DataFrame::new(height, columns).map_err(|e| TableError::parquet(path, e))?;
+    write_df(path, &mut df)
+}
+
+/// Writes a data frame as one Parquet table (polars' default zstd compression).
+pub fn write_df(path: &Path, df: &mut DataFrame) -> Result<(), TableError> {
     let f = File::create(path).map_err(|source| TableError::Io {
         file: path.to_path_buf(),
         source,
     })?;
     ParquetWriter::new(f)
-        .finish(&mut df)
+        .finish(df)
         .map_err(|e| TableError::parquet(path, e))?;
     Ok(())
 }

@@ -1,0 +1,127 @@
+//! The contract between the engine and a built-in stage kind
+//! (ARCHITECTURE.md, "Layers"): a kind declares a typed `with` schema, named
+//! input slots and fixed output names; the engine checks all of them before
+//! anything runs and hands the stage a [`StageContext`] with read-only inputs
+//! and an empty `$OUT`. Both the engine (spec, dag, exec) and the kinds
+//! (`crate::stages`) depend on this module; it depends on neither.
+
+use std::path::PathBuf;
+
+use serde_json::Value;
+
+use super::WithError;
+use super::context::{Roots, StageContext};
+
+/// One field of a kind's `with` schema, as `repro kinds` prints it.
+#[derive(Debug, Clone, Copy)]
+pub struct Field {
+    /// Key under `with:`.
+    pub name: &'static str,
+    /// Type, in words (`float`, `int`, `"error" | "skip"`, `source`…).
+    pub ty: &'static str,
+    /// Default value as YAML text; `None` means required.
+    pub default: Option<&'static str>,
+    /// What it means, with units and range.
+    pub doc: &'static str,
+}
+
+/// One named input slot of a kind.
+#[derive(Debug, Clone, Copy)]
+pub struct Slot {
+    /// Name under `inputs:` (also `$IN_<name>` for commands). The name `*`
+    /// declares a variadic slot: any number of inputs under any valid names
+    /// (e.g. `data.prepare` merging `{helpful: a, harmless: b}`).
+    pub name: &'static str,
+    /// Whether the pipeline must connect it.
+    pub required: bool,
+    /// Whether it takes every expansion of a matrix stage (a fan-in).
+    pub fan_in: bool,
+    /// What the stage expects to find there.
+    pub doc: &'static str,
+}
+
+/// Something besides inputs and params that a stage's key must cover.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum KeyDep {
+    /// A local file or directory, content-hashed by the engine at plan time
+    /// (a `path:` source). Missing: a spec error.
+    File(PathBuf),
+    /// A pin (`sha256:…`, `blake3:…`) that stands for remote content.
+    Pin(String),
+}
+
+/// The static description of a kind: what `repro kinds` prints and the
+/// engine checks before anything runs.
+#[derive(Debug, Clone, Copy)]
+pub struct KindInfo {
+    /// Name used in `kind:` (e.g. `data.preferences`).
+    pub name: &'static str,
+    /// Bumped whenever the kind's semantics change; part of every key.
+    pub code_version: u32,
+    /// One line for `repro kinds`.
+    pub summary: &'static str,
+    /// The `with` schema.
+    pub fields: &'static [Field],
+    /// Named input slots (`*`: any further names).
+    pub slots: &'static [Slot],
+    /// Fixed output names (files or directories) under `$OUT`.
+    pub outputs: &'static [&'static str],
+    /// The output recorded as metrics (a JSON object), if any.
+    pub metrics: Option<&'static str>,
+    /// Whether results depend on the compute backend (Burn stages): the
+    /// backend then becomes part of the key.
+    pub uses_backend: bool,
+    /// Whether `repro run` copies the outputs to `results/<stem>/<stage>/`
+    /// (report stages: the human-readable results, ARCHITECTURE.md, "The store").
+    pub publishes: bool,
+}
+
+/// A built-in stage kind.
+pub trait Kind: Send + Sync {
+    /// The kind's static description.
+    fn info(&self) -> &'static KindInfo;
+    /// Name used in `kind:`.
+    fn name(&self) -> &'static str {
+        self.info().name
+    }
+    /// The kind's code version.
+    fn code_version(&self) -> u32 {
+        self.info().code_version
+    }
+    /// One line for `repro kinds`.
+    fn summary(&self) -> &'static str {
+        self.info().summary
+    }
+    /// The `with` schema.
+    fn fields(&self) -> &'static [Field] {
+        self.info().fields
+    }
+    /// Named input slots.
+    fn slots(&self) -> &'static [Slot] {
+        self.info().slots
+    }
+    /// Fixed output names under `$OUT`.
+    fn outputs(&self) -> &'static [&'static str] {
+        self.info().outputs
+    }
+    /// The metrics output, if any.
+    fn metrics(&self) -> Option<&'static str> {
+        self.info().metrics
+    }
+    /// Whether the backend is part of the key.
+    fn uses_backend(&self) -> bool {
+        self.info().uses_backend
+    }
+    /// Whether the outputs are published to `results/`.
+    fn publishes(&self) -> bool {
+        self.info().publishes
+    }
+    /// Checks the resolved `with` map before anything runs.
+    fn check(&self, with: &Value) -> Result<(), WithError>;
+    /// Files and pins besides inputs that the key must cover (sources).
+    fn key_deps(&self, _with: &Value, _roots: &Roots) -> Result<Vec<KeyDep>, WithError> {
+        Ok(Vec::new())
+    }
+    /// Runs the stage: reads `ctx.inputs`, writes every output into `ctx.out`.
+    fn run(&self, ctx: &StageContext) -> anyhow::Result<()>;
+}

@@ -1,0 +1,10 @@
+//! The kind contract (ARCHITECTURE.md, "Layers"): what the engine and the
+//! built-in stage kinds agree on. The engine (`spec`, `dag`, `exec`) and the
+//! kinds (`stages`) both depend on it; it depends on neither.
+
+mod context;
+mod contract;
+
+pub use crate::util::keyed::{WithError, parse_with};
+pub use context::{Input, Roots, StageContext};
+pub use contract::{Field, KeyDep, Kind, KindInfo, Slot};
