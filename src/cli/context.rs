@@ -1,13 +1,13 @@
 //! What every pipeline command needs: the loaded pipeline, the store, the
 //! lockfile path and the backend.
 
-use std::path::{Path, PathBuf};
+use std::path::{Component, Path, PathBuf};
 
 use super::args::PipelineArgs;
 use super::error::CliError;
 use crate::backend::Backend;
 use crate::kind::Roots;
-use crate::spec::{self, Pipeline, matrix};
+use crate::spec::{self, Pipeline, SpecError, matrix};
 use crate::store::{Lockfile, Store};
 
 /// A loaded pipeline with its surroundings.
@@ -31,6 +31,91 @@ pub fn store_dir(flag: Option<&Path>) -> PathBuf {
                 .map(PathBuf::from)
         })
         .unwrap_or_else(|| PathBuf::from("artifacts"))
+}
+
+/// The store directory ([`store_dir`]), refused (exit 2) when it names
+/// something that exists but is not a directory: every command that takes
+/// `--store` calls this first, so they all fail alike.
+pub fn checked_store_dir(flag: Option<&Path>) -> Result<PathBuf, CliError> {
+    let dir = store_dir(flag);
+    let source = if flag.is_some() {
+        "--store"
+    } else if std::env::var_os("REPRO_STORE").is_some_and(|v| !v.is_empty()) {
+        "$REPRO_STORE"
+    } else {
+        "the default store"
+    };
+    let found = match std::fs::metadata(&dir) {
+        Ok(m) if m.is_dir() => return Ok(dir),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(dir),
+        Ok(m) if m.is_file() => "a regular file".to_string(),
+        Ok(_) => "not a directory".to_string(),
+        Err(e) => e.to_string(),
+    };
+    Err(CliError::Usage(format!(
+        "{source} {}: expected a store directory (or a path to create one at), found {found}",
+        dir.display()
+    )))
+}
+
+/// Refuses (exit 2) a `deps:` entry that is the store, lies inside it or
+/// contains it: hashing it would read the store's own files (and a run would
+/// change what it hashes).
+pub fn check_deps_outside_store(pipeline: &Pipeline, store: &Path) -> Result<(), CliError> {
+    let store_abs = resolved(store);
+    for s in &pipeline.stages {
+        for (i, dep) in s.deps.iter().enumerate() {
+            let Ok(dep_abs) = std::fs::canonicalize(pipeline.dir.join(dep)) else {
+                // Vanished since parsing: the plan reports it.
+                continue;
+            };
+            let how = if dep_abs == store_abs {
+                "is the store"
+            } else if store_abs.starts_with(&dep_abs) {
+                "contains the store"
+            } else if dep_abs.starts_with(&store_abs) {
+                "lies inside the store"
+            } else {
+                continue;
+            };
+            let mark = s.dep_marks.get(i).unwrap_or(&s.mark);
+            return Err(SpecError::at(
+                mark,
+                format!("stages.{}.deps", s.base),
+                format!(
+                    "dep `{dep}` ({}) {how} ({}); deps name the files the stage reads, \
+                     outside the store",
+                    dep_abs.display(),
+                    store_abs.display()
+                ),
+            )
+            .into());
+        }
+    }
+    Ok(())
+}
+
+/// `p` as an absolute path with links resolved, also when (the end of) it
+/// does not exist yet: each existing prefix is canonicalised, and a `..`
+/// after one steps to its real parent, as the kernel would.
+fn resolved(p: &Path) -> PathBuf {
+    let abs = std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf());
+    let mut out = PathBuf::new();
+    for c in abs.components() {
+        match c {
+            Component::ParentDir => {
+                out.pop();
+            }
+            Component::CurDir => {}
+            other => {
+                out.push(other);
+                if let Ok(real) = std::fs::canonicalize(&out) {
+                    out = real;
+                }
+            }
+        }
+    }
+    out
 }
 
 /// Data and model roots from the environment.
@@ -67,7 +152,8 @@ impl Ctx {
             )));
         }
         let pipeline = spec::load(&p.pipeline, &p.sets, &roots(&p.pipeline))?;
-        let dir = store_dir(store);
+        let dir = checked_store_dir(store)?;
+        check_deps_outside_store(&pipeline, &dir)?;
         let store = if create {
             Store::open(&dir)?
         } else {
@@ -145,5 +231,24 @@ impl Ctx {
             }
         }
         out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn resolved_paths_follow_links_and_dot_dot_past_missing_parts() {
+        let t = tempfile::tempdir().unwrap();
+        let real = std::fs::canonicalize(t.path()).unwrap();
+        std::fs::create_dir(real.join("d")).unwrap();
+        std::os::unix::fs::symlink(real.join("d"), real.join("link")).unwrap();
+        assert_eq!(
+            resolved(&real.join("link/new/store")),
+            real.join("d/new/store")
+        );
+        assert_eq!(resolved(&real.join("nope/../x/./y")), real.join("x/y"));
+        assert_eq!(resolved(&real.join("link/..")), real);
     }
 }

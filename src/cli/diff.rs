@@ -3,9 +3,9 @@
 use std::io::Write;
 use std::path::Path;
 
-use super::error::CliError;
+use super::error::{CliError, excerpt};
 use crate::dag::key::diff_paths;
-use crate::store::Lockfile;
+use crate::store::{Lockfile, StoreError};
 
 /// Prints params, inputs, outputs and metrics that differ, stage by stage.
 pub fn diff(a: &Path, b: &Path) -> Result<(), CliError> {
@@ -17,8 +17,8 @@ pub fn diff(a: &Path, b: &Path) -> Result<(), CliError> {
             )));
         }
     }
-    let la = Lockfile::load(a)?;
-    let lb = Lockfile::load(b)?;
+    let la = load(a)?;
+    let lb = load(b)?;
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
     let mut names: Vec<&String> = la.stages.keys().chain(lb.stages.keys()).collect();
@@ -93,6 +93,18 @@ pub fn diff(a: &Path, b: &Path) -> Result<(), CliError> {
         let _ = writeln!(out, "no differences");
     }
     Ok(())
+}
+
+/// Reads a lockfile; a malformed one is a usage error quoting only the start
+/// of the parser's message (which may echo the whole file).
+fn load(path: &Path) -> Result<Lockfile, CliError> {
+    Lockfile::load(path).map_err(|e| match e {
+        StoreError::Malformed { message, .. } => CliError::BadLockfile {
+            path: path.to_path_buf(),
+            excerpt: excerpt(&message),
+        },
+        other => other.into(),
+    })
 }
 
 /// Anything serialisable, as JSON.

@@ -61,9 +61,25 @@ pub fn main() -> i32 {
     }
 }
 
+/// Whether a command reads or writes the store (and so takes `--store`).
+fn command_uses_store(c: &Command) -> bool {
+    match c {
+        Command::Run { .. }
+        | Command::Status { .. }
+        | Command::Dag { .. }
+        | Command::Show { .. }
+        | Command::Verify { .. }
+        | Command::Gc { .. } => true,
+        Command::Diff { .. } | Command::Kinds | Command::Model { .. } => false,
+    }
+}
+
 fn dispatch(cli: Cli) -> Result<(), CliError> {
     let store = cli.store.as_deref();
     let backend = cli.backend;
+    if command_uses_store(&cli.command) {
+        context::checked_store_dir(store)?;
+    }
     match cli.command {
         Command::Run {
             p,

@@ -45,7 +45,10 @@ fn load_chain(file: &Path, chain: &mut Vec<PathBuf>) -> Result<Node, SpecError> 
     }
     let text = std::fs::read_to_string(file)
         .map_err(|e| SpecError::file(file, format!("cannot read as UTF-8 text: {e}")))?;
-    let mut root = parse_str(&text, &Arc::new(file.to_path_buf()))?;
+    // Editors on Windows save UTF-8 with a byte-order mark; it is not part of
+    // the first key.
+    let text = text.strip_prefix('\u{feff}').unwrap_or(&text);
+    let mut root = parse_str(text, &Arc::new(file.to_path_buf()))?;
     if !matches!(root.value, Value::Map(_)) {
         return Err(SpecError::at(
             &root.mark,
@@ -171,6 +174,21 @@ mod tests {
         let e = load(&dir.path().join("a.yaml")).unwrap_err();
         assert!(e.message.contains("extends cycle"), "{e}");
         assert!(e.message.contains("a.yaml -> "), "{e}");
+    }
+
+    #[test]
+    fn a_byte_order_mark_is_stripped_here_and_in_the_base() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("b.yaml"), "\u{feff}params: { x: 1 }\n").unwrap();
+        std::fs::write(
+            dir.path().join("a.yaml"),
+            "\u{feff}extends: b.yaml\nname: n\n",
+        )
+        .unwrap();
+        let root = load(&dir.path().join("a.yaml")).unwrap();
+        assert_eq!(root.get("name").and_then(Node::as_str), Some("n"));
+        assert!(root.at_path(&["params", "x"]).is_some());
+        assert!(root.get("\u{feff}name").is_none());
     }
 
     #[test]

@@ -9,6 +9,7 @@ use std::collections::{BTreeMap, HashMap};
 use serde_json::Value as Json;
 
 use super::error::{SpecError, join};
+use super::limits::{MAX_PARAM_DEPTH, MAX_VALUE_BYTES};
 use super::node::{Mark, Node, Value, scalar_to_json};
 
 /// Resolves one reference name (`params.lr`, `matrix.k`) to a value.
@@ -17,25 +18,92 @@ pub trait Lookup {
     fn lookup(&mut self, name: &str, mark: &Mark, path: &str) -> Result<Json, SpecError>;
 }
 
-/// Resolves every reference inside `node`, giving plain JSON.
+/// Resolves every reference inside `node`, giving plain JSON. A value whose
+/// text would pass [`MAX_VALUE_BYTES`] is an error at `node`.
 pub fn resolve(node: &Node, path: &str, look: &mut dyn Lookup) -> Result<Json, SpecError> {
+    resolve_sized(node, path, look).map(|(v, _)| v)
+}
+
+/// [`resolve`], also giving the value's [`text_len`].
+fn resolve_sized(
+    node: &Node,
+    path: &str,
+    look: &mut dyn Lookup,
+) -> Result<(Json, usize), SpecError> {
     Ok(match &node.value {
-        Value::Scalar(super::node::Scalar::Str(s)) => resolve_str(s, &node.mark, path, look)?,
-        Value::Scalar(s) => scalar_to_json(s),
-        Value::Seq(items) => Json::Array(
-            items
-                .iter()
-                .enumerate()
-                .map(|(i, n)| resolve(n, &join(path, &i.to_string()), look))
-                .collect::<Result<_, _>>()?,
-        ),
-        Value::Map(entries) => Json::Object(
-            entries
-                .iter()
-                .map(|(k, n)| Ok((k.clone(), resolve(n, &join(path, k), look)?)))
-                .collect::<Result<_, SpecError>>()?,
-        ),
+        Value::Scalar(super::node::Scalar::Str(s)) => {
+            let v = resolve_str(s, &node.mark, path, look)?;
+            let n = text_len(&v);
+            if n > MAX_VALUE_BYTES {
+                return Err(too_long(&node.mark, path, n, None));
+            }
+            (v, n)
+        }
+        Value::Scalar(s) => {
+            let v = scalar_to_json(s);
+            let n = text_len(&v);
+            (v, n)
+        }
+        Value::Seq(items) => {
+            let mut total = 2;
+            let mut out = Vec::with_capacity(items.len());
+            for (i, n) in items.iter().enumerate() {
+                let (v, len) = resolve_sized(n, &join(path, &i.to_string()), look)?;
+                total += len + usize::from(i > 0);
+                if total > MAX_VALUE_BYTES {
+                    return Err(too_long(&node.mark, path, total, None));
+                }
+                out.push(v);
+            }
+            (Json::Array(out), total)
+        }
+        Value::Map(entries) => {
+            let mut total = 2;
+            let mut out = serde_json::Map::new();
+            for (i, (k, n)) in entries.iter().enumerate() {
+                let (v, len) = resolve_sized(n, &join(path, k), look)?;
+                total += k.len() + 3 + len + usize::from(i > 0);
+                if total > MAX_VALUE_BYTES {
+                    return Err(too_long(&node.mark, path, total, None));
+                }
+                out.insert(k.clone(), v);
+            }
+            (Json::Object(out), total)
+        }
     })
+}
+
+/// The length of a value's JSON text, in bytes, without building it (string
+/// escapes are not counted, so this is a lower bound; exact otherwise).
+pub fn text_len(v: &Json) -> usize {
+    match v {
+        Json::Null => 4,
+        Json::Bool(b) => 4 + usize::from(!*b),
+        Json::Number(n) => n.to_string().len(),
+        Json::String(s) => s.len() + 2,
+        Json::Array(a) => 2 + a.len().saturating_sub(1) + a.iter().map(text_len).sum::<usize>(),
+        Json::Object(o) => {
+            2 + o.len().saturating_sub(1)
+                + o.iter()
+                    .map(|(k, x)| k.len() + 3 + text_len(x))
+                    .sum::<usize>()
+        }
+    }
+}
+
+/// "this value would be N bytes, over the limit" at `mark`/`path`.
+fn too_long(mark: &Mark, path: &str, n: usize, by: Option<&str>) -> SpecError {
+    let via = by
+        .map(|name| format!(" after substituting `${{{name}}}`"))
+        .unwrap_or_default();
+    SpecError::at(
+        mark,
+        path,
+        format!(
+            "value would be at least {n} bytes long{via}; one interpolated value may be at most \
+             {MAX_VALUE_BYTES} bytes (1 MiB)"
+        ),
+    )
 }
 
 /// A reference found in a string.
@@ -101,14 +169,37 @@ pub fn resolve_str(
     if let [Piece::Ref(name)] = pieces.as_slice() {
         return look.lookup(name, mark, path);
     }
+    // Every length is checked before the text grows, so an over-long value
+    // is refused without ever being built.
     let mut out = String::new();
     for p in pieces {
         match p {
-            Piece::Text(t) => out.push_str(&t),
-            Piece::Ref(name) => match look.lookup(name, mark, path)? {
-                Json::String(v) => out.push_str(&v),
-                other => out.push_str(&other.to_string()),
-            },
+            Piece::Text(t) => {
+                if out.len() + t.len() > MAX_VALUE_BYTES {
+                    return Err(too_long(mark, path, out.len() + t.len(), None));
+                }
+                out.push_str(&t);
+            }
+            Piece::Ref(name) => {
+                let v = look.lookup(name, mark, path)?;
+                let add = match &v {
+                    Json::String(s) => s.len(),
+                    other => text_len(other),
+                };
+                if out.len() + add > MAX_VALUE_BYTES {
+                    return Err(too_long(mark, path, out.len() + add, Some(name)));
+                }
+                match v {
+                    Json::String(v) => out.push_str(&v),
+                    other => {
+                        let text = other.to_string();
+                        if out.len() + text.len() > MAX_VALUE_BYTES {
+                            return Err(too_long(mark, path, out.len() + text.len(), Some(name)));
+                        }
+                        out.push_str(&text);
+                    }
+                }
+            }
         }
     }
     Ok(Json::String(out))
@@ -173,6 +264,15 @@ impl<'a> ParamResolver<'a> {
                 format!(
                     "params refer to each other in a cycle: {}",
                     cycle.join(" -> ")
+                ),
+            ));
+        }
+        if self.visiting.len() >= MAX_PARAM_DEPTH {
+            return Err(SpecError::at(
+                mark,
+                path,
+                format!(
+                    "params refer to params more than {MAX_PARAM_DEPTH} levels deep (at `{name}`)"
                 ),
             ));
         }
@@ -299,6 +399,63 @@ mod tests {
     fn shell_variables_and_escapes_pass_through() {
         let p = params("a: 1\nb: 'echo ${OUT} $${params.a} ${params.a}'\n").unwrap();
         assert_eq!(p["b"], json!("echo ${OUT} ${params.a} 1"));
+    }
+
+    /// `p0` is `len` bytes; each `pK` is `${params.pK-1}` twice.
+    fn doubling(len: usize, levels: usize) -> String {
+        let mut y = format!("p0: '{}'\n", "x".repeat(len));
+        for k in 1..=levels {
+            y.push_str(&format!(
+                "p{k}: '${{params.p{}}}${{params.p{}}}'\n",
+                k - 1,
+                k - 1
+            ));
+        }
+        y
+    }
+
+    #[test]
+    fn doubling_params_stop_at_the_first_value_over_the_limit() {
+        // 1536 * 2^9 = 786_432 fits; 1536 * 2^10 = 1_572_864 does not.
+        let e = params(&doubling(1536, 24)).unwrap_err();
+        assert_eq!(e.path, "params.p10", "{e}");
+        assert_eq!(e.mark.as_ref().unwrap().line, 11, "{e}");
+        assert!(e.message.contains("1572864 bytes"), "{e}");
+        assert!(e.message.contains(&MAX_VALUE_BYTES.to_string()), "{e}");
+        let p = params(&doubling(1536, 9)).unwrap();
+        assert_eq!(p["p9"].as_str().unwrap().len(), 1536 << 9);
+    }
+
+    #[test]
+    fn lists_of_references_are_bounded_too() {
+        let mut y = format!("a: '{}'\n", "x".repeat(400_000));
+        y.push_str("b: ['${params.a}', '${params.a}']\nc: ['${params.b}', '${params.b}']\n");
+        let e = params(&y).unwrap_err();
+        assert_eq!(e.path, "params.c", "{e}");
+        assert!(e.message.contains("at most 1048576 bytes"), "{e}");
+    }
+
+    #[test]
+    fn non_string_values_count_as_their_json_text() {
+        let v = json!({"ab": [1, true, null, "x"]});
+        assert_eq!(text_len(&v), v.to_string().len());
+    }
+
+    #[test]
+    fn very_long_param_chains_are_refused_not_overflowing_the_stack() {
+        // Declared first-to-last, each referring to the next: resolving `p0`
+        // walks the whole chain.
+        let chain = |n: usize| {
+            let mut y = String::new();
+            for k in 0..n - 1 {
+                y.push_str(&format!("p{k}: '${{params.p{}}}'\n", k + 1));
+            }
+            y.push_str(&format!("p{}: 1\n", n - 1));
+            y
+        };
+        let e = params(&chain(5000)).unwrap_err();
+        assert!(e.message.contains("levels deep"), "{e}");
+        assert_eq!(params(&chain(200)).unwrap()["p0"], json!(1));
     }
 
     #[test]

@@ -3,7 +3,9 @@
 
 pub mod error;
 pub mod extends;
+pub mod grid;
 pub mod interp;
+pub mod limits;
 pub mod node;
 pub mod overrides;
 pub mod parse;

@@ -97,4 +97,6 @@ pub struct Stage {
     pub key_deps: Vec<KeyDep>,
     /// Where the stage is declared.
     pub mark: Mark,
+    /// Where each of `deps` is written (same order).
+    pub dep_marks: Vec<Mark>,
 }

@@ -8,7 +8,9 @@ use std::path::{Component, Path, PathBuf};
 use serde_json::Value as Json;
 
 use super::error::{SpecError, join};
+use super::grid::{self, Grid};
 use super::interp::{ParamResolver, StageScope, resolve};
+use super::limits::MAX_NAME_BYTES;
 use super::matrix::{self, Point};
 use super::node::{Node, Value};
 use super::pipeline::{InputRef, Pipeline, Stage, StageKind};
@@ -62,6 +64,8 @@ struct Decl<'a> {
     kind: StageKind,
     axes: BTreeMap<String, Vec<Json>>,
     points: Vec<Point>,
+    /// `axes` indexed, to find the expansions a selector matches.
+    grid: Grid,
 }
 
 /// Validates the merged tree of `file`.
@@ -193,6 +197,17 @@ fn declare<'a>(
             format!("bad stage name `{name}`: names match [A-Za-z_][A-Za-z0-9_]*"),
         ));
     }
+    if name.len() > MAX_NAME_BYTES {
+        return Err(SpecError::at(
+            node.pos(),
+            &path,
+            format!(
+                "stage name is {} bytes long; names are at most {MAX_NAME_BYTES} bytes \
+                 (they become directory names)",
+                name.len()
+            ),
+        ));
+    }
     if !matches!(node.value, Value::Map(_)) {
         return Err(SpecError::at(
             node.pos(),
@@ -254,6 +269,16 @@ fn declare<'a>(
                     format!("bad matrix key `{k}`: names match [A-Za-z_][A-Za-z0-9_]*"),
                 ));
             }
+            if k.len() > MAX_NAME_BYTES {
+                return Err(SpecError::at(
+                    v.pos(),
+                    &kpath,
+                    format!(
+                        "matrix key is {} bytes long; keys are at most {MAX_NAME_BYTES} bytes",
+                        k.len()
+                    ),
+                ));
+            }
             let values = resolve(
                 v,
                 &kpath,
@@ -273,25 +298,21 @@ fn declare<'a>(
                 ));
             }
             for (i, x) in values.iter().enumerate() {
-                let bad = match x {
-                    Json::Array(_) | Json::Object(_) | Json::Null => {
-                        Some("matrix values are scalars".to_string())
-                    }
-                    Json::String(s) if s.is_empty() || s.contains(matrix::RESERVED) => Some(
-                        format!("matrix value `{s}` is empty or contains one of [ ] , = /"),
-                    ),
-                    _ => None,
+                // A literal list points at the value itself.
+                let xmark = match &v.value {
+                    Value::Seq(items) => items.get(i).map_or(&v.mark, |n| &n.mark),
+                    _ => &v.mark,
                 };
-                if let Some(msg) = bad {
-                    return Err(SpecError::at(&v.mark, join(&kpath, &i.to_string()), msg));
+                if let Some(msg) = bad_matrix_value(x) {
+                    return Err(SpecError::at(xmark, join(&kpath, &i.to_string()), msg));
                 }
-                if values[..i].iter().any(|y| matrix::value_eq(x, y)) {
-                    return Err(SpecError::at(
-                        &v.mark,
-                        &kpath,
-                        format!("duplicate matrix value {x}"),
-                    ));
-                }
+            }
+            if let Some((_, i)) = grid::first_duplicate(&values) {
+                return Err(SpecError::at(
+                    &v.mark,
+                    &kpath,
+                    format!("duplicate matrix value {}", values[i]),
+                ));
             }
             axes.insert(k.clone(), values);
         }
@@ -310,12 +331,68 @@ fn declare<'a>(
             format!("more than {} expansions", matrix::MAX_EXPANSIONS),
         )
     })?;
+    if let Some(m) = node.get("matrix") {
+        // The longest expansion name takes the longest value of every axis.
+        // `name[` + `k=v` per axis, comma-separated + `]`.
+        let longest = name.len()
+            + 1
+            + axes
+                .iter()
+                .map(|(k, vs)| {
+                    k.len()
+                        + 2
+                        + vs.iter()
+                            .map(|v| matrix::format_value(v).len())
+                            .max()
+                            .unwrap_or(0)
+                })
+                .sum::<usize>();
+        if longest > MAX_NAME_BYTES {
+            return Err(SpecError::at(
+                m.pos(),
+                join(&path, "matrix"),
+                format!(
+                    "the longest expansion name would be {longest} bytes; names \
+                     `{name}[key=value,…]` are at most {MAX_NAME_BYTES} bytes"
+                ),
+            ));
+        }
+    }
+    let grid = Grid::new(&axes);
     Ok(Decl {
         name,
         node,
         kind,
         axes,
         points,
+        grid,
+    })
+}
+
+/// Why a matrix value cannot be used, if it cannot: values are scalars that
+/// print as short, single-line text without the characters that delimit
+/// expansion names (they are pasted into names, paths and commands).
+fn bad_matrix_value(x: &Json) -> Option<String> {
+    match x {
+        Json::Array(_) | Json::Object(_) | Json::Null => {
+            return Some("matrix values are scalars".to_string());
+        }
+        Json::String(s) if s.is_empty() || s.contains(matrix::RESERVED) => {
+            return Some(format!(
+                "matrix value `{s}` is empty or contains one of [ ] , = /"
+            ));
+        }
+        Json::String(s) if s.chars().any(char::is_control) => {
+            return Some(format!(
+                "matrix value {x} contains a control character (newline, tab, …); \
+                 matrix values are single-line text"
+            ));
+        }
+        _ => {}
+    }
+    let n = matrix::format_value(x).len();
+    (n > MAX_NAME_BYTES).then(|| {
+        format!("matrix value is {n} bytes long; matrix values are at most {MAX_NAME_BYTES} bytes")
     })
 }
 
@@ -383,6 +460,29 @@ fn normalize(p: &str) -> String {
         .join("/")
 }
 
+/// Checks that a metrics file is one of the (normalised) outputs or lies
+/// inside one (an output directory); gives its normalised path.
+fn check_metrics(m: &str, outputs: &[String]) -> Result<String, String> {
+    check_out_path(m).map_err(|e| format!("metrics file: {e}"))?;
+    let n = normalize(m);
+    if outputs
+        .iter()
+        .any(|o| n == *o || n.starts_with(&format!("{o}/")))
+    {
+        return Ok(n);
+    }
+    Err(format!(
+        "metrics file `{m}` is not one of this stage's outputs ({}); list it in `outputs:` \
+         or name a file inside a declared output directory",
+        outputs.join(", ")
+    ))
+}
+
+/// Whether `p` resolves to `/` (`/`, `//`, `/./`, `/..`, a link to `/`).
+fn is_filesystem_root(p: &Path) -> bool {
+    std::fs::canonicalize(p).is_ok_and(|c| c.parent().is_none())
+}
+
 /// Whether two normalised output paths are equal or one contains the other.
 fn overlaps(a: &str, b: &str) -> bool {
     a == b || a.starts_with(&format!("{b}/")) || b.starts_with(&format!("{a}/"))
@@ -428,7 +528,18 @@ fn expand_stage(
                 ),
             ));
         }
+        if is_filesystem_root(&dir.join(dep)) {
+            return Err(SpecError::at(
+                mark,
+                join(&path, "deps"),
+                format!(
+                    "dep `{dep}` is the filesystem root `/`; deps name the files and \
+                     directories the stage reads"
+                ),
+            ));
+        }
     }
+    let dep_marks = deps.iter().map(|(_, m)| m.clone()).collect();
     let deps: Vec<String> = deps.into_iter().map(|(d, _)| d).collect();
     let (kind, outputs, metrics, key_deps) = match &d.kind {
         StageKind::Cmd { .. } => {
@@ -450,16 +561,11 @@ fn expand_stage(
                 }
             };
             let outs_node = d.node.get("outputs");
-            let mut outputs = str_list(outs_node, &join(&path, "outputs"), &mut scope)?;
+            let outputs = str_list(outs_node, &join(&path, "outputs"), &mut scope)?;
             let metrics = match d.node.get("metrics") {
                 None => None,
                 Some(m) => match resolve(m, &join(&path, "metrics"), &mut scope)? {
-                    Json::String(s) => {
-                        if !outputs.iter().any(|(o, _)| *o == s) {
-                            outputs.push((s.clone(), m.mark.clone()));
-                        }
-                        Some(s)
-                    }
+                    Json::String(s) => Some((s, m.mark.clone())),
                     _ => {
                         return Err(SpecError::at(
                             &m.mark,
@@ -489,7 +595,13 @@ fn expand_stage(
                 }
                 normal.push(n);
             }
-            let metrics = metrics.map(|m| normalize(&m));
+            let metrics = match metrics {
+                None => None,
+                Some((m, mark)) => Some(
+                    check_metrics(&m, &normal)
+                        .map_err(|msg| SpecError::at(&mark, join(&path, "metrics"), msg))?,
+                ),
+            };
             let outputs = normal;
             (StageKind::Cmd { run }, outputs, metrics, Vec::new())
         }
@@ -529,6 +641,7 @@ fn expand_stage(
         metrics,
         key_deps,
         mark: d.node.pos().clone(),
+        dep_marks,
     })
 }
 
@@ -590,37 +703,39 @@ fn select(producer: &Decl, sel: &matrix::Selector, consumer: &Point) -> Result<I
         }
         return Ok(InputRef::One(producer.name.to_string()));
     }
-    let (wanted, zipped): (Point, bool) = match &sel.point {
+    let wanted: Point = match &sel.point {
         Some(p) => {
             if let Some(k) = p.keys().find(|k| !producer.axes.contains_key(*k)) {
                 return Err(format!("stage `{}` has no matrix key `{k}`", producer.name));
             }
-            (p.clone(), false)
+            p.clone()
         }
-        None if sel.star => (Point::new(), false),
-        None => (
-            consumer
-                .iter()
-                .filter(|(k, _)| producer.axes.contains_key(*k))
-                .map(|(k, v)| (k.clone(), v.clone()))
-                .collect(),
-            true,
-        ),
+        None if sel.star => Point::new(),
+        // Zipped: the consumer's values of the keys both stages share.
+        None => consumer
+            .iter()
+            .filter(|(k, _)| producer.axes.contains_key(*k))
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect(),
     };
     let hits: Vec<&Point> = producer
-        .points
-        .iter()
-        .filter(|p| matrix::matches(p, &wanted))
+        .grid
+        .matching(&wanted)
+        .into_iter()
+        .filter_map(|i| producer.points.get(i))
         .collect();
     if hits.is_empty() {
-        let all = names(producer.points.iter().collect()).join(", ");
+        const SHOWN: usize = 20;
+        let mut all = names(producer.points.iter().take(SHOWN).collect()).join(", ");
+        if producer.points.len() > SHOWN {
+            all.push_str(&format!(", … ({} more)", producer.points.len() - SHOWN));
+        }
         return Err(format!(
             "no expansion of `{}` matches {}; expansions: {all}",
             producer.name,
             matrix::expansion_name("", &wanted)
         ));
     }
-    let _ = zipped;
     if wanted.len() == producer.axes.len() && hits.len() == 1 {
         return Ok(InputRef::One(matrix::expansion_name(
             producer.name,
@@ -694,6 +809,47 @@ mod tests {
         assert!(!valid_name("a-b"));
         assert!(!valid_name(""));
         assert!(!valid_name("a.b"));
+    }
+
+    #[test]
+    fn metrics_must_be_an_output_or_inside_one() {
+        let outs = vec!["m.txt".to_string(), "dir".to_string()];
+        assert_eq!(check_metrics("./m.txt", &outs).unwrap(), "m.txt");
+        assert_eq!(
+            check_metrics("dir/sub/x.json", &outs).unwrap(),
+            "dir/sub/x.json"
+        );
+        let e = check_metrics("other.txt", &outs).unwrap_err();
+        assert!(
+            e.contains("`other.txt` is not one of this stage's outputs (m.txt, dir)"),
+            "{e}"
+        );
+        assert!(check_metrics("dirx/a", &outs).is_err());
+        assert!(check_metrics("../m.txt", &outs).is_err());
+        assert!(check_metrics("/m.txt", &outs).is_err());
+    }
+
+    #[test]
+    fn the_filesystem_root_is_recognised_in_every_spelling() {
+        for p in ["/", "//", "/./", "/..", "/tmp/.."] {
+            assert!(is_filesystem_root(Path::new(p)), "{p}");
+        }
+        assert!(!is_filesystem_root(Path::new("/tmp")));
+        assert!(!is_filesystem_root(Path::new("/no/such/path")));
+    }
+
+    #[test]
+    fn matrix_values_are_short_single_line_scalars() {
+        use serde_json::json;
+        assert!(bad_matrix_value(&json!("ok")).is_none());
+        assert!(bad_matrix_value(&json!(0.25)).is_none());
+        let e = bad_matrix_value(&json!("a\nb")).unwrap();
+        assert!(e.contains("control character"), "{e}");
+        assert!(bad_matrix_value(&json!("tab\there")).is_some());
+        assert!(bad_matrix_value(&json!("x".repeat(MAX_NAME_BYTES))).is_none());
+        let e = bad_matrix_value(&json!("x".repeat(MAX_NAME_BYTES + 1))).unwrap();
+        assert!(e.contains("at most 200 bytes"), "{e}");
+        assert!(bad_matrix_value(&json!(null)).is_some());
     }
 
     #[test]

@@ -3,6 +3,7 @@
 
 mod common;
 
+mod bounds;
 mod caching;
 mod cli;
 mod concurrency;

@@ -297,7 +297,7 @@ const CASES: &[Case] = &[
 ];
 
 /// Whether `msg` holds `FILE:LINE:COL: ` for one of `lines`.
-fn has_position(msg: &str, file: &str, lines: &[usize]) -> bool {
+pub(crate) fn has_position(msg: &str, file: &str, lines: &[usize]) -> bool {
     lines.iter().any(|l| {
         let prefix = format!("{file}:{l}:");
         msg.match_indices(&prefix).any(|(i, _)| {
