@@ -7,6 +7,7 @@ pub mod error;
 
 mod dag_cmd;
 mod diff;
+mod executor;
 mod gc;
 mod kinds;
 mod run;
@@ -66,6 +67,8 @@ fn dispatch(cli: Cli) -> Result<(), CliError> {
             force,
             dry_run,
             no_wait,
+            executor,
+            slurm_opt,
         } => run::run(
             &p,
             store,
@@ -76,7 +79,14 @@ fn dispatch(cli: Cli) -> Result<(), CliError> {
             &force,
             dry_run,
             no_wait,
+            &executor::Choice {
+                flag: executor,
+                slurm_opts: slurm_opt,
+            },
         ),
+        Command::ExecStage { job_file } => {
+            std::process::exit(crate::exec::slurm::inside::exec_stage(&job_file))
+        }
         Command::Status { p, json, check } => status::status(&p, store, backend, json, check),
         Command::Dag { p, format } => dag_cmd::dag(&p, store, format),
         Command::Show { p, stage } => show::show(&p, store, backend, &stage),

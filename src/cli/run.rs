@@ -8,7 +8,7 @@ use super::context::Ctx;
 use super::error::CliError;
 use crate::backend::Backend;
 use crate::dag::plan;
-use crate::exec::{self, RealRunner, RunOptions, RunSettings};
+use crate::exec::{self, RunOptions, RunSettings};
 use crate::store::Lockfile;
 use crate::store::flock::{StoreLock, Wait};
 
@@ -24,6 +24,7 @@ pub fn run(
     force: &[String],
     dry_run: bool,
     no_wait: bool,
+    choice: &super::executor::Choice,
 ) -> Result<(), CliError> {
     let ctx = Ctx::load(p, store, backend, !dry_run)?;
     let n = ctx.pipeline.stages.len();
@@ -63,7 +64,7 @@ pub fn run(
         return Ok(());
     }
     let _lock = StoreLock::exclusive(ctx.store.root(), if no_wait { Wait::No } else { Wait::Yes })?;
-    ctx.store.clean_tmp()?;
+    let runner = choice.prepare(&ctx.pipeline, &ctx.store)?;
     let cancel = exec::signals::install();
     let settings = RunSettings::new(
         RunSettings::threads_for(jobs),
@@ -82,10 +83,11 @@ pub fn run(
         &ctx.store,
         &ctx.lock_path,
         &opts,
-        &RealRunner,
+        runner.runner(),
         &settings,
         &mut out,
     )?;
+    runner.finish();
     ctx.store.clean_tmp()?;
     let lock = Lockfile::load(&ctx.lock_path)?;
     let done: Vec<String> = summary.ran.iter().chain(&summary.fresh).cloned().collect();

@@ -6,6 +6,7 @@ pub mod provenance;
 pub mod publish;
 pub mod runner;
 pub mod signals;
+pub mod slurm;
 pub mod stage_run;
 
 pub use executor::{ExecError, RunOptions, Summary, execute};

@@ -29,6 +29,8 @@ pub struct Pipeline {
     pub stages: Vec<Stage>,
     /// Stage name → index in `stages`.
     pub index: HashMap<String, usize>,
+    /// `executor:` defaults (never key material).
+    pub executor: super::resources::ExecutorSpec,
 }
 
 /// What a stage runs.
@@ -97,4 +99,6 @@ pub struct Stage {
     pub key_deps: Vec<KeyDep>,
     /// Where the stage is declared.
     pub mark: Mark,
+    /// `resources:` with the `executor:` defaults applied (never key material).
+    pub resources: super::resources::Resources,
 }

@@ -18,4 +18,5 @@ mod paper_pipelines;
 mod parallel;
 mod readonly_inputs;
 mod report_paper;
+mod slurm;
 mod verify_gc;
