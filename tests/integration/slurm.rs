@@ -34,7 +34,8 @@ fn slurm() -> Option<std::sync::MutexGuard<'static, ()>> {
     Some(SLURM.lock().unwrap_or_else(|p| p.into_inner()))
 }
 
-/// Job ids the run's stage logs name (`slurm: job N submitted`).
+/// Job ids the stage logs name (`slurm: job N submitted`), each once (an
+/// adopting run copies the adopted job's log into its own).
 fn job_ids(env: &Env) -> Vec<String> {
     let mut ids = Vec::new();
     let logs = env.store().join("logs");
@@ -45,6 +46,7 @@ fn job_ids(env: &Env) -> Vec<String> {
                 if let Some(rest) = l.strip_prefix("slurm: job ")
                     && let Some((id, tail)) = rest.split_once(' ')
                     && tail.starts_with("submitted")
+                    && !ids.contains(&id.to_string())
                 {
                     ids.push(id.to_string());
                 }
