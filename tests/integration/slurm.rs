@@ -341,7 +341,13 @@ fn kill_9_of_repro_then_rerun_adopts_the_job_without_running_it_twice() {
     assert_eq!(job_ids(&env), ids, "a second job was submitted");
     assert_eq!(env.output("p.lock", "s1", "o"), "1\n");
     assert!(list(&env.store().join("tmp")).is_empty());
-    env.repro(&["verify", "p.yaml"]).ok();
+    // s1's adopted outputs verify; s2 was never asked for.
+    env.repro(&["verify", "p.yaml"])
+        .code(1)
+        .out_has("STALE     s2")
+        .out_lacks("CORRUPT")
+        .out_lacks("MISMATCH")
+        .out_lacks("s1");
 }
 
 #[test]
