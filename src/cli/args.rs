@@ -81,6 +81,18 @@ pub enum Command {
         /// Exit 3 at once if another run holds the store.
         #[arg(long)]
         no_wait: bool,
+        /// Where stages run: `local` processes or one `slurm` job each (default: the pipeline's `executor:`, else local).
+        #[arg(long, value_parser = ["local", "slurm"])]
+        executor: Option<String>,
+        /// An extra `sbatch` argument for every job (repeatable): `--slurm-opt=--account=x`.
+        #[arg(long = "slurm-opt", value_name = "ARG", allow_hyphen_values = true)]
+        slurm_opt: Vec<String>,
+    },
+    /// Runs one stage inside a Slurm job (internal: `repro run --executor slurm` submits it).
+    #[command(name = "__exec-stage", hide = true)]
+    ExecStage {
+        /// The job file in the stage's staging directory.
+        job_file: PathBuf,
     },
     /// Every stage: fresh, or stale with the reason.
     Status {

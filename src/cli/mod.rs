@@ -7,6 +7,7 @@ pub mod error;
 
 mod dag_cmd;
 mod diff;
+mod executor;
 mod gc;
 mod kinds;
 mod run;
@@ -70,7 +71,10 @@ fn command_uses_store(c: &Command) -> bool {
         | Command::Show { .. }
         | Command::Verify { .. }
         | Command::Gc { .. } => true,
-        Command::Diff { .. } | Command::Kinds | Command::Model { .. } => false,
+        Command::Diff { .. }
+        | Command::Kinds
+        | Command::Model { .. }
+        | Command::ExecStage { .. } => false,
     }
 }
 
@@ -89,6 +93,8 @@ fn dispatch(cli: Cli) -> Result<(), CliError> {
             force,
             dry_run,
             no_wait,
+            executor,
+            slurm_opt,
         } => run::run(
             &p,
             store,
@@ -99,7 +105,14 @@ fn dispatch(cli: Cli) -> Result<(), CliError> {
             &force,
             dry_run,
             no_wait,
+            &executor::Choice {
+                flag: executor,
+                slurm_opts: slurm_opt,
+            },
         ),
+        Command::ExecStage { job_file } => {
+            std::process::exit(crate::exec::slurm::inside::exec_stage(&job_file))
+        }
         Command::Status { p, json, check } => status::status(&p, store, backend, json, check),
         Command::Dag { p, format } => dag_cmd::dag(&p, store, format),
         Command::Show { p, stage } => show::show(&p, store, backend, &stage),

@@ -10,7 +10,7 @@ use super::error::CliError;
 use crate::backend::Backend;
 use crate::dag::plan;
 use crate::exec::bars::{Bars, BarsOut};
-use crate::exec::{self, RealRunner, RunOptions, RunSettings};
+use crate::exec::{self, RunOptions, RunSettings};
 use crate::store::Lockfile;
 use crate::store::flock::{StoreLock, Wait};
 
@@ -26,6 +26,7 @@ pub fn run(
     force: &[String],
     dry_run: bool,
     no_wait: bool,
+    choice: &super::executor::Choice,
 ) -> Result<(), CliError> {
     let ctx = Ctx::load(p, store, backend, !dry_run)?;
     let n = ctx.pipeline.stages.len();
@@ -65,7 +66,7 @@ pub fn run(
         return Ok(());
     }
     let _lock = StoreLock::exclusive(ctx.store.root(), if no_wait { Wait::No } else { Wait::Yes })?;
-    ctx.store.clean_tmp()?;
+    let runner = choice.prepare(&ctx.pipeline, &ctx.store)?;
     let cancel = exec::signals::install();
     let mut settings = RunSettings::new(
         RunSettings::threads_for(jobs),
@@ -95,10 +96,11 @@ pub fn run(
         &ctx.store,
         &ctx.lock_path,
         &opts,
-        &RealRunner,
+        runner.runner(),
         &settings,
         out,
     )?;
+    runner.finish();
     ctx.store.clean_tmp()?;
     let lock = Lockfile::load(&ctx.lock_path)?;
     let done: Vec<String> = summary.ran.iter().chain(&summary.fresh).cloned().collect();

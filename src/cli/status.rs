@@ -68,6 +68,7 @@ pub fn status(
                 }
             }
         }
+        crate::exec::slurm::listing::print(&ctx.store, &mut out);
         let _ = writeln!(
             out,
             "{} stage(s): {} fresh, {stale} stale",

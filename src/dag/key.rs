@@ -265,6 +265,23 @@ mod tests {
     }
 
     #[test]
+    fn resources_and_the_executor_do_not_change_the_key() {
+        let base = "stages:\n  a: {kind: cmd, run: x, outputs: [o]}\n  b: {kind: cmd, run: 'cat $IN_i/o', outputs: [o], inputs: {i: a}, deps: [dep.txt]}\n";
+        let placed = base.replace(
+            "deps: [dep.txt]}",
+            "deps: [dep.txt], resources: {cpus: 8, mem: 16G, gpus: 1, time: '4:00:00', partition: gpu}}",
+        );
+        let placed = format!(
+            "executor: {{kind: slurm, slurm_opts: [--account=x], resources: {{time: 30}}}}\n{placed}"
+        );
+        let inputs = json!({"i": "d1"});
+        assert_eq!(
+            key_for(base, inputs.clone(), Backend::Flex),
+            key_for(&placed, inputs, Backend::Flex)
+        );
+    }
+
+    #[test]
     fn int_and_float_params_are_different_keys() {
         assert_ne!(
             key_of(&json!({"with": {"n": 1}})),

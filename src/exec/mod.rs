@@ -7,6 +7,7 @@ pub mod provenance;
 pub mod publish;
 pub mod runner;
 pub mod signals;
+pub mod slurm;
 pub mod stage_run;
 pub mod supervise;
 

@@ -37,6 +37,10 @@ pub struct Job<'a> {
     pub params_file: PathBuf,
     /// Log file for stdout and stderr.
     pub log: File,
+    /// Its path (a Slurm job appends to it from another process).
+    pub log_path: PathBuf,
+    /// The stage's key (a Slurm job left by a dead run is adopted only for the same key).
+    pub key: &'a str,
     /// `params.seed`.
     pub seed: u64,
     /// Threads the stage may use.

@@ -147,6 +147,8 @@ pub fn run_stage(
             log: log
                 .try_clone()
                 .map_err(|e| RunError::failed(e.to_string()))?,
+            log_path: log_path.clone(),
+            key,
             seed: pipeline.seed,
             threads: settings.threads,
             backend: settings.backend,

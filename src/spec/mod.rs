@@ -14,6 +14,7 @@ pub use error::SpecError;
 pub mod cycle;
 pub mod matrix;
 pub mod pipeline;
+pub mod resources;
 pub mod validate;
 
 pub use pipeline::{InputRef, Pipeline, Stage, StageKind};

@@ -29,6 +29,8 @@ pub struct Pipeline {
     pub stages: Vec<Stage>,
     /// Stage name → index in `stages`.
     pub index: HashMap<String, usize>,
+    /// `executor:` defaults (never key material).
+    pub executor: super::resources::ExecutorSpec,
 }
 
 /// What a stage runs.
@@ -99,4 +101,6 @@ pub struct Stage {
     pub mark: Mark,
     /// Where each of `deps` is written (same order).
     pub dep_marks: Vec<Mark>,
+    /// `resources:` with the `executor:` defaults applied (never key material).
+    pub resources: super::resources::Resources,
 }

@@ -17,9 +17,18 @@ use super::pipeline::{InputRef, Pipeline, Stage, StageKind};
 use crate::kind::{Kind, Roots};
 use crate::stages::registry;
 
-const TOP_KEYS: &[&str] = &["name", "params", "stages", "description"];
+const TOP_KEYS: &[&str] = &["name", "params", "stages", "description", "executor"];
 const STAGE_KEYS: &[&str] = &[
-    "kind", "inputs", "with", "matrix", "run", "deps", "outputs", "metrics", "desc",
+    "kind",
+    "inputs",
+    "with",
+    "matrix",
+    "run",
+    "deps",
+    "outputs",
+    "metrics",
+    "desc",
+    "resources",
 ];
 
 /// Whether `s` matches `[A-Za-z_][A-Za-z0-9_]*`.
@@ -113,6 +122,16 @@ pub fn validate(root: &Node, file: &Path, roots: &Roots) -> Result<Pipeline, Spe
             ));
         }
     };
+    let executor = match root.get("executor") {
+        None => Default::default(),
+        Some(n) => super::resources::parse_executor(
+            n,
+            &mut StageScope {
+                params: &params,
+                matrix: &BTreeMap::new(),
+            },
+        )?,
+    };
     let stages_node = root
         .get("stages")
         .ok_or_else(|| SpecError::at(&root.mark, "stages", "missing key `stages`"))?;
@@ -150,7 +169,9 @@ pub fn validate(root: &Node, file: &Path, roots: &Roots) -> Result<Pipeline, Spe
     for i in order {
         let d = &decls[i];
         for point in &d.points {
-            stages.push(expand_stage(d, point, &params, &by_name, &dir, roots)?);
+            let mut s = expand_stage(d, point, &params, &by_name, &dir, roots)?;
+            s.resources = executor.resources.merged(&s.resources);
+            stages.push(s);
         }
     }
     let index = stages
@@ -168,6 +189,7 @@ pub fn validate(root: &Node, file: &Path, roots: &Roots) -> Result<Pipeline, Spe
         stages,
         index,
         roots: roots.clone(),
+        executor,
     })
 }
 
@@ -629,6 +651,10 @@ fn expand_stage(
         }
     };
     let inputs = resolve_inputs(d, point, by_name)?;
+    let resources = match d.node.get("resources") {
+        None => Default::default(),
+        Some(n) => super::resources::parse_resources(n, &join(&path, "resources"), &mut scope)?,
+    };
     Ok(Stage {
         name,
         base: d.name.to_string(),
@@ -642,6 +668,7 @@ fn expand_stage(
         key_deps,
         mark: d.node.pos().clone(),
         dep_marks,
+        resources,
     })
 }
 

@@ -22,4 +22,5 @@ mod readme;
 mod readonly_inputs;
 mod report_paper;
 mod safety;
+mod slurm;
 mod verify_gc;
