@@ -9,6 +9,7 @@ pub mod data;
 pub mod eval;
 pub mod exec;
 pub mod model;
+pub mod remote;
 pub mod report;
 pub mod spec;
 pub mod stages;

@@ -7,11 +7,15 @@ pub mod error;
 
 mod dag_cmd;
 mod diff;
+mod export;
 mod gc;
 mod kinds;
+mod pull;
+mod push;
 mod run;
 mod show;
 mod status;
+mod transfer;
 mod verify;
 
 use clap::Parser;
@@ -81,6 +85,19 @@ fn dispatch(cli: Cli) -> Result<(), CliError> {
         Command::Dag { p, format } => dag_cmd::dag(&p, store, format),
         Command::Show { p, stage } => show::show(&p, store, backend, &stage),
         Command::Verify { p, rerun } => verify::verify(&p, store, backend, &rerun),
+        Command::Push {
+            p,
+            targets,
+            remote,
+            jobs,
+        } => push::push(&p, store, &targets, remote.as_deref(), jobs as usize),
+        Command::Pull {
+            p,
+            targets,
+            remote,
+            jobs,
+        } => pull::pull(&p, store, &targets, remote.as_deref(), jobs as usize),
+        Command::Export { p, stage, rest } => export::export(&p, store, backend, &stage, &rest),
         Command::Diff { a, b } => diff::diff(&a, &b),
         Command::Gc { pipelines, dry_run } => gc::gc(store, &pipelines, dry_run),
         Command::Kinds => kinds::kinds(),

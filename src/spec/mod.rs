@@ -7,6 +7,7 @@ pub mod interp;
 pub mod node;
 pub mod overrides;
 pub mod parse;
+pub mod remote;
 
 pub use error::SpecError;
 pub mod cycle;

@@ -14,7 +14,7 @@ use super::node::{Node, Value};
 use super::pipeline::{InputRef, Pipeline, Stage, StageKind};
 use crate::stages::{Kind, Roots, registry};
 
-const TOP_KEYS: &[&str] = &["name", "params", "stages", "description"];
+const TOP_KEYS: &[&str] = &["name", "params", "stages", "description", "remote"];
 const STAGE_KEYS: &[&str] = &[
     "kind", "inputs", "with", "matrix", "run", "deps", "outputs", "metrics", "desc",
 ];
@@ -153,8 +153,10 @@ pub fn validate(root: &Node, file: &Path, roots: &Roots) -> Result<Pipeline, Spe
         .enumerate()
         .map(|(i, s)| (s.name.clone(), i))
         .collect();
+    let remote = super::remote::parse(root, &dir)?;
     Ok(Pipeline {
         name,
+        remote,
         file: file.to_path_buf(),
         dir,
         stem,

@@ -5,6 +5,7 @@ pub mod error;
 pub mod flock;
 pub mod lockfile;
 pub mod objects;
+pub mod origin;
 pub mod record;
 
 pub use error::StoreError;

@@ -17,5 +17,6 @@ mod model_cli;
 mod paper_pipelines;
 mod parallel;
 mod readonly_inputs;
+mod remote;
 mod report_paper;
 mod verify_gc;
