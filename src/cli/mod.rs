@@ -9,6 +9,7 @@ mod dag_cmd;
 mod diff;
 mod export;
 mod gc;
+mod holders;
 mod kinds;
 mod pull;
 mod push;

@@ -73,11 +73,12 @@ pub fn verify(
     }
     // (3) rehash every object.
     let objects = ctx.store.all_objects()?;
+    let held = super::holders::holders(&ctx.store, &lock);
     let mut bad = 0;
     for d in &objects {
         if let Err(e) = ctx.store.verify_object(d) {
             bad += 1;
-            let _ = writeln!(out, "CORRUPT   {e}");
+            let _ = writeln!(out, "CORRUPT   {}{e}", super::holders::prefix(&held, d));
         }
     }
     for (name, entry) in &lock.stages {
@@ -85,7 +86,11 @@ pub fn verify(
             for d in r.objects(&ctx.store).unwrap_or_default() {
                 if !ctx.store.has(&d) {
                     bad += 1;
-                    let _ = writeln!(out, "MISSING   {name}: object {d}");
+                    let who = match super::holders::prefix(&held, &d) {
+                        p if p.is_empty() => format!("{name}: "),
+                        p => p,
+                    };
+                    let _ = writeln!(out, "MISSING   {who}object {d}");
                 }
             }
         }

@@ -20,3 +20,4 @@ mod readonly_inputs;
 mod remote;
 mod report_paper;
 mod verify_gc;
+mod verify_names;
