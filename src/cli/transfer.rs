@@ -51,5 +51,11 @@ pub fn locked_stages(ctx: &Ctx, targets: &[String]) -> Result<(Lockfile, Vec<Str
             .map(|(s, _)| s.name.clone())
             .collect()
     };
+    if stages.is_empty() {
+        return Err(CliError::Failed(format!(
+            "{}: no stage is locked; run the pipeline first",
+            ctx.lock_path.display()
+        )));
+    }
     Ok((lock, stages))
 }
