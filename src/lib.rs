@@ -10,6 +10,7 @@ pub mod eval;
 pub mod exec;
 pub mod kind;
 pub mod model;
+pub mod remote;
 pub mod report;
 pub mod spec;
 pub mod stages;

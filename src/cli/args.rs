@@ -131,6 +131,57 @@ pub enum Command {
         /// Re-execute a stage in scratch and compare its output bytes.
         #[arg(long = "rerun", value_name = "STAGE")]
         rerun: Vec<String>,
+        /// With --rerun: bytes that differ are accepted when every metric agrees within
+        /// this relative tolerance (e.g. 1e-6).
+        #[arg(long, value_name = "RTOL")]
+        rtol: Option<f64>,
+        /// Restore damaged or missing objects from the remote, or, without one, rerun
+        /// the stages that made them.
+        #[arg(long)]
+        repair: bool,
+        /// The remote for --repair (default: $REPRO_REMOTE, else the pipeline's `remote:`).
+        #[arg(long, value_name = "URL")]
+        remote: Option<String>,
+    },
+    /// Upload what the lockfile reaches (objects, records, then an index) to a remote.
+    Push {
+        /// Pipeline and overrides.
+        #[command(flatten)]
+        p: PipelineArgs,
+        /// Stages to push, with their ancestors (default: every locked stage).
+        targets: Vec<String>,
+        /// s3://BUCKET/PREFIX, a directory, or file:///DIR (default: $REPRO_REMOTE, else `remote:`).
+        #[arg(long, value_name = "URL")]
+        remote: Option<String>,
+        /// Transfers in flight.
+        #[arg(short = 'j', long = "jobs", default_value_t = 8, value_parser = clap::value_parser!(u32).range(1..=256))]
+        jobs: u32,
+    },
+    /// Download what the committed lockfile names from a remote, rehashing every object.
+    Pull {
+        /// Pipeline and overrides.
+        #[command(flatten)]
+        p: PipelineArgs,
+        /// Stages to pull, with their ancestors (default: every locked stage).
+        targets: Vec<String>,
+        /// s3://BUCKET/PREFIX, https://HOST/PATH, a directory, or file:///DIR
+        /// (default: $REPRO_REMOTE, else `remote:`).
+        #[arg(long, value_name = "URL")]
+        remote: Option<String>,
+        /// Transfers in flight.
+        #[arg(short = 'j', long = "jobs", default_value_t = 8, value_parser = clap::value_parser!(u32).range(1..=256))]
+        jobs: u32,
+    },
+    /// Write a stage's locked outputs (or one of them) as ordinary files below DIR.
+    Export {
+        /// Pipeline and overrides.
+        #[command(flatten)]
+        p: PipelineArgs,
+        /// The stage (expanded name for matrix stages).
+        stage: String,
+        /// `[OUTPUT] DIR`: one output (default: all) and the directory to write.
+        #[arg(value_name = "[OUTPUT] DIR", num_args = 1..=2, required = true)]
+        rest: Vec<String>,
     },
     /// Params and metrics that differ between two lockfiles, stage by stage.
     Diff {

@@ -29,6 +29,9 @@ pub enum CliError {
     /// Plan problem (exit 2 for a vanished dep, else 1).
     #[error("{0}")]
     Plan(#[from] PlanError),
+    /// A remote problem: unreachable, refused credentials, a refused object (exit 1).
+    #[error("{0}")]
+    Remote(#[from] crate::remote::RemoteError),
     /// A stage or a verification failed (exit 1); the details were printed.
     #[error("{0}")]
     Failed(String),
@@ -56,7 +59,9 @@ impl CliError {
             CliError::Spec(_) | CliError::Usage(_) | CliError::BadLockfile { .. } => 2,
             CliError::Plan(PlanError::Dep(_)) => 2,
             CliError::Store(StoreError::Busy { .. }) => 3,
-            CliError::Store(_) | CliError::Plan(_) | CliError::Failed(_) => 1,
+            CliError::Remote(crate::remote::RemoteError::Store(StoreError::Busy { .. })) => 3,
+            CliError::Remote(crate::remote::RemoteError::BadUrl { .. }) => 2,
+            CliError::Store(_) | CliError::Plan(_) | CliError::Failed(_) | CliError::Remote(_) => 1,
             CliError::Interrupted => 130,
             CliError::Model(crate::model::cli::ModelError::Usage(_)) => 2,
             CliError::Model(_) => 1,

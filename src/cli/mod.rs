@@ -8,11 +8,17 @@ pub mod error;
 mod dag_cmd;
 mod diff;
 mod executor;
+mod export;
 mod gc;
+mod holders;
 mod kinds;
+mod pull;
+mod push;
+mod repair;
 mod run;
 mod show;
 mod status;
+mod transfer;
 mod verify;
 
 use clap::Parser;
@@ -70,6 +76,9 @@ fn command_uses_store(c: &Command) -> bool {
         | Command::Dag { .. }
         | Command::Show { .. }
         | Command::Verify { .. }
+        | Command::Push { .. }
+        | Command::Pull { .. }
+        | Command::Export { .. }
         | Command::Gc { .. } => true,
         Command::Diff { .. }
         | Command::Kinds
@@ -116,7 +125,36 @@ fn dispatch(cli: Cli) -> Result<(), CliError> {
         Command::Status { p, json, check } => status::status(&p, store, backend, json, check),
         Command::Dag { p, format } => dag_cmd::dag(&p, store, format),
         Command::Show { p, stage } => show::show(&p, store, backend, &stage),
-        Command::Verify { p, rerun } => verify::verify(&p, store, backend, &rerun),
+        Command::Verify {
+            p,
+            rerun,
+            rtol,
+            repair,
+            remote,
+        } => verify::verify(
+            &p,
+            store,
+            backend,
+            &verify::VerifyOptions {
+                rerun,
+                rtol,
+                repair,
+                remote,
+            },
+        ),
+        Command::Push {
+            p,
+            targets,
+            remote,
+            jobs,
+        } => push::push(&p, store, &targets, remote.as_deref(), jobs as usize),
+        Command::Pull {
+            p,
+            targets,
+            remote,
+            jobs,
+        } => pull::pull(&p, store, &targets, remote.as_deref(), jobs as usize),
+        Command::Export { p, stage, rest } => export::export(&p, store, backend, &stage, &rest),
         Command::Diff { a, b } => diff::diff(&a, &b),
         Command::Gc { pipelines, dry_run } => gc::gc(store, &pipelines, dry_run),
         Command::Kinds => kinds::kinds(),

@@ -61,6 +61,9 @@ pub fn show(
     let _ = writeln!(out, "outputs: {}", pretty(&json!(r.outputs)));
     let _ = writeln!(out, "metrics: {}", pretty(&r.metrics));
     let _ = writeln!(out, "run:     {}", pretty(&json!(r.provenance)));
+    if let Some(o) = crate::store::origin::Origin::load(&ctx.store, &r.key)? {
+        let _ = writeln!(out, "pulled:  from {} at {}", o.remote, o.pulled);
+    }
     let log = ctx.store.root().join(&r.provenance.log);
     if let Some(tail) = crate::exec::stage_run::log_tail(&log, 20) {
         let _ = writeln!(out, "log ({}, last {} lines):", log.display(), tail.len());

@@ -2,7 +2,7 @@
 //! lockfile; (2) lockfile and records agree; (3) every object is rehashed.
 //! `--rerun S` re-executes S in scratch and compares output digests.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::io::Write;
 use std::path::Path;
 
@@ -16,14 +16,35 @@ use crate::exec::{self, RealRunner, RunSettings};
 use crate::store::flock::{StoreLock, Wait};
 use crate::store::{Lockfile, Record, Store};
 
-/// Verifies; exit 1 on any mismatch.
+/// What `verify` was asked to do besides checking.
+#[derive(Debug, Default)]
+pub struct VerifyOptions {
+    /// Stages to re-execute in scratch.
+    pub rerun: Vec<String>,
+    /// Accepted relative difference of metrics when a rerun's bytes differ.
+    pub rtol: Option<f64>,
+    /// Restore damaged or missing objects.
+    pub repair: bool,
+    /// The remote to restore them from.
+    pub remote: Option<String>,
+}
+
+/// Verifies; exit 1 on any mismatch (that `--repair` did not mend).
 pub fn verify(
     p: &PipelineArgs,
     store: Option<&Path>,
     backend: Option<Backend>,
-    rerun: &[String],
+    opts: &VerifyOptions,
 ) -> Result<(), CliError> {
-    let ctx = Ctx::load(p, store, backend, !rerun.is_empty())?;
+    if let Some(r) = opts.rtol
+        && !(r.is_finite() && r >= 0.0)
+    {
+        return Err(CliError::Usage(format!(
+            "--rtol: expected a relative tolerance ≥ 0, found {r}"
+        )));
+    }
+    let rerun = &opts.rerun;
+    let ctx = Ctx::load(p, store, backend, !rerun.is_empty() || opts.repair)?;
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
     let mut problems = 0usize;
@@ -33,7 +54,7 @@ pub fn verify(
             ctx.lock_path.display()
         )));
     }
-    let lock = Lockfile::load(&ctx.lock_path)?;
+    let mut lock = Lockfile::load(&ctx.lock_path)?;
     let evals = plan::plan(&ctx.pipeline, &lock, &ctx.store, &|_| false, ctx.backend)?;
     // (1) keys vs lock.
     for (s, e) in ctx.pipeline.stages.iter().zip(&evals) {
@@ -74,22 +95,56 @@ pub fn verify(
     }
     // (3) rehash every object.
     let objects = ctx.store.all_objects()?;
+    let held = super::holders::holders(&ctx.store, &lock);
     let mut bad = 0;
+    let holding = super::repair::stages_holding(&ctx, &lock);
+    let mut broken: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
     for d in &objects {
         if let Err(e) = ctx.store.verify_object(d) {
             bad += 1;
-            let _ = writeln!(out, "CORRUPT   {e}");
+            if let Some(s) = holding.get(d) {
+                broken.insert(d.clone(), s.clone());
+            }
+            let _ = writeln!(out, "CORRUPT   {}{e}", super::holders::prefix(&held, d));
         }
     }
     for (name, entry) in &lock.stages {
         if let Some(r) = Record::load(&ctx.store, &entry.key)? {
-            for d in r.objects(&ctx.store).unwrap_or_default() {
+            // A missing manifest hides its files: it is reported itself.
+            let mut reached = Vec::new();
+            for e in r.outputs.values() {
+                reached.push(e.digest.clone());
+                if e.dir
+                    && let Ok(m) = ctx.store.manifest(&e.digest)
+                {
+                    reached.extend(m.files.into_values().map(|f| f.digest));
+                }
+            }
+            for d in reached {
                 if !ctx.store.has(&d) {
                     bad += 1;
-                    let _ = writeln!(out, "MISSING   {name}: object {d}");
+                    broken.entry(d.clone()).or_default().insert(name.clone());
+                    let who = match super::holders::prefix(&held, &d) {
+                        p if p.is_empty() => format!("{name}: "),
+                        p => p,
+                    };
+                    let _ = writeln!(out, "MISSING   {who}object {d}");
                 }
             }
         }
+    }
+    if opts.repair && !broken.is_empty() {
+        let _lock = StoreLock::exclusive(ctx.store.root(), Wait::Yes)?;
+        let fixed = super::repair::repair(
+            &ctx,
+            &mut lock,
+            &evals,
+            &broken,
+            opts.remote.as_deref(),
+            &mut out,
+        )?;
+        let _ = writeln!(out, "repaired {fixed} of {} object(s)", broken.len());
+        bad -= fixed.min(bad);
     }
     problems += bad;
     let _ = writeln!(
@@ -100,7 +155,7 @@ pub fn verify(
         objects.len()
     );
     if !rerun.is_empty() {
-        problems += rerun_stages(&ctx, &evals, rerun, &mut out)?;
+        problems += rerun_stages(&ctx, &evals, rerun, opts.rtol, &mut out)?;
     }
     if problems > 0 {
         let _ = writeln!(out, "verify: {problems} problem(s)");
@@ -112,10 +167,52 @@ pub fn verify(
     Ok(())
 }
 
+/// When a rerun's bytes differ: how far apart are the metrics? Returns the
+/// problems to count (none when they agree within `rtol`).
+fn judge_metrics(
+    stage: &str,
+    recorded: &Record,
+    fresh: &Record,
+    differs: usize,
+    rtol: Option<f64>,
+    out: &mut dyn Write,
+) -> usize {
+    let empty = |m: &serde_json::Value| m.as_object().is_none_or(|o| o.is_empty());
+    if empty(&recorded.metrics) {
+        let _ = writeln!(out, "          {stage}: no metrics to compare");
+        return differs;
+    }
+    match super::repair::metrics_gap(&recorded.metrics, &fresh.metrics) {
+        Some(gap) if rtol.is_some_and(|r| gap <= r) => {
+            let _ = writeln!(
+                out,
+                "WITHIN    {stage}: differs in bytes, metrics agree to {gap:.1e} (--rtol {:.1e})",
+                rtol.unwrap_or_default()
+            );
+            0
+        }
+        Some(gap) => {
+            let _ = writeln!(
+                out,
+                "          {stage}: differs in bytes, metrics agree to {gap:.1e} (largest relative difference)"
+            );
+            differs
+        }
+        None => {
+            let _ = writeln!(
+                out,
+                "          {stage}: differs in bytes, and its metrics differ in shape or text"
+            );
+            differs
+        }
+    }
+}
+
 fn rerun_stages(
     ctx: &Ctx,
     evals: &[crate::dag::Evaluation],
     names: &[String],
+    rtol: Option<f64>,
     out: &mut dyn Write,
 ) -> Result<usize, CliError> {
     let _lock = StoreLock::exclusive(ctx.store.root(), Wait::Yes)?;
@@ -174,13 +271,14 @@ fn rerun_stages(
                 let _ = writeln!(out, "RERUN     {}: failed: {}", s.name, f.error.message);
             }
             Ok(fresh) => {
+                let mut differs = 0;
                 for (path, e) in &rec.outputs {
                     match fresh.outputs.get(path) {
                         Some(f) if f.digest == e.digest => {
                             let _ = writeln!(out, "same      {} {path} {}", s.name, e.digest);
                         }
                         Some(f) => {
-                            problems += 1;
+                            differs += 1;
                             let _ = writeln!(
                                 out,
                                 "DIFFERS   {} {path}: recorded {} now {}",
@@ -188,7 +286,7 @@ fn rerun_stages(
                             );
                         }
                         None => {
-                            problems += 1;
+                            differs += 1;
                             let _ = writeln!(
                                 out,
                                 "DIFFERS   {} {path}: not produced by the rerun",
@@ -196,6 +294,9 @@ fn rerun_stages(
                             );
                         }
                     }
+                }
+                if differs > 0 {
+                    problems += judge_metrics(&s.name, rec, &fresh, differs, rtol, out);
                 }
             }
         }

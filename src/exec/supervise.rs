@@ -105,15 +105,7 @@ pub fn main(args: &[OsString]) -> i32 {
                 log,
                 "[repro: repro (pid {parent}) died; stopping the stage's processes]"
             );
-            kill_tree(
-                me,
-                child_pid,
-                &mut status,
-                libc::SIGKILL,
-                Duration::from_secs(5),
-            );
-            drain(&mut pipe_in, &mut log);
-            let _ = log.finish();
+            stop(me, child_pid, &mut status, &mut pipe_in, &mut log);
             return PARENT_DIED;
         }
         reap(child_pid, &mut status);
@@ -128,16 +120,7 @@ pub fn main(args: &[OsString]) -> i32 {
                 drain(&mut pipe_in, &mut log);
                 std::thread::sleep(Duration::from_millis(20));
             }
-            kill_tree(
-                me,
-                child_pid,
-                &mut status,
-                libc::SIGKILL,
-                Duration::from_secs(5),
-            );
-            reap(child_pid, &mut status);
-            drain(&mut pipe_in, &mut log);
-            let _ = log.finish();
+            stop(me, child_pid, &mut status, &mut pipe_in, &mut log);
             return status.unwrap_or(143);
         }
     }
@@ -161,6 +144,20 @@ pub fn main(args: &[OsString]) -> i32 {
     }
     let _ = log.finish();
     status.unwrap_or(1)
+}
+
+/// Kills what is left of the tree, reaps it and writes out the log.
+fn stop(
+    me: i32,
+    child: i32,
+    status: &mut Option<i32>,
+    pipe_in: &mut File,
+    log: &mut CappedLog<File>,
+) {
+    kill_tree(me, child, status, libc::SIGKILL, Duration::from_secs(5));
+    reap(child, status);
+    drain(pipe_in, log);
+    let _ = log.finish();
 }
 
 fn parse(args: &[OsString]) -> Option<(i32, &OsString, &[OsString])> {

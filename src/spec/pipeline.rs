@@ -13,6 +13,8 @@ use crate::kind::{KeyDep, Kind};
 pub struct Pipeline {
     /// `name:` (defaults to the file stem).
     pub name: String,
+    /// `remote:`, the default remote for push and pull.
+    pub remote: Option<crate::remote::RemoteUrl>,
     /// The pipeline file as given.
     pub file: PathBuf,
     /// Its directory: `deps:` and commands resolve here.

@@ -17,7 +17,14 @@ use super::pipeline::{InputRef, Pipeline, Stage, StageKind};
 use crate::kind::{Kind, Roots};
 use crate::stages::registry;
 
-const TOP_KEYS: &[&str] = &["name", "params", "stages", "description", "executor"];
+const TOP_KEYS: &[&str] = &[
+    "name",
+    "params",
+    "stages",
+    "description",
+    "executor",
+    "remote",
+];
 const STAGE_KEYS: &[&str] = &[
     "kind",
     "inputs",
@@ -179,8 +186,10 @@ pub fn validate(root: &Node, file: &Path, roots: &Roots) -> Result<Pipeline, Spe
         .enumerate()
         .map(|(i, s)| (s.name.clone(), i))
         .collect();
+    let remote = super::remote::parse(root, &dir)?;
     Ok(Pipeline {
         name,
+        remote,
         file: file.to_path_buf(),
         dir,
         stem,

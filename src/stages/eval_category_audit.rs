@@ -206,7 +206,8 @@ fn parse(with: &Value) -> Result<AuditConfig, WithError> {
 /// What `repro kinds` and the engine know of this kind.
 const INFO: KindInfo = KindInfo {
     name: "eval.category_audit",
-    code_version: 1,
+    // 2: JSON documents through the one canonical writer (keys sorted).
+    code_version: 2,
     summary: "post-hoc audit: fresh 2-layer MLP predicts category from frozen rewards (and from length), grouped stratified k-fold AUC / balanced accuracy",
     fields: FIELDS,
     slots: SLOTS,

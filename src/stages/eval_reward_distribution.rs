@@ -88,7 +88,8 @@ fn parse(with: &Value) -> Result<With, WithError> {
 /// What `repro kinds` and the engine know of this kind.
 const INFO: KindInfo = KindInfo {
     name: "eval.reward_distribution",
-    code_version: 1,
+    // 2: JSON documents through the one canonical writer (keys sorted).
+    code_version: 2,
     summary: "KS + p, Wasserstein-1 + permutation p, MI with a permutation-null MI beside it",
     fields: FIELDS,
     slots: SLOTS,

@@ -60,7 +60,8 @@ fn parse(with: &Value) -> Result<With, WithError> {
 /// What `repro kinds` and the engine know of this kind.
 const INFO: KindInfo = KindInfo {
     name: "eval.stereotype",
-    code_version: 1,
+    // 2: JSON documents through the one canonical writer (keys sorted).
+    code_version: 2,
     summary: "CrowS-Pairs / StereoSet bias rate ± SE by direction and bias type, McNemar between two RMs",
     fields: FIELDS,
     slots: SLOTS,

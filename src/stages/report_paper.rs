@@ -114,7 +114,8 @@ fn parse(with: &Value) -> Result<With, WithError> {
 /// What `repro kinds` and the engine know of this kind.
 const INFO: KindInfo = KindInfo {
     name: "report.paper",
-    code_version: 1,
+    // 2: JSON documents through the one canonical writer (keys sorted).
+    code_version: 2,
     summary: "every table (Markdown + LaTeX + CSV) and figure (PNG + SVG), an HTML report, paper vs ours",
     fields: FIELDS,
     slots: SLOTS,

@@ -165,9 +165,10 @@ impl Store {
         })
     }
 
-    /// Takes one regular file (checked with `lstat` again here): renamed when
-    /// it has a single link, copied otherwise; hashed from the store's copy.
-    fn put_file(&self, src: &Path) -> Result<Entry, StoreError> {
+    /// Takes one regular file (checked with `lstat` again here; a link or
+    /// anything else is refused): renamed when it has a single link, copied
+    /// otherwise; hashed from the store's copy.
+    pub fn put_file(&self, src: &Path) -> Result<Entry, StoreError> {
         let meta = fs::symlink_metadata(src).at(src)?;
         if !meta.file_type().is_file() {
             let what = refused_kind(&meta.file_type()).unwrap_or("not a regular file");

