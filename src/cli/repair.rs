@@ -79,13 +79,7 @@ pub fn repair(
     }
     // No remote: rerun the stages that made the objects, in pipeline order.
     let wanted: BTreeSet<&String> = bad.values().flatten().collect();
-    let records: HashMap<String, Record> = ctx
-        .pipeline
-        .stages
-        .iter()
-        .zip(evals)
-        .filter_map(|(s, e)| e.record.clone().map(|r| (s.name.clone(), r)))
-        .collect();
+    let records = super::verify::fresh_records(ctx, evals);
     let cancel = exec::signals::install();
     for s in &ctx.pipeline.stages {
         if !wanted.contains(&s.name) {

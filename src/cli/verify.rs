@@ -208,6 +208,16 @@ fn judge_metrics(
     }
 }
 
+/// Stage name → record of every fresh stage: the upstream records a rerun reads.
+pub fn fresh_records(ctx: &Ctx, evals: &[crate::dag::Evaluation]) -> HashMap<String, Record> {
+    ctx.pipeline
+        .stages
+        .iter()
+        .zip(evals)
+        .filter_map(|(s, e)| e.record.clone().map(|r| (s.name.clone(), r)))
+        .collect()
+}
+
 fn rerun_stages(
     ctx: &Ctx,
     evals: &[crate::dag::Evaluation],
@@ -217,13 +227,7 @@ fn rerun_stages(
 ) -> Result<usize, CliError> {
     let _lock = StoreLock::exclusive(ctx.store.root(), Wait::Yes)?;
     let selected = ctx.select(names, "--rerun")?;
-    let records: HashMap<String, Record> = ctx
-        .pipeline
-        .stages
-        .iter()
-        .zip(evals)
-        .filter_map(|(s, e)| e.record.clone().map(|r| (s.name.clone(), r)))
-        .collect();
+    let records = fresh_records(ctx, evals);
     let cancel = exec::signals::install();
     // The reruns' outputs go to a scratch store that is deleted afterwards:
     // they must not stay in the real store as orphans.
