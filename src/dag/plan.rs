@@ -174,35 +174,15 @@ pub fn evaluate(
     }
 }
 
-/// Whether a record may be used as is: its material hashes to its key, it
-/// agrees with the lockfile entry for the same key, and its objects are there
-/// with their recorded sizes.
+/// Whether a record may be used as is: it agrees with its key and the
+/// lockfile, and its objects are there with their recorded sizes.
 fn trust(
     r: &Record,
     k: &str,
     locked: Option<&LockEntry>,
     store: &Store,
 ) -> Result<(), RecordProblem> {
-    if r.key != k || key::key_of(&r.material) != k {
-        return Err(RecordProblem::Disagrees(
-            "its key material does not hash to its key".into(),
-        ));
-    }
-    if let Some(l) = locked.filter(|l| l.key == k)
-        && l.outputs != r.outputs
-    {
-        let which: Vec<&str> = l
-            .outputs
-            .keys()
-            .chain(r.outputs.keys())
-            .filter(|o| l.outputs.get(*o) != r.outputs.get(*o))
-            .map(String::as_str)
-            .collect();
-        return Err(RecordProblem::Disagrees(format!(
-            "its outputs differ from the lockfile's ({})",
-            which.first().copied().unwrap_or("?")
-        )));
-    }
+    r.check_against(k, locked)?;
     r.check_objects(store)
 }
 

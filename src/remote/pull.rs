@@ -17,7 +17,7 @@ use super::layout::{Index, index_key, object_key, record_key, safe_rel};
 use super::progress::Progress;
 use crate::store::objects::Manifest;
 use crate::store::origin::Origin;
-use crate::store::record::output_digest;
+use crate::store::record::RecordProblem;
 use crate::store::{LockEntry, Lockfile, Record, Store, StoreError};
 
 /// What a pull did.
@@ -47,26 +47,19 @@ impl Drop for Staging {
 /// Digest → what holds it (`stage S output P [file F]`), for messages.
 type Refs = BTreeMap<String, Vec<String>>;
 
-/// Why a record from the remote does not belong to this lock entry.
+/// Why a record from the remote does not belong to this lock entry (the
+/// same check `status` makes of a local record).
 fn check_record(r: &Record, entry: &LockEntry) -> Result<(), String> {
-    if r.key != entry.key {
-        return Err(format!("its key is {}", r.key));
-    }
-    let k = crate::util::canon::digest(&r.material);
-    if k != entry.key {
-        return Err(format!("its key material hashes to {k}, not to its key"));
-    }
-    if r.outputs != entry.outputs {
-        return Err("its outputs differ from the lockfile's".into());
-    }
-    if output_digest(&r.outputs) != r.output_digest {
-        return Err("its output digest does not match its outputs".into());
-    }
-    Ok(())
+    r.check_against(&entry.key, Some(entry))
+        .map_err(|p| match p {
+            RecordProblem::Disagrees(why) => why,
+            RecordProblem::Missing => "an object it names is missing".into(),
+        })
 }
 
 /// Downloads `want` (digest → holders) into `staging`; returns the digests
-/// that arrived intact with their sizes, and one line per refused object.
+/// that arrived intact with their sizes, or, when any object is missing or
+/// its bytes do not hash to its name, [`RemoteError::Refused`] naming every one.
 async fn fetch(
     remote: &Remote,
     staging: &Path,
@@ -74,7 +67,7 @@ async fn fetch(
     jobs: usize,
     progress: &mut Progress,
     out: &mut dyn Write,
-) -> Result<(Vec<(String, u64)>, Vec<String>), RemoteError> {
+) -> Result<Vec<(String, u64)>, RemoteError> {
     let mut ok = Vec::new();
     let mut refused = Vec::new();
     let mut done = stream::iter(want.keys())
@@ -101,7 +94,14 @@ async fn fetch(
             }
         }
     }
-    Ok((ok, refused))
+    if !refused.is_empty() {
+        return Err(RemoteError::Refused {
+            remote: remote.url().to_string(),
+            count: refused.len(),
+            details: refused.join("\n"),
+        });
+    }
+    Ok(ok)
 }
 
 /// Pulls `stages` of `lock` from `remote` into `store` (whose lock the
@@ -218,7 +218,7 @@ pub fn pull(
         .filter(|(d, _)| !store.has(d))
         .map(|(d, h)| (d.clone(), h.clone()))
         .collect();
-    let (got, refused) = remote.block_on(fetch(
+    let got = remote.block_on(fetch(
         remote,
         &staging.0,
         &missing_manifests,
@@ -226,13 +226,6 @@ pub fn pull(
         &mut progress,
         out,
     ))?;
-    if !refused.is_empty() {
-        return Err(RemoteError::Refused {
-            remote: name,
-            count: refused.len(),
-            details: refused.join("\n"),
-        });
-    }
     staged.extend(got);
     for (stage, r) in &records {
         for (output, e) in r.outputs.iter().filter(|(_, e)| e.dir) {
@@ -267,16 +260,8 @@ pub fn pull(
         }
     }
     let mut progress = Progress::new("pull", files.len(), sizes.values().sum());
-    let (got, refused) =
-        remote.block_on(fetch(remote, &staging.0, &files, jobs, &mut progress, out))?;
+    let got = remote.block_on(fetch(remote, &staging.0, &files, jobs, &mut progress, out))?;
     progress.finish(out);
-    if !refused.is_empty() {
-        return Err(RemoteError::Refused {
-            remote: name,
-            count: refused.len(),
-            details: refused.join("\n"),
-        });
-    }
     staged.extend(got);
     // 4. Every object matched: into the store through its normal put path
     //    (which hashes once more), then the records, then their origin.

@@ -252,11 +252,20 @@ impl Store {
     /// (`records/*.tmp*`) and half-written objects (`objects/*/*.part*`).
     /// Never follows a link: a link planted under `tmp/` is removed, not its target.
     pub fn clean_tmp(&self) -> Result<usize, StoreError> {
+        self.clean_tmp_keeping(&[])
+    }
+
+    /// [`Store::clean_tmp`], leaving the directories `keep` under `tmp/` in
+    /// place (staging directories of Slurm jobs still to be adopted).
+    pub fn clean_tmp_keeping(&self, keep: &[PathBuf]) -> Result<usize, StoreError> {
         let tmp = self.root.join("tmp");
         let mut n = 0;
         if let Ok(rd) = fs::read_dir(&tmp) {
             for e in rd {
                 let p = e.at(&tmp)?.path();
+                if keep.contains(&p) {
+                    continue;
+                }
                 let is_dir = fs::symlink_metadata(&p).is_ok_and(|m| m.is_dir());
                 let _ = if is_dir {
                     make_writable(&p);

@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value as Json;
 
 use super::error::{IoContext, StoreError};
+use super::lockfile::LockEntry;
 use super::objects::{Entry, Store};
 
 /// Where and how a run happened (not part of the key or lockfile).
@@ -82,16 +83,46 @@ impl Record {
         write_atomic(&path, &bytes)
     }
 
-    /// Checks the record against itself and its objects, cheaply: the
-    /// output digest recomputed from the outputs, and every object (and every
-    /// file of a directory) present with the recorded size — by `stat`, not by
-    /// rehashing (that is `verify`'s job). `Err` says what disagrees.
-    pub fn check_objects(&self, store: &Store) -> Result<(), RecordProblem> {
+    /// Checks the record against the key it must stand for and, when the
+    /// lockfile has an entry for that key, against that entry: its key and
+    /// key material hash to `key`, its outputs are the entry's, and its output
+    /// digest is recomputed from its outputs. `Err` says what disagrees.
+    pub fn check_against(
+        &self,
+        key: &str,
+        locked: Option<&LockEntry>,
+    ) -> Result<(), RecordProblem> {
+        if self.key != key || crate::util::canon::digest(&self.material) != key {
+            return Err(RecordProblem::Disagrees(
+                "its key material does not hash to its key".into(),
+            ));
+        }
+        if let Some(l) = locked.filter(|l| l.key == key)
+            && l.outputs != self.outputs
+        {
+            let which = l
+                .outputs
+                .keys()
+                .chain(self.outputs.keys())
+                .find(|o| l.outputs.get(*o) != self.outputs.get(*o))
+                .map(String::as_str)
+                .unwrap_or("?");
+            return Err(RecordProblem::Disagrees(format!(
+                "its outputs differ from the lockfile's ({which})"
+            )));
+        }
         if output_digest(&self.outputs) != self.output_digest {
             return Err(RecordProblem::Disagrees(
                 "its output digest does not match its outputs".into(),
             ));
         }
+        Ok(())
+    }
+
+    /// Checks the record's objects, cheaply: every object (and every file of
+    /// a directory) present with the recorded size — by `stat`, not by
+    /// rehashing (that is `verify`'s job). `Err` says what disagrees.
+    pub fn check_objects(&self, store: &Store) -> Result<(), RecordProblem> {
         for (name, e) in &self.outputs {
             if e.dir {
                 if !store.has(&e.digest) {

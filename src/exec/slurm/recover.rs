@@ -95,23 +95,9 @@ pub fn discard(left: &[Leftover]) -> Vec<String> {
 }
 
 /// Deletes everything under `tmp/` except the leftovers' directories (call
-/// with the store lock held).
+/// with the store lock held), with the store's own cleaning rules.
 pub fn clean_tmp_except(store: &Store, keep: &[Leftover]) -> Result<(), StoreError> {
-    let tmp = store.root().join("tmp");
-    let Ok(rd) = fs::read_dir(&tmp) else {
-        return Ok(());
-    };
-    for e in rd.flatten() {
-        let p = e.path();
-        if keep.iter().any(|l| l.dir == p) {
-            continue;
-        }
-        make_writable(&p);
-        let _ = if p.is_dir() {
-            fs::remove_dir_all(&p)
-        } else {
-            fs::remove_file(&p)
-        };
-    }
+    let dirs: Vec<PathBuf> = keep.iter().map(|l| l.dir.clone()).collect();
+    store.clean_tmp_keeping(&dirs)?;
     Ok(())
 }
