@@ -10,7 +10,7 @@ PIPELINE ?= pipelines/paper-cpu.yaml
 REPRO := $(or $(CARGO_TARGET_DIR),target)/release/repro
 JOBS ?= 2
 
-.PHONY: build test run demo models bench lint fmt clean-store
+.PHONY: build test run demo models bench bench-venv bench-compare lint fmt clean-store
 
 build:
 	$(CARGO) build --release
@@ -33,6 +33,27 @@ models:
 
 bench:
 	$(CARGO) bench
+
+## PyTorch + transformers + PEFT (CPU eager) for bench-compare, in a venv outside the repository.
+BENCH_VENV ?= $(HOME)/.cache/repro-bench-venv
+## SmolLM2 dequantised from the project's GGUF into an HF directory both sides load.
+BENCH_LLAMA_DIR ?= $(HOME)/.cache/repro-bench/smollm2-f32
+BENCH_REPS ?= 3
+BENCH_ROWS ?= rm_step,minilm_infer,lm_fwd_bwd,lora_fwd_bwd,lm_forward,gen_b1,gen_b8
+
+bench-venv:
+	test -x $(BENCH_VENV)/bin/python || python3 -m venv $(BENCH_VENV)
+	$(BENCH_VENV)/bin/python -c 'import torch, transformers, peft' 2>/dev/null || \
+	  $(BENCH_VENV)/bin/pip install -q torch transformers peft safetensors
+
+## Burn (flex) against PyTorch eager, each row in its own process, alternating (issue 11).
+bench-compare: bench-venv
+	$(CARGO) bench --bench compare --no-run
+	test -f $(BENCH_LLAMA_DIR)/model.safetensors || \
+	  $(CARGO) bench -q --bench compare -- export $(BENCH_LLAMA_DIR)
+	BENCH_LLAMA_DIR=$(BENCH_LLAMA_DIR) scripts/bench-compare.py \
+	  --burn "$(CARGO) bench -q --bench compare --" --python $(BENCH_VENV)/bin/python \
+	  --reps $(BENCH_REPS) --rows $(BENCH_ROWS)
 
 lint:
 	$(CARGO) fmt --all -- --check

@@ -32,6 +32,9 @@ pub enum Reason {
     Forced,
     /// An upstream stage will run first, so the key is not known yet.
     UpstreamStale(String),
+    /// Everything the lockfile records matches, so the Burn numerics version
+    /// (`model::NUMERICS_VERSION`, in the key but not the lockfile) changed.
+    NumericsChanged,
 }
 
 impl fmt::Display for Reason {
@@ -46,6 +49,7 @@ impl fmt::Display for Reason {
             Reason::OutputMissing => f.write_str("output missing"),
             Reason::Forced => f.write_str("forced"),
             Reason::UpstreamStale(i) => write!(f, "upstream stale: {i}"),
+            Reason::NumericsChanged => f.write_str("Burn numerics version changed"),
         }
     }
 }
@@ -194,6 +198,9 @@ fn why(entry: Option<&LockEntry>, material: &Json, _backend: Backend) -> Reason 
     }
     if material["backend"] != serde_json::to_value(&e.backend).unwrap_or_default() {
         return Reason::BackendChanged;
+    }
+    if material.get("numerics").is_some() {
+        return Reason::NumericsChanged;
     }
     Reason::NoRecord
 }
