@@ -96,7 +96,7 @@ pub fn attention<B: Backend>(
     let (fq, fk, fv, fm) = (flex_of(q)?, flex_of(k)?, flex_of(v)?, flex_of(bias)?);
     let [b, s, qd] = q.dims();
     let [_, t, kd] = k.dims();
-    if heads == 0 || kv_heads == 0 || heads % kv_heads != 0 || qd % heads != 0 {
+    if heads == 0 || kv_heads == 0 || !heads.is_multiple_of(kv_heads) || !qd.is_multiple_of(heads) {
         return None;
     }
     let hd = qd / heads;
@@ -210,7 +210,7 @@ fn exp_neg(x: f32) -> f32 {
         * r
         + 1.666_666_5e-1)
         * r
-        + 5.000_000_1e-1;
+        + 0.5;
     let e = p * r * r + r + 1.0;
     let scale = f32::from_bits(((n as i32 + 127) << 23) as u32);
     if x < -87.0 { 0.0 } else { e * scale }
@@ -334,7 +334,7 @@ pub fn rope<B: Backend>(
     }
     let hd = w / heads;
     let half = hd / 2;
-    if cos.dims() != [b, 1, s, hd] || sin.dims() != [b, 1, s, hd] || hd % 2 != 0 {
+    if cos.dims() != [b, 1, s, hd] || sin.dims() != [b, 1, s, hd] || !hd.is_multiple_of(2) {
         return None;
     }
     let (xv, cv, sv) = (values(&fx), values(&fc), values(&fs));
