@@ -12,7 +12,7 @@ REPRO := $(or $(CARGO_TARGET_DIR),target)/release/repro
 # model.features stage gets every core).
 JOBS ?= 1
 
-.PHONY: build test run demo models bench lint fmt clean-store
+.PHONY: build test run demo models bench bench-venv bench-compare lint fmt clean-store
 
 build:
 	$(CARGO) build --release
@@ -35,6 +35,35 @@ models:
 
 bench:
 	$(CARGO) bench
+
+## PyTorch + transformers + PEFT (CPU eager) for bench-compare, in a venv outside the repository.
+BENCH_VENV ?= $(HOME)/.cache/repro-bench-venv
+## Scratch of bench-compare: the copied bench binary, and SmolLM2 dequantised from the
+## project's GGUF into an HF directory both sides load.
+BENCH_DIR ?= $(HOME)/.cache/repro-bench
+BENCH_LLAMA_DIR ?= $(BENCH_DIR)/smollm2-f32
+BENCH_REPS ?= 3
+BENCH_ROWS ?= rm_step,minilm_infer,lm_fwd_bwd,lora_fwd_bwd,lm_forward,gen_b1,gen_b8
+## --before: also Burn with its own ops (BENCH_BASELINE=1), in the same run.
+BENCH_FLAGS ?= --before
+
+bench-venv:
+	test -x $(BENCH_VENV)/bin/python || python3 -m venv $(BENCH_VENV)
+	$(BENCH_VENV)/bin/python -c 'import torch, transformers, peft' 2>/dev/null || \
+	  $(BENCH_VENV)/bin/pip install -q torch transformers peft safetensors
+
+## Burn (flex) against PyTorch eager, each row in its own process, alternating (issue 11).
+bench-compare: bench-venv
+	@mkdir -p $(BENCH_DIR)
+	$(CARGO) bench --bench compare --no-run
+	@# A copy of the bench binary: editing sources during the run cannot rebuild it.
+	$(CARGO) bench --bench compare --no-run --message-format=json 2>/dev/null | python3 -c \
+	  'import json, sys; print([m["executable"] for m in map(json.loads, sys.stdin) if m.get("reason") == "compiler-artifact" and m["target"]["name"] == "compare" and m.get("executable")][-1])' \
+	  | xargs -I{} cp {} $(BENCH_DIR)/compare
+	test -f $(BENCH_LLAMA_DIR)/model.safetensors || $(BENCH_DIR)/compare export $(BENCH_LLAMA_DIR)
+	BENCH_LLAMA_DIR=$(BENCH_LLAMA_DIR) scripts/bench-compare.py \
+	  --burn "$(BENCH_DIR)/compare" --python $(BENCH_VENV)/bin/python \
+	  --reps $(BENCH_REPS) --rows $(BENCH_ROWS) $(BENCH_FLAGS)
 
 lint:
 	$(CARGO) fmt --all -- --check

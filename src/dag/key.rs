@@ -140,14 +140,21 @@ pub fn material(
     deps: &BTreeMap<String, String>,
     backend: Backend,
 ) -> Json {
-    json!({
+    let backend = backend_of(stage, backend);
+    let mut m = json!({
         "kind": stage.kind.name(),
         "code_version": code_version(stage),
         "params": params(stage, pipeline),
         "inputs": inputs,
         "deps": deps,
-        "backend": backend_of(stage, backend),
-    })
+        "backend": backend,
+    });
+    // Burn stages: the numerics version (absent before it existed, so the
+    // keys of other stages are unchanged).
+    if backend.is_some() {
+        m["numerics"] = json!(crate::model::NUMERICS_VERSION);
+    }
+    m
 }
 
 /// The key of some key material.

@@ -38,6 +38,9 @@ pub enum Reason {
     Forced,
     /// An upstream stage will run first, so the key is not known yet.
     UpstreamStale(String),
+    /// The Burn numerics version (`model::NUMERICS_VERSION`) differs from the
+    /// lockfile's: a change to the kernels that alters output bytes.
+    NumericsChanged,
 }
 
 impl fmt::Display for Reason {
@@ -57,6 +60,7 @@ impl fmt::Display for Reason {
             ),
             Reason::Forced => f.write_str("forced"),
             Reason::UpstreamStale(i) => write!(f, "upstream stale: {i}"),
+            Reason::NumericsChanged => f.write_str("Burn numerics version changed"),
         }
     }
 }
@@ -229,6 +233,9 @@ fn why(entry: Option<&LockEntry>, material: &Json, _backend: Backend) -> Reason 
     if material["backend"] != serde_json::to_value(&e.backend).unwrap_or_default() {
         return Reason::BackendChanged;
     }
+    if material.get("numerics").and_then(Json::as_u64) != e.numerics.map(u64::from) {
+        return Reason::NumericsChanged;
+    }
     Reason::NoRecord
 }
 
@@ -264,6 +271,10 @@ pub fn lock_entry(material: &Json, record: &Record) -> LockEntry {
             })
             .unwrap_or_default(),
         backend: material["backend"].as_str().map(str::to_string),
+        numerics: material
+            .get("numerics")
+            .and_then(Json::as_u64)
+            .and_then(|n| u32::try_from(n).ok()),
         outputs: record.outputs.clone(),
         metrics: Json::Object(headline),
     }

@@ -14,6 +14,7 @@ use burn::tensor::{Tensor, TensorData};
 use serde::{Deserialize, Serialize};
 use tokenizers::Tokenizer;
 
+use super::fast;
 use super::llama::Batch;
 use super::load::safetensors::SafetensorsSource;
 use super::load::{HostTensor, LoadError, WeightSource};
@@ -87,6 +88,8 @@ pub struct BertLayer<B: Backend> {
     pub output_norm: LayerNorm<B>,
     /// Heads.
     pub n_heads: usize,
+    /// LayerNorm epsilon (Burn's `LayerNorm` keeps its own private).
+    pub layer_norm_eps: f64,
 }
 
 /// A BERT encoder.
@@ -102,6 +105,11 @@ impl<B: Backend> BertLayer<B> {
     /// One layer on hidden states `[b, s, hidden]` with the additive key mask
     /// `bias` `[b, 1, 1, s]` of [`Bert::attention_bias`].
     pub fn forward(&self, x: Tensor<B, 3>, bias: &Tensor<B, 4>) -> Tensor<B, 3> {
+        if fast::is_flex(&x)
+            && let Some(y) = self.forward_fused(&x, bias)
+        {
+            return y;
+        }
         let [b, s, d] = x.dims();
         let h = self.n_heads;
         let hd = d / h;
@@ -121,6 +129,36 @@ impl<B: Backend> BertLayer<B> {
         let inner = gelu(self.intermediate.forward(x.clone()));
         self.output_norm.forward(self.output.forward(inner) + x)
     }
+}
+
+impl<B: Backend> BertLayer<B> {
+    /// [`BertLayer::forward`] through the fused Flex kernels (inference):
+    /// the projections as single 2-D GEMMs, attention on the unsplit heads,
+    /// residual + LayerNorm and GELU in one pass each. `None` off Flex.
+    fn forward_fused(&self, x: &Tensor<B, 3>, bias: &Tensor<B, 4>) -> Option<Tensor<B, 3>> {
+        let norm = |y: &Tensor<B, 3>, res: &Tensor<B, 3>, ln: &LayerNorm<B>| {
+            let beta = ln.beta.as_ref()?.val();
+            fast::add_layer_norm(y, res, &ln.gamma.val(), &beta, self.layer_norm_eps)
+        };
+        let (q, k, v) = (
+            linear_2d(&self.query, x),
+            linear_2d(&self.key, x),
+            linear_2d(&self.value, x),
+        );
+        let ctx = fast::attention(&q, &k, &v, self.n_heads, self.n_heads, bias)?;
+        let x = norm(&linear_2d(&self.attn_output, &ctx), x, &self.attn_norm)?;
+        let inner = fast::gelu(&linear_2d(&self.intermediate, &x))?;
+        norm(&linear_2d(&self.output, &inner), &x, &self.output_norm)
+    }
+}
+
+/// A linear layer on `[b, s, d]` as one `[b·s, d]` GEMM (instead of `b`
+/// batched ones), reshaped back.
+pub(crate) fn linear_2d<B: Backend>(l: &Linear<B>, x: &Tensor<B, 3>) -> Tensor<B, 3> {
+    let [b, s, d] = x.dims();
+    let y = l.forward(x.clone().reshape([b * s, d]));
+    let o = y.dims()[1];
+    y.reshape([b, s, o])
 }
 
 impl<B: Backend> Bert<B> {
@@ -145,10 +183,22 @@ impl<B: Backend> Bert<B> {
         let pos = Tensor::from_data(TensorData::new(pos, [b, s]), &device);
         let seg = Tensor::from_data(TensorData::new(vec![0i64; b * s], [b, s]), &device);
         let e = &self.embeddings;
-        let x = e.word_embeddings.forward(ids)
-            + e.position_embeddings.forward(pos)
-            + e.token_type_embeddings.forward(seg);
-        e.layer_norm.forward(x)
+        let x = e.word_embeddings.forward(ids) + e.position_embeddings.forward(pos);
+        let seg = e.token_type_embeddings.forward(seg);
+        // Flex inference: the fused, CPU-independent LayerNorm (the layers'
+        // epsilon is the config's, shared with the embeddings).
+        if let (Some(l), Some(beta)) = (self.layers.first(), e.layer_norm.beta.as_ref())
+            && let Some(y) = fast::add_layer_norm(
+                &x,
+                &seg,
+                &e.layer_norm.gamma.val(),
+                &beta.val(),
+                l.layer_norm_eps,
+            )
+        {
+            return y;
+        }
+        e.layer_norm.forward(x + seg)
     }
 
     /// The additive key mask `[b, 1, 1, s]` of a batch: 0 for real tokens, a
@@ -349,6 +399,7 @@ pub fn build_bert<B: Backend>(
             output: lin(src, &format!("{p}.output.dense"), d, i, device)?,
             output_norm: norm(src, &format!("{p}.output.LayerNorm"), d, eps, device)?,
             n_heads: config.num_attention_heads,
+            layer_norm_eps: eps,
         });
     }
     Ok(Bert { embeddings, layers })

@@ -14,6 +14,7 @@ use burn::tensor::{Int, Tensor, TensorData};
 
 use super::cache::KvCache;
 use super::config::LlamaConfig;
+use super::fast;
 use super::lora::{LoraConfig, LoraLinear};
 use super::rope;
 use crate::util::rng::SplitMix64 as Rng;
@@ -161,9 +162,11 @@ impl<B: Backend> Attention<B> {
         bias: &Tensor<B, 4>,
         cache: Option<(&mut KvCache<B>, usize)>,
     ) -> Tensor<B, 3> {
+        if fast::is_flex(&x) {
+            return self.forward_fused(x, cos, sin, bias, cache);
+        }
         let [b, s, _] = x.dims();
         let (h, kvh, hd) = (self.n_heads, self.n_kv_heads, self.head_dim);
-        let rep = h / kvh;
         // [b, heads, s, hd]
         let q = self
             .q_proj
@@ -186,22 +189,97 @@ impl<B: Backend> Attention<B> {
             Some((c, layer)) => c.append(layer, k, v),
             None => (k, v),
         };
-        let t = k.dims()[2];
-        // Grouped-query attention without copying K/V: query head i uses kv
-        // head i / rep (HF `repeat_kv`), so fold the rep heads into the rows.
-        let q = q.reshape([b, kvh, rep * s, hd]);
-        let scores = q
-            .matmul(k.swap_dims(2, 3))
-            .mul_scalar(1.0 / (hd as f64).sqrt());
-        let scores = scores.reshape([b, h, s, t]) + bias.clone();
-        let probs = softmax(scores, 3).reshape([b, kvh, rep * s, t]);
-        let out = probs
-            .matmul(v)
-            .reshape([b, h, s, hd])
-            .swap_dims(1, 2)
-            .reshape([b, s, h * hd]);
+        self.o_proj.forward(attend(q, k, v, bias))
+    }
+}
+
+impl<B: Backend> Attention<B> {
+    /// [`Attention::forward`] through the fused Flex kernels (inference):
+    /// RoPE and attention on the unsplit heads, the cache in
+    /// [`KvCache::rows`]. Falls back to Burn's ops if a kernel declines.
+    fn forward_fused(
+        &self,
+        x: Tensor<B, 3>,
+        cos: &Tensor<B, 4>,
+        sin: &Tensor<B, 4>,
+        bias: &Tensor<B, 4>,
+        cache: Option<(&mut KvCache<B>, usize)>,
+    ) -> Tensor<B, 3> {
+        let (h, kvh, hd) = (self.n_heads, self.n_kv_heads, self.head_dim);
+        let q = self.q_proj.forward(x.clone());
+        let k = self.k_proj.forward(x.clone());
+        let v = self.v_proj.forward(x);
+        let roped = fast::rope(&q, cos, sin, h).zip(fast::rope(&k, cos, sin, kvh));
+        let Some((q, k)) = roped else {
+            return self.attend_split(q, k, v, cos, sin, bias);
+        };
+        let (k, v) = match cache {
+            Some((c, layer)) => c.append_rows(layer, k, v),
+            None => (k, v),
+        };
+        let out = match fast::attention(&q, &k, &v, h, kvh, bias) {
+            Some(o) => o,
+            None => {
+                // Unreachable on Flex; Burn's ops on the same (roped) values.
+                let [b, s, _] = q.dims();
+                let t = k.dims()[1];
+                let split = |y: Tensor<B, 3>, n: usize, len: usize| {
+                    y.reshape([b, len, n, hd]).swap_dims(1, 2)
+                };
+                attend(split(q, h, s), split(k, kvh, t), split(v, kvh, t), bias)
+            }
+        };
         self.o_proj.forward(out)
     }
+
+    /// Burn's ops from unsplit projections without a cache (the fallback of
+    /// [`Attention::forward_fused`] when RoPE declines).
+    fn attend_split(
+        &self,
+        q: Tensor<B, 3>,
+        k: Tensor<B, 3>,
+        v: Tensor<B, 3>,
+        cos: &Tensor<B, 4>,
+        sin: &Tensor<B, 4>,
+        bias: &Tensor<B, 4>,
+    ) -> Tensor<B, 3> {
+        let [b, s, _] = q.dims();
+        let (h, kvh, hd) = (self.n_heads, self.n_kv_heads, self.head_dim);
+        let split = |y: Tensor<B, 3>, n: usize| y.reshape([b, s, n, hd]).swap_dims(1, 2);
+        let q = rope::apply(split(q, h), cos, sin);
+        let k = rope::apply(split(k, kvh), cos, sin);
+        self.o_proj.forward(attend(q, k, split(v, kvh), bias))
+    }
+}
+
+/// RMSNorm through the fused Flex kernel where it applies, else Burn's.
+fn rms<B: Backend>(n: &RmsNorm<B>, x: Tensor<B, 3>) -> Tensor<B, 3> {
+    fast::rms_norm(&x, &n.gamma.val(), n.epsilon).unwrap_or_else(|| n.forward(x))
+}
+
+/// Grouped-query attention with Burn's ops on split heads: `q` `[b, h, s,
+/// hd]`, `k`/`v` `[b, kvh, t, hd]`, additive `bias` `[b, 1, s, t]`; returns
+/// `[b, s, h·hd]`.
+fn attend<B: Backend>(
+    q: Tensor<B, 4>,
+    k: Tensor<B, 4>,
+    v: Tensor<B, 4>,
+    bias: &Tensor<B, 4>,
+) -> Tensor<B, 3> {
+    let [b, h, s, hd] = q.dims();
+    let [_, kvh, t, _] = k.dims();
+    let rep = h / kvh;
+    let q = q.reshape([b, kvh, rep * s, hd]);
+    let scores = q
+        .matmul(k.swap_dims(2, 3))
+        .mul_scalar(1.0 / (hd as f64).sqrt());
+    let scores = scores.reshape([b, h, s, t]) + bias.clone();
+    let probs = softmax(scores, 3).reshape([b, kvh, rep * s, t]);
+    probs
+        .matmul(v)
+        .reshape([b, h, s, hd])
+        .swap_dims(1, 2)
+        .reshape([b, s, h * hd])
 }
 
 impl<B: Backend> Mlp<B> {
@@ -271,13 +349,13 @@ impl<B: Backend> Llama<B> {
         let bias = Tensor::<B, 4>::from_data(TensorData::new(bias, [b, 1, s, t]), &device);
         let mut x = self.model.embed_tokens.forward(batch.ids_tensor(&device));
         for (i, layer) in self.model.layers.iter().enumerate() {
-            let h = layer.input_layernorm.forward(x.clone());
+            let h = rms(&layer.input_layernorm, x.clone());
             let a =
                 layer
                     .self_attn
                     .forward(h, &cos, &sin, &bias, cache.as_deref_mut().map(|c| (c, i)));
             x = x + a;
-            let h = layer.post_attention_layernorm.forward(x.clone());
+            let h = rms(&layer.post_attention_layernorm, x.clone());
             x = x + layer.mlp.forward(h);
         }
         if let Some(c) = cache {
@@ -288,7 +366,7 @@ impl<B: Backend> Llama<B> {
                     .map_or(c.next_pos[r], |&p| p + usize::from(m[s - 1]));
             }
         }
-        self.model.norm.forward(x)
+        rms(&self.model.norm, x)
     }
 
     /// Vocabulary logits `[b, s, vocab]` of hidden states `[b, s, hidden]`.
@@ -427,9 +505,9 @@ impl<B: Backend> Llama<B> {
         let bias = Tensor::<B, 4>::from_data(TensorData::new(bias, [b, 1, s, t]), &device);
         let end = layers.end.min(self.model.layers.len());
         for layer in self.model.layers.iter().take(end).skip(layers.start) {
-            let h = layer.input_layernorm.forward(x.clone());
+            let h = rms(&layer.input_layernorm, x.clone());
             x = x + layer.self_attn.forward(h, &cos, &sin, &bias, None);
-            let h = layer.post_attention_layernorm.forward(x.clone());
+            let h = rms(&layer.post_attention_layernorm, x.clone());
             x = x + layer.mlp.forward(h);
         }
         x

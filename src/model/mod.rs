@@ -9,9 +9,16 @@ pub mod config;
 pub mod embed;
 pub mod encoder;
 pub mod export;
+pub mod fast;
 pub mod generate;
 pub mod heads;
 pub mod llama;
 pub mod load;
 pub mod lora;
 pub mod rope;
+
+/// Version of the numerics of every Burn stage: part of each Burn stage's
+/// key (next to the backend), bumped whenever a change to the model code, the
+/// Burn features or the kernels it selects alters output bytes. Version 1
+/// (keys without the field) was the numerics before issue 11.
+pub const NUMERICS_VERSION: u32 = 2;

@@ -1,5 +1,6 @@
 //! Small helpers shared by the engine.
 
+pub mod alloc;
 pub mod canon;
 pub mod hash;
 pub mod hooks;

