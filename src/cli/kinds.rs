@@ -2,6 +2,8 @@
 
 use std::io::Write;
 
+use serde_json::Value;
+
 use super::error::CliError;
 use crate::stages::registry;
 
@@ -25,11 +27,16 @@ pub fn kinds() -> Result<(), CliError> {
             let _ = writeln!(out, "  runs on the chosen backend (part of the key)");
         }
         let _ = writeln!(out, "  with:");
+        let defaults = (k.info().defaults)();
         for f in k.fields() {
-            let d = f
-                .default
-                .map(|d| format!(", default {d}"))
-                .unwrap_or_else(|| ", required".into());
+            let d = if f.required {
+                ", required".to_string()
+            } else {
+                match defaults.get(f.name) {
+                    Some(Value::Null) | None => ", optional".to_string(),
+                    Some(v) => format!(", default {v}"),
+                }
+            };
             let _ = writeln!(out, "    {} ({}{d}): {}", f.name, f.ty, f.doc);
         }
         let _ = writeln!(out, "  inputs:");

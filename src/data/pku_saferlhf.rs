@@ -22,7 +22,7 @@
 //!   share a prompt, so `data.prepare`'s split keeps them on one side.
 //! - `drop`: dropped and counted.
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use super::load::Parsed;
@@ -64,7 +64,7 @@ pub const EMPTY: &str = "empty prompt or response";
 pub const SAME: &str = "response_0 == response_1";
 
 /// Which label orders a pair.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Preference {
     /// `safer_response_id` is chosen.
@@ -75,7 +75,7 @@ pub enum Preference {
 }
 
 /// Where a pair's categories come from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum CategoryFrom {
     /// The unsafe response (the less safe one when both are).
@@ -86,7 +86,7 @@ pub enum CategoryFrom {
 }
 
 /// What a pair with several categories becomes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum MultiCategory {
     /// The first in [`CATEGORIES`] order.

@@ -1,7 +1,7 @@
 //! The common `{"prompt","chosen","rejected"}` preference format (TRL's), with an
 //! optional map from these names to the file's own field names.
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 use super::load::Parsed;
 use super::pair::PreferencePair;
@@ -11,7 +11,7 @@ use super::row::{RowError, str_field};
 pub const EMPTY_FIELD: &str = "empty prompt or response";
 
 /// Field names in the file; each defaults to its own name.
-#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct FieldMap {
     /// Field holding the prompt.

@@ -12,7 +12,7 @@
 
 use std::path::Path;
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use super::drops::OnBadRows;
@@ -23,7 +23,7 @@ use super::probe::StereoItem;
 use super::row::{RowError, field, parse_object, str_field, type_name};
 
 /// Which StereoSet items to keep.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Subset {
     /// Fill-in-the-blank items.

@@ -55,6 +55,16 @@ pub enum AuditError {
     /// The hold-out fraction is not strictly between 0 and 1.
     #[error("audit: hold-out fraction must be in (0, 1), got {0}")]
     BadHoldout(String),
+    /// A setting is out of its range ([`AuditConfig::check`]).
+    #[error("audit: {name}: expected {expected}, found {found}")]
+    BadConfig {
+        /// The setting.
+        name: &'static str,
+        /// Its value, as text.
+        found: String,
+        /// The allowed range, in words.
+        expected: &'static str,
+    },
     /// A category has no pair in some fold's inner validation set (too few
     /// pairs for that many folds and that hold-out).
     #[error(
@@ -135,6 +145,37 @@ pub struct AuditConfig {
     pub holdout: f64,
     /// The discriminator.
     pub mlp: MlpConfig,
+}
+
+impl AuditConfig {
+    /// Checks every setting against its range, the net's through
+    /// [`MlpConfig::check`].
+    ///
+    /// # Errors
+    /// [`AuditError::BadConfig`] naming the first setting out of range.
+    pub fn check(&self) -> Result<(), AuditError> {
+        let bad = |name, found: String, expected| {
+            Err(AuditError::BadConfig {
+                name,
+                found,
+                expected,
+            })
+        };
+        if !(2..=100).contains(&self.folds) {
+            return bad("folds", self.folds.to_string(), "2..=100");
+        }
+        if !(self.holdout > 0.0 && self.holdout < 1.0) {
+            return bad("holdout", self.holdout.to_string(), "a fraction in (0, 1)");
+        }
+        match self.mlp.check() {
+            Err(MlpError::BadConfig {
+                name,
+                found,
+                expected,
+            }) => bad(name, found, expected),
+            _ => Ok(()),
+        }
+    }
 }
 
 /// Item indices of one outer fold, each list sorted; the three are disjoint.

@@ -112,7 +112,12 @@ pub struct MlpConfig {
 }
 
 impl MlpConfig {
-    fn check(&self) -> Result<(), MlpError> {
+    /// Checks every hyper-parameter against its range (the one place the
+    /// ranges are written; `eval.category_audit` reports them under `with:`).
+    ///
+    /// # Errors
+    /// [`MlpError::BadConfig`] naming the first hyper-parameter out of range.
+    pub fn check(&self) -> Result<(), MlpError> {
         let bad = |name, found: String, expected| {
             Err(MlpError::BadConfig {
                 name,
@@ -120,14 +125,14 @@ impl MlpConfig {
                 expected,
             })
         };
-        if self.hidden == 0 {
-            return bad("hidden", "0".into(), ">= 1");
+        if !(1..=4096).contains(&self.hidden) {
+            return bad("hidden", self.hidden.to_string(), "1..=4096");
         }
-        if !(self.lr.is_finite() && self.lr > 0.0) {
-            return bad("lr", self.lr.to_string(), "finite and > 0");
+        if !(self.lr.is_finite() && self.lr > 0.0 && self.lr <= 10.0) {
+            return bad("lr", self.lr.to_string(), "(0, 10]");
         }
-        if self.max_epochs == 0 {
-            return bad("max_epochs", "0".into(), ">= 1");
+        if !(1..=100_000).contains(&self.max_epochs) {
+            return bad("max_epochs", self.max_epochs.to_string(), "1..=100000");
         }
         if self.patience == 0 {
             return bad("patience", "0".into(), ">= 1");

@@ -6,6 +6,7 @@ pub mod executor;
 pub mod provenance;
 pub mod publish;
 pub mod runner;
+pub mod schedule;
 pub mod signals;
 pub mod slurm;
 pub mod stage_run;

@@ -7,22 +7,37 @@
 
 use std::path::PathBuf;
 
+use serde::Serialize;
 use serde_json::Value;
 
 use super::WithError;
 use super::context::{Roots, StageContext};
 
-/// One field of a kind's `with` schema, as `repro kinds` prints it.
+/// One field of a kind's `with` schema, as `repro kinds` prints it. Its
+/// default is not written here: it is the field's value in the kind's
+/// [`KindInfo::defaults`], the `Default` of the struct the kind parses.
 #[derive(Debug, Clone, Copy)]
 pub struct Field {
     /// Key under `with:`.
     pub name: &'static str,
     /// Type, in words (`float`, `int`, `"error" | "skip"`, `source`…).
     pub ty: &'static str,
-    /// Default value as YAML text; `None` means required.
-    pub default: Option<&'static str>,
+    /// Whether the pipeline must give it (its default is then `null`).
+    pub required: bool,
     /// What it means, with units and range.
     pub doc: &'static str,
+}
+
+/// The value of a required `with` key (an `Option` in the kind's struct, so
+/// the struct has a `Default`), or the error naming the key.
+pub fn required<T>(value: Option<T>, key: &str) -> Result<T, WithError> {
+    value.ok_or_else(|| WithError::new(key, "missing: this key is required"))
+}
+
+/// The `with` map of a kind's defaults: `T::default()` as JSON, the one
+/// place a default is written (ARCHITECTURE.md, "Adding a kind").
+pub fn defaults_of<T: Default + Serialize>() -> Value {
+    serde_json::to_value(T::default()).unwrap_or(Value::Null)
 }
 
 /// One named input slot of a kind.
@@ -62,6 +77,9 @@ pub struct KindInfo {
     pub summary: &'static str,
     /// The `with` schema.
     pub fields: &'static [Field],
+    /// The `with` map a stage gets when it gives no key: the `Default` of the
+    /// kind's typed struct, serialized ([`defaults_of`]).
+    pub defaults: fn() -> Value,
     /// Named input slots (`*`: any further names).
     pub slots: &'static [Slot],
     /// Fixed output names (files or directories) under `$OUT`.

@@ -13,6 +13,9 @@ pub mod remote;
 
 pub use error::SpecError;
 pub mod cycle;
+mod declare;
+mod expand;
+mod inputs;
 pub mod matrix;
 pub mod pipeline;
 pub mod resources;

@@ -3,7 +3,7 @@
 use std::path::Path;
 
 use anyhow::Context;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use crate::data::drops::OnBadRows;
@@ -16,35 +16,28 @@ use crate::data::source::{Location, SourceSpec};
 use crate::data::synthetic::{SyntheticOptions, generate};
 use crate::data::table;
 use crate::kind::{
-    Field, KeyDep, Kind, KindInfo, Roots, Slot, StageContext, WithError, parse_with,
+    Field, KeyDep, Kind, KindInfo, Roots, Slot, StageContext, WithError, defaults_of, parse_with,
+    required,
 };
 use crate::util::io::json::write_json;
 
 /// The `data.preferences` kind.
 pub struct DataPreferences;
 
-/// `with:` of `data.preferences`.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
+/// `with:` of `data.preferences`; its `Default` is the kind's defaults.
+#[derive(Debug, Default, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
 struct With {
-    #[serde(default)]
     source: Option<SourceSpec>,
-    format: Format,
-    #[serde(default)]
+    /// Required ([`required`]).
+    format: Option<Format>,
     category: Option<String>,
-    #[serde(default)]
     on_bad_rows: OnBadRows,
-    #[serde(default)]
     fields: Option<FieldMap>,
-    #[serde(default)]
     keep_multi_turn: bool,
-    #[serde(default)]
     preference: Preference,
-    #[serde(default)]
     category_from: CategoryFrom,
-    #[serde(default)]
     multi_category: MultiCategory,
-    #[serde(default)]
     synthetic: Option<SyntheticOptions>,
 }
 
@@ -52,69 +45,71 @@ const FIELDS: &[Field] = &[
     Field {
         name: "source",
         ty: "source",
-        default: None,
-        doc: "{path: P} (absolute or under $REPRO_DATA) | {url: U} | {hf: {repo, type, file, revision}}, optional sha256:/blake3: pin; not for synthetic",
+        required: false,
+        doc: "{path: P} (absolute or under $REPRO_DATA) | {url: U} | {hf: {repo, type, file, revision}}, optional sha256:/blake3: pin; required except for synthetic, which takes none",
     },
     Field {
         name: "format",
         ty: "\"hh-rlhf\" | \"preference-jsonl\" | \"pku-saferlhf\" | \"synthetic\"",
-        default: None,
+        required: true,
         doc: "how rows are read",
     },
     Field {
         name: "category",
         ty: "string",
-        default: Some("null"),
+        required: false,
         doc: "category of every pair (required for hh-rlhf; preference-jsonl unless fields.category)",
     },
     Field {
         name: "on_bad_rows",
         ty: "\"error\" | \"skip\"",
-        default: Some("error"),
+        required: false,
         doc: "a malformed row stops the stage, or is skipped and counted",
     },
     Field {
         name: "fields",
         ty: "{prompt, chosen, rejected, category}",
-        default: Some("null"),
+        required: false,
         doc: "preference-jsonl: the file's field names",
     },
     Field {
         name: "keep_multi_turn",
         ty: "bool",
-        default: Some("false"),
+        required: false,
         doc: "hh-rlhf: keep pairs whose transcripts diverge before the final turn (tails become the responses)",
     },
     Field {
         name: "preference",
         ty: "\"safer\" | \"better\"",
-        default: Some("safer"),
+        required: false,
         doc: "pku-saferlhf: which label picks the chosen response",
     },
     Field {
         name: "category_from",
         ty: "\"unsafe\" | \"union\"",
-        default: Some("unsafe"),
+        required: false,
         doc: "pku-saferlhf: harm categories of the unsafe response, or of either",
     },
     Field {
         name: "multi_category",
         ty: "\"first\" | \"explode\" | \"drop\"",
-        default: Some("first"),
+        required: false,
         doc: "pku-saferlhf: a pair with several categories gets the first (dataset-card order), one copy each, or is dropped",
     },
     Field {
         name: "synthetic",
         ty: "{categories, pairs_per_category, prompts_per_category, offsets}",
-        default: Some("null"),
+        required: false,
         doc: "synthetic: K (2-26) categories, pairs each, planted per-category offset in extra `good` markers (default 0,1,…)",
     },
 ];
 
 const SLOTS: &[Slot] = &[];
 
-fn check_with(w: &With) -> Result<(), WithError> {
-    match (w.format, &w.source) {
+/// Checks `w` and returns its (required) format.
+fn check_with(w: &With) -> Result<Format, WithError> {
+    let format = required(w.format, "format")?;
+    match (format, &w.source) {
         (Format::Synthetic, Some(_)) => {
             return Err(WithError::new(
                 "source",
@@ -137,17 +132,17 @@ fn check_with(w: &With) -> Result<(), WithError> {
                 .map_err(|e| WithError::new("source", e.to_string()))?;
         }
     }
-    if w.synthetic.is_some() && w.format != Format::Synthetic {
+    if w.synthetic.is_some() && format != Format::Synthetic {
         return Err(WithError::new("synthetic", "only for format: synthetic"));
     }
-    if w.fields.is_some() && w.format != Format::PreferenceJsonl {
+    if w.fields.is_some() && format != Format::PreferenceJsonl {
         return Err(WithError::new(
             "fields",
             "only for format: preference-jsonl",
         ));
     }
     let has_cat_field = w.fields.as_ref().is_some_and(|f| f.category.is_some());
-    match w.format {
+    match format {
         Format::HhRlhf if w.category.is_none() => Err(WithError::new(
             "category",
             "hh-rlhf needs a category (helpful, harmless…)",
@@ -160,7 +155,7 @@ fn check_with(w: &With) -> Result<(), WithError> {
             "category",
             "categories come from the data for this format",
         )),
-        _ => Ok(()),
+        _ => Ok(format),
     }
 }
 
@@ -170,6 +165,7 @@ const INFO: KindInfo = KindInfo {
     code_version: 1,
     summary: "one preference source (HH-RLHF, {prompt,chosen,rejected} JSONL, PKU-SafeRLHF, synthetic) → pairs.parquet",
     fields: FIELDS,
+    defaults: defaults_of::<With>,
     slots: SLOTS,
     outputs: &["pairs.parquet", "metrics.json"],
     metrics: Some("metrics.json"),
@@ -182,7 +178,7 @@ impl Kind for DataPreferences {
         &INFO
     }
     fn check(&self, with: &Value) -> Result<(), WithError> {
-        check_with(&parse_with::<With>(with)?)
+        check_with(&parse_with::<With>(with)?).map(|_| ())
     }
     fn key_deps(&self, with: &Value, roots: &Roots) -> Result<Vec<KeyDep>, WithError> {
         let w: With = parse_with(with)?;
@@ -190,8 +186,8 @@ impl Kind for DataPreferences {
     }
     fn run(&self, ctx: &StageContext) -> anyhow::Result<()> {
         let w: With = parse_with(&ctx.with)?;
-        check_with(&w)?;
-        let (pairs, mut m) = if w.format == Format::Synthetic {
+        let format = check_with(&w)?;
+        let (pairs, mut m) = if format == Format::Synthetic {
             let o = w.synthetic.clone().unwrap_or_default();
             let (pairs, realised) = generate(&o, ctx.seed_for("synthetic"))?;
             let offsets = o.resolve()?;
@@ -229,9 +225,9 @@ impl Kind for DataPreferences {
                     multi_category: w.multi_category,
                 },
             };
-            let (pairs, stats, counts) = load(&resolved.path, w.format, &opts, &spec.label())?;
+            let (pairs, stats, counts) = load(&resolved.path, format, &opts, &spec.label())?;
             let m = json!({
-                "format": format_name(w.format),
+                "format": format_name(format),
                 "source": resolved,
                 "rows_read": stats.rows_read,
                 "dropped": stats.dropped,

@@ -8,7 +8,9 @@ use serde_json::{Value, json};
 
 use crate::data::prepare::{PrepareOptions, prepare, shared_prompts, split_counts};
 use crate::data::table;
-use crate::kind::{Field, Input, Kind, KindInfo, Slot, StageContext, WithError, parse_with};
+use crate::kind::{
+    Field, Input, Kind, KindInfo, Slot, StageContext, WithError, defaults_of, parse_with,
+};
 use crate::util::io::json::write_json;
 
 /// The `data.prepare` kind.
@@ -18,19 +20,19 @@ const FIELDS: &[Field] = &[
     Field {
         name: "dedupe",
         ty: "bool",
-        default: Some("true"),
+        required: false,
         doc: "drop exact duplicate (prompt, chosen, rejected) triples, keeping the first",
     },
     Field {
         name: "balance_by",
         ty: "\"category\" | \"none\"",
-        default: Some("category"),
+        required: false,
         doc: "downsample every category to the smallest (seeded)",
     },
     Field {
         name: "eval_fraction",
         ty: "float",
-        default: Some("0.1"),
+        required: false,
         doc: "share of each category held out, in [0, 1); whole prompt groups move together",
     },
 ];
@@ -104,6 +106,7 @@ const INFO: KindInfo = KindInfo {
     code_version: 1,
     summary: "merge, dedupe, drop and count bad pairs, balance, split grouped by prompt → train/eval text",
     fields: FIELDS,
+    defaults: defaults_of::<PrepareOptions>,
     slots: SLOTS,
     outputs: &["train.parquet", "eval.parquet", "metrics.json"],
     metrics: Some("metrics.json"),

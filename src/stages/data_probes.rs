@@ -4,7 +4,7 @@
 use std::path::Path;
 
 use anyhow::Context;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use super::data_preferences::source_key_deps;
@@ -17,14 +17,15 @@ use crate::data::source::SourceSpec;
 use crate::data::stereoset::Subset;
 use crate::data::{crows_pairs, lima, stereoset, table};
 use crate::kind::{
-    Field, KeyDep, Kind, KindInfo, Roots, Slot, StageContext, WithError, parse_with,
+    Field, KeyDep, Kind, KindInfo, Roots, Slot, StageContext, WithError, defaults_of, parse_with,
+    required,
 };
 
 /// The `data.probes` kind.
 pub struct DataProbes;
 
 /// Which probe set.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(rename_all = "kebab-case")]
 enum Set {
     CrowsPairs,
@@ -34,7 +35,7 @@ enum Set {
 }
 
 /// Which table of the `pairs` input prompts are drawn from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, Serialize)]
 #[serde(rename_all = "lowercase")]
 enum Split {
     /// `pairs.parquet` of a data.preferences stage, else `eval.parquet`.
@@ -45,24 +46,18 @@ enum Split {
     Eval,
 }
 
-/// `with:` of `data.probes`.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
+/// `with:` of `data.probes`; its `Default` is the kind's defaults.
+#[derive(Debug, Default, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
 struct With {
-    set: Set,
-    #[serde(default)]
+    /// Required ([`required`]).
+    set: Option<Set>,
     source: Option<SourceSpec>,
-    #[serde(default)]
     subset: Option<Subset>,
-    #[serde(default)]
     n: Option<usize>,
-    #[serde(default)]
     per_category: Option<usize>,
-    #[serde(default)]
     categories: Option<Vec<String>>,
-    #[serde(default)]
     split: Split,
-    #[serde(default)]
     on_bad_rows: OnBadRows,
 }
 
@@ -70,49 +65,49 @@ const FIELDS: &[Field] = &[
     Field {
         name: "set",
         ty: "\"crows-pairs\" | \"stereoset\" | \"lima\" | \"prompts\"",
-        default: None,
+        required: true,
         doc: "which probe set",
     },
     Field {
         name: "source",
         ty: "source",
-        default: Some("null"),
+        required: false,
         doc: "the file (crows-pairs CSV, stereoset jsonl or nested dev.json, LIMA jsonl); not for prompts",
     },
     Field {
         name: "subset",
         ty: "\"intrasentence\" | \"intersentence\" | \"all\"",
-        default: Some("intrasentence"),
+        required: false,
         doc: "stereoset items kept",
     },
     Field {
         name: "n",
         ty: "int",
-        default: Some("null"),
+        required: false,
         doc: "keep n items sampled with the stage seed (all when null or larger)",
     },
     Field {
         name: "per_category",
         ty: "int",
-        default: Some("null"),
+        required: false,
         doc: "prompts: distinct prompts per category (App. B.1: 100); required for prompts",
     },
     Field {
         name: "categories",
         ty: "[string]",
-        default: Some("null"),
+        required: false,
         doc: "prompts: categories to draw from (default all)",
     },
     Field {
         name: "split",
         ty: "\"auto\" | \"pairs\" | \"train\" | \"eval\"",
-        default: Some("auto"),
+        required: false,
         doc: "prompts: table of the `pairs` input (auto: pairs.parquet, else eval.parquet)",
     },
     Field {
         name: "on_bad_rows",
         ty: "\"error\" | \"skip\"",
-        default: Some("error"),
+        required: false,
         doc: "a malformed row stops the stage, or is skipped and counted",
     },
 ];
@@ -124,8 +119,10 @@ const SLOTS: &[Slot] = &[Slot {
     doc: "prompts: a data.preferences or data.prepare stage to draw prompts from",
 }];
 
-fn check_with(w: &With) -> Result<(), WithError> {
-    let is_prompts = w.set == Set::Prompts;
+/// Checks `w` and returns its (required) set.
+fn check_with(w: &With) -> Result<Set, WithError> {
+    let set = required(w.set, "set")?;
+    let is_prompts = set == Set::Prompts;
     match (&w.source, is_prompts) {
         (Some(_), true) => {
             return Err(WithError::new(
@@ -145,7 +142,7 @@ fn check_with(w: &With) -> Result<(), WithError> {
         }
         (None, true) => {}
     }
-    if w.subset.is_some() && w.set != Set::Stereoset {
+    if w.subset.is_some() && set != Set::Stereoset {
         return Err(WithError::new("subset", "only for set: stereoset"));
     }
     if is_prompts != w.per_category.is_some() {
@@ -170,7 +167,7 @@ fn check_with(w: &With) -> Result<(), WithError> {
             "expected at least 1",
         ));
     }
-    Ok(())
+    Ok(set)
 }
 
 fn prompts_table(dir: &Path, split: Split) -> anyhow::Result<std::path::PathBuf> {
@@ -198,6 +195,7 @@ const INFO: KindInfo = KindInfo {
     code_version: 1,
     summary: "evaluation sets: CrowS-Pairs, StereoSet, LIMA prompts, prompt sets from preference tables → probes.parquet",
     fields: FIELDS,
+    defaults: defaults_of::<With>,
     slots: SLOTS,
     outputs: &["probes.parquet", "metrics.json"],
     metrics: Some("metrics.json"),
@@ -210,7 +208,7 @@ impl Kind for DataProbes {
         &INFO
     }
     fn check(&self, with: &Value) -> Result<(), WithError> {
-        check_with(&parse_with::<With>(with)?)
+        check_with(&parse_with::<With>(with)?).map(|_| ())
     }
     fn key_deps(&self, with: &Value, roots: &Roots) -> Result<Vec<KeyDep>, WithError> {
         let w: With = parse_with(with)?;
@@ -218,67 +216,67 @@ impl Kind for DataProbes {
     }
     fn run(&self, ctx: &StageContext) -> anyhow::Result<()> {
         let w: With = parse_with(&ctx.with)?;
-        check_with(&w)?;
+        let set = check_with(&w)?;
         let out = ctx.out.join("probes.parquet");
         let seed = ctx.seed_for("sample");
         let mut m = json!({});
         let n_of = |len: usize| w.n.unwrap_or(len);
         let stats_json = |s: &LoadStats| json!({"rows_read": s.rows_read, "dropped": s.dropped, "bad_rows": s.bad_rows, "bad_rows_total": s.bad_rows.total()});
-        let (rows, by): (usize, std::collections::BTreeMap<String, usize>) =
-            if w.set == Set::Prompts {
-                let dir = ctx
-                    .input("pairs")
-                    .context("set: prompts needs the `pairs` input")?;
-                let file = prompts_table(dir, w.split)?;
-                let pairs = table::read_pairs(&file)?;
-                let per = w.per_category.unwrap_or(0);
-                let items = draw(&pairs, per, w.categories.as_deref(), seed)?;
-                let items = subsample(items, n_of(usize::MAX), seed);
-                write_prompts(&out, &items)?;
-                m["table"] = json!("prompts");
-                m["from"] = json!(file.file_name().map(|f| f.to_string_lossy().into_owned()));
-                (
-                    items.len(),
-                    count(items.iter().map(|i| i.category.as_str())),
-                )
-            } else {
-                let spec = w.source.as_ref().context("source missing")?;
-                let r = spec.resolve(ctx.roots.data.as_deref(), &FetchEnv::from_env())?;
-                m["source"] = json!(r);
-                match w.set {
-                    Set::Lima => {
-                        let (items, st) = lima::load(&r.path, w.on_bad_rows)?;
-                        let total = items.len();
-                        let items = subsample(items, n_of(total), seed);
-                        write_prompts(&out, &items)?;
-                        m["table"] = json!("prompts");
-                        m["load"] = stats_json(&st);
-                        (
-                            items.len(),
-                            count(items.iter().map(|i| i.category.as_str())),
-                        )
-                    }
-                    _ => {
-                        let (items, st) = if w.set == Set::CrowsPairs {
-                            crows_pairs::load(&r.path, w.on_bad_rows)?
-                        } else {
-                            let sub = w.subset.unwrap_or_default();
-                            m["subset"] = json!(format!("{sub:?}").to_lowercase());
-                            stereoset::load(&r.path, sub, w.on_bad_rows)?
-                        };
-                        let total = items.len();
-                        let items = subsample(items, n_of(total), seed);
-                        write_stereo(&out, &items)?;
-                        m["table"] = json!("stereotype");
-                        m["load"] = stats_json(&st);
-                        m["by_subset"] = json!(count(items.iter().map(|i| i.subset.as_str())));
-                        (
-                            items.len(),
-                            count(items.iter().map(|i| i.bias_type.as_str())),
-                        )
-                    }
+        let (rows, by): (usize, std::collections::BTreeMap<String, usize>) = if set == Set::Prompts
+        {
+            let dir = ctx
+                .input("pairs")
+                .context("set: prompts needs the `pairs` input")?;
+            let file = prompts_table(dir, w.split)?;
+            let pairs = table::read_pairs(&file)?;
+            let per = w.per_category.unwrap_or(0);
+            let items = draw(&pairs, per, w.categories.as_deref(), seed)?;
+            let items = subsample(items, n_of(usize::MAX), seed);
+            write_prompts(&out, &items)?;
+            m["table"] = json!("prompts");
+            m["from"] = json!(file.file_name().map(|f| f.to_string_lossy().into_owned()));
+            (
+                items.len(),
+                count(items.iter().map(|i| i.category.as_str())),
+            )
+        } else {
+            let spec = w.source.as_ref().context("source missing")?;
+            let r = spec.resolve(ctx.roots.data.as_deref(), &FetchEnv::from_env())?;
+            m["source"] = json!(r);
+            match set {
+                Set::Lima => {
+                    let (items, st) = lima::load(&r.path, w.on_bad_rows)?;
+                    let total = items.len();
+                    let items = subsample(items, n_of(total), seed);
+                    write_prompts(&out, &items)?;
+                    m["table"] = json!("prompts");
+                    m["load"] = stats_json(&st);
+                    (
+                        items.len(),
+                        count(items.iter().map(|i| i.category.as_str())),
+                    )
                 }
-            };
+                _ => {
+                    let (items, st) = if set == Set::CrowsPairs {
+                        crows_pairs::load(&r.path, w.on_bad_rows)?
+                    } else {
+                        let sub = w.subset.unwrap_or_default();
+                        m["subset"] = json!(format!("{sub:?}").to_lowercase());
+                        stereoset::load(&r.path, sub, w.on_bad_rows)?
+                    };
+                    let total = items.len();
+                    let items = subsample(items, n_of(total), seed);
+                    write_stereo(&out, &items)?;
+                    m["table"] = json!("stereotype");
+                    m["load"] = stats_json(&st);
+                    m["by_subset"] = json!(count(items.iter().map(|i| i.subset.as_str())));
+                    (
+                        items.len(),
+                        count(items.iter().map(|i| i.bias_type.as_str())),
+                    )
+                }
+            }
+        };
         anyhow::ensure!(rows > 0, "no probe items left");
         m["rows"] = json!(rows);
         m["by_category"] = json!(by);

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use super::data_preferences::source_key_deps;
@@ -15,38 +15,42 @@ use crate::data::table;
 use crate::data::token_table::{TokenRow, write_tokens};
 use crate::data::tokenize::{encode, load_tokenizer};
 use crate::kind::{
-    Field, KeyDep, Kind, KindInfo, Roots, Slot, StageContext, WithError, parse_with,
+    Field, KeyDep, Kind, KindInfo, Roots, Slot, StageContext, WithError, defaults_of, parse_with,
 };
 use crate::util::io::json::write_json;
 
 /// The `data.tokenize` kind.
 pub struct DataTokenize;
 
-/// `with:` of `data.tokenize`.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
+/// `with:` of `data.tokenize`; its `Default` is the kind's defaults.
+#[derive(Debug, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
 struct With {
-    #[serde(default = "default_max_len")]
     max_len: usize,
-    #[serde(default)]
     tokenizer: Option<SourceSpec>,
 }
 
-fn default_max_len() -> usize {
-    1024
+impl Default for With {
+    fn default() -> Self {
+        With {
+            // App. A.4.
+            max_len: 1024,
+            tokenizer: None,
+        }
+    }
 }
 
 const FIELDS: &[Field] = &[
     Field {
         name: "max_len",
         ty: "int",
-        default: Some("1024"),
+        required: false,
         doc: "tokens per transcript, special tokens included (App. A.4: 1,024), 8 to 1048576",
     },
     Field {
         name: "tokenizer",
         ty: "source",
-        default: Some("null"),
+        required: false,
         doc: "a tokenizer.json source, instead of the `tokenizer` input",
     },
 ];
@@ -129,6 +133,7 @@ const INFO: KindInfo = KindInfo {
     code_version: 2,
     summary: "train/eval pairs → token ids (one template for every source, prompt truncated from the left)",
     fields: FIELDS,
+    defaults: defaults_of::<With>,
     slots: SLOTS,
     outputs: &["train.parquet", "eval.parquet", "metrics.json"],
     metrics: Some("metrics.json"),

@@ -7,15 +7,17 @@ use std::collections::BTreeMap;
 
 use anyhow::Context;
 use serde::{Deserialize, Serialize};
-use serde_json::{Value, json};
+use serde_json::Value;
 
 use crate::eval::category_audit::{
-    AuditConfig, AuditItems, AuditMetrics, AuditResult, AuditSummary, audit,
+    AuditConfig, AuditError, AuditItems, AuditMetrics, AuditResult, AuditSummary, audit,
 };
 use crate::eval::mlp::{MlpConfig, Monitor};
 use crate::eval::response_length::{join_lengths, read_lengths};
 use crate::eval::scores::{SCORES_FILE, read_scores};
-use crate::kind::{Field, Input, Kind, KindInfo, Slot, StageContext, WithError, parse_with};
+use crate::kind::{
+    Field, Input, Kind, KindInfo, Slot, StageContext, WithError, defaults_of, parse_with,
+};
 use crate::util::io::json::write_json;
 
 /// The `eval.category_audit` kind.
@@ -31,49 +33,49 @@ const FIELDS: &[Field] = &[
     Field {
         name: "folds",
         ty: "int",
-        default: Some("5"),
+        required: false,
         doc: "outer stratified folds, pairs kept whole (App. A.7: 5), 2..=100; every category needs at least this many pairs",
     },
     Field {
         name: "holdout",
         ty: "float",
-        default: Some("0.2"),
+        required: false,
         doc: "fraction of the training folds' pairs, per category, held out for early stopping, in (0, 1)",
     },
     Field {
         name: "hidden",
         ty: "int",
-        default: Some("16"),
+        required: false,
         doc: "hidden width of the 2-layer MLP (1 -> hidden ReLU -> categories), 1..=4096",
     },
     Field {
         name: "lr",
         ty: "float",
-        default: Some("0.01"),
+        required: false,
         doc: "Adam learning rate, in (0, 10]",
     },
     Field {
         name: "batch_size",
         ty: "int",
-        default: Some("64"),
+        required: false,
         doc: "responses per Adam step, reshuffled every epoch, >= 1 (>= the training set: full batch)",
     },
     Field {
         name: "max_epochs",
         ty: "int",
-        default: Some("200"),
+        required: false,
         doc: "epochs at most, 1..=100000",
     },
     Field {
         name: "patience",
         ty: "int",
-        default: Some("10"),
+        required: false,
         doc: "stop after this many epochs without improvement on the validation split, >= 1; the best epoch's weights are kept",
     },
     Field {
         name: "monitor",
         ty: "\"loss\" | \"auc\"",
-        default: Some("loss"),
+        required: false,
         doc: "what early stopping watches on the validation split: cross-entropy, or AUC (the paper's wording)",
     },
 ];
@@ -93,103 +95,38 @@ const SLOTS: &[Slot] = &[
     },
 ];
 
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
+/// `with:` of the kind; its `Default` is the kind's defaults.
+#[derive(Debug, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
 struct With {
-    #[serde(default = "default_folds")]
     folds: usize,
-    #[serde(default = "default_holdout")]
     holdout: f64,
-    #[serde(default = "default_hidden")]
     hidden: usize,
-    #[serde(default = "default_lr")]
     lr: f64,
-    #[serde(default = "default_batch_size")]
     batch_size: usize,
-    #[serde(default = "default_max_epochs")]
     max_epochs: usize,
-    #[serde(default = "default_patience")]
     patience: usize,
-    #[serde(default)]
     monitor: Monitor,
 }
 
-fn default_folds() -> usize {
-    5
-}
-fn default_holdout() -> f64 {
-    0.2
-}
-fn default_hidden() -> usize {
-    16
-}
-fn default_lr() -> f64 {
-    1e-2
-}
-fn default_batch_size() -> usize {
-    64
-}
-fn default_max_epochs() -> usize {
-    200
-}
-fn default_patience() -> usize {
-    10
+impl Default for With {
+    fn default() -> Self {
+        With {
+            folds: 5,
+            holdout: 0.2,
+            hidden: 16,
+            lr: 1e-2,
+            batch_size: 64,
+            max_epochs: 200,
+            patience: 10,
+            monitor: Default::default(),
+        }
+    }
 }
 
 fn parse(with: &Value) -> Result<AuditConfig, WithError> {
-    let w: With = if with.is_null() {
-        parse_with(&json!({}))?
-    } else {
-        parse_with(with)?
-    };
-    let range = |name: &str, ok: bool, expected: &str, found: String| {
-        if ok {
-            Ok(())
-        } else {
-            Err(WithError::new(
-                name,
-                format!("expected {expected}, found {found}"),
-            ))
-        }
-    };
-    range(
-        "folds",
-        (2..=100).contains(&w.folds),
-        "2..=100",
-        w.folds.to_string(),
-    )?;
-    range(
-        "holdout",
-        w.holdout > 0.0 && w.holdout < 1.0,
-        "a fraction in (0, 1)",
-        w.holdout.to_string(),
-    )?;
-    range(
-        "hidden",
-        (1..=4096).contains(&w.hidden),
-        "1..=4096",
-        w.hidden.to_string(),
-    )?;
-    range(
-        "lr",
-        w.lr > 0.0 && w.lr <= 10.0,
-        "(0, 10]",
-        w.lr.to_string(),
-    )?;
-    range(
-        "batch_size",
-        w.batch_size >= 1,
-        ">= 1",
-        w.batch_size.to_string(),
-    )?;
-    range(
-        "max_epochs",
-        (1..=100_000).contains(&w.max_epochs),
-        "1..=100000",
-        w.max_epochs.to_string(),
-    )?;
-    range("patience", w.patience >= 1, ">= 1", w.patience.to_string())?;
-    Ok(AuditConfig {
+    let w: With = parse_with(with)?;
+    let config = AuditConfig {
         folds: w.folds,
         holdout: w.holdout,
         mlp: MlpConfig {
@@ -200,7 +137,19 @@ fn parse(with: &Value) -> Result<AuditConfig, WithError> {
             batch_size: w.batch_size,
             monitor: w.monitor,
         },
-    })
+    };
+    match config.check() {
+        Err(AuditError::BadConfig {
+            name,
+            found,
+            expected,
+        }) => Err(WithError::new(
+            name,
+            format!("expected {expected}, found {found}"),
+        )),
+        Err(e) => Err(WithError::new("", e.to_string())),
+        Ok(()) => Ok(config),
+    }
 }
 
 /// What `repro kinds` and the engine know of this kind.
@@ -210,6 +159,7 @@ const INFO: KindInfo = KindInfo {
     code_version: 2,
     summary: "post-hoc audit: fresh 2-layer MLP predicts category from frozen rewards (and from length), grouped stratified k-fold AUC / balanced accuracy",
     fields: FIELDS,
+    defaults: defaults_of::<With>,
     slots: SLOTS,
     outputs: &[AUDIT_FILE, "metrics.json"],
     metrics: Some("metrics.json"),
@@ -312,6 +262,8 @@ impl Kind for EvalCategoryAudit {
 #[cfg(test)]
 mod tests {
     use std::path::Path;
+
+    use serde_json::json;
 
     use super::*;
     use crate::data::token_table::{TokenRow, write_tokens};

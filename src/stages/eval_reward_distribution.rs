@@ -3,13 +3,13 @@
 //! is [`crate::eval::distribution`].
 
 use anyhow::Context;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::eval::distribution::{DistributionConfig, Which, analyse};
 use crate::eval::scores::{SCORES_FILE, read_scores};
 use crate::eval::stats::{MI_DEFAULT_BINS, W1_DEFAULT_PERMUTATIONS};
-use crate::kind::{Field, Kind, KindInfo, Slot, StageContext, WithError, parse_with};
+use crate::kind::{Field, Kind, KindInfo, Slot, StageContext, WithError, defaults_of, parse_with};
 use crate::util::io::json::write_json;
 
 /// The `eval.reward_distribution` kind.
@@ -22,19 +22,19 @@ const FIELDS: &[Field] = &[
     Field {
         name: "which",
         ty: "\"both\" | \"chosen\" | \"rejected\"",
-        default: Some("both"),
+        required: false,
         doc: "which responses' rewards enter the tests",
     },
     Field {
         name: "bins",
         ty: "int",
-        default: Some("50"),
+        required: false,
         doc: "equal-width bins over min..max for MI and the histograms (App. A.8), 1..=10000",
     },
     Field {
         name: "permutations",
         ty: "int",
-        default: Some("10000"),
+        required: false,
         doc: "permutations for the W1 p-value and the permuted-category MI, 1..=1000000",
     },
 ];
@@ -46,30 +46,27 @@ const SLOTS: &[Slot] = &[Slot {
     doc: "a stage whose outputs contain scores.parquet (pair_id, category, side, reward)",
 }];
 
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
+/// `with:` of the kind; its `Default` is the kind's defaults.
+#[derive(Debug, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
 struct With {
-    #[serde(default)]
     which: Which,
-    #[serde(default = "default_bins")]
     bins: usize,
-    #[serde(default = "default_permutations")]
     permutations: usize,
 }
 
-fn default_bins() -> usize {
-    MI_DEFAULT_BINS
-}
-fn default_permutations() -> usize {
-    W1_DEFAULT_PERMUTATIONS
+impl Default for With {
+    fn default() -> Self {
+        With {
+            which: Default::default(),
+            bins: MI_DEFAULT_BINS,
+            permutations: W1_DEFAULT_PERMUTATIONS,
+        }
+    }
 }
 
 fn parse(with: &Value) -> Result<With, WithError> {
-    let w: With = if with.is_null() {
-        parse_with(&Value::Object(Default::default()))?
-    } else {
-        parse_with(with)?
-    };
+    let w: With = parse_with(with)?;
     if !(1..=10_000).contains(&w.bins) {
         return Err(WithError::new(
             "bins",
@@ -92,6 +89,7 @@ const INFO: KindInfo = KindInfo {
     code_version: 2,
     summary: "KS + p, Wasserstein-1 + permutation p, MI with a permutation-null MI beside it",
     fields: FIELDS,
+    defaults: defaults_of::<With>,
     slots: SLOTS,
     outputs: &[DISTRIBUTION_FILE, "metrics.json"],
     metrics: Some("metrics.json"),

@@ -5,14 +5,16 @@
 //! of `stereotype_scores.parquet` and the statistics.
 
 use anyhow::Context;
-use serde::Deserialize;
-use serde_json::{Value, json};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
 
 use crate::eval::stats::McNemarMethod;
 use crate::eval::stereotype::{
     STEREOTYPE_SCORES_FILE, StereotypeDoc, analyse, headline, read_items,
 };
-use crate::kind::{Field, Input, Kind, KindInfo, Slot, StageContext, WithError, parse_with};
+use crate::kind::{
+    Field, Input, Kind, KindInfo, Slot, StageContext, WithError, defaults_of, parse_with,
+};
 use crate::util::io::json::write_json;
 
 /// The `eval.stereotype` kind.
@@ -24,7 +26,7 @@ pub const STEREOTYPE_FILE: &str = "stereotype.json";
 const FIELDS: &[Field] = &[Field {
     name: "mcnemar",
     ty: "\"exact\" | \"chi_square\"",
-    default: Some("exact"),
+    required: false,
     doc: "McNemar's test against `other`: exact binomial, or chi-square with continuity correction",
 }];
 
@@ -43,17 +45,22 @@ const SLOTS: &[Slot] = &[
     },
 ];
 
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
+/// `with:` of the kind; its `Default` is the kind's defaults.
+#[derive(Debug, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
 struct With {
-    #[serde(default)]
     mcnemar: McNemarMethod,
 }
 
-fn parse(with: &Value) -> Result<With, WithError> {
-    if with.is_null() {
-        return parse_with(&json!({}));
+impl Default for With {
+    fn default() -> Self {
+        With {
+            mcnemar: Default::default(),
+        }
     }
+}
+
+fn parse(with: &Value) -> Result<With, WithError> {
     parse_with(with)
 }
 
@@ -64,6 +71,7 @@ const INFO: KindInfo = KindInfo {
     code_version: 2,
     summary: "CrowS-Pairs / StereoSet bias rate ± SE by direction and bias type, McNemar between two RMs",
     fields: FIELDS,
+    defaults: defaults_of::<With>,
     slots: SLOTS,
     outputs: &[STEREOTYPE_FILE, "metrics.json"],
     metrics: Some("metrics.json"),
@@ -114,6 +122,8 @@ impl Kind for EvalStereotype {
 
 #[cfg(test)]
 mod tests {
+    use serde_json::json;
+
     use super::*;
     use crate::eval::stereotype::{StereoItem, write_items};
     use crate::stages::harness::TestStage;

@@ -40,14 +40,14 @@ use std::time::Instant;
 
 use anyhow::Context;
 use burn::tensor::backend::Backend as BurnBackend;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use crate::backend::Backend;
 use crate::data::probe_items::{probe_items, write_probe_rows};
 use crate::data::token_table::read_ids;
 use crate::data::tokenize::encode;
-use crate::kind::{Field, Kind, KindInfo, Slot, StageContext, WithError, parse_with};
+use crate::kind::{Field, Kind, KindInfo, Slot, StageContext, WithError, defaults_of, parse_with};
 use crate::model::embed::{check_seqs, embed_all};
 use crate::model::encoder::load_encoder;
 use crate::train::features::{FEATURE_TENSORS, write_features};
@@ -55,34 +55,34 @@ use crate::train::features::{FEATURE_TENSORS, write_features};
 /// The `model.features` kind.
 pub struct ModelFeatures;
 
-/// `with:` of `model.features`.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
+/// `with:` of `model.features`; its `Default` is the kind's defaults.
+#[derive(Debug, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
 struct With {
-    #[serde(default = "default_batch_size")]
     batch_size: usize,
-    #[serde(default = "default_max_len")]
     max_len: usize,
 }
 
-fn default_batch_size() -> usize {
-    32
-}
-fn default_max_len() -> usize {
-    128
+impl Default for With {
+    fn default() -> Self {
+        With {
+            batch_size: 32,
+            max_len: 128,
+        }
+    }
 }
 
 const FIELDS: &[Field] = &[
     Field {
         name: "batch_size",
         ty: "int",
-        default: Some("32"),
+        required: false,
         doc: "sequences per forward pass (sorted by length), 1 to 4096",
     },
     Field {
         name: "max_len",
         ty: "int",
-        default: Some("128"),
+        required: false,
         doc: "tokens per probe sentence, special tokens included, 8 to 1048576 (token tables are already truncated)",
     },
 ];
@@ -120,6 +120,7 @@ const INFO: KindInfo = KindInfo {
     code_version: 1,
     summary: "frozen backbone → pooled features of every transcript and probe sentence (computed once, shared by a sweep)",
     fields: FIELDS,
+    defaults: defaults_of::<With>,
     slots: SLOTS,
     outputs: &["features.safetensors", "probes.parquet", "metrics.json"],
     metrics: Some("metrics.json"),

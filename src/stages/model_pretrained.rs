@@ -9,16 +9,19 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
-use crate::kind::{Field, KeyDep, Kind, KindInfo, Roots, StageContext, WithError, parse_with};
+use crate::kind::{
+    Field, KeyDep, Kind, KindInfo, Roots, StageContext, WithError, defaults_of, parse_with,
+    required,
+};
 use crate::model::bert::load_bert;
 use crate::model::export::export_hf;
 use crate::model::load::llama::load_llama;
 
 /// Where the backbone comes from (exactly one key).
-#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
 #[serde(deny_unknown_fields, rename_all = "snake_case")]
 pub enum Source {
     /// A path relative to `$REPRO_MODELS` (e.g. a file inside an unpacked wheel).
@@ -30,15 +33,14 @@ pub enum Source {
     Hf(String),
 }
 
-/// The `with` map of `model.pretrained`.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
+/// The `with` map of `model.pretrained`; its `Default` is the kind's defaults.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
 pub struct With {
-    /// The backbone.
-    pub source: Source,
+    /// The backbone (required: [`required`]).
+    pub source: Option<Source>,
     /// Expected digest `blake3:<hex>` of the source (a file's bytes, or a
     /// directory's manifest as the store hashes it); a mismatch fails the stage.
-    #[serde(default)]
     pub digest: Option<String>,
 }
 
@@ -46,13 +48,13 @@ static FIELDS: [Field; 2] = [
     Field {
         name: "source",
         ty: "{models: REL} | {path: P} | {hf: ORG/NAME}",
-        default: None,
+        required: true,
         doc: "the backbone: a GGUF file or HF directory under $REPRO_MODELS, a local path, or an HF id in the local cache",
     },
     Field {
         name: "digest",
         ty: "string",
-        default: Some("null"),
+        required: false,
         doc: "expected `blake3:<hex>` of the source; checked when given",
     },
 ];
@@ -61,7 +63,7 @@ static FIELDS: [Field; 2] = [
 pub struct ModelPretrained;
 
 fn resolve(with: &With, roots: &Roots) -> Result<PathBuf, WithError> {
-    match &with.source {
+    match required(with.source.as_ref(), "source")? {
         Source::Models(rel) => {
             let root = roots.models.as_ref().ok_or_else(|| {
                 WithError::new(
@@ -118,6 +120,7 @@ const INFO: KindInfo = KindInfo {
     code_version: 2,
     summary: "resolve a pretrained backbone (GGUF, HF directory, wheel under $REPRO_MODELS) and pin its digest",
     fields: &FIELDS,
+    defaults: defaults_of::<With>,
     slots: &[],
     outputs: &["model", "model.json"],
     metrics: Some("model.json"),
@@ -131,6 +134,7 @@ impl Kind for ModelPretrained {
     }
     fn check(&self, with: &Value) -> Result<(), WithError> {
         let w: With = parse_with(with)?;
+        required(w.source.as_ref(), "source")?;
         if let Some(d) = &w.digest
             && !(d.starts_with("blake3:") && d.len() == 7 + 64)
         {
@@ -146,8 +150,8 @@ impl Kind for ModelPretrained {
         // An `hf:` id stands for remote content, like an unpinned data
         // source: keyed by the id (and its pin, if given), so `repro status`
         // works offline before the model is in the local cache.
-        let mut deps = match w.source {
-            Source::Hf(id) if id.split_once('/').is_some() => Vec::new(),
+        let mut deps = match &w.source {
+            Some(Source::Hf(id)) if id.split_once('/').is_some() => Vec::new(),
             _ => vec![KeyDep::File(resolve(&w, roots)?)],
         };
         if let Some(d) = w.digest {

@@ -26,3 +26,53 @@ pub fn builtin() -> Vec<&'static dyn Kind> {
 pub fn find(name: &str) -> Option<&'static dyn Kind> {
     builtin().into_iter().find(|k| k.name() == name)
 }
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeSet;
+
+    use super::builtin;
+
+    /// A kind writes each `with:` key once: the schema table names it, the
+    /// typed struct's `Default` gives its default, and the two agree.
+    #[test]
+    fn every_kind_describes_its_with_once() {
+        for k in builtin() {
+            let defaults = (k.info().defaults)();
+            let keys: BTreeSet<&str> = defaults
+                .as_object()
+                .unwrap_or_else(|| panic!("{}: defaults are not a map", k.name()))
+                .keys()
+                .map(String::as_str)
+                .collect();
+            let names: BTreeSet<&str> = k.fields().iter().map(|f| f.name).collect();
+            assert_eq!(
+                keys,
+                names,
+                "{}: schema table and defaults differ",
+                k.name()
+            );
+            let required: Vec<&str> = k
+                .fields()
+                .iter()
+                .filter(|f| f.required)
+                .map(|f| f.name)
+                .collect();
+            for name in &required {
+                assert!(
+                    defaults[name].is_null(),
+                    "{}: required {name} has a default",
+                    k.name()
+                );
+            }
+            if required.is_empty() {
+                // The defaults are a valid `with` (an empty one reads the same).
+                k.check(&serde_json::json!({}))
+                    .unwrap_or_else(|e| panic!("{}: defaults rejected: {e}", k.name()));
+            } else {
+                let e = k.check(&serde_json::json!({})).expect_err(k.name());
+                assert!(required.contains(&e.path.as_str()), "{}: {e:?}", k.name());
+            }
+        }
+    }
+}

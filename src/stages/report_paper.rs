@@ -3,11 +3,11 @@
 //! Glue only; see [`crate::report`]. The stage writes into `$OUT`; copying
 //! to `results/<stem>/` is the engine's job.
 
-use serde::Deserialize;
-use serde_json::{Value, json};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
 
 use crate::kind::Input;
-use crate::kind::{Field, Kind, KindInfo, Slot, StageContext, WithError, parse_with};
+use crate::kind::{Field, Kind, KindInfo, Slot, StageContext, WithError, defaults_of, parse_with};
 use crate::report::inputs::{SlotDirs, read_inputs};
 use crate::report::paper::{ReportConfig, build};
 use crate::report::paper_values;
@@ -21,25 +21,25 @@ const FIELDS: &[Field] = &[
     Field {
         name: "title",
         ty: "string",
-        default: Some("Fairness-constrained reward models: reproduction"),
+        required: false,
         doc: "title of report.html",
     },
     Field {
         name: "baseline_lambda",
         ty: "float",
-        default: Some("0.0"),
+        required: false,
         doc: "λ_adv of the baseline RM among the inputs' matrix expansions",
     },
     Field {
         name: "fair_lambda",
         ty: "float",
-        default: Some("0.2"),
+        required: false,
         doc: "λ_adv of the fair RM (the paper's main setting is 0.2)",
     },
     Field {
         name: "notes",
         ty: "list of strings",
-        default: Some("[]"),
+        required: false,
         doc: "what the pipeline says about its data and scale (e.g. which sources stand in for which), shown first in report.html",
     },
 ];
@@ -71,32 +71,29 @@ const SLOTS: &[Slot] = &[
     },
 ];
 
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
+/// `with:` of the kind; its `Default` is the kind's defaults.
+#[derive(Debug, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
 struct With {
-    #[serde(default = "default_title")]
     title: String,
-    #[serde(default)]
     baseline_lambda: f64,
-    #[serde(default = "default_fair")]
     fair_lambda: f64,
-    #[serde(default)]
     notes: Vec<String>,
 }
 
-fn default_title() -> String {
-    "Fairness-constrained reward models: reproduction".into()
-}
-fn default_fair() -> f64 {
-    0.2
+impl Default for With {
+    fn default() -> Self {
+        With {
+            title: "Fairness-constrained reward models: reproduction".into(),
+            baseline_lambda: Default::default(),
+            fair_lambda: 0.2,
+            notes: Default::default(),
+        }
+    }
 }
 
 fn parse(with: &Value) -> Result<With, WithError> {
-    let w: With = if with.is_null() {
-        parse_with(&json!({}))?
-    } else {
-        parse_with(with)?
-    };
+    let w: With = parse_with(with)?;
     for (k, v) in [
         ("baseline_lambda", w.baseline_lambda),
         ("fair_lambda", w.fair_lambda),
@@ -118,6 +115,7 @@ const INFO: KindInfo = KindInfo {
     code_version: 2,
     summary: "every table (Markdown + LaTeX + CSV) and figure (PNG + SVG), an HTML report, paper vs ours",
     fields: FIELDS,
+    defaults: defaults_of::<With>,
     slots: SLOTS,
     outputs: &["tables", "figures", "report.html", "metrics.json"],
     metrics: Some("metrics.json"),
@@ -178,6 +176,8 @@ fn slot_dirs(inputs: &std::collections::BTreeMap<String, Input>) -> SlotDirs {
 #[cfg(test)]
 mod tests {
     use std::path::Path;
+
+    use serde_json::json;
 
     use super::*;
     use crate::eval::scores::{SCORES_FILE, ScoreRow, Side, write_scores};

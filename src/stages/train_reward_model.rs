@@ -21,7 +21,9 @@ use crate::backend::Backend;
 use crate::data::probe_items::{ProbeRow, read_probe_rows};
 use crate::eval::scores::{SCORES_FILE, ScoreRow, Side, write_scores};
 use crate::eval::stereotype::{STEREOTYPE_SCORES_FILE, StereoItem, write_items};
-use crate::kind::{Field, Input, Kind, KindInfo, Slot, StageContext, WithError, parse_with};
+use crate::kind::{
+    Field, Input, Kind, KindInfo, Slot, StageContext, WithError, defaults_of, parse_with,
+};
 use crate::train::config::{AdversaryInput, TrainConfig, Trainable};
 use crate::train::curves::write_curves;
 use crate::train::features::{FEATURES_FILE, read_features};
@@ -40,91 +42,91 @@ const FIELDS: &[Field] = &[
     Field {
         name: "lambda_adv",
         ty: "float ≥ 0",
-        default: Some("0.0"),
+        required: false,
         doc: "weight of the adversarial term; 0 = plain Bradley–Terry (the paper's main setting is 0.2)",
     },
     Field {
         name: "epochs",
         ty: "int ≥ 1",
-        default: Some("1"),
+        required: false,
         doc: "passes over the training split (App. A.5: one)",
     },
     Field {
         name: "lr",
         ty: "float > 0",
-        default: Some("1.0e-5"),
+        required: false,
         doc: "AdamW learning rate of the RM",
     },
     Field {
         name: "batch_size",
         ty: "int",
-        default: Some("16"),
+        required: false,
         doc: "pairs per batch = K categories × m, m ≥ 4 (19 categories: ≥ 76)",
     },
     Field {
         name: "trainable",
         ty: "all | head | lora | {last_layers: k}",
-        default: Some("all"),
+        required: false,
         doc: "what the RM step updates; `head` needs a `features` input",
     },
     Field {
         name: "head_hidden",
         ty: "int ≥ 0",
-        default: Some("0"),
+        required: false,
         doc: "hidden width of the reward head; 0 = linear (HF `score`)",
     },
     Field {
         name: "weight_decay",
         ty: "float ≥ 0",
-        default: Some("0.0"),
+        required: false,
         doc: "AdamW weight decay of the RM",
     },
     Field {
         name: "max_grad_norm",
         ty: "float ≥ 0",
-        default: Some("1.0"),
+        required: false,
         doc: "global gradient-norm clip of the RM; 0 = none",
     },
     Field {
         name: "adversary_input",
         ty: "moments | scores",
-        default: Some("moments"),
+        required: false,
         doc: "per-category moments of the batch's rewards (App. A.6) or each pair's (r_A, r_B) (§3)",
     },
     Field {
         name: "adversary_hidden",
         ty: "int ≥ 1",
-        default: Some("32"),
+        required: false,
         doc: "hidden width of the adversary MLP",
     },
     Field {
         name: "adversary_lr",
         ty: "float > 0",
-        default: Some("1.0e-3"),
+        required: false,
         doc: "Adam learning rate of the adversary",
     },
     Field {
         name: "ce_cap",
         ty: "bool",
-        default: Some("true"),
+        required: false,
         doc: "cap the adversary CE at ln K in the RM loss (the −λ·CE term is otherwise unbounded)",
     },
     Field {
         name: "moment_eps",
         ty: "float ≥ 0",
-        default: Some("1.0e-6"),
+        required: false,
         doc: "ε added to the variance in skewness and kurtosis",
     },
     Field {
         name: "log_every",
         ty: "int ≥ 1",
-        default: Some("10"),
+        required: false,
         doc: "steps averaged per row of curves.csv",
     },
     Field {
         name: "probe_max_len",
         ty: "int ≥ 1",
-        default: Some("128"),
+        required: false,
         doc: "longest probe sentence in tokens (backbone path)",
     },
 ];
@@ -168,6 +170,7 @@ const INFO: KindInfo = KindInfo {
     code_version: 1,
     summary: "Bradley–Terry reward model; lambda_adv > 0 adds the moment-feature adversary (App. A.6)",
     fields: FIELDS,
+    defaults: defaults_of::<TrainConfig>,
     slots: SLOTS,
     outputs: &[
         "model",
@@ -182,11 +185,7 @@ const INFO: KindInfo = KindInfo {
 };
 
 fn parse(with: &Value) -> Result<TrainConfig, WithError> {
-    let c: TrainConfig = if with.is_null() {
-        parse_with(&json!({}))?
-    } else {
-        parse_with(with)?
-    };
+    let c: TrainConfig = parse_with(with)?;
     c.check()?;
     Ok(c)
 }

@@ -32,107 +32,63 @@ pub enum AdversaryInput {
     Scores,
 }
 
-/// Hyper-parameters of one reward-model run.
+/// Hyper-parameters of one reward-model run (`train.reward_model`'s `with:`);
+/// its `Default` holds the paper's values (App. A.5) and is the kind's
+/// defaults.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(default, deny_unknown_fields)]
 pub struct TrainConfig {
     /// Weight of the adversarial term; 0 is plain Bradley–Terry.
-    #[serde(default)]
     pub lambda_adv: f64,
     /// Passes over the training split.
-    #[serde(default = "one")]
     pub epochs: usize,
     /// AdamW learning rate of the reward model.
-    #[serde(default = "lr")]
     pub lr: f64,
     /// Pairs per batch: K categories × m pairs each, m ≥ 4.
-    #[serde(default = "batch_size")]
     pub batch_size: usize,
     /// Which parameters train.
-    #[serde(default)]
     pub trainable: Trainable,
     /// Width of a hidden layer in the reward head; 0 = a linear head.
-    #[serde(default)]
     pub head_hidden: usize,
     /// AdamW weight decay of the reward model.
-    #[serde(default)]
     pub weight_decay: f64,
     /// Global gradient-norm clip of the reward model; 0 = none.
-    #[serde(default = "clip")]
     pub max_grad_norm: f64,
     /// The adversary's input.
-    #[serde(default)]
     pub adversary_input: AdversaryInput,
     /// Hidden width of the adversary MLP.
-    #[serde(default = "adv_hidden")]
     pub adversary_hidden: usize,
     /// Adam learning rate of the adversary.
-    #[serde(default = "adv_lr")]
     pub adversary_lr: f64,
     /// Cap the adversary's cross-entropy at ln K in the RM loss.
-    #[serde(default = "yes")]
     pub ce_cap: bool,
     /// ε added to the variance in skewness and kurtosis.
-    #[serde(default = "eps")]
     pub moment_eps: f64,
     /// Steps per row of `curves.csv` (averaged).
-    #[serde(default = "log_every")]
     pub log_every: usize,
     /// Longest probe sentence in tokens (backbone path; `model.features`
     /// has its own).
-    #[serde(default = "probe_max_len")]
     pub probe_max_len: usize,
-}
-
-fn one() -> usize {
-    1
-}
-fn lr() -> f64 {
-    1e-5
-}
-fn batch_size() -> usize {
-    16
-}
-fn clip() -> f64 {
-    1.0
-}
-fn adv_hidden() -> usize {
-    32
-}
-fn adv_lr() -> f64 {
-    1e-3
-}
-fn yes() -> bool {
-    true
-}
-fn eps() -> f64 {
-    1e-6
-}
-fn log_every() -> usize {
-    10
-}
-fn probe_max_len() -> usize {
-    128
 }
 
 impl Default for TrainConfig {
     fn default() -> Self {
         TrainConfig {
             lambda_adv: 0.0,
-            epochs: one(),
-            lr: lr(),
-            batch_size: batch_size(),
+            epochs: 1,
+            lr: 1e-5,
+            batch_size: 16,
             trainable: Trainable::All,
             head_hidden: 0,
             weight_decay: 0.0,
-            max_grad_norm: clip(),
+            max_grad_norm: 1.0,
             adversary_input: AdversaryInput::Moments,
-            adversary_hidden: adv_hidden(),
-            adversary_lr: adv_lr(),
+            adversary_hidden: 32,
+            adversary_lr: 1e-3,
             ce_cap: true,
-            moment_eps: eps(),
-            log_every: log_every(),
-            probe_max_len: probe_max_len(),
+            moment_eps: 1e-6,
+            log_every: 10,
+            probe_max_len: 128,
         }
     }
 }

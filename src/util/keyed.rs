@@ -24,10 +24,14 @@ impl WithError {
     }
 }
 
-/// Deserializes `with` into the kind's typed struct, naming the failing key.
+/// Deserializes `with` into the kind's typed struct, naming the failing key;
+/// `null` reads as the empty map (the engine passes `{}` for a missing or
+/// empty `with:`, so this only matters to direct callers).
 ///
 /// Use `#[serde(deny_unknown_fields)]` on `T` so a misspelt key is an error.
 pub fn parse_with<T: DeserializeOwned>(with: &Value) -> Result<T, WithError> {
+    let empty = Value::Object(serde_json::Map::new());
+    let with = if with.is_null() { &empty } else { with };
     serde_path_to_error::deserialize(with).map_err(|e| {
         let path = e.path().to_string();
         let path = if path == "." { String::new() } else { path };

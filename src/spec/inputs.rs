@@ -1,0 +1,164 @@
+//! Wiring a stage's `inputs:` to the expansions they select, and checking
+//! them against the kind's input slots.
+
+use std::collections::{BTreeMap, HashMap};
+
+use super::declare::Decl;
+use super::error::{SpecError, join};
+use super::matrix::{self, Point};
+use super::node::Node;
+use super::pipeline::{InputRef, StageKind};
+use super::validate::{entries, valid_name};
+use crate::kind::Kind;
+
+pub(super) fn resolve_inputs(
+    d: &Decl,
+    point: &Point,
+    by_name: &HashMap<&str, &Decl>,
+) -> Result<BTreeMap<String, InputRef>, SpecError> {
+    let path = join(&join("stages", d.name), "inputs");
+    let mut out = BTreeMap::new();
+    if let Some(n) = d.node.get("inputs") {
+        for (slot, v) in entries(n, &path)? {
+            let spath = join(&path, slot);
+            if !valid_name(slot) {
+                return Err(SpecError::at(
+                    &v.mark,
+                    &spath,
+                    format!("bad input name `{slot}`: names match [A-Za-z_][A-Za-z0-9_]*"),
+                ));
+            }
+            let text = v.as_str().ok_or_else(|| {
+                SpecError::at(
+                    &v.mark,
+                    &spath,
+                    format!("expected a stage name, found {}", v.type_name()),
+                )
+            })?;
+            let sel =
+                matrix::parse_selector(text).map_err(|m| SpecError::at(&v.mark, &spath, m))?;
+            let producer = by_name.get(sel.base.as_str()).ok_or_else(|| {
+                SpecError::at(
+                    &v.mark,
+                    &spath,
+                    format!("input stage `{}` does not exist", sel.base),
+                )
+            })?;
+            let r = select(producer, &sel, point).map_err(|m| SpecError::at(&v.mark, &spath, m))?;
+            out.insert(slot.clone(), r);
+        }
+    }
+    if let StageKind::Builtin(k) = &d.kind {
+        check_slots(*k, &mut out, d.node, &path)?;
+    }
+    Ok(out)
+}
+
+fn select(producer: &Decl, sel: &matrix::Selector, consumer: &Point) -> Result<InputRef, String> {
+    let names = |pts: Vec<&Point>| {
+        pts.into_iter()
+            .map(|p| matrix::expansion_name(producer.name, p))
+            .collect::<Vec<_>>()
+    };
+    if producer.axes.is_empty() {
+        if sel.point.is_some() {
+            return Err(format!(
+                "stage `{}` has no matrix to select from",
+                producer.name
+            ));
+        }
+        return Ok(InputRef::One(producer.name.to_string()));
+    }
+    let wanted: Point = match &sel.point {
+        Some(p) => {
+            if let Some(k) = p.keys().find(|k| !producer.axes.contains_key(*k)) {
+                return Err(format!("stage `{}` has no matrix key `{k}`", producer.name));
+            }
+            p.clone()
+        }
+        None if sel.star => Point::new(),
+        // Zipped: the consumer's values of the keys both stages share.
+        None => consumer
+            .iter()
+            .filter(|(k, _)| producer.axes.contains_key(*k))
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect(),
+    };
+    let hits: Vec<&Point> = producer
+        .grid
+        .matching(&wanted)
+        .into_iter()
+        .filter_map(|i| producer.points.get(i))
+        .collect();
+    if hits.is_empty() {
+        const SHOWN: usize = 20;
+        let mut all = names(producer.points.iter().take(SHOWN).collect()).join(", ");
+        if producer.points.len() > SHOWN {
+            all.push_str(&format!(", … ({} more)", producer.points.len() - SHOWN));
+        }
+        return Err(format!(
+            "no expansion of `{}` matches {}; expansions: {all}",
+            producer.name,
+            matrix::expansion_name("", &wanted)
+        ));
+    }
+    if wanted.len() == producer.axes.len() && hits.len() == 1 {
+        return Ok(InputRef::One(matrix::expansion_name(
+            producer.name,
+            hits[0],
+        )));
+    }
+    Ok(InputRef::Many(names(hits)))
+}
+
+fn check_slots(
+    k: &dyn Kind,
+    inputs: &mut BTreeMap<String, InputRef>,
+    node: &Node,
+    path: &str,
+) -> Result<(), SpecError> {
+    for (slot, r) in inputs.iter_mut() {
+        let mark = node
+            .at_path(&["inputs", slot])
+            .map(|n| n.mark.clone())
+            .unwrap_or_else(|| node.mark.clone());
+        let exact = k.slots().iter().find(|s| s.name == slot);
+        let Some(decl) = exact.or_else(|| k.slots().iter().find(|s| s.name == "*")) else {
+            let known: Vec<&str> = k.slots().iter().map(|s| s.name).collect();
+            return Err(SpecError::at(
+                &mark,
+                join(path, slot),
+                format!(
+                    "kind `{}` has no input `{slot}` (inputs: {})",
+                    k.name(),
+                    known.join(", ")
+                ),
+            ));
+        };
+        match (&*r, decl.fan_in) {
+            (InputRef::One(s), true) => *r = InputRef::Many(vec![s.clone()]),
+            (InputRef::Many(v), false) => {
+                return Err(SpecError::at(
+                    &mark,
+                    join(path, slot),
+                    format!(
+                        "input `{slot}` takes one stage, but this names {} expansions; pick one, e.g. `{}`",
+                        v.len(),
+                        v[0]
+                    ),
+                ));
+            }
+            _ => {}
+        }
+    }
+    for s in k.slots().iter().filter(|s| s.required) {
+        if !inputs.contains_key(s.name) {
+            return Err(SpecError::at(
+                node.pos(),
+                path,
+                format!("kind `{}` needs input `{}` ({})", k.name(), s.name, s.doc),
+            ));
+        }
+    }
+    Ok(())
+}
