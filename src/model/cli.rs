@@ -140,13 +140,6 @@ fn dispatch(backend: Backend, cmd: &ModelCommand) -> Result<serde_json::Value, M
     }
 }
 
-fn is_bert_dir(path: &Path) -> bool {
-    std::fs::read_to_string(path.join("config.json"))
-        .ok()
-        .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
-        .is_some_and(|v| v.get("model_type").and_then(|m| m.as_str()) == Some("bert"))
-}
-
 fn tok_err(path: &Path, e: impl ToString) -> ModelError {
     ModelError::Tokenize {
         path: path.to_path_buf(),
@@ -254,7 +247,7 @@ fn compute<B: BurnBackend>(cmd: &ModelCommand) -> Result<serde_json::Value, Mode
             Ok(json!({"prompt": text, "prompt_ids": ids, "ids": out, "completion": completion}))
         }
         ModelCommand::Embed { model, texts, .. } => {
-            if !is_bert_dir(model) {
+            if !super::encoder::is_bert_dir(model) {
                 return Err(ModelError::NotEmbedder(model.clone()));
             }
             let m = load_bert::<B>(model, &device)?;

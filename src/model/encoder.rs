@@ -417,6 +417,13 @@ pub fn load_encoder<B: Backend>(
     }
 }
 
+/// Whether `dir` holds a Hugging Face BERT checkpoint (`config.json` with
+/// `model_type: bert`); false when it cannot be read.
+pub fn is_bert_dir(dir: &Path) -> bool {
+    read_json(&dir.join("config.json"))
+        .is_ok_and(|v| v.get("model_type").and_then(Value::as_str) == Some("bert"))
+}
+
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;

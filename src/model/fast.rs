@@ -7,10 +7,12 @@
 //! returns `None` unless the tensors are plain Flex tensors (so autodiff and
 //! the other backends keep Burn's ops; callers fall back to them).
 //!
-//! Numerics are fixed by this code, not by the CPU: sums run in a fixed
-//! order (no SIMD-width-dependent lanes), and the GEMMs come from the `gemm`
-//! crate, whose f32 kernels and K blocking are the same on every AVX2+FMA
-//! CPU. Changing anything here changes output bytes: bump
+//! The sums here run in a fixed order (no SIMD-width-dependent lanes). The
+//! GEMMs come from the `gemm` crate: the same f32 kernels on every AVX2+FMA
+//! CPU, but for an inner dimension K above 512 its K blocks follow the L1
+//! data cache's size and associativity (gemm-common `kernel_params`), so
+//! CPUs with different L1 caches may differ in the last bits (README,
+//! "Determinism"). Changing anything here changes output bytes: bump
 //! [`super::NUMERICS_VERSION`].
 
 use std::any::Any;

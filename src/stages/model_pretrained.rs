@@ -107,13 +107,6 @@ pub fn digest(path: &Path) -> anyhow::Result<String> {
     Ok(format!("blake3:{d}"))
 }
 
-fn is_bert(dir: &Path) -> bool {
-    std::fs::read_to_string(dir.join("config.json"))
-        .ok()
-        .and_then(|t| serde_json::from_str::<Value>(&t).ok())
-        .is_some_and(|v| v.get("model_type").and_then(|m| m.as_str()) == Some("bert"))
-}
-
 /// What `repro kinds` and the engine know of this kind.
 const INFO: KindInfo = KindInfo {
     name: "model.pretrained",
@@ -176,7 +169,7 @@ impl Kind for ModelPretrained {
         let out = ctx.out.join("model");
         std::fs::create_dir_all(&out).with_context(|| format!("creating {}", out.display()))?;
         let device = Default::default();
-        let meta = if src.is_dir() && is_bert(&src) {
+        let meta = if src.is_dir() && crate::model::encoder::is_bert_dir(&src) {
             let m = load_bert::<burn::backend::Flex>(&src, &device)?;
             for f in [
                 "config.json",
