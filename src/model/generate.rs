@@ -76,7 +76,10 @@ pub fn token_logprob(logits: &[f32], token: u32, temperature: f64) -> f64 {
         .iter()
         .map(|&x| ((f64::from(x) - f64::from(max)) / t).exp())
         .sum();
-    let x = logits.get(token as usize).copied().unwrap_or(f32::NEG_INFINITY);
+    let x = logits
+        .get(token as usize)
+        .copied()
+        .unwrap_or(f32::NEG_INFINITY);
     (f64::from(x) - f64::from(max)) / t - z.ln()
 }
 

@@ -105,9 +105,16 @@ pub fn read_head<B: Backend>(
         let bias = match st.tensor(&format!("{name}.bias")) {
             Ok(_) => {
                 let (bs, b) = t(format!("{name}.bias"))?;
-                anyhow::ensure!(bs == [out], "{}: `{name}.bias` has shape {bs:?}", path.display());
+                anyhow::ensure!(
+                    bs == [out],
+                    "{}: `{name}.bias` has shape {bs:?}",
+                    path.display()
+                );
                 Some(burn::module::Param::from_tensor(
-                    burn::tensor::Tensor::from_data(burn::tensor::TensorData::new(b, [out]), device),
+                    burn::tensor::Tensor::from_data(
+                        burn::tensor::TensorData::new(b, [out]),
+                        device,
+                    ),
                 ))
             }
             Err(_) => None,
@@ -159,7 +166,10 @@ mod tests {
         // Read back: the same rewards.
         let back = read_head::<Flex>(dir.path(), 5, &Default::default()).unwrap();
         let x = burn::tensor::Tensor::<Flex, 2>::from_data(
-            burn::tensor::TensorData::new((0..10).map(|i| i as f32 * 0.3 - 1.0).collect::<Vec<_>>(), [2, 5]),
+            burn::tensor::TensorData::new(
+                (0..10).map(|i| i as f32 * 0.3 - 1.0).collect::<Vec<_>>(),
+                [2, 5],
+            ),
             &Default::default(),
         );
         let a = head.forward(x.clone()).into_data().to_vec::<f32>().unwrap();

@@ -97,6 +97,11 @@ pub struct PpoConfig {
     pub reward_max_len: usize,
     /// Rollouts written to samples.jsonl per PPO step.
     pub samples_per_step: usize,
+    /// Name the random streams (LoRA and value-head init, prompt order,
+    /// sampling, minibatches, RND) derive from instead of the stage's name,
+    /// so the baseline, Fair and Fair + Curiosity stages share every seed and
+    /// differ only in their RM and curiosity block; `null` = the stage name.
+    pub seed_name: Option<String>,
 }
 
 impl Default for PpoConfig {
@@ -127,6 +132,7 @@ impl Default for PpoConfig {
             curiosity: None,
             reward_max_len: 1024,
             samples_per_step: 2,
+            seed_name: None,
         }
     }
 }
@@ -158,7 +164,11 @@ impl PpoConfig {
         pos("cliprange_value", self.cliprange_value)?;
         nonneg("vf_coef", self.vf_coef)?;
         pos("ratio_threshold", self.ratio_threshold)?;
-        for (k, v) in [("gamma", self.gamma), ("lam", self.lam), ("top_p", self.top_p)] {
+        for (k, v) in [
+            ("gamma", self.gamma),
+            ("lam", self.lam),
+            ("top_p", self.top_p),
+        ] {
             if !(v > 0.0 && v <= 1.0) {
                 return Err(WithError::new(k, format!("must be in (0, 1], got {v}")));
             }
@@ -187,6 +197,13 @@ impl PpoConfig {
                 ),
             ));
         }
+        if self
+            .seed_name
+            .as_deref()
+            .is_some_and(|n| n.trim().is_empty())
+        {
+            return Err(WithError::new("seed_name", "must not be empty"));
+        }
         if let Some(c) = &self.curiosity {
             nonneg("curiosity.eta", c.eta)?;
             pos("curiosity.lr", c.lr)?;
@@ -207,11 +224,16 @@ mod tests {
     fn defaults_are_the_papers_and_bad_keys_are_named() {
         let c: PpoConfig = parse_with(&serde_json::json!({})).unwrap();
         assert_eq!(c, PpoConfig::default());
-        assert_eq!((c.batch_size, c.mini_batch_size, c.ppo_epochs), (512, 64, 2));
-        assert_eq!((c.init_kl_coef, c.kl_target, c.kl_horizon), (0.05, 0.1, 10_000.0));
+        assert_eq!(
+            (c.batch_size, c.mini_batch_size, c.ppo_epochs),
+            (512, 64, 2)
+        );
+        assert_eq!(
+            (c.init_kl_coef, c.kl_target, c.kl_horizon),
+            (0.05, 0.1, 10_000.0)
+        );
         c.check().unwrap();
-        let c: PpoConfig =
-            parse_with(&serde_json::json!({"curiosity": {"eta": 0.1}})).unwrap();
+        let c: PpoConfig = parse_with(&serde_json::json!({"curiosity": {"eta": 0.1}})).unwrap();
         assert_eq!(c.curiosity.unwrap().hidden, 512);
         let bad: PpoConfig =
             parse_with(&serde_json::json!({"batch_size": 12, "mini_batch_size": 8})).unwrap();
@@ -219,8 +241,8 @@ mod tests {
         let bad: PpoConfig =
             parse_with(&serde_json::json!({"batch_size": 4, "mini_batch_size": 8})).unwrap();
         assert_eq!(bad.check().unwrap_err().path, "batch_size");
-        let e = parse_with::<PpoConfig>(&serde_json::json!({"curiosity": {"etta": 1}}))
-            .unwrap_err();
+        let e =
+            parse_with::<PpoConfig>(&serde_json::json!({"curiosity": {"etta": 1}})).unwrap_err();
         assert!(e.path.starts_with("curiosity"), "{}", e.path);
         assert!(e.message.contains("etta"), "{}", e.message);
     }

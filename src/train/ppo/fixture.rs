@@ -5,7 +5,8 @@ use serde_json::Value;
 
 /// `tests/fixtures/ppo/reference.json`.
 pub fn fixture() -> Value {
-    let p = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/ppo/reference.json");
+    let p =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/ppo/reference.json");
     serde_json::from_str(&std::fs::read_to_string(&p).unwrap()).unwrap()
 }
 
@@ -15,7 +16,13 @@ pub fn ragged(x: &Value, mask: &Value) -> Vec<Vec<f64>> {
     let m: Vec<Vec<f64>> = serde_json::from_value(mask.clone()).unwrap();
     x.iter()
         .zip(&m)
-        .map(|(r, mr)| r.iter().zip(mr).filter(|(_, k)| **k > 0.5).map(|(v, _)| *v).collect())
+        .map(|(r, mr)| {
+            r.iter()
+                .zip(mr)
+                .filter(|(_, k)| **k > 0.5)
+                .map(|(v, _)| *v)
+                .collect()
+        })
         .collect()
 }
 

@@ -48,7 +48,12 @@ pub fn whiten(rows: &mut [Vec<f64>]) {
         return;
     }
     let mean = rows.iter().flatten().sum::<f64>() / n as f64;
-    let var = rows.iter().flatten().map(|x| (x - mean).powi(2)).sum::<f64>() / n as f64;
+    let var = rows
+        .iter()
+        .flatten()
+        .map(|x| (x - mean).powi(2))
+        .sum::<f64>()
+        / n as f64;
     let var = var * n as f64 / (n as f64 - 1.0);
     let scale = 1.0 / (var + 1e-8).sqrt();
     for x in rows.iter_mut().flatten() {

@@ -190,10 +190,7 @@ pub fn adapters_off<B: Backend>(m: &Llama<B>) -> Llama<B> {
         })
         .collect();
     Llama {
-        model: LlamaModel {
-            layers,
-            ..m.model
-        },
+        model: LlamaModel { layers, ..m.model },
         lm_head: m.lm_head,
         inv_freq: m.inv_freq,
     }

@@ -115,5 +115,6 @@ pub fn write_samples(path: &Path, rows: &[Sample]) -> anyhow::Result<()> {
         serde_json::to_writer(&mut f, r)?;
         f.write_all(b"\n")?;
     }
-    f.flush().with_context(|| format!("writing {}", path.display()))
+    f.flush()
+        .with_context(|| format!("writing {}", path.display()))
 }

@@ -97,11 +97,16 @@ impl<B: Backend> Reward for RmScorer<B> {
     fn score(&self, prompts: &[&str], responses: &[Vec<u32>]) -> anyhow::Result<Vec<f64>> {
         let mut seqs = Vec::with_capacity(prompts.len());
         for (p, r) in prompts.iter().zip(responses) {
-            let text = self
-                .policy_tokenizer
-                .decode(r, true)
-                .map_err(|e| anyhow::anyhow!("decoding a response with the policy's tokenizer: {e}"))?;
-            let e = encode(&self.rm.tokenizer, p, &text, self.max_len, &self.tokenizer_path)?;
+            let text = self.policy_tokenizer.decode(r, true).map_err(|e| {
+                anyhow::anyhow!("decoding a response with the policy's tokenizer: {e}")
+            })?;
+            let e = encode(
+                &self.rm.tokenizer,
+                p,
+                &text,
+                self.max_len,
+                &self.tokenizer_path,
+            )?;
             seqs.push(e.ids);
         }
         let mut out = Vec::with_capacity(seqs.len());

@@ -168,8 +168,8 @@ impl<B: AutodiffBackend> Rnd<B> {
             .enumerate()
             .map(|(i, v)| {
                 let k = i % d;
-                ((v - self.obs.mean[k]) / (self.obs.var[k] + 1e-8).sqrt()).clamp(-OBS_CLIP, OBS_CLIP)
-                    as f32
+                ((v - self.obs.mean[k]) / (self.obs.var[k] + 1e-8).sqrt())
+                    .clamp(-OBS_CLIP, OBS_CLIP) as f32
             })
             .collect()
     }
@@ -183,8 +183,12 @@ impl<B: AutodiffBackend> Rnd<B> {
         let x = self.normalise(emb, n);
         let d = self.obs.mean.len();
         let device = self.target.l1.weight.val().device();
-        let xt = Tensor::<B::InnerBackend, 2>::from_data(TensorData::new(x.clone(), [n, d]), &device);
-        let err = cosine_error(self.predictor.valid().forward(xt.clone()), self.target.forward(xt));
+        let xt =
+            Tensor::<B::InnerBackend, 2>::from_data(TensorData::new(x.clone(), [n, d]), &device);
+        let err = cosine_error(
+            self.predictor.valid().forward(xt.clone()),
+            self.target.forward(xt),
+        );
         let errors: Vec<f64> = host(err)?.into_iter().map(f64::from).collect();
         let loss = errors.iter().sum::<f64>() / n.max(1) as f64;
         let intrinsic = if self.cfg.normalize {
@@ -215,7 +219,10 @@ impl<B: AutodiffBackend> Rnd<B> {
         let xi = Tensor::<B::InnerBackend, 2>::from_data(TensorData::new(x, [n, d]), &device);
         let target = Tensor::<B, 2>::from_inner(self.target.forward(xi.clone()));
         let loss = cosine_error(self.predictor.forward(Tensor::from_inner(xi)), target).mean();
-        let value = host(loss.clone().detach())?.first().copied().unwrap_or(f32::NAN);
+        let value = host(loss.clone().detach())?
+            .first()
+            .copied()
+            .unwrap_or(f32::NAN);
         let grads = GradientsParams::from_grads(loss.backward(), &self.predictor);
         let p = self.predictor.clone();
         self.predictor = self.opt.step(self.cfg.lr, p, grads);
@@ -243,7 +250,10 @@ mod tests {
                 TensorData::new(w.into_iter().flatten().collect::<Vec<_>>(), [i, o]),
                 &d,
             )),
-            bias: Some(Param::from_tensor(Tensor::from_data(TensorData::new(b, [o]), &d))),
+            bias: Some(Param::from_tensor(Tensor::from_data(
+                TensorData::new(b, [o]),
+                &d,
+            ))),
         }
     }
 
@@ -282,8 +292,7 @@ mod tests {
             assert!((bonus.loss - b["loss"].as_f64().unwrap()).abs() < 1e-5);
         }
         // The predictor learns: repeated steps on one batch lower its loss.
-        let emb: Vec<Vec<f32>> =
-            serde_json::from_value(f["batches"][0]["emb"].clone()).unwrap();
+        let emb: Vec<Vec<f32>> = serde_json::from_value(f["batches"][0]["emb"].clone()).unwrap();
         let n = emb.len();
         let x = rnd.normalise(&emb.into_iter().flatten().collect::<Vec<_>>(), n);
         let first = rnd.update(x.clone(), n).unwrap();

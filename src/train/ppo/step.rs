@@ -14,6 +14,8 @@
 //!    the LoRA adapters and the value head ([`super::losses`]);
 //! 6. updates β with the batch's mean sequence KL ([`super::kl`]).
 
+use std::time::Instant;
+
 use anyhow::{Context, bail};
 use burn::module::AutodiffModule;
 use burn::optim::{AdamConfig, GradientsParams, Optimizer};
@@ -184,10 +186,18 @@ pub fn train_ppo<B: AutodiffBackend>(
         let infer = model.valid();
         let reference = adapters_off(&infer.policy);
         let mut b = Batch::default();
+        // Phase timings go to the log only (never to metrics: reruns stay byte-identical).
+        let (mut t_gen, mut t_fwd) = (0.0f64, 0.0f64);
         for (c, chunk) in order.take(cfg.batch_size).chunks(mb).enumerate() {
             hooks.check()?;
-            let ids: Vec<Vec<u32>> = chunk.iter().map(|&i| input.prompts[i].ids.clone()).collect();
+            let ids: Vec<Vec<u32>> = chunk
+                .iter()
+                .map(|&i| input.prompts[i].ids.clone())
+                .collect();
+            let clock = Instant::now();
             let r = rollout(&infer.policy, &ids, &rcfg, chunk_seed(sampling, step, c));
+            t_gen += clock.elapsed().as_secs_f64();
+            let clock = Instant::now();
             let ps: Vec<&[u32]> = ids.iter().map(Vec::as_slice).collect();
             let rs: Vec<&[u32]> = r.tokens.iter().map(Vec::as_slice).collect();
             let layout = Layout::new(&ps, &rs, input.pad);
@@ -201,11 +211,20 @@ pub fn train_ppo<B: AutodiffBackend>(
             }
             b.prompt.extend_from_slice(chunk);
             b.response.extend(r.tokens);
+            t_fwd += clock.elapsed().as_secs_f64();
         }
+        let clock = Instant::now();
         let n = b.prompt.len();
         // (3) Scores and the curiosity bonus.
-        let texts: Vec<&str> = b.prompt.iter().map(|&i| input.prompts[i].text.as_str()).collect();
-        let scores = input.reward.score(&texts, &b.response).context("scoring rollouts")?;
+        let texts: Vec<&str> = b
+            .prompt
+            .iter()
+            .map(|&i| input.prompts[i].text.as_str())
+            .collect();
+        let scores = input
+            .reward
+            .score(&texts, &b.response)
+            .context("scoring rollouts")?;
         if let Some(bad) = scores.iter().find(|s| !s.is_finite()) {
             bail!("step {step}: the reward is not finite ({bad})");
         }
@@ -217,11 +236,18 @@ pub fn train_ppo<B: AutodiffBackend>(
             }
             None => (vec![0.0; n], 0.0),
         };
+        let t_score = clock.elapsed().as_secs_f64();
+        let clock = Instant::now();
         // (4) Rewards, GAE, whitening.
         let beta = kl.beta;
         let (mut advs, mut rets, mut kls) = (Vec::new(), Vec::new(), Vec::new());
         for i in 0..n {
-            let (r, k) = token_rewards(&b.old_logp[i], &b.ref_logp[i], beta, scores[i] + intrinsic[i]);
+            let (r, k) = token_rewards(
+                &b.old_logp[i],
+                &b.ref_logp[i],
+                beta,
+                scores[i] + intrinsic[i],
+            );
             let (a, ret) = gae(&r, &b.values[i], cfg.gamma, cfg.lam);
             advs.push(a);
             rets.push(ret);
@@ -235,10 +261,15 @@ pub fn train_ppo<B: AutodiffBackend>(
             minibatch_rng.shuffle(&mut perm);
             for rows in perm.chunks(mb) {
                 hooks.check()?;
-                let ps: Vec<&[u32]> = rows.iter().map(|&i| input.prompts[b.prompt[i]].ids.as_slice()).collect();
+                let ps: Vec<&[u32]> = rows
+                    .iter()
+                    .map(|&i| input.prompts[b.prompt[i]].ids.as_slice())
+                    .collect();
                 let rs: Vec<&[u32]> = rows.iter().map(|&i| b.response[i].as_slice()).collect();
                 let layout = Layout::new(&ps, &rs, input.pad);
-                let pick = |x: &Vec<Vec<f64>>| -> Vec<Vec<f64>> { rows.iter().map(|&i| x[i].clone()).collect() };
+                let pick = |x: &Vec<Vec<f64>>| -> Vec<Vec<f64>> {
+                    rows.iter().map(|&i| x[i].clone()).collect()
+                };
                 let targets = LossTargets {
                     old_logp: layout.tensor(layout.scatter(&pick(&b.old_logp)), &device),
                     old_values: layout.tensor(layout.scatter(&pick(&b.values)), &device),
@@ -250,10 +281,16 @@ pub fn train_ppo<B: AutodiffBackend>(
                 let mask = layout.mask();
                 let e = host(entropy)?;
                 let tokens: f32 = mask.iter().sum();
-                ent.push(f64::from(e.iter().zip(&mask).map(|(a, m)| a * m).sum::<f32>() / tokens.max(1.0)));
+                ent.push(f64::from(
+                    e.iter().zip(&mask).map(|(a, m)| a * m).sum::<f32>() / tokens.max(1.0),
+                ));
                 let l = ppo_losses(lp, vpred, &targets, &lcfg);
                 if !(l.policy.is_finite() && l.value.is_finite()) {
-                    bail!("step {step}: non-finite loss (policy {}, value {})", l.policy, l.value);
+                    bail!(
+                        "step {step}: non-finite loss (policy {}, value {})",
+                        l.policy,
+                        l.value
+                    );
                 }
                 pl.push(l.policy);
                 vl.push(l.value);
@@ -271,6 +308,12 @@ pub fn train_ppo<B: AutodiffBackend>(
                 model = opt.step(cfg.lr, model, grads);
             }
         }
+        let t_update = clock.elapsed().as_secs_f64();
+        let tokens: usize = b.response.iter().map(Vec::len).sum();
+        hooks.log(&format!(
+            "step {step} time: rollout {t_gen:.2}s ({:.1} new tokens/s), old+ref passes {t_fwd:.2}s, scoring {t_score:.2}s, update {t_update:.2}s",
+            tokens as f64 / t_gen.max(1e-9)
+        ));
         // (6) β from the batch's mean sequence KL.
         let mean_kl = mean(&kls);
         kl.update(mean_kl, n);
@@ -285,7 +328,12 @@ pub fn train_ppo<B: AutodiffBackend>(
             entropy: mean(&ent),
             clipfrac: mean(&cf),
             approx_kl: mean(&ak),
-            response_len: mean(&b.response.iter().map(|r| r.len() as f64).collect::<Vec<_>>()),
+            response_len: mean(
+                &b.response
+                    .iter()
+                    .map(|r| r.len() as f64)
+                    .collect::<Vec<_>>(),
+            ),
             rnd_loss,
         };
         hooks.log(&format!(

@@ -21,7 +21,13 @@ type AD = Autodiff<Flex>;
 
 fn base(seed: u64) -> Llama<AD> {
     let cfg = crate::model::llama::tests::tiny_config();
-    build_llama::<AD>(&cfg, &mut RandomSource::new(seed, 0.3), None, &Default::default()).unwrap()
+    build_llama::<AD>(
+        &cfg,
+        &mut RandomSource::new(seed, 0.3),
+        None,
+        &Default::default(),
+    )
+    .unwrap()
 }
 
 fn prompts(n: usize) -> Vec<Prompt> {
@@ -30,7 +36,12 @@ fn prompts(n: usize) -> Vec<Prompt> {
             id: i.to_string(),
             text: format!("p{i}"),
             category: if i % 2 == 0 { "a" } else { "b" }.into(),
-            ids: vec![1, 5 + (i % 7) as u32, 12 + (i % 5) as u32, 20 + (i % 3) as u32],
+            ids: vec![
+                1,
+                5 + (i % 7) as u32,
+                12 + (i % 5) as u32,
+                20 + (i % 3) as u32,
+            ],
         })
         .collect()
 }
@@ -70,19 +81,36 @@ fn rollout_logprobs_equal_teacher_forced_and_adapters_off_is_the_base_model() {
             worst = worst.max((x - y).abs());
         }
     }
-    assert!(worst <= 1e-4, "rollout vs teacher-forced log-probs differ by {worst}");
+    assert!(
+        worst <= 1e-4,
+        "rollout vs teacher-forced log-probs differ by {worst}"
+    );
     // Adapters off = the base model built from the same weights.
     let (rlp, _) = reference_terms(&adapters_off(&infer.policy), &layout, 0.7);
     let plain = base(3).valid();
     let (blp, _) = slot_logprobs(plain.forward(&layout.batch, None), &layout, 0.7);
-    let (rlp, blp) = (layout.gather(&host(rlp).unwrap()), layout.gather(&host(blp).unwrap()));
+    let (rlp, blp) = (
+        layout.gather(&host(rlp).unwrap()),
+        layout.gather(&host(blp).unwrap()),
+    );
     let (mut same, mut moved) = (0.0f64, 0.0f64);
-    for ((a, b), c) in rlp.iter().flatten().zip(blp.iter().flatten()).zip(forced.iter().flatten()) {
+    for ((a, b), c) in rlp
+        .iter()
+        .flatten()
+        .zip(blp.iter().flatten())
+        .zip(forced.iter().flatten())
+    {
         same = same.max((a - b).abs());
         moved = moved.max((a - c).abs());
     }
-    assert!(same <= 1e-6, "reference differs from the base model by {same}");
-    assert!(moved > 1e-3, "the adapters did not change the policy ({moved})");
+    assert!(
+        same <= 1e-6,
+        "reference differs from the base model by {same}"
+    );
+    assert!(
+        moved > 1e-3,
+        "the adapters did not change the policy ({moved})"
+    );
 }
 
 fn run(seed: u64, cfg: &PpoConfig) -> super::step::PpoOutput<AD> {
@@ -127,8 +155,15 @@ fn ppo_raises_a_known_reward_in_three_of_three_seeds() {
         let first = s[..5].iter().sum::<f64>() / 5.0;
         let last = s[s.len() - 5..].iter().sum::<f64>() / 5.0;
         eprintln!("seed {seed}: mean reward of steps 1-5 {first:.3}, of the last 5 {last:.3}");
-        assert!(last > first, "seed {seed}: reward {first:.3} → {last:.3} ({s:?})");
-        assert!(out.curves.iter().all(|r| r.policy_loss.is_finite() && r.value_loss.is_finite()));
+        assert!(
+            last > first,
+            "seed {seed}: reward {first:.3} → {last:.3} ({s:?})"
+        );
+        assert!(
+            out.curves
+                .iter()
+                .all(|r| r.policy_loss.is_finite() && r.value_loss.is_finite())
+        );
     }
 }
 
@@ -150,7 +185,11 @@ fn kl_controller_moves_beta_toward_the_target() {
         let next = rows.get(i + 1).map_or(out.final_beta, |n| n.beta);
         let err = (r.kl / cfg.kl_target - 1.0).clamp(-0.2, 0.2);
         let want = r.beta * (1.0 + err * cfg.batch_size as f64 / cfg.kl_horizon);
-        assert!((next - want).abs() < 1e-12, "step {}: β {next} vs {want}", r.step);
+        assert!(
+            (next - want).abs() < 1e-12,
+            "step {}: β {next} vs {want}",
+            r.step
+        );
         if r.kl > cfg.kl_target {
             assert!(next > r.beta);
         } else if r.kl < cfg.kl_target {
@@ -159,8 +198,16 @@ fn kl_controller_moves_beta_toward_the_target() {
         moved = moved.max((next / r.beta - 1.0).abs());
     }
     assert!(moved >= 0.01, "β never moved by 1 % in a step: {rows:?}");
-    let trace: Vec<String> = rows.iter().map(|r| format!("kl {:.3} β {:.5}", r.kl, r.beta)).collect();
-    eprintln!("target {}: {} → β {:.5}", cfg.kl_target, trace.join(", "), out.final_beta);
+    let trace: Vec<String> = rows
+        .iter()
+        .map(|r| format!("kl {:.3} β {:.5}", r.kl, r.beta))
+        .collect();
+    eprintln!(
+        "target {}: {} → β {:.5}",
+        cfg.kl_target,
+        trace.join(", "),
+        out.final_beta
+    );
     // Both sides of the target are visited: KL starts at 0 (policy = reference).
     assert!(rows[0].kl.abs() < 1e-4, "first-step KL {}", rows[0].kl);
 }
@@ -178,8 +225,18 @@ fn curiosity_adds_a_logged_bonus_and_reruns_are_identical() {
     let a = run(5, &cfg);
     let b = run(5, &cfg);
     assert_eq!(a.curves, b.curves, "a rerun differs");
-    assert!(a.curves.iter().all(|r| r.intrinsic > 0.0 && r.rnd_loss > 0.0));
-    let plain = run(5, &PpoConfig { curiosity: None, ..cfg.clone() });
+    assert!(
+        a.curves
+            .iter()
+            .all(|r| r.intrinsic > 0.0 && r.rnd_loss > 0.0)
+    );
+    let plain = run(
+        5,
+        &PpoConfig {
+            curiosity: None,
+            ..cfg.clone()
+        },
+    );
     assert!(plain.curves.iter().all(|r| r.intrinsic == 0.0));
     // Same seeds: the first step's rollouts (and so scores) are the same.
     assert_eq!(plain.curves[0].score, a.curves[0].score);
