@@ -445,7 +445,10 @@ fn run_on<B: AutodiffBackend>(ctx: &StageContext, cfg: &PpoConfig) -> anyhow::Re
         });
     }
     let mut eos: Vec<u32> = m.specials.eos.into_iter().collect();
-    if let Some(id) = m.tokenizer.token_to_id("<|im_end|>") {
+    // ChatML models end a turn with <|im_end|> (as `repro model generate --chat`).
+    if let Some(id) = m.tokenizer.token_to_id("<|im_end|>")
+        && !eos.contains(&id)
+    {
         eos.push(id);
     }
     let pad = m.specials.pad.or(m.specials.eos).unwrap_or(0);
