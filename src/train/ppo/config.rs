@@ -188,7 +188,9 @@ impl PpoConfig {
             }
         }
         pos("lora.alpha", self.lora.alpha)?;
-        if self.batch_size < self.mini_batch_size || self.batch_size % self.mini_batch_size != 0 {
+        if self.batch_size < self.mini_batch_size
+            || !self.batch_size.is_multiple_of(self.mini_batch_size)
+        {
             return Err(WithError::new(
                 "batch_size",
                 format!(
