@@ -18,15 +18,13 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use burn::backend::{Autodiff, Flex};
-use burn::module::Module;
 use burn::optim::{AdamWConfig, GradientsParams, Optimizer};
 use burn::tensor::activation::log_sigmoid;
 use burn::tensor::backend::Backend;
-use burn::tensor::{Tensor, TensorData};
 use repro::model::bert::load_bert;
 use repro::model::encoder::load_encoder;
 use repro::model::generate::{GenerateConfig, generate};
-use repro::model::llama::{Batch, Llama};
+use repro::model::llama::Llama;
 use repro::model::load::llama::{load_gguf, load_hf_dir};
 use repro::model::lora::LoraConfig;
 

@@ -11,14 +11,13 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use burn::backend::Autodiff;
-use burn::module::{AutodiffModule, Module};
+use burn::module::AutodiffModule;
 use burn::optim::{AdamWConfig, GradientsParams, Optimizer};
 use burn::tensor::activation::log_sigmoid;
-use burn::tensor::backend::{AutodiffBackend, Backend};
-use burn::tensor::{Tensor, TensorData};
+use burn::tensor::backend::AutodiffBackend;
 use repro::model::bert::load_bert;
 use repro::model::generate::{GenerateConfig, generate};
-use repro::model::llama::{Batch, Llama};
+use repro::model::llama::Llama;
 use repro::model::load::llama::load_gguf;
 
 mod common;

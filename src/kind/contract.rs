@@ -5,6 +5,7 @@
 //! and an empty `$OUT`. Both the engine (spec, dag, exec) and the kinds
 //! (`crate::stages`) depend on this module; it depends on neither.
 
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use serde::Serialize;
@@ -140,6 +141,27 @@ pub trait Kind: Send + Sync {
     fn key_deps(&self, _with: &Value, _roots: &Roots) -> Result<Vec<KeyDep>, WithError> {
         Ok(Vec::new())
     }
+    /// Checks what is wired into each input slot (the upstream stages'
+    /// kinds and resolved `with`), before anything runs. An error's `path`
+    /// is the slot name; the engine reports it at `inputs.<slot>` (exit 2).
+    fn check_inputs(
+        &self,
+        _with: &Value,
+        _inputs: &BTreeMap<String, Vec<Upstream<'_>>>,
+    ) -> Result<(), WithError> {
+        Ok(())
+    }
     /// Runs the stage: reads `ctx.inputs`, writes every output into `ctx.out`.
     fn run(&self, ctx: &StageContext) -> anyhow::Result<()>;
+}
+
+/// A stage wired into an input slot, as [`Kind::check_inputs`] sees it.
+#[derive(Debug, Clone, Copy)]
+pub struct Upstream<'a> {
+    /// Its expanded name.
+    pub name: &'a str,
+    /// Its kind (`cmd` for a command).
+    pub kind: &'a str,
+    /// Its resolved `with` (for `cmd`: the params).
+    pub with: &'a Value,
 }

@@ -7,4 +7,4 @@ mod contract;
 
 pub use crate::util::keyed::{WithError, parse_with};
 pub use context::{Input, Roots, StageContext};
-pub use contract::{Field, KeyDep, Kind, KindInfo, Slot, defaults_of, required};
+pub use contract::{Field, KeyDep, Kind, KindInfo, Slot, Upstream, defaults_of, required};

@@ -67,6 +67,31 @@ pub fn sample(logits: &[f32], temperature: f64, top_p: f64, rng: &mut Rng) -> u3
     probs[probs.len() - 1].0 as u32
 }
 
+/// `log_softmax(logits / T)[token]` over the full vocabulary (no top-p), in
+/// f64; `T` ≤ 0 is read as 1 (greedy decoding scores with the raw logits).
+pub fn token_logprob(logits: &[f32], token: u32, temperature: f64) -> f64 {
+    let t = if temperature > 0.0 { temperature } else { 1.0 };
+    let max = logits.iter().fold(f32::NEG_INFINITY, |m, &x| m.max(x));
+    let z: f64 = logits
+        .iter()
+        .map(|&x| ((f64::from(x) - f64::from(max)) / t).exp())
+        .sum();
+    let x = logits
+        .get(token as usize)
+        .copied()
+        .unwrap_or(f32::NEG_INFINITY);
+    (f64::from(x) - f64::from(max)) / t - z.ln()
+}
+
+/// Generated tokens and the log-prob of each under the sampling temperature.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Generated {
+    /// New tokens of each row, EOS included when reached.
+    pub tokens: Vec<Vec<u32>>,
+    /// `log_softmax(logits / T)` of each new token ([`token_logprob`]).
+    pub logprobs: Vec<Vec<f64>>,
+}
+
 /// Generates continuations of `prompts` (token ids). Returns the new tokens
 /// of each row, EOS included when reached.
 pub fn generate<B: Backend>(
@@ -74,10 +99,23 @@ pub fn generate<B: Backend>(
     prompts: &[Vec<u32>],
     cfg: &GenerateConfig,
 ) -> Vec<Vec<u32>> {
+    generate_scored(model, prompts, cfg).tokens
+}
+
+/// [`generate`], also recording each new token's log-prob (PPO rollouts).
+pub fn generate_scored<B: Backend>(
+    model: &Llama<B>,
+    prompts: &[Vec<u32>],
+    cfg: &GenerateConfig,
+) -> Generated {
     let b = prompts.len();
     let mut out = vec![Vec::new(); b];
+    let mut lps = vec![Vec::new(); b];
     if b == 0 || cfg.max_new_tokens == 0 {
-        return out;
+        return Generated {
+            tokens: out,
+            logprobs: lps,
+        };
     }
     let mut rng = Rng::new(cfg.seed);
     let mut cache = KvCache::new(model.n_layers(), b);
@@ -100,13 +138,10 @@ pub fn generate<B: Backend>(
                 next.push(cfg.pad);
                 continue;
             }
-            let t = sample(
-                &flat[r * v..(r + 1) * v],
-                cfg.temperature,
-                cfg.top_p,
-                &mut rng,
-            );
+            let row = &flat[r * v..(r + 1) * v];
+            let t = sample(row, cfg.temperature, cfg.top_p, &mut rng);
             out[r].push(t);
+            lps[r].push(token_logprob(row, t, cfg.temperature));
             if cfg.eos.contains(&t) {
                 done[r] = true;
             }
@@ -120,7 +155,10 @@ pub fn generate<B: Backend>(
             mask: vec![vec![true]; b],
         };
     }
-    out
+    Generated {
+        tokens: out,
+        logprobs: lps,
+    }
 }
 
 #[cfg(test)]

@@ -20,6 +20,7 @@ pub mod matrix;
 pub mod pipeline;
 pub mod resources;
 pub mod validate;
+pub mod wiring;
 
 pub use pipeline::{InputRef, Pipeline, Stage, StageKind};
 

@@ -164,6 +164,7 @@ pub fn validate(root: &Node, file: &Path, roots: &Roots) -> Result<Pipeline, Spe
         let d = &decls[i];
         for point in &d.points {
             let mut s = expand_stage(d, point, &params, &by_name, &dir, roots)?;
+            super::wiring::check_inputs(&s, &stages, d.node)?;
             s.resources = executor.resources.merged(&s.resources);
             stages.push(s);
         }

@@ -14,6 +14,7 @@ pub mod model_features;
 pub mod model_pretrained;
 pub mod registry;
 pub mod report_paper;
+pub mod train_ppo;
 pub mod train_reward_model;
 #[cfg(test)]
 mod train_reward_model_tests;

@@ -17,6 +17,7 @@ pub fn builtin() -> Vec<&'static dyn Kind> {
         &super::eval_reward_distribution::EvalRewardDistribution,
         &super::eval_stereotype::EvalStereotype,
         &super::train_reward_model::TrainRewardModel,
+        &super::train_ppo::TrainPpo,
         &super::eval_category_audit::EvalCategoryAudit,
         &super::report_paper::ReportPaper,
     ]

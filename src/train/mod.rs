@@ -16,5 +16,6 @@ pub mod moments;
 pub mod on_backbone;
 pub mod on_features;
 pub mod pairs;
+pub mod ppo;
 pub mod rm_dir;
 pub mod trained;

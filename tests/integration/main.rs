@@ -18,6 +18,7 @@ mod model;
 mod model_cli;
 mod paper_pipelines;
 mod parallel;
+mod ppo;
 mod readme;
 mod readonly_inputs;
 mod remote;

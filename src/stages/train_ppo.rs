@@ -1,0 +1,548 @@
+//! `train.ppo`: a policy trained with PPO against a reward model (§4.1,
+//! App. B) — TRL's legacy PPOTrainer with LoRA, adaptive KL, a value head
+//! and an optional RND curiosity bonus. Glue only: the loop is
+//! [`crate::train::ppo::step::train_ppo`], the settings and the paper's
+//! readings are in [`crate::train::ppo::config`].
+//!
+//! Inputs: `policy` (a `model.pretrained` Llama-family chat model), `reward`
+//! (a `train.reward_model` stage: its `model/`), `prompts` (a `data.probes`
+//! prompt set, `set: prompts`, drawn from the train split). Prompts go
+//! through the policy's chat template as one user turn with the generation
+//! prompt opened (a model without a template gets the transcript template
+//! `Human: …\n\nAssistant:`, logged); the RM scores the raw prompt and the
+//! decoded response ([`crate::train::ppo::reward`]).
+//!
+//! Outputs: `policy/` (HF safetensors + config.json + tokenizer files, LoRA
+//! merged), `adapter/` (PEFT), `curves.csv`, `samples.jsonl`, `metrics.json`
+//! (no timings: a rerun is byte-identical).
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use anyhow::{Context, bail};
+use burn::module::AutodiffModule;
+use burn::tensor::backend::AutodiffBackend;
+use serde_json::{Value, json};
+
+use crate::backend::Backend;
+use crate::data::probe::read_prompts;
+use crate::data::template::conversation;
+use crate::kind::{
+    Field, Kind, KindInfo, Slot, StageContext, Upstream, WithError, defaults_of, parse_with,
+};
+use crate::model::chat::{Message, render};
+use crate::model::export::{export_hf, export_peft};
+use crate::model::load::llama::{LoadedLlama, load_hf_dir};
+use crate::train::ppo::config::PpoConfig;
+use crate::train::ppo::record::{write_ppo_curves, write_samples};
+use crate::train::ppo::reward::RmScorer;
+use crate::train::ppo::rollout::Prompt;
+use crate::train::ppo::step::{PpoInput, init_policy, train_ppo};
+use crate::train::rm_dir::HEAD_FILE;
+use crate::util::hooks::{Hooks, Interrupted};
+use crate::util::io::json::write_json;
+use crate::util::rng::derive_seed;
+
+/// The `train.ppo` kind.
+pub struct TrainPpo;
+
+const FIELDS: &[Field] = &[
+    Field {
+        name: "steps",
+        ty: "int ≥ 1",
+        required: false,
+        doc: "PPO steps (batches); App. B's \"5,000 steps ≈ 1.5M tokens\" read as 5,000 episodes = 10 steps of 512",
+    },
+    Field {
+        name: "batch_size",
+        ty: "int ≥ 1",
+        required: false,
+        doc: "rollouts per PPO step (App. B: 512); a multiple of mini_batch_size",
+    },
+    Field {
+        name: "mini_batch_size",
+        ty: "int ≥ 1",
+        required: false,
+        doc: "rollouts per gradient step (App. B: 64)",
+    },
+    Field {
+        name: "ppo_epochs",
+        ty: "int ≥ 1",
+        required: false,
+        doc: "passes over each batch (App. B: 2)",
+    },
+    Field {
+        name: "lr",
+        ty: "float > 0",
+        required: false,
+        doc: "Adam learning rate of LoRA + value head (TRL default)",
+    },
+    Field {
+        name: "adam_eps",
+        ty: "float > 0",
+        required: false,
+        doc: "Adam ε (no weight decay)",
+    },
+    Field {
+        name: "max_grad_norm",
+        ty: "float ≥ 0",
+        required: false,
+        doc: "global gradient-norm clip; 0 = off (TRL default)",
+    },
+    Field {
+        name: "init_kl_coef",
+        ty: "float ≥ 0",
+        required: false,
+        doc: "β₀ of the KL penalty (App. B)",
+    },
+    Field {
+        name: "adaptive_kl",
+        ty: "bool",
+        required: false,
+        doc: "adapt β (Ziegler et al.)",
+    },
+    Field {
+        name: "kl_target",
+        ty: "float > 0",
+        required: false,
+        doc: "the controller's target, nats per sequence (the paper's target_kl, read as this; TRL's target_kl is early stopping)",
+    },
+    Field {
+        name: "kl_horizon",
+        ty: "float > 0",
+        required: false,
+        doc: "the controller's horizon in rollouts (TRL)",
+    },
+    Field {
+        name: "gamma",
+        ty: "float in (0, 1]",
+        required: false,
+        doc: "GAE γ",
+    },
+    Field {
+        name: "lam",
+        ty: "float in (0, 1]",
+        required: false,
+        doc: "GAE λ",
+    },
+    Field {
+        name: "cliprange",
+        ty: "float > 0",
+        required: false,
+        doc: "PPO ratio clip",
+    },
+    Field {
+        name: "cliprange_value",
+        ty: "float > 0",
+        required: false,
+        doc: "value clip around the old values",
+    },
+    Field {
+        name: "vf_coef",
+        ty: "float ≥ 0",
+        required: false,
+        doc: "weight of the value loss",
+    },
+    Field {
+        name: "ratio_threshold",
+        ty: "float > 0",
+        required: false,
+        doc: "skip a minibatch whose mean ratio exceeds this (TRL)",
+    },
+    Field {
+        name: "temperature",
+        ty: "float > 0",
+        required: false,
+        doc: "rollout temperature, and T of every log_softmax(logits / T)",
+    },
+    Field {
+        name: "top_p",
+        ty: "float in (0, 1]",
+        required: false,
+        doc: "rollout nucleus mass (never in log-probs)",
+    },
+    Field {
+        name: "max_new_tokens",
+        ty: "int ≥ 1",
+        required: false,
+        doc: "longest response (App. B: 256)",
+    },
+    Field {
+        name: "max_prompt_len",
+        ty: "int ≥ 1",
+        required: false,
+        doc: "longest templated prompt in tokens; longer ones lose their start",
+    },
+    Field {
+        name: "lora",
+        ty: "{rank, alpha}",
+        required: false,
+        doc: "LoRA on q, k, v, o (App. B)",
+    },
+    Field {
+        name: "curiosity",
+        ty: "null | {eta, hidden, lr, normalize}",
+        required: false,
+        doc: "RND bonus (App. B: eta 0.05, hidden 512, lr 1e-4); normalize (σ of the error) is our addition, default true",
+    },
+    Field {
+        name: "reward_max_len",
+        ty: "int ≥ 1",
+        required: false,
+        doc: "longest RM input in tokens (the RM's data.tokenize max_len)",
+    },
+    Field {
+        name: "samples_per_step",
+        ty: "int ≥ 0",
+        required: false,
+        doc: "rollouts per step written to samples.jsonl",
+    },
+    Field {
+        name: "seed_name",
+        ty: "string | null",
+        required: false,
+        doc: "name the seeds derive from instead of the stage name: variants with the same seed_name share init, prompt order and sampling",
+    },
+];
+
+/// The stage's hooks with seeds derived from `seed_name` instead of the stage name.
+struct SharedSeeds<'a> {
+    ctx: &'a StageContext,
+    name: Option<&'a str>,
+}
+
+impl Hooks for SharedSeeds<'_> {
+    fn seed(&self, purpose: &str) -> u64 {
+        match self.name {
+            Some(n) => derive_seed(self.ctx.seed, n, purpose),
+            None => self.ctx.seed_for(purpose),
+        }
+    }
+    fn check(&self) -> Result<(), Interrupted> {
+        Hooks::check(self.ctx)
+    }
+    fn log(&self, line: &str) {
+        self.ctx.log(line);
+    }
+    fn progress(&self, what: &str, done: u64, total: u64) {
+        Hooks::progress(self.ctx, what, done, total);
+    }
+}
+
+const SLOTS: &[Slot] = &[
+    Slot {
+        name: "policy",
+        required: true,
+        fan_in: false,
+        doc: "a model.pretrained Llama-family chat model (model/)",
+    },
+    Slot {
+        name: "reward",
+        required: true,
+        fan_in: false,
+        doc: "a train.reward_model stage (model/)",
+    },
+    Slot {
+        name: "prompts",
+        required: true,
+        fan_in: false,
+        doc: "a data.probes prompt set (set: prompts, split: train): probes.parquet with categories",
+    },
+];
+
+/// What `repro kinds` and the engine know of this kind.
+const INFO: KindInfo = KindInfo {
+    name: "train.ppo",
+    code_version: 1,
+    summary: "PPO policy (LoRA, adaptive KL, value head; optional RND curiosity) against a reward model (§4.1, App. B)",
+    fields: FIELDS,
+    defaults: defaults_of::<PpoConfig>,
+    slots: SLOTS,
+    outputs: &[
+        "policy",
+        "adapter",
+        "curves.csv",
+        "samples.jsonl",
+        "metrics.json",
+    ],
+    metrics: Some("metrics.json"),
+    uses_backend: true,
+    publishes: false,
+};
+
+fn parse(with: &Value) -> Result<PpoConfig, WithError> {
+    let c: PpoConfig = if with.is_null() {
+        parse_with(&json!({}))?
+    } else {
+        parse_with(with)?
+    };
+    c.check()?;
+    Ok(c)
+}
+
+/// Every upstream of `slot` is one of `kinds` (or a `cmd`).
+fn expect_kind(slot: &str, ups: &[Upstream<'_>], want: &str) -> Result<(), WithError> {
+    for u in ups {
+        if u.kind != want && u.kind != "cmd" {
+            return Err(WithError::new(
+                slot,
+                format!(
+                    "`{}` is a {} stage; expected a {want} stage",
+                    u.name, u.kind
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
+
+impl Kind for TrainPpo {
+    fn info(&self) -> &'static KindInfo {
+        &INFO
+    }
+    fn check(&self, with: &Value) -> Result<(), WithError> {
+        parse(with).map(|_| ())
+    }
+    fn check_inputs(
+        &self,
+        _with: &Value,
+        inputs: &BTreeMap<String, Vec<Upstream<'_>>>,
+    ) -> Result<(), WithError> {
+        let none = Vec::new();
+        let get = |s: &str| inputs.get(s).unwrap_or(&none);
+        expect_kind("policy", get("policy"), "model.pretrained")?;
+        expect_kind("reward", get("reward"), "train.reward_model")?;
+        let prompts = get("prompts");
+        expect_kind("prompts", prompts, "data.probes")?;
+        for u in prompts.iter().filter(|u| u.kind == "data.probes") {
+            let set = u.with.get("set").and_then(Value::as_str).unwrap_or("");
+            if set != "prompts" {
+                return Err(WithError::new(
+                    "prompts",
+                    format!(
+                        "`{}` is a data.probes `{set}` set, which has no categories; train.ppo needs a prompt set drawn per category (set: prompts)",
+                        u.name
+                    ),
+                ));
+            }
+            if u.with.get("split").and_then(Value::as_str) == Some("eval") {
+                return Err(WithError::new(
+                    "prompts",
+                    format!(
+                        "`{}` draws from the eval split; PPO trains on the train split (split: train), the evaluations use eval",
+                        u.name
+                    ),
+                ));
+            }
+        }
+        Ok(())
+    }
+    fn run(&self, ctx: &StageContext) -> anyhow::Result<()> {
+        let cfg = parse(&ctx.with)?;
+        match ctx.backend {
+            Backend::Flex => run_on::<burn::backend::Autodiff<burn::backend::Flex>>(ctx, &cfg),
+            #[cfg(feature = "cuda")]
+            Backend::Cuda => run_on::<burn::backend::Autodiff<burn::backend::Cuda>>(ctx, &cfg),
+            #[cfg(feature = "tch")]
+            Backend::Tch => run_on::<burn::backend::Autodiff<burn::backend::LibTorch>>(ctx, &cfg),
+            #[allow(unreachable_patterns)]
+            other => bail!("backend `{other}` is not compiled into this binary"),
+        }
+    }
+}
+
+/// The policy's `model/` after checking it is a Llama-family model.
+fn policy_dir(ctx: &StageContext) -> anyhow::Result<std::path::PathBuf> {
+    let root = ctx.input("policy")?;
+    let dir = root.join("model");
+    if !dir.is_dir() {
+        bail!("input `policy`: no model/ directory (expected a model.pretrained stage)");
+    }
+    let read = |p: std::path::PathBuf| -> anyhow::Result<Option<Value>> {
+        if !p.is_file() {
+            return Ok(None);
+        }
+        let t = std::fs::read_to_string(&p).with_context(|| format!("reading {}", p.display()))?;
+        Ok(Some(
+            serde_json::from_str(&t).with_context(|| format!("parsing {}", p.display()))?,
+        ))
+    };
+    let field = |v: &Option<Value>, k: &str| -> Option<String> {
+        v.as_ref()?.get(k)?.as_str().map(str::to_string)
+    };
+    let arch = field(&read(root.join("model.json"))?, "architecture");
+    let cfg_type = field(&read(dir.join("config.json"))?, "model_type");
+    match (arch.as_deref(), cfg_type.as_deref()) {
+        (Some("llama") | None, Some("llama")) => Ok(dir),
+        (a, t) => bail!(
+            "input `policy`: not a Llama-family model (architecture {}, model_type {}); train.ppo trains a causal chat LM",
+            a.unwrap_or("unknown"),
+            t.unwrap_or("unknown")
+        ),
+    }
+}
+
+/// Chat-templated, left-truncated prompt ids.
+fn prompt_ids<B: burn::tensor::backend::Backend>(
+    m: &LoadedLlama<B>,
+    text: &str,
+    max_len: usize,
+) -> anyhow::Result<Vec<u32>> {
+    let tok = |id: Option<u32>| {
+        id.and_then(|i| m.tokenizer.id_to_token(i))
+            .unwrap_or_default()
+    };
+    let rendered = match &m.chat_template {
+        Some(t) => render(
+            t,
+            &[Message {
+                role: "user".into(),
+                content: text.to_string(),
+            }],
+            true,
+            &tok(m.specials.bos),
+            &tok(m.specials.eos),
+        )?,
+        None => conversation(text),
+    };
+    let ids = m
+        .tokenizer
+        .encode(rendered.as_str(), true)
+        .map_err(|e| anyhow::anyhow!("tokenizing a prompt with the policy's tokenizer: {e}"))?
+        .get_ids()
+        .to_vec();
+    let skip = ids.len().saturating_sub(max_len);
+    Ok(ids[skip..].to_vec())
+}
+
+fn run_on<B: AutodiffBackend>(ctx: &StageContext, cfg: &PpoConfig) -> anyhow::Result<()> {
+    let policy_dir = policy_dir(ctx)?;
+    let reward_dir = ctx.input("reward")?.join("model");
+    if !reward_dir.is_dir() || !reward_dir.join(HEAD_FILE).is_file() {
+        bail!("input `reward`: no model/ with {HEAD_FILE} (expected a train.reward_model stage)");
+    }
+    let items =
+        read_prompts(&ctx.input("prompts")?.join("probes.parquet")).context("input `prompts`")?;
+    if items.is_empty() {
+        bail!("input `prompts`: no prompts");
+    }
+    if let Some(p) = items.iter().find(|p| p.category.is_empty()) {
+        bail!(
+            "input `prompts`: prompt `{}` has no category (expected a data.probes prompt set)",
+            p.id
+        );
+    }
+    let device = Default::default();
+    let m = load_hf_dir::<B>(&policy_dir, &device)
+        .with_context(|| format!("loading the policy from {}", policy_dir.display()))?;
+    if m.chat_template.is_none() {
+        ctx.log("the policy has no chat template: prompts use the transcript template `Human: …\\n\\nAssistant:`");
+    }
+    let mut prompts = Vec::with_capacity(items.len());
+    for p in &items {
+        prompts.push(Prompt {
+            id: p.id.clone(),
+            text: p.prompt.clone(),
+            category: p.category.clone(),
+            ids: prompt_ids(&m, &p.prompt, cfg.max_prompt_len)?,
+        });
+    }
+    let mut eos: Vec<u32> = m.specials.eos.into_iter().collect();
+    // ChatML models end a turn with <|im_end|> (as `repro model generate --chat`).
+    if let Some(id) = m.tokenizer.token_to_id("<|im_end|>")
+        && !eos.contains(&id)
+    {
+        eos.push(id);
+    }
+    let pad = m.specials.pad.or(m.specials.eos).unwrap_or(0);
+    let reward = RmScorer::<B::InnerBackend>::load(
+        &reward_dir,
+        m.tokenizer.clone(),
+        cfg.reward_max_len,
+        &device,
+    )?;
+    ctx.log(format!(
+        "{} prompts, {} steps × {} rollouts, eos {eos:?}, curiosity {}",
+        prompts.len(),
+        cfg.steps,
+        cfg.batch_size,
+        cfg.curiosity.is_some()
+    ));
+    let hooks = SharedSeeds {
+        ctx,
+        name: cfg.seed_name.as_deref(),
+    };
+    let model = init_policy(m.model, cfg, &hooks);
+    let out = train_ppo(
+        model,
+        &PpoInput {
+            prompts: &prompts,
+            eos,
+            pad,
+            reward: &reward,
+            cfg,
+            hooks: &hooks,
+        },
+    )?;
+    write_model(ctx, cfg, &out.model.policy, &m.config, &policy_dir)?;
+    write_ppo_curves(&ctx.out.join("curves.csv"), &out.curves)?;
+    write_samples(&ctx.out.join("samples.jsonl"), &out.samples)?;
+    let last = out.curves.last().context("no PPO step ran")?;
+    let k = out.curves.len().min(5);
+    let avg = |rows: &[crate::train::ppo::record::StepRow]| {
+        rows.iter().map(|r| r.score).sum::<f64>() / rows.len().max(1) as f64
+    };
+    let mut categories: Vec<&str> = prompts.iter().map(|p| p.category.as_str()).collect();
+    categories.sort_unstable();
+    categories.dedup();
+    write_json(
+        &ctx.out.join("metrics.json"),
+        &json!({
+            "steps": cfg.steps,
+            "batch_size": cfg.batch_size,
+            "mini_batch_size": cfg.mini_batch_size,
+            "episodes": cfg.steps * cfg.batch_size,
+            "curiosity": cfg.curiosity.is_some(),
+            "n_prompts": prompts.len(),
+            "categories": categories,
+            "chat_template": m.chat_template.is_some(),
+            "final": last,
+            "final_beta": out.final_beta,
+            "score_first_steps": avg(&out.curves[..k]),
+            "score_last_steps": avg(&out.curves[out.curves.len() - k..]),
+            "steps_averaged": k,
+        }),
+    )?;
+    Ok(())
+}
+
+/// `policy/` (LoRA merged, HF layout, the input's tokenizer files) and `adapter/` (PEFT).
+fn write_model<B: AutodiffBackend>(
+    ctx: &StageContext,
+    cfg: &PpoConfig,
+    policy: &crate::model::llama::Llama<B>,
+    config: &crate::model::config::LlamaConfig,
+    src: &Path,
+) -> anyhow::Result<()> {
+    let dir = ctx.out.join("policy");
+    export_hf(policy.valid(), config, &dir).context("writing policy/")?;
+    for f in ["tokenizer.json", "tokenizer_config.json"] {
+        let p = src.join(f);
+        if p.is_file() {
+            std::fs::copy(&p, dir.join(f)).with_context(|| format!("copying {}", p.display()))?;
+        }
+    }
+    // The base model's name in adapter_config.json: the policy stage's source.
+    let meta = src.parent().unwrap_or(src).join("model.json");
+    let base = if meta.is_file() {
+        let t = std::fs::read_to_string(&meta)
+            .with_context(|| format!("reading {}", meta.display()))?;
+        let v: Value =
+            serde_json::from_str(&t).with_context(|| format!("parsing {}", meta.display()))?;
+        v["source"].to_string()
+    } else {
+        "policy".to_string()
+    };
+    export_peft(policy, cfg.lora, &base, &ctx.out.join("adapter")).context("writing adapter/")?;
+    Ok(())
+}

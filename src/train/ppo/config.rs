@@ -1,0 +1,251 @@
+//! The `with` map of `train.ppo`: TRL's legacy `PPOConfig` as the paper used
+//! it (App. B), with the paper's values as defaults, and the checks that run
+//! before anything trains.
+//!
+//! Readings of the paper, stated once here and in the README:
+//! - "β = 0.05 (adaptive), target_kl = 0.1" → the adaptive controller's
+//!   initial coefficient β₀ = 0.05 and its *target* 0.1 (TRL's own
+//!   `target_kl` is an early-stopping knob, not used here);
+//! - "N = 5,000 PPO steps (≈ 1.5 M tokens)" does not add up for batch 512
+//!   (5,000 × 512 × 256 ≈ 655 M response tokens). We read it as 5,000
+//!   *episodes* (rollouts): 5,000 × ≈ 300 tokens (prompt + response) ≈ 1.5 M,
+//!   i.e. ⌈5,000 / 512⌉ = 10 PPO steps of batch 512 — "early-stage PPO" as
+//!   §4.1 says. `steps` counts PPO steps (batches).
+
+use serde::{Deserialize, Serialize};
+
+use crate::model::lora::LoraConfig;
+use crate::util::keyed::WithError;
+
+/// The RND curiosity block (App. B, "Curiosity Bonus"); absent = none.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct CuriosityConfig {
+    /// Scale η of the intrinsic reward (paper: 0.05).
+    pub eta: f64,
+    /// Hidden (and output) width of the target and predictor MLPs (paper: 512).
+    pub hidden: usize,
+    /// Adam learning rate of the predictor (paper: 1e-4).
+    pub lr: f64,
+    /// Divide the error by a running standard deviation (Burda et al.; our
+    /// addition, the paper does not say).
+    pub normalize: bool,
+}
+
+impl Default for CuriosityConfig {
+    fn default() -> Self {
+        CuriosityConfig {
+            eta: 0.05,
+            hidden: 512,
+            lr: 1.0e-4,
+            normalize: true,
+        }
+    }
+}
+
+/// Hyper-parameters of one PPO run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct PpoConfig {
+    /// PPO steps (batches of rollouts); see the module doc for the paper's 5,000.
+    pub steps: usize,
+    /// Rollouts per PPO step (App. B: 512).
+    pub batch_size: usize,
+    /// Rollouts per gradient step (App. B: 64); divides `batch_size`.
+    pub mini_batch_size: usize,
+    /// Passes over each batch (App. B: 2).
+    pub ppo_epochs: usize,
+    /// Adam learning rate of the LoRA adapters and the value head (TRL: 1.41e-5).
+    pub lr: f64,
+    /// Adam ε (PyTorch: 1e-8).
+    pub adam_eps: f64,
+    /// Global gradient-norm clip; 0 = off (TRL's default).
+    pub max_grad_norm: f64,
+    /// Initial KL coefficient β₀ (paper: 0.05).
+    pub init_kl_coef: f64,
+    /// Adapt β (Ziegler et al.); false keeps β₀.
+    pub adaptive_kl: bool,
+    /// Target of the adaptive controller, nats per sequence (paper: 0.1).
+    pub kl_target: f64,
+    /// Horizon of the adaptive controller, rollouts (TRL: 10,000).
+    pub kl_horizon: f64,
+    /// GAE discount γ (TRL: 1).
+    pub gamma: f64,
+    /// GAE λ (TRL: 0.95).
+    pub lam: f64,
+    /// PPO ratio clip (TRL: 0.2).
+    pub cliprange: f64,
+    /// Value clip around the old values (TRL: 0.2).
+    pub cliprange_value: f64,
+    /// Weight of the value loss (TRL: 0.1).
+    pub vf_coef: f64,
+    /// A minibatch whose mean ratio exceeds this is skipped (TRL: 10).
+    pub ratio_threshold: f64,
+    /// Sampling temperature of rollouts, and the T of every log-prob (App. B: 0.7).
+    pub temperature: f64,
+    /// Nucleus mass of rollouts (App. B: 0.9); log-probs never use it.
+    pub top_p: f64,
+    /// Longest response in tokens (App. B: 256).
+    pub max_new_tokens: usize,
+    /// Longest prompt in tokens after the chat template; longer ones lose their start.
+    pub max_prompt_len: usize,
+    /// LoRA on q, k, v, o (App. B: r 16, α 32).
+    pub lora: LoraConfig,
+    /// The RND block; `null` = no curiosity.
+    pub curiosity: Option<CuriosityConfig>,
+    /// Longest RM input in tokens (the RM's `data.tokenize` `max_len`).
+    pub reward_max_len: usize,
+    /// Rollouts written to samples.jsonl per PPO step.
+    pub samples_per_step: usize,
+    /// Name the random streams (LoRA and value-head init, prompt order,
+    /// sampling, minibatches, RND) derive from instead of the stage's name,
+    /// so the baseline, Fair and Fair + Curiosity stages share every seed and
+    /// differ only in their RM and curiosity block; `null` = the stage name.
+    pub seed_name: Option<String>,
+}
+
+impl Default for PpoConfig {
+    fn default() -> Self {
+        PpoConfig {
+            steps: 10,
+            batch_size: 512,
+            mini_batch_size: 64,
+            ppo_epochs: 2,
+            lr: 1.41e-5,
+            adam_eps: 1.0e-8,
+            max_grad_norm: 0.0,
+            init_kl_coef: 0.05,
+            adaptive_kl: true,
+            kl_target: 0.1,
+            kl_horizon: 10_000.0,
+            gamma: 1.0,
+            lam: 0.95,
+            cliprange: 0.2,
+            cliprange_value: 0.2,
+            vf_coef: 0.1,
+            ratio_threshold: 10.0,
+            temperature: 0.7,
+            top_p: 0.9,
+            max_new_tokens: 256,
+            max_prompt_len: 512,
+            lora: LoraConfig::default(),
+            curiosity: None,
+            reward_max_len: 1024,
+            samples_per_step: 2,
+            seed_name: None,
+        }
+    }
+}
+
+impl PpoConfig {
+    /// Range checks that need no data.
+    ///
+    /// # Errors
+    /// The first out-of-range key, named.
+    pub fn check(&self) -> Result<(), WithError> {
+        let pos = |k: &str, v: f64| {
+            (v.is_finite() && v > 0.0)
+                .then_some(())
+                .ok_or_else(|| WithError::new(k, format!("must be a positive number, got {v}")))
+        };
+        let nonneg = |k: &str, v: f64| {
+            (v.is_finite() && v >= 0.0)
+                .then_some(())
+                .ok_or_else(|| WithError::new(k, format!("must be ≥ 0, got {v}")))
+        };
+        pos("lr", self.lr)?;
+        pos("adam_eps", self.adam_eps)?;
+        nonneg("max_grad_norm", self.max_grad_norm)?;
+        nonneg("init_kl_coef", self.init_kl_coef)?;
+        pos("kl_target", self.kl_target)?;
+        pos("kl_horizon", self.kl_horizon)?;
+        pos("temperature", self.temperature)?;
+        pos("cliprange", self.cliprange)?;
+        pos("cliprange_value", self.cliprange_value)?;
+        nonneg("vf_coef", self.vf_coef)?;
+        pos("ratio_threshold", self.ratio_threshold)?;
+        for (k, v) in [
+            ("gamma", self.gamma),
+            ("lam", self.lam),
+            ("top_p", self.top_p),
+        ] {
+            if !(v > 0.0 && v <= 1.0) {
+                return Err(WithError::new(k, format!("must be in (0, 1], got {v}")));
+            }
+        }
+        for (k, v) in [
+            ("steps", self.steps),
+            ("batch_size", self.batch_size),
+            ("mini_batch_size", self.mini_batch_size),
+            ("ppo_epochs", self.ppo_epochs),
+            ("max_new_tokens", self.max_new_tokens),
+            ("max_prompt_len", self.max_prompt_len),
+            ("reward_max_len", self.reward_max_len),
+            ("lora.rank", self.lora.rank),
+        ] {
+            if v == 0 {
+                return Err(WithError::new(k, "must be ≥ 1"));
+            }
+        }
+        pos("lora.alpha", self.lora.alpha)?;
+        if self.batch_size < self.mini_batch_size
+            || !self.batch_size.is_multiple_of(self.mini_batch_size)
+        {
+            return Err(WithError::new(
+                "batch_size",
+                format!(
+                    "must be a multiple of mini_batch_size {} (and at least it), got {}",
+                    self.mini_batch_size, self.batch_size
+                ),
+            ));
+        }
+        if self
+            .seed_name
+            .as_deref()
+            .is_some_and(|n| n.trim().is_empty())
+        {
+            return Err(WithError::new("seed_name", "must not be empty"));
+        }
+        if let Some(c) = &self.curiosity {
+            nonneg("curiosity.eta", c.eta)?;
+            pos("curiosity.lr", c.lr)?;
+            if c.hidden == 0 {
+                return Err(WithError::new("curiosity.hidden", "must be ≥ 1"));
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::util::keyed::parse_with;
+
+    #[test]
+    fn defaults_are_the_papers_and_bad_keys_are_named() {
+        let c: PpoConfig = parse_with(&serde_json::json!({})).unwrap();
+        assert_eq!(c, PpoConfig::default());
+        assert_eq!(
+            (c.batch_size, c.mini_batch_size, c.ppo_epochs),
+            (512, 64, 2)
+        );
+        assert_eq!(
+            (c.init_kl_coef, c.kl_target, c.kl_horizon),
+            (0.05, 0.1, 10_000.0)
+        );
+        c.check().unwrap();
+        let c: PpoConfig = parse_with(&serde_json::json!({"curiosity": {"eta": 0.1}})).unwrap();
+        assert_eq!(c.curiosity.unwrap().hidden, 512);
+        let bad: PpoConfig =
+            parse_with(&serde_json::json!({"batch_size": 12, "mini_batch_size": 8})).unwrap();
+        assert_eq!(bad.check().unwrap_err().path, "batch_size");
+        let bad: PpoConfig =
+            parse_with(&serde_json::json!({"batch_size": 4, "mini_batch_size": 8})).unwrap();
+        assert_eq!(bad.check().unwrap_err().path, "batch_size");
+        let e =
+            parse_with::<PpoConfig>(&serde_json::json!({"curiosity": {"etta": 1}})).unwrap_err();
+        assert!(e.path.starts_with("curiosity"), "{}", e.path);
+        assert!(e.message.contains("etta"), "{}", e.message);
+    }
+}
