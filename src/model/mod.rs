@@ -1,4 +1,4 @@
-//! Models in Burn: the Llama family and BERT, loaded from real weights, with
+//! Models in Burn: the Llama family, BERT and MPNet, loaded from real weights, with
 //! LoRA, reward/value heads and generation (issue 4).
 
 pub mod bert;
@@ -14,4 +14,5 @@ pub mod heads;
 pub mod llama;
 pub mod load;
 pub mod lora;
+pub mod mpnet;
 pub mod rope;
