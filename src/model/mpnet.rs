@@ -244,10 +244,13 @@ impl<B: Backend> Mpnet<B> {
                 (0..s as i64).map(move |k| relative_position_bucket(k - q, self.num_buckets) as i64)
             })
             .collect();
-        let idx = Tensor::<B, 2, Int>::from_data(TensorData::new(buckets, [1, s * s]), &self.device());
+        let idx =
+            Tensor::<B, 2, Int>::from_data(TensorData::new(buckets, [1, s * s]), &self.device());
         let v = self.relative_attention_bias.forward(idx); // [1, s·s, heads]
         let h = v.dims()[2];
-        v.reshape([s, s, h]).permute([2, 0, 1]).reshape([1, h, s, s])
+        v.reshape([s, s, h])
+            .permute([2, 0, 1])
+            .reshape([1, h, s, s])
     }
 
     /// Sentence embeddings `[b, hidden]`: mean over real tokens, then L2
@@ -580,7 +583,11 @@ pub(crate) mod tests {
                 let ones = name.ends_with("LayerNorm.weight");
                 let data: Vec<u8> = (0..n)
                     .flat_map(|_| {
-                        let x = if ones { 1.0f32 } else { (rng.normal() * 0.5) as f32 };
+                        let x = if ones {
+                            1.0f32
+                        } else {
+                            (rng.normal() * 0.5) as f32
+                        };
                         x.to_le_bytes()
                     })
                     .collect();
@@ -595,7 +602,8 @@ pub(crate) mod tests {
                 (n.clone(), v)
             })
             .collect();
-        safetensors::tensor::serialize_to_file(views, None, &dir.join("model.safetensors")).unwrap();
+        safetensors::tensor::serialize_to_file(views, None, &dir.join("model.safetensors"))
+            .unwrap();
     }
 
     #[test]
@@ -615,14 +623,18 @@ pub(crate) mod tests {
         assert!((norm - 1.0).abs() < 1e-5);
         // Batched in any order, the same embeddings come back in input order.
         let texts = ["a", "b c d e", "yes", "no no"];
-        let many = m.embed_many(&texts, 3, &crate::util::hooks::Quiet::new(0, "t")).unwrap();
+        let many = m
+            .embed_many(&texts, 3, &crate::util::hooks::Quiet::new(0, "t"))
+            .unwrap();
         for (t, e) in texts.iter().zip(&many) {
             let one = &m.embed(&[t]).unwrap()[0];
             assert!(one.iter().zip(e).all(|(x, y)| (x - y).abs() < 1e-5), "{t}");
         }
         // A BERT directory is refused by name.
         std::fs::write(dir.path().join("config.json"), r#"{"model_type": "bert"}"#).unwrap();
-        let e = load_mpnet::<Flex>(dir.path(), &Default::default()).err().unwrap();
+        let e = load_mpnet::<Flex>(dir.path(), &Default::default())
+            .err()
+            .unwrap();
         assert!(e.to_string().contains("expected `mpnet`"), "{e}");
     }
 
@@ -632,7 +644,8 @@ pub(crate) mod tests {
     #[test]
     fn buckets_match_transformers() {
         let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/mpnet/reference.json");
-        let v: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(p).unwrap()).unwrap();
+        let v: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(p).unwrap()).unwrap();
         let rel: Vec<i64> = v["buckets"]["relative"]
             .as_array()
             .unwrap()
@@ -645,7 +658,10 @@ pub(crate) mod tests {
             .iter()
             .map(|x| x.as_u64().unwrap() as usize)
             .collect();
-        let got: Vec<usize> = rel.iter().map(|&r| relative_position_bucket(r, 32)).collect();
+        let got: Vec<usize> = rel
+            .iter()
+            .map(|&r| relative_position_bucket(r, 32))
+            .collect();
         assert_eq!(got, want);
         // Hand-checked corners: same token, one step either way, far away.
         assert_eq!(relative_position_bucket(0, 32), 0);
@@ -659,7 +675,9 @@ pub(crate) mod tests {
     fn position_bias_reads_the_bucket_table_per_head() {
         let d = Default::default();
         // bias[bucket, head] = 10·bucket + head.
-        let table: Vec<f32> = (0..32).flat_map(|b| (0..2).map(move |h| (10 * b + h) as f32)).collect();
+        let table: Vec<f32> = (0..32)
+            .flat_map(|b| (0..2).map(move |h| (10 * b + h) as f32))
+            .collect();
         let rel = Embedding {
             weight: burn::module::Param::from_tensor(Tensor::<Flex, 2>::from_data(
                 TensorData::new(table, [32, 2]),

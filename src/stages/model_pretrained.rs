@@ -4,7 +4,8 @@
 //! writes it in one layout for later stages: `model/` holding
 //! `model.safetensors` (f32, HF names), `config.json` and `tokenizer.json`
 //! (plus `tokenizer_config.json` with the chat template, if any), and
-//! `model.json` (metrics: source, digest, architecture, parameters).
+//! `model.json` (metrics: source, digest, architecture, parameters). BERT
+//! and MPNet sentence-transformers directories are copied as they are.
 
 use std::path::{Path, PathBuf};
 
@@ -16,6 +17,7 @@ use crate::kind::{Field, KeyDep, Kind, KindInfo, Roots, StageContext, WithError,
 use crate::model::bert::load_bert;
 use crate::model::export::export_hf;
 use crate::model::load::llama::load_llama;
+use crate::model::mpnet::load_mpnet;
 
 /// Where the backbone comes from (exactly one key).
 #[derive(Debug, Clone, Deserialize, PartialEq)]
@@ -105,11 +107,35 @@ pub fn digest(path: &Path) -> anyhow::Result<String> {
     Ok(format!("blake3:{d}"))
 }
 
-fn is_bert(dir: &Path) -> bool {
+/// `model_type` of an HF directory's `config.json`, if readable.
+fn model_type(dir: &Path) -> Option<String> {
     std::fs::read_to_string(dir.join("config.json"))
         .ok()
         .and_then(|t| serde_json::from_str::<Value>(&t).ok())
-        .is_some_and(|v| v.get("model_type").and_then(|m| m.as_str()) == Some("bert"))
+        .and_then(|v| {
+            v.get("model_type")
+                .and_then(|m| m.as_str())
+                .map(str::to_string)
+        })
+}
+
+/// Files of a sentence-transformers encoder directory copied as they are.
+const ENCODER_FILES: [&str; 5] = [
+    "config.json",
+    "model.safetensors",
+    "tokenizer.json",
+    "sentence_bert_config.json",
+    "modules.json",
+];
+
+fn copy_encoder_files(src: &Path, out: &Path) -> anyhow::Result<()> {
+    for f in ENCODER_FILES {
+        let p = src.join(f);
+        if p.is_file() {
+            std::fs::copy(&p, out.join(f)).with_context(|| format!("copying {}", p.display()))?;
+        }
+    }
+    Ok(())
 }
 
 /// What `repro kinds` and the engine know of this kind.
@@ -172,22 +198,17 @@ impl Kind for ModelPretrained {
         let out = ctx.out.join("model");
         std::fs::create_dir_all(&out).with_context(|| format!("creating {}", out.display()))?;
         let device = Default::default();
-        let meta = if src.is_dir() && is_bert(&src) {
+        let kind = if src.is_dir() { model_type(&src) } else { None };
+        let meta = if kind.as_deref() == Some("bert") {
             let m = load_bert::<burn::backend::Flex>(&src, &device)?;
-            for f in [
-                "config.json",
-                "model.safetensors",
-                "tokenizer.json",
-                "sentence_bert_config.json",
-                "modules.json",
-            ] {
-                let p = src.join(f);
-                if p.is_file() {
-                    std::fs::copy(&p, out.join(f))
-                        .with_context(|| format!("copying {}", p.display()))?;
-                }
-            }
+            copy_encoder_files(&src, &out)?;
             json!({"architecture": "bert", "hidden_size": m.config.hidden_size, "layers": m.config.num_hidden_layers})
+        } else if kind.as_deref() == Some("mpnet") {
+            // The sentence embedder of App. B.2 (all-mpnet-base-v2): loaded
+            // once to check it, then copied as it is.
+            let m = load_mpnet::<burn::backend::Flex>(&src, &device)?;
+            copy_encoder_files(&src, &out)?;
+            json!({"architecture": "mpnet", "hidden_size": m.config.hidden_size, "layers": m.config.num_hidden_layers})
         } else {
             let m = load_llama::<burn::backend::Flex>(&src, &device)?;
             ctx.check_cancel()?;

@@ -18,6 +18,10 @@ pub fn builtin() -> Vec<&'static dyn Kind> {
         &super::eval_stereotype::EvalStereotype,
         &super::train_reward_model::TrainRewardModel,
         &super::eval_category_audit::EvalCategoryAudit,
+        // Post-PPO evaluations (issue 13, §4.1 and App. B).
+        &super::eval_generate::EvalGenerate,
+        &super::eval_parity::EvalParity,
+        &super::eval_diversity::EvalDiversity,
         &super::report_paper::ReportPaper,
     ]
 }

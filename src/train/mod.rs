@@ -17,4 +17,5 @@ pub mod on_backbone;
 pub mod on_features;
 pub mod pairs;
 pub mod rm_dir;
+pub mod rm_scorer;
 pub mod trained;

@@ -223,7 +223,10 @@ fn mpnet_embeddings_match_sentence_transformers() {
     let m = repro::model::mpnet::load_mpnet::<B>(&dir, &Default::default()).unwrap();
     let load_s = t0.elapsed().as_secs_f64();
     let r = fixture("mpnet/reference.json");
-    assert_eq!(m.max_seq_length as u64, r["max_seq_length"].as_u64().unwrap());
+    assert_eq!(
+        m.max_seq_length as u64,
+        r["max_seq_length"].as_u64().unwrap()
+    );
     let sentences = r["sentences"].as_array().unwrap();
     assert_eq!(sentences.len(), 10);
     let texts: Vec<&str> = sentences

@@ -16,9 +16,9 @@ mod mcnemar;
 mod mutual_info;
 mod parity;
 mod parity_bootstrap;
+mod semdiv_bootstrap;
 mod smirnov;
 mod special;
-mod semdiv_bootstrap;
 mod summary;
 mod wasserstein;
 

@@ -77,7 +77,13 @@ pub fn parity_bootstrap(
     const WHAT: &str = "parity_bootstrap";
     check_sample(WHAT, "first", policy.first)?;
     check_sample(WHAT, "second", policy.second)?;
-    check_count(WHAT, "resamples", config.resamples, 1_000_000, "1..=1000000")?;
+    check_count(
+        WHAT,
+        "resamples",
+        config.resamples,
+        1_000_000,
+        "1..=1000000",
+    )?;
     if !(config.level > 0.0 && config.level < 1.0) {
         return Err(StatsError::BadParameter {
             what: WHAT,
@@ -185,8 +191,18 @@ mod tests {
             assert_close(r.gap_ci_low, case.num("gap_ci_low"), 1e-11, &name);
             assert_close(r.gap_ci_high, case.num("gap_ci_high"), 1e-11, &name);
             assert_close(r.rel_drop.unwrap(), case.num("rel_drop"), 1e-11, &name);
-            assert_close(r.rel_drop_ci_low.unwrap(), case.num("rel_drop_ci_low"), 1e-10, &name);
-            assert_close(r.rel_drop_ci_high.unwrap(), case.num("rel_drop_ci_high"), 1e-10, &name);
+            assert_close(
+                r.rel_drop_ci_low.unwrap(),
+                case.num("rel_drop_ci_low"),
+                1e-10,
+                &name,
+            );
+            assert_close(
+                r.rel_drop_ci_high.unwrap(),
+                case.num("rel_drop_ci_high"),
+                1e-10,
+                &name,
+            );
             // Without a baseline the gap and its interval are unchanged.
             let alone = parity_bootstrap(
                 GroupRewards {

@@ -54,7 +54,12 @@ pub struct SemDivDiff {
 }
 
 /// Pairwise cosine distances `[n·n]` of the rows of `emb` `[n, dim]`.
-fn distances(what: &'static str, name: &'static str, emb: &[f64], dim: usize) -> Result<Vec<f64>, StatsError> {
+fn distances(
+    what: &'static str,
+    name: &'static str,
+    emb: &[f64],
+    dim: usize,
+) -> Result<Vec<f64>, StatsError> {
     check_finite(what, name, emb)?;
     let n = emb.len() / dim;
     let mut unit = Vec::with_capacity(emb.len());
@@ -128,7 +133,13 @@ pub fn semdiv_paired_bootstrap(
             found: n,
         });
     }
-    check_count(WHAT, "resamples", config.resamples, 1_000_000, "1..=1000000")?;
+    check_count(
+        WHAT,
+        "resamples",
+        config.resamples,
+        1_000_000,
+        "1..=1000000",
+    )?;
     if !(config.level > 0.0 && config.level < 1.0) {
         return Err(StatsError::BadParameter {
             what: WHAT,
