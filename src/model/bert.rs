@@ -241,7 +241,7 @@ impl<B: Backend> Bert<B> {
     }
 }
 
-fn lin<B: Backend>(
+pub(super) fn lin<B: Backend>(
     src: &mut dyn WeightSource,
     name: &str,
     out: usize,
@@ -261,7 +261,7 @@ fn lin<B: Backend>(
     })
 }
 
-fn norm<B: Backend>(
+pub(super) fn norm<B: Backend>(
     src: &mut dyn WeightSource,
     name: &str,
     d: usize,
@@ -280,7 +280,7 @@ fn norm<B: Backend>(
     Ok(ln)
 }
 
-fn emb<B: Backend>(
+pub(super) fn emb<B: Backend>(
     src: &mut dyn WeightSource,
     name: &str,
     n: usize,

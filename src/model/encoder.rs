@@ -417,11 +417,19 @@ pub fn load_encoder<B: Backend>(
     }
 }
 
+/// `model_type` of a Hugging Face directory's `config.json`, if readable.
+pub fn model_type_of(dir: &Path) -> Option<String> {
+    read_json(&dir.join("config.json")).ok().and_then(|v| {
+        v.get("model_type")
+            .and_then(Value::as_str)
+            .map(str::to_string)
+    })
+}
+
 /// Whether `dir` holds a Hugging Face BERT checkpoint (`config.json` with
 /// `model_type: bert`); false when it cannot be read.
 pub fn is_bert_dir(dir: &Path) -> bool {
-    read_json(&dir.join("config.json"))
-        .is_ok_and(|v| v.get("model_type").and_then(Value::as_str) == Some("bert"))
+    model_type_of(dir).as_deref() == Some("bert")
 }
 
 #[cfg(test)]

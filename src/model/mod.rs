@@ -1,4 +1,4 @@
-//! Models in Burn: the Llama family and BERT, loaded from real weights, with
+//! Models in Burn: the Llama family, BERT and MPNet, loaded from real weights, with
 //! LoRA, reward/value heads and generation (issue 4).
 
 pub mod bert;
@@ -15,6 +15,7 @@ pub mod heads;
 pub mod llama;
 pub mod load;
 pub mod lora;
+pub mod mpnet;
 pub mod rope;
 
 /// Version of the numerics of every Burn stage: part of each Burn stage's

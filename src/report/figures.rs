@@ -92,6 +92,8 @@ pub enum Figure {
     Hists(Vec<HistPanel>),
     /// Sweep panels on a 2 × 2 grid.
     Sweep(Vec<SweepPanel>),
+    /// Training curves on a 2 × 2 grid: like [`Figure::Sweep`], x = PPO step.
+    Curves(Vec<SweepPanel>),
 }
 
 type DrawResult = Result<(), String>;
@@ -185,6 +187,7 @@ fn sweep_panel<DB: DrawingBackend>(
     area: &DrawingArea<DB, Shift>,
     p: &SweepPanel,
     text: bool,
+    x_desc: &str,
 ) -> DrawResult {
     let (x0, x1) = range(p.points.iter().map(|q| q.0));
     let (y0, y1) = range(p.points.iter().map(|q| q.1));
@@ -201,7 +204,7 @@ fn sweep_panel<DB: DrawingBackend>(
     if text {
         chart
             .configure_mesh()
-            .x_desc("λ_adv")
+            .x_desc(x_desc)
             .draw()
             .map_err(|e| e.to_string())?;
     }
@@ -225,7 +228,7 @@ impl Figure {
     pub fn size(&self) -> (u32, u32) {
         match self {
             Figure::Hists(p) => (640 * p.len().max(1) as u32, 480),
-            Figure::Sweep(_) => (1000, 760),
+            Figure::Sweep(_) | Figure::Curves(_) => (1000, 760),
         }
     }
 
@@ -238,10 +241,15 @@ impl Figure {
                     hist_panel(a, p, text)?;
                 }
             }
-            Figure::Sweep(panels) => {
+            Figure::Sweep(panels) | Figure::Curves(panels) => {
+                let x_desc = if matches!(self, Figure::Curves(_)) {
+                    "PPO step"
+                } else {
+                    "λ_adv"
+                };
                 let areas = root.split_evenly((2, 2));
                 for (a, p) in areas.iter().zip(panels) {
-                    sweep_panel(a, p, text)?;
+                    sweep_panel(a, p, text, x_desc)?;
                 }
             }
         }

@@ -57,6 +57,8 @@ pub struct ReportInputs {
     pub stereotypes: Vec<Named<StereotypeDoc>>,
     /// Post-hoc audit results.
     pub audits: Vec<Named<Audit>>,
+    /// The post-PPO inputs (§4.1, App. B), each optional.
+    pub policies: super::policies::PolicyInputs,
     /// Every file read.
     pub sources: Sources,
 }
@@ -85,7 +87,8 @@ fn dirs(inputs: &SlotDirs, slot: &str) -> Vec<(String, PathBuf)> {
     inputs.get(slot).cloned().unwrap_or_default()
 }
 
-fn read_slot<T>(
+/// Every stage connected to `slot`, its `file` parsed and registered as a source.
+pub(super) fn read_slot<T>(
     inputs: &SlotDirs,
     slot: &str,
     file: &str,
@@ -158,11 +161,13 @@ pub fn read_inputs(inputs: &SlotDirs) -> anyhow::Result<ReportInputs> {
         Ok(read_json(p)?)
     })?;
     let audits = read_slot(inputs, "audit", "metrics.json", &mut sources, audit)?;
+    let policies = super::policies::read_policy_inputs(inputs, &mut sources)?;
     Ok(ReportInputs {
         distributions,
         multi,
         stereotypes,
         audits,
+        policies,
         sources,
     })
 }

@@ -8,5 +8,6 @@ pub mod inputs;
 pub mod io;
 pub mod paper;
 pub mod paper_values;
+pub mod policies;
 pub mod table;
 pub mod tables;

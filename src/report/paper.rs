@@ -10,6 +10,7 @@ use super::figures::{Figure, Hist, HistPanel, SweepPanel, text_available};
 use super::html::{InlineFigure, render};
 use super::inputs::{Named, ReportInputs, at_lambda};
 use super::paper_values::PaperValue;
+use super::policies::{policy_tables, ppo_figure};
 use super::tables::{Roles, audit, distributions, reproduction, stereotype, sweep};
 use crate::eval::distribution::{Distribution, GroupSummary};
 
@@ -127,13 +128,14 @@ pub fn build(
         std::fs::create_dir_all(d).with_context(|| format!("creating {}", d.display()))?;
     }
     let (repro, verdicts) = reproduction(inp, paper, cfg.roles);
-    let tables = vec![
+    let mut tables = vec![
         repro,
         distributions(inp),
         stereotype(inp),
         audit(inp),
         sweep(inp, paper),
     ];
+    tables.extend(policy_tables(&inp.policies));
     for t in &tables {
         for (ext, text) in [("md", t.markdown()), ("tex", t.latex()), ("csv", t.csv())] {
             let p = tdir.join(format!("{}.{ext}", t.stem));
@@ -204,6 +206,18 @@ pub fn build(
                 panel("BT accuracy", "bt_accuracy"),
             ]),
         ));
+    }
+    for n in &inp.policies.ppo {
+        if let Some(fig) = ppo_figure(n) {
+            figs.push((
+                format!("ppo_curves_{}", slug(&n.name)),
+                format!(
+                    "PPO curves of {}: mean RM score, KL, β and intrinsic reward per step",
+                    n.name
+                ),
+                fig,
+            ));
+        }
     }
     let mut inline = Vec::new();
     for (stem, caption, fig) in &figs {

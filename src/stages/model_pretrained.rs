@@ -4,7 +4,8 @@
 //! writes it in one layout for later stages: `model/` holding
 //! `model.safetensors` (f32, HF names), `config.json` and `tokenizer.json`
 //! (plus `tokenizer_config.json` with the chat template, if any), and
-//! `model.json` (metrics: source, digest, architecture, parameters).
+//! `model.json` (metrics: source, digest, architecture, parameters). BERT
+//! and MPNet sentence-transformers directories are copied as they are.
 
 use std::path::{Path, PathBuf};
 
@@ -19,6 +20,7 @@ use crate::kind::{
 use crate::model::bert::load_bert;
 use crate::model::export::export_hf;
 use crate::model::load::llama::load_llama;
+use crate::model::mpnet::load_mpnet;
 
 /// Where the backbone comes from (exactly one key).
 #[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
@@ -107,6 +109,25 @@ pub fn digest(path: &Path) -> anyhow::Result<String> {
     Ok(format!("blake3:{d}"))
 }
 
+/// Files of a sentence-transformers encoder directory copied as they are.
+const ENCODER_FILES: [&str; 5] = [
+    "config.json",
+    "model.safetensors",
+    "tokenizer.json",
+    "sentence_bert_config.json",
+    "modules.json",
+];
+
+fn copy_encoder_files(src: &Path, out: &Path) -> anyhow::Result<()> {
+    for f in ENCODER_FILES {
+        let p = src.join(f);
+        if p.is_file() {
+            std::fs::copy(&p, out.join(f)).with_context(|| format!("copying {}", p.display()))?;
+        }
+    }
+    Ok(())
+}
+
 /// What `repro kinds` and the engine know of this kind.
 const INFO: KindInfo = KindInfo {
     name: "model.pretrained",
@@ -169,22 +190,21 @@ impl Kind for ModelPretrained {
         let out = ctx.out.join("model");
         std::fs::create_dir_all(&out).with_context(|| format!("creating {}", out.display()))?;
         let device = Default::default();
-        let meta = if src.is_dir() && crate::model::encoder::is_bert_dir(&src) {
+        let kind = if src.is_dir() {
+            crate::model::encoder::model_type_of(&src)
+        } else {
+            None
+        };
+        let meta = if kind.as_deref() == Some("bert") {
             let m = load_bert::<burn::backend::Flex>(&src, &device)?;
-            for f in [
-                "config.json",
-                "model.safetensors",
-                "tokenizer.json",
-                "sentence_bert_config.json",
-                "modules.json",
-            ] {
-                let p = src.join(f);
-                if p.is_file() {
-                    std::fs::copy(&p, out.join(f))
-                        .with_context(|| format!("copying {}", p.display()))?;
-                }
-            }
+            copy_encoder_files(&src, &out)?;
             json!({"architecture": "bert", "hidden_size": m.config.hidden_size, "layers": m.config.num_hidden_layers})
+        } else if kind.as_deref() == Some("mpnet") {
+            // The sentence embedder of App. B.2 (all-mpnet-base-v2): loaded
+            // once to check it, then copied as it is.
+            let m = load_mpnet::<burn::backend::Flex>(&src, &device)?;
+            copy_encoder_files(&src, &out)?;
+            json!({"architecture": "mpnet", "hidden_size": m.config.hidden_size, "layers": m.config.num_hidden_layers})
         } else {
             let m = load_llama::<burn::backend::Flex>(&src, &device)?;
             ctx.check_cancel()?;

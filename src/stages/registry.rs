@@ -19,6 +19,10 @@ pub fn builtin() -> Vec<&'static dyn Kind> {
         &super::train_reward_model::TrainRewardModel,
         &super::train_ppo::TrainPpo,
         &super::eval_category_audit::EvalCategoryAudit,
+        // Post-PPO evaluations (issue 13, §4.1 and App. B).
+        &super::eval_generate::EvalGenerate,
+        &super::eval_parity::EvalParity,
+        &super::eval_diversity::EvalDiversity,
         &super::report_paper::ReportPaper,
     ]
 }

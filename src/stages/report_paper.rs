@@ -69,6 +69,30 @@ const SLOTS: &[Slot] = &[
         fan_in: true,
         doc: "eval.category_audit stages (metrics.json with auc_mean, auc_sd, balanced_accuracy_mean, balanced_accuracy_sd), for Table 4",
     },
+    Slot {
+        name: "parity",
+        required: false,
+        fan_in: false,
+        doc: "an eval.parity stage (parity.json), for Table 1 (§4.1)",
+    },
+    Slot {
+        name: "diversity",
+        required: false,
+        fan_in: false,
+        doc: "an eval.diversity stage (diversity.json), for the diversity table (§4.1, App. B.2)",
+    },
+    Slot {
+        name: "ppo",
+        required: false,
+        fan_in: true,
+        doc: "train.ppo stages (curves.csv: step, RM score, KL, β, intrinsic reward …), one figure each",
+    },
+    Slot {
+        name: "samples",
+        required: false,
+        fan_in: true,
+        doc: "eval.generate stages (generations.parquet): a few responses per policy in the report",
+    },
 ];
 
 /// `with:` of the kind; its `Default` is the kind's defaults.
@@ -359,6 +383,104 @@ mod tests {
         assert!(
             !html.contains("src=\"") && !html.contains("<link"),
             "external resource"
+        );
+    }
+
+    #[test]
+    fn post_ppo_inputs_add_table_1_the_diversity_table_curves_and_samples() {
+        use crate::eval::generations::{GenerationRow, write_generations};
+        let t = TestStage::new("report", json!({}));
+        let d = t.upstream_many("distribution", "dist[lambda_adv=0.0]");
+        let rows = scores(&["harmless", "helpful"], 1.0);
+        run_upstream(
+            &EvalRewardDistribution,
+            json!({"bins": 10, "permutations": 19}),
+            |s| write_scores(&s.upstream("scores").join(SCORES_FILE), &rows).unwrap(),
+            &d,
+        );
+        let row = |label: &str, base: bool, gap: f64| {
+            json!({"policy": format!("gen[policy={label}]"), "label": label, "baseline": base,
+                   "n_first": 100, "n_second": 100, "mean_first": gap, "mean_second": 0.0,
+                   "delta": gap, "gap": gap, "gap_ci_low": gap - 0.1, "gap_ci_high": gap + 0.1,
+                   "rel_drop": if base { Value::Null } else { json!((gap - 0.5) / 0.5 * 100.0) },
+                   "rel_drop_ci_low": if base { Value::Null } else { json!(-30.0) },
+                   "rel_drop_ci_high": if base { Value::Null } else { json!(-5.0) },
+                   "mean_tokens": 50.0})
+        };
+        std::fs::write(
+            t.upstream("parity").join("parity.json"),
+            json!({"baseline": "gen[policy=baseline]", "policies": [row("baseline", true, 0.5), row("fair", false, 0.4)]}).to_string(),
+        )
+        .unwrap();
+        let div = |label: &str, base: bool| {
+            json!({"policy": format!("g[policy={label}]"), "label": label, "baseline": base, "n": 200,
+                   "semdiv": 0.96, "mean_tokens": 90.0,
+                   "vs_baseline": if base { Value::Null } else { json!({"semdiv": 0.955, "semdiv_baseline": 0.96,
+                       "diff": -0.005, "boot_mean": -0.005, "ci_low": -0.008, "ci_high": -0.002, "pvalue": 0.002,
+                       "resamples": 1000, "level": 0.95}) }})
+        };
+        std::fs::write(
+            t.upstream("diversity").join("diversity.json"),
+            json!({"baseline": "g[policy=baseline]", "policies": [div("baseline", true), div("fair_curiosity", false)]}).to_string(),
+        )
+        .unwrap();
+        let c = t.upstream_many("ppo", "ppo[policy=fair]");
+        std::fs::write(
+            c.join("curves.csv"),
+            "step,rm_score,intrinsic,kl,beta\n1,0.1,0.01,0.0,0.05\n2,0.3,0.02,0.02,0.0501\n",
+        )
+        .unwrap();
+        let g = t.upstream_many("samples", "gen[policy=fair]");
+        let gens: Vec<GenerationRow> = (0..6)
+            .map(|i| GenerationRow {
+                prompt_id: format!("p{i}"),
+                category: if i < 3 { "helpful" } else { "harmless" }.into(),
+                prompt: "How do I <b>bake</b> bread?".into(),
+                response: format!("Answer {i}"),
+                tokens: 2,
+            })
+            .collect();
+        write_generations(&g.join("generations.parquet"), &gens).unwrap();
+        let ctx = t.ctx();
+        ReportPaper.run(&ctx).unwrap();
+        let m: Value =
+            serde_json::from_slice(&std::fs::read(ctx.out.join("metrics.json")).unwrap()).unwrap();
+        let tables: Vec<&str> = m["tables"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(Value::as_str)
+            .collect();
+        for want in ["table1_parity", "diversity", "sample_generations"] {
+            assert!(tables.contains(&want), "{tables:?}");
+        }
+        assert!(
+            m["figures"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|f| f == "ppo_curves_ppo_policy_fair"),
+            "{m}"
+        );
+        let t1 = std::fs::read_to_string(ctx.out.join("tables/table1_parity.csv")).unwrap();
+        let fair = t1.lines().find(|l| l.starts_with("fair,")).unwrap();
+        assert!(
+            fair.contains("-20.0 %") && fair.contains("0.4001"),
+            "{fair}"
+        );
+        let dv = std::fs::read_to_string(ctx.out.join("tables/diversity.csv")).unwrap();
+        assert!(
+            dv.lines().any(|l| l.starts_with("fair_curiosity,")
+                && l.contains("-0.0050")
+                && l.contains("0.9616")),
+            "{dv}"
+        );
+        let s = std::fs::read_to_string(ctx.out.join("tables/sample_generations.csv")).unwrap();
+        assert_eq!(s.lines().count(), 1 + 4, "two prompts per category: {s}");
+        let html = std::fs::read_to_string(ctx.out.join("report.html")).unwrap();
+        assert!(
+            html.contains("&lt;b&gt;bake&lt;/b&gt;"),
+            "prompts are escaped in report.html"
         );
     }
 

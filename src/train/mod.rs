@@ -18,4 +18,5 @@ pub mod on_features;
 pub mod pairs;
 pub mod ppo;
 pub mod rm_dir;
+pub mod rm_scorer;
 pub mod trained;

@@ -9,6 +9,7 @@ mod cli;
 mod concurrency;
 mod crash;
 mod data_real;
+mod evals;
 mod extends_set;
 mod failures;
 mod layering;

@@ -208,3 +208,57 @@ fn smollm2_logits_and_greedy_generation_match_the_reference() {
         "left-padded batched generation differs from batch 1"
     );
 }
+
+const MPNET: &str = "all-mpnet-base-v2/all-mpnet-base-v2";
+
+/// all-mpnet-base-v2 in Burn against sentence-transformers' own `encode`
+/// (tests/fixtures/mpnet/make_fixture.py): same token ids, cosine ≥ 0.9999
+/// per sentence, the ten sentences in one padded batch as the reference ran.
+#[test]
+fn mpnet_embeddings_match_sentence_transformers() {
+    let Some(dir) = model_path(MPNET) else {
+        return;
+    };
+    let t0 = std::time::Instant::now();
+    let m = repro::model::mpnet::load_mpnet::<B>(&dir, &Default::default()).unwrap();
+    let load_s = t0.elapsed().as_secs_f64();
+    let r = fixture("mpnet/reference.json");
+    assert_eq!(
+        m.max_seq_length as u64,
+        r["max_seq_length"].as_u64().unwrap()
+    );
+    let sentences = r["sentences"].as_array().unwrap();
+    assert_eq!(sentences.len(), 10);
+    let texts: Vec<&str> = sentences
+        .iter()
+        .map(|s| s["text"].as_str().unwrap())
+        .collect();
+    for s in sentences {
+        let ids = m.encode(s["text"].as_str().unwrap()).unwrap();
+        assert_eq!(ids, ids_of(&s["ids"]), "token ids of {:?}", s["text"]);
+    }
+    let t1 = std::time::Instant::now();
+    let got = m.embed(&texts).unwrap();
+    let embed_s = t1.elapsed().as_secs_f64();
+    let mut worst = f64::INFINITY;
+    for (g, s) in got.iter().zip(sentences) {
+        let want: Vec<f64> = s["embedding"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|x| x.as_f64().unwrap())
+            .collect();
+        assert_eq!(g.len(), want.len());
+        let dot: f64 = g.iter().zip(&want).map(|(a, b)| f64::from(*a) * b).sum();
+        let na: f64 = g.iter().map(|a| f64::from(*a).powi(2)).sum::<f64>().sqrt();
+        let nb: f64 = want.iter().map(|b| b * b).sum::<f64>().sqrt();
+        let cos = dot / (na * nb);
+        assert!(cos >= 0.9999, "{:?}: cosine {cos}", s["text"]);
+        worst = worst.min(cos);
+    }
+    eprintln!(
+        "mpnet: min cosine vs sentence-transformers over {} sentences = {worst:.8}; load {load_s:.2} s, embed {embed_s:.2} s ({:.1} sentences/s)",
+        got.len(),
+        got.len() as f64 / embed_s
+    );
+}

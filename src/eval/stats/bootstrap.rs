@@ -63,7 +63,7 @@ pub struct BootstrapResult {
 
 /// Quantile with linear interpolation of sorted data, as `np.quantile`
 /// (`method='linear'`, including numpy's two-sided lerp).
-fn quantile_sorted(sorted: &[f64], q: f64) -> f64 {
+pub(super) fn quantile_sorted(sorted: &[f64], q: f64) -> f64 {
     let h = (sorted.len() - 1) as f64 * q;
     let lo = h.floor();
     let t = h - lo;

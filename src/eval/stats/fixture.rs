@@ -19,6 +19,13 @@ impl Fixture {
         Self(serde_json::from_str(text).expect("fixture JSON parses"))
     }
 
+    /// Parses the evaluation-stage fixture (`tests/fixtures/stats/eval_fixtures.json`,
+    /// made by `make_eval_fixtures.py`).
+    pub(crate) fn load_eval() -> Self {
+        let text = include_str!("../../../tests/fixtures/stats/eval_fixtures.json");
+        Self(serde_json::from_str(text).expect("fixture JSON parses"))
+    }
+
     /// The cases of one statistic.
     pub(crate) fn cases(&self, key: &str) -> Vec<Case<'_>> {
         self.0[key]

@@ -15,6 +15,8 @@ mod ks_exact;
 mod mcnemar;
 mod mutual_info;
 mod parity;
+mod parity_bootstrap;
+mod semdiv_bootstrap;
 mod smirnov;
 mod special;
 mod summary;
@@ -40,6 +42,8 @@ pub use mutual_info::{
     mutual_info_score,
 };
 pub use parity::{ParityGap, parity_gap, relative_drop};
+pub use parity_bootstrap::{GroupRewards, ParityBootstrap, StratifiedConfig, parity_bootstrap};
+pub use semdiv_bootstrap::{SemDivConfig, SemDivDiff, semdiv_paired_bootstrap};
 pub use summary::{MeanSd, mean_sd};
 pub use wasserstein::{
     W1_DEFAULT_PERMUTATIONS, W1Test, wasserstein1, wasserstein1_permutation_test,

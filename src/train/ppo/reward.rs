@@ -11,17 +11,14 @@
 //! was trained (BERT: mean; Llama: last real token) and read by its head.
 //! The score enters PPO at the last response token.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use anyhow::Context;
 use burn::tensor::backend::Backend;
 use tokenizers::Tokenizer;
 
-use super::logprobs::host;
-use crate::data::tokenize::encode;
-use crate::model::encoder::{LoadedEncoder, load_encoder};
-use crate::train::head::RewardHead;
-use crate::train::rm_dir::read_head;
+use crate::train::rm_scorer::{RewardScorer, load_reward_model};
+use crate::util::hooks::Quiet;
 
 /// Scores responses to prompts.
 pub trait Reward {
@@ -59,18 +56,18 @@ impl Reward for TokenCount {
 /// Rows scored per RM forward pass.
 const RM_BATCH: usize = 16;
 
-/// A trained reward model read from its `model/` directory.
+/// A trained reward model read from its `model/` directory
+/// ([`crate::train::rm_scorer`], the scorer `eval.parity` uses too), with
+/// the policy's tokenizer to decode responses.
 pub struct RmScorer<B: Backend> {
-    rm: LoadedEncoder<B>,
-    head: RewardHead<B>,
+    rm: RewardScorer<B>,
     policy_tokenizer: Tokenizer,
     max_len: usize,
-    tokenizer_path: PathBuf,
 }
 
 impl<B: Backend> RmScorer<B> {
-    /// Loads `dir` (backbone, `head.safetensors`); responses are decoded with
-    /// `policy_tokenizer`.
+    /// Loads `dir` (backbone, `head.safetensors`, `rm.json`); responses are
+    /// decoded with `policy_tokenizer`.
     ///
     /// # Errors
     /// A missing or unreadable file.
@@ -80,42 +77,33 @@ impl<B: Backend> RmScorer<B> {
         max_len: usize,
         device: &B::Device,
     ) -> anyhow::Result<Self> {
-        let rm = load_encoder::<B>(dir, device)
+        let rm = load_reward_model::<B>(dir, device)
             .with_context(|| format!("loading the reward model in {}", dir.display()))?;
-        let head = read_head::<B>(dir, rm.hidden, device)?;
         Ok(RmScorer {
             rm,
-            head,
             policy_tokenizer,
             max_len,
-            tokenizer_path: dir.join("tokenizer.json"),
         })
     }
 }
 
 impl<B: Backend> Reward for RmScorer<B> {
     fn score(&self, prompts: &[&str], responses: &[Vec<u32>]) -> anyhow::Result<Vec<f64>> {
-        let mut seqs = Vec::with_capacity(prompts.len());
-        for (p, r) in prompts.iter().zip(responses) {
-            let text = self.policy_tokenizer.decode(r, true).map_err(|e| {
-                anyhow::anyhow!("decoding a response with the policy's tokenizer: {e}")
-            })?;
-            let e = encode(
-                &self.rm.tokenizer,
-                p,
-                &text,
-                self.max_len,
-                &self.tokenizer_path,
-            )?;
-            seqs.push(e.ids);
-        }
-        let mut out = Vec::with_capacity(seqs.len());
-        for chunk in seqs.chunks(RM_BATCH) {
-            let batch = self.rm.batch(chunk);
-            let r = self.head.forward(self.rm.encoder.pooled(&batch));
-            out.extend(host(r)?.into_iter().map(f64::from));
-        }
-        Ok(out)
+        let texts = responses
+            .iter()
+            .map(|r| {
+                self.policy_tokenizer.decode(r, true).map_err(|e| {
+                    anyhow::anyhow!("decoding a response with the policy's tokenizer: {e}")
+                })
+            })
+            .collect::<anyhow::Result<Vec<String>>>()?;
+        let pairs: Vec<(&str, &str)> = prompts
+            .iter()
+            .copied()
+            .zip(texts.iter().map(String::as_str))
+            .collect();
+        self.rm
+            .score(&pairs, self.max_len, RM_BATCH, &Quiet::new(0, "reward"))
     }
 
     fn text(&self, response: &[u32]) -> String {
