@@ -44,6 +44,8 @@ fn paper_yaml_status_and_dry_run_work_offline() {
         "rm[lambda_adv=2.0]",
         "rm_multi[lambda_adv=0.2]",
         "audit[lambda_adv=0.2]",
+        "ppo_baseline",
+        "ppo_fair_curiosity",
         "report",
     ] {
         assert!(
@@ -86,6 +88,7 @@ fn paper_cpu_yaml_extends_it_and_plans_offline() {
         "features_multi",
         "rm[lambda_adv=1.5]",
         "dist_multi[lambda_adv=0.0]",
+        "ppo_fair",
     ] {
         assert!(
             s.stdout.contains(stage),

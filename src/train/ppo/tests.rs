@@ -81,6 +81,7 @@ fn rollout_logprobs_equal_teacher_forced_and_adapters_off_is_the_base_model() {
             worst = worst.max((x - y).abs());
         }
     }
+    eprintln!("max |rollout − teacher-forced log-prob| = {worst:.3e}");
     assert!(
         worst <= 1e-4,
         "rollout vs teacher-forced log-probs differ by {worst}"
@@ -103,6 +104,7 @@ fn rollout_logprobs_equal_teacher_forced_and_adapters_off_is_the_base_model() {
         same = same.max((a - b).abs());
         moved = moved.max((a - c).abs());
     }
+    eprintln!("max |adapters off − base| = {same:.3e}, max |policy − reference| = {moved:.3e}");
     assert!(
         same <= 1e-6,
         "reference differs from the base model by {same}"
