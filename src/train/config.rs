@@ -82,6 +82,12 @@ pub struct TrainConfig {
     /// has its own).
     #[serde(default = "probe_max_len")]
     pub probe_max_len: usize,
+    /// Base seed of this run's random streams, replacing `params.seed` in
+    /// `H(seed, stage base name, purpose)` (ARCHITECTURE.md, "Determinism");
+    /// `None`: `params.seed`. A `seed` matrix axis sets it per expansion, so
+    /// every λ of one seed shares initialisation and batch order.
+    #[serde(default)]
+    pub seed: Option<u64>,
 }
 
 fn one() -> usize {
@@ -133,6 +139,7 @@ impl Default for TrainConfig {
             moment_eps: eps(),
             log_every: log_every(),
             probe_max_len: probe_max_len(),
+            seed: None,
         }
     }
 }

@@ -11,6 +11,7 @@ mod crash;
 mod data_real;
 mod extends_set;
 mod failures;
+mod ground_truth_minilm;
 mod layering;
 mod malformed;
 mod matrix;
