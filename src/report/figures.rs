@@ -107,7 +107,8 @@ pub struct LinePanel {
     pub title: String,
     /// x-axis label.
     pub x_desc: String,
-    /// `(legend label, points)` per line.
+    /// `(legend label, points)` per line; an empty label stays out of the
+    /// legend (panels that share their lines' colours label them once).
     pub series: Vec<(String, Vec<(f64, f64)>)>,
     /// `(label, y)` of a dashed horizontal reference line.
     pub reference: Option<(String, f64)>,
@@ -345,13 +346,14 @@ fn line_panel<DB: DrawingBackend>(
         let s = chart
             .draw_series(LineSeries::new(pts.iter().copied(), color.stroke_width(2)))
             .map_err(|e| e.to_string())?;
-        if text {
+        if text && !label.is_empty() {
             s.label(label.clone()).legend(move |(x, y)| {
                 PathElement::new(vec![(x, y), (x + 20, y)], color.stroke_width(2))
             });
         }
     }
-    if text {
+    let labelled = p.reference.is_some() || p.series.iter().any(|s| !s.0.is_empty());
+    if text && labelled {
         chart
             .configure_series_labels()
             .position(SeriesLabelPosition::UpperRight)

@@ -172,22 +172,24 @@ fn dynamics(list: &[Named<Vec<EvalCurve>>]) -> Option<Figure> {
             .lambda
             .map_or_else(|| n.name.clone(), |l| format!("λ_adv = {l}"));
         match &n.seed {
-            Some(s) => format!("{l}, seed {s}"),
+            Some(s) => format!("{l} (seed {s})"),
             None => l,
         }
     };
-    let series = |f: &dyn Fn(&EvalCurve) -> Option<f64>| -> Vec<(String, Vec<(f64, f64)>)> {
-        list.iter()
-            .map(|n| {
-                let pts = n
-                    .value
-                    .iter()
-                    .filter_map(|c| Some((c.epoch as f64, f(c)?)))
-                    .collect();
-                (label(n), pts)
-            })
-            .collect()
-    };
+    // The first panel's legend names every line; the others share its colours.
+    let series =
+        |f: &dyn Fn(&EvalCurve) -> Option<f64>, legend: bool| -> Vec<(String, Vec<(f64, f64)>)> {
+            list.iter()
+                .map(|n| {
+                    let pts = n
+                        .value
+                        .iter()
+                        .filter_map(|c| Some((c.epoch as f64, f(c)?)))
+                        .collect();
+                    (if legend { label(n) } else { String::new() }, pts)
+                })
+                .collect()
+        };
     let chance_ce = list
         .iter()
         .flat_map(|n| n.value.iter())
@@ -195,11 +197,16 @@ fn dynamics(list: &[Named<Vec<EvalCurve>>]) -> Option<Figure> {
     let panel = |title: &str, f: &dyn Fn(&EvalCurve) -> Option<f64>, reference| LinePanel {
         title: title.into(),
         x_desc: "epoch".into(),
-        series: series(f),
+        series: series(f, false),
         reference,
     };
     Some(Figure::Lines(vec![
-        panel("category mean gap", &|c| c.mean_gap, None),
+        LinePanel {
+            title: "category mean gap".into(),
+            x_desc: "epoch".into(),
+            series: series(&|c| c.mean_gap, true),
+            reference: None,
+        },
         panel("KS statistic", &|c| c.ks, None),
         panel(
             "MI − permuted MI (nats)",
