@@ -1,7 +1,8 @@
 //! The report's figures, drawn with plotters into PNG (bitmap backend,
 //! encoded with the `png` crate) and SVG: reward histograms by category
 //! (Figures 1–4), chosen vs rejected (Figures 5–6), baseline vs fair side by
-//! side, and the λ sweep of KS, W1, MI and BT accuracy.
+//! side, and the λ sweep (mean ± sd across seeds as error bars, the
+//! paper's values as red crosses).
 //!
 //! Text is drawn with a bundled subset of DejaVu Sans
 //! (`assets/fonts/DejaVuSans-subset.ttf`, ASCII plus ± · λ Δ – — −), so no
@@ -76,13 +77,41 @@ pub struct HistPanel {
     pub hists: Vec<Hist>,
 }
 
-/// One panel of a sweep: y against λ.
+/// One point of a sweep: the mean across seeds at λ and its sd.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct SweepPoint {
+    /// λ_adv.
+    pub lambda: f64,
+    /// Mean across seeds (the value, with one seed).
+    pub mean: f64,
+    /// Sd across seeds, drawn as an error bar of ± sd; `None` with one seed.
+    pub sd: Option<f64>,
+}
+
+/// One panel of a sweep: y against λ, with the paper's values marked.
 #[derive(Debug, Clone, PartialEq)]
 pub struct SweepPanel {
     /// Panel title (the metric).
     pub title: String,
-    /// `(λ, value)` points in λ order.
-    pub points: Vec<(f64, f64)>,
+    /// Our points in λ order.
+    pub points: Vec<SweepPoint>,
+    /// The paper's `(λ, value)`, drawn as red crosses.
+    pub paper: Vec<(f64, f64)>,
+}
+
+/// One panel of lines against a shared x (the epoch), with an optional
+/// horizontal reference (chance).
+#[derive(Debug, Clone, PartialEq)]
+pub struct LinePanel {
+    /// Panel title.
+    pub title: String,
+    /// x-axis label.
+    pub x_desc: String,
+    /// `(legend label, points)` per line; an empty label stays out of the
+    /// legend (panels that share their lines' colours label them once).
+    pub series: Vec<(String, Vec<(f64, f64)>)>,
+    /// `(label, y)` of a dashed horizontal reference line.
+    pub reference: Option<(String, f64)>,
 }
 
 /// What to draw.
@@ -90,10 +119,10 @@ pub struct SweepPanel {
 pub enum Figure {
     /// Histogram panels side by side.
     Hists(Vec<HistPanel>),
-    /// Sweep panels on a 2 × 2 grid.
+    /// Sweep panels on a grid of two rows.
     Sweep(Vec<SweepPanel>),
-    /// Training curves on a 2 × 2 grid: like [`Figure::Sweep`], x = PPO step.
-    Curves(Vec<SweepPanel>),
+    /// Line panels on a grid of two rows.
+    Lines(Vec<LinePanel>),
 }
 
 type DrawResult = Result<(), String>;
@@ -187,10 +216,30 @@ fn sweep_panel<DB: DrawingBackend>(
     area: &DrawingArea<DB, Shift>,
     p: &SweepPanel,
     text: bool,
-    x_desc: &str,
 ) -> DrawResult {
-    let (x0, x1) = range(p.points.iter().map(|q| q.0));
-    let (y0, y1) = range(p.points.iter().map(|q| q.1));
+    let pts: Vec<SweepPoint> = p
+        .points
+        .iter()
+        .copied()
+        .filter(|q| q.mean.is_finite())
+        .collect();
+    let paper: Vec<(f64, f64)> = p
+        .paper
+        .iter()
+        .copied()
+        .filter(|q| q.1.is_finite())
+        .collect();
+    let sd = |q: &SweepPoint| q.sd.filter(|s| s.is_finite()).unwrap_or(0.0);
+    let (x0, x1) = range(
+        pts.iter()
+            .map(|q| q.lambda)
+            .chain(paper.iter().map(|q| q.0)),
+    );
+    let (y0, y1) = range(
+        pts.iter()
+            .flat_map(|q| [q.mean - sd(q), q.mean + sd(q)])
+            .chain(paper.iter().map(|q| q.1)),
+    );
     let mut b = ChartBuilder::on(area);
     b.margin(10)
         .x_label_area_size(if text { 35 } else { 5 })
@@ -204,22 +253,116 @@ fn sweep_panel<DB: DrawingBackend>(
     if text {
         chart
             .configure_mesh()
-            .x_desc(x_desc)
+            .x_desc("λ_adv")
             .draw()
             .map_err(|e| e.to_string())?;
     }
-    let pts: Vec<(f64, f64)> = p
-        .points
-        .iter()
-        .copied()
-        .filter(|q| q.1.is_finite())
-        .collect();
+    let s = chart
+        .draw_series(LineSeries::new(
+            pts.iter().map(|q| (q.lambda, q.mean)),
+            BLUE.stroke_width(2),
+        ))
+        .map_err(|e| e.to_string())?;
+    if text {
+        s.label("ours (mean ± sd across seeds)")
+            .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], BLUE.stroke_width(2)));
+    }
+    // Error bars: a vertical segment from mean − sd to mean + sd, and the
+    // mean as a dot (drawn by hand: plotters' ErrorBar needs a feature we
+    // do not build).
     chart
-        .draw_series(LineSeries::new(pts.iter().copied(), BLUE.stroke_width(2)))
+        .draw_series(pts.iter().filter(|q| sd(q) > 0.0).map(|q| {
+            PathElement::new(
+                vec![(q.lambda, q.mean - sd(q)), (q.lambda, q.mean + sd(q))],
+                BLUE.stroke_width(2),
+            )
+        }))
         .map_err(|e| e.to_string())?;
     chart
-        .draw_series(pts.iter().map(|&q| Circle::new(q, 4, BLUE.filled())))
+        .draw_series(
+            pts.iter()
+                .map(|q| Circle::new((q.lambda, q.mean), 4, BLUE.filled())),
+        )
         .map_err(|e| e.to_string())?;
+    if !paper.is_empty() {
+        let s = chart
+            .draw_series(paper.iter().map(|&q| Cross::new(q, 6, RED.stroke_width(2))))
+            .map_err(|e| e.to_string())?;
+        if text {
+            s.label("paper")
+                .legend(|(x, y)| Cross::new((x + 10, y), 6, RED.stroke_width(2)));
+        }
+    }
+    if text {
+        chart
+            .configure_series_labels()
+            .position(SeriesLabelPosition::UpperRight)
+            .background_style(WHITE.mix(0.8))
+            .border_style(BLACK)
+            .draw()
+            .map_err(|e| e.to_string())?;
+    }
+    Ok(())
+}
+
+fn line_panel<DB: DrawingBackend>(
+    area: &DrawingArea<DB, Shift>,
+    p: &LinePanel,
+    text: bool,
+) -> DrawResult {
+    let finite = |q: &&(f64, f64)| q.0.is_finite() && q.1.is_finite();
+    let all = || p.series.iter().flat_map(|s| s.1.iter().filter(finite));
+    let (x0, x1) = range(all().map(|q| q.0));
+    let (y0, y1) = range(all().map(|q| q.1).chain(p.reference.iter().map(|r| r.1)));
+    let mut b = ChartBuilder::on(area);
+    b.margin(10)
+        .x_label_area_size(if text { 35 } else { 5 })
+        .y_label_area_size(if text { 60 } else { 5 });
+    if text {
+        b.caption(&p.title, ("sans-serif", 18));
+    }
+    let mut chart = b
+        .build_cartesian_2d(x0..x1, y0..y1)
+        .map_err(|e| e.to_string())?;
+    if text {
+        chart
+            .configure_mesh()
+            .x_desc(p.x_desc.as_str())
+            .draw()
+            .map_err(|e| e.to_string())?;
+    }
+    if let Some((label, y)) = &p.reference {
+        let y = *y;
+        let dashes = DashedLineSeries::new(vec![(x0, y), (x1, y)], 6, 4, BLACK.stroke_width(1));
+        let s = chart.draw_series(dashes).map_err(|e| e.to_string())?;
+        if text {
+            s.label(label.clone())
+                .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], BLACK));
+        }
+    }
+    for (i, (label, pts)) in p.series.iter().enumerate() {
+        let color = Palette99::pick(i).to_rgba();
+        let pts: Vec<(f64, f64)> = pts.iter().filter(finite).copied().collect();
+        let s = chart
+            .draw_series(LineSeries::new(pts.iter().copied(), color.stroke_width(2)))
+            .map_err(|e| e.to_string())?;
+        if text && !label.is_empty() {
+            s.label(label.clone()).legend(move |(x, y)| {
+                PathElement::new(vec![(x, y), (x + 20, y)], color.stroke_width(2))
+            });
+        }
+    }
+    let labelled = p.reference.is_some() || p.series.iter().any(|s| !s.0.is_empty());
+    if text && labelled {
+        chart
+            .configure_series_labels()
+            .position(SeriesLabelPosition::UpperRight)
+            .background_style(WHITE.mix(0.8))
+            .border_style(BLACK)
+            .label_font(("sans-serif", 11))
+            .draw()
+            .map_err(|e| e.to_string())?;
+    }
     Ok(())
 }
 
@@ -228,7 +371,8 @@ impl Figure {
     pub fn size(&self) -> (u32, u32) {
         match self {
             Figure::Hists(p) => (640 * p.len().max(1) as u32, 480),
-            Figure::Sweep(_) | Figure::Curves(_) => (1000, 760),
+            Figure::Sweep(p) => (500 * p.len().div_ceil(2).max(1) as u32, 760),
+            Figure::Lines(p) => (500 * p.len().div_ceil(2).max(1) as u32, 760),
         }
     }
 
@@ -241,15 +385,16 @@ impl Figure {
                     hist_panel(a, p, text)?;
                 }
             }
-            Figure::Sweep(panels) | Figure::Curves(panels) => {
-                let x_desc = if matches!(self, Figure::Curves(_)) {
-                    "PPO step"
-                } else {
-                    "λ_adv"
-                };
-                let areas = root.split_evenly((2, 2));
+            Figure::Sweep(panels) => {
+                let areas = root.split_evenly((2, panels.len().div_ceil(2).max(1)));
                 for (a, p) in areas.iter().zip(panels) {
-                    sweep_panel(a, p, text, x_desc)?;
+                    sweep_panel(a, p, text)?;
+                }
+            }
+            Figure::Lines(panels) => {
+                let areas = root.split_evenly((2, panels.len().div_ceil(2).max(1)));
+                for (a, p) in areas.iter().zip(panels) {
+                    line_panel(a, p, text)?;
                 }
             }
         }
@@ -361,28 +506,65 @@ mod tests {
     }
 
     #[test]
-    fn a_sweep_with_degenerate_values_still_renders() {
+    fn a_sweep_with_error_bars_paper_marks_and_degenerate_values_renders() {
         let dir = tempfile::tempdir().unwrap();
+        let pt = |lambda, mean, sd| SweepPoint { lambda, mean, sd };
         let fig = Figure::Sweep(vec![
             SweepPanel {
                 title: "KS".into(),
-                points: vec![(0.0, 0.4), (0.2, 0.1)],
+                points: vec![pt(0.0, 0.4, Some(0.05)), pt(0.2, 0.1, Some(0.02))],
+                paper: vec![(0.0, 0.43), (0.2, 0.10)],
             },
             SweepPanel {
                 title: "W1".into(),
-                points: vec![(0.0, 1.0), (0.2, 1.0)],
+                points: vec![pt(0.0, 1.0, None), pt(0.2, 1.0, None)],
+                paper: vec![],
             },
             SweepPanel {
                 title: "MI".into(),
-                points: vec![(0.0, f64::NAN)],
+                points: vec![pt(0.0, f64::NAN, Some(f64::NAN))],
+                paper: vec![(0.0, 0.2282)],
             },
             SweepPanel {
                 title: "BT accuracy".into(),
                 points: vec![],
+                paper: vec![],
             },
         ]);
-        fig.write(dir.path(), "s").unwrap();
+        let svg = fig.write(dir.path(), "s").unwrap();
+        assert!(svg.contains("paper"), "legend names the paper's marks");
         let (w, h, _) = decode(&dir.path().join("s.png"));
+        assert_eq!((w, h), (1000, 760));
+    }
+
+    #[test]
+    fn line_panels_with_a_chance_reference_render() {
+        let dir = tempfile::tempdir().unwrap();
+        let panel = |title: &str, reference| LinePanel {
+            title: title.into(),
+            x_desc: "epoch".into(),
+            series: vec![
+                (
+                    "λ_adv = 0.2".into(),
+                    vec![(1.0, 0.6), (2.0, 0.68), (3.0, f64::NAN)],
+                ),
+                ("λ_adv = 1".into(), vec![(1.0, 0.5), (2.0, 0.7)]),
+            ],
+            reference,
+        };
+        let fig = Figure::Lines(vec![
+            panel("adversary CE", Some(("ln K".into(), 2f64.ln()))),
+            panel("KS", None),
+            LinePanel {
+                title: "empty".into(),
+                x_desc: "epoch".into(),
+                series: vec![],
+                reference: None,
+            },
+        ]);
+        let svg = fig.write(dir.path(), "l").unwrap();
+        assert!(svg.contains("ln K"), "the reference is labelled");
+        let (w, h, _) = decode(&dir.path().join("l.png"));
         assert_eq!((w, h), (1000, 760));
     }
 }

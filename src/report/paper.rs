@@ -6,13 +6,15 @@ use std::path::Path;
 
 use anyhow::Context;
 
-use super::figures::{Figure, Hist, HistPanel, SweepPanel, text_available};
+use super::figures::{Figure, Hist, HistPanel, LinePanel, SweepPanel, SweepPoint, text_available};
 use super::html::{InlineFigure, render};
-use super::inputs::{Named, ReportInputs, at_lambda};
+use super::inputs::{Named, ReportInputs, at_lambda, groups};
 use super::paper_values::PaperValue;
 use super::policies::{policy_tables, ppo_figure};
-use super::tables::{Roles, audit, distributions, reproduction, stereotype, sweep};
+use super::tables::{Roles, audit, distributions, mean_sd_of, reproduction, stereotype, sweep};
 use crate::eval::distribution::{Distribution, GroupSummary};
+use crate::eval::stats::Verdict;
+use crate::train::curves::EvalCurve;
 
 /// Settings of the report.
 #[derive(Debug, Clone, PartialEq)]
@@ -34,8 +36,13 @@ pub struct ReportSummary {
     pub figures: Vec<String>,
     /// Reproduction rows where both our values exist.
     pub directions_checked: usize,
-    /// Of those, rows whose direction matches the paper's.
+    /// Of those, rows whose paired difference across seeds has the paper's
+    /// sign beyond 2 SE ("yes").
     pub directions_hold: usize,
+    /// Rows whose difference has the opposite sign beyond 2 SE ("no").
+    pub directions_contradicted: usize,
+    /// Rows within 2 SE of no effect, or with one seed ("within noise").
+    pub directions_within_noise: usize,
     /// Whether figures carry text (false: the font could not be registered).
     pub figure_text: bool,
 }
@@ -108,8 +115,117 @@ fn sides_panel(title: String, d: &Distribution) -> HistPanel {
 }
 
 fn lambda_label(n: &Named<Distribution>) -> String {
-    n.lambda
-        .map_or_else(|| n.name.clone(), |l| format!("λ_adv = {l}"))
+    let l = n
+        .lambda
+        .map_or_else(|| n.name.clone(), |l| format!("λ_adv = {l}"));
+    match &n.seed {
+        Some(s) => format!("{l}, seed {s}"),
+        None => l,
+    }
+}
+
+/// The λ-sweep panel of one headline metric: mean ± sd across seeds per λ,
+/// and the paper's values of `paper_q` where given.
+fn sweep_panel(
+    inp: &ReportInputs,
+    paper: &[PaperValue],
+    title: &str,
+    key: &str,
+    paper_q: Option<&str>,
+) -> SweepPanel {
+    let points = groups(&inp.distributions)
+        .iter()
+        .filter_map(|g| {
+            let xs: Vec<f64> = g
+                .values(|d| d.headline().get(key)?.as_f64())
+                .iter()
+                .map(|v| v.value)
+                .collect();
+            let (mean, sd) = mean_sd_of(&xs)?;
+            Some(SweepPoint {
+                lambda: g.lambda?,
+                mean,
+                sd,
+            })
+        })
+        .collect();
+    let paper = paper_q.map_or_else(Vec::new, |q| {
+        paper
+            .iter()
+            .filter(|p| p.quantity == q)
+            .map(|p| (p.lambda, p.value))
+            .collect()
+    });
+    SweepPanel {
+        title: title.into(),
+        points,
+        paper,
+    }
+}
+
+/// The adversary-dynamics figure of RM curves (`None` without any).
+fn dynamics(list: &[Named<Vec<EvalCurve>>]) -> Option<Figure> {
+    if list.iter().all(|n| n.value.is_empty()) {
+        return None;
+    }
+    let label = |n: &Named<Vec<EvalCurve>>| {
+        let l = n
+            .lambda
+            .map_or_else(|| n.name.clone(), |l| format!("λ_adv = {l}"));
+        match &n.seed {
+            Some(s) => format!("{l} (seed {s})"),
+            None => l,
+        }
+    };
+    // The first panel's legend names every line; the others share its colours.
+    let series =
+        |f: &dyn Fn(&EvalCurve) -> Option<f64>, legend: bool| -> Vec<(String, Vec<(f64, f64)>)> {
+            list.iter()
+                .map(|n| {
+                    let pts = n
+                        .value
+                        .iter()
+                        .filter_map(|c| Some((c.epoch as f64, f(c)?)))
+                        .collect();
+                    (if legend { label(n) } else { String::new() }, pts)
+                })
+                .collect()
+        };
+    let chance_ce = list
+        .iter()
+        .flat_map(|n| n.value.iter())
+        .find_map(|c| c.chance_ce);
+    let panel = |title: &str, f: &dyn Fn(&EvalCurve) -> Option<f64>, reference| LinePanel {
+        title: title.into(),
+        x_desc: "epoch".into(),
+        series: series(f, false),
+        reference,
+    };
+    Some(Figure::Lines(vec![
+        LinePanel {
+            title: "category mean gap".into(),
+            x_desc: "epoch".into(),
+            series: series(&|c| c.mean_gap, true),
+            reference: None,
+        },
+        panel("KS statistic", &|c| c.ks, None),
+        panel(
+            "MI − permuted MI (nats)",
+            &|c| Some(c.mi? - c.mi_null?),
+            None,
+        ),
+        panel(
+            "adversary CE (nats)",
+            &|c| c.adv_ce,
+            chance_ce.map(|l| ("ln K".to_string(), l)),
+        ),
+        panel(
+            "adversary balanced accuracy",
+            &|c| c.adv_balanced_accuracy,
+            chance_ce.map(|l| ("chance 1/K".to_string(), (-l).exp())),
+        ),
+        panel("eval BT accuracy", &|c| Some(c.bt_accuracy), None),
+    ]))
 }
 
 /// Writes everything under `out` and returns what was written.
@@ -145,7 +261,9 @@ pub fn build(
 
     let mut figs: Vec<(String, String, Figure)> = Vec::new();
     for (slot, list) in [("distribution", &inp.distributions), ("multi", &inp.multi)] {
-        for n in list {
+        // One seed per setting is drawn (the first); the tables hold them all.
+        for g in groups(list) {
+            let n = g.first();
             let s = slug(&n.name);
             figs.push((
                 format!("{slot}_{s}"),
@@ -165,6 +283,7 @@ pub fn build(
             at_lambda(list, cfg.roles.baseline),
             at_lambda(list, cfg.roles.fair),
         ) {
+            let (b, f) = (b.first(), f.first());
             figs.push((
                 format!("{slot}_baseline_vs_fair"),
                 format!(
@@ -180,30 +299,23 @@ pub fn build(
             ));
         }
     }
-    let swept: Vec<&Named<Distribution>> = inp
-        .distributions
+    let swept = groups(&inp.distributions)
         .iter()
-        .filter(|n| n.lambda.is_some())
-        .collect();
-    if swept.len() >= 2 {
-        let panel = |title: &str, key: &str| SweepPanel {
-            title: title.into(),
-            points: swept
-                .iter()
-                .filter_map(|n| {
-                    let v = n.value.headline().get(key)?.as_f64()?;
-                    Some((n.lambda?, v))
-                })
-                .collect(),
-        };
+        .filter(|g| g.lambda.is_some())
+        .count();
+    if swept >= 2 {
+        let panel =
+            |title: &str, key: &str, q: Option<&str>| sweep_panel(inp, paper, title, key, q);
         figs.push((
             "lambda_sweep".into(),
-            "KS, Wasserstein-1, MI (nats) and BT accuracy against λ_adv".into(),
+            "KS, Wasserstein-1, MI and its permuted null (nats), BT loss (nats) and BT accuracy against λ_adv: mean ± sd across seeds (error bars), the paper's values as red crosses (App. A.9 for MI and BT loss, §4 for KS; the paper's W1 is on its own RM's reward scale and is not drawn).".into(),
             Figure::Sweep(vec![
-                panel("KS statistic", "ks"),
-                panel("Wasserstein-1", "w1"),
-                panel("MI (nats)", "mi"),
-                panel("BT accuracy", "bt_accuracy"),
+                panel("KS statistic", "ks", Some("ks")),
+                panel("MI (nats)", "mi", Some("mi")),
+                panel("BT loss (nats)", "bt_loss", Some("bt_loss")),
+                panel("Wasserstein-1", "w1", None),
+                panel("MI of permuted categories (nats)", "mi_permuted", None),
+                panel("BT accuracy", "bt_accuracy", None),
             ]),
         ));
     }
@@ -214,6 +326,24 @@ pub fn build(
                 format!(
                     "PPO curves of {}: mean RM score, KL, β and intrinsic reward per step",
                     n.name
+                ),
+                fig,
+            ));
+        }
+    }
+    for (stem, task, list) in [
+        ("adversary_dynamics", "helpful vs harmless", &inp.training),
+        (
+            "adversary_dynamics_multi",
+            "the 19 categories",
+            &inp.training_multi,
+        ),
+    ] {
+        if let Some(fig) = dynamics(list) {
+            figs.push((
+                stem.into(),
+                format!(
+                    "The adversarial game per epoch on the eval split ({task}), one line per reward model: the category mean gap of the rewards (two categories: second minus first, so an overshoot changes sign; more: largest minus smallest), KS, MI minus the MI of permuted categories, the adversary's cross-entropy against ln K (dashed; at or above it the adversary reads nothing), and its balanced accuracy against chance 1/K (dashed)."
                 ),
                 fig,
             ));
@@ -232,7 +362,7 @@ pub fn build(
     let mut notes = cfg.notes.clone();
     notes.extend([
         format!(
-            "Baseline: the input with λ_adv = {}; fair model: λ_adv = {} (λ is read from the matrix expansion names of the inputs).",
+            "Baseline: the inputs with λ_adv = {}; fair model: λ_adv = {} (λ and the seed are read from the matrix expansion names of the inputs). Every table shows mean ± sd across seeds; per-input figures show the first seed of each setting.",
             cfg.roles.baseline, cfg.roles.fair
         ),
         if text {
@@ -242,13 +372,21 @@ pub fn build(
         },
     ]);
     let html = render(&cfg.title, &notes, &tables, &inline, &inp.sources);
+    let count = |want: Verdict| {
+        verdicts
+            .iter()
+            .filter(|v| v.is_some_and(|v| v.verdict == want))
+            .count()
+    };
     let hp = out.join("report.html");
     std::fs::write(&hp, html).with_context(|| format!("writing {}", hp.display()))?;
     Ok(ReportSummary {
         tables: tables.iter().map(|t| t.stem.clone()).collect(),
         figures: figs.into_iter().map(|f| f.0).collect(),
         directions_checked: verdicts.iter().filter(|v| v.is_some()).count(),
-        directions_hold: verdicts.iter().filter(|v| **v == Some(true)).count(),
+        directions_hold: count(Verdict::Yes),
+        directions_contradicted: count(Verdict::No),
+        directions_within_noise: count(Verdict::WithinNoise),
         figure_text: text,
     })
 }

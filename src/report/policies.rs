@@ -18,7 +18,7 @@ use std::path::Path;
 use anyhow::Context;
 use serde::Deserialize;
 
-use super::figures::{Figure, SweepPanel};
+use super::figures::{Figure, LinePanel};
 use super::inputs::{Named, SlotDirs, read_slot};
 use super::table::{Cell, Sources, Table};
 use super::tables::num;
@@ -352,17 +352,22 @@ pub fn short(name: &str) -> String {
 /// reward against the PPO step (panels whose column is absent are left out).
 pub fn ppo_figure(n: &Named<Curves>) -> Option<Figure> {
     let step = n.value.columns.get("step")?;
-    let panels: Vec<SweepPanel> = CURVE_PANELS
+    let panels: Vec<LinePanel> = CURVE_PANELS
         .iter()
         .filter_map(|(title, names)| {
             let col = names.iter().find_map(|c| n.value.columns.get(*c))?;
-            Some(SweepPanel {
+            Some(LinePanel {
                 title: format!("{title}, {}", short(&n.name)),
-                points: step.iter().copied().zip(col.iter().copied()).collect(),
+                x_desc: "PPO step".into(),
+                series: vec![(
+                    String::new(),
+                    step.iter().copied().zip(col.iter().copied()).collect(),
+                )],
+                reference: None,
             })
         })
         .collect();
-    (!panels.is_empty()).then_some(Figure::Curves(panels))
+    (!panels.is_empty()).then_some(Figure::Lines(panels))
 }
 
 /// Every post-PPO table that has its input.
@@ -395,10 +400,11 @@ mod tests {
         let n = Named {
             name: "ppo[policy=fair]".into(),
             lambda: None,
+            seed: None,
             source: 0,
             value: c,
         };
-        let Some(Figure::Curves(panels)) = ppo_figure(&n) else {
+        let Some(Figure::Lines(panels)) = ppo_figure(&n) else {
             panic!("no figure")
         };
         assert_eq!(panels.len(), 3, "no intrinsic column, three panels");

@@ -1,11 +1,13 @@
 //! The report's tables, built from its inputs: reward distributions
 //! (Figures 1–4's numbers), Table 2 (stereotype bias), Table 4 (audit),
-//! Table 5 (the λ sweep) and the reproduction table (paper vs ours).
+//! Table 5 (the λ sweep) and the reproduction table (paper vs ours), each
+//! as mean ± sd across the seeds of a setting (issue 12).
 
-use super::inputs::{Named, ReportInputs, at_lambda};
-use super::paper_values::{PaperValue, direction};
+use super::inputs::{Group, ReportInputs, SeedValue, at_lambda, groups};
+use super::paper_values::{PaperValue, direction, measure};
 use super::table::{Cell, Table};
 use crate::eval::distribution::Distribution;
+use crate::eval::stats::{SeedVerdict, VERDICT_SE, paired_difference, verdict};
 
 /// Which runs are the baseline and the fair model.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -29,15 +31,43 @@ fn lam(l: Option<f64>) -> Cell {
     l.map_or_else(Cell::missing, |x| Cell::text(format!("{x}")))
 }
 
-fn cell(v: Option<f64>, src: usize) -> Cell {
-    v.map_or_else(Cell::missing, |x| Cell::from_source(num(x), src))
+/// Mean ± sd (ddof 1) of `xs`; the value alone for one; `None` for none.
+pub fn mean_sd_of(xs: &[f64]) -> Option<(f64, Option<f64>)> {
+    if xs.is_empty() {
+        return None;
+    }
+    let n = xs.len() as f64;
+    let m = xs.iter().sum::<f64>() / n;
+    let sd = (xs.len() >= 2)
+        .then(|| (xs.iter().map(|x| (x - m).powi(2)).sum::<f64>() / (n - 1.0)).sqrt());
+    Some((m, sd))
+}
+
+/// Values across seeds as `mean ± sd`, formatted by `fmt`; linked to the
+/// first seed's source.
+fn spread_with(v: &[SeedValue], fmt: impl Fn(f64) -> String) -> Cell {
+    let xs: Vec<f64> = v.iter().map(|s| s.value).collect();
+    match mean_sd_of(&xs) {
+        None => Cell::missing(),
+        Some((m, None)) => Cell::from_source(fmt(m), v[0].source),
+        Some((m, Some(sd))) => Cell::from_source(format!("{} ± {}", fmt(m), fmt(sd)), v[0].source),
+    }
+}
+
+fn spread(v: &[SeedValue]) -> Cell {
+    spread_with(v, num)
 }
 
 fn headline(d: &Distribution, key: &str) -> Option<f64> {
     d.headline().get(key).and_then(serde_json::Value::as_f64)
 }
 
-/// Per distribution input: KS, W1, MI and preference numbers.
+fn seeds_cell<T>(g: &Group<'_, T>) -> Cell {
+    Cell::text(g.items.len().to_string())
+}
+
+/// Per distribution setting: KS, W1, MI and preference numbers, mean ± sd
+/// across seeds.
 pub fn distributions(inp: &ReportInputs) -> Table {
     let keys = [
         "ks",
@@ -50,27 +80,28 @@ pub fn distributions(inp: &ReportInputs) -> Table {
         "bt_accuracy",
         "bt_loss",
     ];
-    let rows = inp
-        .distributions
-        .iter()
-        .chain(&inp.multi)
-        .map(|n| {
+    let rows = groups(&inp.distributions)
+        .into_iter()
+        .chain(groups(&inp.multi))
+        .map(|g| {
+            let f = g.first();
             let mut r = vec![
-                Cell::text(&n.name),
-                lam(n.lambda),
-                Cell::from_source(n.value.categories.len().to_string(), n.source),
-                Cell::from_source(n.value.n.to_string(), n.source),
+                Cell::text(&g.name),
+                lam(g.lambda),
+                seeds_cell(&g),
+                Cell::from_source(f.value.categories.len().to_string(), f.source),
+                Cell::from_source(f.value.n.to_string(), f.source),
             ];
-            r.extend(keys.iter().map(|k| cell(headline(&n.value, k), n.source)));
+            r.extend(keys.iter().map(|k| spread(&g.values(|d| headline(d, k)))));
             r
         })
         .collect();
     Table {
         stem: "reward_distributions".into(),
-        caption: "Reward distributions by category (§4, App. A.8). KS, W1 and their p-values are for the pair of categories (the largest over pairs with more than two categories; the p-value is the largest too); W1 std is W1 on rewards z-scored with the pooled mean and sd; MI in nats over equal-width bins (each input's `bins`, 50 by default), with the MI of the same rewards with categories permuted beside it; BT accuracy and loss over eval pairs.".into(),
+        caption: "Reward distributions by category (§4, App. A.8), mean ± sd across seeds (the `seeds` column; one seed: the value alone). KS, W1 and their p-values are for the pair of categories (the largest over pairs with more than two categories; the p-value is the largest too); W1 std is W1 on rewards z-scored with the pooled mean and sd; MI in nats over equal-width bins (each input's `bins`, 50 by default), with the MI of the same rewards with categories permuted beside it; BT accuracy and loss over eval pairs.".into(),
         header: [
-            "input", "λ_adv", "categories", "n", "KS", "KS p", "W1", "W1 std", "W1 p", "MI", "MI permuted",
-            "BT accuracy", "BT loss",
+            "input", "λ_adv", "seeds", "categories", "n", "KS", "KS p", "W1", "W1 std", "W1 p", "MI",
+            "MI permuted", "BT accuracy", "BT loss",
         ]
         .map(String::from)
         .to_vec(),
@@ -78,45 +109,73 @@ pub fn distributions(inp: &ReportInputs) -> Table {
     }
 }
 
-fn rate_cell(doc: &Named<crate::eval::stereotype::StereotypeDoc>, ds: &str) -> Cell {
-    match doc.value.datasets.get(ds).and_then(|d| d.overall.rate) {
-        Some(r) => Cell::from_source(
-            format!("{:.2} ± {:.2}", 100.0 * r.rate, 100.0 * r.se),
-            doc.source,
-        ),
-        None => Cell::missing(),
+type StereoGroup<'a> = Group<'a, crate::eval::stereotype::StereotypeDoc>;
+
+fn rate_cell(g: &StereoGroup<'_>, ds: &str) -> Cell {
+    let v = g.values(|d| Some(100.0 * d.datasets.get(ds)?.overall.rate?.rate));
+    if g.items.len() == 1
+        && let Some(r) = g
+            .first()
+            .value
+            .datasets
+            .get(ds)
+            .and_then(|d| d.overall.rate)
+    {
+        // One seed: the rate ± its binomial SE, as the paper prints it.
+        return Cell::from_source(
+            format!("{:.2} ± {:.2} (SE)", 100.0 * r.rate, 100.0 * r.se),
+            g.first().source,
+        );
     }
+    spread_with(&v, |x| format!("{x:.2}"))
 }
 
-/// Table 2: bias rates (%) ± SE and McNemar p against the other RM.
+/// McNemar's p across seeds: the median, and how many seeds are below 0.05.
+fn mcnemar_cell(g: &StereoGroup<'_>, ds: &str) -> Cell {
+    let v = g.values(|d| Some(d.datasets.get(ds)?.comparison.as_ref()?.test.pvalue));
+    if v.is_empty() {
+        return Cell::missing();
+    }
+    if v.len() == 1 {
+        return Cell::from_source(num(v[0].value), v[0].source);
+    }
+    let mut ps: Vec<f64> = v.iter().map(|s| s.value).collect();
+    ps.sort_by(f64::total_cmp);
+    let mid = ps.len() / 2;
+    let median = if ps.len() % 2 == 1 {
+        ps[mid]
+    } else {
+        (ps[mid - 1] + ps[mid]) / 2.0
+    };
+    let below = ps.iter().filter(|p| **p < 0.05).count();
+    Cell::from_source(
+        format!("{} ({below} of {} < 0.05)", num(median), ps.len()),
+        v[0].source,
+    )
+}
+
+/// Table 2: bias rates (%) and McNemar p against the other RM, across seeds.
 pub fn stereotype(inp: &ReportInputs) -> Table {
-    let rows = inp
-        .stereotypes
+    let rows = groups(&inp.stereotypes)
         .iter()
-        .map(|n| {
-            let p = |ds: &str| {
-                n.value
-                    .datasets
-                    .get(ds)
-                    .and_then(|d| d.comparison.as_ref())
-                    .map(|c| c.test.pvalue)
-            };
+        .map(|g| {
             vec![
-                Cell::text(&n.name),
-                lam(n.lambda),
-                rate_cell(n, "crows_pairs"),
-                rate_cell(n, "stereoset"),
-                cell(p("crows_pairs"), n.source),
-                cell(p("stereoset"), n.source),
+                Cell::text(&g.name),
+                lam(g.lambda),
+                seeds_cell(g),
+                rate_cell(g, "crows_pairs"),
+                rate_cell(g, "stereoset"),
+                mcnemar_cell(g, "crows_pairs"),
+                mcnemar_cell(g, "stereoset"),
             ]
         })
         .collect();
     Table {
         stem: "table2_stereotype".into(),
-        caption: "Table 2: stereotype bias rate (% of untied items where the more-stereotypical sentence scores higher; 50 % = neutral) ± SE, and McNemar's p against the other RM where one was given.".into(),
+        caption: "Table 2: stereotype bias rate (% of untied items where the more-stereotypical sentence scores higher; 50 % = neutral): mean ± sd across seeds, or with one seed the rate ± its SE; McNemar's p against the other RM of the same seed where one was given (several seeds: the median, and how many seeds are below 0.05).".into(),
         header: [
-            "input", "λ_adv", "CrowS-Pairs bias (%)", "StereoSet bias (%)", "McNemar p (CrowS)",
-            "McNemar p (StereoSet)",
+            "input", "λ_adv", "seeds", "CrowS-Pairs bias (%)", "StereoSet bias (%)",
+            "McNemar p (CrowS)", "McNemar p (StereoSet)",
         ]
         .map(String::from)
         .to_vec(),
@@ -134,22 +193,31 @@ fn pm(m: Option<f64>, s: Option<f64>, src: usize) -> Cell {
 
 /// Table 4: post-hoc predictability of category from frozen rewards.
 pub fn audit(inp: &ReportInputs) -> Table {
-    let rows = inp
-        .audits
+    let rows = groups(&inp.audits)
         .iter()
-        .map(|n| {
-            vec![
-                Cell::text(&n.name),
-                lam(n.lambda),
-                pm(n.value.auc_mean, n.value.auc_sd, n.source),
-                pm(n.value.ba_mean, n.value.ba_sd, n.source),
-            ]
+        .map(|g| {
+            let (auc, ba) = if g.items.len() == 1 {
+                let n = g.first();
+                (
+                    pm(n.value.auc_mean, n.value.auc_sd, n.source),
+                    pm(n.value.ba_mean, n.value.ba_sd, n.source),
+                )
+            } else {
+                let two = |x: f64| format!("{x:.2}");
+                (
+                    spread_with(&g.values(|a| a.auc_mean), two),
+                    spread_with(&g.values(|a| a.ba_mean), two),
+                )
+            };
+            vec![Cell::text(&g.name), lam(g.lambda), seeds_cell(g), auc, ba]
         })
         .collect();
     Table {
         stem: "table4_audit".into(),
-        caption: "Table 4: post-hoc category predictability from frozen rewards (App. A.7), mean ± sd over 5 folds; chance ≈ 0.5.".into(),
-        header: ["input", "λ_adv", "AUC", "Balanced acc."].map(String::from).to_vec(),
+        caption: "Table 4: post-hoc category predictability from frozen rewards (App. A.7); chance ≈ 0.5. One seed: mean ± sd over 5 folds, as the paper; several seeds: mean ± sd across seeds of the 5-fold means.".into(),
+        header: ["input", "λ_adv", "seeds", "AUC", "Balanced acc."]
+            .map(String::from)
+            .to_vec(),
         rows,
     }
 }
@@ -168,17 +236,17 @@ fn paper_text(paper: &[PaperValue], q: &str, l: f64) -> Cell {
     paper_entry(paper, q, l).map_or_else(Cell::missing, |p| Cell::text(&p.text))
 }
 
-/// Table 5: the λ sweep, ours beside the paper's.
+/// Table 5: the λ sweep, ours (mean ± sd across seeds) beside the paper's.
 pub fn sweep(inp: &ReportInputs, paper: &[PaperValue]) -> Table {
-    let rows = inp
-        .distributions
+    let rows = groups(&inp.distributions)
         .iter()
-        .filter_map(|n| {
-            let l = n.lambda?;
-            let h = |k| cell(headline(&n.value, k), n.source);
+        .filter_map(|g| {
+            let l = g.lambda?;
+            let h = |k| spread(&g.values(|d| headline(d, k)));
             let p = |q| paper_text(paper, q, l);
             Some(vec![
                 Cell::text(format!("{l}")),
+                seeds_cell(g),
                 h("bt_loss"),
                 p("bt_loss"),
                 h("bt_accuracy"),
@@ -192,9 +260,10 @@ pub fn sweep(inp: &ReportInputs, paper: &[PaperValue]) -> Table {
         .collect();
     Table {
         stem: "table5_sweep".into(),
-        caption: "Table 5 (and Table 3): the λ_adv sweep. BT loss = mean −log σ(r_c − r_r) over eval pairs in nats; MI in nats over equal-width bins (50 by default, as App. A.8); paper values from App. A.9.".into(),
+        caption: "Table 5 (and Table 3): the λ_adv sweep, mean ± sd across seeds. BT loss = mean −log σ(r_c − r_r) over eval pairs in nats; MI in nats over equal-width bins (50 by default, as App. A.8); paper values from App. A.9 (one run each).".into(),
         header: [
-            "λ_adv", "BT loss", "BT loss (paper)", "BT accuracy", "MI", "MI permuted", "MI (paper)", "KS", "W1",
+            "λ_adv", "seeds", "BT loss", "BT loss (paper)", "BT accuracy", "MI", "MI permuted", "MI (paper)",
+            "KS", "W1",
         ]
         .map(String::from)
         .to_vec(),
@@ -202,29 +271,43 @@ pub fn sweep(inp: &ReportInputs, paper: &[PaperValue]) -> Table {
     }
 }
 
-/// Our value of a paper quantity at λ, with its source.
-fn ours(inp: &ReportInputs, quantity: &str, l: f64) -> Option<(f64, usize)> {
+/// Our per-seed values of a paper quantity at λ.
+pub fn ours(inp: &ReportInputs, quantity: &str, l: f64) -> Vec<SeedValue> {
     match quantity {
-        "ks" | "w1" | "mi" | "bt_loss" => {
-            let n = at_lambda(&inp.distributions, l)?;
-            Some((headline(&n.value, quantity)?, n.source))
-        }
+        "ks" | "w1" | "mi" | "bt_loss" => at_lambda(&inp.distributions, l)
+            .map(|g| g.values(|d| headline(d, quantity)))
+            .unwrap_or_default(),
         "crows_pairs_bias" | "stereoset_bias" => {
-            let n = at_lambda(&inp.stereotypes, l)?;
             let ds = quantity.trim_end_matches("_bias");
-            let r = n.value.datasets.get(ds)?.overall.rate?;
-            Some((100.0 * r.rate, n.source))
+            at_lambda(&inp.stereotypes, l)
+                .map(|g| g.values(|d| Some(100.0 * d.datasets.get(ds)?.overall.rate?.rate)))
+                .unwrap_or_default()
         }
-        "audit_auc" => {
-            let n = at_lambda(&inp.audits, l)?;
-            Some((n.value.auc_mean?, n.source))
-        }
-        "audit_ba" => {
-            let n = at_lambda(&inp.audits, l)?;
-            Some((n.value.ba_mean?, n.source))
-        }
-        _ => None,
+        "audit_auc" => at_lambda(&inp.audits, l)
+            .map(|g| g.values(|a| a.auc_mean))
+            .unwrap_or_default(),
+        "audit_ba" => at_lambda(&inp.audits, l)
+            .map(|g| g.values(|a| a.ba_mean))
+            .unwrap_or_default(),
+        _ => Vec::new(),
     }
+}
+
+/// Baseline and fair values of the seeds present in both, in seed order,
+/// as the measure the paper's direction is about.
+fn paired(quantity: &str, b: &[SeedValue], f: &[SeedValue]) -> (Vec<f64>, Vec<f64>) {
+    let (mut xb, mut xf) = (Vec::new(), Vec::new());
+    for sb in b {
+        if let Some(sf) = f.iter().find(|sf| sf.seed == sb.seed) {
+            let b = measure(quantity, sb.value);
+            // Values that differ by rounding only are no effect
+            // (DIRECTION_TOLERANCE): their difference is exactly 0.
+            let same = direction(quantity, sb.value, sf.value) == 0;
+            xb.push(b);
+            xf.push(if same { b } else { measure(quantity, sf.value) });
+        }
+    }
+    (xb, xf)
 }
 
 fn arrow(d: i8) -> &'static str {
@@ -235,15 +318,15 @@ fn arrow(d: i8) -> &'static str {
     }
 }
 
-/// One reproduction row's verdict: `Some(true)` when our direction equals the paper's.
-pub type Verdict = Option<bool>;
+/// One reproduction row's verdict; `None` where we lack a value.
+pub type RowVerdict = Option<SeedVerdict>;
 
-/// The reproduction table, and per row whether the direction holds.
+/// The reproduction table, and per row the verdict across seeds.
 pub fn reproduction(
     inp: &ReportInputs,
     paper: &[PaperValue],
     roles: Roles,
-) -> (Table, Vec<Verdict>) {
+) -> (Table, Vec<RowVerdict>) {
     let mut quantities: Vec<&str> = Vec::new();
     for p in paper {
         if !quantities.contains(&p.quantity.as_str()) {
@@ -263,37 +346,36 @@ pub fn reproduction(
             .map_or("", |p| p.citation.as_str());
         let pd = direction(q, pb, pf);
         let (ob, of) = (ours(inp, q, roles.baseline), ours(inp, q, roles.fair));
-        let (od, verdict) = match (ob, of) {
-            (Some((b, _)), Some((f, _))) => {
-                let d = direction(q, b, f);
-                (Cell::text(arrow(d)), Some(d == pd))
-            }
-            _ => (Cell::missing(), None),
-        };
-        let val = |o: Option<(f64, usize)>| {
-            o.map_or_else(Cell::missing, |(v, s)| Cell::from_source(num(v), s))
+        let (xb, xf) = paired(q, &ob, &of);
+        let diff = paired_difference(&xb, &xf).ok();
+        let v = diff.as_ref().map(|d| verdict(d, pd));
+        let diff_cell = match &diff {
+            None => Cell::missing(),
+            Some(d) => Cell::text(match d.se {
+                Some(se) => format!("{} ± {}", num(d.mean), num(se)),
+                None => format!("{} (no SE)", num(d.mean)),
+            }),
         };
         rows.push(vec![
             Cell::text(q),
             paper_text(paper, q, 0.0),
             paper_text(paper, q, 0.2),
-            val(ob),
-            val(of),
+            spread(&ob),
+            spread(&of),
             Cell::text(arrow(pd)),
-            od,
-            Cell::text(match verdict {
-                Some(true) => "yes",
-                Some(false) => "no",
-                None => "—",
+            diff_cell,
+            Cell::text(v.map_or("—", |v| v.verdict.as_str())),
+            v.map_or_else(Cell::missing, |v| {
+                Cell::text(format!("{} of {}", v.agree, v.n))
             }),
             Cell::text(cite),
         ]);
-        verdicts.push(verdict);
+        verdicts.push(v);
     }
     let table = Table {
         stem: "reproduction".into(),
         caption: format!(
-            "Paper value vs ours: baseline (ours λ_adv = {}) and fair (ours λ_adv = {}; the paper's 0.2). Direction is of the measure from baseline to fair; for bias rates the distance from 50 %, for audit scores the distance from 0.5. Nothing was tuned to match the paper.",
+            "Paper value vs ours: baseline (ours λ_adv = {}) and fair (ours λ_adv = {}; the paper's 0.2), ours as mean ± sd across seeds. The effect is measured from baseline to fair, paired by seed (fair − baseline, mean ± SE across seeds); for bias rates on the distance from 50 %, for audit scores on the distance from 0.5. Holds? \"yes\": the mean has the paper's sign and |mean| > {VERDICT_SE} SE; \"no\": the opposite sign beyond {VERDICT_SE} SE; otherwise \"within noise\" (always, with one seed: no SE). \"k of n\": seeds whose own difference has the paper's sign. Nothing was tuned to match the paper.",
             roles.baseline, roles.fair
         ),
         header: [
@@ -303,8 +385,9 @@ pub fn reproduction(
             "ours baseline",
             "ours fair",
             "paper direction",
-            "ours direction",
-            "direction holds?",
+            "ours fair − baseline (± SE)",
+            "holds?",
+            "seeds with the paper's sign",
             "source in the paper",
         ]
         .map(String::from)

@@ -74,7 +74,16 @@ fn select(producer: &Decl, sel: &matrix::Selector, consumer: &Point) -> Result<I
             if let Some(k) = p.keys().find(|k| !producer.axes.contains_key(*k)) {
                 return Err(format!("stage `{}` has no matrix key `{k}`", producer.name));
             }
-            p.clone()
+            // The keys the selector names are fixed; the other keys both
+            // stages share are zipped (`rm[lambda_adv=0.0]` from a consumer
+            // with a `seed` axis is the baseline of the same seed).
+            let mut w = p.clone();
+            for (k, v) in consumer {
+                if producer.axes.contains_key(k) && !w.contains_key(k) {
+                    w.insert(k.clone(), v.clone());
+                }
+            }
+            w
         }
         None if sel.star => Point::new(),
         // Zipped: the consumer's values of the keys both stages share.

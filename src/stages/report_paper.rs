@@ -93,6 +93,18 @@ const SLOTS: &[Slot] = &[
         fan_in: true,
         doc: "eval.generate stages (generations.parquet): a few responses per policy in the report",
     },
+    Slot {
+        name: "training",
+        required: false,
+        fan_in: true,
+        doc: "train.reward_model stages of the binary task (curves.csv): the adversary-dynamics figure",
+    },
+    Slot {
+        name: "training_multi",
+        required: false,
+        fan_in: true,
+        doc: "train.reward_model stages of the many-category task (curves.csv)",
+    },
 ];
 
 /// `with:` of the kind; its `Default` is the kind's defaults.
@@ -136,7 +148,9 @@ fn parse(with: &Value) -> Result<With, WithError> {
 const INFO: KindInfo = KindInfo {
     name: "report.paper",
     // 2: JSON documents through the one canonical writer (keys sorted).
-    code_version: 2,
+    // 3: mean ± sd across seeds, verdicts on the paired difference, the
+    // adversary-dynamics figures.
+    code_version: 3,
     summary: "every table (Markdown + LaTeX + CSV) and figure (PNG + SVG), an HTML report, paper vs ours",
     fields: FIELDS,
     defaults: defaults_of::<With>,
@@ -209,6 +223,7 @@ mod tests {
     use crate::stages::eval_reward_distribution::EvalRewardDistribution;
     use crate::stages::eval_stereotype::EvalStereotype;
     use crate::stages::harness::TestStage;
+    use crate::train::curves::{CurveRow, write_curves};
 
     /// Scores with categories `cats`, the first shifted by `offset`.
     fn scores(cats: &[&str], offset: f64) -> Vec<ScoreRow> {
@@ -271,7 +286,14 @@ mod tests {
     fn a_tiny_report_writes_every_table_and_figure() {
         let t = TestStage::new("report", json!({}));
         let lambdas = [("0.0", 3.0, 3), ("0.2", 0.2, 5), ("0.8", 0.05, 5)];
-        for (l, offset, share) in lambdas {
+        // Two seeds per λ, each with its own offset.
+        let runs = lambdas.iter().flat_map(|&(l, o, share)| {
+            [1u8, 2].map(|seed| {
+                let offset = o * (1.0 + 0.1 * f64::from(seed));
+                (format!("{l},seed={seed}"), offset, share)
+            })
+        });
+        for (l, offset, share) in runs {
             let d = t.upstream_many("distribution", &format!("dist[lambda_adv={l}]"));
             let rows = scores(&["harmless", "helpful"], offset);
             run_upstream(
@@ -306,6 +328,25 @@ mod tests {
                 },
                 &s,
             );
+            let c = t.upstream_many("training", &format!("rm[lambda_adv={l}]"));
+            let rows: Vec<CurveRow> = (1..=3)
+                .map(|epoch| CurveRow {
+                    split: "eval",
+                    epoch,
+                    step: 10 * epoch,
+                    bt_loss: 0.6,
+                    bt_accuracy: 0.7,
+                    adv_ce: Some(0.6 + 0.02 * epoch as f64),
+                    adv_balanced_accuracy: Some(0.6),
+                    cap_binds: None,
+                    chance_ce: Some(2f64.ln()),
+                    mean_gap: Some(offset / epoch as f64),
+                    ks: Some(0.3),
+                    mi: Some(0.05),
+                    mi_null: Some(0.01),
+                })
+                .collect();
+            write_curves(&c.join("curves.csv"), &rows).unwrap();
             let a = t.upstream_many("audit", &format!("audit[lambda_adv={l}]"));
             std::fs::write(
                 a.join("metrics.json"),
@@ -349,11 +390,13 @@ mod tests {
             "distribution_baseline_vs_fair",
             "multi_baseline_vs_fair",
             "lambda_sweep",
+            "adversary_dynamics",
         ] {
             assert!(figures.contains(&want), "{figures:?}");
         }
-        // 3 λ × 2 slots × (categories, sides) + 2 baseline-vs-fair + sweep.
-        assert_eq!(figures.len(), 15, "{figures:?}");
+        // 3 λ × 2 slots × (categories, sides) of the first seed + 2
+        // baseline-vs-fair + sweep + adversary dynamics.
+        assert_eq!(figures.len(), 16, "{figures:?}");
         for stem in &figures {
             let png = ctx.out.join("figures").join(format!("{stem}.png"));
             let (w, h) = decode_png(&png);
@@ -366,15 +409,25 @@ mod tests {
         // BT loss, both bias rates and both audit scores.
         assert_eq!(m["directions_checked"], 8);
         let repro = std::fs::read_to_string(ctx.out.join("tables/reproduction.csv")).unwrap();
-        // Our planted offset shrinks 3.0 → 0.2: KS and W1 fall, as in the paper.
+        // Our planted offset shrinks 3.0 → 0.2 in both seeds: KS and W1
+        // fall beyond 2 SE, as in the paper.
         let ks_row = repro.lines().find(|l| l.starts_with("ks,")).unwrap();
-        assert!(ks_row.contains(",down,down,yes,"), "{ks_row}");
+        assert!(
+            ks_row.contains(",down,") && ks_row.contains(",yes,2 of 2,"),
+            "{ks_row}"
+        );
         // Every λ has the same within-pair margins, so BT loss does not move
-        // while the paper's falls: the verdict must say so.
+        // while the paper's falls: no effect, within noise, no seed agrees.
         let bt_row = repro.lines().find(|l| l.starts_with("bt_loss,")).unwrap();
         assert!(bt_row.starts_with("bt_loss,2.8712,2.2307,"), "{bt_row}");
-        assert!(bt_row.contains(",down,flat,no,"), "{bt_row}");
+        assert!(bt_row.contains(",within noise,0 of 2,"), "{bt_row}");
         assert_eq!(m["directions_hold"], 7);
+        assert_eq!(m["directions_within_noise"], 1);
+        assert_eq!(m["directions_contradicted"], 0);
+        // Tables show mean ± sd across the two seeds.
+        let sweep = std::fs::read_to_string(ctx.out.join("tables/table5_sweep.csv")).unwrap();
+        assert!(sweep.lines().nth(1).unwrap().starts_with("0,2,"), "{sweep}");
+        assert!(sweep.contains(" ± "), "{sweep}");
         let html = std::fs::read_to_string(ctx.out.join("report.html")).unwrap();
         assert!(html.contains("<a href=\"#src-0\""));
         assert!(html.contains("id=\"src-0\""));

@@ -33,6 +33,7 @@ use crate::train::on_features::train_on_features;
 use crate::train::pairs::{Pairs, read_pairs};
 use crate::train::rm_dir::{copy_backbone, write_head};
 use crate::train::trained::Trained;
+use crate::util::hooks::{Hooks, Reseeded};
 use crate::util::io::json::write_json;
 
 /// The `train.reward_model` kind.
@@ -129,6 +130,12 @@ const FIELDS: &[Field] = &[
         required: false,
         doc: "longest probe sentence in tokens (backbone path)",
     },
+    Field {
+        name: "seed",
+        ty: "int ≥ 0",
+        required: false,
+        doc: "base seed of initialisation, batch order and adversary, replacing params.seed (a `seed` matrix axis: one run per seed)",
+    },
 ];
 
 const SLOTS: &[Slot] = &[
@@ -167,7 +174,9 @@ const SLOTS: &[Slot] = &[
 /// What `repro kinds` and the engine know of this kind.
 const INFO: KindInfo = KindInfo {
     name: "train.reward_model",
-    code_version: 1,
+    // 2: metrics.json records the seed; curves.csv's eval rows carry the
+    // adversary's eval reading and the category dependence per epoch.
+    code_version: 2,
     summary: "Bradley–Terry reward model; lambda_adv > 0 adds the moment-feature adversary (App. A.6)",
     fields: FIELDS,
     defaults: defaults_of::<TrainConfig>,
@@ -212,6 +221,12 @@ impl Kind for TrainRewardModel {
 }
 
 fn run_on<B: AutodiffBackend>(ctx: &StageContext, cfg: &TrainConfig) -> anyhow::Result<()> {
+    // `with.seed` replaces `params.seed` in every stream (ARCHITECTURE.md, "Determinism").
+    let reseeded = cfg.seed.map(|s| Reseeded::new(ctx, s, &ctx.base));
+    let hooks: &dyn Hooks = match &reseeded {
+        Some(r) => r,
+        None => ctx,
+    };
     let data = ctx.input("data")?;
     let pairs = read_pairs(data)?;
     let backbone = ctx.input("backbone")?.join("model");
@@ -229,6 +244,7 @@ fn run_on<B: AutodiffBackend>(ctx: &StageContext, cfg: &TrainConfig) -> anyhow::
         "lambda_adv": cfg.lambda_adv,
         "categories": pairs.names,
         "head_hidden": cfg.head_hidden,
+        "seed": cfg.seed,
     });
     let (trained, probe_rows) = match (cfg.trainable, features) {
         (Trainable::Head, Some(dir)) => {
@@ -250,7 +266,7 @@ fn run_on<B: AutodiffBackend>(ctx: &StageContext, cfg: &TrainConfig) -> anyhow::
                     feats.probes_more.rows
                 );
             }
-            let (head, trained) = train_on_features::<B>(ctx, cfg, &pairs, &feats)?;
+            let (head, trained) = train_on_features::<B>(hooks, cfg, &pairs, &feats)?;
             copy_backbone(&backbone, &model_out)?;
             meta["hidden"] = json!(feats.hidden());
             meta["pooling"] =
@@ -265,7 +281,7 @@ fn run_on<B: AutodiffBackend>(ctx: &StageContext, cfg: &TrainConfig) -> anyhow::
         (_, None) => {
             let probes = probe_dirs(ctx)?;
             let (enc, head, trained) = train_on_backbone::<B>(
-                ctx,
+                hooks,
                 cfg,
                 &pairs,
                 data,
@@ -351,6 +367,7 @@ fn write_outputs(
         &ctx.out.join("metrics.json"),
         &json!({
             "lambda_adv": cfg.lambda_adv,
+            "seed": cfg.seed.unwrap_or(ctx.seed),
             "trainable": cfg.trainable,
             "eval_bt_loss": loss,
             "eval_accuracy": acc,

@@ -113,19 +113,43 @@ mod ground_truth {
         );
     }
 
+    /// `extra` with `seed` set, if given.
+    fn with_seed(extra: Value, seed: Option<u64>) -> Value {
+        let mut m = extra.as_object().cloned().unwrap_or_default();
+        if let Some(s) = seed {
+            m.insert("seed".into(), json!(s));
+        }
+        Value::Object(m)
+    }
+
     #[test]
     fn lambda_zero_is_plain_bt_bit_for_bit_whatever_the_adversary() {
-        let a = train(0.0, json!({}));
-        let b = train(
-            0.0,
-            json!({"adversary_input": "scores", "adversary_hidden": 7}),
-        );
-        assert_eq!(a.scores, b.scores, "λ = 0 must not depend on the adversary");
-        let again = train(0.0, json!({}));
-        assert_eq!(a.scores, again.scores, "reruns are bit-identical");
-        let fair = train(0.2, json!({}));
-        assert_ne!(a.scores, fair.scores, "λ > 0 changes the RM");
-        assert_eq!(a.metrics["batch"]["per_category"], 16);
+        // Per seed: `with.seed` moves every stream, and λ = 0 stays plain BT
+        // under each of them.
+        let mut per_seed = Vec::new();
+        for seed in [None, Some(1u64), Some(2)] {
+            let s = |extra: Value| with_seed(extra, seed);
+            let a = train(0.0, s(json!({})));
+            let b = train(
+                0.0,
+                s(json!({"adversary_input": "scores", "adversary_hidden": 7})),
+            );
+            assert_eq!(
+                a.scores, b.scores,
+                "seed {seed:?}: λ = 0 must not depend on the adversary"
+            );
+            let again = train(0.0, s(json!({})));
+            assert_eq!(
+                a.scores, again.scores,
+                "seed {seed:?}: reruns are bit-identical"
+            );
+            let fair = train(0.2, s(json!({})));
+            assert_ne!(a.scores, fair.scores, "seed {seed:?}: λ > 0 changes the RM");
+            assert_eq!(a.metrics["batch"]["per_category"], 16);
+            per_seed.push(a.scores);
+        }
+        assert_ne!(per_seed[0], per_seed[1], "with.seed replaces params.seed");
+        assert_ne!(per_seed[1], per_seed[2], "seeds give different runs");
     }
 }
 

@@ -69,6 +69,11 @@ pub struct TrainConfig {
     /// Longest probe sentence in tokens (backbone path; `model.features`
     /// has its own).
     pub probe_max_len: usize,
+    /// Base seed of this run's random streams, replacing `params.seed` in
+    /// `H(seed, stage base name, purpose)` (ARCHITECTURE.md, "Determinism");
+    /// `None`: `params.seed`. A `seed` matrix axis sets it per expansion, so
+    /// every λ of one seed shares initialisation and batch order.
+    pub seed: Option<u64>,
 }
 
 impl Default for TrainConfig {
@@ -89,6 +94,7 @@ impl Default for TrainConfig {
             moment_eps: 1e-6,
             log_every: 10,
             probe_max_len: 128,
+            seed: None,
         }
     }
 }

@@ -1,7 +1,10 @@
 //! Per-step training curves (`curves.csv`): BT loss and accuracy of the
 //! training batches, the adversary's cross-entropy and balanced accuracy,
 //! how often the ln K cap bound, averaged over `log_every` steps; plus one
-//! `eval` row per epoch with the eval split's BT loss and accuracy.
+//! `eval` row per epoch with the eval split's BT loss and accuracy, the
+//! adversary's CE and balanced accuracy on the eval split, and the category
+//! dependence of the eval rewards (mean gap, KS, MI and its permuted null;
+//! [`super::diagnostics`]). `chance_ce` = ln K on every row.
 
 use std::path::Path;
 
@@ -27,6 +30,17 @@ pub struct CurveRow {
     pub adv_balanced_accuracy: Option<f64>,
     /// Fraction of the window's steps where CE ≥ ln K (train rows).
     pub cap_binds: Option<f64>,
+    /// ln K, the adversary's CE at chance, nats.
+    pub chance_ce: Option<f64>,
+    /// Category mean gap of the eval rewards (eval rows; two categories:
+    /// second minus first, signed; more: largest minus smallest).
+    pub mean_gap: Option<f64>,
+    /// KS statistic between categories of the eval rewards (eval rows).
+    pub ks: Option<f64>,
+    /// MI (nats, 50 bins) of category and eval reward (eval rows).
+    pub mi: Option<f64>,
+    /// Mean MI with the categories permuted: MI's null (eval rows).
+    pub mi_null: Option<f64>,
 }
 
 /// Writes the rows as CSV with a header.
@@ -43,6 +57,77 @@ pub fn write_curves(path: &Path, rows: &[CurveRow]) -> anyhow::Result<()> {
     w.flush()
         .with_context(|| format!("writing {}", path.display()))?;
     Ok(())
+}
+
+/// One epoch's `eval` row of `curves.csv`, as the report reads it back.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EvalCurve {
+    /// Epoch, from 1.
+    pub epoch: usize,
+    /// Eval BT accuracy.
+    pub bt_accuracy: f64,
+    /// The adversary's eval CE, nats.
+    pub adv_ce: Option<f64>,
+    /// The adversary's eval balanced accuracy.
+    pub adv_balanced_accuracy: Option<f64>,
+    /// ln K.
+    pub chance_ce: Option<f64>,
+    /// Category mean gap.
+    pub mean_gap: Option<f64>,
+    /// KS between categories.
+    pub ks: Option<f64>,
+    /// MI, nats.
+    pub mi: Option<f64>,
+    /// MI's permuted null, nats.
+    pub mi_null: Option<f64>,
+}
+
+/// A row of any split (csv cannot flatten numbers into a nested struct).
+#[derive(serde::Deserialize)]
+struct AnyRow {
+    split: String,
+    epoch: usize,
+    bt_accuracy: f64,
+    adv_ce: Option<f64>,
+    adv_balanced_accuracy: Option<f64>,
+    #[serde(default)]
+    chance_ce: Option<f64>,
+    #[serde(default)]
+    mean_gap: Option<f64>,
+    #[serde(default)]
+    ks: Option<f64>,
+    #[serde(default)]
+    mi: Option<f64>,
+    #[serde(default)]
+    mi_null: Option<f64>,
+}
+
+/// The `eval` rows of a `curves.csv` written by [`write_curves`] (a file
+/// from before the diagnostics reads with them empty).
+///
+/// # Errors
+/// The file cannot be read or a row does not parse.
+pub fn read_eval_curves(path: &Path) -> anyhow::Result<Vec<EvalCurve>> {
+    let mut r =
+        csv::Reader::from_path(path).with_context(|| format!("reading {}", path.display()))?;
+    let mut out = Vec::new();
+    for row in r.deserialize::<AnyRow>() {
+        let row = row.with_context(|| format!("reading {}", path.display()))?;
+        if row.split == "eval" {
+            out.push(EvalCurve {
+                epoch: row.epoch,
+                bt_accuracy: row.bt_accuracy,
+                adv_ce: row.adv_ce,
+                adv_balanced_accuracy: row.adv_balanced_accuracy,
+                chance_ce: row.chance_ce,
+                mean_gap: row.mean_gap,
+                ks: row.ks,
+                mi: row.mi,
+                mi_null: row.mi_null,
+            });
+        }
+    }
+    Ok(out)
 }
 
 /// Accumulates train steps into windows.
@@ -82,6 +167,11 @@ impl Window {
             adv_ce: Some(self.ce / n),
             adv_balanced_accuracy: Some(self.ba / n),
             cap_binds: Some(self.binds as f64 / n),
+            chance_ce: None,
+            mean_gap: None,
+            ks: None,
+            mi: None,
+            mi_null: None,
         };
         *self = Window::default();
         Some(row)
@@ -113,5 +203,32 @@ mod tests {
             "{text}"
         );
         assert_eq!(text.lines().count(), 2);
+        let eval = CurveRow {
+            split: "eval",
+            epoch: 3,
+            step: 9,
+            bt_loss: 0.6,
+            bt_accuracy: 0.7,
+            adv_ce: Some(0.69),
+            adv_balanced_accuracy: Some(0.5),
+            cap_binds: None,
+            chance_ce: Some(2f64.ln()),
+            mean_gap: Some(-0.25),
+            ks: Some(0.1),
+            mi: Some(0.02),
+            mi_null: Some(0.01),
+        };
+        let mut r = w.take(1, 2).unwrap_or_else(|| CurveRow {
+            split: "train",
+            ..eval.clone()
+        });
+        r.cap_binds = Some(0.0);
+        write_curves(&p, &[r, eval]).unwrap();
+        let back = read_eval_curves(&p).unwrap();
+        assert_eq!(back.len(), 1);
+        assert_eq!(
+            (back[0].epoch, back[0].mean_gap, back[0].mi_null),
+            (3, Some(-0.25), Some(0.01))
+        );
     }
 }

@@ -20,6 +20,7 @@ use super::adversary::{Adversary, balanced_accuracy, cross_entropy};
 use super::batches::ByCategory;
 use super::config::{AdversaryInput, TrainConfig};
 use super::curves::{CurveRow, Window};
+use super::diagnostics::{adversary_reading, dependence};
 use super::moments::{N_FEATURES, moment_features};
 use crate::eval::distribution::bt_nll;
 use crate::util::hooks::Hooks;
@@ -40,11 +41,13 @@ pub struct FitInput<'a, B: AutodiffBackend, M: AutodiffModule<B>> {
     pub train_categories: &'a [usize],
     /// Number of eval pairs.
     pub n_eval: usize,
+    /// Category index of every eval pair (for the per-epoch diagnostics).
+    pub eval_categories: &'a [usize],
     /// Training rewards.
     pub train_score: &'a TrainScore<'a, M, B>,
     /// Eval rewards.
     pub eval_score: &'a EvalScore<'a, M::InnerModule>,
-    /// Seeds (streams `order`, `adversary`), interrupts, log and progress.
+    /// Seeds (streams `order`, `adversary`, `diagnostics`), interrupts, log and progress.
     pub hooks: &'a dyn Hooks,
 }
 
@@ -206,8 +209,9 @@ pub fn fit<B: AutodiffBackend, M: AutodiffModule<B>>(
             epoch_ce += ce_val;
             epoch_ba += ba;
             if step.is_multiple_of(cfg.log_every)
-                && let Some(row) = window.take(epoch, step)
+                && let Some(mut row) = window.take(epoch, step)
             {
+                row.chance_ce = Some(ln_k);
                 hooks.log(&format!(
                     "epoch {epoch} step {step}: BT {:.4} acc {:.3} adv CE {:.4} BA {:.3} cap {:.2}",
                     row.bt_loss,
@@ -219,11 +223,35 @@ pub fn fit<B: AutodiffBackend, M: AutodiffModule<B>>(
                 curves.push(row);
             }
         }
-        curves.extend(window.take(epoch, step));
+        curves.extend(window.take(epoch, step).map(|mut r| {
+            r.chance_ce = Some(ln_k);
+            r
+        }));
         let (ec, er) = eval_rows(&model, input)?;
         let (loss, accuracy) = bt_summary(&ec, &er);
+        // The game seen on the eval split (ARCHITECTURE.md, "Determinism":
+        // its own stream, so the model's streams are untouched).
+        let dseed = hooks.seed("diagnostics");
+        let dep = dependence(&ec, &er, input.eval_categories, k, dseed);
+        let reading = adversary_reading(
+            &adv,
+            cfg.adversary_input,
+            &ec,
+            &er,
+            input.eval_categories,
+            k,
+            m,
+            cfg.moment_eps,
+            dseed,
+        )?;
         hooks.log(&format!(
-            "epoch {epoch}: eval BT loss {loss:.4}, accuracy {accuracy:.4}"
+            "epoch {epoch}: eval BT loss {loss:.4}, accuracy {accuracy:.4}; mean gap {:.4}, KS {:.4}, MI {:.4} (null {:.4}); adversary CE {:.4} (ln K {ln_k:.4}), BA {:.3}",
+            dep.map_or(f64::NAN, |d| d.mean_gap),
+            dep.map_or(f64::NAN, |d| d.ks),
+            dep.map_or(f64::NAN, |d| d.mi),
+            dep.map_or(f64::NAN, |d| d.mi_null),
+            reading.map_or(f64::NAN, |r| r.ce),
+            reading.map_or(f64::NAN, |r| r.balanced_accuracy),
         ));
         curves.push(CurveRow {
             split: "eval",
@@ -231,9 +259,14 @@ pub fn fit<B: AutodiffBackend, M: AutodiffModule<B>>(
             step,
             bt_loss: loss,
             bt_accuracy: accuracy,
-            adv_ce: None,
-            adv_balanced_accuracy: None,
+            adv_ce: reading.map(|r| r.ce),
+            adv_balanced_accuracy: reading.map(|r| r.balanced_accuracy),
             cap_binds: None,
+            chance_ce: Some(ln_k),
+            mean_gap: dep.map(|d| d.mean_gap),
+            ks: dep.map(|d| d.ks),
+            mi: dep.map(|d| d.mi),
+            mi_null: dep.map(|d| d.mi_null),
         });
         epoch_ce /= batches.len().max(1) as f64;
         epoch_ba /= batches.len().max(1) as f64;

@@ -6,6 +6,7 @@ pub mod adversary;
 pub mod batches;
 pub mod config;
 pub mod curves;
+pub mod diagnostics;
 pub mod features;
 pub mod fit;
 #[cfg(test)]

@@ -197,7 +197,7 @@ mod tests {
             .err()
             .unwrap();
         assert!(
-            format!("{e:#}").contains("`score.weight` has shape [1, 7], expected [_, 4]"),
+            format!("{e:#}").contains("`score.weight` has shape [1, 7], expected [_, 16]"),
             "{e:#}"
         );
     }

@@ -77,6 +77,7 @@ pub fn fit_with<B: AutodiffBackend, M: AutodiffModule<B>>(
         k: pairs.names.len(),
         train_categories: &pairs.train.categories,
         n_eval: pairs.eval.ids.len(),
+        eval_categories: &pairs.eval.categories,
         train_score,
         eval_score,
         hooks,

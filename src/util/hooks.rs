@@ -70,3 +70,48 @@ impl Hooks for NoProgress<'_> {
     }
     fn progress(&self, _what: &str, _done: u64, _total: u64) {}
 }
+
+/// Forwards everything but seeds, which derive from another base seed: a
+/// stage's `with.seed` replacing `params.seed` in `H(seed, base, purpose)`
+/// (ARCHITECTURE.md, "Determinism").
+pub struct Reseeded<'a> {
+    inner: &'a dyn Hooks,
+    seed: u64,
+    base: &'a str,
+}
+
+impl<'a> Reseeded<'a> {
+    /// `inner`'s hooks with the streams of stage `base` under base seed `seed`.
+    pub fn new(inner: &'a dyn Hooks, seed: u64, base: &'a str) -> Self {
+        Reseeded { inner, seed, base }
+    }
+}
+
+impl Hooks for Reseeded<'_> {
+    fn seed(&self, purpose: &str) -> u64 {
+        derive_seed(self.seed, self.base, purpose)
+    }
+    fn check(&self) -> Result<(), Interrupted> {
+        self.inner.check()
+    }
+    fn log(&self, line: &str) {
+        self.inner.log(line);
+    }
+    fn progress(&self, what: &str, done: u64, total: u64) {
+        self.inner.progress(what, done, total);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reseeded_streams_are_those_of_another_base_seed() {
+        let params = Quiet::new(42, "rm");
+        let r = Reseeded::new(&params, 3, "rm");
+        assert_eq!(r.seed("init"), Quiet::new(3, "rm").seed("init"));
+        assert_ne!(r.seed("init"), params.seed("init"));
+        assert_ne!(r.seed("init"), Reseeded::new(&params, 4, "rm").seed("init"));
+    }
+}

@@ -12,6 +12,7 @@ mod data_real;
 mod evals;
 mod extends_set;
 mod failures;
+mod ground_truth_minilm;
 mod layering;
 mod malformed;
 mod matrix;

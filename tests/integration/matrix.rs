@@ -217,3 +217,40 @@ fn changing_the_sweep_changes_the_fan_in() {
     r.ok();
     assert_eq!(r.ran(), ["sweep[k=4]", "fan"]);
 }
+
+#[test]
+fn a_partial_selector_zips_the_keys_it_does_not_name() {
+    // `rm[lambda_adv=0.0]` from a consumer with a `seed` axis: the baseline
+    // of the consumer's own seed, one stage, not a fan-in over seeds.
+    let env = Env::new();
+    env.pipeline(
+        r#"
+stages:
+  rm:
+    kind: cmd
+    matrix: { lam: [0.0, 0.2], seed: [1, 2] }
+    run: echo ${matrix.lam} ${matrix.seed} > "$OUT/v.txt"
+    outputs: [v.txt]
+  stereo:
+    kind: cmd
+    matrix: { lam: [0.2], seed: [1, 2] }
+    inputs: { scores: rm, other: "rm[lam=0.0]" }
+    run: cat "$IN_scores/v.txt" "$IN_other/v.txt" > "$OUT/v.txt"
+    outputs: [v.txt]
+  all_seeds:
+    kind: cmd
+    inputs: { base: "rm[lam=0.0]" }
+    run: ls "$IN_base" > "$OUT/ls.txt"
+    outputs: [ls.txt]
+"#,
+    );
+    env.repro(&["dag", "p.yaml"])
+        .ok()
+        .out_has("stereo[lam=0.2,seed=2] (cmd)\n  <- rm[lam=0.0,seed=2] as other")
+        .out_has("  <- rm[lam=0.0,seed=1] as base\n  <- rm[lam=0.0,seed=2] as base");
+    env.repro(&["run", "p.yaml"]).ok();
+    assert_eq!(
+        env.output("p.lock", "stereo[lam=0.2,seed=1]", "v.txt"),
+        "0.2 1\n0.0 1\n"
+    );
+}

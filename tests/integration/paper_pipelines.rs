@@ -86,8 +86,10 @@ fn paper_cpu_yaml_extends_it_and_plans_offline() {
     for stage in [
         "features",
         "features_multi",
-        "rm[lambda_adv=1.5]",
-        "dist_multi[lambda_adv=0.0]",
+        // Every RM and evaluation under 5 seeds (issue 12).
+        "rm[lambda_adv=1.5,seed=5]",
+        "dist_multi[lambda_adv=0.0,seed=1]",
+        "stereo[lambda_adv=0.2,seed=3]",
         "ppo_fair",
     ] {
         assert!(

@@ -14,6 +14,7 @@ mod ks;
 mod ks_exact;
 mod mcnemar;
 mod mutual_info;
+mod paired;
 mod parity;
 mod parity_bootstrap;
 mod semdiv_bootstrap;
@@ -41,6 +42,7 @@ pub use mutual_info::{
     MI_DEFAULT_BINS, PermutedMi, binned_mutual_info, binned_mutual_info_permuted, equal_width_bins,
     mutual_info_score,
 };
+pub use paired::{PairedDiff, SeedVerdict, VERDICT_SE, Verdict, paired_difference, verdict};
 pub use parity::{ParityGap, parity_gap, relative_drop};
 pub use parity_bootstrap::{GroupRewards, ParityBootstrap, StratifiedConfig, parity_bootstrap};
 pub use semdiv_bootstrap::{SemDivConfig, SemDivDiff, semdiv_paired_bootstrap};
