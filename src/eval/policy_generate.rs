@@ -1,8 +1,9 @@
 //! One policy's responses to a prompt set with fixed sampling settings and
 //! seed (App. B.1 note ii: identical across the policies compared).
 //!
-//! Each prompt becomes one user turn rendered with the policy's own chat
-//! template (`add_generation_prompt`, tokenized without adding special
+//! Each prompt becomes its chat turns ([`chat_messages`]: an HH-RLHF
+//! transcript keeps its turns, anything else is one user turn) rendered with
+//! the policy's own chat template (`add_generation_prompt`, tokenized without adding special
 //! tokens again, as transformers' `apply_chat_template` does); a policy
 //! without a template gets the project's transcript template
 //! (`Human: … \n\nAssistant:`, [`crate::data::template::conversation`]) with
@@ -20,6 +21,7 @@ use std::time::Instant;
 use burn::tensor::backend::Backend;
 
 use super::generations::GenerationRow;
+use crate::data::hh_rlhf::{ASSISTANT, HUMAN};
 use crate::data::probe::PromptItem;
 use crate::data::template::conversation;
 use crate::model::chat::{Message, render};
@@ -62,6 +64,52 @@ pub struct GenerateStats {
     pub seconds: f64,
 }
 
+/// The chat turns of a prompt: an HH-RLHF transcript (`\n\nHuman: …
+/// \n\nAssistant: … \n\nHuman: … \n\nAssistant:`) becomes alternating
+/// `user` / `assistant` messages ending with the last human turn; any other
+/// prompt is one `user` message.
+pub fn chat_messages(prompt: &str) -> Vec<Message> {
+    let t = prompt.trim();
+    let one = || {
+        vec![Message {
+            role: "user".into(),
+            content: t.to_string(),
+        }]
+    };
+    let (human, assistant) = (HUMAN.trim_start(), ASSISTANT.trim_start());
+    if !(t.starts_with(human) && t.ends_with(assistant)) {
+        return one();
+    }
+    let s = format!("\n\n{}", &t[..t.len() - assistant.len()]);
+    let mut turns = Vec::new();
+    let mut i = 0;
+    while i < s.len() {
+        let (role, len) = if s[i..].starts_with(HUMAN) {
+            ("user", HUMAN.len())
+        } else if s[i..].starts_with(ASSISTANT) {
+            ("assistant", ASSISTANT.len())
+        } else {
+            break;
+        };
+        let start = i + len;
+        let next = [s[start..].find(HUMAN), s[start..].find(ASSISTANT)]
+            .into_iter()
+            .flatten()
+            .min()
+            .map_or(s.len(), |k| start + k);
+        turns.push(Message {
+            role: role.into(),
+            content: s[start..next].trim().to_string(),
+        });
+        i = next;
+    }
+    if turns.last().is_some_and(|m| m.role == "user") {
+        turns
+    } else {
+        one()
+    }
+}
+
 /// Token ids of the templated `prompt` for `policy`.
 ///
 /// # Errors
@@ -73,10 +121,7 @@ pub fn prompt_ids<B: Backend>(policy: &LoadedLlama<B>, prompt: &str) -> anyhow::
                 id.and_then(|i| policy.tokenizer.id_to_token(i))
                     .unwrap_or_default()
             };
-            let msg = [Message {
-                role: "user".into(),
-                content: prompt.to_string(),
-            }];
+            let msg = chat_messages(prompt);
             let text = render(
                 t,
                 &msg,
@@ -226,6 +271,24 @@ mod tests {
             max_prompt_tokens: 64,
             seed,
         }
+    }
+
+    #[test]
+    fn hh_transcripts_become_chat_turns() {
+        let m = chat_messages(
+            "\n\nHuman: Hi\n\nAssistant: Hello!\n\nHuman: How are you?\n\nAssistant:",
+        );
+        let roles: Vec<&str> = m.iter().map(|x| x.role.as_str()).collect();
+        assert_eq!(roles, ["user", "assistant", "user"]);
+        assert_eq!(m[1].content, "Hello!");
+        assert_eq!(m[2].content, "How are you?");
+        let plain = chat_messages("What is 2 + 2?");
+        assert_eq!(
+            (plain.len(), plain[0].content.as_str()),
+            (1, "What is 2 + 2?")
+        );
+        // Not a whole transcript (no closing Assistant:): one user turn, as is.
+        assert_eq!(chat_messages("Human: hi").len(), 1);
     }
 
     #[test]
