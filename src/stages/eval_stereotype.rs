@@ -46,18 +46,10 @@ const SLOTS: &[Slot] = &[
 ];
 
 /// `with:` of the kind; its `Default` is the kind's defaults.
-#[derive(Debug, Deserialize, Serialize)]
+#[derive(Debug, Default, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 struct With {
     mcnemar: McNemarMethod,
-}
-
-impl Default for With {
-    fn default() -> Self {
-        With {
-            mcnemar: Default::default(),
-        }
-    }
 }
 
 fn parse(with: &Value) -> Result<With, WithError> {
