@@ -11,6 +11,8 @@ REPRO := $(or $(CARGO_TARGET_DIR),target)/release/repro
 # Stages at once; each gets cores / JOBS threads (one at a time: the long
 # model.features stage gets every core).
 JOBS ?= 1
+# Stages to bring up to date (with what they need); empty: every stage.
+TARGETS ?=
 
 .PHONY: build test run demo models bench bench-venv bench-compare lint fmt clean-store
 
@@ -23,7 +25,7 @@ test:
 
 ## The main job: the reward-model half of the paper at CPU scale (pipelines/paper-cpu.yaml).
 run: build models
-	$(REPRO) run $(PIPELINE) -j $(JOBS)
+	$(REPRO) run $(PIPELINE) $(TARGETS) -j $(JOBS)
 
 ## The engine demo (cmd stages only).
 demo: build
