@@ -14,7 +14,6 @@ use burn::tensor::backend::Backend as BurnBackend;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
-use crate::backend::Backend;
 use crate::eval::policies::resolve_baseline;
 use crate::eval::policy_diversity::{PolicyDiversity, diversity_table};
 use crate::eval::stats::SemDivConfig;
@@ -146,15 +145,7 @@ impl Kind for EvalDiversity {
     }
     fn run(&self, ctx: &StageContext) -> anyhow::Result<()> {
         let w = parse(&ctx.with)?;
-        match ctx.backend {
-            Backend::Flex => run_on::<burn::backend::Flex>(ctx, &w),
-            #[cfg(feature = "cuda")]
-            Backend::Cuda => run_on::<burn::backend::Cuda>(ctx, &w),
-            #[cfg(feature = "tch")]
-            Backend::Tch => run_on::<burn::backend::LibTorch>(ctx, &w),
-            #[allow(unreachable_patterns)]
-            other => anyhow::bail!("backend `{other}` is not compiled into this binary"),
-        }
+        crate::on_backend!(ctx.backend, run_on(ctx, &w))
     }
 }
 

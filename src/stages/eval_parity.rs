@@ -17,7 +17,6 @@ use polars::prelude::Column;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
-use crate::backend::Backend;
 use crate::eval::generations::{GENERATIONS_FILE, GenerationRow, read_generations};
 use crate::eval::policies::resolve_baseline;
 use crate::eval::policy_parity::{ParitySettings, PolicyParity, parity_table};
@@ -214,15 +213,7 @@ impl Kind for EvalParity {
     }
     fn run(&self, ctx: &StageContext) -> anyhow::Result<()> {
         let w = parse(&ctx.with)?;
-        match ctx.backend {
-            Backend::Flex => run_on::<burn::backend::Flex>(ctx, &w),
-            #[cfg(feature = "cuda")]
-            Backend::Cuda => run_on::<burn::backend::Cuda>(ctx, &w),
-            #[cfg(feature = "tch")]
-            Backend::Tch => run_on::<burn::backend::LibTorch>(ctx, &w),
-            #[allow(unreachable_patterns)]
-            other => anyhow::bail!("backend `{other}` is not compiled into this binary"),
-        }
+        crate::on_backend!(ctx.backend, run_on(ctx, &w))
     }
 }
 

@@ -43,7 +43,6 @@ use burn::tensor::backend::Backend as BurnBackend;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
-use crate::backend::Backend;
 use crate::data::probe_items::{probe_items, write_probe_rows};
 use crate::data::token_table::read_ids;
 use crate::data::tokenize::encode;
@@ -154,15 +153,7 @@ impl Kind for ModelFeatures {
     fn run(&self, ctx: &StageContext) -> anyhow::Result<()> {
         let w: With = parse_with(&ctx.with)?;
         check_with(&w)?;
-        match ctx.backend {
-            Backend::Flex => run_on::<burn::backend::Flex>(ctx, &w, &Default::default()),
-            #[cfg(feature = "cuda")]
-            Backend::Cuda => run_on::<burn::backend::Cuda>(ctx, &w, &Default::default()),
-            #[cfg(feature = "tch")]
-            Backend::Tch => run_on::<burn::backend::LibTorch>(ctx, &w, &Default::default()),
-            #[allow(unreachable_patterns)]
-            other => anyhow::bail!("backend {other} is not compiled into this binary"),
-        }
+        crate::on_backend!(ctx.backend, run_on(ctx, &w, &Default::default()))
     }
 }
 

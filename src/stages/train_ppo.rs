@@ -24,7 +24,6 @@ use burn::module::AutodiffModule;
 use burn::tensor::backend::AutodiffBackend;
 use serde_json::{Value, json};
 
-use crate::backend::Backend;
 use crate::data::probe::read_prompts;
 use crate::data::template::conversation;
 use crate::kind::{
@@ -339,15 +338,7 @@ impl Kind for TrainPpo {
     }
     fn run(&self, ctx: &StageContext) -> anyhow::Result<()> {
         let cfg = parse(&ctx.with)?;
-        match ctx.backend {
-            Backend::Flex => run_on::<burn::backend::Autodiff<burn::backend::Flex>>(ctx, &cfg),
-            #[cfg(feature = "cuda")]
-            Backend::Cuda => run_on::<burn::backend::Autodiff<burn::backend::Cuda>>(ctx, &cfg),
-            #[cfg(feature = "tch")]
-            Backend::Tch => run_on::<burn::backend::Autodiff<burn::backend::LibTorch>>(ctx, &cfg),
-            #[allow(unreachable_patterns)]
-            other => bail!("backend `{other}` is not compiled into this binary"),
-        }
+        crate::on_backend!(autodiff ctx.backend, run_on(ctx, &cfg))
     }
 }
 

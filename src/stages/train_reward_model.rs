@@ -17,7 +17,6 @@ use anyhow::{Context, bail};
 use burn::tensor::backend::AutodiffBackend;
 use serde_json::{Value, json};
 
-use crate::backend::Backend;
 use crate::data::probe_items::{ProbeRow, read_probe_rows};
 use crate::eval::scores::{SCORES_FILE, ScoreRow, Side, write_scores};
 use crate::eval::stereotype::{STEREOTYPE_SCORES_FILE, StereoItem, write_items};
@@ -208,15 +207,7 @@ impl Kind for TrainRewardModel {
     }
     fn run(&self, ctx: &StageContext) -> anyhow::Result<()> {
         let cfg = parse(&ctx.with)?;
-        match ctx.backend {
-            Backend::Flex => run_on::<burn::backend::Autodiff<burn::backend::Flex>>(ctx, &cfg),
-            #[cfg(feature = "cuda")]
-            Backend::Cuda => run_on::<burn::backend::Autodiff<burn::backend::Cuda>>(ctx, &cfg),
-            #[cfg(feature = "tch")]
-            Backend::Tch => run_on::<burn::backend::Autodiff<burn::backend::LibTorch>>(ctx, &cfg),
-            #[allow(unreachable_patterns)]
-            other => bail!("backend `{other}` is not compiled into this binary"),
-        }
+        crate::on_backend!(autodiff ctx.backend, run_on(ctx, &cfg))
     }
 }
 
