@@ -14,7 +14,7 @@
 //!   Wilson 1991), `p = (1 + #{|t*_b - t| >= |t|}) / (B + 1)`, two-sided,
 //!   never 0.
 
-use super::error::{StatsError, check_count, check_same_len, check_sample};
+use super::error::{StatsError, check_resampling, check_same_len, check_sample};
 use crate::util::rng::SplitMix64;
 
 /// Default number of resamples (App. B.2: 1,000).
@@ -99,21 +99,13 @@ where
             name: "items",
         });
     }
-    check_count(
+    check_resampling(
         WHAT,
-        "resamples",
         config.resamples,
         MAX_RESAMPLES,
         "1..=10000000",
+        config.level,
     )?;
-    if !(config.level > 0.0 && config.level < 1.0) {
-        return Err(StatsError::BadParameter {
-            what: WHAT,
-            name: "level",
-            expected: "in (0, 1)",
-            found: config.level,
-        });
-    }
     let all: Vec<usize> = (0..n).collect();
     let estimate = statistic(&all);
     if !estimate.is_finite() {

@@ -166,6 +166,28 @@ pub(crate) fn check_count(
     }
 }
 
+/// Checks a bootstrap's settings: `resamples` in `1..=max` (`range` says
+/// so in words) and a confidence `level` in (0, 1).
+pub(crate) fn check_resampling(
+    what: &'static str,
+    resamples: usize,
+    max: usize,
+    range: &'static str,
+    level: f64,
+) -> Result<(), StatsError> {
+    check_count(what, "resamples", resamples, max, range)?;
+    if level > 0.0 && level < 1.0 {
+        Ok(())
+    } else {
+        Err(StatsError::BadParameter {
+            what,
+            name: "level",
+            expected: "in (0, 1)",
+            found: level,
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

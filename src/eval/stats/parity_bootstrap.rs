@@ -11,7 +11,7 @@
 //! are percentile intervals with `np.quantile`'s linear interpolation.
 
 use super::bootstrap::quantile_sorted;
-use super::error::{StatsError, check_count, check_same_len, check_sample};
+use super::error::{StatsError, check_resampling, check_same_len, check_sample};
 use super::parity::{ParityGap, parity_gap, relative_drop};
 use crate::util::rng::SplitMix64;
 
@@ -77,21 +77,13 @@ pub fn parity_bootstrap(
     const WHAT: &str = "parity_bootstrap";
     check_sample(WHAT, "first", policy.first)?;
     check_sample(WHAT, "second", policy.second)?;
-    check_count(
+    check_resampling(
         WHAT,
-        "resamples",
         config.resamples,
         1_000_000,
         "1..=1000000",
+        config.level,
     )?;
-    if !(config.level > 0.0 && config.level < 1.0) {
-        return Err(StatsError::BadParameter {
-            what: WHAT,
-            name: "level",
-            expected: "in (0, 1)",
-            found: config.level,
-        });
-    }
     if let Some(b) = baseline {
         check_sample(WHAT, "baseline first", b.first)?;
         check_sample(WHAT, "baseline second", b.second)?;

@@ -16,7 +16,7 @@
 //! of resamples (so `p` is 0 when every resample falls on one side).
 
 use super::bootstrap::quantile_sorted;
-use super::error::{StatsError, check_count, check_finite};
+use super::error::{StatsError, check_finite, check_resampling};
 use crate::util::rng::SplitMix64;
 
 /// Settings of the paired bootstrap.
@@ -133,21 +133,13 @@ pub fn semdiv_paired_bootstrap(
             found: n,
         });
     }
-    check_count(
+    check_resampling(
         WHAT,
-        "resamples",
         config.resamples,
         1_000_000,
         "1..=1000000",
+        config.level,
     )?;
-    if !(config.level > 0.0 && config.level < 1.0) {
-        return Err(StatsError::BadParameter {
-            what: WHAT,
-            name: "level",
-            expected: "in (0, 1)",
-            found: config.level,
-        });
-    }
     let dp = distances(WHAT, "policy", policy, dim)?;
     let db = distances(WHAT, "baseline", baseline, dim)?;
     let all: Vec<usize> = (0..n).collect();
