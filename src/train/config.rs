@@ -109,16 +109,7 @@ impl TrainConfig {
     /// # Errors
     /// The first out-of-range key.
     pub fn check(&self) -> Result<(), WithError> {
-        let pos = |k: &str, v: f64| {
-            (v.is_finite() && v > 0.0)
-                .then_some(())
-                .ok_or_else(|| WithError::new(k, format!("must be a positive number, got {v}")))
-        };
-        let nonneg = |k: &str, v: f64| {
-            (v.is_finite() && v >= 0.0)
-                .then_some(())
-                .ok_or_else(|| WithError::new(k, format!("must be ≥ 0, got {v}")))
-        };
+        use crate::util::keyed::{non_negative as nonneg, positive as pos};
         nonneg("lambda_adv", self.lambda_adv)?;
         pos("lr", self.lr)?;
         pos("adversary_lr", self.adversary_lr)?;

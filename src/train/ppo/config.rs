@@ -143,16 +143,7 @@ impl PpoConfig {
     /// # Errors
     /// The first out-of-range key, named.
     pub fn check(&self) -> Result<(), WithError> {
-        let pos = |k: &str, v: f64| {
-            (v.is_finite() && v > 0.0)
-                .then_some(())
-                .ok_or_else(|| WithError::new(k, format!("must be a positive number, got {v}")))
-        };
-        let nonneg = |k: &str, v: f64| {
-            (v.is_finite() && v >= 0.0)
-                .then_some(())
-                .ok_or_else(|| WithError::new(k, format!("must be ≥ 0, got {v}")))
-        };
+        use crate::util::keyed::{non_negative as nonneg, positive as pos};
         pos("lr", self.lr)?;
         pos("adam_eps", self.adam_eps)?;
         nonneg("max_grad_norm", self.max_grad_norm)?;
