@@ -110,11 +110,7 @@ const INFO: KindInfo = KindInfo {
 };
 
 fn parse(with: &Value) -> Result<With, WithError> {
-    let w: With = if with.is_null() {
-        parse_with(&json!({}))?
-    } else {
-        parse_with(with)?
-    };
+    let w: With = parse_with(with)?;
     if w.batch_size == 0 {
         return Err(WithError::new("batch_size", "expected ≥ 1, found 0"));
     }

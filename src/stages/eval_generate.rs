@@ -116,11 +116,7 @@ const INFO: KindInfo = KindInfo {
 };
 
 fn parse(with: &Value) -> Result<With, WithError> {
-    let w: With = if with.is_null() {
-        parse_with(&json!({}))?
-    } else {
-        parse_with(with)?
-    };
+    let w: With = parse_with(with)?;
     if !(1..=4096).contains(&w.max_new_tokens) {
         return Err(WithError::new(
             "max_new_tokens",

@@ -144,11 +144,7 @@ const INFO: KindInfo = KindInfo {
 };
 
 fn parse(with: &Value) -> Result<With, WithError> {
-    let w: With = if with.is_null() {
-        parse_with(&json!({}))?
-    } else {
-        parse_with(with)?
-    };
+    let w: With = parse_with(with)?;
     if !(8..=1 << 20).contains(&w.max_len) {
         return Err(WithError::new(
             "max_len",

@@ -270,11 +270,7 @@ const INFO: KindInfo = KindInfo {
 };
 
 fn parse(with: &Value) -> Result<PpoConfig, WithError> {
-    let c: PpoConfig = if with.is_null() {
-        parse_with(&json!({}))?
-    } else {
-        parse_with(with)?
-    };
+    let c: PpoConfig = parse_with(with)?;
     c.check()?;
     Ok(c)
 }
