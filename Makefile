@@ -14,7 +14,7 @@ JOBS ?= 1
 # Stages to bring up to date (with what they need); empty: every stage.
 TARGETS ?=
 
-.PHONY: build test run demo models bench bench-venv bench-compare lint fmt clean-store
+.PHONY: build test run demo models bench bench-venv bench-compare bench-ppo lint fmt clean-store
 
 build:
 	$(CARGO) build --release
@@ -66,6 +66,11 @@ bench-compare: bench-venv
 	BENCH_LLAMA_DIR=$(BENCH_LLAMA_DIR) scripts/bench-compare.py \
 	  --burn "$(BENCH_DIR)/compare" --python $(BENCH_VENV)/bin/python \
 	  --reps $(BENCH_REPS) --rows $(BENCH_ROWS) $(BENCH_FLAGS)
+
+## One PPO step (rollout / passes / scoring / update), Burn flex beside PyTorch in the same run (issue 13).
+bench-ppo: bench-venv
+	test -f $(BENCH_LLAMA_DIR)/model.safetensors || $(CARGO) bench --bench compare -- export $(BENCH_LLAMA_DIR)
+	BENCH_PYTHON=$(BENCH_VENV)/bin/python BENCH_LLAMA_DIR=$(BENCH_LLAMA_DIR) $(CARGO) bench --bench ppo
 
 lint:
 	$(CARGO) fmt --all -- --check

@@ -2,7 +2,10 @@
 //! paper-cpu settings (8 prompts, minibatch 4, 2 epochs, 32 new tokens),
 //! split into rollout, the old-policy and reference passes, RM scoring
 //! (all-MiniLM-L6-v2 with a random reward head) and the update, from the
-//! phase timings the loop logs. Needs `$REPRO_MODELS`; skips otherwise.
+//! phase timings the loop logs, beside the same step in PyTorch
+//! (benches/ppo_torch.py, same weights and thread count) when BENCH_PYTHON
+//! and BENCH_LLAMA_DIR are set (`make bench-ppo`). Needs `$REPRO_MODELS`;
+//! skips otherwise.
 
 use std::path::PathBuf;
 use std::sync::Mutex;
@@ -123,15 +126,88 @@ fn main() {
         },
     )
     .expect("PPO");
-    println!("| PPO step phase (flex, SmolLM2-135M, 8 rollouts × ≤ 32 tokens) |");
-    println!("|---|");
-    for l in hooks
+    let lines: Vec<String> = hooks
         .1
         .lock()
         .expect("log")
         .iter()
         .filter(|l| l.contains("time:"))
-    {
-        println!("| {l} |");
+        .cloned()
+        .collect();
+    // Step 1 warms up (as on the PyTorch side); the last step is compared.
+    let burn = lines.last().map(|l| phases(l)).unwrap_or_default();
+    let torch = torch_side();
+    println!(
+        "| PPO step phase (SmolLM2-135M, 8 rollouts × ≤ 32 tokens, 2 epochs × 2 minibatches) | Burn flex s | PyTorch s | Burn / PyTorch speed |"
+    );
+    println!("|---|---:|---:|---:|");
+    for (name, key) in [
+        ("rollout (generate)", "rollout"),
+        ("old-policy + reference passes", "old_ref_passes"),
+        ("RM scoring (MiniLM)", "scoring"),
+        ("update", "update"),
+    ] {
+        let b = burn.iter().find(|(k, _)| *k == key).map(|(_, v)| *v);
+        let t = torch.as_ref().and_then(|j| j[key].as_f64());
+        let cell = |v: Option<f64>| v.map_or("–".to_string(), |v| format!("{v:.2}"));
+        let ratio = match (b, t) {
+            (Some(b), Some(t)) if b > 0.0 => format!("{:.2}x", t / b),
+            _ => "–".into(),
+        };
+        println!("| {name} | {} | {} | {ratio} |", cell(b), cell(t));
     }
+    for l in &lines {
+        println!("Burn: {l}");
+    }
+    match &torch {
+        Some(j) => println!("PyTorch: {j}"),
+        None => println!(
+            "PyTorch side not run: set BENCH_PYTHON (a python with torch, transformers, peft: `make bench-venv`) and BENCH_LLAMA_DIR (`make bench-ppo` does both)"
+        ),
+    }
+}
+
+/// `(phase, seconds)` from the loop's timing line (`step N time: rollout
+/// 3.58s (…), old+ref passes 4.39s, scoring 0.14s, update 13.42s`).
+fn phases(line: &str) -> Vec<(&'static str, f64)> {
+    let secs = |after: &str| -> Option<f64> {
+        let rest = &line[line.find(after)? + after.len()..];
+        rest.trim_start().split('s').next()?.trim().parse().ok()
+    };
+    [
+        ("rollout", "rollout"),
+        ("old_ref_passes", "old+ref passes"),
+        ("scoring", "scoring"),
+        ("update", "update"),
+    ]
+    .into_iter()
+    .filter_map(|(k, label)| secs(label).map(|v| (k, v)))
+    .collect()
+}
+
+/// The PyTorch step (benches/ppo_torch.py) in its own process, same thread
+/// count; `None` when BENCH_PYTHON or BENCH_LLAMA_DIR is unset or it fails.
+fn torch_side() -> Option<serde_json::Value> {
+    let python = std::env::var_os("BENCH_PYTHON")?;
+    std::env::var_os("BENCH_LLAMA_DIR")?;
+    let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("benches/ppo_torch.py");
+    let mut cmd = std::process::Command::new(python);
+    cmd.arg(script);
+    // Both sides on the same cores: flex's rayon pool and torch default to
+    // every CPU; a RAYON_NUM_THREADS limit is passed on.
+    if let Some(n) = std::env::var_os("RAYON_NUM_THREADS") {
+        cmd.env("BENCH_THREADS", n);
+    }
+    let out = cmd.output().ok()?;
+    if !out.status.success() {
+        eprintln!(
+            "ppo_torch.py failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        return None;
+    }
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .rev()
+        .find_map(|l| serde_json::from_str(l).ok())
 }

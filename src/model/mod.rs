@@ -4,6 +4,7 @@
 pub mod bert;
 pub mod cache;
 pub mod chat;
+pub mod chat_prompt;
 pub mod cli;
 pub mod config;
 pub mod embed;

@@ -2,6 +2,7 @@
 //! figures as PNG and SVG, a self-contained HTML page, and the comparison
 //! with the paper's own numbers.
 
+pub mod adversary_study;
 pub mod figures;
 pub mod html;
 pub mod inputs;

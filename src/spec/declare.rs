@@ -27,19 +27,6 @@ pub(super) struct Decl<'a> {
     pub(super) grid: Grid,
 }
 
-/// The base names a stage's inputs refer to (for cycle detection).
-pub(super) fn input_bases(node: &Node) -> Vec<String> {
-    match node.get("inputs").map(|n| &n.value) {
-        Some(Value::Map(e)) => e
-            .iter()
-            .filter_map(|(_, v)| v.as_str())
-            .filter_map(|s| matrix::parse_selector(s).ok())
-            .map(|s| s.base)
-            .collect(),
-        _ => Vec::new(),
-    }
-}
-
 pub(super) fn declare<'a>(
     name: &'a str,
     node: &'a Node,

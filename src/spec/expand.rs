@@ -156,7 +156,7 @@ pub(super) fn expand_stage(
             )
         }
     };
-    let inputs = resolve_inputs(d, point, by_name)?;
+    let inputs = resolve_inputs(d, point, &mut scope, by_name)?;
     let resources = match d.node.get("resources") {
         None => Default::default(),
         Some(n) => super::resources::parse_resources(n, &join(&path, "resources"), &mut scope)?,

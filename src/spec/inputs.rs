@@ -3,17 +3,66 @@
 
 use std::collections::{BTreeMap, HashMap};
 
+use serde_json::Value as Json;
+
 use super::declare::Decl;
 use super::error::{SpecError, join};
+use super::interp::{StageScope, resolve_str};
 use super::matrix::{self, Point};
-use super::node::Node;
+use super::node::{Node, Value};
 use super::pipeline::{InputRef, StageKind};
 use super::validate::{entries, valid_name};
 use crate::kind::Kind;
 
+/// The base names a stage's inputs refer to, over all its matrix points
+/// (for cycle detection). A selector that does not resolve is left out
+/// here; expansion reports it with its location.
+pub(super) fn input_bases(d: &Decl, params: &serde_json::Map<String, Json>) -> Vec<String> {
+    let Some(Value::Map(entries)) = d.node.get("inputs").map(|n| &n.value) else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    for (_, v) in entries {
+        let items: Vec<&Node> = match &v.value {
+            Value::Seq(items) => items.iter().collect(),
+            _ => vec![v],
+        };
+        for item in items {
+            let Some(text) = item.as_str() else { continue };
+            let points: Vec<&Point> = if text.contains("${") {
+                d.points.iter().collect()
+            } else {
+                vec![&EMPTY]
+            };
+            for point in points {
+                let mut scope = StageScope {
+                    params,
+                    matrix: point,
+                };
+                let Ok(Json::String(t)) = resolve_str(text, &item.mark, "", &mut scope) else {
+                    continue;
+                };
+                if let Ok(sel) = matrix::parse_selector(&t)
+                    && !out.contains(&sel.base)
+                {
+                    out.push(sel.base);
+                }
+            }
+        }
+    }
+    out
+}
+
+static EMPTY: Point = Point::new();
+
+/// One expansion's `inputs:`: each entry a selector (`rm`,
+/// `rm[lambda_adv=0.2]`, `ppo_${matrix.policy}`: references resolve in the
+/// stage's scope), or a list of selectors for a slot that takes several
+/// stages, their expansions concatenated in list order.
 pub(super) fn resolve_inputs(
     d: &Decl,
     point: &Point,
+    scope: &mut StageScope,
     by_name: &HashMap<&str, &Decl>,
 ) -> Result<BTreeMap<String, InputRef>, SpecError> {
     let path = join(&join("stages", d.name), "inputs");
@@ -28,23 +77,34 @@ pub(super) fn resolve_inputs(
                     format!("bad input name `{slot}`: names match [A-Za-z_][A-Za-z0-9_]*"),
                 ));
             }
-            let text = v.as_str().ok_or_else(|| {
-                SpecError::at(
-                    &v.mark,
-                    &spath,
-                    format!("expected a stage name, found {}", v.type_name()),
-                )
-            })?;
-            let sel =
-                matrix::parse_selector(text).map_err(|m| SpecError::at(&v.mark, &spath, m))?;
-            let producer = by_name.get(sel.base.as_str()).ok_or_else(|| {
-                SpecError::at(
-                    &v.mark,
-                    &spath,
-                    format!("input stage `{}` does not exist", sel.base),
-                )
-            })?;
-            let r = select(producer, &sel, point).map_err(|m| SpecError::at(&v.mark, &spath, m))?;
+            let r = match &v.value {
+                Value::Seq(items) => {
+                    if items.is_empty() {
+                        return Err(SpecError::at(
+                            &v.mark,
+                            &spath,
+                            "empty list: name at least one stage",
+                        ));
+                    }
+                    let mut names: Vec<String> = Vec::new();
+                    for (i, item) in items.iter().enumerate() {
+                        let ipath = join(&spath, &i.to_string());
+                        let r = one_selector(item, &ipath, point, scope, by_name)?;
+                        for name in r.stages() {
+                            if names.iter().any(|n| n == name) {
+                                return Err(SpecError::at(
+                                    &item.mark,
+                                    &ipath,
+                                    format!("`{name}` is already in this list"),
+                                ));
+                            }
+                            names.push(name.to_string());
+                        }
+                    }
+                    InputRef::Many(names)
+                }
+                _ => one_selector(v, &spath, point, scope, by_name)?,
+            };
             out.insert(slot.clone(), r);
         }
     }
@@ -52,6 +112,45 @@ pub(super) fn resolve_inputs(
         check_slots(*k, &mut out, d.node, &path)?;
     }
     Ok(out)
+}
+
+/// The expansions one selector string names, for the consumer at `point`.
+fn one_selector(
+    v: &Node,
+    path: &str,
+    point: &Point,
+    scope: &mut StageScope,
+    by_name: &HashMap<&str, &Decl>,
+) -> Result<InputRef, SpecError> {
+    let raw = v.as_str().ok_or_else(|| {
+        SpecError::at(
+            &v.mark,
+            path,
+            format!(
+                "expected a stage name or a list of them, found {}",
+                v.type_name()
+            ),
+        )
+    })?;
+    let text = match resolve_str(raw, &v.mark, path, scope)? {
+        Json::String(t) => t,
+        other => {
+            return Err(SpecError::at(
+                &v.mark,
+                path,
+                format!("`{raw}` resolves to {other}, not a stage name"),
+            ));
+        }
+    };
+    let sel = matrix::parse_selector(&text).map_err(|m| SpecError::at(&v.mark, path, m))?;
+    let producer = by_name.get(sel.base.as_str()).ok_or_else(|| {
+        SpecError::at(
+            &v.mark,
+            path,
+            format!("input stage `{}` does not exist", sel.base),
+        )
+    })?;
+    select(producer, &sel, point).map_err(|m| SpecError::at(&v.mark, path, m))
 }
 
 fn select(producer: &Decl, sel: &matrix::Selector, consumer: &Point) -> Result<InputRef, String> {

@@ -7,9 +7,10 @@ use std::path::{Path, PathBuf};
 
 use serde_json::Value as Json;
 
-use super::declare::{Decl, declare, input_bases};
+use super::declare::{Decl, declare};
 use super::error::{SpecError, join};
 use super::expand::expand_stage;
+use super::inputs::input_bases;
 use super::interp::{ParamResolver, StageScope};
 use super::node::{Node, Value};
 use super::pipeline::Pipeline;
@@ -143,7 +144,7 @@ pub fn validate(root: &Node, file: &Path, roots: &Roots) -> Result<Pipeline, Spe
     let order = super::cycle::base_order(
         &decls
             .iter()
-            .map(|d| (d.name, input_bases(d.node)))
+            .map(|d| (d.name, input_bases(d, &params)))
             .collect::<Vec<_>>(),
     )
     .map_err(|cycle| {

@@ -28,6 +28,7 @@ pub struct DataTokenize;
 struct With {
     max_len: usize,
     tokenizer: Option<SourceSpec>,
+    categories: Vec<String>,
 }
 
 impl Default for With {
@@ -36,6 +37,7 @@ impl Default for With {
             // App. A.4.
             max_len: 1024,
             tokenizer: None,
+            categories: Vec::new(),
         }
     }
 }
@@ -52,6 +54,12 @@ const FIELDS: &[Field] = &[
         ty: "source",
         required: false,
         doc: "a tokenizer.json source, instead of the `tokenizer` input",
+    },
+    Field {
+        name: "categories",
+        ty: "list of strings",
+        required: false,
+        doc: "keep only these categories' pairs, in both splits, the split kept as data.prepare made it (e.g. a harmless-only safety RM whose eval prompts stay unseen); empty = all",
     },
 ];
 
@@ -86,11 +94,50 @@ fn check_with(w: &With) -> Result<(), WithError> {
             format!("expected 8 to 1048576, found {}", w.max_len),
         ));
     }
+    for (i, c) in w.categories.iter().enumerate() {
+        if c.is_empty() || w.categories[..i].contains(c) {
+            return Err(WithError::new(
+                format!("categories.{i}"),
+                format!("expected distinct non-empty category names, found `{c}`"),
+            ));
+        }
+    }
     if let Some(s) = &w.tokenizer {
         s.location(Some(Path::new(".")))
             .map_err(|e| WithError::new("tokenizer", e.to_string()))?;
     }
     Ok(())
+}
+
+/// The pairs of the listed categories (all when the list is empty).
+///
+/// # Errors
+/// A listed category has no pair in the training split.
+fn keep_categories(
+    pairs: Vec<crate::data::pair::PreferencePair>,
+    keep: &[String],
+    split: &str,
+) -> anyhow::Result<Vec<crate::data::pair::PreferencePair>> {
+    if keep.is_empty() {
+        return Ok(pairs);
+    }
+    if split == "train" {
+        for (i, c) in keep.iter().enumerate() {
+            if !pairs.iter().any(|p| &p.category == c) {
+                let mut have: Vec<&str> = pairs.iter().map(|p| p.category.as_str()).collect();
+                have.sort_unstable();
+                have.dedup();
+                anyhow::bail!(
+                    "with.categories.{i}: `{c}` has no pair in the training split of input `data` (categories: {})",
+                    have.join(", ")
+                );
+            }
+        }
+    }
+    Ok(pairs
+        .into_iter()
+        .filter(|p| keep.contains(&p.category))
+        .collect())
 }
 
 /// Finds the single `tokenizer.json` under `dir` (at most 4 levels deep).
@@ -197,7 +244,7 @@ impl Kind for DataTokenize {
                 "input `data` has no {split}.parquet (expected a data.prepare stage) in {}",
                 data.display()
             );
-            let pairs = table::read_pairs(&f)?;
+            let pairs = keep_categories(table::read_pairs(&f)?, &w.categories, split)?;
             let mut rows = Vec::with_capacity(pairs.len());
             let mut trunc: BTreeMap<String, usize> = BTreeMap::new();
             let (mut n_trunc, mut n_resp, mut max_full, mut sum_full) =
@@ -323,5 +370,90 @@ mod tests {
         )
         .unwrap_err();
         assert!(e.to_string().contains("no tokenizer"), "{e}");
+    }
+
+    #[test]
+    fn categories_keep_one_category_and_the_split_as_prepared() {
+        let dir = tempfile::tempdir().unwrap();
+        let tokdir = dir.path().join("tok/model");
+        std::fs::create_dir_all(&tokdir).unwrap();
+        crate::data::tokenize::tests::tiny_tokenizer(&tokdir);
+        let syn = json!({"format": "synthetic", "synthetic": {"categories": 2, "pairs_per_category": 40}});
+        let pairs = run_kind(
+            &crate::stages::data_preferences::DataPreferences,
+            dir.path(),
+            "s",
+            syn,
+            &[],
+            None,
+        )
+        .unwrap();
+        let prep = run_kind(
+            &DataPrepare,
+            dir.path(),
+            "p",
+            json!({}),
+            &[("s", pairs)],
+            None,
+        )
+        .unwrap();
+        let inputs = [("data", prep), ("backbone", dir.path().join("tok"))];
+        let all = run_kind(
+            &DataTokenize,
+            dir.path(),
+            "all",
+            json!({"max_len": 16}),
+            &inputs,
+            None,
+        )
+        .unwrap();
+        let cats = |d: &Path, split: &str| {
+            let f = d.join(format!("{split}.parquet"));
+            let df = crate::util::io::parquet::read_frame(&f).unwrap();
+            let ids = crate::util::io::parquet::str_column(&df, "id", &f, &["id"]).unwrap();
+            let cs =
+                crate::util::io::parquet::str_column(&df, "category", &f, &["category"]).unwrap();
+            ids.into_iter().zip(cs).collect::<Vec<_>>()
+        };
+        let first = cats(&all, "train")[0].1.clone();
+        let one = run_kind(
+            &DataTokenize,
+            dir.path(),
+            "one",
+            json!({"max_len": 16, "categories": [first.clone()]}),
+            &inputs,
+            None,
+        )
+        .unwrap();
+        for split in SPLITS {
+            let want: Vec<_> = cats(&all, split)
+                .into_iter()
+                .filter(|(_, c)| *c == first)
+                .collect();
+            assert!(!want.is_empty());
+            assert_eq!(
+                cats(&one, split),
+                want,
+                "{split}: the same pairs, in the same split"
+            );
+        }
+        let e = run_kind(
+            &DataTokenize,
+            dir.path(),
+            "none",
+            json!({"categories": ["nope"]}),
+            &inputs,
+            None,
+        )
+        .unwrap_err();
+        assert!(
+            e.to_string()
+                .contains("with.categories.0: `nope` has no pair"),
+            "{e}"
+        );
+        let e = DataTokenize
+            .check(&json!({"categories": ["a", "a"]}))
+            .unwrap_err();
+        assert_eq!(e.path, "categories.1");
     }
 }

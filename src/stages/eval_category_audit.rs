@@ -111,15 +111,17 @@ struct With {
 
 impl Default for With {
     fn default() -> Self {
+        // The library's defaults (App. A.7), written once there.
+        let c = AuditConfig::default();
         With {
-            folds: 5,
-            holdout: 0.2,
-            hidden: 16,
-            lr: 1e-2,
-            batch_size: 64,
-            max_epochs: 200,
-            patience: 10,
-            monitor: Default::default(),
+            folds: c.folds,
+            holdout: c.holdout,
+            hidden: c.mlp.hidden,
+            lr: c.mlp.lr,
+            batch_size: c.mlp.batch_size,
+            max_epochs: c.mlp.max_epochs,
+            patience: c.mlp.patience,
+            monitor: c.mlp.monitor,
         }
     }
 }

@@ -16,6 +16,7 @@ pub mod harness;
 pub mod model_features;
 pub mod model_pretrained;
 pub mod registry;
+pub mod report_adversary_study;
 pub mod report_paper;
 pub mod train_ppo;
 pub mod train_reward_model;

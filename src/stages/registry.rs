@@ -24,6 +24,8 @@ pub fn builtin() -> Vec<&'static dyn Kind> {
         &super::eval_parity::EvalParity,
         &super::eval_diversity::EvalDiversity,
         &super::report_paper::ReportPaper,
+        // The adversary study (issue 12, item 4).
+        &super::report_adversary_study::ReportAdversaryStudy,
     ]
 }
 

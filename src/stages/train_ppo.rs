@@ -25,13 +25,12 @@ use burn::tensor::backend::AutodiffBackend;
 use serde_json::{Value, json};
 
 use crate::data::probe::read_prompts;
-use crate::data::template::conversation;
 use crate::kind::{
     Field, Kind, KindInfo, Slot, StageContext, Upstream, WithError, defaults_of, parse_with,
 };
-use crate::model::chat::{Message, render};
+use crate::model::chat_prompt::{prompt_ids, stop_ids};
 use crate::model::export::{export_hf, export_peft};
-use crate::model::load::llama::{LoadedLlama, load_hf_dir};
+use crate::model::load::llama::load_hf_dir;
 use crate::train::ppo::config::PpoConfig;
 use crate::train::ppo::record::{write_ppo_curves, write_samples};
 use crate::train::ppo::reward::RmScorer;
@@ -252,7 +251,9 @@ const SLOTS: &[Slot] = &[
 /// What `repro kinds` and the engine know of this kind.
 const INFO: KindInfo = KindInfo {
     name: "train.ppo",
-    code_version: 1,
+    // 2: prompts as eval.generate renders them (an HH transcript keeps its
+    // turns; no special tokens added twice), and its stop ids.
+    code_version: 2,
     summary: "PPO policy (LoRA, adaptive KL, value head; optional RND curiosity) against a reward model (§4.1, App. B)",
     fields: FIELDS,
     defaults: defaults_of::<PpoConfig>,
@@ -369,39 +370,6 @@ fn policy_dir(ctx: &StageContext) -> anyhow::Result<std::path::PathBuf> {
     }
 }
 
-/// Chat-templated, left-truncated prompt ids.
-fn prompt_ids<B: burn::tensor::backend::Backend>(
-    m: &LoadedLlama<B>,
-    text: &str,
-    max_len: usize,
-) -> anyhow::Result<Vec<u32>> {
-    let tok = |id: Option<u32>| {
-        id.and_then(|i| m.tokenizer.id_to_token(i))
-            .unwrap_or_default()
-    };
-    let rendered = match &m.chat_template {
-        Some(t) => render(
-            t,
-            &[Message {
-                role: "user".into(),
-                content: text.to_string(),
-            }],
-            true,
-            &tok(m.specials.bos),
-            &tok(m.specials.eos),
-        )?,
-        None => conversation(text),
-    };
-    let ids = m
-        .tokenizer
-        .encode(rendered.as_str(), true)
-        .map_err(|e| anyhow::anyhow!("tokenizing a prompt with the policy's tokenizer: {e}"))?
-        .get_ids()
-        .to_vec();
-    let skip = ids.len().saturating_sub(max_len);
-    Ok(ids[skip..].to_vec())
-}
-
 fn run_on<B: AutodiffBackend>(ctx: &StageContext, cfg: &PpoConfig) -> anyhow::Result<()> {
     let policy_dir = policy_dir(ctx)?;
     let reward_dir = ctx.input("reward")?.join("model");
@@ -431,16 +399,15 @@ fn run_on<B: AutodiffBackend>(ctx: &StageContext, cfg: &PpoConfig) -> anyhow::Re
             id: p.id.clone(),
             text: p.prompt.clone(),
             category: p.category.clone(),
-            ids: prompt_ids(&m, &p.prompt, cfg.max_prompt_len)?,
+            ids: {
+                // Left-truncated to the newest max_prompt_len tokens.
+                let ids = prompt_ids(&m, &p.prompt)?;
+                ids[ids.len().saturating_sub(cfg.max_prompt_len)..].to_vec()
+            },
         });
     }
-    let mut eos: Vec<u32> = m.specials.eos.into_iter().collect();
-    // ChatML models end a turn with <|im_end|> (as `repro model generate --chat`).
-    if let Some(id) = m.tokenizer.token_to_id("<|im_end|>")
-        && !eos.contains(&id)
-    {
-        eos.push(id);
-    }
+    // EOS and the chat template's end-of-turn token, as eval.generate.
+    let eos = stop_ids(&m);
     let pad = m.specials.pad.or(m.specials.eos).unwrap_or(0);
     let reward = RmScorer::<B::InnerBackend>::load(
         &reward_dir,

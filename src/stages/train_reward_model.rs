@@ -31,6 +31,7 @@ use crate::train::on_backbone::train_on_backbone;
 use crate::train::on_features::train_on_features;
 use crate::train::pairs::{Pairs, read_pairs};
 use crate::train::rm_dir::{copy_backbone, write_head};
+use crate::train::split_reading::read_split;
 use crate::train::trained::Trained;
 use crate::util::hooks::{Hooks, Reseeded};
 use crate::util::io::json::write_json;
@@ -110,6 +111,24 @@ const FIELDS: &[Field] = &[
         ty: "bool",
         required: false,
         doc: "cap the adversary CE at ln K in the RM loss (the −λ·CE term is otherwise unbounded)",
+    },
+    Field {
+        name: "adversary_steps",
+        ty: "int ≥ 1",
+        required: false,
+        doc: "adversary updates per RM step (the paper: 1)",
+    },
+    Field {
+        name: "lambda_warmup",
+        ty: "\"none\" | \"linear\"",
+        required: false,
+        doc: "none: λ from the first step (the paper); linear: λ·s/S over the first epoch's S steps",
+    },
+    Field {
+        name: "validation_fraction",
+        ty: "float in [0, 0.9)",
+        required: false,
+        doc: "share of each category's training pairs held out (never trained on); > 0 adds a `validation` and an `eval_reading` block (BT, mean gap, KS, MI and its null, audit AUC) to metrics.json, for choosing settings off the eval split",
     },
     Field {
         name: "moment_eps",
@@ -291,7 +310,7 @@ fn run_on<B: AutodiffBackend>(ctx: &StageContext, cfg: &TrainConfig) -> anyhow::
         }
     };
     write_probe_scores(ctx, &probe_rows, trained.probes.as_ref())?;
-    write_outputs(ctx, cfg, &pairs, &trained)
+    write_outputs(ctx, hooks, cfg, &pairs, &trained)
 }
 
 /// The connected `crows_pairs` / `stereoset` inputs, in the order they are scored.
@@ -331,6 +350,7 @@ fn write_probe_scores(
 
 fn write_outputs(
     ctx: &StageContext,
+    hooks: &dyn Hooks,
     cfg: &TrainConfig,
     pairs: &Pairs,
     fit: &Trained,
@@ -354,9 +374,7 @@ fn write_outputs(
     write_curves(&ctx.out.join("curves.csv"), &fit.curves)?;
     let (loss, acc) = bt_summary(&fit.eval_chosen, &fit.eval_rejected);
     let k = pairs.names.len();
-    write_json(
-        &ctx.out.join("metrics.json"),
-        &json!({
+    let mut metrics = json!({
             "lambda_adv": cfg.lambda_adv,
             "seed": cfg.seed.unwrap_or(ctx.seed),
             "trainable": cfg.trainable,
@@ -376,8 +394,36 @@ fn write_outputs(
                 "ce_cap": cfg.ce_cap,
                 "cap_bind_fraction": fit.cap_bind_fraction,
             },
-        }),
-    )?;
+    });
+    // Only with a validation split: the defaults' metrics stay as they were.
+    if let Some(v) = &fit.validation {
+        let seed = hooks.seed("reading");
+        let ids: Vec<&str> = v
+            .rows
+            .iter()
+            .map(|&r| pairs.train.ids[r].as_str())
+            .collect();
+        let cats: Vec<usize> = v.rows.iter().map(|&r| pairs.train.categories[r]).collect();
+        metrics["validation"] = json!(read_split(
+            &ids,
+            &cats,
+            &pairs.names,
+            &v.chosen,
+            &v.rejected,
+            seed
+        ));
+        let ids: Vec<&str> = pairs.eval.ids.iter().map(String::as_str).collect();
+        metrics["eval_reading"] = json!(read_split(
+            &ids,
+            &pairs.eval.categories,
+            &pairs.names,
+            &fit.eval_chosen,
+            &fit.eval_rejected,
+            seed
+        ));
+        metrics["validation_fraction"] = json!(cfg.validation_fraction);
+    }
+    write_json(&ctx.out.join("metrics.json"), &metrics)?;
     ctx.log(format!(
         "eval: BT loss {loss:.4} nats, accuracy {acc:.4} over {} pairs",
         pairs.eval.ids.len()

@@ -113,6 +113,74 @@ mod ground_truth {
         );
     }
 
+    #[test]
+    fn one_category_trains_plain_bt_and_refuses_an_adversary() {
+        // A harmless-only safety RM (App. B.1): K = 1 at λ = 0 learns the
+        // preferences; with λ > 0 there is nothing to be fair across.
+        let run = |lambda: f64| {
+            let t = TestStage::new(
+                "rm",
+                json!({"lambda_adv": lambda, "trainable": "head", "epochs": 4, "lr": 0.02, "batch_size": 32}),
+            );
+            write_planted(&t.upstream("data"), &t.upstream("features"), 400, &[0.5], 7);
+            let bb = t.upstream("backbone").join("model");
+            std::fs::create_dir_all(&bb).unwrap();
+            std::fs::write(bb.join("config.json"), "{}").unwrap();
+            let ctx = t.ctx();
+            TrainRewardModel.run(&ctx).map(|()| (ctx.out.clone(), t))
+        };
+        // The TestStage owns the directory: keep it alive while reading.
+        let (out, _t) = run(0.0).unwrap();
+        let m: Value =
+            serde_json::from_slice(&std::fs::read(out.join("metrics.json")).unwrap()).unwrap();
+        assert_eq!(m["categories"], json!(["cat0"]));
+        assert!(m["eval_accuracy"].as_f64().unwrap() > 0.75, "{m}");
+        assert!(out.join("model/head.safetensors").is_file());
+        let Err(e) = run(0.2) else {
+            panic!("λ = 0.2 on one category trained")
+        };
+        let text = format!("{e:#}");
+        assert!(
+            text.contains("lambda_adv") && text.contains("one category"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn a_validation_split_is_held_out_and_read_and_the_defaults_are_unchanged() {
+        let plain = train(0.0, json!({}));
+        assert!(plain.metrics.get("validation").is_none());
+        assert!(plain.metrics.get("eval_reading").is_none());
+        let v = train(0.0, json!({"validation_fraction": 0.25}));
+        let val = &v.metrics["validation"];
+        // 400 training pairs per category, a quarter of each held out.
+        assert_eq!(val["n"], 200, "{val}");
+        // 300 trainable pairs per category, 16 per batch: 18 batches an
+        // epoch (12 left out per category), where 400 gave 25.
+        assert_eq!(plain.metrics["steps"], 4 * 25);
+        assert_eq!(v.metrics["steps"], 4 * 18, "{}", v.metrics);
+        assert_eq!(v.metrics["batch"]["left_out_per_epoch"], 2 * 12);
+        for block in [val, &v.metrics["eval_reading"]] {
+            for key in ["accuracy", "ks", "mi", "mi_null", "audit_auc", "mean_gap"] {
+                assert!(block[key].is_number(), "{key}: {block}");
+            }
+            // The planted offset is there for a plain BT model to pick up.
+            assert!(block["ks"].as_f64().unwrap() > 0.3, "{block}");
+        }
+        assert_ne!(
+            plain.scores, v.scores,
+            "fewer training pairs, another model"
+        );
+        // λ warm-up and adversary steps change a fair run.
+        let fair = train(0.5, json!({}));
+        for extra in [
+            json!({"lambda_warmup": "linear"}),
+            json!({"adversary_steps": 3}),
+        ] {
+            assert_ne!(train(0.5, extra.clone()).scores, fair.scores, "{extra}");
+        }
+    }
+
     /// `extra` with `seed` set, if given.
     fn with_seed(extra: Value, seed: Option<u64>) -> Value {
         let mut m = extra.as_object().cloned().unwrap_or_default();
@@ -132,7 +200,8 @@ mod ground_truth {
             let a = train(0.0, s(json!({})));
             let b = train(
                 0.0,
-                s(json!({"adversary_input": "scores", "adversary_hidden": 7})),
+                s(json!({"adversary_input": "scores", "adversary_hidden": 7,
+                         "adversary_steps": 5, "lambda_warmup": "linear"})),
             );
             assert_eq!(
                 a.scores, b.scores,

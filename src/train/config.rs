@@ -32,6 +32,17 @@ pub enum AdversaryInput {
     Scores,
 }
 
+/// How λ_adv reaches its value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum LambdaWarmup {
+    /// λ from the first step (the paper's setting).
+    #[default]
+    None,
+    /// λ·s/S at step s of the first epoch's S steps, λ after it.
+    Linear,
+}
+
 /// Hyper-parameters of one reward-model run (`train.reward_model`'s `with:`);
 /// its `Default` holds the paper's values (App. A.5) and is the kind's
 /// defaults.
@@ -62,6 +73,14 @@ pub struct TrainConfig {
     pub adversary_lr: f64,
     /// Cap the adversary's cross-entropy at ln K in the RM loss.
     pub ce_cap: bool,
+    /// Adversary updates per RM step (the paper: 1).
+    pub adversary_steps: usize,
+    /// λ warm-up over the first epoch.
+    pub lambda_warmup: LambdaWarmup,
+    /// Share of each category's training pairs held out as a validation
+    /// split (never trained on; for choosing settings without the eval
+    /// split); 0 = none.
+    pub validation_fraction: f64,
     /// ε added to the variance in skewness and kurtosis.
     pub moment_eps: f64,
     /// Steps per row of `curves.csv` (averaged).
@@ -91,6 +110,9 @@ impl Default for TrainConfig {
             adversary_hidden: 32,
             adversary_lr: 1e-3,
             ce_cap: true,
+            adversary_steps: 1,
+            lambda_warmup: LambdaWarmup::None,
+            validation_fraction: 0.0,
             moment_eps: 1e-6,
             log_every: 10,
             probe_max_len: 128,
@@ -116,8 +138,18 @@ impl TrainConfig {
         nonneg("weight_decay", self.weight_decay)?;
         nonneg("max_grad_norm", self.max_grad_norm)?;
         nonneg("moment_eps", self.moment_eps)?;
+        if !(0.0..0.9).contains(&self.validation_fraction) {
+            return Err(WithError::new(
+                "validation_fraction",
+                format!(
+                    "expected a value in [0, 0.9), found {}",
+                    self.validation_fraction
+                ),
+            ));
+        }
         for (k, v) in [
             ("epochs", self.epochs),
+            ("adversary_steps", self.adversary_steps),
             ("adversary_hidden", self.adversary_hidden),
             ("log_every", self.log_every),
             ("probe_max_len", self.probe_max_len),
@@ -148,13 +180,23 @@ impl TrainConfig {
     /// Pairs per category `m` for `k` categories.
     ///
     /// # Errors
-    /// `batch_size` not a multiple of K, or m < 4 (e.g. 19 PKU-SafeRLHF
+    /// No category; one category with `lambda_adv > 0`; `batch_size` not a
+    /// multiple of K, or m < 4 (e.g. 19 PKU-SafeRLHF
     /// categories need `batch_size` ≥ 76).
     pub fn per_category(&self, k: usize) -> Result<usize, WithError> {
-        if k < 2 {
+        if k == 0 {
+            return Err(WithError::new("", "the training split has no category"));
+        }
+        if k == 1 && self.lambda_adv > 0.0 {
+            // Nothing to be fair across: one category is plain BT (λ = 0),
+            // e.g. a harmless-only safety RM (App. B.1).
             return Err(WithError::new(
-                "",
-                format!("the training split has {k} category; the trainer needs ≥ 2"),
+                "lambda_adv",
+                format!(
+                    "the training split has one category, so there is nothing to be fair across; \
+                     use lambda_adv: 0 (found {})",
+                    self.lambda_adv
+                ),
             ));
         }
         let m = self.batch_size / k;
@@ -205,7 +247,17 @@ mod tests {
             ..TrainConfig::default()
         };
         assert_eq!(c76.per_category(19).unwrap(), 4);
-        assert!(c.per_category(1).is_err());
+        assert_eq!(
+            c.per_category(1).unwrap(),
+            16,
+            "one category at λ = 0: plain BT"
+        );
+        let fair = TrainConfig {
+            lambda_adv: 0.2,
+            ..TrainConfig::default()
+        };
+        assert_eq!(fair.per_category(1).unwrap_err().path, "lambda_adv");
+        assert!(c.per_category(0).is_err());
         assert!(c.per_category(3).is_err(), "16 is not a multiple of 3");
     }
 

@@ -18,7 +18,7 @@ use burn::tensor::{Tensor, TensorData};
 
 use super::adversary::{Adversary, balanced_accuracy, cross_entropy};
 use super::batches::ByCategory;
-use super::config::{AdversaryInput, TrainConfig};
+use super::config::{AdversaryInput, LambdaWarmup, TrainConfig};
 use super::curves::{CurveRow, Window};
 use super::diagnostics::{adversary_reading, dependence};
 use super::moments::{N_FEATURES, moment_features};
@@ -74,6 +74,47 @@ pub struct FitOutput<M> {
     pub last_epoch_adv_ce: f64,
     /// Mean adversary balanced accuracy over the last epoch.
     pub last_epoch_adv_balanced_accuracy: f64,
+    /// The held-out validation split (`validation_fraction > 0`).
+    pub validation: Option<Validation>,
+}
+
+/// Training pairs held out of training, scored by the final model.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Validation {
+    /// Training-split rows held out, ascending.
+    pub rows: Vec<usize>,
+    /// Their rewards, chosen side.
+    pub chosen: Vec<f32>,
+    /// Their rewards, rejected side.
+    pub rejected: Vec<f32>,
+}
+
+/// The rows of each category held out for validation: `round(f·n_c)` of
+/// category c's rows (at least one when f > 0 and n_c ≥ 2), drawn from
+/// `seed`; ascending. Empty when `fraction` is 0.
+pub fn carve_validation(categories: &[usize], k: usize, fraction: f64, seed: u64) -> Vec<usize> {
+    if fraction <= 0.0 {
+        return Vec::new();
+    }
+    let mut rng = SplitMix64::new(seed);
+    let mut out = Vec::new();
+    for mut rows in ByCategory::new(categories, k).rows {
+        let n = ((fraction * rows.len() as f64).round() as usize)
+            .max(usize::from(rows.len() >= 2))
+            .min(rows.len().saturating_sub(1));
+        rng.shuffle(&mut rows);
+        out.extend_from_slice(&rows[..n]);
+    }
+    out.sort_unstable();
+    out
+}
+
+/// λ at RM step `step` (1-based) of `per_epoch` steps per epoch.
+pub fn lambda_at(cfg: &TrainConfig, step: usize, per_epoch: usize) -> f64 {
+    match cfg.lambda_warmup {
+        LambdaWarmup::None => cfg.lambda_adv,
+        LambdaWarmup::Linear => cfg.lambda_adv * (step as f64 / per_epoch.max(1) as f64).min(1.0),
+    }
 }
 
 /// Mean BT loss and accuracy (r_c > r_r) of scored pairs.
@@ -132,14 +173,25 @@ pub fn fit<B: AutodiffBackend, M: AutodiffModule<B>>(
     let m = cfg
         .per_category(k)
         .map_err(|e| anyhow::anyhow!("with.{}: {}", e.path, e.message))?;
-    let groups = ByCategory::new(input.train_categories, k);
+    let hooks = input.hooks;
+    // The validation rows never enter a batch (an out-of-range category).
+    let held_out = carve_validation(
+        input.train_categories,
+        k,
+        cfg.validation_fraction,
+        hooks.seed("validation"),
+    );
+    let mut trainable = input.train_categories.to_vec();
+    for &r in &held_out {
+        trainable[r] = usize::MAX;
+    }
+    let groups = ByCategory::new(&trainable, k);
     let per_epoch = groups.batches_per_epoch(m);
     if per_epoch == 0 {
         let sizes: Vec<usize> = groups.rows.iter().map(Vec::len).collect();
         bail!("no stratified batch fits: {m} pairs per category needed, categories have {sizes:?}");
     }
     let device = B::Device::default();
-    let hooks = input.hooks;
     let mut order = SplitMix64::new(hooks.seed("order"));
     let clip =
         (cfg.max_grad_norm > 0.0).then_some(GradientClippingConfig::Norm(cfg.max_grad_norm as f32));
@@ -183,10 +235,12 @@ pub fn fit<B: AutodiffBackend, M: AutodiffModule<B>>(
                 AdversaryInput::Moments => moment_features(rc, rr, k, m, cfg.moment_eps),
                 AdversaryInput::Scores => Tensor::stack(vec![rc, rr], 1),
             };
-            // (2) The adversary's step, on detached inputs.
-            let ce_pre = cross_entropy(adv.forward(x.clone().detach()), &labels);
-            let grads = GradientsParams::from_grads(ce_pre.backward(), &adv);
-            adv = adv_opt.step(cfg.adversary_lr, adv, grads);
+            // (2) The adversary's step(s), on detached inputs.
+            for _ in 0..cfg.adversary_steps {
+                let ce_pre = cross_entropy(adv.forward(x.clone().detach()), &labels);
+                let grads = GradientsParams::from_grads(ce_pre.backward(), &adv);
+                adv = adv_opt.step(cfg.adversary_lr, adv, grads);
+            }
             // (3) The RM's step against the updated, frozen adversary.
             let logits = adv.forward(x);
             let ba = balanced_accuracy(&host(logits.clone().detach())?, k, &labels);
@@ -198,10 +252,11 @@ pub fn fit<B: AutodiffBackend, M: AutodiffModule<B>>(
             if !bt_val.is_finite() || !ce_val.is_finite() {
                 bail!("step {step}: non-finite loss (BT {bt_val}, adversary CE {ce_val})");
             }
-            let loss = if cfg.lambda_adv == 0.0 || capped {
+            let lambda = lambda_at(cfg, step, per_epoch);
+            let loss = if lambda == 0.0 || capped {
                 bt
             } else {
-                bt - ce.mul_scalar(cfg.lambda_adv)
+                bt - ce.mul_scalar(lambda)
             };
             let grads = GradientsParams::from_grads(loss.backward(), &model);
             model = opt.step(cfg.lr, model, grads);
@@ -273,7 +328,23 @@ pub fn fit<B: AutodiffBackend, M: AutodiffModule<B>>(
     }
     hooks.progress("train steps", total_steps, total_steps);
     let (eval_chosen, eval_rejected) = eval_rows(&model, input)?;
+    let validation = if held_out.is_empty() {
+        None
+    } else {
+        let (mut chosen, mut rejected) = (Vec::new(), Vec::new());
+        for rows in held_out.chunks(cfg.batch_size.max(1)) {
+            let (c, r) = (input.train_score)(&model, rows);
+            chosen.extend(host(c.detach())?);
+            rejected.extend(host(r.detach())?);
+        }
+        Some(Validation {
+            chosen,
+            rejected,
+            rows: held_out,
+        })
+    };
     Ok(FitOutput {
+        validation,
         model,
         curves,
         eval_chosen,
@@ -304,6 +375,34 @@ pub fn gather_rows<B: burn::tensor::backend::Backend>(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn validation_rows_are_a_stratified_seeded_share_of_each_category() {
+        let cats: Vec<usize> = (0..300).map(|i| usize::from(i % 3 == 0)).collect();
+        let v = carve_validation(&cats, 2, 0.2, 9);
+        assert_eq!(v.iter().filter(|&&r| cats[r] == 1).count(), 20);
+        assert_eq!(v.iter().filter(|&&r| cats[r] == 0).count(), 40);
+        assert!(v.windows(2).all(|w| w[0] < w[1]), "ascending, distinct");
+        assert_eq!(v, carve_validation(&cats, 2, 0.2, 9));
+        assert_ne!(v, carve_validation(&cats, 2, 0.2, 10));
+        assert!(carve_validation(&cats, 2, 0.0, 9).is_empty());
+        // A category of two keeps one pair to train on.
+        assert_eq!(carve_validation(&[0, 0, 1, 1], 2, 0.8, 1).len(), 2);
+    }
+
+    #[test]
+    fn linear_warmup_ramps_lambda_over_the_first_epoch() {
+        let mut cfg = TrainConfig {
+            lambda_adv: 0.4,
+            ..TrainConfig::default()
+        };
+        assert_eq!(lambda_at(&cfg, 1, 10), 0.4);
+        cfg.lambda_warmup = LambdaWarmup::Linear;
+        assert!((lambda_at(&cfg, 1, 10) - 0.04).abs() < 1e-12);
+        assert!((lambda_at(&cfg, 5, 10) - 0.2).abs() < 1e-12);
+        assert_eq!(lambda_at(&cfg, 10, 10), 0.4);
+        assert_eq!(lambda_at(&cfg, 25, 10), 0.4);
+    }
 
     #[test]
     fn bt_nll_is_softplus_of_minus_d() {

@@ -20,4 +20,5 @@ pub mod pairs;
 pub mod ppo;
 pub mod rm_dir;
 pub mod rm_scorer;
+pub mod split_reading;
 pub mod trained;

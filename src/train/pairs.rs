@@ -42,7 +42,7 @@ fn read_split(path: &Path) -> anyhow::Result<(Vec<String>, Vec<String>)> {
 /// Reads `train.parquet` and `eval.parquet` of a `data.tokenize` output.
 ///
 /// # Errors
-/// A missing file or column, fewer than two training categories, or an eval
+/// A missing file or column, an empty training split, or an eval
 /// category the training split lacks.
 pub fn read_pairs(dir: &Path) -> anyhow::Result<Pairs> {
     let (train_ids, train_cats) = read_split(&dir.join("train.parquet"))
@@ -55,12 +55,10 @@ pub fn read_pairs(dir: &Path) -> anyhow::Result<Pairs> {
         .collect::<BTreeSet<_>>()
         .into_iter()
         .collect();
-    if names.len() < 2 {
-        bail!(
-            "input `data`: the training split has {} categor{} ({names:?}); the trainer needs ≥ 2",
-            names.len(),
-            if names.len() == 1 { "y" } else { "ies" }
-        );
+    // One category is allowed here: plain BT (λ = 0) needs no second one;
+    // TrainConfig::per_category refuses it with λ > 0.
+    if names.is_empty() {
+        bail!("input `data`: the training split has no pair");
     }
     let index = |c: &String, split: &str| {
         names.binary_search(c).map_err(|_| {

@@ -32,6 +32,8 @@ pub struct Trained {
     pub adv_ce: f64,
     /// Mean adversary balanced accuracy over the last epoch.
     pub adv_ba: f64,
+    /// The held-out validation split, when one was carved.
+    pub validation: Option<super::fit::Validation>,
     /// Rewards of the stereotype probes `(more, less)`, when scored.
     pub probes: Option<(Vec<f32>, Vec<f32>)>,
     /// The probe items scored on the backbone path (the features path reads
@@ -52,6 +54,7 @@ impl Trained {
             cap_bind_fraction: f.cap_bind_fraction,
             adv_ce: f.last_epoch_adv_ce,
             adv_ba: f.last_epoch_adv_balanced_accuracy,
+            validation: f.validation,
             probes: None,
             probe_rows: Vec::new(),
         };

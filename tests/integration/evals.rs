@@ -35,6 +35,10 @@ fn evals_pipeline_runs_end_to_end_and_identical_policies_differ_by_nothing() {
     eprintln!("evals-cpu.yaml: {:.0} s", t0.elapsed().as_secs_f64());
     assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
 
+    // The safety RM is harmless-only (one category, plain BT).
+    let rm: Value =
+        serde_json::from_str(&env.output("evals-cpu.lock", "safety_rm", "metrics.json")).unwrap();
+    assert_eq!(rm["categories"], serde_json::json!(["harmless"]), "{rm}");
     let parity: Value =
         serde_json::from_str(&env.output("evals-cpu.lock", "parity", "parity.json")).unwrap();
     eprintln!("parity.json policies: {}", parity["policies"]);

@@ -254,3 +254,101 @@ stages:
         "0.2 1\n0.0 1\n"
     );
 }
+
+#[test]
+fn inputs_interpolate_matrix_values_and_lists_name_several_stages() {
+    // `ppo_${matrix.policy}`: one consumer expansion per separately
+    // declared producer; `[b, a]`: a fan-in over stages of different names,
+    // in list order.
+    let env = Env::new();
+    env.pipeline(
+        r#"
+stages:
+  ppo_a:
+    kind: cmd
+    run: echo a > "$OUT/v.txt"
+    outputs: [v.txt]
+  ppo_b:
+    kind: cmd
+    run: echo b > "$OUT/v.txt"
+    outputs: [v.txt]
+  gen:
+    kind: cmd
+    matrix: { policy: [a, b] }
+    inputs: { policy: "ppo_${matrix.policy}" }
+    run: cat "$IN_policy/v.txt" > "$OUT/v.txt"
+    outputs: [v.txt]
+  both:
+    kind: cmd
+    inputs: { runs: [ppo_b, ppo_a], gens: gen }
+    run: ls "$IN_runs" "$IN_gens" > "$OUT/ls.txt"
+    outputs: [ls.txt]
+"#,
+    );
+    env.repro(&["dag", "p.yaml"])
+        .ok()
+        .out_has("gen[policy=b] (cmd)\n  <- ppo_b as policy");
+    env.repro(&["run", "p.yaml"]).ok();
+    assert_eq!(env.output("p.lock", "gen[policy=a]", "v.txt"), "a\n");
+    assert_eq!(env.output("p.lock", "gen[policy=b]", "v.txt"), "b\n");
+    let ls = env.output("p.lock", "both", "ls.txt");
+    assert!(
+        ls.contains("ppo_a\nppo_b") && ls.contains("gen[policy=a]"),
+        "{ls}"
+    );
+    let lock = env.lock("p.lock");
+    let runs = lock["stages"]["both"]["inputs"]["runs"]
+        .as_object()
+        .unwrap();
+    assert_eq!(runs.len(), 2, "{runs:?}");
+}
+
+#[test]
+fn bad_interpolated_and_listed_inputs_are_spec_errors() {
+    let env = Env::new();
+    let base = r#"
+stages:
+  ppo_a:
+    kind: cmd
+    run: echo a > "$OUT/v.txt"
+    outputs: [v.txt]
+"#;
+    for (tail, key, msg) in [
+        (
+            "  gen:\n    kind: cmd\n    matrix: { policy: [a, z] }\n    inputs: { p: \"ppo_${matrix.policy}\" }\n    run: 'true'\n    outputs: [x]\n",
+            "stages.gen.inputs.p",
+            "input stage `ppo_z` does not exist",
+        ),
+        (
+            "  gen:\n    kind: cmd\n    inputs: { p: \"ppo_${matrix.nope}\" }\n    run: 'true'\n    outputs: [x]\n",
+            "stages.gen.inputs.p",
+            "no matrix key `nope`",
+        ),
+        (
+            "  gen:\n    kind: cmd\n    inputs: { p: [ppo_a, ppo_a] }\n    run: 'true'\n    outputs: [x]\n",
+            "stages.gen.inputs.p.1",
+            "`ppo_a` is already in this list",
+        ),
+        (
+            "  gen:\n    kind: cmd\n    inputs: { p: [] }\n    run: 'true'\n    outputs: [x]\n",
+            "stages.gen.inputs.p",
+            "empty list",
+        ),
+        (
+            "  gen:\n    kind: cmd\n    inputs: { p: [ppo_a, 3] }\n    run: 'true'\n    outputs: [x]\n",
+            "stages.gen.inputs.p.1",
+            "expected a stage name or a list of them, found",
+        ),
+        (
+            "  gen:\n    kind: cmd\n    matrix: { s: [a] }\n    inputs: { p: \"g${matrix.s}\" }\n    run: 'true'\n    outputs: [x]\n  ga:\n    kind: cmd\n    inputs: { q: \"gen[s=a]\" }\n    run: 'true'\n    outputs: [x]\n",
+            "stages.",
+            "cycle: ",
+        ),
+    ] {
+        env.pipeline(&format!("{base}{tail}"));
+        env.repro(&["dag", "p.yaml"])
+            .code(2)
+            .err_has(key)
+            .err_has(msg);
+    }
+}

@@ -46,6 +46,12 @@ fn paper_yaml_status_and_dry_run_work_offline() {
         "audit[lambda_adv=0.2]",
         "ppo_baseline",
         "ppo_fair_curiosity",
+        // Table 1 and the diversity table (issue 13).
+        "safety_rm",
+        "gen_parity[policy=fair_curiosity]",
+        "gen_diversity[policy=baseline]",
+        "parity",
+        "diversity",
         "report",
     ] {
         assert!(
@@ -91,6 +97,10 @@ fn paper_cpu_yaml_extends_it_and_plans_offline() {
         "dist_multi[lambda_adv=0.0,seed=1]",
         "stereo[lambda_adv=0.2,seed=3]",
         "ppo_fair",
+        "safety_features",
+        "gen_diversity[policy=fair]",
+        "parity",
+        "diversity",
     ] {
         assert!(
             s.stdout.contains(stage),
