@@ -10,7 +10,7 @@ use super::figures::{Figure, Hist, HistPanel, LinePanel, SweepPanel, SweepPoint,
 use super::html::{InlineFigure, render};
 use super::inputs::{Named, ReportInputs, at_lambda, groups};
 use super::paper_values::PaperValue;
-use super::policies::{policy_tables, ppo_figure};
+use super::policies::{policy_tables, ppo_figure, reproduction_rows};
 use super::tables::{Roles, audit, distributions, mean_sd_of, reproduction, stereotype, sweep};
 use crate::eval::distribution::{Distribution, GroupSummary};
 use crate::eval::stats::Verdict;
@@ -243,7 +243,10 @@ pub fn build(
     for d in [&tdir, &fdir] {
         std::fs::create_dir_all(d).with_context(|| format!("creating {}", d.display()))?;
     }
-    let (repro, verdicts) = reproduction(inp, paper, cfg.roles);
+    let (mut repro, verdicts) = reproduction(inp, paper, cfg.roles);
+    // §4.1 (Table 1, diversity): one PPO run per policy, judged on the
+    // bootstrap CIs over prompts.
+    repro.rows.extend(reproduction_rows(&inp.policies));
     let mut tables = vec![
         repro,
         distributions(inp),

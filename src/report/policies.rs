@@ -197,6 +197,95 @@ fn paper_row(label: &str, is_baseline: bool) -> Option<PaperRow> {
     }
 }
 
+/// A verdict from a confidence interval of `fair − baseline` against the
+/// paper's direction (down): "yes" when it lies below 0, "no" above, else
+/// "within noise".
+fn ci_verdict(lo: f64, hi: f64) -> &'static str {
+    if hi < 0.0 {
+        "yes"
+    } else if lo > 0.0 {
+        "no"
+    } else {
+        "within noise"
+    }
+}
+
+/// Paper-vs-ours rows for §4.1, in the columns of the reproduction table:
+/// per non-baseline policy, the parity gap (judged on RelDrop's bootstrap
+/// CI) and SemDiv (judged on the paired bootstrap CI of the difference).
+/// One PPO run per policy: the uncertainty is over prompts, not seeds.
+pub fn reproduction_rows(p: &PolicyInputs) -> Vec<Vec<Cell>> {
+    let mut rows = Vec::new();
+    let cite = |what: &str| Cell::text(what);
+    for n in &p.parity {
+        let Some(base) = n.value.policies.iter().find(|r| r.baseline) else {
+            continue;
+        };
+        for r in n.value.policies.iter().filter(|r| !r.baseline) {
+            let Some(paper) = paper_row(&r.label, false) else {
+                continue;
+            };
+            let verdict = match (r.rel_drop_ci_low, r.rel_drop_ci_high) {
+                (Some(lo), Some(hi)) => ci_verdict(lo, hi),
+                _ => "—",
+            };
+            rows.push(vec![
+                Cell::text(format!("parity gap ({})", r.label)),
+                Cell::text("0.4814"),
+                Cell::text(paper.gap),
+                Cell::text(num(base.gap)),
+                Cell::text(num(r.gap)),
+                Cell::text("down"),
+                Cell::text(format!(
+                    "{} (RelDrop {}, 95 % CI {})",
+                    num(r.gap - base.gap),
+                    r.rel_drop.map_or("—".into(), |x| format!("{x:.1} %")),
+                    match (r.rel_drop_ci_low, r.rel_drop_ci_high) {
+                        (Some(a), Some(b)) => format!("[{a:.1}, {b:.1}] %"),
+                        _ => "—".into(),
+                    }
+                )),
+                Cell::text(verdict),
+                Cell::text("one run; prompts resampled"),
+                cite(&format!(
+                    "§4.1 Table 1: parity gap 0.4814 → {} ({})",
+                    paper.gap, paper.rel_drop
+                )),
+            ]);
+        }
+    }
+    for n in &p.diversity {
+        let Some(base) = n.value.policies.iter().find(|r| r.baseline) else {
+            continue;
+        };
+        for r in n.value.policies.iter().filter(|r| !r.baseline) {
+            let (Some(paper), Some(d)) = (paper_row(&r.label, false), r.vs_baseline.as_ref())
+            else {
+                continue;
+            };
+            rows.push(vec![
+                Cell::text(format!("SemDiv ({})", r.label)),
+                Cell::text("0.9638"),
+                Cell::text(paper.semdiv),
+                Cell::text(num(base.semdiv)),
+                Cell::text(num(r.semdiv)),
+                Cell::text("down"),
+                Cell::text(format!(
+                    "{:+.4} (95 % CI [{:+.4}, {:+.4}], p {:.3})",
+                    d.diff, d.ci_low, d.ci_high, d.pvalue
+                )),
+                Cell::text(ci_verdict(d.ci_low, d.ci_high)),
+                Cell::text("one run; prompts resampled"),
+                cite(&format!(
+                    "§4.1 / App. B.2: SemDiv 0.9638 → {} ({}, p {})",
+                    paper.semdiv, paper.diff, paper.p
+                )),
+            ]);
+        }
+    }
+    rows
+}
+
 fn ci(lo: Option<f64>, hi: Option<f64>, src: usize, pct: bool) -> Cell {
     match (lo, hi) {
         (Some(a), Some(b)) if pct => Cell::from_source(format!("[{a:.1}, {b:.1}] %"), src),

@@ -89,7 +89,9 @@ const SLOTS: &[Slot] = &[
 
 const INFO: KindInfo = KindInfo {
     name: "report.adversary_study",
-    code_version: 1,
+    // 2: BT accuracy shown as a cost (no verdict); settings passing on
+    // every source named.
+    code_version: 2,
     summary: "adversary settings × λ: paired dependence and accuracy differences across seeds, chosen on validation, confirmed on eval",
     fields: FIELDS,
     defaults: defaults_of::<With>,

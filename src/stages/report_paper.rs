@@ -150,7 +150,9 @@ const INFO: KindInfo = KindInfo {
     // 2: JSON documents through the one canonical writer (keys sorted).
     // 3: mean ± sd across seeds, verdicts on the paired difference, the
     // adversary-dynamics figures.
-    code_version: 3,
+    // 4: paper-vs-ours rows for §4.1 (parity gap, SemDiv) in the
+    // reproduction table.
+    code_version: 4,
     summary: "every table (Markdown + LaTeX + CSV) and figure (PNG + SVG), an HTML report, paper vs ours",
     fields: FIELDS,
     defaults: defaults_of::<With>,
@@ -528,6 +530,17 @@ mod tests {
                 && l.contains("0.9616")),
             "{dv}"
         );
+        let r = std::fs::read_to_string(ctx.out.join("tables/reproduction.csv")).unwrap();
+        let gap = r
+            .lines()
+            .find(|l| l.starts_with("parity gap (fair)"))
+            .unwrap();
+        assert!(gap.contains(",yes,") && gap.contains("0.4001"), "{gap}");
+        let div = r
+            .lines()
+            .find(|l| l.starts_with("SemDiv (fair_curiosity)"))
+            .unwrap();
+        assert!(div.contains(",yes,") && div.contains("-0.0050"), "{div}");
         let s = std::fs::read_to_string(ctx.out.join("tables/sample_generations.csv")).unwrap();
         assert_eq!(s.lines().count(), 1 + 4, "two prompts per category: {s}");
         let html = std::fs::read_to_string(ctx.out.join("report.html")).unwrap();
