@@ -491,18 +491,9 @@ mod tests {
     use crate::eval::scores::Side;
 
     fn cfg() -> AuditConfig {
-        AuditConfig {
-            folds: 5,
-            holdout: 0.2,
-            mlp: MlpConfig {
-                hidden: 16,
-                lr: 1e-2,
-                max_epochs: 200,
-                patience: 10,
-                batch_size: 64,
-                monitor: Monitor::Loss,
-            },
-        }
+        let c = AuditConfig::default();
+        assert_eq!(c.mlp.monitor, Monitor::Loss, "App. A.7 stops on the loss");
+        c
     }
 
     /// `pairs` pairs per category, both sides scored; reward of a response

@@ -303,33 +303,30 @@ mod tests {
     use crate::stages::data_prepare::DataPrepare;
     use crate::stages::harness::{metrics, run_kind};
 
-    #[test]
-    fn tokenizes_both_splits_and_counts_truncation() {
-        let dir = tempfile::tempdir().unwrap();
-        // Synthetic words are outside the tiny vocabulary: they map to [UNK], which is
-        // fine for lengths and truncation.
-        let tokdir = dir.path().join("tok/model");
+    /// A tiny tokenizer under `dir/tok` and a prepared synthetic set (2
+    /// categories × 40 pairs, words outside the tiny vocabulary: [UNK], fine
+    /// for lengths and truncation); the prepared directory.
+    fn prepared(dir: &Path) -> PathBuf {
+        let tokdir = dir.join("tok/model");
         std::fs::create_dir_all(&tokdir).unwrap();
         crate::data::tokenize::tests::tiny_tokenizer(&tokdir);
         let syn = json!({"format": "synthetic", "synthetic": {"categories": 2, "pairs_per_category": 40}});
         let pairs = run_kind(
             &crate::stages::data_preferences::DataPreferences,
-            dir.path(),
+            dir,
             "s",
             syn,
             &[],
             None,
         )
         .unwrap();
-        let prep = run_kind(
-            &DataPrepare,
-            dir.path(),
-            "p",
-            json!({}),
-            &[("s", pairs)],
-            None,
-        )
-        .unwrap();
+        run_kind(&DataPrepare, dir, "p", json!({}), &[("s", pairs)], None).unwrap()
+    }
+
+    #[test]
+    fn tokenizes_both_splits_and_counts_truncation() {
+        let dir = tempfile::tempdir().unwrap();
+        let prep = prepared(dir.path());
         let inputs = [("data", prep.clone()), ("backbone", dir.path().join("tok"))];
         let out = run_kind(
             &DataTokenize,
@@ -375,28 +372,7 @@ mod tests {
     #[test]
     fn categories_keep_one_category_and_the_split_as_prepared() {
         let dir = tempfile::tempdir().unwrap();
-        let tokdir = dir.path().join("tok/model");
-        std::fs::create_dir_all(&tokdir).unwrap();
-        crate::data::tokenize::tests::tiny_tokenizer(&tokdir);
-        let syn = json!({"format": "synthetic", "synthetic": {"categories": 2, "pairs_per_category": 40}});
-        let pairs = run_kind(
-            &crate::stages::data_preferences::DataPreferences,
-            dir.path(),
-            "s",
-            syn,
-            &[],
-            None,
-        )
-        .unwrap();
-        let prep = run_kind(
-            &DataPrepare,
-            dir.path(),
-            "p",
-            json!({}),
-            &[("s", pairs)],
-            None,
-        )
-        .unwrap();
+        let prep = prepared(dir.path());
         let inputs = [("data", prep), ("backbone", dir.path().join("tok"))];
         let all = run_kind(
             &DataTokenize,
