@@ -245,6 +245,8 @@ fn check_slots(
         };
         match (&*r, decl.fan_in) {
             (InputRef::One(s), true) => *r = InputRef::Many(vec![s.clone()]),
+            // A list of one stage for a one-stage slot is that stage.
+            (InputRef::Many(v), false) if v.len() == 1 => *r = InputRef::One(v[0].clone()),
             (InputRef::Many(v), false) => {
                 return Err(SpecError::at(
                     &mark,

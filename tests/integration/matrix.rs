@@ -352,3 +352,22 @@ stages:
             .err_has(msg);
     }
 }
+
+#[test]
+fn a_built_in_one_stage_slot_takes_a_list_of_one_but_not_of_two() {
+    let env = Env::new();
+    let base = "stages:\n  a: { kind: cmd, run: 'true', outputs: [x] }\n  b: { kind: cmd, run: 'true', outputs: [x] }\n";
+    env.pipeline(&format!(
+        "{base}  g: {{ kind: eval.generate, inputs: {{ policy: [a], prompts: b }} }}\n"
+    ));
+    env.repro(&["dag", "p.yaml"])
+        .ok()
+        .out_has("g (eval.generate)\n  <- a as policy");
+    env.pipeline(&format!(
+        "{base}  g: {{ kind: eval.generate, inputs: {{ policy: [a, b], prompts: b }} }}\n"
+    ));
+    env.repro(&["dag", "p.yaml"])
+        .code(2)
+        .err_has("stages.g.inputs.policy")
+        .err_has("input `policy` takes one stage, but this names 2 expansions");
+}
