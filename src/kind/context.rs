@@ -82,6 +82,20 @@ impl StageContext {
         }
     }
 
+    /// The directories of a fan-in slot as `(expansion name, directory)`, in
+    /// name order; a slot wired to one stage gives that stage under the
+    /// slot's name.
+    ///
+    /// # Errors
+    /// The slot is not connected.
+    pub fn fan_in(&self, slot: &str) -> anyhow::Result<Vec<(String, PathBuf)>> {
+        match self.inputs.get(slot) {
+            Some(Input::Many(m)) => Ok(m.iter().map(|(k, p)| (k.clone(), p.clone())).collect()),
+            Some(Input::One(p)) => Ok(vec![(slot.to_string(), p.clone())]),
+            None => anyhow::bail!("input `{slot}` is not connected"),
+        }
+    }
+
     /// Writes one line to the stage log.
     pub fn log(&self, line: impl AsRef<str>) {
         if let Ok(mut w) = self.log.lock() {

@@ -21,9 +21,7 @@ use crate::eval::generations::{GENERATIONS_FILE, GenerationRow, read_generations
 use crate::eval::policies::resolve_baseline;
 use crate::eval::policy_parity::{ParitySettings, PolicyParity, parity_table};
 use crate::eval::stats::StratifiedConfig;
-use crate::kind::{
-    Field, Input, Kind, KindInfo, Slot, StageContext, WithError, defaults_of, parse_with,
-};
+use crate::kind::{Field, Kind, KindInfo, Slot, StageContext, WithError, defaults_of, parse_with};
 use crate::train::rm_scorer::load_reward_model;
 use crate::util::io::json::write_json;
 use crate::util::io::parquet::write_frame;
@@ -186,13 +184,8 @@ pub fn read_policies(
     ctx: &StageContext,
     slot: &str,
 ) -> anyhow::Result<BTreeMap<String, Vec<GenerationRow>>> {
-    let dirs: Vec<(String, std::path::PathBuf)> = match ctx.inputs.get(slot) {
-        Some(Input::Many(m)) => m.iter().map(|(k, p)| (k.clone(), p.clone())).collect(),
-        Some(Input::One(p)) => vec![(slot.to_string(), p.clone())],
-        None => anyhow::bail!("input `{slot}` is not connected"),
-    };
     let mut out = BTreeMap::new();
-    for (name, dir) in dirs {
+    for (name, dir) in ctx.fan_in(slot)? {
         let rows = read_generations(&dir.join(GENERATIONS_FILE))
             .with_context(|| format!("input `{slot}`: `{name}`"))?;
         out.insert(name, rows);

@@ -10,9 +10,7 @@ use anyhow::Context;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
-use crate::kind::{
-    Field, Input, Kind, KindInfo, Slot, StageContext, WithError, defaults_of, parse_with,
-};
+use crate::kind::{Field, Kind, KindInfo, Slot, StageContext, WithError, defaults_of, parse_with};
 use crate::report::adversary_study::{Run, StudyConfig, study, summary, table};
 use crate::util::io::json::write_json;
 use crate::util::keyed::non_negative;
@@ -110,12 +108,8 @@ fn parse(with: &Value) -> Result<With, WithError> {
 }
 
 fn runs(ctx: &StageContext, slot: &str) -> anyhow::Result<Vec<Run>> {
-    let dirs: Vec<(String, std::path::PathBuf)> = match ctx.inputs.get(slot) {
-        Some(Input::Many(m)) => m.iter().map(|(n, p)| (n.clone(), p.clone())).collect(),
-        Some(Input::One(p)) => vec![(slot.to_string(), p.clone())],
-        None => anyhow::bail!("input `{slot}` is not connected"),
-    };
-    dirs.into_iter()
+    ctx.fan_in(slot)?
+        .into_iter()
         .map(|(name, dir)| {
             let f = dir.join("metrics.json");
             let text = std::fs::read(&f)

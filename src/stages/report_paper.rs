@@ -6,7 +6,6 @@
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::kind::Input;
 use crate::kind::{Field, Kind, KindInfo, Slot, StageContext, WithError, defaults_of, parse_with};
 use crate::report::inputs::{SlotDirs, read_inputs};
 use crate::report::paper::{ReportConfig, build};
@@ -172,7 +171,7 @@ impl Kind for ReportPaper {
     }
     fn run(&self, ctx: &StageContext) -> anyhow::Result<()> {
         let w = parse(&ctx.with)?;
-        let inputs = read_inputs(&slot_dirs(&ctx.inputs))?;
+        let inputs = read_inputs(&slot_dirs(ctx)?)?;
         anyhow::ensure!(
             !inputs.distributions.is_empty(),
             "report.paper needs at least one `distribution` input"
@@ -200,16 +199,10 @@ impl Kind for ReportPaper {
 }
 
 /// The connected inputs as the report library takes them.
-fn slot_dirs(inputs: &std::collections::BTreeMap<String, Input>) -> SlotDirs {
-    inputs
-        .iter()
-        .map(|(slot, input)| {
-            let dirs = match input {
-                Input::One(p) => vec![(slot.clone(), p.clone())],
-                Input::Many(m) => m.iter().map(|(k, p)| (k.clone(), p.clone())).collect(),
-            };
-            (slot.clone(), dirs)
-        })
+fn slot_dirs(ctx: &StageContext) -> anyhow::Result<SlotDirs> {
+    ctx.inputs
+        .keys()
+        .map(|slot| Ok((slot.clone(), ctx.fan_in(slot)?)))
         .collect()
 }
 
