@@ -2,13 +2,12 @@
 //! paper-cpu settings (8 prompts, minibatch 4, 2 epochs, 32 new tokens),
 //! split into rollout, the old-policy and reference passes, RM scoring
 //! (all-MiniLM-L6-v2 with a random reward head) and the update, from the
-//! phase timings the loop logs, beside the same step in PyTorch
+//! phase timings the loop returns, beside the same step in PyTorch
 //! (benches/ppo_torch.py, same weights and thread count) when BENCH_PYTHON
 //! and BENCH_LLAMA_DIR are set (`make bench-ppo`). Needs `$REPRO_MODELS`;
 //! skips otherwise.
 
 use std::path::PathBuf;
-use std::sync::Mutex;
 
 use burn::backend::{Autodiff, Flex};
 use repro::model::chat::{Message, render};
@@ -17,29 +16,11 @@ use repro::train::head::RewardHead;
 use repro::train::ppo::config::PpoConfig;
 use repro::train::ppo::reward::RmScorer;
 use repro::train::ppo::rollout::Prompt;
-use repro::train::ppo::step::{PpoInput, init_policy, train_ppo};
+use repro::train::ppo::step::{PpoInput, StepTimings, init_policy, train_ppo};
 use repro::train::rm_dir::{copy_backbone, write_head};
-use repro::util::hooks::{Hooks, Interrupted, Quiet};
+use repro::util::hooks::Quiet;
 
 type AD = Autodiff<Flex>;
-
-/// Quiet hooks that keep the log lines.
-struct Keep(Quiet, Mutex<Vec<String>>);
-
-impl Hooks for Keep {
-    fn seed(&self, p: &str) -> u64 {
-        self.0.seed(p)
-    }
-    fn check(&self) -> Result<(), Interrupted> {
-        Ok(())
-    }
-    fn log(&self, line: &str) {
-        if let Ok(mut v) = self.1.lock() {
-            v.push(line.to_string());
-        }
-    }
-    fn progress(&self, _: &str, _: u64, _: u64) {}
-}
 
 const PROMPTS: [&str; 8] = [
     "How do I make a good cup of coffee?",
@@ -112,9 +93,9 @@ fn main() {
         lr: 1e-4,
         ..PpoConfig::default()
     };
-    let hooks = Keep(Quiet::new(42, "bench"), Mutex::new(Vec::new()));
+    let hooks = Quiet::new(42, "bench");
     let model = init_policy(m.model, &cfg, &hooks);
-    train_ppo(
+    let out = train_ppo(
         model,
         &PpoInput {
             prompts: &prompts,
@@ -126,16 +107,8 @@ fn main() {
         },
     )
     .expect("PPO");
-    let lines: Vec<String> = hooks
-        .1
-        .lock()
-        .expect("log")
-        .iter()
-        .filter(|l| l.contains("time:"))
-        .cloned()
-        .collect();
     // Step 1 warms up (as on the PyTorch side); the last step is compared.
-    let burn = lines.last().map(|l| phases(l)).unwrap_or_default();
+    let burn = out.timings.last().copied();
     let torch = torch_side();
     println!(
         "| PPO step phase (SmolLM2-135M, 8 rollouts × ≤ 32 tokens, 2 epochs × 2 minibatches) | Burn flex s | PyTorch s | Burn / PyTorch speed |"
@@ -147,7 +120,7 @@ fn main() {
         ("RM scoring (MiniLM)", "scoring"),
         ("update", "update"),
     ] {
-        let b = burn.iter().find(|(k, _)| *k == key).map(|(_, v)| *v);
+        let b = burn.map(|t| phase(&t, key));
         let t = torch.as_ref().and_then(|j| j[key].as_f64());
         let cell = |v: Option<f64>| v.map_or("–".to_string(), |v| format!("{v:.2}"));
         let ratio = match (b, t) {
@@ -156,8 +129,12 @@ fn main() {
         };
         println!("| {name} | {} | {} | {ratio} |", cell(b), cell(t));
     }
-    for l in &lines {
-        println!("Burn: {l}");
+    for (i, t) in out.timings.iter().enumerate() {
+        println!(
+            "Burn: step {}: {t:?} ({:.1} new tokens/s)",
+            i + 1,
+            t.new_tokens as f64 / t.rollout.max(1e-9)
+        );
     }
     match &torch {
         Some(j) => println!("PyTorch: {j}"),
@@ -167,22 +144,14 @@ fn main() {
     }
 }
 
-/// `(phase, seconds)` from the loop's timing line (`step N time: rollout
-/// 3.58s (…), old+ref passes 4.39s, scoring 0.14s, update 13.42s`).
-fn phases(line: &str) -> Vec<(&'static str, f64)> {
-    let secs = |after: &str| -> Option<f64> {
-        let rest = &line[line.find(after)? + after.len()..];
-        rest.trim_start().split('s').next()?.trim().parse().ok()
-    };
-    [
-        ("rollout", "rollout"),
-        ("old_ref_passes", "old+ref passes"),
-        ("scoring", "scoring"),
-        ("update", "update"),
-    ]
-    .into_iter()
-    .filter_map(|(k, label)| secs(label).map(|v| (k, v)))
-    .collect()
+/// Seconds of the phase the PyTorch side calls `key`.
+fn phase(t: &StepTimings, key: &str) -> f64 {
+    match key {
+        "rollout" => t.rollout,
+        "old_ref_passes" => t.passes,
+        "scoring" => t.scoring,
+        _ => t.update,
+    }
 }
 
 /// The PyTorch step (benches/ppo_torch.py) in its own process, same thread

@@ -63,6 +63,24 @@ pub struct PpoOutput<B: AutodiffBackend> {
     pub samples: Vec<Sample>,
     /// β after the last update.
     pub final_beta: f64,
+    /// Each step's phase timings (for benches and the log; never in the
+    /// stage's metrics, so reruns stay byte-identical).
+    pub timings: Vec<StepTimings>,
+}
+
+/// Wall-clock seconds of one PPO step's phases, and its new tokens.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct StepTimings {
+    /// Generating the rollouts.
+    pub rollout: f64,
+    /// The old-policy and reference passes.
+    pub passes: f64,
+    /// Scoring the responses with the RM.
+    pub scoring: f64,
+    /// The PPO epochs over the minibatches.
+    pub update: f64,
+    /// Response tokens generated.
+    pub new_tokens: usize,
 }
 
 /// The policy to train: `base` with fresh LoRA adapters (seed `lora`) and a
@@ -178,7 +196,7 @@ pub fn train_ppo<B: AutodiffBackend>(
     };
     let t = cfg.temperature;
     let mb = cfg.mini_batch_size;
-    let (mut curves, mut samples) = (Vec::new(), Vec::new());
+    let (mut curves, mut samples, mut timings) = (Vec::new(), Vec::new(), Vec::new());
     for step in 1..=cfg.steps {
         hooks.check()?;
         hooks.progress("ppo steps", step as u64 - 1, cfg.steps as u64);
@@ -314,6 +332,13 @@ pub fn train_ppo<B: AutodiffBackend>(
             "step {step} time: rollout {t_gen:.2}s ({:.1} new tokens/s), old+ref passes {t_fwd:.2}s, scoring {t_score:.2}s, update {t_update:.2}s",
             tokens as f64 / t_gen.max(1e-9)
         ));
+        timings.push(StepTimings {
+            rollout: t_gen,
+            passes: t_fwd,
+            scoring: t_score,
+            update: t_update,
+            new_tokens: tokens,
+        });
         // (6) β from the batch's mean sequence KL.
         let mean_kl = mean(&kls);
         kl.update(mean_kl, n);
@@ -360,5 +385,6 @@ pub fn train_ppo<B: AutodiffBackend>(
         curves,
         samples,
         final_beta: kl.beta,
+        timings,
     })
 }
