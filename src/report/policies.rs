@@ -216,7 +216,9 @@ fn ci_verdict(lo: f64, hi: f64) -> &'static str {
 /// One PPO run per policy: the uncertainty is over prompts, not seeds.
 pub fn reproduction_rows(p: &PolicyInputs) -> Vec<Vec<Cell>> {
     let mut rows = Vec::new();
-    let cite = |what: &str| Cell::text(what);
+    let Some(paper_base) = paper_row("baseline", true) else {
+        return rows;
+    };
     for n in &p.parity {
         let Some(base) = n.value.policies.iter().find(|r| r.baseline) else {
             continue;
@@ -231,7 +233,7 @@ pub fn reproduction_rows(p: &PolicyInputs) -> Vec<Vec<Cell>> {
             };
             rows.push(vec![
                 Cell::text(format!("parity gap ({})", r.label)),
-                Cell::text("0.4814"),
+                Cell::text(paper_base.gap),
                 Cell::text(paper.gap),
                 Cell::text(num(base.gap)),
                 Cell::text(num(r.gap)),
@@ -240,16 +242,13 @@ pub fn reproduction_rows(p: &PolicyInputs) -> Vec<Vec<Cell>> {
                     "{} (RelDrop {}, 95 % CI {})",
                     num(r.gap - base.gap),
                     r.rel_drop.map_or("—".into(), |x| format!("{x:.1} %")),
-                    match (r.rel_drop_ci_low, r.rel_drop_ci_high) {
-                        (Some(a), Some(b)) => format!("[{a:.1}, {b:.1}] %"),
-                        _ => "—".into(),
-                    }
+                    ci_text(r.rel_drop_ci_low, r.rel_drop_ci_high, true).unwrap_or("—".into())
                 )),
                 Cell::text(verdict),
                 Cell::text("one run; prompts resampled"),
-                cite(&format!(
-                    "§4.1 Table 1: parity gap 0.4814 → {} ({})",
-                    paper.gap, paper.rel_drop
+                Cell::text(format!(
+                    "§4.1 Table 1: parity gap {} → {} ({})",
+                    paper_base.gap, paper.gap, paper.rel_drop
                 )),
             ]);
         }
@@ -265,7 +264,7 @@ pub fn reproduction_rows(p: &PolicyInputs) -> Vec<Vec<Cell>> {
             };
             rows.push(vec![
                 Cell::text(format!("SemDiv ({})", r.label)),
-                Cell::text("0.9638"),
+                Cell::text(paper_base.semdiv),
                 Cell::text(paper.semdiv),
                 Cell::text(num(base.semdiv)),
                 Cell::text(num(r.semdiv)),
@@ -276,9 +275,9 @@ pub fn reproduction_rows(p: &PolicyInputs) -> Vec<Vec<Cell>> {
                 )),
                 Cell::text(ci_verdict(d.ci_low, d.ci_high)),
                 Cell::text("one run; prompts resampled"),
-                cite(&format!(
-                    "§4.1 / App. B.2: SemDiv 0.9638 → {} ({}, p {})",
-                    paper.semdiv, paper.diff, paper.p
+                Cell::text(format!(
+                    "§4.1 / App. B.2: SemDiv {} → {} ({}, p {})",
+                    paper_base.semdiv, paper.semdiv, paper.diff, paper.p
                 )),
             ]);
         }
@@ -286,12 +285,17 @@ pub fn reproduction_rows(p: &PolicyInputs) -> Vec<Vec<Cell>> {
     rows
 }
 
-fn ci(lo: Option<f64>, hi: Option<f64>, src: usize, pct: bool) -> Cell {
+/// `[lo, hi]` (percent: one decimal and `%`), when both ends are known.
+fn ci_text(lo: Option<f64>, hi: Option<f64>, pct: bool) -> Option<String> {
     match (lo, hi) {
-        (Some(a), Some(b)) if pct => Cell::from_source(format!("[{a:.1}, {b:.1}] %"), src),
-        (Some(a), Some(b)) => Cell::from_source(format!("[{}, {}]", num(a), num(b)), src),
-        _ => Cell::missing(),
+        (Some(a), Some(b)) if pct => Some(format!("[{a:.1}, {b:.1}] %")),
+        (Some(a), Some(b)) => Some(format!("[{}, {}]", num(a), num(b))),
+        _ => None,
     }
+}
+
+fn ci(lo: Option<f64>, hi: Option<f64>, src: usize, pct: bool) -> Cell {
+    ci_text(lo, hi, pct).map_or_else(Cell::missing, |t| Cell::from_source(t, src))
 }
 
 /// Table 1 with our CIs and the paper's values.
