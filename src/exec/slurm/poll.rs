@@ -229,6 +229,12 @@ impl Poller {
         t.failing_since.map(|s| (s.elapsed(), t.last_error.clone()))
     }
 
+    /// Polls again soon (at the shortest interval), e.g. after an `scancel`.
+    pub fn hurry(&self) {
+        self.shared.lock().hurry = true;
+        self.shared.cond.notify_all();
+    }
+
     /// Waits for the next poll round, at most `limit`.
     pub fn wait_round(&self, limit: Duration) {
         let t = self.shared.lock();

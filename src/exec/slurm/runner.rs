@@ -206,7 +206,7 @@ impl SlurmRunner {
                 }
             }
             if job.cancel.load(Ordering::Relaxed) {
-                return Err(self.cancel(id, job_file, log));
+                return Err(self.cancel(id, log));
             }
             if let Some((how_long, err)) = self.poller.failing()
                 && how_long > QUERY_GIVE_UP
@@ -223,16 +223,17 @@ impl SlurmRunner {
 
     /// `scancel`, then wait (bounded) for the job to leave the node, so its
     /// staging directory can be deleted.
-    fn cancel(&self, id: &JobId, job_file: &Path, log: &mut File) -> RunError {
+    fn cancel(&self, id: &JobId, log: &mut File) -> RunError {
         let _ = writeln!(log, "slurm: interrupted: scancel {id}");
         if let Err(e) = submit::scancel(std::slice::from_ref(id)) {
             let _ = writeln!(log, "slurm: {e}");
         }
+        // The job's status file is written before Slurm has finished the job
+        // (it is still COMPLETING then): only the scheduler says it has left.
+        self.poller.hurry();
         let deadline = Instant::now() + CANCEL_WAIT;
         while Instant::now() < deadline {
-            if self.poller.seen(id).is_some_and(|s| s.ended())
-                || jobfile::status_of(job_file).is_some()
-            {
+            if self.poller.seen(id).is_some_and(|s| s.ended()) {
                 break;
             }
             self.poller.wait_round(Duration::from_millis(200));
