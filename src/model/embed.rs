@@ -2,9 +2,11 @@
 //! by length, batched, results back in row order (so the output does not
 //! depend on the batching).
 
+use burn::tensor::Tensor;
 use burn::tensor::backend::Backend as BurnBackend;
 
 use super::encoder::{EncoderConfig, LoadedEncoder};
+use super::llama::Batch;
 use crate::util::hooks::Hooks;
 
 /// Counters of one [`embed_all`] run.
@@ -18,20 +20,21 @@ pub struct EmbedStats {
     pub batches: usize,
 }
 
-/// Pooled features of `seqs`, `[seqs.len() · hidden]` row-major in the order
-/// of `seqs`, computed in batches of similar lengths. After every batch the
-/// hooks are asked whether to stop and told the progress (`embed`).
-pub fn embed_all<B: BurnBackend>(
+/// Runs `each` on batches of `seqs` of similar lengths (sorted by length,
+/// `batch_size` at a time): `each(rows, batch)` gets the rows of `seqs` in the
+/// batch and their right-padded [`Batch`]. After every batch the hooks are
+/// asked whether to stop and told the progress (`what`).
+fn for_batches<B: BurnBackend>(
     enc: &LoadedEncoder<B>,
     seqs: &[Vec<u32>],
     batch_size: usize,
     hooks: &dyn Hooks,
-) -> anyhow::Result<(Vec<f32>, EmbedStats)> {
+    what: &str,
+    mut each: impl FnMut(&[usize], &Batch) -> anyhow::Result<()>,
+) -> anyhow::Result<EmbedStats> {
     let total = seqs.len() as u64;
-    let d = enc.hidden;
     let mut order: Vec<usize> = (0..seqs.len()).collect();
     order.sort_by_key(|&i| (seqs[i].len(), i));
-    let mut out = vec![0.0f32; seqs.len() * d];
     let mut stats = EmbedStats::default();
     let mut done = 0;
     for chunk in order.chunks(batch_size.max(1)) {
@@ -40,27 +43,69 @@ pub fn embed_all<B: BurnBackend>(
         stats.tokens += batch_seqs.iter().map(Vec::len).sum::<usize>();
         stats.slots += batch.batch_size() * batch.seq_len();
         stats.batches += 1;
-        let pooled: Vec<f32> = enc
-            .encoder
-            .pooled(&batch)
-            .into_data()
-            .convert::<f32>()
-            .to_vec()
-            .map_err(|e| anyhow::anyhow!("reading pooled features: {e:?}"))?;
-        anyhow::ensure!(
-            pooled.len() == chunk.len() * d,
-            "pooled features have {} values, expected {}",
-            pooled.len(),
-            chunk.len() * d
-        );
+        each(chunk, &batch)?;
+        done += chunk.len();
+        hooks.check()?;
+        hooks.progress(what, done as u64, total);
+    }
+    Ok(stats)
+}
+
+fn host<B: BurnBackend, const D: usize>(t: Tensor<B, D>, want: usize) -> anyhow::Result<Vec<f32>> {
+    let v: Vec<f32> = t
+        .into_data()
+        .convert::<f32>()
+        .to_vec()
+        .map_err(|e| anyhow::anyhow!("reading the backbone's output: {e:?}"))?;
+    anyhow::ensure!(
+        v.len() == want,
+        "the backbone's output has {} values, expected {want}",
+        v.len()
+    );
+    Ok(v)
+}
+
+/// Pooled features of `seqs`, `[seqs.len() · hidden]` row-major in the order
+/// of `seqs`, computed in batches of similar lengths (progress: `embed`).
+pub fn embed_all<B: BurnBackend>(
+    enc: &LoadedEncoder<B>,
+    seqs: &[Vec<u32>],
+    batch_size: usize,
+    hooks: &dyn Hooks,
+) -> anyhow::Result<(Vec<f32>, EmbedStats)> {
+    let d = enc.hidden;
+    let mut out = vec![0.0f32; seqs.len() * d];
+    let stats = for_batches(enc, seqs, batch_size, hooks, "embed", |chunk, batch| {
+        let pooled = host(enc.encoder.pooled(batch), chunk.len() * d)?;
         for (k, &i) in chunk.iter().enumerate() {
             out[i * d..(i + 1) * d].copy_from_slice(&pooled[k * d..(k + 1) * d]);
         }
-        done += chunk.len();
-        hooks.check()?;
-        hooks.progress("embed", done as u64, total);
-    }
+        Ok(())
+    })?;
     Ok((out, stats))
+}
+
+/// The hidden states of `seqs` after the embeddings and the first `lower`
+/// layers ([`crate::model::encoder::Encoder::lower`]), in batches of similar
+/// lengths (progress: `lower`): `sink(i, states)` receives row `i`'s states
+/// `[s · hidden]` of its right-padded batch (its real tokens first).
+pub fn lower_all<B: BurnBackend>(
+    enc: &LoadedEncoder<B>,
+    seqs: &[Vec<u32>],
+    lower: usize,
+    batch_size: usize,
+    hooks: &dyn Hooks,
+    mut sink: impl FnMut(usize, &[f32]),
+) -> anyhow::Result<EmbedStats> {
+    let d = enc.hidden;
+    for_batches(enc, seqs, batch_size, hooks, "lower", |chunk, batch| {
+        let s = batch.seq_len();
+        let states = host(enc.encoder.lower(batch, lower), chunk.len() * s * d)?;
+        for (k, &i) in chunk.iter().enumerate() {
+            sink(i, &states[k * s * d..(k + 1) * s * d]);
+        }
+        Ok(())
+    })
 }
 
 /// Checks that every sequence is non-empty and fits the backbone.

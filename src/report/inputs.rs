@@ -2,7 +2,7 @@
 //! from the matrix expansion name and the file registered as a source.
 //!
 //! Input contracts (files under each input stage's outputs):
-//! - `distribution`, `distribution_multi`: `distribution.json` of
+//! - `distribution`, `sweep`, `distribution_multi`: `distribution.json` of
 //!   `eval.reward_distribution` ([`Distribution`]).
 //! - `stereotype`: `stereotype.json` of `eval.stereotype` ([`StereotypeDoc`]).
 //! - `audit`: `metrics.json` of `eval.category_audit`
@@ -54,8 +54,13 @@ pub struct Audit {
 /// Everything the report reads.
 #[derive(Debug, Clone, Default)]
 pub struct ReportInputs {
-    /// Binary-category distributions (HH-RLHF helpful/harmless; the sweep).
+    /// Binary-category distributions (HH-RLHF helpful/harmless): the tables,
+    /// and the sweep unless [`ReportInputs::sweep`] is given.
     pub distributions: Vec<Named<Distribution>>,
+    /// The λ sweep's distributions when the sweep runs on other reward
+    /// models than the tables (paper-cpu: frozen-feature heads beside
+    /// fine-tuned ones); empty when `distributions` is the sweep.
+    pub sweep: Vec<Named<Distribution>>,
     /// Many-category distributions (PKU-SafeRLHF's 19 harm types).
     pub multi: Vec<Named<Distribution>>,
     /// Stereotype bias results.
@@ -70,6 +75,17 @@ pub struct ReportInputs {
     pub training_multi: Vec<Named<Vec<EvalCurve>>>,
     /// Every file read.
     pub sources: Sources,
+}
+
+impl ReportInputs {
+    /// The λ sweep: [`ReportInputs::sweep`] when given, else the distributions.
+    pub fn swept(&self) -> &[Named<Distribution>] {
+        if self.sweep.is_empty() {
+            &self.distributions
+        } else {
+            &self.sweep
+        }
+    }
 }
 
 /// λ_adv from a matrix expansion name: the value of `lambda_adv=` (or
@@ -208,6 +224,9 @@ pub fn read_inputs(inputs: &SlotDirs) -> anyhow::Result<ReportInputs> {
         &mut sources,
         |p| Ok(read_json(p)?),
     )?;
+    let sweep = read_slot(inputs, "sweep", "distribution.json", &mut sources, |p| {
+        Ok(read_json(p)?)
+    })?;
     let multi = read_slot(
         inputs,
         "distribution_multi",
@@ -236,6 +255,7 @@ pub fn read_inputs(inputs: &SlotDirs) -> anyhow::Result<ReportInputs> {
     )?;
     Ok(ReportInputs {
         distributions,
+        sweep,
         multi,
         stereotypes,
         audits,

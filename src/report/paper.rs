@@ -133,7 +133,7 @@ fn sweep_panel(
     key: &str,
     paper_q: Option<&str>,
 ) -> SweepPanel {
-    let points = groups(&inp.distributions)
+    let points = groups(inp.swept())
         .iter()
         .filter_map(|g| {
             let xs: Vec<f64> = g
@@ -302,7 +302,7 @@ pub fn build(
             ));
         }
     }
-    let swept = groups(&inp.distributions)
+    let swept = groups(inp.swept())
         .iter()
         .filter(|g| g.lambda.is_some())
         .count();

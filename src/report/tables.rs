@@ -82,6 +82,7 @@ pub fn distributions(inp: &ReportInputs) -> Table {
     ];
     let rows = groups(&inp.distributions)
         .into_iter()
+        .chain(groups(&inp.sweep))
         .chain(groups(&inp.multi))
         .map(|g| {
             let f = g.first();
@@ -238,7 +239,7 @@ fn paper_text(paper: &[PaperValue], q: &str, l: f64) -> Cell {
 
 /// Table 5: the λ sweep, ours (mean ± sd across seeds) beside the paper's.
 pub fn sweep(inp: &ReportInputs, paper: &[PaperValue]) -> Table {
-    let rows = groups(&inp.distributions)
+    let rows = groups(inp.swept())
         .iter()
         .filter_map(|g| {
             let l = g.lambda?;

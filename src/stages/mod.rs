@@ -14,10 +14,12 @@ pub mod eval_reward_distribution;
 pub mod eval_stereotype;
 pub mod harness;
 pub mod model_features;
+pub mod model_hidden_states;
 pub mod model_pretrained;
 pub mod registry;
 pub mod report_adversary_study;
 pub mod report_paper;
+pub mod sequences;
 pub mod train_ppo;
 pub mod train_reward_model;
 #[cfg(test)]

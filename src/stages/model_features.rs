@@ -35,7 +35,6 @@
 //! not depend on the batching.
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use anyhow::Context;
@@ -43,11 +42,10 @@ use burn::tensor::backend::Backend as BurnBackend;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
-use crate::data::probe_items::{probe_items, write_probe_rows};
-use crate::data::token_table::read_ids;
-use crate::data::tokenize::encode;
+use super::sequences::{Sequences, gather, model_dir};
+use crate::data::probe_items::write_probe_rows;
 use crate::kind::{Field, Kind, KindInfo, Slot, StageContext, WithError, defaults_of, parse_with};
-use crate::model::embed::{check_seqs, embed_all};
+use crate::model::embed::embed_all;
 use crate::model::encoder::load_encoder;
 use crate::train::features::{FEATURE_TENSORS, write_features};
 
@@ -157,62 +155,17 @@ impl Kind for ModelFeatures {
     }
 }
 
-/// The model directory inside a `model.pretrained` output (or the input itself).
-fn model_dir(input: &Path) -> PathBuf {
-    let nested = input.join("model");
-    if nested.join("config.json").is_file() {
-        nested
-    } else {
-        input.to_path_buf()
-    }
-}
-
 fn run_on<B: BurnBackend>(ctx: &StageContext, w: &With, device: &B::Device) -> anyhow::Result<()> {
     let start = Instant::now();
     let dir = model_dir(ctx.input("backbone")?);
     let enc = load_encoder::<B>(&dir, device)
         .with_context(|| format!("loading the backbone from {}", dir.display()))?;
-    let tok_path = dir.join("tokenizer.json");
-    let data = ctx.input("data")?;
-    // Every sequence, tensor by tensor in FEATURE_TENSORS order.
-    let mut groups: Vec<Vec<Vec<u32>>> = Vec::with_capacity(6);
-    for split in ["train", "eval"] {
-        let f = data.join(format!("{split}.parquet"));
-        anyhow::ensure!(
-            f.is_file(),
-            "input `data` has no {split}.parquet (expected a data.tokenize stage) in {}",
-            data.display()
-        );
-        for side in ["chosen", "rejected"] {
-            let ids = read_ids(&f, &format!("{side}_ids"))?;
-            check_seqs(&ids, &enc.config, &format!("{split}.parquet {side}_ids"))?;
-            groups.push(ids);
-        }
-    }
-    let mut rows = Vec::new();
-    let (mut more, mut less) = (Vec::new(), Vec::new());
-    let mut probe_truncated = 0usize;
-    let mut per_dataset = BTreeMap::new();
-    for slot in ["crows_pairs", "stereoset"] {
-        let Some(_) = ctx.inputs.get(slot) else {
-            continue;
-        };
-        let items = probe_items(slot, ctx.input(slot)?)?;
-        per_dataset.insert(slot, items.len());
-        for (row, prompt, m, l) in items {
-            let em = encode(&enc.tokenizer, &prompt, &m, w.max_len, &tok_path)?;
-            let el = encode(&enc.tokenizer, &prompt, &l, w.max_len, &tok_path)?;
-            probe_truncated += usize::from(em.truncated || em.response_truncated);
-            probe_truncated += usize::from(el.truncated || el.response_truncated);
-            more.push(em.ids);
-            less.push(el.ids);
-            rows.push(row);
-        }
-    }
-    check_seqs(&more, &enc.config, "probes (more)")?;
-    check_seqs(&less, &enc.config, "probes (less)")?;
-    groups.push(more);
-    groups.push(less);
+    let Sequences {
+        groups,
+        rows,
+        per_dataset,
+        probe_truncated,
+    } = gather(ctx, &enc, &dir.join("tokenizer.json"), w.max_len)?;
     let counts: Vec<usize> = groups.iter().map(Vec::len).collect();
     let all: Vec<Vec<u32>> = groups.into_iter().flatten().collect();
     let total = all.len();
@@ -260,6 +213,7 @@ mod tests {
     use super::*;
     use crate::data::probe::{StereoItem, write_stereo};
     use crate::data::probe_items::read_probe_rows;
+    use crate::data::token_table::read_ids;
     use crate::data::token_table::{TokenRow, write_tokens};
     use crate::data::tokenize::Encoded;
     use crate::model::encoder::tests::tiny_loaded;
@@ -267,6 +221,7 @@ mod tests {
     use crate::model::llama::Batch;
     use crate::stages::harness::{metrics, run_kind};
     use burn::backend::Flex;
+    use std::path::PathBuf;
 
     fn enc(ids: Vec<u32>) -> Encoded {
         Encoded {

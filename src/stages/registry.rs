@@ -14,6 +14,7 @@ pub fn builtin() -> Vec<&'static dyn Kind> {
         &super::data_probes::DataProbes,
         &super::model_pretrained::ModelPretrained,
         &super::model_features::ModelFeatures,
+        &super::model_hidden_states::ModelHiddenStates,
         &super::eval_reward_distribution::EvalRewardDistribution,
         &super::eval_stereotype::EvalStereotype,
         &super::train_reward_model::TrainRewardModel,

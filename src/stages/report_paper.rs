@@ -51,6 +51,12 @@ const SLOTS: &[Slot] = &[
         doc: "eval.reward_distribution stages on the binary task (distribution.json); λ from `…[lambda_adv=…]` names",
     },
     Slot {
+        name: "sweep",
+        required: false,
+        fan_in: true,
+        doc: "eval.reward_distribution stages of the λ sweep (Table 5, the sweep figure) when it runs on other RMs than `distribution` (e.g. frozen-feature heads beside fine-tuned ones); default: `distribution`",
+    },
+    Slot {
         name: "distribution_multi",
         required: false,
         fan_in: true,
@@ -213,12 +219,14 @@ mod tests {
     use serde_json::json;
 
     use super::*;
+    use crate::eval::distribution::Distribution;
     use crate::eval::scores::{SCORES_FILE, ScoreRow, Side, write_scores};
     use crate::eval::stereotype::{STEREOTYPE_SCORES_FILE, StereoItem, write_items};
     use crate::stages::eval_reward_distribution::EvalRewardDistribution;
     use crate::stages::eval_stereotype::EvalStereotype;
     use crate::stages::harness::TestStage;
     use crate::train::curves::{CurveRow, write_curves};
+    use crate::util::io::json::read_json;
 
     /// Scores with categories `cats`, the first shifted by `offset`.
     fn scores(cats: &[&str], offset: f64) -> Vec<ScoreRow> {
@@ -432,6 +440,66 @@ mod tests {
             !html.contains("src=\"") && !html.contains("<link"),
             "external resource"
         );
+    }
+
+    #[test]
+    fn a_sweep_input_feeds_table_5_and_the_figure_while_the_tables_read_distribution() {
+        let t = TestStage::new("report", json!({}));
+        let add = |slot: &str, name: &str, offset: f64| {
+            let d = t.upstream_many(slot, name);
+            let rows = scores(&["harmless", "helpful"], offset);
+            run_upstream(
+                &EvalRewardDistribution,
+                json!({"bins": 10, "permutations": 19}),
+                |s| write_scores(&s.upstream("scores").join(SCORES_FILE), &rows).unwrap(),
+                &d,
+            );
+        };
+        // The tables' pair (fine-tuned) and a three-point sweep (frozen heads).
+        add("distribution", "dist[lambda_adv=0.0]", 2.0);
+        add("distribution", "dist[lambda_adv=0.2]", 1.0);
+        for (l, o) in [("0.0", 3.0), ("0.2", 0.5), ("0.8", 0.1)] {
+            add("sweep", &format!("dist_sweep[lambda_adv={l}]"), o);
+        }
+        let ctx = t.ctx();
+        ReportPaper.run(&ctx).unwrap();
+        let sweep = std::fs::read_to_string(ctx.out.join("tables/table5_sweep.csv")).unwrap();
+        let lambdas: Vec<&str> = sweep
+            .lines()
+            .skip(1)
+            .map(|l| l.split(',').next().unwrap())
+            .collect();
+        assert_eq!(lambdas, ["0", "0.2", "0.8"], "{sweep}");
+        // Both sets side by side in the distribution table.
+        let dist =
+            std::fs::read_to_string(ctx.out.join("tables/reward_distributions.csv")).unwrap();
+        let names: Vec<&str> = dist
+            .lines()
+            .skip(1)
+            .map(|l| l.split(',').next().unwrap())
+            .collect();
+        assert_eq!(
+            names,
+            [
+                "dist[lambda_adv=0.0]",
+                "dist[lambda_adv=0.2]",
+                "dist_sweep[lambda_adv=0.0]",
+                "dist_sweep[lambda_adv=0.2]",
+                "dist_sweep[lambda_adv=0.8]"
+            ],
+            "{dist}"
+        );
+        assert!(ctx.out.join("figures/lambda_sweep.svg").is_file());
+        // The paper-vs-ours KS row compares the tables' pair: offset 2 → 1.
+        let repro = std::fs::read_to_string(ctx.out.join("tables/reproduction.csv")).unwrap();
+        let ks = repro.lines().find(|l| l.starts_with("ks,")).unwrap();
+        let base = read_json::<Distribution>(
+            &t.upstream_many("distribution", "dist[lambda_adv=0.0]")
+                .join("distribution.json"),
+        )
+        .unwrap();
+        let want = format!("{:.4}", base.headline()["ks"].as_f64().unwrap());
+        assert!(ks.contains(&want), "{ks} lacks {want}");
     }
 
     #[test]

@@ -6,6 +6,9 @@
 //! - `trainable: head` with a `features` input (a `model.features` stage):
 //!   the head trains on the frozen backbone's pooled features, computed once
 //!   for every λ of a sweep — the CPU-scale path;
+//! - `trainable: {last_layers: k}` with a `hidden` input (a
+//!   `model.hidden_states` stage, `upper_layers: k`): the last k layers and
+//!   the head train on the lower layers' cached hidden states;
 //! - `trainable: all | lora | {last_layers: k}` on the `backbone` itself.
 //!
 //! Outputs: `model/` (the backbone, `head.safetensors`, `rm.json`),
@@ -27,8 +30,10 @@ use crate::train::config::{AdversaryInput, TrainConfig, Trainable};
 use crate::train::curves::write_curves;
 use crate::train::features::{FEATURES_FILE, read_features};
 use crate::train::fit::bt_summary;
+use crate::train::hidden::{HIDDEN_FILE, read_hidden};
 use crate::train::on_backbone::train_on_backbone;
 use crate::train::on_features::train_on_features;
+use crate::train::on_hidden::train_on_hidden;
 use crate::train::pairs::{Pairs, read_pairs};
 use crate::train::rm_dir::{copy_backbone, write_head};
 use crate::train::split_reading::read_split;
@@ -176,6 +181,12 @@ const SLOTS: &[Slot] = &[
         doc: "a model.features stage over the same data and backbone (trainable: head)",
     },
     Slot {
+        name: "hidden",
+        required: false,
+        fan_in: false,
+        doc: "a model.hidden_states stage over the same data and backbone (trainable: {last_layers: k}, k = its upper_layers)",
+    },
+    Slot {
         name: "crows_pairs",
         required: false,
         fan_in: false,
@@ -244,11 +255,26 @@ fn run_on<B: AutodiffBackend>(ctx: &StageContext, cfg: &TrainConfig) -> anyhow::
         bail!("input `backbone`: no model/ directory (expected a model.pretrained stage)");
     }
     let model_out = ctx.out.join("model");
-    let features = match ctx.inputs.get("features") {
-        Some(Input::One(d)) => Some(d.clone()),
-        Some(Input::Many(_)) => bail!("input `features` must be one stage, not a fan-in"),
-        None => None,
+    let one = |slot: &str| match ctx.inputs.get(slot) {
+        Some(Input::One(d)) => Ok(Some(d.clone())),
+        Some(Input::Many(_)) => bail!("input `{slot}` must be one stage, not a fan-in"),
+        None => Ok(None),
     };
+    let features = one("features")?;
+    let hidden = one("hidden")?;
+    if features.is_some() && hidden.is_some() {
+        bail!(
+            "inputs `features` and `hidden` exclude each other (a head on pooled features, or upper layers on hidden states)"
+        );
+    }
+    let cached = features.as_ref().or(hidden.as_ref());
+    if cached.is_some()
+        && (ctx.inputs.contains_key("crows_pairs") || ctx.inputs.contains_key("stereoset"))
+    {
+        bail!(
+            "with a `features` or `hidden` input the probes come from that stage: connect crows_pairs/stereoset there, not here"
+        );
+    }
     let mut meta = json!({
         "trainable": cfg.trainable,
         "lambda_adv": cfg.lambda_adv,
@@ -256,26 +282,27 @@ fn run_on<B: AutodiffBackend>(ctx: &StageContext, cfg: &TrainConfig) -> anyhow::
         "head_hidden": cfg.head_hidden,
         "seed": cfg.seed,
     });
-    let (trained, probe_rows) = match (cfg.trainable, features) {
-        (Trainable::Head, Some(dir)) => {
-            if ctx.inputs.contains_key("crows_pairs") || ctx.inputs.contains_key("stereoset") {
-                bail!(
-                    "with a `features` input the probes come from the features stage: connect crows_pairs/stereoset there, not here"
-                );
-            }
+    let (trained, probe_rows) = match (cfg.trainable, features, hidden) {
+        (Trainable::LastLayers(_), None, Some(dir)) => {
+            let h = read_hidden(&dir.join(HIDDEN_FILE)).context("input `hidden`")?;
+            let probes = cached_probe_rows(&dir, h.groups[4].rows(), "hidden")?;
+            let (enc, head, trained) = train_on_hidden::<B>(hooks, cfg, &pairs, &h, &backbone)?;
+            drop(h);
+            std::fs::create_dir_all(&model_out)?;
+            enc.save_encoder(&model_out)
+                .context("saving the trained backbone")?;
+            meta["hidden"] = json!(enc.hidden);
+            meta["pooling"] = json!("BERT: mean over real tokens; Llama: last real token");
+            write_head(&model_out, &head, &meta)?;
+            (trained, probes)
+        }
+        (_, None, Some(_)) => bail!(
+            "input `hidden` is for trainable: {{last_layers: k}}; trainable: {:?} (drop the input, or use features for a head)",
+            cfg.trainable
+        ),
+        (Trainable::Head, Some(dir), None) => {
             let feats = read_features(&dir.join(FEATURES_FILE)).context("input `features`")?;
-            let probes = if feats.probes_more.rows == 0 {
-                Vec::new()
-            } else {
-                read_probe_rows(&dir.join("probes.parquet")).context("input `features`")?
-            };
-            if probes.len() != feats.probes_more.rows {
-                bail!(
-                    "input `features`: probes.parquet has {} rows, the features {}",
-                    probes.len(),
-                    feats.probes_more.rows
-                );
-            }
+            let probes = cached_probe_rows(&dir, feats.probes_more.rows, "features")?;
             let (head, trained) = train_on_features::<B>(hooks, cfg, &pairs, &feats)?;
             copy_backbone(&backbone, &model_out)?;
             meta["hidden"] = json!(feats.hidden());
@@ -284,11 +311,11 @@ fn run_on<B: AutodiffBackend>(ctx: &StageContext, cfg: &TrainConfig) -> anyhow::
             write_head(&model_out, &head, &meta)?;
             (trained, probes)
         }
-        (_, Some(_)) => bail!(
+        (_, Some(_), _) => bail!(
             "input `features` is for trainable: head; trainable: {:?} trains the backbone itself (drop the input)",
             cfg.trainable
         ),
-        (_, None) => {
+        (_, None, None) => {
             let probes = probe_dirs(ctx)?;
             let (enc, head, trained) = train_on_backbone::<B>(
                 hooks,
@@ -311,6 +338,23 @@ fn run_on<B: AutodiffBackend>(ctx: &StageContext, cfg: &TrainConfig) -> anyhow::
     };
     write_probe_scores(ctx, &probe_rows, trained.probes.as_ref())?;
     write_outputs(ctx, hooks, cfg, &pairs, &trained)
+}
+
+/// The probe rows of a `features` or `hidden` input, checked against the
+/// `n` probe items it holds.
+fn cached_probe_rows(dir: &std::path::Path, n: usize, slot: &str) -> anyhow::Result<Vec<ProbeRow>> {
+    let probes = if n == 0 {
+        Vec::new()
+    } else {
+        read_probe_rows(&dir.join("probes.parquet")).with_context(|| format!("input `{slot}`"))?
+    };
+    if probes.len() != n {
+        bail!(
+            "input `{slot}`: probes.parquet has {} rows, the {slot} {n}",
+            probes.len()
+        );
+    }
+    Ok(probes)
 }
 
 /// The connected `crows_pairs` / `stereoset` inputs, in the order they are scored.

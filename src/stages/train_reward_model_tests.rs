@@ -266,8 +266,8 @@ mod backbone {
             .collect()
     }
 
-    fn train(with: Value) -> (TestStage, anyhow::Result<()>) {
-        let t = TestStage::new("rm", with);
+    /// A tiny BERT backbone, learnable pairs and one CrowS-Pairs item as `t`'s inputs.
+    fn fixture(t: &TestStage) {
         let tok = t.upstream("tok");
         tiny_loaded(Arch::Bert, 3, &tok)
             .save_encoder(&t.upstream("backbone").join("model"))
@@ -286,6 +286,11 @@ mod backbone {
             ..Default::default()
         };
         write_stereo(&t.upstream("crows_pairs").join("probes.parquet"), &[item]).unwrap();
+    }
+
+    fn train(with: Value) -> (TestStage, anyhow::Result<()>) {
+        let t = TestStage::new("rm", with);
+        fixture(&t);
         let r = TrainRewardModel.run(&t.ctx());
         (t, r)
     }
@@ -338,5 +343,110 @@ mod backbone {
         assert_ne!(scores(&a), scores(&c));
         let (_, e) = train(json!({"trainable": "lora", "batch_size": 8}));
         assert!(e.unwrap_err().to_string().contains("Llama"));
+    }
+
+    /// Runs `model.hidden_states` (`upper_layers`) on `t`'s backbone, data
+    /// and probes, and connects it as `t`'s `hidden` input instead of the
+    /// probes.
+    fn cache_hidden(t: &TestStage, upper_layers: usize) {
+        let root = t.upstream("hidden_run");
+        let inputs: Vec<(&str, std::path::PathBuf)> = ["backbone", "data", "crows_pairs"]
+            .iter()
+            .map(|s| (*s, t.upstream(s)))
+            .collect();
+        let out = crate::stages::harness::run_kind(
+            &crate::stages::model_hidden_states::ModelHiddenStates,
+            &root,
+            "h",
+            json!({"upper_layers": upper_layers, "batch_size": 5}),
+            &inputs,
+            None,
+        )
+        .unwrap();
+        let dir = t.upstream("hidden");
+        for f in ["hidden.safetensors", "probes.parquet", "metrics.json"] {
+            std::fs::copy(out.join(f), dir.join(f)).unwrap();
+        }
+    }
+
+    fn with_hidden(with: Value, upper_layers: usize) -> (TestStage, anyhow::Result<()>) {
+        let t = TestStage::new("rm", with);
+        fixture(&t);
+        cache_hidden(&t, upper_layers);
+        let mut ctx = t.ctx();
+        for slot in ["crows_pairs", "hidden_run", "tok"] {
+            ctx.inputs.remove(slot);
+        }
+        let r = TrainRewardModel.run(&ctx);
+        (t, r)
+    }
+
+    fn max_diff(a: &[f64], b: &[f64]) -> f64 {
+        assert_eq!(a.len(), b.len());
+        a.iter()
+            .zip(b)
+            .map(|(x, y)| (x - y).abs())
+            .fold(0.0, f64::max)
+    }
+
+    #[test]
+    fn cached_lower_states_train_the_same_model_as_recomputing_them() {
+        let with = json!({
+            "trainable": {"last_layers": 1}, "epochs": 2, "lr": 0.01, "batch_size": 8,
+            "lambda_adv": 0.5, "ce_cap": false,
+        });
+        let (a, ra) = train(with.clone());
+        ra.unwrap();
+        let (b, rb) = with_hidden(with.clone(), 1);
+        rb.unwrap();
+        // Same seeds, same batches, the same layers on the same states: the
+        // eval and probe rewards agree up to float reordering.
+        let d = max_diff(&scores(&a), &scores(&b));
+        assert!(d < 1e-5, "eval rewards differ by {d}");
+        let probes = |t: &TestStage| -> Vec<f64> {
+            read_items(&t.ctx().out.join("stereotype_scores.parquet"))
+                .unwrap()
+                .iter()
+                .flat_map(|i| [i.more, i.less])
+                .collect()
+        };
+        assert_eq!(probes(&b).len(), 2);
+        let d = max_diff(&probes(&a), &probes(&b));
+        assert!(d < 1e-5, "probe rewards differ by {d}");
+        // The saved model is the whole backbone: it loads, and the trained
+        // top layer differs from the pretrained one.
+        let out = b.ctx().out.join("model");
+        let tuned = load_encoder::<burn::backend::Flex>(&out, &Default::default()).unwrap();
+        let orig = load_encoder::<burn::backend::Flex>(
+            &b.upstream("backbone").join("model"),
+            &Default::default(),
+        )
+        .unwrap();
+        let seqs = vec![vec![1u32, 7, 8, 5, 2]];
+        let pooled = |e: &crate::model::encoder::LoadedEncoder<burn::backend::Flex>| -> Vec<f32> {
+            e.encoder
+                .pooled(&e.batch(&seqs))
+                .into_data()
+                .to_vec()
+                .unwrap()
+        };
+        assert_ne!(pooled(&tuned), pooled(&orig));
+        let m: Value =
+            serde_json::from_slice(&std::fs::read(b.ctx().out.join("metrics.json")).unwrap())
+                .unwrap();
+        assert!(m["eval_accuracy"].as_f64().unwrap() > 0.6, "{m}");
+    }
+
+    #[test]
+    fn hidden_states_must_match_the_trained_layers() {
+        let (_, r) = with_hidden(json!({"trainable": {"last_layers": 1}, "batch_size": 8}), 2);
+        let e = r.unwrap_err().to_string();
+        assert!(e.contains("set its upper_layers to 1"), "{e}");
+        let (_, r) = with_hidden(json!({"trainable": "head", "batch_size": 8}), 1);
+        let e = r.unwrap_err().to_string();
+        assert!(
+            e.contains("input `hidden` is for trainable: {last_layers: k}"),
+            "{e}"
+        );
     }
 }

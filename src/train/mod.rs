@@ -12,10 +12,12 @@ pub mod fit;
 #[cfg(test)]
 pub mod ground_truth;
 pub mod head;
+pub mod hidden;
 pub mod init;
 pub mod moments;
 pub mod on_backbone;
 pub mod on_features;
+pub mod on_hidden;
 pub mod pairs;
 pub mod ppo;
 pub mod rm_dir;

@@ -1,0 +1,235 @@
+//! `model.hidden_states`: the frozen lower layers' hidden states of every
+//! transcript and probe sentence (the same sequences as `model.features`),
+//! computed once so that every reward model fine-tuning the last
+//! `upper_layers` layers (`trainable: {last_layers: k}`, `k = upper_layers`)
+//! runs only those layers and the head (ARCHITECTURE.md, "Training paths").
+//!
+//! # Outputs
+//! - `hidden.safetensors` ([`crate::train::hidden`]): per group, the real
+//!   tokens' states after the embeddings and the first `n_layers −
+//!   upper_layers` layers, f32, without padding, and each sequence's length;
+//! - `probes.parquet`: as `model.features`;
+//! - `metrics.json`: rows and tokens per group, layers, hidden size, batches,
+//!   padding fraction, probe truncation (timings go to the log only).
+//!
+//! Sequences are sorted by length and batched; a sequence's states do not
+//! depend on its batch (padding is masked), so the output does not either.
+
+use std::collections::BTreeMap;
+use std::time::Instant;
+
+use anyhow::Context;
+use burn::tensor::backend::Backend as BurnBackend;
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+
+use super::sequences::{Sequences, gather, model_dir};
+use crate::data::probe_items::write_probe_rows;
+use crate::kind::{Field, Kind, KindInfo, Slot, StageContext, WithError, defaults_of, parse_with};
+use crate::model::embed::lower_all;
+use crate::model::encoder::load_encoder;
+use crate::train::hidden::{FEATURE_TENSORS, HIDDEN_FILE, HiddenStates, Ragged, write_hidden};
+
+/// The `model.hidden_states` kind.
+pub struct ModelHiddenStates;
+
+/// `with:` of `model.hidden_states`; its `Default` is the kind's defaults.
+#[derive(Debug, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+struct With {
+    upper_layers: usize,
+    batch_size: usize,
+    max_len: usize,
+}
+
+impl Default for With {
+    fn default() -> Self {
+        With {
+            upper_layers: 1,
+            batch_size: 32,
+            max_len: 128,
+        }
+    }
+}
+
+const FIELDS: &[Field] = &[
+    Field {
+        name: "upper_layers",
+        ty: "int ≥ 1",
+        required: false,
+        doc: "layers left on top, to be fine-tuned (trainable: {last_layers: k} with the same k); the states are taken below them; fewer than the backbone's layers",
+    },
+    Field {
+        name: "batch_size",
+        ty: "int",
+        required: false,
+        doc: "sequences per forward pass (sorted by length), 1 to 4096",
+    },
+    Field {
+        name: "max_len",
+        ty: "int",
+        required: false,
+        doc: "tokens per probe sentence, special tokens included, 8 to 1048576 (token tables are already truncated)",
+    },
+];
+
+const SLOTS: &[Slot] = &[
+    Slot {
+        name: "backbone",
+        required: true,
+        fan_in: false,
+        doc: "a model.pretrained stage (model/: model.safetensors, config.json, tokenizer.json)",
+    },
+    Slot {
+        name: "data",
+        required: true,
+        fan_in: false,
+        doc: "a data.tokenize stage (train.parquet, eval.parquet) tokenized with the backbone's tokenizer",
+    },
+    Slot {
+        name: "crows_pairs",
+        required: false,
+        fan_in: false,
+        doc: "a data.probes stage of CrowS-Pairs (probes.parquet)",
+    },
+    Slot {
+        name: "stereoset",
+        required: false,
+        fan_in: false,
+        doc: "a data.probes stage of StereoSet (probes.parquet)",
+    },
+];
+
+/// What `repro kinds` and the engine know of this kind.
+const INFO: KindInfo = KindInfo {
+    name: "model.hidden_states",
+    code_version: 1,
+    summary: "frozen lower layers → hidden states of every transcript and probe sentence (computed once; the RMs fine-tune the layers above)",
+    fields: FIELDS,
+    defaults: defaults_of::<With>,
+    slots: SLOTS,
+    outputs: &[HIDDEN_FILE, "probes.parquet", "metrics.json"],
+    metrics: Some("metrics.json"),
+    uses_backend: true,
+    publishes: false,
+};
+
+fn check_with(w: &With) -> Result<(), WithError> {
+    if w.upper_layers == 0 {
+        return Err(WithError::new(
+            "upper_layers",
+            "expected at least 1 (with 0 every layer is frozen: use model.features)".to_string(),
+        ));
+    }
+    if !(1..=4096).contains(&w.batch_size) {
+        return Err(WithError::new(
+            "batch_size",
+            format!("expected 1 to 4096, found {}", w.batch_size),
+        ));
+    }
+    if !(8..=1 << 20).contains(&w.max_len) {
+        return Err(WithError::new(
+            "max_len",
+            format!("expected 8 to 1048576, found {}", w.max_len),
+        ));
+    }
+    Ok(())
+}
+
+impl Kind for ModelHiddenStates {
+    fn info(&self) -> &'static KindInfo {
+        &INFO
+    }
+    fn check(&self, with: &Value) -> Result<(), WithError> {
+        check_with(&parse_with::<With>(with)?)
+    }
+    fn run(&self, ctx: &StageContext) -> anyhow::Result<()> {
+        let w: With = parse_with(&ctx.with)?;
+        check_with(&w)?;
+        crate::on_backend!(ctx.backend, run_on(ctx, &w, &Default::default()))
+    }
+}
+
+fn run_on<B: BurnBackend>(ctx: &StageContext, w: &With, device: &B::Device) -> anyhow::Result<()> {
+    let start = Instant::now();
+    let dir = model_dir(ctx.input("backbone")?);
+    let enc = load_encoder::<B>(&dir, device)
+        .with_context(|| format!("loading the backbone from {}", dir.display()))?;
+    let n_layers = enc.encoder.n_layers();
+    if w.upper_layers >= n_layers {
+        return Err(WithError::new(
+            "upper_layers",
+            format!(
+                "the backbone has {n_layers} layers; at most {} can be left on top of cached states",
+                n_layers.saturating_sub(1)
+            ),
+        )
+        .into());
+    }
+    let lower = n_layers - w.upper_layers;
+    let Sequences {
+        groups,
+        rows,
+        per_dataset,
+        probe_truncated,
+    } = gather(ctx, &enc, &dir.join("tokenizer.json"), w.max_len)?;
+    let d = enc.hidden;
+    let counts: Vec<usize> = groups.iter().map(Vec::len).collect();
+    ctx.log(format!(
+        "{} backbone, hidden {d}, {n_layers} layers: states after layer {lower} of {} sequences ({counts:?}), batch {}",
+        enc.arch.name(),
+        counts.iter().sum::<usize>(),
+        w.batch_size
+    ));
+    let t0 = Instant::now();
+    let mut out = Vec::with_capacity(groups.len());
+    let mut stats = Vec::with_capacity(groups.len());
+    for seqs in &groups {
+        let mut r = Ragged::zeros(seqs.iter().map(Vec::len).collect(), d);
+        let s = lower_all(&enc, seqs, lower, w.batch_size, ctx, |i, states| {
+            r.set(i, states);
+        })?;
+        out.push(r);
+        stats.push(s);
+    }
+    let secs = t0.elapsed().as_secs_f64();
+    let tokens: usize = stats.iter().map(|s| s.tokens).sum();
+    let slots: usize = stats.iter().map(|s| s.slots).sum();
+    ctx.log(format!(
+        "ran {lower} layers over {tokens} tokens in {secs:.2} s ({:.1} tokens/s); stage total {:.2} s",
+        tokens as f64 / secs.max(1e-9),
+        start.elapsed().as_secs_f64()
+    ));
+    let h = HiddenStates {
+        groups: out,
+        architecture: enc.arch.name().to_string(),
+        n_layers,
+        lower_layers: lower,
+    };
+    write_hidden(&ctx.out.join(HIDDEN_FILE), &h)?;
+    write_probe_rows(&ctx.out.join("probes.parquet"), &rows)?;
+    let per_group = |f: &dyn Fn(&Ragged) -> usize| -> BTreeMap<&str, usize> {
+        FEATURE_TENSORS
+            .iter()
+            .copied()
+            .zip(h.groups.iter().map(f))
+            .collect()
+    };
+    let m = json!({
+        "architecture": h.architecture,
+        "hidden": d,
+        "n_layers": n_layers,
+        "lower_layers": lower,
+        "upper_layers": w.upper_layers,
+        "rows": per_group(&Ragged::rows),
+        "tokens_per_group": per_group(&Ragged::tokens),
+        "probes": per_dataset,
+        "probe_sequences_truncated": probe_truncated,
+        "tokens": tokens,
+        "batches": stats.iter().map(|s| s.batches).sum::<usize>(),
+        "batch_size": w.batch_size,
+        "padding_fraction": if slots == 0 { 0.0 } else { 1.0 - tokens as f64 / slots as f64 },
+    });
+    crate::util::io::json::write_json(&ctx.out.join("metrics.json"), &m)?;
+    Ok(())
+}
