@@ -94,10 +94,11 @@ fn paper_cpu_yaml_extends_it_and_plans_offline() {
         "features_multi",
         // Every RM and evaluation under 5 seeds (issue 12).
         "rm[lambda_adv=1.5,seed=5]",
-        "dist_sweep[lambda_adv=1.5,seed=5]",
+        "dist[lambda_adv=1.5,seed=5]",
         // The fine-tuned pair on cached hidden states (issue 12, item 1).
         "hidden",
         "rm_tuned[lambda_adv=0.2,seed=3]",
+        "dist_tuned[lambda_adv=0.2,seed=3]",
         "dist_multi[lambda_adv=0.0,seed=1]",
         "stereo[lambda_adv=0.2,seed=3]",
         "ppo_fair",
