@@ -192,23 +192,57 @@ impl Ctx {
         Ok(out)
     }
 
-    /// The index of the expanded stage `name`.
+    /// The index of the expanded stage `name`, or of the one expansion a
+    /// selector (`rm[k=v]`, `rm`) names; a selector of several is refused,
+    /// naming them.
     pub fn stage_index(&self, name: &str, what: &str) -> Result<usize, CliError> {
-        self.pipeline
-            .index
-            .get(name)
-            .copied()
-            .ok_or_else(|| self.no_stage(name, what))
+        if let Some(&i) = self.pipeline.index.get(name) {
+            return Ok(i);
+        }
+        let hits: Vec<usize> = match matrix::parse_selector(name) {
+            Ok(sel) => (0..self.pipeline.stages.len())
+                .filter(|&i| {
+                    let s = &self.pipeline.stages[i];
+                    s.base == sel.base
+                        && sel
+                            .point
+                            .as_ref()
+                            .is_none_or(|p| matrix::matches(&s.point, p))
+                })
+                .collect(),
+            Err(_) => Vec::new(),
+        };
+        match hits[..] {
+            [] => Err(self.no_stage(name, what)),
+            [i] => Ok(i),
+            _ => {
+                let names: Vec<&str> = hits
+                    .iter()
+                    .map(|&i| self.pipeline.stages[i].name.as_str())
+                    .collect();
+                Err(CliError::Usage(format!(
+                    "{what}: `{name}` names {} expansions ({}); name one",
+                    names.len(),
+                    names.join(", ")
+                )))
+            }
+        }
     }
 
-    /// "no stage `x` (stages: …)" for a name that matched nothing.
+    /// "no stage `x` (stages: …)" for a name that matched nothing: the
+    /// declared stages, a matrix stage once as `base[…]`.
     fn no_stage(&self, name: &str, what: &str) -> CliError {
-        let names: Vec<&str> = self
-            .pipeline
-            .stages
-            .iter()
-            .map(|s| s.name.as_str())
-            .collect();
+        let mut names: Vec<String> = Vec::new();
+        for s in &self.pipeline.stages {
+            let shown = if s.name == s.base {
+                s.base.clone()
+            } else {
+                format!("{}[…]", s.base)
+            };
+            if !names.contains(&shown) {
+                names.push(shown);
+            }
+        }
         CliError::Usage(format!(
             "{what}: no stage `{name}` (stages: {})",
             names.join(", ")

@@ -42,7 +42,9 @@ pub fn export(
         }
     };
     let ctx = Ctx::load(p, store, backend, false)?;
-    ctx.stage_index(stage, "export")?;
+    let i = ctx.stage_index(stage, "export")?;
+    let name = ctx.pipeline.stages[i].name.clone();
+    let stage = name.as_str();
     let lock = Lockfile::load(&ctx.lock_path)?;
     let entry = lock.stages.get(stage).ok_or_else(|| {
         CliError::Failed(format!(

@@ -21,6 +21,9 @@ pub fn show(
 ) -> Result<(), CliError> {
     let ctx = Ctx::load(p, store, backend, false)?;
     let i = ctx.stage_index(stage, "show")?;
+    // A selector of one expansion shows that expansion, under its own name.
+    let name = ctx.pipeline.stages[i].name.clone();
+    let stage = name.as_str();
     let lock = Lockfile::load(&ctx.lock_path)?;
     let evals = plan::plan(&ctx.pipeline, &lock, &ctx.store, &|_| false, ctx.backend)?;
     let e = &evals[i];

@@ -174,6 +174,19 @@ fn targets_and_force_take_selectors() {
     env.repro(&["run", "p.yaml", "--force", "nope"])
         .code(2)
         .err_has("no stage `nope`");
+    // `show` takes one stage: a selector of one expansion is that stage, a
+    // selector of several is refused naming them; unknown names list the
+    // declared stages, a matrix stage once.
+    env.repro(&["show", "p.yaml", "sweep"])
+        .code(2)
+        .err_has("`sweep` names 3 expansions (sweep[k=1], sweep[k=2], sweep[k=3]); name one");
+    env.repro(&["show", "p.yaml", "sweep[k=2.0]"])
+        .ok()
+        .out_has("stage:   sweep[k=2]");
+    env.repro(&["show", "p.yaml", "nope"])
+        .code(2)
+        .err_has("no stage `nope` (stages: ")
+        .err_has("sweep[…]");
 }
 
 #[test]
