@@ -438,6 +438,7 @@ pub(crate) mod tests {
     use crate::model::bert::build_bert;
     use crate::model::load::RandomSource;
     use crate::model::load::llama::build_llama;
+    use crate::util::testing::max_diff;
     use burn::backend::{Autodiff, Flex};
     use burn::optim::{AdamWConfig, GradientsParams, Optimizer};
 
@@ -497,14 +498,6 @@ pub(crate) mod tests {
 
     fn host<B: Backend, const D: usize>(t: Tensor<B, D>) -> Vec<f32> {
         t.into_data().convert::<f32>().to_vec().unwrap()
-    }
-
-    fn max_diff(a: &[f32], b: &[f32]) -> f32 {
-        assert_eq!(a.len(), b.len());
-        a.iter()
-            .zip(b)
-            .map(|(x, y)| (x - y).abs())
-            .fold(0.0, f32::max)
     }
 
     fn seqs() -> Vec<Vec<u32>> {

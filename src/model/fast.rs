@@ -397,6 +397,7 @@ fn fixed_sum(xs: &[f32], f: impl Fn(f32) -> f32) -> f32 {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::util::testing::max_diff;
     use burn::backend::{Autodiff, Flex};
     use burn::tensor::activation::{gelu as burn_gelu, softmax};
 
@@ -415,14 +416,6 @@ mod tests {
 
     fn host<B: Backend, const D: usize>(t: Tensor<B, D>) -> Vec<f32> {
         t.into_data().to_vec().unwrap()
-    }
-
-    fn max_diff(a: &[f32], b: &[f32]) -> f32 {
-        assert_eq!(a.len(), b.len());
-        a.iter()
-            .zip(b)
-            .map(|(x, y)| (x - y).abs())
-            .fold(0.0, f32::max)
     }
 
     /// Reference: Burn's decomposed attention with repeated kv heads.

@@ -220,6 +220,7 @@ mod tests {
     use crate::model::encoder::{Arch, LoadedEncoder};
     use crate::model::llama::Batch;
     use crate::stages::harness::{metrics, run_kind};
+    use crate::util::testing::max_diff;
     use burn::backend::Flex;
     use std::path::PathBuf;
 
@@ -331,13 +332,6 @@ mod tests {
             .into_data()
             .to_vec()
             .unwrap()
-    }
-
-    fn max_diff(a: &[f32], b: &[f32]) -> f32 {
-        a.iter()
-            .zip(b)
-            .map(|(x, y)| (x - y).abs())
-            .fold(0.0, f32::max)
     }
 
     #[test]

@@ -277,6 +277,27 @@ mod tests {
         }
     }
 
+    /// Adds expansion `name` to fan-in `slot`: `eval.reward_distribution`
+    /// (`with`) of [`scores`]`(cats, offset)`; returns its directory.
+    fn distribution(
+        t: &TestStage,
+        slot: &str,
+        name: &str,
+        cats: &[&str],
+        offset: f64,
+        with: Value,
+    ) -> std::path::PathBuf {
+        let d = t.upstream_many(slot, name);
+        let rows = scores(cats, offset);
+        run_upstream(
+            &EvalRewardDistribution,
+            with,
+            |s| write_scores(&s.upstream("scores").join(SCORES_FILE), &rows).unwrap(),
+            &d,
+        );
+        d
+    }
+
     fn decode_png(path: &Path) -> (u32, u32) {
         let dec = png::Decoder::new(std::io::BufReader::new(std::fs::File::open(path).unwrap()));
         let mut r = dec.read_info().unwrap();
@@ -297,21 +318,21 @@ mod tests {
             })
         });
         for (l, offset, share) in runs {
-            let d = t.upstream_many("distribution", &format!("dist[lambda_adv={l}]"));
-            let rows = scores(&["harmless", "helpful"], offset);
-            run_upstream(
-                &EvalRewardDistribution,
+            distribution(
+                &t,
+                "distribution",
+                &format!("dist[lambda_adv={l}]"),
+                &["harmless", "helpful"],
+                offset,
                 json!({"bins": 20, "permutations": 99}),
-                |s| write_scores(&s.upstream("scores").join(SCORES_FILE), &rows).unwrap(),
-                &d,
             );
-            let m = t.upstream_many("distribution_multi", &format!("pku[lambda_adv={l}]"));
-            let rows = scores(&["a", "b", "c", "d"], offset);
-            run_upstream(
-                &EvalRewardDistribution,
+            distribution(
+                &t,
+                "distribution_multi",
+                &format!("pku[lambda_adv={l}]"),
+                &["a", "b", "c", "d"],
+                offset,
                 json!({"bins": 20, "permutations": 19}),
-                |s| write_scores(&s.upstream("scores").join(SCORES_FILE), &rows).unwrap(),
-                &m,
             );
             let s = t.upstream_many("stereotype", &format!("stereo[lambda_adv={l}]"));
             run_upstream(
@@ -446,17 +467,11 @@ mod tests {
     fn a_sweep_input_feeds_table_5_and_the_figure_while_the_tables_read_distribution() {
         let t = TestStage::new("report", json!({}));
         let add = |slot: &str, name: &str, offset: f64| {
-            let d = t.upstream_many(slot, name);
-            let rows = scores(&["harmless", "helpful"], offset);
-            run_upstream(
-                &EvalRewardDistribution,
-                json!({"bins": 10, "permutations": 19}),
-                |s| write_scores(&s.upstream("scores").join(SCORES_FILE), &rows).unwrap(),
-                &d,
-            );
+            let with = json!({"bins": 10, "permutations": 19});
+            distribution(&t, slot, name, &["harmless", "helpful"], offset, with)
         };
         // The tables' pair (fine-tuned) and a three-point sweep (frozen heads).
-        add("distribution", "dist[lambda_adv=0.0]", 2.0);
+        let baseline = add("distribution", "dist[lambda_adv=0.0]", 2.0);
         add("distribution", "dist[lambda_adv=0.2]", 1.0);
         for (l, o) in [("0.0", 3.0), ("0.2", 0.5), ("0.8", 0.1)] {
             add("sweep", &format!("dist_sweep[lambda_adv={l}]"), o);
@@ -493,11 +508,7 @@ mod tests {
         // The paper-vs-ours KS row compares the tables' pair: offset 2 → 1.
         let repro = std::fs::read_to_string(ctx.out.join("tables/reproduction.csv")).unwrap();
         let ks = repro.lines().find(|l| l.starts_with("ks,")).unwrap();
-        let base = read_json::<Distribution>(
-            &t.upstream_many("distribution", "dist[lambda_adv=0.0]")
-                .join("distribution.json"),
-        )
-        .unwrap();
+        let base = read_json::<Distribution>(&baseline.join("distribution.json")).unwrap();
         let want = format!("{:.4}", base.headline()["ks"].as_f64().unwrap());
         assert!(ks.contains(&want), "{ks} lacks {want}");
     }
@@ -506,13 +517,13 @@ mod tests {
     fn post_ppo_inputs_add_table_1_the_diversity_table_curves_and_samples() {
         use crate::eval::generations::{GenerationRow, write_generations};
         let t = TestStage::new("report", json!({}));
-        let d = t.upstream_many("distribution", "dist[lambda_adv=0.0]");
-        let rows = scores(&["harmless", "helpful"], 1.0);
-        run_upstream(
-            &EvalRewardDistribution,
+        distribution(
+            &t,
+            "distribution",
+            "dist[lambda_adv=0.0]",
+            &["harmless", "helpful"],
+            1.0,
             json!({"bins": 10, "permutations": 19}),
-            |s| write_scores(&s.upstream("scores").join(SCORES_FILE), &rows).unwrap(),
-            &d,
         );
         let row = |label: &str, base: bool, gap: f64| {
             json!({"policy": format!("gen[policy={label}]"), "label": label, "baseline": base,

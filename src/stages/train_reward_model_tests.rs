@@ -233,6 +233,7 @@ mod backbone {
     use crate::model::encoder::{Arch, load_encoder};
     use crate::stages::harness::TestStage;
     use crate::stages::train_reward_model::TrainRewardModel;
+    use crate::util::testing::max_diff;
     use serde_json::{Value, json};
 
     fn enc(ids: Vec<u32>) -> Encoded {
@@ -379,14 +380,6 @@ mod backbone {
         }
         let r = TrainRewardModel.run(&ctx);
         (t, r)
-    }
-
-    fn max_diff(a: &[f64], b: &[f64]) -> f64 {
-        assert_eq!(a.len(), b.len());
-        a.iter()
-            .zip(b)
-            .map(|(x, y)| (x - y).abs())
-            .fold(0.0, f64::max)
     }
 
     #[test]

@@ -9,4 +9,6 @@ pub mod keyed;
 pub mod machine;
 pub mod progress;
 pub mod rng;
+#[cfg(test)]
+pub mod testing;
 pub mod time;
