@@ -304,6 +304,20 @@ impl<B: AutodiffBackend> Encoder<B> {
 }
 
 impl<B: Backend> LoadedEncoder<B> {
+    /// This one's configuration, tokenizer and metadata around `encoder` (a
+    /// trained copy, or this one on another backend).
+    pub fn with_encoder<C: Backend>(&self, encoder: Encoder<C>) -> LoadedEncoder<C> {
+        LoadedEncoder {
+            encoder,
+            config: self.config.clone(),
+            tokenizer: self.tokenizer.clone(),
+            tokenizer_config: self.tokenizer_config.clone(),
+            arch: self.arch,
+            hidden: self.hidden,
+            pad_id: self.pad_id,
+        }
+    }
+
     /// A right-padded batch of token id sequences.
     pub fn batch(&self, seqs: &[Vec<u32>]) -> Batch {
         Batch::pad(seqs, self.pad_id, false)

@@ -84,15 +84,7 @@ fn score_all<B: Backend>(
     like: &LoadedEncoder<B>,
     seqs: &[Vec<u32>],
 ) -> anyhow::Result<Vec<f32>> {
-    let enc = LoadedEncoder {
-        encoder: model.encoder.clone(),
-        config: like.config.clone(),
-        tokenizer: like.tokenizer.clone(),
-        tokenizer_config: like.tokenizer_config.clone(),
-        arch: like.arch,
-        hidden: like.hidden,
-        pad_id: like.pad_id,
-    };
+    let enc = like.with_encoder(model.encoder.clone());
     let (feats, _) = embed_all(&enc, seqs, EVAL_BATCH, &NoProgress(hooks))?;
     let device = model.head.score.weight.device();
     let x = Tensor::<B, 2>::from_data(
@@ -168,15 +160,7 @@ pub fn train_on_backbone<B: AutodiffBackend>(
         let r = m.head.forward(pooled);
         (r.clone().narrow(0, 0, n), r.narrow(0, n, n))
     };
-    let inner_like = LoadedEncoder::<B::InnerBackend> {
-        encoder: loaded.encoder.valid(),
-        config: loaded.config.clone(),
-        tokenizer: loaded.tokenizer.clone(),
-        tokenizer_config: loaded.tokenizer_config.clone(),
-        arch: loaded.arch,
-        hidden: loaded.hidden,
-        pad_id: loaded.pad_id,
-    };
+    let inner_like = loaded.with_encoder(loaded.encoder.valid());
     let eval_score = |m: &BackboneRm<B::InnerBackend>, rows: &[usize]| {
         let pick = |s: &[Vec<u32>]| rows.iter().map(|&i| s[i].clone()).collect::<Vec<_>>();
         Ok((
@@ -203,9 +187,5 @@ pub fn train_on_backbone<B: AutodiffBackend>(
         Encoder::Llama(m) if cfg.trainable == Trainable::Lora => Encoder::Llama(m.merge_lora()),
         e => e,
     };
-    let out = LoadedEncoder {
-        encoder,
-        ..inner_like
-    };
-    Ok((out, model.head, trained))
+    Ok((inner_like.with_encoder(encoder), model.head, trained))
 }

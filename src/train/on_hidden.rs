@@ -177,14 +177,5 @@ pub fn train_on_hidden<B: AutodiffBackend>(
             score_rows(&model, frozen, pl, &all)?,
         ));
     }
-    let out = LoadedEncoder {
-        encoder: model.encoder,
-        config: loaded.config.clone(),
-        tokenizer: loaded.tokenizer.clone(),
-        tokenizer_config: loaded.tokenizer_config.clone(),
-        arch: loaded.arch,
-        hidden: loaded.hidden,
-        pad_id: loaded.pad_id,
-    };
-    Ok((out, model.head, trained))
+    Ok((loaded.with_encoder(model.encoder), model.head, trained))
 }
