@@ -73,7 +73,12 @@ impl Features {
     }
 }
 
-fn matrix(st: &SafeTensors<'_>, name: &str, path: &Path) -> anyhow::Result<Matrix> {
+/// Tensor `name` of `st` as a host matrix: 2-D f32, every value finite.
+///
+/// # Errors
+/// A missing tensor, another dtype or rank, or a non-finite value, named
+/// with `path`.
+pub fn matrix(st: &SafeTensors<'_>, name: &str, path: &Path) -> anyhow::Result<Matrix> {
     let t = st
         .tensor(name)
         .with_context(|| format!("{}: no tensor `{name}`", path.display()))?;

@@ -18,6 +18,7 @@ use safetensors::tensor::TensorView;
 use safetensors::{Dtype, SafeTensors};
 
 pub use super::features::FEATURE_TENSORS;
+use super::features::matrix;
 
 /// File name under a `model.hidden_states` stage's outputs.
 pub const HIDDEN_FILE: &str = "hidden.safetensors";
@@ -36,8 +37,8 @@ pub struct Ragged {
 }
 
 impl Ragged {
-    /// Room for sequences of `lengths` (zeros), filled with [`Ragged::set`].
-    pub fn zeros(lengths: Vec<usize>, hidden: usize) -> Self {
+    /// Sequences of `lengths` over `data` (`[sum(lengths) · hidden]`).
+    fn new(data: Vec<f32>, lengths: Vec<usize>, hidden: usize) -> Self {
         let mut starts = Vec::with_capacity(lengths.len());
         let mut at = 0;
         for &l in &lengths {
@@ -45,11 +46,17 @@ impl Ragged {
             at += l;
         }
         Ragged {
-            data: vec![0.0; at * hidden],
+            data,
             lengths,
             starts,
             hidden,
         }
+    }
+
+    /// Room for sequences of `lengths` (zeros), filled with [`Ragged::set`].
+    pub fn zeros(lengths: Vec<usize>, hidden: usize) -> Self {
+        let n: usize = lengths.iter().sum();
+        Ragged::new(vec![0.0; n * hidden], lengths, hidden)
     }
 
     /// Sequences.
@@ -90,15 +97,6 @@ impl Ragged {
             out.resize(out.len() + s * d - r.len(), 0.0);
         }
     }
-
-    /// Sequences `rows` right-padded with zeros: `([b · s · hidden], s)` with
-    /// `s` the longest of them.
-    pub fn padded(&self, rows: &[usize]) -> (Vec<f32>, usize) {
-        let s = self.longest(rows);
-        let mut out = Vec::with_capacity(rows.len() * s * self.hidden);
-        self.pad_into(rows, s, &mut out);
-        (out, s)
-    }
 }
 
 /// Every group of a hidden-states file and what produced it.
@@ -119,6 +117,11 @@ impl HiddenStates {
     pub fn group(&self, name: &str) -> Option<&Ragged> {
         let i = FEATURE_TENSORS.iter().position(|n| *n == name)?;
         self.groups.get(i)
+    }
+
+    /// Probe items (rows of `probes.more`; 0 without probes).
+    pub fn probe_items(&self) -> usize {
+        self.group("probes.more").map_or(0, Ragged::rows)
     }
 
     /// Width of the hidden states.
@@ -186,12 +189,10 @@ pub fn write_hidden(path: &Path, h: &HiddenStates) -> anyhow::Result<()> {
 }
 
 fn group(st: &SafeTensors<'_>, name: &str, path: &Path) -> anyhow::Result<Ragged> {
-    let at = |n: &str| {
-        st.tensor(n)
-            .with_context(|| format!("{}: no tensor `{n}`", path.display()))
-    };
     let len_name = format!("{name}.lengths");
-    let l = at(&len_name)?;
+    let l = st
+        .tensor(&len_name)
+        .with_context(|| format!("{}: no tensor `{len_name}`", path.display()))?;
     if l.dtype() != Dtype::I64 || l.shape().len() != 1 {
         bail!("{}: `{len_name}` must be 1-D i64", path.display());
     }
@@ -204,35 +205,16 @@ fn group(st: &SafeTensors<'_>, name: &str, path: &Path) -> anyhow::Result<Ragged
         })
         .collect::<Option<Vec<usize>>>()
         .with_context(|| format!("{}: `{len_name}` holds a length < 1", path.display()))?;
-    let t = at(name)?;
-    if t.dtype() != Dtype::F32 || t.shape().len() != 2 {
+    let m = matrix(st, name, path)?;
+    let tokens: usize = lengths.iter().sum();
+    if m.rows != tokens {
         bail!(
-            "{}: tensor `{name}` must be 2-D f32, is {:?} {:?}",
+            "{}: tensor `{name}` has {} tokens, its lengths add up to {tokens}",
             path.display(),
-            t.dtype(),
-            t.shape()
+            m.rows
         );
     }
-    let hidden = t.shape()[1];
-    let mut r = Ragged::zeros(lengths, hidden);
-    if t.shape()[0] != r.tokens() {
-        bail!(
-            "{}: tensor `{name}` has {} tokens, its lengths add up to {}",
-            path.display(),
-            t.shape()[0],
-            r.tokens()
-        );
-    }
-    for (x, b) in r.data.iter_mut().zip(t.data().chunks_exact(4)) {
-        *x = f32::from_le_bytes([b[0], b[1], b[2], b[3]]);
-    }
-    if let Some(i) = r.data.iter().position(|x| !x.is_finite()) {
-        bail!(
-            "{}: tensor `{name}` has a non-finite value at {i}",
-            path.display()
-        );
-    }
-    Ok(r)
+    Ok(Ragged::new(m.data, lengths, m.cols))
 }
 
 /// Reads and checks a hidden-states file: every group present, one width,
@@ -313,8 +295,10 @@ mod tests {
         assert_eq!(back, h);
         assert_eq!(back.group("train.rejected").unwrap().row(1)[0], 102.0);
         // Padding: row 1 (3 tokens) then row 0 (2 tokens, one zero token).
-        let (pad, s) = back.groups[0].padded(&[1, 0]);
+        let s = back.groups[0].longest(&[1, 0]);
         assert_eq!(s, 3);
+        let mut pad = Vec::new();
+        back.groups[0].pad_into(&[1, 0], s, &mut pad);
         assert_eq!(&pad[..6], &[4.0, 5.0, 6.0, 7.0, 8.0, 9.0]);
         assert_eq!(&pad[6..], &[0.0, 1.0, 2.0, 3.0, 0.0, 0.0]);
         // Chosen and rejected must pair up.
