@@ -26,10 +26,12 @@ use crate::eval::stereotype::{STEREOTYPE_SCORES_FILE, StereoItem, write_items};
 use crate::kind::{
     Field, Input, Kind, KindInfo, Slot, StageContext, WithError, defaults_of, parse_with,
 };
+use crate::model::encoder::LoadedEncoder;
 use crate::train::config::{AdversaryInput, TrainConfig, Trainable};
 use crate::train::curves::write_curves;
 use crate::train::features::{FEATURES_FILE, read_features};
 use crate::train::fit::bt_summary;
+use crate::train::head::RewardHead;
 use crate::train::hidden::{HIDDEN_FILE, read_hidden};
 use crate::train::on_backbone::train_on_backbone;
 use crate::train::on_features::train_on_features;
@@ -285,15 +287,10 @@ fn run_on<B: AutodiffBackend>(ctx: &StageContext, cfg: &TrainConfig) -> anyhow::
     let (trained, probe_rows) = match (cfg.trainable, features, hidden) {
         (Trainable::LastLayers(_), None, Some(dir)) => {
             let h = read_hidden(&dir.join(HIDDEN_FILE)).context("input `hidden`")?;
-            let probes = cached_probe_rows(&dir, h.groups[4].rows(), "hidden")?;
+            let probes = cached_probe_rows(&dir, h.probe_items(), "hidden")?;
             let (enc, head, trained) = train_on_hidden::<B>(hooks, cfg, &pairs, &h, &backbone)?;
             drop(h);
-            std::fs::create_dir_all(&model_out)?;
-            enc.save_encoder(&model_out)
-                .context("saving the trained backbone")?;
-            meta["hidden"] = json!(enc.hidden);
-            meta["pooling"] = json!("BERT: mean over real tokens; Llama: last real token");
-            write_head(&model_out, &head, &meta)?;
+            save_backbone_rm(&model_out, &enc, &head, &mut meta)?;
             (trained, probes)
         }
         (_, None, Some(_)) => bail!(
@@ -326,18 +323,30 @@ fn run_on<B: AutodiffBackend>(ctx: &StageContext, cfg: &TrainConfig) -> anyhow::
                 &probes,
                 cfg.probe_max_len,
             )?;
-            std::fs::create_dir_all(&model_out)?;
-            enc.save_encoder(&model_out)
-                .context("saving the trained backbone")?;
-            meta["hidden"] = json!(enc.hidden);
-            meta["pooling"] = json!("BERT: mean over real tokens; Llama: last real token");
-            write_head(&model_out, &head, &meta)?;
+            save_backbone_rm(&model_out, &enc, &head, &mut meta)?;
             let rows = trained.probe_rows.clone();
             (trained, rows)
         }
     };
     write_probe_scores(ctx, &probe_rows, trained.probes.as_ref())?;
     write_outputs(ctx, hooks, cfg, &pairs, &trained)
+}
+
+/// Writes a trained backbone and its head to `model_out` (`model/`), with
+/// the width and pooling in `rm.json`.
+fn save_backbone_rm<E: burn::tensor::backend::Backend>(
+    model_out: &std::path::Path,
+    enc: &LoadedEncoder<E>,
+    head: &RewardHead<E>,
+    meta: &mut Value,
+) -> anyhow::Result<()> {
+    std::fs::create_dir_all(model_out)?;
+    enc.save_encoder(model_out)
+        .context("saving the trained backbone")?;
+    meta["hidden"] = json!(enc.hidden);
+    meta["pooling"] = json!("BERT: mean over real tokens; Llama: last real token");
+    write_head(model_out, head, meta)?;
+    Ok(())
 }
 
 /// The probe rows of a `features` or `hidden` input, checked against the
