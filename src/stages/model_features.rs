@@ -37,16 +37,17 @@
 use std::collections::BTreeMap;
 use std::time::Instant;
 
-use anyhow::Context;
 use burn::tensor::backend::Backend as BurnBackend;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
-use super::sequences::{Sequences, gather, model_dir};
+use super::sequences::{
+    BATCH_SIZE, DEFAULT_BATCH_SIZE, DEFAULT_MAX_LEN, MAX_LEN, SLOTS, Sequences, check_batching,
+    load_and_gather,
+};
 use crate::data::probe_items::write_probe_rows;
-use crate::kind::{Field, Kind, KindInfo, Slot, StageContext, WithError, defaults_of, parse_with};
+use crate::kind::{Kind, KindInfo, StageContext, WithError, defaults_of, parse_with};
 use crate::model::embed::embed_all;
-use crate::model::encoder::load_encoder;
 use crate::train::features::{FEATURE_TENSORS, write_features};
 
 /// The `model.features` kind.
@@ -63,60 +64,18 @@ struct With {
 impl Default for With {
     fn default() -> Self {
         With {
-            batch_size: 32,
-            max_len: 128,
+            batch_size: DEFAULT_BATCH_SIZE,
+            max_len: DEFAULT_MAX_LEN,
         }
     }
 }
-
-const FIELDS: &[Field] = &[
-    Field {
-        name: "batch_size",
-        ty: "int",
-        required: false,
-        doc: "sequences per forward pass (sorted by length), 1 to 4096",
-    },
-    Field {
-        name: "max_len",
-        ty: "int",
-        required: false,
-        doc: "tokens per probe sentence, special tokens included, 8 to 1048576 (token tables are already truncated)",
-    },
-];
-
-const SLOTS: &[Slot] = &[
-    Slot {
-        name: "backbone",
-        required: true,
-        fan_in: false,
-        doc: "a model.pretrained stage (model/: model.safetensors, config.json, tokenizer.json)",
-    },
-    Slot {
-        name: "data",
-        required: true,
-        fan_in: false,
-        doc: "a data.tokenize stage (train.parquet, eval.parquet) tokenized with the backbone's tokenizer",
-    },
-    Slot {
-        name: "crows_pairs",
-        required: false,
-        fan_in: false,
-        doc: "a data.probes stage of CrowS-Pairs (probes.parquet)",
-    },
-    Slot {
-        name: "stereoset",
-        required: false,
-        fan_in: false,
-        doc: "a data.probes stage of StereoSet (probes.parquet)",
-    },
-];
 
 /// What `repro kinds` and the engine know of this kind.
 const INFO: KindInfo = KindInfo {
     name: "model.features",
     code_version: 1,
     summary: "frozen backbone → pooled features of every transcript and probe sentence (computed once, shared by a sweep)",
-    fields: FIELDS,
+    fields: &[BATCH_SIZE, MAX_LEN],
     defaults: defaults_of::<With>,
     slots: SLOTS,
     outputs: &["features.safetensors", "probes.parquet", "metrics.json"],
@@ -126,19 +85,7 @@ const INFO: KindInfo = KindInfo {
 };
 
 fn check_with(w: &With) -> Result<(), WithError> {
-    if !(1..=4096).contains(&w.batch_size) {
-        return Err(WithError::new(
-            "batch_size",
-            format!("expected 1 to 4096, found {}", w.batch_size),
-        ));
-    }
-    if !(8..=1 << 20).contains(&w.max_len) {
-        return Err(WithError::new(
-            "max_len",
-            format!("expected 8 to 1048576, found {}", w.max_len),
-        ));
-    }
-    Ok(())
+    check_batching(w.batch_size, w.max_len)
 }
 
 impl Kind for ModelFeatures {
@@ -157,15 +104,15 @@ impl Kind for ModelFeatures {
 
 fn run_on<B: BurnBackend>(ctx: &StageContext, w: &With, device: &B::Device) -> anyhow::Result<()> {
     let start = Instant::now();
-    let dir = model_dir(ctx.input("backbone")?);
-    let enc = load_encoder::<B>(&dir, device)
-        .with_context(|| format!("loading the backbone from {}", dir.display()))?;
-    let Sequences {
-        groups,
-        rows,
-        per_dataset,
-        probe_truncated,
-    } = gather(ctx, &enc, &dir.join("tokenizer.json"), w.max_len)?;
+    let (
+        enc,
+        Sequences {
+            groups,
+            rows,
+            per_dataset,
+            probe_truncated,
+        },
+    ) = load_and_gather::<B>(ctx, device, w.max_len)?;
     let counts: Vec<usize> = groups.iter().map(Vec::len).collect();
     let all: Vec<Vec<u32>> = groups.into_iter().flatten().collect();
     let total = all.len();
@@ -216,6 +163,7 @@ mod tests {
     use crate::data::token_table::read_ids;
     use crate::data::token_table::{TokenRow, write_tokens};
     use crate::data::tokenize::Encoded;
+    use crate::model::encoder::load_encoder;
     use crate::model::encoder::tests::tiny_loaded;
     use crate::model::encoder::{Arch, LoadedEncoder};
     use crate::model::llama::Batch;

@@ -18,16 +18,17 @@
 use std::collections::BTreeMap;
 use std::time::Instant;
 
-use anyhow::Context;
 use burn::tensor::backend::Backend as BurnBackend;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
-use super::sequences::{Sequences, gather, model_dir};
+use super::sequences::{
+    BATCH_SIZE, DEFAULT_BATCH_SIZE, DEFAULT_MAX_LEN, MAX_LEN, SLOTS, Sequences, check_batching,
+    load_and_gather,
+};
 use crate::data::probe_items::write_probe_rows;
-use crate::kind::{Field, Kind, KindInfo, Slot, StageContext, WithError, defaults_of, parse_with};
+use crate::kind::{Field, Kind, KindInfo, StageContext, WithError, defaults_of, parse_with};
 use crate::model::embed::lower_all;
-use crate::model::encoder::load_encoder;
 use crate::train::hidden::{FEATURE_TENSORS, HIDDEN_FILE, HiddenStates, Ragged, write_hidden};
 
 /// The `model.hidden_states` kind.
@@ -46,8 +47,8 @@ impl Default for With {
     fn default() -> Self {
         With {
             upper_layers: 1,
-            batch_size: 32,
-            max_len: 128,
+            batch_size: DEFAULT_BATCH_SIZE,
+            max_len: DEFAULT_MAX_LEN,
         }
     }
 }
@@ -59,45 +60,8 @@ const FIELDS: &[Field] = &[
         required: false,
         doc: "layers left on top, to be fine-tuned (trainable: {last_layers: k} with the same k); the states are taken below them; fewer than the backbone's layers",
     },
-    Field {
-        name: "batch_size",
-        ty: "int",
-        required: false,
-        doc: "sequences per forward pass (sorted by length), 1 to 4096",
-    },
-    Field {
-        name: "max_len",
-        ty: "int",
-        required: false,
-        doc: "tokens per probe sentence, special tokens included, 8 to 1048576 (token tables are already truncated)",
-    },
-];
-
-const SLOTS: &[Slot] = &[
-    Slot {
-        name: "backbone",
-        required: true,
-        fan_in: false,
-        doc: "a model.pretrained stage (model/: model.safetensors, config.json, tokenizer.json)",
-    },
-    Slot {
-        name: "data",
-        required: true,
-        fan_in: false,
-        doc: "a data.tokenize stage (train.parquet, eval.parquet) tokenized with the backbone's tokenizer",
-    },
-    Slot {
-        name: "crows_pairs",
-        required: false,
-        fan_in: false,
-        doc: "a data.probes stage of CrowS-Pairs (probes.parquet)",
-    },
-    Slot {
-        name: "stereoset",
-        required: false,
-        fan_in: false,
-        doc: "a data.probes stage of StereoSet (probes.parquet)",
-    },
+    BATCH_SIZE,
+    MAX_LEN,
 ];
 
 /// What `repro kinds` and the engine know of this kind.
@@ -121,19 +85,7 @@ fn check_with(w: &With) -> Result<(), WithError> {
             "expected at least 1 (with 0 every layer is frozen: use model.features)".to_string(),
         ));
     }
-    if !(1..=4096).contains(&w.batch_size) {
-        return Err(WithError::new(
-            "batch_size",
-            format!("expected 1 to 4096, found {}", w.batch_size),
-        ));
-    }
-    if !(8..=1 << 20).contains(&w.max_len) {
-        return Err(WithError::new(
-            "max_len",
-            format!("expected 8 to 1048576, found {}", w.max_len),
-        ));
-    }
-    Ok(())
+    check_batching(w.batch_size, w.max_len)
 }
 
 impl Kind for ModelHiddenStates {
@@ -152,9 +104,15 @@ impl Kind for ModelHiddenStates {
 
 fn run_on<B: BurnBackend>(ctx: &StageContext, w: &With, device: &B::Device) -> anyhow::Result<()> {
     let start = Instant::now();
-    let dir = model_dir(ctx.input("backbone")?);
-    let enc = load_encoder::<B>(&dir, device)
-        .with_context(|| format!("loading the backbone from {}", dir.display()))?;
+    let (
+        enc,
+        Sequences {
+            groups,
+            rows,
+            per_dataset,
+            probe_truncated,
+        },
+    ) = load_and_gather::<B>(ctx, device, w.max_len)?;
     let n_layers = enc.encoder.n_layers();
     if w.upper_layers >= n_layers {
         return Err(WithError::new(
@@ -167,12 +125,6 @@ fn run_on<B: BurnBackend>(ctx: &StageContext, w: &With, device: &B::Device) -> a
         .into());
     }
     let lower = n_layers - w.upper_layers;
-    let Sequences {
-        groups,
-        rows,
-        per_dataset,
-        probe_truncated,
-    } = gather(ctx, &enc, &dir.join("tokenizer.json"), w.max_len)?;
     let d = enc.hidden;
     let counts: Vec<usize> = groups.iter().map(Vec::len).collect();
     ctx.log(format!(

@@ -1,19 +1,90 @@
-//! What `model.features` and `model.hidden_states` run through the backbone:
-//! every transcript of the `data` input's train and eval splits, then the
-//! probe sentences of the `crows_pairs` / `stereoset` inputs under the
-//! transcript template (see [`super::model_features`], "Probe template").
+//! What `model.features` and `model.hidden_states` share: their inputs, their
+//! batching keys, and the sequences they run through the backbone — every
+//! transcript of the `data` input's train and eval splits, then the probe
+//! sentences of the `crows_pairs` / `stereoset` inputs under the transcript
+//! template (see [`super::model_features`], "Probe template").
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
+use anyhow::Context;
 use burn::tensor::backend::Backend as BurnBackend;
 
 use crate::data::probe_items::{ProbeRow, probe_items};
 use crate::data::token_table::read_ids;
 use crate::data::tokenize::encode;
-use crate::kind::StageContext;
+use crate::kind::{Field, Slot, StageContext, WithError};
 use crate::model::embed::check_seqs;
-use crate::model::encoder::LoadedEncoder;
+use crate::model::encoder::{LoadedEncoder, load_encoder};
+
+/// Default `batch_size`.
+pub const DEFAULT_BATCH_SIZE: usize = 32;
+/// Default `max_len`.
+pub const DEFAULT_MAX_LEN: usize = 128;
+
+/// The `batch_size` key.
+pub const BATCH_SIZE: Field = Field {
+    name: "batch_size",
+    ty: "int",
+    required: false,
+    doc: "sequences per forward pass (sorted by length), 1 to 4096",
+};
+
+/// The `max_len` key.
+pub const MAX_LEN: Field = Field {
+    name: "max_len",
+    ty: "int",
+    required: false,
+    doc: "tokens per probe sentence, special tokens included, 8 to 1048576 (token tables are already truncated)",
+};
+
+/// The inputs of both kinds.
+pub const SLOTS: &[Slot] = &[
+    Slot {
+        name: "backbone",
+        required: true,
+        fan_in: false,
+        doc: "a model.pretrained stage (model/: model.safetensors, config.json, tokenizer.json)",
+    },
+    Slot {
+        name: "data",
+        required: true,
+        fan_in: false,
+        doc: "a data.tokenize stage (train.parquet, eval.parquet) tokenized with the backbone's tokenizer",
+    },
+    Slot {
+        name: "crows_pairs",
+        required: false,
+        fan_in: false,
+        doc: "a data.probes stage of CrowS-Pairs (probes.parquet)",
+    },
+    Slot {
+        name: "stereoset",
+        required: false,
+        fan_in: false,
+        doc: "a data.probes stage of StereoSet (probes.parquet)",
+    },
+];
+
+/// Checks `batch_size` (1 to 4096) and `max_len` (8 to 2^20).
+///
+/// # Errors
+/// The first key out of range.
+pub fn check_batching(batch_size: usize, max_len: usize) -> Result<(), WithError> {
+    if !(1..=4096).contains(&batch_size) {
+        return Err(WithError::new(
+            "batch_size",
+            format!("expected 1 to 4096, found {batch_size}"),
+        ));
+    }
+    if !(8..=1 << 20).contains(&max_len) {
+        return Err(WithError::new(
+            "max_len",
+            format!("expected 8 to 1048576, found {max_len}"),
+        ));
+    }
+    Ok(())
+}
 
 /// The sequences, grouped as [`crate::train::features::FEATURE_TENSORS`].
 pub struct Sequences {
@@ -29,13 +100,29 @@ pub struct Sequences {
 }
 
 /// The model directory inside a `model.pretrained` output (or the input itself).
-pub fn model_dir(input: &Path) -> PathBuf {
+fn model_dir(input: &Path) -> PathBuf {
     let nested = input.join("model");
     if nested.join("config.json").is_file() {
         nested
     } else {
         input.to_path_buf()
     }
+}
+
+/// Loads input `backbone` and [`gather`]s the sequences with its tokenizer.
+///
+/// # Errors
+/// An unloadable backbone, or what [`gather`] refuses.
+pub fn load_and_gather<B: BurnBackend>(
+    ctx: &StageContext,
+    device: &B::Device,
+    max_len: usize,
+) -> anyhow::Result<(LoadedEncoder<B>, Sequences)> {
+    let dir = model_dir(ctx.input("backbone")?);
+    let enc = load_encoder::<B>(&dir, device)
+        .with_context(|| format!("loading the backbone from {}", dir.display()))?;
+    let seqs = gather(ctx, &enc, &dir.join("tokenizer.json"), max_len)?;
+    Ok((enc, seqs))
 }
 
 /// Reads the token tables of input `data` and tokenizes the connected probes
