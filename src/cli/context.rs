@@ -167,26 +167,36 @@ impl Ctx {
         })
     }
 
-    /// Marks the stages a list of selectors names (`rm`, `rm[*]`, `rm[k=v]`).
-    pub fn select(&self, names: &[String], what: &str) -> Result<Vec<bool>, CliError> {
-        let mut out = vec![false; self.pipeline.stages.len()];
-        for n in names {
-            let sel =
-                matrix::parse_selector(n).map_err(|m| CliError::Usage(format!("{what}: {m}")))?;
-            let mut hit = false;
-            for (i, s) in self.pipeline.stages.iter().enumerate() {
-                let ok = s.base == sel.base
+    /// The stages `name` names: the expansions a selector (`rm`, `rm[*]`,
+    /// `rm[k=v]`) matches, or the stage of that exact name. A malformed
+    /// selector is the parser's message.
+    fn matching(&self, name: &str) -> Result<Vec<usize>, String> {
+        let sel = matrix::parse_selector(name)?;
+        Ok((0..self.pipeline.stages.len())
+            .filter(|&i| {
+                let s = &self.pipeline.stages[i];
+                let selected = s.base == sel.base
                     && sel
                         .point
                         .as_ref()
                         .is_none_or(|p| matrix::matches(&s.point, p));
-                if ok || s.name == *n {
-                    out[i] = true;
-                    hit = true;
-                }
-            }
-            if !hit {
+                selected || s.name == name
+            })
+            .collect())
+    }
+
+    /// Marks the stages a list of selectors names (`rm`, `rm[*]`, `rm[k=v]`).
+    pub fn select(&self, names: &[String], what: &str) -> Result<Vec<bool>, CliError> {
+        let mut out = vec![false; self.pipeline.stages.len()];
+        for n in names {
+            let hits = self
+                .matching(n)
+                .map_err(|m| CliError::Usage(format!("{what}: {m}")))?;
+            if hits.is_empty() {
                 return Err(self.no_stage(n, what));
+            }
+            for i in hits {
+                out[i] = true;
             }
         }
         Ok(out)
@@ -199,23 +209,10 @@ impl Ctx {
         if let Some(&i) = self.pipeline.index.get(name) {
             return Ok(i);
         }
-        let hits: Vec<usize> = match matrix::parse_selector(name) {
-            Ok(sel) => (0..self.pipeline.stages.len())
-                .filter(|&i| {
-                    let s = &self.pipeline.stages[i];
-                    s.base == sel.base
-                        && sel
-                            .point
-                            .as_ref()
-                            .is_none_or(|p| matrix::matches(&s.point, p))
-                })
-                .collect(),
-            Err(_) => Vec::new(),
-        };
-        match hits[..] {
+        match self.matching(name).unwrap_or_default()[..] {
             [] => Err(self.no_stage(name, what)),
             [i] => Ok(i),
-            _ => {
+            ref hits => {
                 let names: Vec<&str> = hits
                     .iter()
                     .map(|&i| self.pipeline.stages[i].name.as_str())
