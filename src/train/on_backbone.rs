@@ -37,7 +37,7 @@ pub struct BackboneRm<B: Backend> {
 pub type BackboneOutcome<B> = (LoadedEncoder<B>, RewardHead<B>, Trained);
 
 /// Sequences per forward pass when scoring without gradients.
-const EVAL_BATCH: usize = 32;
+pub(super) const EVAL_BATCH: usize = 32;
 
 /// Probe sentences tokenized with the template of `model.features`.
 pub struct Probes {

@@ -16,15 +16,12 @@ use burn::tensor::{Tensor, TensorData};
 use super::config::{TrainConfig, Trainable};
 use super::fit::to_host;
 use super::hidden::{HiddenStates, Ragged};
-use super::on_backbone::{BackboneOutcome, BackboneRm};
+use super::on_backbone::{BackboneOutcome, BackboneRm, EVAL_BATCH};
 use super::pairs::Pairs;
 use super::trained::fit_with;
 use crate::model::encoder::{Encoder, LoadedEncoder, load_encoder};
 use crate::model::llama::Batch;
 use crate::util::hooks::Hooks;
-
-/// Sequences per forward pass when scoring without gradients.
-const EVAL_BATCH: usize = 32;
 
 /// A right-padded batch shape of sequences of `lengths` (the ids are unused
 /// above the cached layers: only the mask matters).
