@@ -175,16 +175,63 @@ pub fn write_hidden(path: &Path, h: &HiddenStates) -> anyhow::Result<()> {
         .map(|(n, shape, dt, b)| TensorView::new(*dt, shape.clone(), b).map(|v| (n.clone(), v)))
         .collect::<Result<Vec<_>, _>>()
         .with_context(|| format!("building {}", path.display()))?;
-    let meta: HashMap<String, String> = [
+    let fields = [
         ("architecture", h.architecture.clone()),
         ("n_layers", h.n_layers.to_string()),
         ("lower_layers", h.lower_layers.to_string()),
-    ]
-    .into_iter()
-    .map(|(k, v)| (k.to_string(), v))
-    .collect();
+    ];
+    let meta: HashMap<String, String> = fields
+        .iter()
+        .map(|(k, v)| ((*k).to_string(), v.clone()))
+        .collect();
     safetensors::tensor::serialize_to_file(views, Some(meta), path)
         .with_context(|| format!("writing {}", path.display()))?;
+    fix_metadata_order(path, &fields).with_context(|| format!("writing {}", path.display()))
+}
+
+/// safetensors takes the metadata as a `HashMap` and writes it in the map's
+/// (per-process random) order, so two runs would write different bytes.
+/// Rewrites the header's `__metadata__` object in the order of `fields`: the
+/// same keys and values, so the same length, and the tensors stay in place.
+fn fix_metadata_order(path: &Path, fields: &[(&str, String)]) -> anyhow::Result<()> {
+    use std::io::{Read, Seek, SeekFrom, Write};
+    let mut f = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(path)?;
+    let mut len = [0u8; 8];
+    f.read_exact(&mut len)?;
+    let n = usize::try_from(u64::from_le_bytes(len))?;
+    let mut header = vec![0u8; n];
+    f.read_exact(&mut header)?;
+    let text = String::from_utf8(header)?;
+    const KEY: &str = "\"__metadata__\":";
+    let start = text.find(KEY).context("no __metadata__ in the header")? + KEY.len();
+    let end = start
+        + text[start..]
+            .find('}')
+            .context("unterminated __metadata__")?
+        + 1;
+    let object: serde_json::Map<String, serde_json::Value> =
+        serde_json::from_str(&text[start..end])?;
+    let mut ordered = String::from("{");
+    for (i, (k, v)) in fields.iter().enumerate() {
+        if object.get(*k).and_then(|x| x.as_str()) != Some(v.as_str()) {
+            bail!("metadata `{k}` was not written as given");
+        }
+        if i > 0 {
+            ordered.push(',');
+        }
+        ordered.push_str(&serde_json::to_string(k)?);
+        ordered.push(':');
+        ordered.push_str(&serde_json::to_string(v)?);
+    }
+    ordered.push('}');
+    if object.len() != fields.len() || ordered.len() != end - start {
+        bail!("the metadata does not rewrite to the same length");
+    }
+    f.seek(SeekFrom::Start(8 + start as u64))?;
+    f.write_all(ordered.as_bytes())?;
     Ok(())
 }
 
@@ -293,6 +340,19 @@ mod tests {
         write_hidden(&p, &h).unwrap();
         let back = read_hidden(&p).unwrap();
         assert_eq!(back, h);
+        // The same bytes every time (the metadata in a fixed order).
+        let bytes = std::fs::read(&p).unwrap();
+        assert!(
+            bytes[8..].starts_with(
+                br#"{"__metadata__":{"architecture":"bert","n_layers":"6","lower_layers":"5"}"#
+            ),
+            "{}",
+            String::from_utf8_lossy(&bytes[8..100])
+        );
+        for _ in 0..8 {
+            write_hidden(&p, &h).unwrap();
+            assert_eq!(std::fs::read(&p).unwrap(), bytes);
+        }
         assert_eq!(back.group("train.rejected").unwrap().row(1)[0], 102.0);
         // Padding: row 1 (3 tokens) then row 0 (2 tokens, one zero token).
         let s = back.groups[0].longest(&[1, 0]);
