@@ -5,11 +5,14 @@ Each row runs in its own process on each side, the sides taking turns
 (the order rotates every repetition), `--reps` times. The sides: Burn as
 built, PyTorch eager, and with `--before` also "Burn before": the same Burn
 binary with BENCH_BASELINE=1 (Burn's own ops, the fused kernels and the
-allocator setting off). Prints a Markdown table: the median tok/s of each
+allocator setting off), or with `--before-burn CMD` another Burn binary (the
+compare bench built at an earlier commit, to show a change's effect in one
+run). Prints a Markdown table: the median tok/s of each
 side over the repetitions, the ratio Burn / PyTorch as `N.NNx` (and before /
 PyTorch), and each side's largest peak RSS.
 
-Usage: scripts/bench-compare.py --burn 'CMD' --python PY [--reps N] [--rows a,b] [--before]
+Usage: scripts/bench-compare.py --burn 'CMD' --python PY [--reps N] [--rows a,b]
+                                [--before | --before-burn 'CMD']
   --burn: command that runs one Burn row given its name as the last argument
           (make bench-compare passes the compare bench binary).
 Environment: REPRO_MODELS, BENCH_LLAMA_DIR, BENCH_THREADS (also sets
@@ -50,7 +53,10 @@ def main():
     ap.add_argument("--reps", type=int, default=3)
     ap.add_argument("--rows", default=",".join(r for r, _ in ROWS))
     ap.add_argument("--before", action="store_true", help="also run Burn with BENCH_BASELINE=1")
+    ap.add_argument("--before-burn", help="also run this Burn command (e.g. an earlier commit's build) as 'before'")
     a = ap.parse_args()
+    if a.before and a.before_burn:
+        sys.exit("--before and --before-burn are exclusive")
     threads = os.environ.get("BENCH_THREADS") or str(os.cpu_count())
     env = dict(os.environ, BENCH_THREADS=threads, RAYON_NUM_THREADS=threads)
     torch_py = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "benches", "compare_torch.py")
@@ -60,14 +66,16 @@ def main():
     if unknown:
         sys.exit(f"unknown rows {unknown}; known: {list(names)}")
     res = {r: {"burn": [], "torch": [], "before": []} for r in wanted}
-    base_env = dict(env, BENCH_BASELINE="1")
+    base_env = env if a.before_burn else dict(env, BENCH_BASELINE="1")
+    before_cmd = shlex.split(a.before_burn or a.burn)
+    show_before = a.before or bool(a.before_burn)
     for rep in range(a.reps):
         if rep:
-            table(res, wanted, names, threads, rep, a.before)
+            table(res, wanted, names, threads, rep, show_before)
         for row in wanted:
             sides = [("burn", shlex.split(a.burn) + [row], env), ("torch", [a.python, torch_py, row], env)]
-            if a.before:
-                sides.append(("before", shlex.split(a.burn) + [row], base_env))
+            if show_before:
+                sides.append(("before", before_cmd + [row], base_env))
             k = rep % len(sides)
             sides = sides[k:] + sides[:k]
             for side, cmd, side_env in sides:
@@ -76,7 +84,7 @@ def main():
                     res[row][side].append(r)
                     print(f"# rep {rep} {row} {side}: {r['tok_s']:.1f} tok/s, {r['rss_kb'] / 1024:.0f} MiB",
                           file=sys.stderr, flush=True)
-    table(res, wanted, names, threads, a.reps, a.before)
+    table(res, wanted, names, threads, a.reps, show_before)
 
 
 def median(xs):

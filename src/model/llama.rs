@@ -12,6 +12,7 @@ use burn::tensor::activation::{log_softmax, silu, softmax};
 use burn::tensor::backend::Backend;
 use burn::tensor::{Int, Tensor, TensorData};
 
+use super::bert::linear_2d;
 use super::cache::KvCache;
 use super::config::LlamaConfig;
 use super::fast;
@@ -284,8 +285,9 @@ fn attend<B: Backend>(
 
 impl<B: Backend> Mlp<B> {
     fn forward(&self, x: Tensor<B, 3>) -> Tensor<B, 3> {
-        let g = silu(self.gate_proj.forward(x.clone()));
-        self.down_proj.forward(g * self.up_proj.forward(x))
+        let (gate, up) = (linear_2d(&self.gate_proj, &x), linear_2d(&self.up_proj, &x));
+        let h = fast::swiglu(&gate, &up).unwrap_or_else(|| silu(gate) * up);
+        linear_2d(&self.down_proj, &h)
     }
 }
 

@@ -60,17 +60,20 @@ impl<B: Backend> LoraLinear<B> {
         }
     }
 
-    /// `x·W (+ scale·x·A·B)`. `x`: `[..., d_in]`.
+    /// `x·W (+ scale·x·A·B)`. `x`: `[..., d_in]`, computed as one 2-D
+    /// product over all leading axes (one GEMM, and one for each weight's
+    /// gradient, instead of a batch of them).
     pub fn forward<const D: usize>(&self, x: Tensor<B, D>) -> Tensor<B, D> {
+        let mut dims = x.dims();
+        let rows = dims[..D - 1].iter().product();
+        let x = x.reshape([rows, dims[D - 1]]);
         let y = self.base.forward(x.clone());
-        match &self.lora {
+        let y = match &self.lora {
             None => y,
-            Some(l) => {
-                let a = l.a.val().unsqueeze::<D>();
-                let b = l.b.val().unsqueeze::<D>();
-                y + x.matmul(a).matmul(b).mul_scalar(l.scale)
-            }
-        }
+            Some(l) => y + x.matmul(l.a.val()).matmul(l.b.val()).mul_scalar(l.scale),
+        };
+        dims[D - 1] = y.dims()[1];
+        y.reshape(dims)
     }
 
     /// Freezes the base weight and attaches a fresh adapter.

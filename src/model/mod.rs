@@ -22,5 +22,7 @@ pub mod rope;
 /// Version of the numerics of every Burn stage: part of each Burn stage's
 /// key (next to the backend), bumped whenever a change to the model code, the
 /// Burn features or the kernels it selects alters output bytes. Version 1
-/// (keys without the field) was the numerics before issue 11.
-pub const NUMERICS_VERSION: u32 = 2;
+/// (keys without the field) was the numerics before issue 11; 2 added the
+/// fused inference kernels; 3 the AVX-512 GEMM kernels, the fused training
+/// ops (their backward passes) and the fused SwiGLU.
+pub const NUMERICS_VERSION: u32 = 3;

@@ -1,0 +1,373 @@
+//! Training through the fused kernels: each op of [`super`] becomes one
+//! node of Burn's autodiff graph on `Autodiff<Flex>`, with its backward
+//! written out in [`super::kernels`] instead of Burn's chain of decomposed
+//! ops (ARCHITECTURE.md, "Fused kernels"). Inputs that need no gradient
+//! (masks, RoPE tables) get none.
+
+use burn::backend::autodiff::checkpoint::base::Checkpointer;
+use burn::backend::autodiff::checkpoint::strategy::NoCheckpointing;
+use burn::backend::autodiff::grads::Gradients;
+use burn::backend::autodiff::ops::{Backward, Ops, OpsKind};
+use burn::backend::{Autodiff, Flex};
+use burn::tensor::TensorData;
+use burn::tensor::backend::BackendTypes;
+use burn_flex::FlexTensor;
+
+use super::kernels::{self, AttnShape, NormKept};
+
+/// The float primitive of `Autodiff<Flex>`: a Flex tensor and its graph node.
+pub(super) type AdTensor = <Autodiff<Flex> as BackendTypes>::FloatTensorPrimitive;
+
+/// A contiguous f32 copy (or O(1) clone) of a Flex tensor and its values.
+fn contiguous(f: &FlexTensor) -> FlexTensor {
+    if f.is_contiguous() {
+        f.clone()
+    } else {
+        f.to_contiguous()
+    }
+}
+
+/// The values of a contiguous Flex tensor (see [`contiguous`]).
+fn vals(f: &FlexTensor) -> &[f32] {
+    super::values(f)
+}
+
+/// A Flex tensor holding `data` with `shape`.
+fn flex(data: Vec<f32>, shape: &[usize]) -> FlexTensor {
+    FlexTensor::from_data(TensorData::new(data, shape.to_vec()))
+}
+
+/// The incoming gradient of `ops`' node, contiguous.
+fn incoming<S, const N: usize>(ops: &Ops<S, N>, grads: &mut Gradients) -> FlexTensor {
+    contiguous(&grads.consume::<Flex>(&ops.node))
+}
+
+/// Records `op` on `inputs`' nodes: `tracked` computes the output and the
+/// backward's state when some input needs a gradient, `untracked` the
+/// output alone otherwise.
+fn record<Op: Backward<Flex, N>, const N: usize>(
+    op: Op,
+    inputs: [&AdTensor; N],
+    tracked: impl FnOnce() -> (FlexTensor, Op::State),
+    untracked: impl FnOnce() -> FlexTensor,
+) -> AdTensor {
+    match op
+        .prepare::<NoCheckpointing>(inputs.map(|t| t.node.clone()))
+        .compute_bound()
+        .stateful()
+    {
+        OpsKind::Tracked(prep) => {
+            let (out, state) = tracked();
+            prep.finish(state, out)
+        }
+        OpsKind::UnTracked(prep) => prep.finish(untracked()),
+    }
+}
+
+/// Backward of [`attention`].
+#[derive(Debug)]
+struct AttentionOp;
+
+/// What [`AttentionOp`] keeps: q, k, v, the probabilities and the shapes.
+#[derive(Debug, Clone)]
+struct AttentionKept {
+    qkv: [FlexTensor; 3],
+    probs: FlexTensor,
+    shape: AttnShape,
+}
+
+impl Backward<Flex, 3> for AttentionOp {
+    type State = AttentionKept;
+
+    fn backward(self, ops: Ops<Self::State, 3>, grads: &mut Gradients, _: &mut Checkpointer) {
+        let g = incoming(&ops, grads);
+        let k = &ops.state;
+        let [q, kk, v] = &k.qkv;
+        let grads_qkv = kernels::attention_backward(
+            vals(q),
+            vals(kk),
+            vals(v),
+            vals(&k.probs),
+            vals(&g),
+            &k.shape,
+        );
+        for ((parent, grad), like) in ops.parents.iter().zip(grads_qkv).zip(&k.qkv) {
+            if let Some(node) = parent {
+                grads.register::<Flex>(node.id, flex(grad, like.layout().shape()));
+            }
+        }
+    }
+}
+
+/// [`super::attention`] on autodiff tensors: gradients for q, k and v.
+pub(super) fn attention(
+    q: &AdTensor,
+    k: &AdTensor,
+    v: &AdTensor,
+    bias: &AdTensor,
+    sh: AttnShape,
+) -> AdTensor {
+    let (fq, fk, fv, fm) = (
+        contiguous(&q.primitive),
+        contiguous(&k.primitive),
+        contiguous(&v.primitive),
+        contiguous(&bias.primitive),
+    );
+    let out_shape = [sh.b, sh.s, sh.heads * sh.hd];
+    record(
+        AttentionOp,
+        [q, k, v],
+        || {
+            let mut probs = vec![0.0f32; sh.probs_len()];
+            let out = kernels::attention(
+                vals(&fq),
+                vals(&fk),
+                vals(&fv),
+                vals(&fm),
+                &sh,
+                Some(&mut probs),
+            );
+            let probs = flex(probs, &[sh.probs_len()]);
+            let kept = AttentionKept {
+                qkv: [fq.clone(), fk.clone(), fv.clone()],
+                probs,
+                shape: sh,
+            };
+            (flex(out, &out_shape), kept)
+        },
+        || {
+            flex(
+                kernels::attention(vals(&fq), vals(&fk), vals(&fv), vals(&fm), &sh, None),
+                &out_shape,
+            )
+        },
+    )
+}
+
+/// Backward of [`gelu`].
+#[derive(Debug)]
+struct GeluOp;
+
+impl Backward<Flex, 1> for GeluOp {
+    type State = FlexTensor;
+
+    fn backward(self, ops: Ops<Self::State, 1>, grads: &mut Gradients, _: &mut Checkpointer) {
+        let g = incoming(&ops, grads);
+        if let [Some(node)] = &ops.parents {
+            let dx = kernels::gelu_backward(vals(&ops.state), vals(&g));
+            grads.register::<Flex>(node.id, flex(dx, ops.state.layout().shape()));
+        }
+    }
+}
+
+/// [`super::gelu`] on an autodiff tensor.
+pub(super) fn gelu(x: &AdTensor) -> AdTensor {
+    let fx = contiguous(&x.primitive);
+    let shape = fx.layout().shape().to_vec();
+    let out = || flex(kernels::gelu(vals(&fx)), &shape);
+    record(GeluOp, [x], || (out(), fx.clone()), out)
+}
+
+/// Backward of [`swiglu`].
+#[derive(Debug)]
+struct SwigluOp;
+
+impl Backward<Flex, 2> for SwigluOp {
+    type State = [FlexTensor; 2];
+
+    fn backward(self, ops: Ops<Self::State, 2>, grads: &mut Gradients, _: &mut Checkpointer) {
+        let g = incoming(&ops, grads);
+        let [gate, up] = &ops.state;
+        let d = kernels::swiglu_backward(vals(gate), vals(up), vals(&g));
+        for (parent, grad) in ops.parents.iter().zip(d) {
+            if let Some(node) = parent {
+                grads.register::<Flex>(node.id, flex(grad, gate.layout().shape()));
+            }
+        }
+    }
+}
+
+/// [`super::swiglu`] on autodiff tensors: gradients for gate and up.
+pub(super) fn swiglu(gate: &AdTensor, up: &AdTensor) -> AdTensor {
+    let (fg, fu) = (contiguous(&gate.primitive), contiguous(&up.primitive));
+    let shape = fg.layout().shape().to_vec();
+    let out = || flex(kernels::swiglu(vals(&fg), vals(&fu)), &shape);
+    record(
+        SwigluOp,
+        [gate, up],
+        || (out(), [fg.clone(), fu.clone()]),
+        out,
+    )
+}
+
+/// Backward of [`add_layer_norm`] and [`rms_norm`].
+#[derive(Debug)]
+struct NormOp;
+
+/// What [`NormOp`] keeps: the kernel's state, gamma, the input's shape and
+/// whether the norm is centred (LayerNorm) or not (RMSNorm).
+#[derive(Debug, Clone)]
+struct NormState {
+    kept: std::sync::Arc<NormKept>,
+    gamma: FlexTensor,
+    shape: Vec<usize>,
+    centred: bool,
+}
+
+impl NormOp {
+    /// Input, gamma and beta gradients of the op's state and output gradient.
+    fn grads(state: &NormState, g: &FlexTensor) -> [FlexTensor; 3] {
+        let (dx, dgamma, dbeta) =
+            kernels::norm_backward(&state.kept, vals(&state.gamma), vals(g), state.centred);
+        let d = dgamma.len();
+        [
+            flex(dx, &state.shape),
+            flex(dgamma, &[d]),
+            flex(dbeta, &[d]),
+        ]
+    }
+}
+
+impl Backward<Flex, 4> for NormOp {
+    type State = NormState;
+
+    fn backward(self, ops: Ops<Self::State, 4>, grads: &mut Gradients, _: &mut Checkpointer) {
+        let g = incoming(&ops, grads);
+        let [dz, dgamma, dbeta] = Self::grads(&ops.state, &g);
+        // x and the residual both receive dz.
+        let wanted = [Some(dz.clone()), Some(dz), Some(dgamma), Some(dbeta)];
+        for (parent, grad) in ops.parents.iter().zip(wanted) {
+            if let (Some(node), Some(grad)) = (parent, grad) {
+                grads.register::<Flex>(node.id, grad);
+            }
+        }
+    }
+}
+
+impl Backward<Flex, 2> for NormOp {
+    type State = NormState;
+
+    fn backward(self, ops: Ops<Self::State, 2>, grads: &mut Gradients, _: &mut Checkpointer) {
+        let g = incoming(&ops, grads);
+        let [dx, dgamma, _] = Self::grads(&ops.state, &g);
+        for (parent, grad) in ops.parents.iter().zip([dx, dgamma]) {
+            if let Some(node) = parent {
+                grads.register::<Flex>(node.id, grad);
+            }
+        }
+    }
+}
+
+/// [`super::add_layer_norm`] on autodiff tensors: gradients for x, the
+/// residual, gamma and beta.
+pub(super) fn add_layer_norm(
+    x: &AdTensor,
+    residual: &AdTensor,
+    gamma: &AdTensor,
+    beta: &AdTensor,
+    eps: f32,
+) -> AdTensor {
+    let (fx, fr, fg, fb) = (
+        contiguous(&x.primitive),
+        contiguous(&residual.primitive),
+        contiguous(&gamma.primitive),
+        contiguous(&beta.primitive),
+    );
+    let shape = fx.layout().shape().to_vec();
+    let run = |keep| kernels::add_layer_norm(vals(&fx), vals(&fr), vals(&fg), vals(&fb), eps, keep);
+    record(
+        NormOp,
+        [x, residual, gamma, beta],
+        || {
+            let (out, kept) = run(true);
+            let state = NormState {
+                kept: std::sync::Arc::new(kept.unwrap_or_else(|| unreachable!("kept on request"))),
+                gamma: fg.clone(),
+                shape: shape.clone(),
+                centred: true,
+            };
+            (flex(out, &shape), state)
+        },
+        || flex(run(false).0, &shape),
+    )
+}
+
+/// [`super::rms_norm`] on autodiff tensors: gradients for x and gamma.
+pub(super) fn rms_norm(x: &AdTensor, gamma: &AdTensor, eps: f32) -> AdTensor {
+    let (fx, fg) = (contiguous(&x.primitive), contiguous(&gamma.primitive));
+    let shape = fx.layout().shape().to_vec();
+    let run = |keep| kernels::rms_norm(vals(&fx), vals(&fg), eps, keep);
+    record(
+        NormOp,
+        [x, gamma],
+        || {
+            let (out, kept) = run(true);
+            let state = NormState {
+                kept: std::sync::Arc::new(kept.unwrap_or_else(|| unreachable!("kept on request"))),
+                gamma: fg.clone(),
+                shape: shape.clone(),
+                centred: false,
+            };
+            (flex(out, &shape), state)
+        },
+        || flex(run(false).0, &shape),
+    )
+}
+
+/// Backward of [`rope`]: the inverse rotation of the output gradient.
+#[derive(Debug)]
+struct RopeOp;
+
+/// What [`RopeOp`] keeps: the tables, head width and the input's shape.
+#[derive(Debug, Clone)]
+struct RopeState {
+    cos: FlexTensor,
+    sin: FlexTensor,
+    hd: usize,
+    shape: Vec<usize>,
+}
+
+impl Backward<Flex, 1> for RopeOp {
+    type State = RopeState;
+
+    fn backward(self, ops: Ops<Self::State, 1>, grads: &mut Gradients, _: &mut Checkpointer) {
+        let g = incoming(&ops, grads);
+        if let [Some(node)] = &ops.parents {
+            let st = &ops.state;
+            let w = st.shape[2];
+            let dx = kernels::rope(vals(&g), vals(&st.cos), vals(&st.sin), st.hd, w, true);
+            grads.register::<Flex>(node.id, flex(dx, &st.shape));
+        }
+    }
+}
+
+/// [`super::rope`] on autodiff tensors: a gradient for `x` (the tables are
+/// constants).
+pub(super) fn rope(x: &AdTensor, cos: &AdTensor, sin: &AdTensor, hd: usize) -> AdTensor {
+    let (fx, fc, fs) = (
+        contiguous(&x.primitive),
+        contiguous(&cos.primitive),
+        contiguous(&sin.primitive),
+    );
+    let shape = fx.layout().shape().to_vec();
+    let out = || {
+        flex(
+            kernels::rope(vals(&fx), vals(&fc), vals(&fs), hd, shape[2], false),
+            &shape,
+        )
+    };
+    record(
+        RopeOp,
+        [x],
+        || {
+            let state = RopeState {
+                cos: fc.clone(),
+                sin: fs.clone(),
+                hd,
+                shape: shape.clone(),
+            };
+            (out(), state)
+        },
+        out,
+    )
+}

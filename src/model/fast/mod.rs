@@ -1,0 +1,542 @@
+//! Fused CPU kernels on the Flex backend (issue 11; ARCHITECTURE.md,
+//! "Fused kernels").
+//!
+//! Burn's decomposed ops spend most of a small-model pass outside the
+//! GEMMs: strided copies around the head split, one pass per mask, scale
+//! and softmax, a scalar `erf` for GELU and a fresh buffer for every step;
+//! under autodiff each of those also records a node and saves its inputs.
+//! Each function here computes the same value in one pass over memory, on
+//! plain Flex tensors (inference) and on `Autodiff<Flex>` tensors, where it
+//! is one graph node with a backward of its own ([`grad`]). On any other
+//! backend it returns `None` and callers keep Burn's ops.
+//!
+//! The sums here run in a fixed order over fixed chunks (no
+//! SIMD-width-dependent lanes, no thread-count dependence). The GEMMs come
+//! from the `gemm` crate, built with its AVX-512 kernels (`x86-v4`), chosen
+//! at run time by the CPU's features; for an inner dimension K above 512
+//! its K blocks also follow the L1 data cache (gemm-common
+//! `kernel_params`), so CPUs with different vector units or L1 caches may
+//! differ in the last bits (README, "Determinism"). Changing anything here
+//! changes output bytes: bump [`super::NUMERICS_VERSION`].
+
+mod grad;
+mod kernels;
+
+use std::any::Any;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use burn::tensor::backend::Backend;
+use burn::tensor::{Tensor, TensorData, TensorPrimitive};
+use burn_flex::FlexTensor;
+
+use grad::AdTensor;
+use kernels::AttnShape;
+
+/// Whether the fused kernels are in use (see [`set_enabled`]).
+static ENABLED: AtomicBool = AtomicBool::new(true);
+
+/// Switches the fused kernels on or off for this process. Only benchmarks
+/// switch them off, to measure Burn's own ops beside them in one run
+/// (`make bench-compare`'s "before" column); stages never do, so a stage's
+/// bytes depend only on [`super::NUMERICS_VERSION`].
+pub fn set_enabled(on: bool) {
+    ENABLED.store(on, Ordering::Relaxed);
+}
+
+/// A tensor as the kernels see it: plain Flex values, or an autodiff
+/// tensor over Flex (values and graph node).
+enum Operand {
+    /// A plain Flex tensor, contiguous.
+    Plain(FlexTensor),
+    /// An `Autodiff<Flex>` tensor.
+    Tracked(AdTensor),
+}
+
+/// `t` as an [`Operand`], if `B` is Flex or `Autodiff<Flex>`, `t` holds f32
+/// values and the kernels are enabled.
+fn operand<B: Backend, const D: usize>(t: &Tensor<B, D>) -> Option<Operand> {
+    if !ENABLED.load(Ordering::Relaxed) {
+        return None;
+    }
+    let TensorPrimitive::Float(p) = t.clone().into_primitive() else {
+        return None;
+    };
+    let any = &p as &dyn Any;
+    if let Some(f) = any.downcast_ref::<FlexTensor>() {
+        let f = if f.is_contiguous() {
+            f.clone()
+        } else {
+            f.to_contiguous()
+        };
+        return (f.dtype() == burn::tensor::DType::F32).then_some(Operand::Plain(f));
+    }
+    let a = any.downcast_ref::<AdTensor>()?;
+    (a.primitive.dtype() == burn::tensor::DType::F32).then(|| Operand::Tracked(a.clone()))
+}
+
+/// The contiguous f32 values of a Flex tensor.
+fn values(f: &FlexTensor) -> &[f32] {
+    let start = f.layout().start_offset();
+    let n = f.layout().shape().num_elements();
+    &f.storage::<f32>()[start..start + n]
+}
+
+/// A tensor of `B` (which must be Flex) holding `data` with `shape`.
+fn tensor_of<B: Backend, const D: usize>(
+    data: Vec<f32>,
+    shape: [usize; D],
+) -> Option<Tensor<B, D>> {
+    let f: Box<dyn Any> = Box::new(FlexTensor::from_data(TensorData::new(data, shape)));
+    let p = f.downcast::<B::FloatTensorPrimitive>().ok()?;
+    Some(Tensor::from_primitive(TensorPrimitive::Float(*p)))
+}
+
+/// A tensor of `B` (which must be `Autodiff<Flex>`) from its primitive.
+fn tracked_of<B: Backend, const D: usize>(t: AdTensor) -> Option<Tensor<B, D>> {
+    let f: Box<dyn Any> = Box::new(t);
+    let p = f.downcast::<B::FloatTensorPrimitive>().ok()?;
+    Some(Tensor::from_primitive(TensorPrimitive::Float(*p)))
+}
+
+/// Whether `t` is a Flex or `Autodiff<Flex>` tensor (the fast paths apply).
+pub fn is_flex<B: Backend, const D: usize>(t: &Tensor<B, D>) -> bool {
+    operand(t).is_some()
+}
+
+/// Scaled dot-product attention with grouped heads on `[b, s, heads·hd]`
+/// queries and `[b, t, kv_heads·hd]` keys and values (the projections'
+/// outputs, heads not split apart): `softmax(q·kᵀ/√hd + bias)·v` per head,
+/// query head `i` reading kv head `i / (heads / kv_heads)`, written as
+/// `[b, s, heads·hd]`. `bias` is additive, shared by every head: `[b, 1, 1,
+/// t]` (key padding) or `[b, 1, s, t]` (causal and padding); it gets no
+/// gradient. Parallel over (row, head).
+pub fn attention<B: Backend>(
+    q: &Tensor<B, 3>,
+    k: &Tensor<B, 3>,
+    v: &Tensor<B, 3>,
+    heads: usize,
+    kv_heads: usize,
+    bias: &Tensor<B, 4>,
+) -> Option<Tensor<B, 3>> {
+    let sh = AttnShape::new(q.dims(), k.dims(), v.dims(), bias.dims(), heads, kv_heads)?;
+    match (operand(q)?, operand(k)?, operand(v)?, operand(bias)?) {
+        (Operand::Plain(q), Operand::Plain(k), Operand::Plain(v), Operand::Plain(m)) => {
+            let out = kernels::attention(values(&q), values(&k), values(&v), values(&m), &sh, None);
+            tensor_of::<B, 3>(out, [sh.b, sh.s, sh.heads * sh.hd])
+        }
+        (Operand::Tracked(q), Operand::Tracked(k), Operand::Tracked(v), Operand::Tracked(m)) => {
+            tracked_of::<B, 3>(grad::attention(&q, &k, &v, &m, sh))
+        }
+        _ => None,
+    }
+}
+
+/// Exact (erf) GELU, `x·(1 + erf(x/√2))/2`, parallel over chunks.
+pub fn gelu<B: Backend, const D: usize>(x: &Tensor<B, D>) -> Option<Tensor<B, D>> {
+    match operand(x)? {
+        Operand::Plain(f) => tensor_of::<B, D>(kernels::gelu(values(&f)), x.dims()),
+        Operand::Tracked(a) => tracked_of::<B, D>(grad::gelu(&a)),
+    }
+}
+
+/// SwiGLU's gating, `silu(gate)·up` (`silu(x) = x·σ(x)`), element-wise;
+/// both inputs get gradients. Parallel over chunks.
+pub fn swiglu<B: Backend, const D: usize>(
+    gate: &Tensor<B, D>,
+    up: &Tensor<B, D>,
+) -> Option<Tensor<B, D>> {
+    if gate.dims() != up.dims() {
+        return None;
+    }
+    match (operand(gate)?, operand(up)?) {
+        (Operand::Plain(g), Operand::Plain(u)) => {
+            tensor_of::<B, D>(kernels::swiglu(values(&g), values(&u)), gate.dims())
+        }
+        (Operand::Tracked(g), Operand::Tracked(u)) => tracked_of::<B, D>(grad::swiglu(&g, &u)),
+        _ => None,
+    }
+}
+
+/// `LayerNorm(x + residual)` over the last axis with `gamma`, `beta` and
+/// `eps`: mean, then the mean squared deviation, each summed in a fixed
+/// order. Parallel over rows.
+pub fn add_layer_norm<B: Backend>(
+    x: &Tensor<B, 3>,
+    residual: &Tensor<B, 3>,
+    gamma: &Tensor<B, 1>,
+    beta: &Tensor<B, 1>,
+    eps: f64,
+) -> Option<Tensor<B, 3>> {
+    let dims = x.dims();
+    let d = dims[2];
+    if residual.dims() != dims || gamma.dims() != [d] || beta.dims() != [d] || d == 0 {
+        return None;
+    }
+    let eps = eps as f32;
+    match (
+        operand(x)?,
+        operand(residual)?,
+        operand(gamma)?,
+        operand(beta)?,
+    ) {
+        (Operand::Plain(x), Operand::Plain(r), Operand::Plain(g), Operand::Plain(b)) => {
+            let (out, _) =
+                kernels::add_layer_norm(values(&x), values(&r), values(&g), values(&b), eps, false);
+            tensor_of::<B, 3>(out, dims)
+        }
+        (Operand::Tracked(x), Operand::Tracked(r), Operand::Tracked(g), Operand::Tracked(b)) => {
+            tracked_of::<B, 3>(grad::add_layer_norm(&x, &r, &g, &b, eps))
+        }
+        _ => None,
+    }
+}
+
+/// RMSNorm over the last axis, `x / √(mean(x²) + eps) · gamma` (Burn's
+/// `RmsNorm` order of operations, the mean summed in a fixed order).
+/// Parallel over rows.
+pub fn rms_norm<B: Backend>(
+    x: &Tensor<B, 3>,
+    gamma: &Tensor<B, 1>,
+    eps: f64,
+) -> Option<Tensor<B, 3>> {
+    let dims = x.dims();
+    let d = dims[2];
+    if gamma.dims() != [d] || d == 0 {
+        return None;
+    }
+    let eps = eps as f32;
+    match (operand(x)?, operand(gamma)?) {
+        (Operand::Plain(x), Operand::Plain(g)) => tensor_of::<B, 3>(
+            kernels::rms_norm(values(&x), values(&g), eps, false).0,
+            dims,
+        ),
+        (Operand::Tracked(x), Operand::Tracked(g)) => {
+            tracked_of::<B, 3>(grad::rms_norm(&x, &g, eps))
+        }
+        _ => None,
+    }
+}
+
+/// Rotate-half RoPE on unsplit heads: `x` `[b, s, heads·hd]`, `cos`/`sin`
+/// `[b, 1, s, hd]`; each head gets `x·cos + rotate_half(x)·sin` (the same
+/// operations, in the same order, as [`super::rope::apply`]). The tables
+/// get no gradient.
+pub fn rope<B: Backend>(
+    x: &Tensor<B, 3>,
+    cos: &Tensor<B, 4>,
+    sin: &Tensor<B, 4>,
+    heads: usize,
+) -> Option<Tensor<B, 3>> {
+    let [b, s, w] = x.dims();
+    if heads == 0 || w % heads != 0 {
+        return None;
+    }
+    let hd = w / heads;
+    if cos.dims() != [b, 1, s, hd] || sin.dims() != [b, 1, s, hd] || !hd.is_multiple_of(2) {
+        return None;
+    }
+    match (operand(x)?, operand(cos)?, operand(sin)?) {
+        (Operand::Plain(x), Operand::Plain(c), Operand::Plain(sn)) => {
+            let out = kernels::rope(values(&x), values(&c), values(&sn), hd, w, false);
+            tensor_of::<B, 3>(out, [b, s, w])
+        }
+        (Operand::Tracked(x), Operand::Tracked(c), Operand::Tracked(sn)) => {
+            tracked_of::<B, 3>(grad::rope(&x, &c, &sn, hd))
+        }
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::util::testing::max_diff;
+    use burn::backend::{Autodiff, Flex};
+    use burn::tensor::activation::{gelu as burn_gelu, softmax};
+
+    type F = Flex;
+
+    fn rand(shape: &[usize], seed: u64) -> Vec<f32> {
+        let mut r = crate::util::rng::SplitMix64::new(seed);
+        (0..shape.iter().product::<usize>())
+            .map(|_| (r.next_f64() * 4.0 - 2.0) as f32)
+            .collect()
+    }
+
+    fn t3(v: Vec<f32>, s: [usize; 3]) -> Tensor<F, 3> {
+        Tensor::from_data(TensorData::new(v, s), &Default::default())
+    }
+
+    fn host<B: Backend, const D: usize>(t: Tensor<B, D>) -> Vec<f32> {
+        t.into_data().to_vec().unwrap()
+    }
+
+    /// Reference: Burn's decomposed attention with repeated kv heads.
+    fn reference<B: Backend>(
+        q: &Tensor<B, 3>,
+        k: &Tensor<B, 3>,
+        v: &Tensor<B, 3>,
+        h: usize,
+        kvh: usize,
+        bias: Tensor<B, 4>,
+    ) -> Tensor<B, 3> {
+        let [b, s, qd] = q.dims();
+        let t = k.dims()[1];
+        let hd = qd / h;
+        let split = |x: Tensor<B, 3>, n: usize, len: usize| {
+            x.reshape([b, len, n, hd])
+                .swap_dims(1, 2)
+                .reshape([b, n, 1, len, hd])
+                .repeat_dim(2, h / n)
+                .reshape([b, h, len, hd])
+        };
+        let (q4, k4, v4) = (
+            split(q.clone(), h, s),
+            split(k.clone(), kvh, t),
+            split(v.clone(), kvh, t),
+        );
+        let scores = q4
+            .matmul(k4.swap_dims(2, 3))
+            .mul_scalar(1.0 / (hd as f64).sqrt())
+            + bias;
+        softmax(scores, 3)
+            .matmul(v4)
+            .swap_dims(1, 2)
+            .reshape([b, s, qd])
+    }
+
+    /// A key-padding mask (row 1's last two keys padded) and a causal mask
+    /// with `t - s` cached keys, as additive biases.
+    fn masks<B: Backend>(b: usize, s: usize, t: usize) -> [Tensor<B, 4>; 2] {
+        let keys: Vec<f32> = (0..b * t)
+            .map(|i| if i >= t && i % t >= t - 2 { -1e9 } else { 0.0 })
+            .collect();
+        let full: Vec<f32> = (0..b * s * t)
+            .map(|i| {
+                let (qi, j) = ((i / t) % s, i % t);
+                if j <= qi + (t - s) { 0.0 } else { -1e9 }
+            })
+            .collect();
+        let dev = Default::default();
+        [
+            Tensor::from_data(TensorData::new(keys, [b, 1, 1, t]), &dev),
+            Tensor::from_data(TensorData::new(full, [b, 1, s, t]), &dev),
+        ]
+    }
+
+    #[test]
+    fn attention_matches_burn_ops_for_key_and_full_masks_with_grouped_heads() {
+        let (b, s, t, h, kvh, hd) = (2, 5, 7, 6, 2, 4);
+        let q = t3(rand(&[b, s, h * hd], 1), [b, s, h * hd]);
+        let k = t3(rand(&[b, t, kvh * hd], 2), [b, t, kvh * hd]);
+        let v = t3(rand(&[b, t, kvh * hd], 3), [b, t, kvh * hd]);
+        for bias in masks::<F>(b, s, t) {
+            let got = host(attention(&q, &k, &v, h, kvh, &bias).unwrap());
+            let want = host(reference(&q, &k, &v, h, kvh, bias));
+            assert!(max_diff(&got, &want) < 1e-5, "{}", max_diff(&got, &want));
+        }
+    }
+
+    #[test]
+    fn exp_neg_is_within_two_ulp_of_libm_and_zero_far_below() {
+        let mut worst = 0.0f64;
+        for i in 0..200_000 {
+            let x = -(i as f32) * 87.0 / 200_000.0;
+            let (got, want) = (f64::from(kernels::exp_neg(x)), f64::from(x).exp());
+            worst = worst.max((got - want).abs() / want);
+        }
+        assert!(worst < 2.5e-7, "relative error {worst}");
+        assert_eq!(kernels::exp_neg(-1e9), 0.0);
+        assert_eq!(kernels::exp_neg(0.0), 1.0);
+    }
+
+    #[test]
+    fn gelu_and_layer_norm_match_burn_ops() {
+        let x = t3(rand(&[3, 4, 40], 4), [3, 4, 40]);
+        let got = host(gelu(&x).unwrap());
+        let want = host(burn_gelu(x.clone()));
+        assert!(max_diff(&got, &want) < 1e-6, "{}", max_diff(&got, &want));
+        let r = t3(rand(&[3, 4, 40], 5), [3, 4, 40]);
+        let g =
+            Tensor::<F, 1>::from_data(TensorData::new(rand(&[40], 6), [40]), &Default::default());
+        let bt =
+            Tensor::<F, 1>::from_data(TensorData::new(rand(&[40], 7), [40]), &Default::default());
+        let got = host(add_layer_norm(&x, &r, &g, &bt, 1e-12).unwrap());
+        let mut ln: burn::nn::LayerNorm<F> = burn::nn::LayerNormConfig::new(40)
+            .with_epsilon(1e-12)
+            .init(&Default::default());
+        ln.gamma = burn::module::Param::from_tensor(g);
+        ln.beta = Some(burn::module::Param::from_tensor(bt));
+        let want = host(ln.forward(x + r));
+        assert!(max_diff(&got, &want) < 1e-5, "{}", max_diff(&got, &want));
+    }
+
+    type A = Autodiff<F>;
+
+    /// A tracked `Autodiff<Flex>` tensor of random values.
+    fn tracked<const D: usize>(shape: [usize; D], seed: u64) -> Tensor<A, D> {
+        Tensor::<A, D>::from_data(
+            TensorData::new(rand(&shape, seed), shape),
+            &Default::default(),
+        )
+        .require_grad()
+    }
+
+    /// `Σ out∘w` for fixed random weights `w`: a loss whose gradient with
+    /// respect to `out` is `w`, so every output element matters.
+    fn loss(out: Tensor<A, 3>) -> Tensor<A, 1> {
+        let w = Tensor::<A, 3>::from_data(
+            TensorData::new(rand(&out.dims(), 99), out.dims()),
+            &Default::default(),
+        );
+        (out * w).sum()
+    }
+
+    /// The gradients of `inputs` after `loss`'s backward pass.
+    fn grads_of<const D: usize>(loss: Tensor<A, 1>, inputs: &[&Tensor<A, D>]) -> Vec<Vec<f32>> {
+        let g = loss.backward();
+        inputs
+            .iter()
+            .map(|t| host(t.grad(&g).expect("a gradient")))
+            .collect()
+    }
+
+    /// Fused and reference forward values and gradients agree within `tol`.
+    fn assert_close(got: &[Vec<f32>], want: &[Vec<f32>], tol: f64) {
+        assert_eq!(got.len(), want.len());
+        for (i, (g, w)) in got.iter().zip(want).enumerate() {
+            let d = max_diff(g, w);
+            assert!(d < tol, "value {i}: max difference {d}");
+        }
+    }
+
+    #[test]
+    fn attention_gradients_match_burn_autodiff_for_both_masks_with_grouped_heads() {
+        let (b, s, t, h, kvh, hd) = (2, 5, 7, 6, 2, 4);
+        for bias in masks::<A>(b, s, t) {
+            let q = tracked([b, s, h * hd], 1);
+            let k = tracked([b, t, kvh * hd], 2);
+            let v = tracked([b, t, kvh * hd], 3);
+            let out = attention(&q, &k, &v, h, kvh, &bias).expect("Autodiff<Flex> is fused");
+            let mut got = vec![host(out.clone())];
+            got.extend(grads_of(loss(out), &[&q, &k, &v]));
+            let (q2, k2, v2) = (
+                tracked([b, s, h * hd], 1),
+                tracked([b, t, kvh * hd], 2),
+                tracked([b, t, kvh * hd], 3),
+            );
+            let out = reference(&q2, &k2, &v2, h, kvh, bias.clone());
+            let mut want = vec![host(out.clone())];
+            want.extend(grads_of(loss(out), &[&q2, &k2, &v2]));
+            assert_close(&got, &want, 1e-5);
+        }
+    }
+
+    #[test]
+    fn gelu_gradient_matches_burn_autodiff() {
+        let x = tracked([3, 4, 40], 4);
+        let out = gelu(&x).expect("fused");
+        let mut got = vec![host(out.clone())];
+        got.extend(grads_of(loss(out), &[&x]));
+        let x2 = tracked([3, 4, 40], 4);
+        let out = burn_gelu(x2.clone());
+        let mut want = vec![host(out.clone())];
+        want.extend(grads_of(loss(out), &[&x2]));
+        assert_close(&got, &want, 1e-5);
+    }
+
+    #[test]
+    fn swiglu_gradients_match_burn_autodiff() {
+        let (g, u) = (tracked([3, 4, 40], 13), tracked([3, 4, 40], 14));
+        let out = swiglu(&g, &u).expect("fused");
+        let mut got = vec![host(out.clone())];
+        got.extend(grads_of(loss(out), &[&g, &u]));
+        let (g2, u2) = (tracked([3, 4, 40], 13), tracked([3, 4, 40], 14));
+        let out = burn::tensor::activation::silu(g2.clone()) * u2.clone();
+        let mut want = vec![host(out.clone())];
+        want.extend(grads_of(loss(out), &[&g2, &u2]));
+        assert_close(&got, &want, 1e-5);
+    }
+
+    #[test]
+    fn layer_norm_gradients_match_burn_autodiff_for_input_residual_gamma_and_beta() {
+        let (x, r) = (tracked([3, 70, 40], 4), tracked([3, 70, 40], 5));
+        let (g, bt) = (tracked([40], 6), tracked([40], 7));
+        let out = add_layer_norm(&x, &r, &g, &bt, 1e-12).expect("fused");
+        let mut got = vec![host(out.clone())];
+        got.extend(grads_of(loss(out), &[&x, &r]));
+        got.extend(grads_of(
+            loss(add_layer_norm(&x, &r, &g, &bt, 1e-12).unwrap()),
+            &[&g, &bt],
+        ));
+        let mut ln: burn::nn::LayerNorm<A> = burn::nn::LayerNormConfig::new(40)
+            .with_epsilon(1e-12)
+            .init(&Default::default());
+        let (x2, r2) = (tracked([3, 70, 40], 4), tracked([3, 70, 40], 5));
+        ln.gamma = burn::module::Param::from_tensor(tracked([40], 6));
+        ln.beta = Some(burn::module::Param::from_tensor(tracked([40], 7)));
+        let out = ln.forward(x2.clone() + r2.clone());
+        let mut want = vec![host(out.clone())];
+        let gr = loss(out).backward();
+        want.extend([&x2, &r2].map(|t| host(t.grad(&gr).unwrap())));
+        let gr = loss(ln.forward(x2.clone() + r2.clone())).backward();
+        want.push(host(ln.gamma.val().grad(&gr).unwrap()));
+        want.push(host(ln.beta.as_ref().unwrap().val().grad(&gr).unwrap()));
+        assert_close(&got, &want, 1e-4);
+    }
+
+    #[test]
+    fn rms_norm_gradients_match_burn_autodiff() {
+        let (x, g) = (tracked([2, 70, 24], 8), tracked([24], 9));
+        let out = rms_norm(&x, &g, 1e-5).expect("fused");
+        let mut got = vec![host(out.clone())];
+        got.extend(grads_of(loss(out), &[&x]));
+        got.extend(grads_of(loss(rms_norm(&x, &g, 1e-5).unwrap()), &[&g]));
+        let (x2, g2) = (tracked([2, 70, 24], 8), tracked([24], 9));
+        let norm = |x: Tensor<A, 3>| {
+            let rms = (x.clone().powi_scalar(2).mean_dim(2) + 1e-5).sqrt();
+            (x / rms) * g2.clone().reshape([1, 1, 24])
+        };
+        let out = norm(x2.clone());
+        let mut want = vec![host(out.clone())];
+        want.extend(grads_of(loss(out), &[&x2]));
+        let gr = loss(norm(x2.clone())).backward();
+        want.push(host(g2.grad(&gr).unwrap()));
+        assert_close(&got, &want, 1e-4);
+    }
+
+    #[test]
+    fn rope_gradient_matches_burn_autodiff() {
+        let (b, s, heads, hd) = (2, 5, 3, 8);
+        let x = tracked([b, s, heads * hd], 10);
+        let dev = Default::default();
+        let table = |seed| {
+            Tensor::<A, 4>::from_data(
+                TensorData::new(rand(&[b, 1, s, hd], seed), [b, 1, s, hd]),
+                &dev,
+            )
+        };
+        let (cos, sin) = (table(11), table(12));
+        let out = rope(&x, &cos, &sin, heads).expect("fused");
+        let mut got = vec![host(out.clone())];
+        got.extend(grads_of(loss(out), &[&x]));
+        let x2 = tracked([b, s, heads * hd], 10);
+        let split = x2.clone().reshape([b, s, heads, hd]).swap_dims(1, 2);
+        let out = crate::model::rope::apply(split, &cos, &sin)
+            .swap_dims(1, 2)
+            .reshape([b, s, heads * hd]);
+        let mut want = vec![host(out.clone())];
+        want.extend(grads_of(loss(out), &[&x2]));
+        assert_close(&got, &want, 1e-5);
+    }
+
+    #[test]
+    fn untracked_autodiff_inputs_take_the_fused_path_without_a_graph() {
+        let x = Tensor::<A, 3>::ones([1, 2, 8], &Default::default());
+        let y = gelu(&x).expect("fused");
+        assert!(!y.is_require_grad());
+        let bias = Tensor::<A, 4>::zeros([1, 1, 1, 2], &Default::default());
+        assert!(attention(&x, &x, &x, 2, 2, &bias).is_some());
+        assert!(is_flex(&x));
+    }
+}
