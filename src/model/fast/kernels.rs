@@ -429,13 +429,26 @@ pub(super) fn swiglu_backward(gate: &[f32], up: &[f32], dout: &[f32]) -> [Vec<f3
 }
 
 /// What a normalisation keeps for its backward pass: the normalised
-/// values `[rows, d]` and each row's inverse scale.
+/// values `[rows, d]` and each row's inverse scale (both empty when the
+/// caller did not ask to keep them).
 #[derive(Debug, Clone)]
 pub(super) struct NormKept {
     /// `(z − mean)·inv` (LayerNorm) or `x·inv` (RMSNorm).
     pub normed: Vec<f32>,
     /// `1/√(var + eps)` or `1/√(mean(x²) + eps)` per row.
     pub inv: Vec<f32>,
+}
+
+impl NormKept {
+    /// Zeroed buffers for `len` values in `rows` rows, or empty ones
+    /// without `keep`.
+    fn new(keep: bool, len: usize, rows: usize) -> Self {
+        let (len, rows) = if keep { (len, rows) } else { (0, 0) };
+        Self {
+            normed: vec![0.0f32; len],
+            inv: vec![0.0f32; rows],
+        }
+    }
 }
 
 /// `LayerNorm(x + residual)` over rows of `d` values (see
@@ -447,24 +460,15 @@ pub(super) fn add_layer_norm(
     beta: &[f32],
     eps: f32,
     keep: bool,
-) -> (Vec<f32>, Option<NormKept>) {
+) -> (Vec<f32>, NormKept) {
     let d = gamma.len();
     let rows = x.len() / d;
     let mut out = vec![0.0f32; x.len()];
-    let mut kept = keep.then(|| NormKept {
-        normed: vec![0.0f32; x.len()],
-        inv: vec![0.0f32; rows],
-    });
-    let (pn, pi) = match &mut kept {
-        Some(k) => (
-            SharedMut(k.normed.as_mut_ptr()),
-            SharedMut(k.inv.as_mut_ptr()),
-        ),
-        None => (
-            SharedMut(std::ptr::null_mut()),
-            SharedMut(std::ptr::null_mut()),
-        ),
-    };
+    let mut kept = NormKept::new(keep, x.len(), rows);
+    let (pn, pi) = (
+        SharedMut(kept.normed.as_mut_ptr()),
+        SharedMut(kept.inv.as_mut_ptr()),
+    );
     out.par_chunks_mut(d * ROWS)
         .enumerate()
         .for_each(|(c, chunk)| {
@@ -501,29 +505,15 @@ pub(super) fn add_layer_norm(
 
 /// RMSNorm over rows of `d` values, `x / √(mean(x²) + eps) · gamma` (see
 /// [`super::rms_norm`]); with `keep`, also what the backward needs.
-pub(super) fn rms_norm(
-    x: &[f32],
-    gamma: &[f32],
-    eps: f32,
-    keep: bool,
-) -> (Vec<f32>, Option<NormKept>) {
+pub(super) fn rms_norm(x: &[f32], gamma: &[f32], eps: f32, keep: bool) -> (Vec<f32>, NormKept) {
     let d = gamma.len();
     let rows = x.len() / d;
     let mut out = vec![0.0f32; x.len()];
-    let mut kept = keep.then(|| NormKept {
-        normed: vec![0.0f32; x.len()],
-        inv: vec![0.0f32; rows],
-    });
-    let (pn, pi) = match &mut kept {
-        Some(k) => (
-            SharedMut(k.normed.as_mut_ptr()),
-            SharedMut(k.inv.as_mut_ptr()),
-        ),
-        None => (
-            SharedMut(std::ptr::null_mut()),
-            SharedMut(std::ptr::null_mut()),
-        ),
-    };
+    let mut kept = NormKept::new(keep, x.len(), rows);
+    let (pn, pi) = (
+        SharedMut(kept.normed.as_mut_ptr()),
+        SharedMut(kept.inv.as_mut_ptr()),
+    );
     out.par_chunks_mut(d * ROWS)
         .enumerate()
         .for_each(|(c, chunk)| {
