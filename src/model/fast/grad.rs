@@ -275,21 +275,7 @@ pub(super) fn add_layer_norm(
     );
     let shape = fx.layout().shape().to_vec();
     let run = |keep| kernels::add_layer_norm(vals(&fx), vals(&fr), vals(&fg), vals(&fb), eps, keep);
-    record(
-        NormOp,
-        [x, residual, gamma, beta],
-        || {
-            let (out, kept) = run(true);
-            let state = NormState {
-                kept: std::sync::Arc::new(kept),
-                gamma: fg.clone(),
-                shape: shape.clone(),
-                centred: true,
-            };
-            (flex(out, &shape), state)
-        },
-        || flex(run(false).0, &shape),
-    )
+    record_norm([x, residual, gamma, beta], &fg, &shape, true, run)
 }
 
 /// [`super::rms_norm`] on autodiff tensors: gradients for x and gamma.
@@ -297,20 +283,35 @@ pub(super) fn rms_norm(x: &AdTensor, gamma: &AdTensor, eps: f32) -> AdTensor {
     let (fx, fg) = (contiguous(&x.primitive), contiguous(&gamma.primitive));
     let shape = fx.layout().shape().to_vec();
     let run = |keep| kernels::rms_norm(vals(&fx), vals(&fg), eps, keep);
+    record_norm([x, gamma], &fg, &shape, false, run)
+}
+
+/// Records a normalisation ([`NormOp`]) on `inputs`: `run(keep)` computes
+/// the output `shape` (and what the backward needs, with `keep`).
+fn record_norm<const N: usize>(
+    inputs: [&AdTensor; N],
+    gamma: &FlexTensor,
+    shape: &[usize],
+    centred: bool,
+    run: impl Fn(bool) -> (Vec<f32>, NormKept),
+) -> AdTensor
+where
+    NormOp: Backward<Flex, N, State = NormState>,
+{
     record(
         NormOp,
-        [x, gamma],
+        inputs,
         || {
             let (out, kept) = run(true);
             let state = NormState {
                 kept: std::sync::Arc::new(kept),
-                gamma: fg.clone(),
-                shape: shape.clone(),
-                centred: false,
+                gamma: gamma.clone(),
+                shape: shape.to_vec(),
+                centred,
             };
-            (flex(out, &shape), state)
+            (flex(out, shape), state)
         },
-        || flex(run(false).0, &shape),
+        || flex(run(false).0, shape),
     )
 }
 

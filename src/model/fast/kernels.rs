@@ -451,6 +451,38 @@ impl NormKept {
     }
 }
 
+/// Runs `f(row, out_row, kept_row)` over every row of `d` values of `out`,
+/// in parallel over fixed chunks of [`ROWS`] rows; `kept_row` is the row's
+/// normalised values and inverse scale when `kept` holds buffers.
+fn each_row(
+    out: &mut [f32],
+    d: usize,
+    kept: &mut NormKept,
+    f: impl Fn(usize, &mut [f32], Option<(&mut [f32], &mut f32)>) + Sync,
+) {
+    let keep = !kept.inv.is_empty();
+    let (pn, pi) = (
+        SharedMut(kept.normed.as_mut_ptr()),
+        SharedMut(kept.inv.as_mut_ptr()),
+    );
+    out.par_chunks_mut(d * ROWS)
+        .enumerate()
+        .for_each(|(c, chunk)| {
+            for (j, o) in chunk.chunks_mut(d).enumerate() {
+                let row = c * ROWS + j;
+                // SAFETY: row `row` of the kept buffers (d values, one
+                // scale) is this task's alone, and they outlive the loop.
+                let k = keep.then(|| unsafe {
+                    (
+                        std::slice::from_raw_parts_mut(pn.at(row * d), d),
+                        &mut *pi.at(row),
+                    )
+                });
+                f(row, o, k);
+            }
+        });
+}
+
 /// `LayerNorm(x + residual)` over rows of `d` values (see
 /// [`super::add_layer_norm`]); with `keep`, also what the backward needs.
 pub(super) fn add_layer_norm(
@@ -462,44 +494,30 @@ pub(super) fn add_layer_norm(
     keep: bool,
 ) -> (Vec<f32>, NormKept) {
     let d = gamma.len();
-    let rows = x.len() / d;
     let mut out = vec![0.0f32; x.len()];
-    let mut kept = NormKept::new(keep, x.len(), rows);
-    let (pn, pi) = (
-        SharedMut(kept.normed.as_mut_ptr()),
-        SharedMut(kept.inv.as_mut_ptr()),
-    );
-    out.par_chunks_mut(d * ROWS)
-        .enumerate()
-        .for_each(|(c, chunk)| {
-            for (j, o) in chunk.chunks_mut(d).enumerate() {
-                let row = c * ROWS + j;
-                let base = row * d;
-                for ((o, &a), &r) in o
-                    .iter_mut()
-                    .zip(&x[base..base + d])
-                    .zip(&residual[base..base + d])
-                {
-                    *o = a + r;
-                }
-                let mean = fixed_sum(o, |v| v) / d as f32;
-                let var = fixed_sum(o, |v| (v - mean) * (v - mean)) / d as f32;
-                let inv = 1.0 / (var + eps).sqrt();
-                if keep {
-                    // SAFETY: row `row` of the kept buffers is this task's alone.
-                    unsafe {
-                        *pi.at(row) = inv;
-                        let n = std::slice::from_raw_parts_mut(pn.at(base), d);
-                        for (n, &z) in n.iter_mut().zip(o.iter()) {
-                            *n = (z - mean) * inv;
-                        }
-                    }
-                }
-                for ((o, &g), &b) in o.iter_mut().zip(gamma).zip(beta) {
-                    *o = (*o - mean) * inv * g + b;
-                }
+    let mut kept = NormKept::new(keep, x.len(), x.len() / d);
+    each_row(&mut out, d, &mut kept, |row, o, k| {
+        let base = row * d;
+        for ((o, &a), &r) in o
+            .iter_mut()
+            .zip(&x[base..base + d])
+            .zip(&residual[base..base + d])
+        {
+            *o = a + r;
+        }
+        let mean = fixed_sum(o, |v| v) / d as f32;
+        let var = fixed_sum(o, |v| (v - mean) * (v - mean)) / d as f32;
+        let inv = 1.0 / (var + eps).sqrt();
+        if let Some((n, i)) = k {
+            *i = inv;
+            for (n, &z) in n.iter_mut().zip(o.iter()) {
+                *n = (z - mean) * inv;
             }
-        });
+        }
+        for ((o, &g), &b) in o.iter_mut().zip(gamma).zip(beta) {
+            *o = (*o - mean) * inv * g + b;
+        }
+    });
     (out, kept)
 }
 
@@ -507,36 +525,22 @@ pub(super) fn add_layer_norm(
 /// [`super::rms_norm`]); with `keep`, also what the backward needs.
 pub(super) fn rms_norm(x: &[f32], gamma: &[f32], eps: f32, keep: bool) -> (Vec<f32>, NormKept) {
     let d = gamma.len();
-    let rows = x.len() / d;
     let mut out = vec![0.0f32; x.len()];
-    let mut kept = NormKept::new(keep, x.len(), rows);
-    let (pn, pi) = (
-        SharedMut(kept.normed.as_mut_ptr()),
-        SharedMut(kept.inv.as_mut_ptr()),
-    );
-    out.par_chunks_mut(d * ROWS)
-        .enumerate()
-        .for_each(|(c, chunk)| {
-            for (j, o) in chunk.chunks_mut(d).enumerate() {
-                let row = c * ROWS + j;
-                let xr = &x[row * d..(row + 1) * d];
-                let ms = fixed_sum(xr, |v| v * v) / d as f32;
-                let rms = (ms + eps).sqrt();
-                for ((o, &x), &g) in o.iter_mut().zip(xr).zip(gamma) {
-                    *o = (x / rms) * g;
-                }
-                if keep {
-                    // SAFETY: row `row` of the kept buffers is this task's alone.
-                    unsafe {
-                        *pi.at(row) = 1.0 / rms;
-                        let n = std::slice::from_raw_parts_mut(pn.at(row * d), d);
-                        for (n, &x) in n.iter_mut().zip(xr) {
-                            *n = x / rms;
-                        }
-                    }
-                }
+    let mut kept = NormKept::new(keep, x.len(), x.len() / d);
+    each_row(&mut out, d, &mut kept, |row, o, k| {
+        let xr = &x[row * d..(row + 1) * d];
+        let ms = fixed_sum(xr, |v| v * v) / d as f32;
+        let rms = (ms + eps).sqrt();
+        for ((o, &x), &g) in o.iter_mut().zip(xr).zip(gamma) {
+            *o = (x / rms) * g;
+        }
+        if let Some((n, i)) = k {
+            *i = 1.0 / rms;
+            for (n, &x) in n.iter_mut().zip(xr) {
+                *n = x / rms;
             }
-        });
+        }
+    });
     (out, kept)
 }
 
