@@ -14,22 +14,18 @@ use burn::tensor::backend::BackendTypes;
 use burn_flex::FlexTensor;
 
 use super::kernels::{self, AttnShape, NormKept};
+use super::{contiguous, values as vals};
 
 /// The float primitive of `Autodiff<Flex>`: a Flex tensor and its graph node.
 pub(super) type AdTensor = <Autodiff<Flex> as BackendTypes>::FloatTensorPrimitive;
 
-/// A contiguous f32 copy (or O(1) clone) of a Flex tensor and its values.
-fn contiguous(f: &FlexTensor) -> FlexTensor {
-    if f.is_contiguous() {
-        f.clone()
-    } else {
-        f.to_contiguous()
-    }
-}
-
-/// The values of a contiguous Flex tensor (see [`contiguous`]).
-fn vals(f: &FlexTensor) -> &[f32] {
-    super::values(f)
+/// An `Autodiff<Flex>` operand of a fused op: its graph tensor and its
+/// values, made contiguous once (by [`super::operand`]).
+pub(super) struct Tracked {
+    /// The autodiff tensor (graph node and inner Flex tensor).
+    pub(super) ad: AdTensor,
+    /// The inner values, contiguous.
+    pub(super) flex: FlexTensor,
 }
 
 /// A Flex tensor holding `data` with `shape`.
@@ -101,22 +97,22 @@ impl Backward<Flex, 3> for AttentionOp {
 
 /// [`super::attention`] on autodiff tensors: gradients for q, k and v.
 pub(super) fn attention(
-    q: &AdTensor,
-    k: &AdTensor,
-    v: &AdTensor,
-    bias: &AdTensor,
+    q: &Tracked,
+    k: &Tracked,
+    v: &Tracked,
+    bias: &Tracked,
     sh: AttnShape,
 ) -> AdTensor {
     let (fq, fk, fv, fm) = (
-        contiguous(&q.primitive),
-        contiguous(&k.primitive),
-        contiguous(&v.primitive),
-        contiguous(&bias.primitive),
+        q.flex.clone(),
+        k.flex.clone(),
+        v.flex.clone(),
+        bias.flex.clone(),
     );
     let out_shape = [sh.b, sh.s, sh.heads * sh.hd];
     record(
         AttentionOp,
-        [q, k, v],
+        [&q.ad, &k.ad, &v.ad],
         || {
             let mut probs = vec![0.0f32; sh.probs_len()];
             let out = kernels::attention(
@@ -161,11 +157,11 @@ impl Backward<Flex, 1> for GeluOp {
 }
 
 /// [`super::gelu`] on an autodiff tensor.
-pub(super) fn gelu(x: &AdTensor) -> AdTensor {
-    let fx = contiguous(&x.primitive);
+pub(super) fn gelu(x: &Tracked) -> AdTensor {
+    let fx = x.flex.clone();
     let shape = fx.layout().shape().to_vec();
     let out = || flex(kernels::gelu(vals(&fx)), &shape);
-    record(GeluOp, [x], || (out(), fx.clone()), out)
+    record(GeluOp, [&x.ad], || (out(), fx.clone()), out)
 }
 
 /// Backward of [`swiglu`].
@@ -188,13 +184,13 @@ impl Backward<Flex, 2> for SwigluOp {
 }
 
 /// [`super::swiglu`] on autodiff tensors: gradients for gate and up.
-pub(super) fn swiglu(gate: &AdTensor, up: &AdTensor) -> AdTensor {
-    let (fg, fu) = (contiguous(&gate.primitive), contiguous(&up.primitive));
+pub(super) fn swiglu(gate: &Tracked, up: &Tracked) -> AdTensor {
+    let (fg, fu) = (gate.flex.clone(), up.flex.clone());
     let shape = fg.layout().shape().to_vec();
     let out = || flex(kernels::swiglu(vals(&fg), vals(&fu)), &shape);
     record(
         SwigluOp,
-        [gate, up],
+        [&gate.ad, &up.ad],
         || (out(), [fg.clone(), fu.clone()]),
         out,
     )
@@ -261,29 +257,35 @@ impl Backward<Flex, 2> for NormOp {
 /// [`super::add_layer_norm`] on autodiff tensors: gradients for x, the
 /// residual, gamma and beta.
 pub(super) fn add_layer_norm(
-    x: &AdTensor,
-    residual: &AdTensor,
-    gamma: &AdTensor,
-    beta: &AdTensor,
+    x: &Tracked,
+    residual: &Tracked,
+    gamma: &Tracked,
+    beta: &Tracked,
     eps: f32,
 ) -> AdTensor {
     let (fx, fr, fg, fb) = (
-        contiguous(&x.primitive),
-        contiguous(&residual.primitive),
-        contiguous(&gamma.primitive),
-        contiguous(&beta.primitive),
+        x.flex.clone(),
+        residual.flex.clone(),
+        gamma.flex.clone(),
+        beta.flex.clone(),
     );
     let shape = fx.layout().shape().to_vec();
     let run = |keep| kernels::add_layer_norm(vals(&fx), vals(&fr), vals(&fg), vals(&fb), eps, keep);
-    record_norm([x, residual, gamma, beta], &fg, &shape, true, run)
+    record_norm(
+        [&x.ad, &residual.ad, &gamma.ad, &beta.ad],
+        &fg,
+        &shape,
+        true,
+        run,
+    )
 }
 
 /// [`super::rms_norm`] on autodiff tensors: gradients for x and gamma.
-pub(super) fn rms_norm(x: &AdTensor, gamma: &AdTensor, eps: f32) -> AdTensor {
-    let (fx, fg) = (contiguous(&x.primitive), contiguous(&gamma.primitive));
+pub(super) fn rms_norm(x: &Tracked, gamma: &Tracked, eps: f32) -> AdTensor {
+    let (fx, fg) = (x.flex.clone(), gamma.flex.clone());
     let shape = fx.layout().shape().to_vec();
     let run = |keep| kernels::rms_norm(vals(&fx), vals(&fg), eps, keep);
-    record_norm([x, gamma], &fg, &shape, false, run)
+    record_norm([&x.ad, &gamma.ad], &fg, &shape, false, run)
 }
 
 /// Records a normalisation ([`NormOp`]) on `inputs`: `run(keep)` computes
@@ -344,12 +346,8 @@ impl Backward<Flex, 1> for RopeOp {
 
 /// [`super::rope`] on autodiff tensors: a gradient for `x` (the tables are
 /// constants).
-pub(super) fn rope(x: &AdTensor, cos: &AdTensor, sin: &AdTensor, hd: usize) -> AdTensor {
-    let (fx, fc, fs) = (
-        contiguous(&x.primitive),
-        contiguous(&cos.primitive),
-        contiguous(&sin.primitive),
-    );
+pub(super) fn rope(x: &Tracked, cos: &Tracked, sin: &Tracked, hd: usize) -> AdTensor {
+    let (fx, fc, fs) = (x.flex.clone(), cos.flex.clone(), sin.flex.clone());
     let shape = fx.layout().shape().to_vec();
     let out = || {
         flex(
@@ -359,7 +357,7 @@ pub(super) fn rope(x: &AdTensor, cos: &AdTensor, sin: &AdTensor, hd: usize) -> A
     };
     record(
         RopeOp,
-        [x],
+        [&x.ad],
         || {
             let state = RopeState {
                 cos: fc.clone(),

@@ -250,7 +250,8 @@ pub(super) fn attention_backward(
             for j in 0..rep {
                 let h = g * rep + j;
                 let p = &probs[(r * heads + h) * s * t..(r * heads + h + 1) * s * t];
-                let (q_h, do_h) = (q_row + h * hd, q_row + h * hd);
+                // Head h's columns of q and dO (and dQ): the same offset.
+                let q_h = q_row + h * hd;
                 // SAFETY: as in `attention`; the dk/dv blocks of (r, g) and
                 // the dq block of (r, h) are written by this task only.
                 unsafe {
@@ -260,7 +261,7 @@ pub(super) fn attention_backward(
                         (pv.at(kv_at), kd, 1),
                         j > 0,
                         (p.as_ptr(), 1, t),
-                        (dout.as_ptr().add(do_h), qd, 1),
+                        (dout.as_ptr().add(q_h), qd, 1),
                         1.0,
                     );
                     // dP = dO_h·V_gᵀ
@@ -268,7 +269,7 @@ pub(super) fn attention_backward(
                         (s, t, hd),
                         (ds.as_mut_ptr(), t, 1),
                         false,
-                        (dout.as_ptr().add(do_h), qd, 1),
+                        (dout.as_ptr().add(q_h), qd, 1),
                         (v.as_ptr().add(kv_at), 1, kd),
                         1.0,
                     );

@@ -29,7 +29,7 @@ use burn::tensor::backend::Backend;
 use burn::tensor::{Tensor, TensorData, TensorPrimitive};
 use burn_flex::FlexTensor;
 
-use grad::AdTensor;
+use grad::{AdTensor, Tracked};
 use kernels::AttnShape;
 
 /// Whether the fused kernels are in use (see [`set_enabled`]).
@@ -48,8 +48,8 @@ pub fn set_enabled(on: bool) {
 enum Operand {
     /// A plain Flex tensor, contiguous.
     Plain(FlexTensor),
-    /// An `Autodiff<Flex>` tensor.
-    Tracked(AdTensor),
+    /// An `Autodiff<Flex>` tensor, with its values contiguous.
+    Tracked(Tracked),
 }
 
 /// `t` as an [`Operand`], if `B` is Flex or `Autodiff<Flex>`, `t` holds f32
@@ -63,15 +63,24 @@ fn operand<B: Backend, const D: usize>(t: &Tensor<B, D>) -> Option<Operand> {
     };
     let any = &p as &dyn Any;
     if let Some(f) = any.downcast_ref::<FlexTensor>() {
-        let f = if f.is_contiguous() {
-            f.clone()
-        } else {
-            f.to_contiguous()
-        };
-        return (f.dtype() == burn::tensor::DType::F32).then_some(Operand::Plain(f));
+        return (f.dtype() == burn::tensor::DType::F32).then(|| Operand::Plain(contiguous(f)));
     }
     let a = any.downcast_ref::<AdTensor>()?;
-    (a.primitive.dtype() == burn::tensor::DType::F32).then(|| Operand::Tracked(a.clone()))
+    (a.primitive.dtype() == burn::tensor::DType::F32).then(|| {
+        Operand::Tracked(Tracked {
+            flex: contiguous(&a.primitive),
+            ad: a.clone(),
+        })
+    })
+}
+
+/// `f` itself (an O(1) clone) if contiguous, else a contiguous copy.
+fn contiguous(f: &FlexTensor) -> FlexTensor {
+    if f.is_contiguous() {
+        f.clone()
+    } else {
+        f.to_contiguous()
+    }
 }
 
 /// The contiguous f32 values of a Flex tensor.
