@@ -24,5 +24,7 @@ pub mod rope;
 /// Burn features or the kernels it selects alters output bytes. Version 1
 /// (keys without the field) was the numerics before issue 11; 2 added the
 /// fused inference kernels; 3 the AVX-512 GEMM kernels, the fused training
-/// ops (their backward passes) and the fused SwiGLU.
+/// ops (their backward passes) and the fused SwiGLU. A kernel that only one
+/// stage kind calls (`fast::token_logprobs`, `train.ppo`) bumps that kind's
+/// `code_version` instead, so the other stages keep their keys.
 pub const NUMERICS_VERSION: u32 = 3;

@@ -252,8 +252,10 @@ const SLOTS: &[Slot] = &[
 const INFO: KindInfo = KindInfo {
     name: "train.ppo",
     // 2: prompts as eval.generate renders them (an HH transcript keeps its
-    // turns; no special tokens added twice), and its stop ids.
-    code_version: 2,
+    // turns; no special tokens added twice), and its stop ids. 3: the
+    // per-token log-probs and entropies as one fused op on Flex
+    // (`model::fast::token_logprobs`; only this kind calls it).
+    code_version: 3,
     summary: "PPO policy (LoRA, adaptive KL, value head; optional RND curiosity) against a reward model (§4.1, App. B)",
     fields: FIELDS,
     defaults: defaults_of::<PpoConfig>,

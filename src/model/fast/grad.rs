@@ -13,7 +13,7 @@ use burn::tensor::TensorData;
 use burn::tensor::backend::BackendTypes;
 use burn_flex::FlexTensor;
 
-use super::kernels::{self, AttnShape, NormKept};
+use super::kernels::{self, AttnShape, NormKept, TokenShape};
 use super::{contiguous, values as vals};
 
 /// The float primitive of `Autodiff<Flex>`: a Flex tensor and its graph node.
@@ -369,4 +369,69 @@ pub(super) fn rope(x: &Tracked, cos: &Tracked, sin: &Tracked, hd: usize) -> AdTe
         },
         out,
     )
+}
+
+/// Backward of [`token_logprobs`]: `g·(onehot − softmax)/t` per slot.
+#[derive(Debug)]
+struct TokenLogprobOp;
+
+/// What [`TokenLogprobOp`] keeps: the logits, each slot's target and
+/// log-sum-exp, the shape and the temperature.
+#[derive(Debug, Clone)]
+struct TokenState {
+    logits: FlexTensor,
+    targets: std::sync::Arc<Vec<u32>>,
+    lse: std::sync::Arc<Vec<f32>>,
+    shape: TokenShape,
+    t: f32,
+}
+
+impl Backward<Flex, 1> for TokenLogprobOp {
+    type State = TokenState;
+
+    fn backward(self, ops: Ops<Self::State, 1>, grads: &mut Gradients, _: &mut Checkpointer) {
+        let g = incoming(&ops, grads);
+        if let [Some(node)] = &ops.parents {
+            let st = &ops.state;
+            let dx = kernels::token_logprobs_backward(
+                vals(&st.logits),
+                &st.targets,
+                &st.lse,
+                vals(&g),
+                &st.shape,
+                st.t,
+            );
+            let sh = st.shape;
+            grads.register::<Flex>(node.id, flex(dx, &[sh.b, sh.l, sh.v]));
+        }
+    }
+}
+
+/// [`super::token_logprobs`] on an autodiff tensor: the log-probs `[b, w]`
+/// with a gradient for the logits, and the entropies (no gradient).
+pub(super) fn token_logprobs(
+    logits: &Tracked,
+    targets: Vec<u32>,
+    sh: TokenShape,
+    t: f32,
+) -> (AdTensor, Vec<f32>) {
+    let fx = logits.flex.clone();
+    let [picked, entropy, lse] = kernels::token_logprobs(vals(&fx), &targets, &sh, t);
+    let out = || flex(picked.clone(), &[sh.b, sh.w()]);
+    let ad = record(
+        TokenLogprobOp,
+        [&logits.ad],
+        || {
+            let state = TokenState {
+                logits: fx.clone(),
+                targets: std::sync::Arc::new(targets.clone()),
+                lse: std::sync::Arc::new(lse.clone()),
+                shape: sh,
+                t,
+            };
+            (out(), state)
+        },
+        out,
+    );
+    (ad, entropy)
 }

@@ -644,6 +644,113 @@ pub(super) fn rope(
     out
 }
 
+/// The shape of one token log-prob call: logits `[b, l, v]`, one slot per
+/// position but the last (`w = l − 1`), slot `(r, i)` predicting the token
+/// at position `i + 1` of row `r`.
+#[derive(Clone, Copy, Debug)]
+pub(super) struct TokenShape {
+    /// Rows.
+    pub b: usize,
+    /// Positions per row.
+    pub l: usize,
+    /// Vocabulary.
+    pub v: usize,
+}
+
+impl TokenShape {
+    /// Slots per row, `l − 1`.
+    pub(super) fn w(&self) -> usize {
+        self.l - 1
+    }
+
+    /// The logits of slot `k` (flat `r·w + i`) in `x` `[b, l, v]`.
+    fn row<'a>(&self, x: &'a [f32], k: usize) -> &'a [f32] {
+        let (r, i) = (k / self.w(), k % self.w());
+        &x[(r * self.l + i) * self.v..][..self.v]
+    }
+}
+
+/// Per slot of `x` `[b, l, v]` at temperature `t`, with `z = x / t`: the
+/// log-prob of the slot's target, `z[target] − lse`, the entropy
+/// `lse − Σ softmax(z)·z`, and `lse = max z + ln Σ e^(z − max z)`, each
+/// `[b·(l − 1)]`. One pass of `e^x` per slot; sums in [`fixed_sum`]'s order.
+/// Parallel over slots.
+pub(super) fn token_logprobs(x: &[f32], targets: &[u32], sh: &TokenShape, t: f32) -> [Vec<f32>; 3] {
+    let per_slot: Vec<[f32; 3]> = (0..sh.b * sh.w())
+        .into_par_iter()
+        .map(|k| {
+            let row = sh.row(x, k);
+            let max = row.iter().fold(f32::NEG_INFINITY, |m, &v| m.max(v)) / t;
+            let (sum, dot) = fixed_sum_dot(row, |v| {
+                let z = v / t;
+                let e = exp_neg(z - max);
+                (e, e * z)
+            });
+            let lse = max + sum.ln();
+            let picked = row[targets[k] as usize] / t - lse;
+            [picked, lse - dot / sum, lse]
+        })
+        .collect();
+    let column = |c: usize| per_slot.iter().map(|s| s[c]).collect();
+    [column(0), column(1), column(2)]
+}
+
+/// The gradient of [`token_logprobs`]' log-probs: `dx[slot] = g·(onehot
+/// (target) − softmax(z))/t` for each slot, zero at each row's last
+/// position and where `g` is zero (slots outside the loss). Parallel over
+/// positions.
+pub(super) fn token_logprobs_backward(
+    x: &[f32],
+    targets: &[u32],
+    lse: &[f32],
+    g: &[f32],
+    sh: &TokenShape,
+    t: f32,
+) -> Vec<f32> {
+    let mut dx = vec![0.0f32; x.len()];
+    let w = sh.w();
+    dx.par_chunks_mut(sh.v).enumerate().for_each(|(pos, out)| {
+        let (r, i) = (pos / sh.l, pos % sh.l);
+        if i == w {
+            return;
+        }
+        let k = r * w + i;
+        if g[k] == 0.0 {
+            return;
+        }
+        let scale = g[k] / t;
+        for (o, &v) in out.iter_mut().zip(sh.row(x, k)) {
+            *o = -scale * exp_neg(v / t - lse[k]);
+        }
+        out[targets[k] as usize] += scale;
+    });
+    dx
+}
+
+/// `(Σ a, Σ b)` of `f(x) = (a, b)` over `xs`, each in [`fixed_sum`]'s
+/// order (one call of `f` per element).
+#[inline]
+fn fixed_sum_dot(xs: &[f32], f: impl Fn(f32) -> (f32, f32)) -> (f32, f32) {
+    let (mut sa, mut sb) = ([0.0f32; 8], [0.0f32; 8]);
+    let chunks = xs.chunks_exact(8);
+    let tail = chunks.remainder();
+    for c in chunks {
+        for ((a, b), &x) in sa.iter_mut().zip(sb.iter_mut()).zip(c) {
+            let (fa, fb) = f(x);
+            *a += fa;
+            *b += fb;
+        }
+    }
+    let tree = |a: [f32; 8]| ((a[0] + a[4]) + (a[1] + a[5])) + ((a[2] + a[6]) + (a[3] + a[7]));
+    let (mut a, mut b) = (tree(sa), tree(sb));
+    for &x in tail {
+        let (fa, fb) = f(x);
+        a += fa;
+        b += fb;
+    }
+    (a, b)
+}
+
 /// Sum of `f(x)` over `xs` in eight interleaved partial sums combined in a
 /// fixed tree: vectorisable, and the same bits on every CPU.
 #[inline]

@@ -17,7 +17,9 @@
 //! its K blocks also follow the L1 data cache (gemm-common
 //! `kernel_params`), so CPUs with different vector units or L1 caches may
 //! differ in the last bits (README, "Determinism"). Changing anything here
-//! changes output bytes: bump [`super::NUMERICS_VERSION`].
+//! changes output bytes: bump [`super::NUMERICS_VERSION`] (for
+//! [`token_logprobs`], which only `train.ppo` calls, that kind's
+//! `code_version`).
 
 mod grad;
 mod kernels;
@@ -253,6 +255,41 @@ pub fn rope<B: Backend>(
             tracked_of::<B, 3>(grad::rope(&x, &c, &sn, hd))
         }
         _ => None,
+    }
+}
+
+/// Per-slot log-probs and entropies of logits `[b, l, v]` at temperature
+/// `t`: slot `(r, i)`, `i < l − 1`, scores `targets[r·(l − 1) + i]` (the
+/// token at position `i + 1`) under `log_softmax(logits[r, i] / t)`, and its
+/// entropy; both `[b, l − 1]`. The log-probs get a gradient for the logits
+/// (`(onehot − softmax)/t`, computed from the logits and each slot's
+/// log-sum-exp, so no `[b, l, v]` of log-probs is kept); the entropies are
+/// constants. `None` off Flex, for `l < 2`, a target outside the vocabulary
+/// or a temperature that is not positive. Parallel over slots.
+pub fn token_logprobs<B: Backend>(
+    logits: &Tensor<B, 3>,
+    targets: &[u32],
+    t: f64,
+) -> Option<(Tensor<B, 2>, Tensor<B, 2>)> {
+    let [b, l, v] = logits.dims();
+    let sh = kernels::TokenShape { b, l, v };
+    let fits = l >= 2 && targets.len() == b * (l - 1) && targets.iter().all(|&x| (x as usize) < v);
+    if !(fits && t > 0.0 && t.is_finite()) {
+        return None;
+    }
+    let t = t as f32;
+    let shape = [b, l - 1];
+    let constant =
+        |e: Vec<f32>| Tensor::<B, 2>::from_data(TensorData::new(e, shape), &logits.device());
+    match operand(logits)? {
+        Operand::Plain(x) => {
+            let [picked, entropy, _] = kernels::token_logprobs(values(&x), targets, &sh, t);
+            Some((tensor_of::<B, 2>(picked, shape)?, constant(entropy)))
+        }
+        Operand::Tracked(x) => {
+            let (picked, entropy) = grad::token_logprobs(&x, targets.to_vec(), sh, t);
+            Some((tracked_of::<B, 2>(picked)?, constant(entropy)))
+        }
     }
 }
 
@@ -537,6 +574,24 @@ mod tests {
         let mut want = vec![host(out.clone())];
         want.extend(grads_of(loss(out), &[&x2]));
         assert_close(&got, &want, 1e-5);
+    }
+
+    #[test]
+    fn token_logprobs_decline_what_they_cannot_score() {
+        let x = t3(rand(&[2, 3, 10], 1), [2, 3, 10]);
+        let ok = vec![1u32; 4];
+        assert!(token_logprobs(&x, &ok, 1.0).is_some());
+        assert!(
+            token_logprobs(&x, &[1, 1, 1, 10], 1.0).is_none(),
+            "target outside the vocabulary"
+        );
+        assert!(
+            token_logprobs(&x, &ok[..3], 1.0).is_none(),
+            "one target per slot"
+        );
+        assert!(token_logprobs(&x, &ok, 0.0).is_none(), "temperature");
+        let one = t3(rand(&[2, 1, 10], 1), [2, 1, 10]);
+        assert!(token_logprobs(&one, &[], 1.0).is_none(), "no slot");
     }
 
     #[test]

@@ -18,6 +18,7 @@ use burn::tensor::activation::log_softmax;
 use burn::tensor::backend::Backend;
 use burn::tensor::{Int, Tensor, TensorData};
 
+use crate::model::fast;
 use crate::model::heads::PolicyWithValue;
 use crate::model::llama::{Batch, DecoderLayer, Llama, LlamaModel};
 
@@ -100,14 +101,18 @@ impl Layout {
         Tensor::from_data(TensorData::new(grid, [self.rows(), self.width]), device)
     }
 
-    /// The next token of each slot, `[b, w, 1]`.
-    fn targets<B: Backend>(&self, device: &B::Device) -> Tensor<B, 3, Int> {
-        let t: Vec<i64> = self
-            .batch
+    /// The next token of each slot, flat `[b·w]`.
+    fn target_ids(&self) -> Vec<u32> {
+        self.batch
             .ids
             .iter()
-            .flat_map(|r| r[1..].iter().map(|&x| i64::from(x)))
-            .collect();
+            .flat_map(|r| r[1..].iter().copied())
+            .collect()
+    }
+
+    /// The next token of each slot, `[b, w, 1]`.
+    fn targets<B: Backend>(&self, device: &B::Device) -> Tensor<B, 3, Int> {
+        let t: Vec<i64> = self.target_ids().into_iter().map(i64::from).collect();
         Tensor::from_data(TensorData::new(t, [self.rows(), self.width, 1]), device)
     }
 
@@ -125,13 +130,29 @@ impl Layout {
     }
 }
 
-/// Per-slot log-probs and entropies `[b, w]` of logits `[b, L, V]` at temperature `t`.
+/// Per-slot log-probs and entropies `[b, w]` of logits `[b, L, V]` at
+/// temperature `t` (the entropies carry no gradient). On Flex one fused op
+/// ([`fast::token_logprobs`]); elsewhere Burn's `log_softmax` and `gather`.
 pub fn slot_logprobs<B: Backend>(
     logits: Tensor<B, 3>,
     layout: &Layout,
     t: f64,
 ) -> (Tensor<B, 2>, Tensor<B, 2>) {
-    let [b, _, v] = logits.dims();
+    if logits.dims()[1] == layout.width + 1
+        && let Some(fused) = fast::token_logprobs(&logits, &layout.target_ids(), t)
+    {
+        return fused;
+    }
+    decomposed_logprobs(logits, layout, t)
+}
+
+/// [`slot_logprobs`] with Burn's own ops.
+pub(super) fn decomposed_logprobs<B: Backend>(
+    logits: Tensor<B, 3>,
+    layout: &Layout,
+    t: f64,
+) -> (Tensor<B, 2>, Tensor<B, 2>) {
+    let [b, _, _] = logits.dims();
     let w = layout.width;
     let lp = log_softmax(logits.narrow(1, 0, w).div_scalar(t), 2); // [b, w, V]
     let picked = lp
@@ -140,7 +161,6 @@ pub fn slot_logprobs<B: Backend>(
         .reshape([b, w]);
     let d = lp.detach();
     let entropy = (d.clone().exp() * d).sum_dim(2).neg().reshape([b, w]);
-    let _ = v;
     (picked, entropy)
 }
 

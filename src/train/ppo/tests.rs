@@ -8,7 +8,9 @@ use burn::module::AutodiffModule;
 use burn::optim::{AdamConfig, GradientsParams, Optimizer};
 
 use super::config::PpoConfig;
-use super::logprobs::{Layout, adapters_off, host, policy_terms, reference_terms, slot_logprobs};
+use super::logprobs::{
+    Layout, adapters_off, decomposed_logprobs, host, policy_terms, reference_terms, slot_logprobs,
+};
 use super::reward::TokenCount;
 use super::rollout::{Prompt, RolloutConfig, rollout};
 use super::step::{PpoInput, init_policy, train_ppo};
@@ -242,4 +244,70 @@ fn curiosity_adds_a_logged_bonus_and_reruns_are_identical() {
     assert!(plain.curves.iter().all(|r| r.intrinsic == 0.0));
     // Same seeds: the first step's rollouts (and so scores) are the same.
     assert_eq!(plain.curves[0].score, a.curves[0].score);
+}
+
+#[test]
+fn fused_slot_logprobs_and_their_gradient_match_burn_ops() {
+    use burn::tensor::{Tensor, TensorData};
+    // Vocabulary 300 (not a multiple of the sums' eight lanes), ragged rows.
+    let v = 300u32;
+    let layout = Layout::new(
+        &[&[1, 7, 250], &[1, 299]],
+        &[&[3, 4, 5, 6], &[0, 298, 17]],
+        0,
+    );
+    let [b, l] = [layout.rows(), layout.width + 1];
+    let mut r = crate::util::rng::SplitMix64::new(11);
+    // Peaked rows: logits in [-8, 8).
+    let vals: Vec<f32> = (0..b * l * v as usize)
+        .map(|_| (r.next_f64() * 16.0 - 8.0) as f32)
+        .collect();
+    // The loss masks the slots outside responses, as PPO's does.
+    let weights: Vec<f32> = layout
+        .mask()
+        .iter()
+        .enumerate()
+        .map(|(i, m)| m * (1.0 + i as f32 / 7.0))
+        .collect();
+    let run = |fused: bool| {
+        let x = Tensor::<AD, 3>::from_data(
+            TensorData::new(vals.clone(), [b, l, v as usize]),
+            &Default::default(),
+        )
+        .require_grad();
+        let (lp, ent) = if fused {
+            slot_logprobs(x.clone(), &layout, 0.7)
+        } else {
+            decomposed_logprobs(x.clone(), &layout, 0.7)
+        };
+        assert!(!ent.is_require_grad(), "entropies carry no gradient");
+        let w = Tensor::<AD, 2>::from_data(
+            TensorData::new(weights.clone(), [b, l - 1]),
+            &Default::default(),
+        );
+        let g = (lp.clone() * w).sum().backward();
+        [
+            host(lp).unwrap(),
+            host(ent).unwrap(),
+            host(x.grad(&g).unwrap()).unwrap(),
+        ]
+    };
+    let (fused, burn) = (run(true), run(false));
+    for (what, (f, b)) in ["log-probs", "entropies", "logit gradient"]
+        .iter()
+        .zip(fused.iter().zip(&burn))
+    {
+        let d = crate::util::testing::max_diff(f, b);
+        assert!(d < 1e-5, "{what}: max difference {d}");
+    }
+    // The fused path is taken (its bits differ from Burn's somewhere).
+    assert_ne!(fused, burn);
+    // Plain Flex computes the tracked path's forward bits.
+    let plain = Tensor::<Flex, 3>::from_data(
+        TensorData::new(vals.clone(), [b, l, v as usize]),
+        &Default::default(),
+    );
+    let (lp, ent) = slot_logprobs(plain, &layout, 0.7);
+    assert_eq!(host(lp).unwrap(), fused[0]);
+    assert_eq!(host(ent).unwrap(), fused[1]);
 }
