@@ -418,20 +418,13 @@ pub(super) fn token_logprobs(
     let fx = logits.flex.clone();
     let [picked, entropy, lse] = kernels::token_logprobs(vals(&fx), &targets, &sh, t);
     let out = || flex(picked.clone(), &[sh.b, sh.w()]);
-    let ad = record(
-        TokenLogprobOp,
-        [&logits.ad],
-        || {
-            let state = TokenState {
-                logits: fx.clone(),
-                targets: std::sync::Arc::new(targets.clone()),
-                lse: std::sync::Arc::new(lse.clone()),
-                shape: sh,
-                t,
-            };
-            (out(), state)
-        },
-        out,
-    );
+    let state = move || TokenState {
+        logits: fx,
+        targets: std::sync::Arc::new(targets),
+        lse: std::sync::Arc::new(lse),
+        shape: sh,
+        t,
+    };
+    let ad = record(TokenLogprobOp, [&logits.ad], || (out(), state()), out);
     (ad, entropy)
 }

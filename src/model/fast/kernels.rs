@@ -741,8 +741,7 @@ fn fixed_sum_dot(xs: &[f32], f: impl Fn(f32) -> (f32, f32)) -> (f32, f32) {
             *b += fb;
         }
     }
-    let tree = |a: [f32; 8]| ((a[0] + a[4]) + (a[1] + a[5])) + ((a[2] + a[6]) + (a[3] + a[7]));
-    let (mut a, mut b) = (tree(sa), tree(sb));
+    let (mut a, mut b) = (tree8(sa), tree8(sb));
     for &x in tail {
         let (fa, fb) = f(x);
         a += fa;
@@ -763,7 +762,7 @@ pub(super) fn fixed_sum(xs: &[f32], f: impl Fn(f32) -> f32) -> f32 {
             *a += f(x);
         }
     }
-    let mut s = ((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7]));
+    let mut s = tree8(acc);
     for &x in tail {
         s += f(x);
     }
@@ -781,9 +780,15 @@ fn fixed_dot(a: &[f32], b: &[f32]) -> f32 {
             *s += x * y;
         }
     }
-    let mut s = ((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7]));
+    let mut s = tree8(acc);
     for (&x, &y) in ta.iter().zip(tb) {
         s += x * y;
     }
     s
+}
+
+/// The eight partial sums of [`fixed_sum`] combined in its fixed tree.
+#[inline]
+fn tree8(acc: [f32; 8]) -> f32 {
+    ((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7]))
 }
