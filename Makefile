@@ -107,8 +107,7 @@ bench-tch: tch-venv bench-bin
 	  --reps $(BENCH_REPS) --rows $(BENCH_ROWS) $(TCH_FLAGS)
 
 ## One PPO step (rollout / passes / scoring / update), Burn flex beside PyTorch in the same run (issue 13).
-bench-ppo: bench-venv
-	test -f $(BENCH_LLAMA_DIR)/model.safetensors || $(CARGO) bench --bench compare -- export $(BENCH_LLAMA_DIR)
+bench-ppo: bench-venv bench-bin
 	BENCH_PYTHON=$(BENCH_VENV)/bin/python BENCH_LLAMA_DIR=$(BENCH_LLAMA_DIR) $(CARGO) bench --bench ppo
 
 lint:

@@ -19,6 +19,7 @@
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
+use anyhow::{Context, anyhow};
 use burn::backend::{Autodiff, Flex};
 use burn::optim::{AdamWConfig, GradientsParams, Optimizer};
 use burn::tensor::activation::log_sigmoid;
@@ -70,43 +71,27 @@ fn peak_rss_kb() -> i64 {
     }
 }
 
-fn llama_dir() -> Result<PathBuf, String> {
+fn llama_dir() -> anyhow::Result<PathBuf> {
     std::env::var_os("BENCH_LLAMA_DIR")
         .map(PathBuf::from)
-        .ok_or_else(|| "set BENCH_LLAMA_DIR (cargo bench --bench compare -- export DIR)".into())
+        .ok_or_else(|| anyhow!("set BENCH_LLAMA_DIR (cargo bench --bench compare -- export DIR)"))
 }
 
-fn load_llama<B: Backend>(device: &B::Device) -> Result<Llama<B>, String> {
+fn load_llama<B: Backend>(device: &B::Device) -> anyhow::Result<Llama<B>> {
     let dir = llama_dir()?;
     Ok(load_hf_dir::<B>(&dir, device)
-        .map_err(|e| format!("{}: {e}", dir.display()))?
+        .with_context(|| dir.display().to_string())?
         .model)
-}
-
-/// Runs `row` on `which`; returns (tokens per call, median seconds per call).
-fn run_on(which: Which, row: &str, models: &Path) -> Result<(usize, f64), String> {
-    match which {
-        Which::Flex => run_row::<Flex>(row, models),
-        #[cfg(feature = "cuda")]
-        Which::Cuda => run_row::<burn::backend::Cuda>(row, models),
-        #[cfg(feature = "tch")]
-        Which::Tch => run_row::<burn::backend::LibTorch>(row, models),
-        #[allow(unreachable_patterns)]
-        other => Err(format!(
-            "backend `{other}` is not compiled into this bench (cargo bench --features {other})"
-        )),
-    }
 }
 
 /// Runs `row` on backend `B` (training rows on `Autodiff<B>`); returns
 /// (tokens per call, median seconds per call).
-fn run_row<B: Backend>(row: &str, models: &Path) -> Result<(usize, f64), String> {
+fn run_row<B: Backend>(row: &str, models: &Path) -> anyhow::Result<(usize, f64)> {
     type AD<B> = Autodiff<B>;
     let device = B::Device::default();
     match row {
         "rm_step" => {
-            let bert =
-                load_bert::<AD<B>>(&models.join(MINILM), &device).map_err(|e| e.to_string())?;
+            let bert = load_bert::<AD<B>>(&models.join(MINILM), &device)?;
             let head = burn::nn::LinearConfig::new(bert.config.hidden_size, 1).init(&device);
             let mut rm = MiniLmRm {
                 bert: bert.model,
@@ -128,8 +113,7 @@ fn run_row<B: Backend>(row: &str, models: &Path) -> Result<(usize, f64), String>
         }
         "minilm_infer" => {
             // The model.features path: Encoder::pooled on the plain backend.
-            let enc =
-                load_encoder::<B>(&models.join(MINILM), &device).map_err(|e| e.to_string())?;
+            let enc = load_encoder::<B>(&models.join(MINILM), &device)?;
             let vocab = enc.tokenizer.get_vocab_size(true);
             let batch = random_batch(64, 128, vocab, 2);
             let secs = time(|| {
@@ -184,20 +168,19 @@ fn run_row<B: Backend>(row: &str, models: &Path) -> Result<(usize, f64), String>
             });
             Ok((b * 64, secs))
         }
-        other => Err(format!(
+        other => Err(anyhow!(
             "unknown row `{other}` (rm_step, minilm_infer, lm_fwd_bwd, lora_fwd_bwd, lm_forward, gen_b1, gen_b8, export DIR)"
         )),
     }
 }
 
 /// Dequantises the project's SmolLM2 GGUF into an HF directory.
-fn export(models: &Path, dir: &Path) -> Result<(), String> {
-    let lm = load_gguf::<Flex>(&models.join(SMOLLM2_GGUF), &Default::default())
-        .map_err(|e| e.to_string())?;
-    repro::model::export::export_hf(lm.model, &lm.config, dir).map_err(|e| e.to_string())?;
+fn export(models: &Path, dir: &Path) -> anyhow::Result<()> {
+    let lm = load_gguf::<Flex>(&models.join(SMOLLM2_GGUF), &Default::default())?;
+    repro::model::export::export_hf(lm.model, &lm.config, dir)?;
     lm.tokenizer
         .save(dir.join("tokenizer.json"), false)
-        .map_err(|e| e.to_string())?;
+        .map_err(|e| anyhow!(e))?;
     Ok(())
 }
 
@@ -232,7 +215,7 @@ fn main() {
             std::process::exit(2);
         };
         if let Err(e) = export(&models, Path::new(dir)) {
-            eprintln!("compare export: {e}");
+            eprintln!("compare export: {e:#}");
             std::process::exit(1);
         }
         return;
@@ -256,7 +239,7 @@ fn main() {
     {
         tch::set_num_threads(n);
     }
-    match run_on(which, row, &models) {
+    match repro::on_backend!(which, run_row(row, &models)) {
         Ok((tokens, secs)) => println!(
             "{}",
             serde_json::json!({
@@ -270,7 +253,7 @@ fn main() {
             })
         ),
         Err(e) => {
-            eprintln!("compare {row}: {e}");
+            eprintln!("compare {row}: {e:#}");
             std::process::exit(1);
         }
     }

@@ -138,12 +138,9 @@ pub fn slot_logprobs<B: Backend>(
     layout: &Layout,
     t: f64,
 ) -> (Tensor<B, 2>, Tensor<B, 2>) {
-    if logits.dims()[1] == layout.width + 1
-        && let Some(fused) = fast::token_logprobs(&logits, &layout.target_ids(), t)
-    {
-        return fused;
-    }
-    decomposed_logprobs(logits, layout, t)
+    // The fused op checks that the targets fit the logits (one per slot).
+    fast::token_logprobs(&logits, &layout.target_ids(), t)
+        .unwrap_or_else(|| decomposed_logprobs(logits, layout, t))
 }
 
 /// [`slot_logprobs`] with Burn's own ops.
