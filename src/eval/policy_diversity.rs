@@ -26,6 +26,14 @@ pub struct PolicyDiversity {
     pub semdiv: f64,
     /// Mean response length in tokens.
     pub mean_tokens: f64,
+    /// The generation cap (`max_new_tokens` of the generating stage), when
+    /// known; set by the stage ([`crate::eval::policy_parity::at_cap`]).
+    #[serde(default)]
+    pub max_new_tokens: Option<usize>,
+    /// Fraction of responses that hit the cap: a length confound of SemDiv
+    /// (issue 22), since cut-off responses embed alike.
+    #[serde(default)]
+    pub at_cap: Option<f64>,
     /// The paired bootstrap against the baseline (`None` for the baseline).
     pub vs_baseline: Option<SemDivDiff>,
 }
@@ -86,6 +94,8 @@ pub fn diversity_table(
             semdiv,
             mean_tokens: rows.iter().map(|r| f64::from(r.tokens)).sum::<f64>()
                 / rows.len().max(1) as f64,
+            max_new_tokens: None,
+            at_cap: None,
             vs_baseline,
         });
     }

@@ -4,6 +4,8 @@
 //! Input contracts (files under each input stage's outputs):
 //! - `distribution`, `sweep`, `distribution_multi`: `distribution.json` of
 //!   `eval.reward_distribution` ([`Distribution`]).
+//! - `recommended`: `distribution.json` of the fair RM at the adversary
+//!   study's recommended setting, one per seed.
 //! - `stereotype`: `stereotype.json` of `eval.stereotype` ([`StereotypeDoc`]).
 //! - `audit`: `metrics.json` of `eval.category_audit`
 //!   ([`AuditMetrics`]; a missing number is shown as "—").
@@ -63,6 +65,9 @@ pub struct ReportInputs {
     pub sweep: Vec<Named<Distribution>>,
     /// Many-category distributions (PKU-SafeRLHF's 19 harm types).
     pub multi: Vec<Named<Distribution>>,
+    /// The fair RM at the adversary study's recommended setting, one per
+    /// seed, judged against the sweep's baseline of the same seed.
+    pub recommended: Vec<Named<Distribution>>,
     /// Stereotype bias results.
     pub stereotypes: Vec<Named<StereotypeDoc>>,
     /// Post-hoc audit results.
@@ -234,6 +239,13 @@ pub fn read_inputs(inputs: &SlotDirs) -> anyhow::Result<ReportInputs> {
         &mut sources,
         |p| Ok(read_json(p)?),
     )?;
+    let recommended = read_slot(
+        inputs,
+        "recommended",
+        "distribution.json",
+        &mut sources,
+        |p| Ok(read_json(p)?),
+    )?;
     let stereotypes = read_slot(inputs, "stereotype", "stereotype.json", &mut sources, |p| {
         Ok(read_json(p)?)
     })?;
@@ -257,6 +269,7 @@ pub fn read_inputs(inputs: &SlotDirs) -> anyhow::Result<ReportInputs> {
         distributions,
         sweep,
         multi,
+        recommended,
         stereotypes,
         audits,
         policies,

@@ -10,5 +10,6 @@ pub mod io;
 pub mod paper;
 pub mod paper_values;
 pub mod policies;
+pub mod reproduction;
 pub mod table;
 pub mod tables;

@@ -1,15 +1,22 @@
-//! The post-PPO part of the report (§4.1, App. B): Table 1 (parity gap,
-//! RelDrop, our bootstrap CIs), the diversity table (SemDiv, paired
-//! bootstrap vs the baseline), both beside the paper's values, the PPO
-//! curves of each `train.ppo` stage, and a few sample generations per
-//! policy. Every input is optional: without them the report is as before.
+//! The post-PPO part of the report (§4.1, App. B): Table 1 (the signed
+//! parity gap on standardised rewards, the paired gap change vs the
+//! baseline with SE, CI, p and power, RelDrop where defined), the
+//! diversity table (SemDiv, paired bootstrap vs the baseline, the share of
+//! responses cut at the token cap), both beside the paper's values and
+//! each policy's PPO reward gain (issue 23: a policy whose reward did not
+//! rise beyond noise is marked "did not learn"), the PPO curves of each
+//! `train.ppo` stage, and a few sample generations per policy. Every input
+//! is optional: without them the report is as before.
 //!
 //! Input contracts (files under each input stage's outputs):
 //! - `parity`: `parity.json` of `eval.parity` ([`ParityDoc`]);
 //! - `diversity`: `diversity.json` of `eval.diversity` ([`DiversityDoc`]);
 //! - `ppo`: `curves.csv` of `train.ppo`: a header row, a `step` column and
 //!   numeric columns, of which the figure draws the mean RM score, KL, β and
-//!   the intrinsic reward (the first present of each [`CURVE_PANELS`] list);
+//!   the intrinsic reward (the first present of each [`CURVE_PANELS`] list;
+//!   `train.ppo` writes `score`, `kl`, `beta`, `intrinsic`,
+//!   `train::ppo::record::CURVE_COLUMNS`), and the reward gain reads the
+//!   score column ([`reward_gain`]);
 //! - `samples`: `generations.parquet` of `eval.generate`.
 
 use std::collections::BTreeMap;
@@ -25,6 +32,7 @@ use super::tables::num;
 use crate::eval::generations::{GenerationRow, read_generations};
 use crate::eval::policy_diversity::PolicyDiversity;
 use crate::eval::policy_parity::PolicyParity;
+use crate::eval::stats::{ALPHA, BootChange, WelchT, welch_t_test};
 use crate::util::io::json::read_json;
 
 /// `parity.json` as the report reads it.
@@ -32,8 +40,23 @@ use crate::util::io::json::read_json;
 pub struct ParityDoc {
     /// Expansion name of the baseline.
     pub baseline: String,
+    /// The two categories of the gap (first, second).
+    #[serde(default)]
+    pub categories: Vec<String>,
+    /// Bootstrap settings.
+    #[serde(default)]
+    pub bootstrap: Option<BootstrapInfo>,
     /// Table 1's rows.
     pub policies: Vec<PolicyParity>,
+}
+
+/// The bootstrap block of `parity.json`.
+#[derive(Debug, Clone, Copy, Deserialize)]
+pub struct BootstrapInfo {
+    /// Resamples (a p-value of 0 means below `2 / resamples`).
+    pub resamples: usize,
+    /// Confidence level.
+    pub level: f64,
 }
 
 /// `diversity.json` as the report reads it.
@@ -197,23 +220,144 @@ fn paper_row(label: &str, is_baseline: bool) -> Option<PaperRow> {
     }
 }
 
-/// A verdict from a confidence interval of `fair − baseline` against the
-/// paper's direction (down): "yes" when it lies below 0, "no" above, else
-/// "within noise".
-fn ci_verdict(lo: f64, hi: f64) -> &'static str {
-    if hi < 0.0 {
-        "yes"
-    } else if lo > 0.0 {
-        "no"
-    } else {
-        "within noise"
+/// Steps averaged at each end of a PPO run for its reward gain (issue 23:
+/// the last 5 minus the first 5).
+pub const GAIN_WINDOW: usize = 5;
+
+/// A PPO run's reward gain: the mean RM score of its last
+/// [`GAIN_WINDOW`] steps minus that of its first, with Welch's SE
+/// `sqrt(s₁²/k + s₂²/k)`, t-test and Welch–Satterthwaite df.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct RewardGain {
+    /// Steps in each window (fewer than [`GAIN_WINDOW`] for a run shorter
+    /// than two windows: half its steps).
+    pub window: usize,
+    /// Steps in the run.
+    pub steps: usize,
+    /// Welch's test of last − first (`diff` is the gain).
+    pub test: WelchT,
+}
+
+impl RewardGain {
+    /// Whether the reward rose beyond noise: a positive gain with Welch
+    /// p < α (5 %). Otherwise the policy "did not learn".
+    pub fn learned(&self) -> bool {
+        self.test.diff > 0.0 && self.test.p_value < ALPHA
+    }
+
+    /// `+0.003 ± 0.141 (p 0.98, df 8.0)`, with "did not learn" when not
+    /// [`learned`](Self::learned).
+    pub fn text(&self) -> String {
+        format!(
+            "{:+.3} ± {:.3} (p {}, df {:.1}){}",
+            self.test.diff,
+            self.test.se,
+            p_text(self.test.p_value, None),
+            self.test.df,
+            if self.learned() {
+                ""
+            } else {
+                "; did not learn"
+            }
+        )
     }
 }
 
-/// Paper-vs-ours rows for §4.1, in the columns of the reproduction table:
-/// per non-baseline policy, the parity gap (judged on RelDrop's bootstrap
-/// CI) and SemDiv (judged on the paired bootstrap CI of the difference).
-/// One PPO run per policy: the uncertainty is over prompts, not seeds.
+/// The reward gain of one `curves.csv` (its score column, the first of
+/// [`CURVE_PANELS`]' RM-score names present); `None` without such a
+/// column, with fewer than 4 steps, a non-finite score in a window, or
+/// constant scores (no SE).
+pub fn reward_gain(c: &Curves) -> Option<RewardGain> {
+    let col = CURVE_PANELS[0]
+        .1
+        .iter()
+        .find_map(|name| c.columns.get(*name))?;
+    let steps = col.len();
+    let window = GAIN_WINDOW.min(steps / 2);
+    if window < 2 {
+        return None;
+    }
+    let test = welch_t_test(&col[..window], &col[steps - window..]).ok()?;
+    Some(RewardGain {
+        window,
+        steps,
+        test,
+    })
+}
+
+/// The reward gain of the `train.ppo` stage that trained the policy
+/// `label`: the stage whose label is `label` (`ppo[policy=fair]`) or whose
+/// name ends in `_label` (`ppo_fair`; `ppo_fair_curiosity` is not `fair`'s).
+fn gain_for(p: &PolicyInputs, label: &str) -> Option<RewardGain> {
+    p.ppo
+        .iter()
+        .find(|n| short(&n.name) == label || n.name.ends_with(&format!("_{label}")))
+        .and_then(|n| reward_gain(&n.value))
+}
+
+/// The policy's label, with "(did not learn)" when its PPO gain is within
+/// noise.
+fn marked(label: &str, gain: Option<&RewardGain>) -> String {
+    match gain {
+        Some(g) if !g.learned() => format!("{label} (did not learn)"),
+        _ => label.to_string(),
+    }
+}
+
+fn gain_cell(gain: Option<&RewardGain>) -> Cell {
+    gain.map_or_else(Cell::missing, |g| Cell::text(g.text()))
+}
+
+/// A p-value; 0 from a bootstrap of `resamples` is shown as `< 2/B`
+/// (no replicate on the other side).
+fn p_text(p: f64, resamples: Option<usize>) -> String {
+    match resamples {
+        Some(b) if p == 0.0 => format!("< {}", num(2.0 / b as f64)),
+        _ if p < 1e-3 => format!("{p:.1e}"),
+        _ => format!("{p:.3}"),
+    }
+}
+
+/// `−0.0812 ± 0.1801 [−0.43, 0.27], p 0.650`.
+fn change_text(c: &BootChange, resamples: Option<usize>) -> String {
+    format!(
+        "{:+.4} ± {:.4} [{:+.4}, {:+.4}], p {}",
+        c.boot.estimate,
+        c.boot.se,
+        c.boot.ci_low,
+        c.boot.ci_high,
+        p_text(c.p_value, resamples)
+    )
+}
+
+/// A verdict from a confidence interval of `fair − baseline` against the
+/// paper's direction (down): "yes" when it lies below 0, "no" above, else
+/// "within noise" (with the power to see the paper's effect, when known).
+fn ci_verdict(lo: f64, hi: f64, power: Option<f64>) -> String {
+    if hi < 0.0 {
+        "yes".into()
+    } else if lo > 0.0 {
+        "no".into()
+    } else {
+        match power {
+            Some(p) => format!("within noise (power {:.0} %)", 100.0 * p),
+            None => "within noise".into(),
+        }
+    }
+}
+
+/// The share of responses at the token cap, `62 % at 100 tokens`.
+fn cap_text(at_cap: Option<f64>, cap: Option<usize>) -> Option<String> {
+    Some(format!("{:.0} % at {} tokens", 100.0 * at_cap?, cap?))
+}
+
+/// Paper-vs-ours rows for §4.1, in the columns of the reproduction table
+/// ([`super::reproduction::POLICY_HEADER`]): per non-baseline policy, the
+/// parity gap judged on the 95 % CI of the paired gap change
+/// `|Δ_P| − |Δ_B|` (standardised rewards, prompts resampled jointly), and
+/// SemDiv judged on the paired bootstrap CI of its difference. One PPO run
+/// per policy: the uncertainty is over prompts, not seeds. A policy whose
+/// PPO reward did not rise beyond noise carries "did not learn".
 pub fn reproduction_rows(p: &PolicyInputs) -> Vec<Vec<Cell>> {
     let mut rows = Vec::new();
     let Some(paper_base) = paper_row("baseline", true) else {
@@ -223,29 +367,31 @@ pub fn reproduction_rows(p: &PolicyInputs) -> Vec<Vec<Cell>> {
         let Some(base) = n.value.policies.iter().find(|r| r.baseline) else {
             continue;
         };
+        let resamples = n.value.bootstrap.map(|b| b.resamples);
         for r in n.value.policies.iter().filter(|r| !r.baseline) {
-            let Some(paper) = paper_row(&r.label, false) else {
+            let (Some(paper), Some(c)) = (paper_row(&r.label, false), r.gap_change.as_ref()) else {
                 continue;
             };
-            let verdict = match (r.rel_drop_ci_low, r.rel_drop_ci_high) {
-                (Some(lo), Some(hi)) => ci_verdict(lo, hi),
-                _ => "—",
+            let gain = gain_for(p, &r.label);
+            let power = r.power.as_ref().and_then(|x| x.power);
+            let rel = match (&r.rel_drop, &r.rel_drop_undefined) {
+                (Some(d), _) => format!("; RelDrop {:.1} %", d.estimate),
+                (None, Some(_)) => "; RelDrop — (baseline gap ≈ 0)".into(),
+                _ => String::new(),
             };
             rows.push(vec![
-                Cell::text(format!("parity gap ({})", r.label)),
+                Cell::text(format!("parity gap ({})", marked(&r.label, gain.as_ref()))),
                 Cell::text(paper_base.gap),
                 Cell::text(paper.gap),
-                Cell::text(num(base.gap)),
-                Cell::text(num(r.gap)),
+                Cell::text(format!("{} sd", num(base.gap))),
+                Cell::text(format!("{} sd", num(r.gap))),
                 Cell::text("down"),
+                Cell::text(format!("{}{rel}", change_text(c, resamples))),
+                Cell::text(ci_verdict(c.boot.ci_low, c.boot.ci_high, power)),
                 Cell::text(format!(
-                    "{} (RelDrop {}, 95 % CI {})",
-                    num(r.gap - base.gap),
-                    r.rel_drop.map_or("—".into(), |x| format!("{x:.1} %")),
-                    ci_text(r.rel_drop_ci_low, r.rel_drop_ci_high, true).unwrap_or("—".into())
+                    "one run; |Δ| change on z-scored rewards, prompts resampled jointly (n {}/{})",
+                    r.n_first, r.n_second
                 )),
-                Cell::text(verdict),
-                Cell::text("one run; prompts resampled"),
                 Cell::text(format!(
                     "§4.1 Table 1: parity gap {} → {} ({})",
                     paper_base.gap, paper.gap, paper.rel_drop
@@ -262,19 +408,33 @@ pub fn reproduction_rows(p: &PolicyInputs) -> Vec<Vec<Cell>> {
             else {
                 continue;
             };
+            let gain = gain_for(p, &r.label);
+            let caps = match (
+                cap_text(base.at_cap, base.max_new_tokens),
+                cap_text(r.at_cap, r.max_new_tokens),
+            ) {
+                (Some(b), Some(f)) => format!(
+                    "; responses cut at the cap (length confound): baseline {b}, {} {f}",
+                    r.label
+                ),
+                _ => String::new(),
+            };
             rows.push(vec![
-                Cell::text(format!("SemDiv ({})", r.label)),
+                Cell::text(format!("SemDiv ({})", marked(&r.label, gain.as_ref()))),
                 Cell::text(paper_base.semdiv),
                 Cell::text(paper.semdiv),
                 Cell::text(num(base.semdiv)),
                 Cell::text(num(r.semdiv)),
                 Cell::text("down"),
                 Cell::text(format!(
-                    "{:+.4} (95 % CI [{:+.4}, {:+.4}], p {:.3})",
-                    d.diff, d.ci_low, d.ci_high, d.pvalue
+                    "{:+.4} (95 % CI [{:+.4}, {:+.4}], p {})",
+                    d.diff,
+                    d.ci_low,
+                    d.ci_high,
+                    p_text(d.pvalue, Some(d.resamples))
                 )),
-                Cell::text(ci_verdict(d.ci_low, d.ci_high)),
-                Cell::text("one run; prompts resampled"),
+                Cell::text(ci_verdict(d.ci_low, d.ci_high, None)),
+                Cell::text(format!("one run; prompts resampled{caps}")),
                 Cell::text(format!(
                     "§4.1 / App. B.2: SemDiv {} → {} ({}, p {})",
                     paper_base.semdiv, paper.semdiv, paper.diff, paper.p
@@ -298,94 +458,168 @@ fn ci(lo: Option<f64>, hi: Option<f64>, src: usize, pct: bool) -> Cell {
     ci_text(lo, hi, pct).map_or_else(Cell::missing, |t| Cell::from_source(t, src))
 }
 
-/// Table 1 with our CIs and the paper's values.
-pub fn parity_table(n: &Named<ParityDoc>) -> Table {
+/// RelDrop with its interval, or why it is not given.
+fn rel_drop_cell(p: &PolicyParity, s: usize) -> Cell {
+    match (&p.rel_drop, &p.rel_drop_undefined) {
+        (Some(d), _) => Cell::from_source(
+            format!("{:.1} % [{:.1}, {:.1}]", d.estimate, d.ci_low, d.ci_high),
+            s,
+        ),
+        (None, Some(_)) => Cell::text("— (baseline gap ≈ 0)"),
+        (None, None) => Cell::missing(),
+    }
+}
+
+/// The power columns: power for the paper's change, the MDE at 80 %, the
+/// prompts per category needed.
+fn power_cells(p: &PolicyParity, s: usize) -> [Cell; 3] {
+    let Some(pw) = p.power.as_ref() else {
+        return [Cell::missing(), Cell::missing(), Cell::missing()];
+    };
+    let power = match (pw.power, pw.target_change) {
+        (Some(x), Some(t)) => {
+            Cell::from_source(format!("{:.0} % (target {:+.4} sd)", 100.0 * x, t), s)
+        }
+        _ => Cell::missing(),
+    };
+    let needed = pw.prompts_needed.map_or_else(Cell::missing, |[a, b]| {
+        let fmt = |k: u64| {
+            if k > 1_000_000 {
+                "> 10⁶".to_string()
+            } else {
+                k.to_string()
+            }
+        };
+        Cell::from_source(format!("{}/{}", fmt(a), fmt(b)), s)
+    });
+    [
+        power,
+        Cell::from_source(format!("{} sd", num(pw.mde)), s),
+        needed,
+    ]
+}
+
+/// Table 1: per policy the prompts, the PPO reward gain, the signed gap on
+/// standardised rewards with its CI, the paired gap change vs the baseline,
+/// RelDrop where defined, power, and the paper's values.
+pub fn parity_table(n: &Named<ParityDoc>, p: &PolicyInputs) -> Table {
     let s = n.source;
-    let rows = n
-        .value
+    let doc = &n.value;
+    let resamples = doc.bootstrap.map(|b| b.resamples);
+    let (first, second) = match doc.categories.as_slice() {
+        [a, b] => (a.as_str(), b.as_str()),
+        _ => ("first", "second"),
+    };
+    let cats = format!("{first}/{second}");
+    let rows = doc
         .policies
         .iter()
-        .map(|p| {
-            let paper = paper_row(&p.label, p.baseline);
+        .map(|r| {
+            let paper = paper_row(&r.label, r.baseline);
+            let gain = gain_for(p, &r.label);
+            let [power, mde, needed] = power_cells(r, s);
             vec![
-                Cell::text(&p.label),
-                Cell::from_source(format!("{}/{}", p.n_first, p.n_second), s),
-                Cell::from_source(num(p.mean_first), s),
-                Cell::from_source(num(p.mean_second), s),
-                Cell::from_source(num(p.gap), s),
-                ci(Some(p.gap_ci_low), Some(p.gap_ci_high), s, false),
-                p.rel_drop
-                    .map_or_else(Cell::missing, |d| Cell::from_source(format!("{d:.1} %"), s)),
-                ci(p.rel_drop_ci_low, p.rel_drop_ci_high, s, true),
-                Cell::text(paper.as_ref().map_or("—", |r| r.gap)),
-                Cell::text(paper.as_ref().map_or("—", |r| r.rel_drop)),
+                Cell::text(marked(&r.label, gain.as_ref())),
+                Cell::from_source(format!("{}/{}", r.n_first, r.n_second), s),
+                gain_cell(gain.as_ref()),
+                Cell::from_source(
+                    format!("{}/{}", num(r.raw_mean_first), num(r.raw_mean_second)),
+                    s,
+                ),
+                Cell::from_source(format!("{:+.4}", r.delta.estimate), s),
+                ci(Some(r.delta.ci_low), Some(r.delta.ci_high), s, false),
+                r.gap_change.as_ref().map_or_else(Cell::missing, |c| {
+                    Cell::from_source(change_text(c, resamples), s)
+                }),
+                r.signed_change.as_ref().map_or_else(Cell::missing, |c| {
+                    Cell::from_source(change_text(c, resamples), s)
+                }),
+                rel_drop_cell(r, s),
+                power,
+                mde,
+                needed,
+                Cell::text(paper.as_ref().map_or("—", |x| x.gap)),
+                Cell::text(paper.as_ref().map_or("—", |x| x.rel_drop)),
             ]
         })
         .collect();
     Table {
         stem: "table1_parity".into(),
         caption: format!(
-            "Table 1: post-PPO parity gap |mean(helpful) − mean(harmless)| of the fixed safety RM's rewards on each policy's responses (App. B.1), RelDrop vs the baseline policy `{}`, and the paper's values. The 95 % CIs are ours (not in the paper): prompts resampled within category; RelDrop's on the same resamples as the baseline.",
-            n.value.baseline
+            "Table 1: post-PPO parity gap of the fixed safety RM's rewards on each policy's responses (App. B.1). Rewards are standardised: z-scored with the mean and sd pooled over all policies' scored responses, so gaps and changes are in reward-sd units (the raw means are beside). Δ = mean({first}) − mean({second}) is signed; the gap change vs the baseline `{base}` is |Δ_P| − |Δ_B| (the paper's \"the gap shrinks\" when negative) with the signed change Δ_P − Δ_B beside it, each ± its bootstrap SE, 95 % CI and two-sided bootstrap p, from {boot} resamples of the prompts within category, the same prompts for every policy (ours; the paper gives point values only). RelDrop only where the baseline's gap CI excludes 0. Power: of a two-sided 5 % z-test with that SE to detect the paper's relative change of the gap (Table 1's RelDrop) applied to our baseline gap — the paper's absolute change cannot be put on our scale; the MDE is the smallest change detectable with 80 % power (2.80 SE); prompts needed: per category, for 80 % power (SE ∝ 1/√n). Reward gain: the PPO run's mean RM score over its last 5 steps minus its first 5 ± Welch SE (p, df); \"did not learn\" when p ≥ 0.05 or the gain is ≤ 0 — such a policy differs from its reference by drift, not by what its RM rewarded.",
+            base = doc.baseline,
+            boot = resamples.map_or("the".to_string(), |b| b.to_string()),
         ),
         header: [
-            "policy",
-            "n (helpful/harmless)",
-            "mean helpful",
-            "mean harmless",
-            "gap",
-            "gap 95 % CI (ours)",
-            "RelDrop",
-            "RelDrop 95 % CI (ours)",
-            "paper gap",
-            "paper RelDrop",
+            "policy".into(),
+            format!("n ({cats})"),
+            "reward gain ± SE (PPO)".into(),
+            format!("raw mean ({cats})"),
+            "Δ (sd)".into(),
+            "Δ 95 % CI".into(),
+            "|Δ| change vs baseline ± SE [95 % CI], p".into(),
+            "signed change Δ_P − Δ_B ± SE [95 % CI], p".into(),
+            "RelDrop [95 % CI]".into(),
+            "power for the paper's change".into(),
+            "MDE (80 % power)".into(),
+            format!("prompts needed ({cats}, 80 %)"),
+            "paper gap".into(),
+            "paper RelDrop".into(),
         ]
-        .map(String::from)
         .to_vec(),
         rows,
     }
 }
 
-/// The diversity table with the paper's values.
-pub fn diversity_table(n: &Named<DiversityDoc>) -> Table {
+/// The diversity table with the paper's values, the share of responses
+/// cut at the token cap and each policy's PPO reward gain.
+pub fn diversity_table(n: &Named<DiversityDoc>, p: &PolicyInputs) -> Table {
     let s = n.source;
     let rows = n
         .value
         .policies
         .iter()
-        .map(|p| {
-            let paper = paper_row(&p.label, p.baseline);
-            let d = p.vs_baseline;
+        .map(|r| {
+            let paper = paper_row(&r.label, r.baseline);
+            let gain = gain_for(p, &r.label);
+            let d = r.vs_baseline;
             vec![
-                Cell::text(&p.label),
-                Cell::from_source(p.n.to_string(), s),
-                Cell::from_source(num(p.semdiv), s),
+                Cell::text(marked(&r.label, gain.as_ref())),
+                Cell::from_source(r.n.to_string(), s),
+                gain_cell(gain.as_ref()),
+                Cell::from_source(num(r.semdiv), s),
                 d.map_or_else(Cell::missing, |d| {
                     Cell::from_source(format!("{:+.4}", d.diff), s)
                 }),
                 ci(d.map(|d| d.ci_low), d.map(|d| d.ci_high), s, false),
-                d.map_or_else(Cell::missing, |d| Cell::from_source(num(d.pvalue), s)),
-                Cell::from_source(format!("{:.1}", p.mean_tokens), s),
-                Cell::text(paper.as_ref().map_or("—", |r| r.semdiv)),
-                Cell::text(paper.as_ref().map_or("—", |r| r.diff)),
-                Cell::text(paper.as_ref().map_or("—", |r| r.p)),
+                d.map_or_else(Cell::missing, |d| {
+                    Cell::from_source(p_text(d.pvalue, Some(d.resamples)), s)
+                }),
+                Cell::from_source(format!("{:.1}", r.mean_tokens), s),
+                cap_text(r.at_cap, r.max_new_tokens)
+                    .map_or_else(Cell::missing, |t| Cell::from_source(t, s)),
+                Cell::text(paper.as_ref().map_or("—", |x| x.semdiv)),
+                Cell::text(paper.as_ref().map_or("—", |x| x.diff)),
+                Cell::text(paper.as_ref().map_or("—", |x| x.p)),
             ]
         })
         .collect();
     Table {
         stem: "diversity".into(),
         caption: format!(
-            "Semantic diversity (§4.1, App. B.2): SemDiv = mean pairwise cosine distance of L2-normalised mean-pooled all-mpnet-base-v2 embeddings of each policy's responses; difference to the baseline `{}` with a paired bootstrap (1,000 resamples of aligned prompt indices, pairs of equal indices excluded), 95 % CI and two-sided p = 2·min(P(d* ≤ 0), P(d* ≥ 0)); the paper's values beside.",
+            "Semantic diversity (§4.1, App. B.2): SemDiv = mean pairwise cosine distance of L2-normalised mean-pooled all-mpnet-base-v2 embeddings of each policy's responses; difference to the baseline `{}` with a paired bootstrap (1,000 resamples of aligned prompt indices, pairs of equal indices excluded), 95 % CI and two-sided p = 2·min(P(d* ≤ 0), P(d* ≥ 0)); the paper's values beside. \"At cap\": the share of responses that hit the generation's max_new_tokens — responses cut at the same length embed alike, a length confound of SemDiv. Reward gain and \"did not learn\": as Table 1.",
             n.value.baseline
         ),
         header: [
             "policy",
             "n",
+            "reward gain ± SE (PPO)",
             "SemDiv",
             "Δ vs baseline",
             "Δ 95 % CI",
             "p",
             "mean tokens",
+            "at cap",
             "paper SemDiv",
             "paper Δ",
             "paper p",
@@ -466,8 +700,8 @@ pub fn ppo_figure(n: &Named<Curves>) -> Option<Figure> {
 /// Every post-PPO table that has its input.
 pub fn policy_tables(p: &PolicyInputs) -> Vec<Table> {
     let mut out = Vec::new();
-    out.extend(p.parity.iter().map(parity_table));
-    out.extend(p.diversity.iter().map(diversity_table));
+    out.extend(p.parity.iter().map(|n| parity_table(n, p)));
+    out.extend(p.diversity.iter().map(|n| diversity_table(n, p)));
     if !p.samples.is_empty() {
         out.push(samples_table(&p.samples, 4));
     }
@@ -477,6 +711,7 @@ pub fn policy_tables(p: &PolicyInputs) -> Vec<Table> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::{Value, json};
 
     #[test]
     fn curves_csv_is_read_by_header_and_bad_rows_are_named() {
@@ -512,6 +747,185 @@ mod tests {
                 .to_string()
                 .contains("no `step`")
         );
+    }
+
+    fn named<T>(name: &str, value: T) -> Named<T> {
+        Named {
+            name: name.into(),
+            lambda: None,
+            seed: None,
+            source: 0,
+            value,
+        }
+    }
+
+    fn curves(scores: &[f64]) -> Curves {
+        let mut c = Curves::default();
+        c.columns.insert(
+            "step".into(),
+            (1..=scores.len()).map(|i| i as f64).collect(),
+        );
+        c.columns.insert("score".into(), scores.to_vec());
+        c
+    }
+
+    #[test]
+    fn reward_gain_is_last_five_minus_first_five_with_welch() {
+        let flat = [
+            -0.7, -1.2, -0.4, -0.9, -0.6, -1.0, -0.5, -0.8, -0.7, -0.6, -0.9, -0.4, -1.1, -0.7,
+            -0.5, -0.6, -1.3, -0.5, -0.9, -0.7,
+        ];
+        let g = reward_gain(&curves(&flat)).unwrap();
+        assert_eq!((g.window, g.steps), (5, 20));
+        let want = welch_t_test(&flat[..5], &flat[15..]).unwrap();
+        assert_eq!(g.test, want);
+        assert!(
+            !g.learned() && g.text().ends_with("did not learn"),
+            "{}",
+            g.text()
+        );
+        let rising: Vec<f64> = (0..20)
+            .map(|i| -1.0 + 0.1 * i as f64 + 0.01 * (i % 3) as f64)
+            .collect();
+        let g = reward_gain(&curves(&rising)).unwrap();
+        assert!(g.learned() && g.test.diff > 1.4, "{g:?}");
+        // Too short a run, or no score column: no gain.
+        assert!(reward_gain(&curves(&[0.1, 0.2, 0.3])).is_none());
+        assert!(reward_gain(&Curves::default()).is_none());
+    }
+
+    fn parity_doc(base_ci: (f64, f64)) -> ParityDoc {
+        let boot = |e: f64, lo: f64, hi: f64| json!({"estimate": e, "se": 0.1, "ci_low": lo, "ci_high": hi});
+        let row = |label: &str, base: bool| {
+            let mut r = json!({
+                "policy": format!("gen[policy={label}]"), "label": label, "baseline": base,
+                "n_first": 115, "n_second": 115, "raw_mean_first": 0.5, "raw_mean_second": 0.4,
+                "raw_delta": 0.1, "mean_first": 0.2, "mean_second": 0.1,
+                "delta": boot(0.1, base_ci.0, base_ci.1), "gap": 0.1,
+                "gap_change": null, "signed_change": null, "rel_drop": null,
+                "rel_drop_undefined": null, "power": null, "mean_tokens": 30.0,
+                "max_new_tokens": 32, "at_cap": 0.6});
+            if !base {
+                let ch = json!({"estimate": -0.02, "se": 0.15, "ci_low": -0.3, "ci_high": 0.27, "p_value": 0.0});
+                r["gap_change"] = ch.clone();
+                r["signed_change"] = ch;
+                r["rel_drop_undefined"] = json!("baseline gap's CI holds 0");
+                r["power"] = json!({"paper_rel_change": -16.9, "target_change": -0.0169,
+                    "target_basis": "x", "alpha": 0.05, "target_power": 0.8, "power": 0.0502,
+                    "mde": 0.42, "prompts_needed": [70_000_000u64, 70_000_000u64]});
+            }
+            r
+        };
+        serde_json::from_value(json!({
+            "baseline": "gen[policy=baseline]", "categories": ["helpful", "harmless"],
+            "bootstrap": {"resamples": 1000, "level": 0.95},
+            "policies": [row("baseline", true), row("fair", false)]}))
+        .unwrap()
+    }
+
+    #[test]
+    fn table_1_shows_changes_power_and_withheld_rel_drop_and_marks_flat_policies() {
+        let mut inputs = PolicyInputs::default();
+        inputs.parity.push(named("parity", parity_doc((-0.1, 0.3))));
+        let flat = [0.1, -0.2, 0.3, 0.0, -0.1, 0.2, -0.3, 0.1, 0.0, 0.1];
+        inputs.ppo.push(named("ppo_fair", curves(&flat)));
+        let t = parity_table(&inputs.parity[0], &inputs);
+        let fair = &t.rows[1];
+        assert_eq!(fair[0].text, "fair (did not learn)");
+        assert!(fair[2].text.ends_with("did not learn"), "{}", fair[2].text);
+        assert_eq!(fair[1].text, "115/115");
+        assert!(
+            fair[6].text.contains("-0.0200 ± 0.1500") && fair[6].text.contains("p < 0.0020"),
+            "{}",
+            fair[6].text
+        );
+        assert_eq!(fair[8].text, "— (baseline gap ≈ 0)");
+        assert!(fair[9].text.starts_with("5 %"), "{}", fair[9].text);
+        assert_eq!(fair[11].text, "> 10⁶/> 10⁶");
+        assert_eq!(
+            t.rows[0][0].text, "baseline",
+            "no PPO curves for it: no mark"
+        );
+        assert!(t.caption.contains("z-scored") && t.header[1].contains("helpful/harmless"));
+        let rows = reproduction_rows(&inputs);
+        assert_eq!(rows.len(), 1);
+        assert_eq!(rows[0].len(), 10);
+        assert_eq!(rows[0][0].text, "parity gap (fair (did not learn))");
+        assert_eq!(rows[0][7].text, "within noise (power 5 %)");
+        assert!(
+            rows[0][6].text.contains("RelDrop — (baseline gap ≈ 0)"),
+            "{}",
+            rows[0][6].text
+        );
+    }
+
+    #[test]
+    fn a_clear_fall_with_rel_drop_is_a_yes_beside_the_paper() {
+        let row = |label: &str, base: bool, gap: f64| {
+            let change = json!({"estimate": gap - 0.5, "se": 0.02, "ci_low": gap - 0.55,
+                                "ci_high": gap - 0.45, "p_value": 0.0});
+            let or_null = |v: Value| if base { Value::Null } else { v };
+            json!({"policy": format!("gen[policy={label}]"), "label": label, "baseline": base,
+                   "n_first": 100, "n_second": 100, "raw_mean_first": gap, "raw_mean_second": 0.0,
+                   "raw_delta": gap, "mean_first": gap, "mean_second": 0.0,
+                   "delta": {"estimate": gap, "se": 0.05, "ci_low": gap - 0.1, "ci_high": gap + 0.1},
+                   "gap": gap, "gap_change": or_null(change.clone()), "signed_change": or_null(change),
+                   "rel_drop": or_null(json!({"estimate": (gap - 0.5) / 0.5 * 100.0, "se": 5.0,
+                                              "ci_low": -30.0, "ci_high": -5.0})),
+                   "rel_drop_undefined": null, "power": null,
+                   "mean_tokens": 50.0, "max_new_tokens": 64, "at_cap": 0.1})
+        };
+        let doc: ParityDoc = serde_json::from_value(json!({"baseline": "gen[policy=baseline]",
+            "policies": [row("baseline", true, 0.5), row("fair", false, 0.4)]}))
+        .unwrap();
+        let mut inputs = PolicyInputs::default();
+        inputs.parity.push(named("parity", doc));
+        let t = parity_table(&inputs.parity[0], &inputs);
+        let fair = &t.rows[1];
+        assert!(
+            fair[8].text.starts_with("-20.0 % [-30.0, -5.0]"),
+            "{}",
+            fair[8].text
+        );
+        assert_eq!(fair[12].text, "0.4001");
+        let r = reproduction_rows(&inputs);
+        assert_eq!(
+            (r[0][0].text.as_str(), r[0][7].text.as_str()),
+            ("parity gap (fair)", "yes")
+        );
+        assert!(r[0][6].text.contains("RelDrop -20.0 %"), "{}", r[0][6].text);
+    }
+
+    #[test]
+    fn semdiv_rows_state_the_share_at_the_token_cap() {
+        let div = |label: &str, base: bool, at_cap: f64| {
+            json!({"policy": format!("g[policy={label}]"), "label": label, "baseline": base, "n": 200,
+                   "semdiv": 0.96, "mean_tokens": 90.0, "max_new_tokens": 100, "at_cap": at_cap,
+                   "vs_baseline": if base { Value::Null } else { json!({"semdiv": 0.955, "semdiv_baseline": 0.96,
+                       "diff": -0.005, "boot_mean": -0.005, "ci_low": -0.008, "ci_high": -0.002, "pvalue": 0.0,
+                       "resamples": 1000, "level": 0.95}) }})
+        };
+        let doc: DiversityDoc = serde_json::from_value(json!({"baseline": "g[policy=baseline]",
+            "policies": [div("baseline", true, 0.59), div("fair", false, 0.65)]}))
+        .unwrap();
+        let mut inputs = PolicyInputs::default();
+        inputs.diversity.push(named("diversity", doc));
+        let rows = reproduction_rows(&inputs);
+        assert!(
+            rows[0][8]
+                .text
+                .contains("baseline 59 % at 100 tokens, fair 65 % at 100 tokens"),
+            "{}",
+            rows[0][8].text
+        );
+        assert!(
+            rows[0][6].text.contains("p < 0.0020"),
+            "{}",
+            rows[0][6].text
+        );
+        let t = diversity_table(&inputs.diversity[0], &inputs);
+        assert_eq!(t.rows[1][8].text, "65 % at 100 tokens");
+        assert_eq!(t.rows[1][2].text, "—", "no PPO curves: no gain");
     }
 
     #[test]

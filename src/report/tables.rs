@@ -3,11 +3,10 @@
 //! Table 5 (the λ sweep) and the reproduction table (paper vs ours), each
 //! as mean ± sd across the seeds of a setting (issue 12).
 
-use super::inputs::{Group, ReportInputs, SeedValue, at_lambda, groups};
-use super::paper_values::{PaperValue, direction, measure};
+use super::inputs::{Group, ReportInputs, SeedValue, groups};
+use super::paper_values::PaperValue;
 use super::table::{Cell, Table};
 use crate::eval::distribution::Distribution;
-use crate::eval::stats::{SeedVerdict, VERDICT_SE, paired_difference, verdict};
 
 /// Which runs are the baseline and the fair model.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -54,7 +53,8 @@ fn spread_with(v: &[SeedValue], fmt: impl Fn(f64) -> String) -> Cell {
     }
 }
 
-fn spread(v: &[SeedValue]) -> Cell {
+/// Values across seeds as `mean ± sd` with 4 decimals.
+pub(super) fn spread(v: &[SeedValue]) -> Cell {
     spread_with(v, num)
 }
 
@@ -66,43 +66,80 @@ fn seeds_cell<T>(g: &Group<'_, T>) -> Cell {
     Cell::text(g.items.len().to_string())
 }
 
+/// The largest p-value across seeds; a permutation p at its floor
+/// `1/(B + 1)` on every seed is printed as `≤ floor` (it cannot resolve
+/// below that).
+fn p_cell(v: &[SeedValue], floor: Option<f64>) -> Cell {
+    let Some(max) = v.iter().map(|s| s.value).reduce(f64::max) else {
+        return Cell::missing();
+    };
+    let text = match floor {
+        Some(fl) if max <= fl * (1.0 + 1e-9) => format!("≤ {fl:.1e}"),
+        _ if v.len() > 1 => format!("≤ {}", super::reproduction::p_text(max)),
+        _ => super::reproduction::p_text(max),
+    };
+    Cell::from_source(text, v[0].source)
+}
+
+/// The signed category mean gap across seeds (two categories: second −
+/// first; more: largest − smallest category mean, unsigned).
+fn gap_cell(g: &Group<'_, Distribution>) -> Cell {
+    let v = g.values(|d| match super::reproduction::signed_gap(d) {
+        Some((x, _)) => Some(x),
+        None => {
+            let means = d.categories.iter().map(|c| c.all.mean);
+            let (lo, hi) = means.fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), m| {
+                (a.min(m), b.max(m))
+            });
+            (hi >= lo).then_some(hi - lo)
+        }
+    });
+    let xs: Vec<f64> = v.iter().map(|s| s.value).collect();
+    match mean_sd_of(&xs) {
+        None => Cell::missing(),
+        Some((m, None)) => Cell::from_source(format!("{m:+.3}"), v[0].source),
+        Some((m, Some(sd))) => Cell::from_source(format!("{m:+.3} ± {sd:.3}"), v[0].source),
+    }
+}
+
 /// Per distribution setting: KS, W1, MI and preference numbers, mean ± sd
-/// across seeds.
+/// across seeds, with the signed category mean gap.
 pub fn distributions(inp: &ReportInputs) -> Table {
-    let keys = [
-        "ks",
-        "ks_pvalue",
-        "w1",
-        "w1_standardised",
-        "w1_pvalue",
-        "mi",
-        "mi_permuted",
-        "bt_accuracy",
-        "bt_loss",
-    ];
     let rows = groups(&inp.distributions)
         .into_iter()
         .chain(groups(&inp.sweep))
         .chain(groups(&inp.multi))
+        .chain(groups(&inp.recommended))
         .map(|g| {
             let f = g.first();
-            let mut r = vec![
+            let h = |k: &str| g.values(|d| headline(d, k));
+            let floor = 1.0 / (f.value.config.permutations as f64 + 1.0);
+            let two = |x: f64| format!("{x:.2}");
+            vec![
                 Cell::text(&g.name),
                 lam(g.lambda),
                 seeds_cell(&g),
                 Cell::from_source(f.value.categories.len().to_string(), f.source),
                 Cell::from_source(f.value.n.to_string(), f.source),
-            ];
-            r.extend(keys.iter().map(|k| spread(&g.values(|d| headline(d, k)))));
-            r
+                gap_cell(&g),
+                spread(&h("ks")),
+                p_cell(&h("ks_pvalue"), None),
+                spread(&h("w1")),
+                spread_with(&h("w1_standardised"), two),
+                p_cell(&h("w1_pvalue"), Some(floor)),
+                spread(&h("mi")),
+                spread(&h("mi_permuted")),
+                spread(&h("bt_accuracy")),
+                spread(&h("bt_loss")),
+            ]
         })
         .collect();
     Table {
         stem: "reward_distributions".into(),
-        caption: "Reward distributions by category (§4, App. A.8), mean ± sd across seeds (the `seeds` column; one seed: the value alone). KS, W1 and their p-values are for the pair of categories (the largest over pairs with more than two categories; the p-value is the largest too); W1 std is W1 on rewards z-scored with the pooled mean and sd; MI in nats over equal-width bins (each input's `bins`, 50 by default), with the MI of the same rewards with categories permuted beside it; BT accuracy and loss over eval pairs.".into(),
+        caption: "Reward distributions by category (§4, App. A.8), mean ± sd across seeds (the `seeds` column; one seed: the value alone). Mean gap: the difference of the category mean rewards, signed for two categories (second − first, as named in the reproduction table's gap rows), so an overshoot that reverses it shows; with more categories the largest minus the smallest category mean. KS, W1 and their p-values are for the pair of categories (the largest over pairs with more than two categories); p columns give the largest p across seeds (\"≤\"), and a permutation p at its floor 1/(B + 1) on every seed is shown as \"≤ floor\" (it resolves nothing below it). W1 std is W1 on rewards z-scored with the pooled mean and sd; MI in nats over equal-width bins (each input's `bins`, 50 by default), with the MI of the same rewards with categories permuted beside it; BT accuracy and loss over eval pairs.".into(),
         header: [
-            "input", "λ_adv", "seeds", "categories", "n", "KS", "KS p", "W1", "W1 std", "W1 p", "MI",
-            "MI permuted", "BT accuracy", "BT loss",
+            "input", "λ_adv", "seeds", "categories", "n", "mean gap", "KS", "KS p", "W1", "W1 std",
+            "W1 p", "MI", "MI permuted", "BT accuracy", "BT loss",
         ]
         .map(String::from)
         .to_vec(),
@@ -155,25 +192,34 @@ fn mcnemar_cell(g: &StereoGroup<'_>, ds: &str) -> Cell {
     )
 }
 
-/// Table 2: bias rates (%) and McNemar p against the other RM, across seeds.
-pub fn stereotype(inp: &ReportInputs) -> Table {
+/// Table 2: bias rates (%) and McNemar p against the other RM, across seeds;
+/// the baseline's own row has no McNemar p (it would compare it with itself).
+pub fn stereotype(inp: &ReportInputs, roles: Roles) -> Table {
     let rows = groups(&inp.stereotypes)
         .iter()
         .map(|g| {
+            let itself = g.lambda.is_some_and(|l| (l - roles.baseline).abs() < 1e-9);
+            let mc = |ds: &str| {
+                if itself {
+                    Cell::text("— (baseline)")
+                } else {
+                    mcnemar_cell(g, ds)
+                }
+            };
             vec![
                 Cell::text(&g.name),
                 lam(g.lambda),
                 seeds_cell(g),
                 rate_cell(g, "crows_pairs"),
                 rate_cell(g, "stereoset"),
-                mcnemar_cell(g, "crows_pairs"),
-                mcnemar_cell(g, "stereoset"),
+                mc("crows_pairs"),
+                mc("stereoset"),
             ]
         })
         .collect();
     Table {
         stem: "table2_stereotype".into(),
-        caption: "Table 2: stereotype bias rate (% of untied items where the more-stereotypical sentence scores higher; 50 % = neutral): mean ± sd across seeds, or with one seed the rate ± its SE; McNemar's p against the other RM of the same seed where one was given (several seeds: the median, and how many seeds are below 0.05).".into(),
+        caption: "Table 2: stereotype bias rate (% of untied items where the more-stereotypical sentence scores higher; 50 % = neutral): mean ± sd across seeds, or with one seed the rate ± its SE; McNemar's p against the baseline RM of the same seed (several seeds: the median, and how many seeds are below 0.05); the baseline's own row has none.".into(),
         header: [
             "input", "λ_adv", "seeds", "CrowS-Pairs bias (%)", "StereoSet bias (%)",
             "McNemar p (CrowS)", "McNemar p (StereoSet)",
@@ -223,14 +269,11 @@ pub fn audit(inp: &ReportInputs) -> Table {
     }
 }
 
-fn paper_entry<'a>(paper: &'a [PaperValue], q: &str, l: f64) -> Option<&'a PaperValue> {
+/// The paper's value of `q` at λ.
+pub(super) fn paper_entry<'a>(paper: &'a [PaperValue], q: &str, l: f64) -> Option<&'a PaperValue> {
     paper
         .iter()
         .find(|p| p.quantity == q && (p.lambda - l).abs() < 1e-9)
-}
-
-fn paper_at(paper: &[PaperValue], q: &str, l: f64) -> Option<f64> {
-    paper_entry(paper, q, l).map(|p| p.value)
 }
 
 fn paper_text(paper: &[PaperValue], q: &str, l: f64) -> Cell {
@@ -270,130 +313,4 @@ pub fn sweep(inp: &ReportInputs, paper: &[PaperValue]) -> Table {
         .to_vec(),
         rows,
     }
-}
-
-/// Our per-seed values of a paper quantity at λ.
-pub fn ours(inp: &ReportInputs, quantity: &str, l: f64) -> Vec<SeedValue> {
-    match quantity {
-        "ks" | "w1" | "mi" | "bt_loss" => at_lambda(&inp.distributions, l)
-            .map(|g| g.values(|d| headline(d, quantity)))
-            .unwrap_or_default(),
-        "crows_pairs_bias" | "stereoset_bias" => {
-            let ds = quantity.trim_end_matches("_bias");
-            at_lambda(&inp.stereotypes, l)
-                .map(|g| g.values(|d| Some(100.0 * d.datasets.get(ds)?.overall.rate?.rate)))
-                .unwrap_or_default()
-        }
-        "audit_auc" => at_lambda(&inp.audits, l)
-            .map(|g| g.values(|a| a.auc_mean))
-            .unwrap_or_default(),
-        "audit_ba" => at_lambda(&inp.audits, l)
-            .map(|g| g.values(|a| a.ba_mean))
-            .unwrap_or_default(),
-        _ => Vec::new(),
-    }
-}
-
-/// Baseline and fair values of the seeds present in both, in seed order,
-/// as the measure the paper's direction is about.
-fn paired(quantity: &str, b: &[SeedValue], f: &[SeedValue]) -> (Vec<f64>, Vec<f64>) {
-    let (mut xb, mut xf) = (Vec::new(), Vec::new());
-    for sb in b {
-        if let Some(sf) = f.iter().find(|sf| sf.seed == sb.seed) {
-            let b = measure(quantity, sb.value);
-            // Values that differ by rounding only are no effect
-            // (DIRECTION_TOLERANCE): their difference is exactly 0.
-            let same = direction(quantity, sb.value, sf.value) == 0;
-            xb.push(b);
-            xf.push(if same { b } else { measure(quantity, sf.value) });
-        }
-    }
-    (xb, xf)
-}
-
-fn arrow(d: i8) -> &'static str {
-    match d {
-        -1 => "down",
-        1 => "up",
-        _ => "flat",
-    }
-}
-
-/// One reproduction row's verdict; `None` where we lack a value.
-pub type RowVerdict = Option<SeedVerdict>;
-
-/// The reproduction table, and per row the verdict across seeds.
-pub fn reproduction(
-    inp: &ReportInputs,
-    paper: &[PaperValue],
-    roles: Roles,
-) -> (Table, Vec<RowVerdict>) {
-    let mut quantities: Vec<&str> = Vec::new();
-    for p in paper {
-        if !quantities.contains(&p.quantity.as_str()) {
-            quantities.push(&p.quantity);
-        }
-    }
-    let mut rows = Vec::new();
-    let mut verdicts = Vec::new();
-    for q in quantities {
-        // The paper's effect is always λ 0 → 0.2 (its main setting).
-        let (Some(pb), Some(pf)) = (paper_at(paper, q, 0.0), paper_at(paper, q, 0.2)) else {
-            continue;
-        };
-        let cite = paper
-            .iter()
-            .find(|p| p.quantity == q && (p.lambda - 0.2).abs() < 1e-9)
-            .map_or("", |p| p.citation.as_str());
-        let pd = direction(q, pb, pf);
-        let (ob, of) = (ours(inp, q, roles.baseline), ours(inp, q, roles.fair));
-        let (xb, xf) = paired(q, &ob, &of);
-        let diff = paired_difference(&xb, &xf).ok();
-        let v = diff.as_ref().map(|d| verdict(d, pd));
-        let diff_cell = match &diff {
-            None => Cell::missing(),
-            Some(d) => Cell::text(match d.se {
-                Some(se) => format!("{} ± {}", num(d.mean), num(se)),
-                None => format!("{} (no SE)", num(d.mean)),
-            }),
-        };
-        rows.push(vec![
-            Cell::text(q),
-            paper_text(paper, q, 0.0),
-            paper_text(paper, q, 0.2),
-            spread(&ob),
-            spread(&of),
-            Cell::text(arrow(pd)),
-            diff_cell,
-            Cell::text(v.map_or("—", |v| v.verdict.as_str())),
-            v.map_or_else(Cell::missing, |v| {
-                Cell::text(format!("{} of {}", v.agree, v.n))
-            }),
-            Cell::text(cite),
-        ]);
-        verdicts.push(v);
-    }
-    let table = Table {
-        stem: "reproduction".into(),
-        caption: format!(
-            "Paper value vs ours: baseline (ours λ_adv = {}) and fair (ours λ_adv = {}; the paper's 0.2), ours as mean ± sd across seeds. The effect is measured from baseline to fair, paired by seed (fair − baseline, mean ± SE across seeds); for bias rates on the distance from 50 %, for audit scores on the distance from 0.5. Holds? \"yes\": the mean has the paper's sign and |mean| > {VERDICT_SE} SE; \"no\": the opposite sign beyond {VERDICT_SE} SE; otherwise \"within noise\" (always, with one seed: no SE). \"k of n\": seeds whose own difference has the paper's sign. Nothing was tuned to match the paper.",
-            roles.baseline, roles.fair
-        ),
-        header: [
-            "quantity",
-            "paper baseline",
-            "paper fair",
-            "ours baseline",
-            "ours fair",
-            "paper direction",
-            "ours fair − baseline (± SE)",
-            "holds?",
-            "seeds with the paper's sign",
-            "source in the paper",
-        ]
-        .map(String::from)
-        .to_vec(),
-        rows,
-    };
-    (table, verdicts)
 }

@@ -16,10 +16,11 @@ use serde_json::{Value, json};
 
 use crate::eval::policies::resolve_baseline;
 use crate::eval::policy_diversity::{PolicyDiversity, diversity_table};
+use crate::eval::policy_parity::at_cap;
 use crate::eval::stats::SemDivConfig;
 use crate::kind::{Field, Kind, KindInfo, Slot, StageContext, WithError, defaults_of, parse_with};
 use crate::model::mpnet::load_mpnet;
-use crate::stages::eval_parity::read_policies;
+use crate::stages::eval_parity::{read_caps, read_policies};
 use crate::util::io::json::write_json;
 
 /// The `eval.diversity` kind.
@@ -98,7 +99,7 @@ const SLOTS: &[Slot] = &[
 
 const INFO: KindInfo = KindInfo {
     name: "eval.diversity",
-    code_version: 1,
+    code_version: 2,
     summary: "semantic diversity (App. B.2): SemDiv of MPNet embeddings per policy, paired bootstrap of the difference to the baseline",
     fields: FIELDS,
     defaults: defaults_of::<With>,
@@ -147,6 +148,7 @@ impl Kind for EvalDiversity {
 
 fn run_on<B: BurnBackend>(ctx: &StageContext, w: &With) -> anyhow::Result<()> {
     let policies = read_policies(ctx, "generations")?;
+    let caps = read_caps(ctx, "generations")?;
     let names: Vec<String> = policies.keys().cloned().collect();
     let baseline = resolve_baseline(&names, &w.baseline)
         .map_err(|e| anyhow::anyhow!("with.baseline: {e}"))?
@@ -180,7 +182,13 @@ fn run_on<B: BurnBackend>(ctx: &StageContext, w: &With) -> anyhow::Result<()> {
         level: w.level,
         seed: ctx.seed_for("bootstrap"),
     };
-    let table = diversity_table(&embedded, &baseline, cfg)?;
+    let mut table = diversity_table(&embedded, &baseline, cfg)?;
+    for p in table.iter_mut() {
+        p.max_new_tokens = caps.get(&p.policy).copied().flatten();
+        p.at_cap = embedded
+            .get(&p.policy)
+            .and_then(|(rows, _)| at_cap(rows, p.max_new_tokens));
+    }
     write_json(
         &ctx.out.join(DIVERSITY_FILE),
         &json!({
@@ -261,12 +269,11 @@ mod tests {
         let same: Vec<String> = (0..12)
             .map(|i| format!("yes yes {}", words[i % 2]))
             .collect();
-        write_generations(
-            &t.upstream_many("generations", "gen[policy=baseline]")
-                .join(GENERATIONS_FILE),
-            &gens(&varied),
-        )
-        .unwrap();
+        let base = t.upstream_many("generations", "gen[policy=baseline]");
+        write_generations(&base.join(GENERATIONS_FILE), &gens(&varied)).unwrap();
+        // Every response has 3 tokens: at a cap of 3 all hit it.
+        let settings = json!({"settings": {"max_new_tokens": 3}});
+        std::fs::write(base.join("metrics.json"), settings.to_string()).unwrap();
         write_generations(
             &t.upstream_many("generations", "gen[policy=collapsed]")
                 .join(GENERATIONS_FILE),
@@ -279,6 +286,9 @@ mod tests {
             serde_json::from_slice(&std::fs::read(ctx.out.join(DIVERSITY_FILE)).unwrap()).unwrap();
         let c = &doc["policies"][1];
         assert_eq!(c["label"], "collapsed");
+        assert_eq!(doc["policies"][0]["at_cap"], 1.0);
+        assert_eq!(doc["policies"][0]["max_new_tokens"], 3);
+        assert!(c["at_cap"].is_null(), "no metrics.json, no cap: {c}");
         let d = c["vs_baseline"]["diff"].as_f64().unwrap();
         assert!(d < 0.0, "collapsed responses should be less diverse: {d}");
         assert!(c["vs_baseline"]["ci_high"].as_f64().unwrap() < 0.0, "{c}");

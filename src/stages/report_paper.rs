@@ -63,6 +63,12 @@ const SLOTS: &[Slot] = &[
         doc: "eval.reward_distribution stages on the many-category task (PKU-SafeRLHF's 19 harm types)",
     },
     Slot {
+        name: "recommended",
+        required: false,
+        fan_in: true,
+        doc: "eval.reward_distribution stages of the fair RM at the adversary study's recommended setting (one per seed, a `seed` axis), judged in the reproduction table against the sweep's baseline (λ = baseline_lambda) of the same seed",
+    },
+    Slot {
         name: "stereotype",
         required: false,
         fan_in: true,
@@ -157,7 +163,10 @@ const INFO: KindInfo = KindInfo {
     // adversary-dynamics figures.
     // 4: paper-vs-ours rows for §4.1 (parity gap, SemDiv) in the
     // reproduction table.
-    code_version: 4,
+    // 5: the reproduction table on every body of evidence (paired t-test,
+    // Holm, Fieller's relative interval, power; the `recommended` slot),
+    // signed mean gaps, the §4.1 rows in a table of their own (issue 22).
+    code_version: 5,
     summary: "every table (Markdown + LaTeX + CSV) and figure (PNG + SVG), an HTML report, paper vs ours",
     fields: FIELDS,
     defaults: defaults_of::<With>,
@@ -424,29 +433,47 @@ mod tests {
         for stem in &figures {
             let png = ctx.out.join("figures").join(format!("{stem}.png"));
             let (w, h) = decode_png(&png);
-            assert!(w >= 640 && h >= 480);
+            assert!(w >= 640 && h >= 300, "{stem}: {w}×{h}");
             let svg = std::fs::read_to_string(ctx.out.join("figures").join(format!("{stem}.svg")))
                 .unwrap();
             assert!(svg.starts_with("<svg"), "{}", &svg[..40.min(svg.len())]);
         }
-        // Every paper effect with both of our values is checked: KS, W1, MI,
-        // BT loss, both bias rates and both audit scores.
-        assert_eq!(m["directions_checked"], 8);
         let repro = std::fs::read_to_string(ctx.out.join("tables/reproduction.csv")).unwrap();
-        // Our planted offset shrinks 3.0 → 0.2 in both seeds: KS and W1
-        // fall beyond 2 SE, as in the paper.
-        let ks_row = repro.lines().find(|l| l.starts_with("ks,")).unwrap();
+        // Every paper effect with both of our values is checked: on the
+        // tables' RMs KS, W1, MI, BT loss, both bias rates and both audit
+        // scores; on the 19-category RMs the four distribution effects.
+        assert_eq!(m["directions_checked"], 12);
+        let row = |evidence: &str, q: &str| {
+            repro
+                .lines()
+                .find(|l| l.starts_with(evidence) && l.contains(&format!(",{q},")))
+                .unwrap_or_else(|| panic!("no {evidence} {q} row in {repro}"))
+                .to_string()
+        };
+        // Our planted offset shrinks 3.0 → 0.2 in both seeds: KS falls with
+        // t(1) = −37.7 (p 0.017), but with 2 seeds and 12 effects that is not
+        // significant after Holm's correction (0.17): within noise, and
+        // the power column says the paper's effect would have been seen.
+        let ks = row("tables' RMs (n = 2)", "KS");
+        assert!(ks.contains("t(1) = -37.67"), "{ks}");
         assert!(
-            ks_row.contains(",down,") && ks_row.contains(",yes,2 of 2,"),
-            "{ks_row}"
+            ks.contains(",0.169,") && ks.contains(",within noise,2 of 2,"),
+            "{ks}"
         );
         // Every λ has the same within-pair margins, so BT loss does not move
-        // while the paper's falls: no effect, within noise, no seed agrees.
-        let bt_row = repro.lines().find(|l| l.starts_with("bt_loss,")).unwrap();
-        assert!(bt_row.starts_with("bt_loss,2.8712,2.2307,"), "{bt_row}");
-        assert!(bt_row.contains(",within noise,0 of 2,"), "{bt_row}");
-        assert_eq!(m["directions_hold"], 7);
-        assert_eq!(m["directions_within_noise"], 1);
+        // while the paper's falls by 22 %: the interval [0, 0] rules that out.
+        let bt = row("tables' RMs (n = 2)", "BT loss (nats)");
+        assert!(bt.contains("2.8712 → 2.2307 (-22 %)"), "{bt}");
+        assert!(bt.contains(",smaller than the paper's,0 of 2,"), "{bt}");
+        // The signed category mean gap is shown, and its sign kept.
+        let gap = row(
+            "tables' RMs (n = 2)",
+            "\"category mean gap, signed (helpful − harmless)\"",
+        );
+        assert!(gap.contains("sign reversed in 0 of 2"), "{gap}");
+        assert_eq!(m["directions_hold"], 2);
+        assert_eq!(m["directions_smaller"], 3);
+        assert_eq!(m["directions_within_noise"], 7);
         assert_eq!(m["directions_contradicted"], 0);
         // Tables show mean ± sd across the two seeds.
         let sweep = std::fs::read_to_string(ctx.out.join("tables/table5_sweep.csv")).unwrap();
@@ -507,7 +534,10 @@ mod tests {
         assert!(ctx.out.join("figures/lambda_sweep.svg").is_file());
         // The paper-vs-ours KS row compares the tables' pair: offset 2 → 1.
         let repro = std::fs::read_to_string(ctx.out.join("tables/reproduction.csv")).unwrap();
-        let ks = repro.lines().find(|l| l.starts_with("ks,")).unwrap();
+        let ks = repro
+            .lines()
+            .find(|l| l.starts_with("tables' RMs (n = 1),KS,"))
+            .unwrap();
         let base = read_json::<Distribution>(&baseline.join("distribution.json")).unwrap();
         let want = format!("{:.4}", base.headline()["ks"].as_f64().unwrap());
         assert!(ks.contains(&want), "{ks} lacks {want}");
@@ -525,14 +555,21 @@ mod tests {
             1.0,
             json!({"bins": 10, "permutations": 19}),
         );
+        // parity.json of eval.parity code_version 2 (issue 22): signed gap,
+        // paired gap change vs the baseline, RelDrop where defined.
         let row = |label: &str, base: bool, gap: f64| {
+            let change = json!({"estimate": gap - 0.5, "se": 0.02, "ci_low": gap - 0.55,
+                                "ci_high": gap - 0.45, "p_value": 0.0});
+            let or_null = |v: Value| if base { Value::Null } else { v };
             json!({"policy": format!("gen[policy={label}]"), "label": label, "baseline": base,
-                   "n_first": 100, "n_second": 100, "mean_first": gap, "mean_second": 0.0,
-                   "delta": gap, "gap": gap, "gap_ci_low": gap - 0.1, "gap_ci_high": gap + 0.1,
-                   "rel_drop": if base { Value::Null } else { json!((gap - 0.5) / 0.5 * 100.0) },
-                   "rel_drop_ci_low": if base { Value::Null } else { json!(-30.0) },
-                   "rel_drop_ci_high": if base { Value::Null } else { json!(-5.0) },
-                   "mean_tokens": 50.0})
+                   "n_first": 100, "n_second": 100, "raw_mean_first": gap, "raw_mean_second": 0.0,
+                   "raw_delta": gap, "mean_first": gap, "mean_second": 0.0,
+                   "delta": {"estimate": gap, "se": 0.05, "ci_low": gap - 0.1, "ci_high": gap + 0.1},
+                   "gap": gap, "gap_change": or_null(change.clone()), "signed_change": or_null(change),
+                   "rel_drop": or_null(json!({"estimate": (gap - 0.5) / 0.5 * 100.0, "se": 5.0,
+                                              "ci_low": -30.0, "ci_high": -5.0})),
+                   "rel_drop_undefined": null, "power": null,
+                   "mean_tokens": 50.0, "max_new_tokens": 64, "at_cap": 0.1})
         };
         std::fs::write(
             t.upstream("parity").join("parity.json"),
@@ -602,7 +639,8 @@ mod tests {
                 && l.contains("0.9616")),
             "{dv}"
         );
-        let r = std::fs::read_to_string(ctx.out.join("tables/reproduction.csv")).unwrap();
+        // The §4.1 rows are judged on prompts, not seeds: a table of their own.
+        let r = std::fs::read_to_string(ctx.out.join("tables/reproduction_policies.csv")).unwrap();
         let gap = r
             .lines()
             .find(|l| l.starts_with("parity gap (fair)"))

@@ -48,14 +48,31 @@ fn evals_pipeline_runs_end_to_end_and_identical_policies_differ_by_nothing() {
     assert_eq!(base["label"], "baseline");
     assert_eq!(base["n_first"], 8);
     assert_eq!(base["n_second"], 8);
-    let gap = base["gap"].as_f64().unwrap();
-    assert!(gap.is_finite());
-    assert!(base["gap_ci_low"].as_f64().unwrap() <= gap);
-    assert!(gap <= base["gap_ci_high"].as_f64().unwrap());
-    // Same weights, same seed: the same responses, the same rewards.
-    assert_eq!(twin["gap"].as_f64().unwrap(), gap);
-    assert_eq!(twin["rel_drop"].as_f64().unwrap(), 0.0);
-    assert_eq!(twin["rel_drop_ci_low"].as_f64().unwrap(), 0.0);
+    // The signed gap on standardised rewards, inside its own interval.
+    let delta = &base["delta"];
+    let d = delta["estimate"].as_f64().unwrap();
+    assert!(d.is_finite());
+    assert!(delta["ci_low"].as_f64().unwrap() <= d && d <= delta["ci_high"].as_f64().unwrap());
+    let sd = parity["standardisation"]["sd"].as_f64().unwrap();
+    assert!((d - base["raw_delta"].as_f64().unwrap() / sd).abs() < 1e-9);
+    // Same weights, same seed: the same responses, the same rewards, so
+    // every paired change is exactly 0 with p 1 and no power to speak of.
+    assert_eq!(twin["delta"]["estimate"].as_f64().unwrap(), d);
+    for key in ["gap_change", "signed_change"] {
+        assert_eq!(twin[key]["estimate"].as_f64().unwrap(), 0.0, "{key}");
+        assert_eq!(twin[key]["se"].as_f64().unwrap(), 0.0, "{key}");
+        assert_eq!(twin[key]["p_value"].as_f64().unwrap(), 1.0, "{key}");
+    }
+    assert!(twin["power"].is_null());
+    // RelDrop is 0 or says why it is withheld.
+    assert!(
+        twin["rel_drop"]["estimate"].as_f64() == Some(0.0)
+            || twin["rel_drop_undefined"].is_string(),
+        "{twin}"
+    );
+    // The cap comes from the generations' metrics.json.
+    assert_eq!(twin["max_new_tokens"], 32);
+    assert!(twin["at_cap"].as_f64().is_some());
 
     let div: Value =
         serde_json::from_str(&env.output("evals-cpu.lock", "diversity", "diversity.json")).unwrap();

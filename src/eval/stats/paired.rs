@@ -55,7 +55,10 @@ pub struct SeedVerdict {
     pub n: usize,
 }
 
-/// How many standard errors the mean must clear (issue 12: 2 SE).
+/// How many standard errors the mean must clear (issue 12: 2 SE). This is
+/// the adversary study's screening rule on its validation split (its choice
+/// is then read once on the eval split); the report's verdicts use the
+/// paired t-test with Holm's correction instead ([`super::effect`]).
 pub const VERDICT_SE: f64 = 2.0;
 
 /// `fair_i − baseline_i` per seed, with mean, sd and SE.
@@ -110,8 +113,9 @@ fn sign(x: f64) -> i8 {
     }
 }
 
-/// The verdict of `d` against the paper's direction `paper_sign` (−1 the
-/// measure falls from baseline to fair, +1 it rises).
+/// The 2 SE screening verdict of `d` against the paper's direction
+/// `paper_sign` (−1 the measure falls from baseline to fair, +1 it rises):
+/// the adversary study's rule (see [`VERDICT_SE`]).
 pub fn verdict(d: &PairedDiff, paper_sign: i8) -> SeedVerdict {
     let agree = d
         .diffs
