@@ -46,6 +46,19 @@ pub fn z_multiplier(alpha: f64, power: f64) -> Result<f64, StatsError> {
     Ok(t_quantile(1.0 - alpha / 2.0, f64::INFINITY) + t_quantile(power, f64::INFINITY))
 }
 
+/// A non-finite effect is refused, naming it.
+fn check_effect(effect: f64) -> Result<(), StatsError> {
+    if effect.is_finite() {
+        return Ok(());
+    }
+    Err(StatsError::NonFinite {
+        what: "z_power",
+        name: "effect",
+        index: 0,
+        value: effect,
+    })
+}
+
 /// Power of the two-sided z-test at level `alpha` to detect `effect` (either
 /// sign) when the estimate's standard error is `se`.
 ///
@@ -54,14 +67,7 @@ pub fn z_multiplier(alpha: f64, power: f64) -> Result<f64, StatsError> {
 /// effect.
 pub fn z_test_power(effect: f64, se: f64, alpha: f64) -> Result<f64, StatsError> {
     check(alpha, None, se)?;
-    if !effect.is_finite() {
-        return Err(StatsError::NonFinite {
-            what: "z_power",
-            name: "effect",
-            index: 0,
-            value: effect,
-        });
-    }
+    check_effect(effect)?;
     let c = t_quantile(1.0 - alpha / 2.0, f64::INFINITY);
     let shift = effect.abs() / se;
     Ok(t_cdf(shift - c, f64::INFINITY) + t_cdf(-shift - c, f64::INFINITY))
@@ -91,14 +97,7 @@ pub fn z_sample_scale(
     power: f64,
 ) -> Result<Option<f64>, StatsError> {
     let mde = z_detectable(se, alpha, power)?;
-    if !effect.is_finite() {
-        return Err(StatsError::NonFinite {
-            what: "z_power",
-            name: "effect",
-            index: 0,
-            value: effect,
-        });
-    }
+    check_effect(effect)?;
     Ok((effect != 0.0).then(|| (mde / effect.abs()).powi(2)))
 }
 
