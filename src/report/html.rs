@@ -4,6 +4,7 @@
 
 use std::fmt::Write as _;
 
+use super::html_split::split;
 use super::table::{Sources, Table, html_escape};
 
 /// A figure to inline: its stem, caption and SVG text.
@@ -17,24 +18,27 @@ pub struct InlineFigure {
     pub svg: String,
 }
 
-/// The page's style. The body is 1,100 px wide and a figure is shown at its
+/// The page's style. Text is 1,100 px wide and a figure is shown at its
 /// own width ([`crate::report::figures::WIDTH`], 1,080 px) so its text has
-/// the size it was drawn at; it shrinks only on a narrower window. Numbers
-/// and short text never wrap (`td.num`, `td.short`), long text keeps a
-/// readable width (`td.long`), and a table wider than the page scrolls
-/// sideways instead of squeezing its columns.
+/// the size it was drawn at; it shrinks only on a narrower window. Tables
+/// may use the whole window (`.wide` reaches out of the text column to
+/// 1 em from each edge), in 14 px text; one wider than a 1,400 px window is
+/// shown as parts that fit ([`super::html_split`]). Numbers and short text
+/// never wrap (`td.num`, `td.short`; an interval starts its own line),
+/// long text keeps a readable width (`td.long`), and a table still wider
+/// than a narrow window scrolls sideways instead of squeezing its columns.
 const STYLE: &str = "body{font-family:sans-serif;max-width:1100px;margin:2em auto;padding:0 1em}\
-.wide{overflow-x:auto;margin:1em 0}\
-table{border-collapse:collapse}td,th{border:1px solid #bbb;padding:3px 8px;text-align:right}\
-td.num{white-space:nowrap;font-variant-numeric:tabular-nums}td.short{white-space:nowrap}td.long{min-width:22em}\
-td:first-child,th:first-child{text-align:left}caption{caption-side:bottom;text-align:left;font-size:90%;padding-top:4px}\
+.wide{overflow-x:auto;margin:1em 0 1em calc(min(0px, 50% - 50vw + 1em));width:calc(100vw - 2em);box-sizing:border-box}\
+table{border-collapse:collapse;font-size:14px}td,th{border:1px solid #bbb;padding:3px 6px;text-align:right}\
+td.num{white-space:nowrap;font-variant-numeric:tabular-nums}td.short{white-space:nowrap}td.long{min-width:14em}\
+td:first-child,th:first-child{text-align:left}caption{caption-side:bottom;text-align:left;font-size:90%;padding-top:4px;max-width:1100px}\
 a{color:#1a4fa0;text-decoration:none}figure{margin:2em 0}figure svg{display:block;max-width:100%;height:auto}\
 figcaption{margin-top:.5em;line-height:1.4}code{font-size:90%}";
 
 /// Whether a cell's text is a number or a few numbers ("4.34e-11 ± 7.51e-11",
 /// "0.43 → 0.10", "[−92, 1622] %"): a digit and no letter other than an
 /// exponent's `e`. Such a cell must not wrap.
-fn is_numeric(text: &str) -> bool {
+pub(super) fn is_numeric(text: &str) -> bool {
     text.chars().any(|c| c.is_ascii_digit())
         && text
             .chars()
@@ -75,6 +79,28 @@ fn cell_class(text: &str) -> &'static str {
     }
 }
 
+/// A number cell's inner HTML with a line break before its interval
+/// (`0.03 ± 0.05 [-0.21, 0.26]`): text outside tags only, so a link's
+/// title (`dist[lambda_adv=0.2]`) is left alone.
+fn interval_on_own_line(inner: &str) -> String {
+    let mut out = String::with_capacity(inner.len() + 4);
+    let mut in_tag = false;
+    let mut chars = inner.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '<' => in_tag = true,
+            '>' => in_tag = false,
+            ' ' if !in_tag && chars.peek() == Some(&'[') => {
+                out.push_str("<br>");
+                continue;
+            }
+            _ => {}
+        }
+        out.push(c);
+    }
+    out
+}
+
 /// `table` (as [`Table::html`] writes it: cell text escaped, so `<td>` only
 /// opens cells) with a [`cell_class`] on every cell.
 fn mark_cells(table: &str) -> String {
@@ -83,9 +109,15 @@ fn mark_cells(table: &str) -> String {
     while let Some(i) = rest.find("<td>") {
         out.push_str(&rest[..i]);
         let cell = &rest[i + 4..];
-        let inner = cell.find("</td>").map_or(cell, |end| &cell[..end]);
-        let _ = write!(out, "<td class=\"{}\">", cell_class(&strip_tags(inner)));
-        rest = cell;
+        let end = cell.find("</td>").unwrap_or(cell.len());
+        let class = cell_class(&strip_tags(&cell[..end]));
+        let _ = write!(out, "<td class=\"{class}\">");
+        if class == "num" {
+            out.push_str(&interval_on_own_line(&cell[..end]));
+            rest = &cell[end..];
+        } else {
+            rest = cell;
+        }
     }
     out.push_str(rest);
     out
@@ -113,11 +145,13 @@ pub fn render(
     o.push_str("<h2>Tables</h2>\n");
     for t in tables {
         let _ = writeln!(o, "<h3>{}</h3>", html_escape(&t.stem));
-        let _ = writeln!(
-            o,
-            "<div class=\"wide\">\n{}</div>",
-            mark_cells(&t.html(sources))
-        );
+        for part in split(t) {
+            let _ = writeln!(
+                o,
+                "<div class=\"wide\">\n{}</div>",
+                mark_cells(&part.html(sources))
+            );
+        }
     }
     o.push_str("<h2>Figures</h2>\n");
     for f in figures {
@@ -175,7 +209,17 @@ mod tests {
             .collect();
         let want = ["short", "num", "short", "num", "num", "short", "long"];
         assert_eq!(classes, want, "{out}");
-        assert_eq!(strip_tags(&out), strip_tags(&row), "only attributes change");
+        assert_eq!(strip_tags(&out), strip_tags(&row), "only markup changes");
+        assert!(
+            out.contains("<td class=\"num\">[−92, 1622] %</td>"),
+            "{out}"
+        );
+        let linked = "<td><a href=\"#src-1\" title=\"dist [x]\">0.03 ± 0.05 [-0.21, 0.26]</a></td>";
+        assert_eq!(
+            mark_cells(linked),
+            "<td class=\"num\"><a href=\"#src-1\" title=\"dist [x]\">0.03 ± 0.05<br>[-0.21, 0.26]</a></td>",
+            "the interval starts a line; the title is left alone"
+        );
     }
 
     #[test]

@@ -5,11 +5,13 @@
 pub mod adversary_study;
 pub mod figures;
 pub mod html;
+pub mod html_split;
 pub mod inputs;
 pub mod io;
 pub mod paper;
 pub mod paper_values;
 pub mod policies;
+pub mod ppo_study;
 pub mod reproduction;
 pub mod table;
 pub mod tables;

@@ -19,6 +19,7 @@ pub mod model_pretrained;
 pub mod registry;
 pub mod report_adversary_study;
 pub mod report_paper;
+pub mod report_ppo_study;
 pub mod sequences;
 pub mod train_ppo;
 pub mod train_reward_model;

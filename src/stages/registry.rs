@@ -27,6 +27,8 @@ pub fn builtin() -> Vec<&'static dyn Kind> {
         &super::report_paper::ReportPaper,
         // The adversary study (issue 12, item 4).
         &super::report_adversary_study::ReportAdversaryStudy,
+        // The PPO learning-curve study (issue 23).
+        &super::report_ppo_study::ReportPpoStudy,
     ]
 }
 

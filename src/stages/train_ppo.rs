@@ -184,6 +184,18 @@ const FIELDS: &[Field] = &[
         doc: "RND bonus (App. B: eta 0.05, hidden 512, lr 1e-4); normalize (σ of the error) is our addition, default true",
     },
     Field {
+        name: "score_norm",
+        ty: "none | scale | norm",
+        required: false,
+        doc: "running score scaling before the rewards: scale = score / running sd (TRL use_score_scaling), norm = (score − running mean) / running sd (+ use_score_norm); default none",
+    },
+    Field {
+        name: "score_clip",
+        ty: "float > 0 | null",
+        required: false,
+        doc: "clip the (scaled) score to ± this (TRL score_clip); null = none",
+    },
+    Field {
         name: "reward_max_len",
         ty: "int ≥ 1",
         required: false,

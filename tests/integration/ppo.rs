@@ -150,3 +150,60 @@ fn a_non_llama_policy_fails_at_stage_start() {
         .code(1)
         .out_has("FAILED  ppo: input `policy`: not a Llama-family model (architecture bert");
 }
+
+#[test]
+fn score_normalisation_changes_training_not_the_logged_scores_and_the_study_reads_both() {
+    let env = env_with_tiny_llama();
+    // Two runs sharing every seed: raw scores, and TRL's running score
+    // normalisation with a clip; then the study over both.
+    let base = "with: { steps: 2, batch_size: 4, mini_batch_size: 2, max_new_tokens: 6, reward_max_len: 48, lr: 1.0e-3, curiosity: { hidden: 16 } }";
+    let plain = base.replace("with: { ", "with: { seed_name: s, ");
+    let normed = base.replace(
+        "with: { ",
+        "with: { seed_name: s, score_norm: norm, score_clip: 0.5, ",
+    );
+    let p = PIPELINE.replace(base, &plain)
+        + &format!(
+            "  ppo_norm:
+    kind: train.ppo
+    inputs: {{ policy: policy, reward: rm, prompts: prompts }}
+    {normed}
+  study:
+    kind: report.ppo_study
+    inputs: {{ runs: [ppo, ppo_norm] }}
+"
+        );
+    env.write("p.yaml", &p);
+    env.repro(&["run", "p.yaml", "-j", "1"]).ok();
+    let first_score = |stage: &str| -> String {
+        let c = env.output("p.lock", stage, "curves.csv");
+        c.lines()
+            .nth(1)
+            .unwrap()
+            .split(',')
+            .nth(1)
+            .unwrap()
+            .to_string()
+    };
+    // Step 1 samples before any update with the same seeds: the same raw scores.
+    assert_eq!(first_score("ppo"), first_score("ppo_norm"));
+    assert_ne!(
+        env.output_digest("p.lock", "ppo", "adapter"),
+        env.output_digest("p.lock", "ppo_norm", "adapter"),
+        "the scaled scores must change the update"
+    );
+    let md = env.output("p.lock", "study", "study.md");
+    assert!(
+        md.contains("| ppo |") && md.contains("| ppo_norm |"),
+        "{md}"
+    );
+    assert!(
+        md.contains("— (too few steps)"),
+        "2 steps give no gain: {md}"
+    );
+    let bad = p.replace("score_clip: 0.5", "score_clip: -1");
+    env.write("p.yaml", &bad);
+    env.repro(&["run", "p.yaml"])
+        .code(2)
+        .err_has("stages.ppo_norm.with.score_clip");
+}

@@ -14,6 +14,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::score_norm::ScoreNorm;
 use crate::model::lora::LoraConfig;
 use crate::util::keyed::WithError;
 
@@ -93,6 +94,11 @@ pub struct PpoConfig {
     pub lora: LoraConfig,
     /// The RND block; `null` = no curiosity.
     pub curiosity: Option<CuriosityConfig>,
+    /// Running score scaling before the rewards (TRL's `use_score_scaling`
+    /// / `use_score_norm`; default off, as TRL and the paper).
+    pub score_norm: ScoreNorm,
+    /// Clip of the (scaled) score to ±this (TRL's `score_clip`); `null` = none.
+    pub score_clip: Option<f64>,
     /// Longest RM input in tokens (the RM's `data.tokenize` `max_len`).
     pub reward_max_len: usize,
     /// Rollouts written to samples.jsonl per PPO step.
@@ -130,6 +136,8 @@ impl Default for PpoConfig {
             max_prompt_len: 512,
             lora: LoraConfig::default(),
             curiosity: None,
+            score_norm: ScoreNorm::None,
+            score_clip: None,
             reward_max_len: 1024,
             samples_per_step: 2,
             seed_name: None,
@@ -196,6 +204,9 @@ impl PpoConfig {
             .is_some_and(|n| n.trim().is_empty())
         {
             return Err(WithError::new("seed_name", "must not be empty"));
+        }
+        if let Some(c) = self.score_clip {
+            pos("score_clip", c)?;
         }
         if let Some(c) = &self.curiosity {
             nonneg("curiosity.eta", c.eta)?;

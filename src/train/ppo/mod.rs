@@ -15,6 +15,7 @@ pub mod record;
 pub mod reward;
 pub mod rnd;
 pub mod rollout;
+pub mod score_norm;
 pub mod step;
 #[cfg(test)]
 mod tests;

@@ -31,6 +31,7 @@ use super::record::{Sample, StepRow};
 use super::reward::Reward;
 use super::rnd::Rnd;
 use super::rollout::{Prompt, RolloutConfig, chunk_seed, rollout};
+use super::score_norm::ScoreScaler;
 use crate::model::heads::{PolicyWithValue, ScalarHead};
 use crate::model::llama::Llama;
 use crate::train::init::linear;
@@ -180,6 +181,7 @@ pub fn train_ppo<B: AutodiffBackend>(
         n: input.prompts.len(),
     };
     let mut minibatch_rng = SplitMix64::new(hooks.seed("minibatches"));
+    let mut scaler = ScoreScaler::new(cfg.score_norm, cfg.score_clip);
     let sampling = hooks.seed("sampling");
     let rcfg = RolloutConfig {
         max_new_tokens: cfg.max_new_tokens,
@@ -254,9 +256,10 @@ pub fn train_ppo<B: AutodiffBackend>(
             }
             None => (vec![0.0; n], 0.0),
         };
+        let scaled = scaler.apply(&scores);
         let t_score = clock.elapsed().as_secs_f64();
         let clock = Instant::now();
-        // (4) Rewards, GAE, whitening.
+        // (4) Rewards (from the scaled scores), GAE, whitening.
         let beta = kl.beta;
         let (mut advs, mut rets, mut kls) = (Vec::new(), Vec::new(), Vec::new());
         for i in 0..n {
@@ -264,7 +267,7 @@ pub fn train_ppo<B: AutodiffBackend>(
                 &b.old_logp[i],
                 &b.ref_logp[i],
                 beta,
-                scores[i] + intrinsic[i],
+                scaled[i] + intrinsic[i],
             );
             let (a, ret) = gae(&r, &b.values[i], cfg.gamma, cfg.lam);
             advs.push(a);

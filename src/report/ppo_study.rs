@@ -1,0 +1,241 @@
+//! The PPO learning-curve study (issue 23, `pipelines/ppo-study.yaml`):
+//! for every `train.ppo` run, does the RM score of its rollouts rise
+//! beyond noise? Two measures from its `curves.csv`:
+//! - the reward gain of the report's Table 1 ([`reward_gain`]: mean score
+//!   of the last 5 steps − the first 5, Welch SE, p, df);
+//! - the least-squares slope of the per-step mean score on the step over
+//!   every step, with its SE and the t-test of n − 2 degrees of freedom
+//!   (uses every step, so it sees a steady rise the windows miss);
+//!
+//! beside the final KL (nats per sequence), the final β and the response
+//! length. Wall time per run is not a stage output (reruns must stay
+//! byte-identical); the run log's `ok <stage> <seconds>` lines give it.
+
+use super::policies::{CURVE_PANELS, Curves, RewardGain, reward_gain};
+use super::table::{Cell, Table};
+use crate::eval::stats::t_sf_two_sided;
+
+/// An OLS slope with its SE and two-sided p (df n − 2).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Slope {
+    /// Score change per PPO step.
+    pub per_step: f64,
+    /// Its standard error.
+    pub se: f64,
+    /// Two-sided p of slope = 0 (t with n − 2 df).
+    pub p_value: f64,
+}
+
+/// One run of the study.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StudyRow {
+    /// The stage's name (its matrix values name the configuration).
+    pub name: String,
+    /// PPO steps in `curves.csv`.
+    pub steps: usize,
+    /// Last-window − first-window gain; `None` for a run too short.
+    pub gain: Option<RewardGain>,
+    /// Least-squares slope of the score on the step; `None` under 3 steps.
+    pub slope: Option<Slope>,
+    /// KL of the last step, nats per sequence.
+    pub final_kl: Option<f64>,
+    /// β of the last step.
+    pub final_beta: Option<f64>,
+    /// Mean response length over the run, tokens.
+    pub mean_len: Option<f64>,
+}
+
+impl StudyRow {
+    /// Learned: Table 1's rule (a positive gain with Welch p < 0.05).
+    pub fn learned(&self) -> bool {
+        self.gain.is_some_and(|g| g.learned())
+    }
+}
+
+/// The first column of `c` named in `names`.
+fn column<'a>(c: &'a Curves, names: &[&str]) -> Option<&'a Vec<f64>> {
+    names.iter().find_map(|n| c.columns.get(*n))
+}
+
+/// Least-squares slope of `y` on 1, 2, …, n; `None` under 3 points, with a
+/// non-finite value, or a perfect fit (no SE).
+pub fn ols_slope(y: &[f64]) -> Option<Slope> {
+    let n = y.len();
+    if n < 3 || y.iter().any(|v| !v.is_finite()) {
+        return None;
+    }
+    let nf = n as f64;
+    let xm = (nf + 1.0) / 2.0;
+    let ym = y.iter().sum::<f64>() / nf;
+    let sxx: f64 = (1..=n).map(|x| (x as f64 - xm).powi(2)).sum();
+    let sxy: f64 = y
+        .iter()
+        .enumerate()
+        .map(|(i, v)| (i as f64 + 1.0 - xm) * (v - ym))
+        .sum();
+    let b = sxy / sxx;
+    let a = ym - b * xm;
+    let sse: f64 = y
+        .iter()
+        .enumerate()
+        .map(|(i, v)| (v - a - b * (i as f64 + 1.0)).powi(2))
+        .sum();
+    let se = (sse / (nf - 2.0) / sxx).sqrt();
+    if se.is_nan() || se <= 0.0 {
+        return None;
+    }
+    Some(Slope {
+        per_step: b,
+        se,
+        p_value: t_sf_two_sided(b / se, nf - 2.0),
+    })
+}
+
+/// The study's row of one run.
+pub fn row(name: &str, c: &Curves) -> StudyRow {
+    let score = column(c, CURVE_PANELS[0].1);
+    let last = |names: &[&str]| column(c, names).and_then(|v| v.last().copied());
+    let len = column(c, &["response_len"]);
+    StudyRow {
+        name: name.to_string(),
+        steps: score.map_or(0, Vec::len),
+        gain: reward_gain(c),
+        slope: score.and_then(|s| ols_slope(s)),
+        final_kl: last(CURVE_PANELS[1].1),
+        final_beta: last(CURVE_PANELS[2].1),
+        mean_len: len
+            .filter(|v| !v.is_empty())
+            .map(|v| v.iter().sum::<f64>() / v.len() as f64),
+    }
+}
+
+fn opt(v: Option<f64>, digits: usize) -> String {
+    v.map_or("—".to_string(), |x| format!("{x:.digits$}"))
+}
+
+/// The study table: one row per run, in the order given.
+pub fn table(rows: &[StudyRow]) -> Table {
+    let header = [
+        "run",
+        "steps",
+        "reward gain ± SE (last 5 − first 5)",
+        "learned?",
+        "slope per step ± SE, p",
+        "first 5 → last 5 mean score",
+        "final KL",
+        "final β",
+        "mean response length",
+    ];
+    let body = rows
+        .iter()
+        .map(|r| {
+            let (gain, means) = match r.gain {
+                Some(g) => (
+                    g.text(),
+                    format!("{:.3} → {:.3}", g.test.mean_a, g.test.mean_b),
+                ),
+                None => ("— (too few steps)".into(), "—".into()),
+            };
+            let slope = r.slope.map_or("—".into(), |s| {
+                format!("{:+.4} ± {:.4}, p {:.3}", s.per_step, s.se, s.p_value)
+            });
+            vec![
+                Cell::text(&r.name),
+                Cell::text(r.steps.to_string()),
+                Cell::text(gain),
+                Cell::text(if r.learned() { "yes" } else { "no" }),
+                Cell::text(slope),
+                Cell::text(means),
+                Cell::text(opt(r.final_kl, 3)),
+                Cell::text(opt(r.final_beta, 4)),
+                Cell::text(opt(r.mean_len, 1)),
+            ]
+        })
+        .collect();
+    Table {
+        stem: "study".into(),
+        caption: "PPO learning-curve study: each run's mean RM score per step (raw scores, before any score scaling). Reward gain: mean of the last 5 steps − the first 5 ± Welch SE (p, df); learned = positive gain with p < 0.05, Table 1's rule. Slope: least-squares slope of the per-step mean score on the step, ± SE, two-sided t-test with steps − 2 df. KL in nats per sequence at the last step.".into(),
+        header: header.iter().map(|h| h.to_string()).collect(),
+        rows: body,
+    }
+}
+
+/// One line per finding: how many runs learned, and which.
+pub fn summary(rows: &[StudyRow]) -> Vec<String> {
+    let learned: Vec<&str> = rows
+        .iter()
+        .filter(|r| r.learned())
+        .map(|r| r.name.as_str())
+        .collect();
+    let mut out = vec![format!(
+        "{} of {} runs raised the RM score beyond noise (last 5 − first 5 steps, Welch p < 0.05){}",
+        learned.len(),
+        rows.len(),
+        if learned.is_empty() {
+            String::new()
+        } else {
+            format!(": {}", learned.join(", "))
+        }
+    )];
+    if let Some(best) = rows.iter().filter(|r| r.gain.is_some()).max_by(|a, b| {
+        let t = |r: &StudyRow| r.gain.map_or(f64::NEG_INFINITY, |g| g.test.t);
+        t(a).total_cmp(&t(b))
+    }) {
+        out.push(format!(
+            "largest gain in SE units: {} ({})",
+            best.name,
+            best.gain.map(|g| g.text()).unwrap_or_default()
+        ));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn curves(score: &[f64]) -> Curves {
+        let mut c = Curves::default();
+        c.columns
+            .insert("step".into(), (1..=score.len()).map(|s| s as f64).collect());
+        c.columns.insert("score".into(), score.to_vec());
+        c.columns.insert("kl".into(), vec![0.5; score.len()]);
+        c.columns.insert("beta".into(), vec![0.05; score.len()]);
+        c
+    }
+
+    #[test]
+    fn ols_slope_matches_a_hand_computation() {
+        // y = 1, 3, 2, 5: x̄ 2.5, ȳ 2.75, Sxx 5, Sxy 5.5 → b 1.1, a 0;
+        // residuals −0.1, 0.8, −1.3, 0.6 → SSE 2.7, se = sqrt(2.7/2/5) = sqrt(0.27);
+        // t = 1.1/se = 2.11695 with 2 df → p = 1 − t/sqrt(t² + 2) = 0.168478
+        // (the t distribution with 2 df in closed form).
+        let s = ols_slope(&[1.0, 3.0, 2.0, 5.0]).unwrap();
+        assert!((s.per_step - 1.1).abs() < 1e-12, "{s:?}");
+        assert!((s.se - 0.27f64.sqrt()).abs() < 1e-12, "{s:?}");
+        assert!((s.p_value - 0.168_478).abs() < 1e-6, "{s:?}");
+        assert!(ols_slope(&[1.0, 2.0]).is_none());
+        assert!(ols_slope(&[1.0, 2.0, 3.0]).is_none(), "perfect fit: no SE");
+    }
+
+    #[test]
+    fn a_rising_run_learns_and_a_flat_one_does_not() {
+        let rising: Vec<f64> = (0..20)
+            .map(|i| -1.0 + 0.05 * i as f64 + if i % 2 == 0 { 0.1 } else { -0.1 })
+            .collect();
+        let flat: Vec<f64> = (0..20)
+            .map(|i| if i % 2 == 0 { -0.5 } else { -0.9 })
+            .collect();
+        let rows = [row("up", &curves(&rising)), row("flat", &curves(&flat))];
+        assert!(rows[0].learned(), "{:?}", rows[0]);
+        assert!(!rows[1].learned(), "{:?}", rows[1]);
+        assert_eq!(rows[0].final_kl, Some(0.5));
+        let t = table(&rows);
+        assert_eq!(t.rows.len(), 2);
+        assert_eq!(t.rows[0][3].text, "yes");
+        assert_eq!(t.rows[1][3].text, "no");
+        let s = summary(&rows);
+        assert!(s[0].starts_with("1 of 2 runs"), "{s:?}");
+        assert!(s[1].contains("up"), "{s:?}");
+    }
+}

@@ -1,0 +1,100 @@
+//! `report.ppo_study` (issue 23): did each PPO run's reward rise beyond
+//! noise? Glue only; see [`crate::report::ppo_study`].
+
+use anyhow::Context;
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+
+use crate::kind::{Kind, KindInfo, Slot, StageContext, WithError, defaults_of, parse_with};
+use crate::report::policies::read_curves;
+use crate::report::ppo_study::{StudyRow, row, summary, table};
+use crate::util::io::json::write_json;
+
+/// The `report.ppo_study` kind.
+pub struct ReportPpoStudy;
+
+/// The `with` map (no settings yet).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct With {}
+
+const SLOTS: &[Slot] = &[Slot {
+    name: "runs",
+    required: true,
+    fan_in: true,
+    doc: "train.ppo stages (their curves.csv); the expansion names name the configurations",
+}];
+
+const INFO: KindInfo = KindInfo {
+    name: "report.ppo_study",
+    code_version: 1,
+    summary: "PPO runs: reward gain (last 5 − first 5 steps) ± SE, slope per step, final KL and β",
+    fields: &[],
+    defaults: defaults_of::<With>,
+    slots: SLOTS,
+    outputs: &["study.md", "study.csv", "metrics.json"],
+    metrics: Some("metrics.json"),
+    uses_backend: false,
+    publishes: true,
+};
+
+fn parse(with: &Value) -> Result<With, WithError> {
+    parse_with(with)
+}
+
+fn rows(ctx: &StageContext) -> anyhow::Result<Vec<StudyRow>> {
+    ctx.fan_in("runs")?
+        .into_iter()
+        .map(|(name, dir)| {
+            let c = read_curves(&dir.join("curves.csv"))
+                .with_context(|| format!("input `runs` ({name})"))?;
+            Ok(row(&name, &c))
+        })
+        .collect()
+}
+
+impl Kind for ReportPpoStudy {
+    fn info(&self) -> &'static KindInfo {
+        &INFO
+    }
+    fn check(&self, with: &Value) -> Result<(), WithError> {
+        parse(with).map(|_| ())
+    }
+    fn run(&self, ctx: &StageContext) -> anyhow::Result<()> {
+        parse(&ctx.with)?;
+        let rows = rows(ctx)?;
+        let t = table(&rows);
+        let lines = summary(&rows);
+        let mut md = String::from("# PPO learning-curve study\n\n");
+        for l in &lines {
+            md.push_str(&format!("- {l}\n"));
+            ctx.log(l);
+        }
+        md.push_str(&format!("\n{}\n\n{}", t.caption, t.markdown()));
+        std::fs::write(ctx.out.join("study.md"), md)?;
+        std::fs::write(ctx.out.join("study.csv"), t.csv())?;
+        let runs: Vec<Value> = rows
+            .iter()
+            .map(|r| {
+                json!({
+                    "name": r.name,
+                    "steps": r.steps,
+                    "gain": r.gain.map(|g| g.test.diff),
+                    "gain_se": r.gain.map(|g| g.test.se),
+                    "gain_p": r.gain.map(|g| g.test.p_value),
+                    "learned": r.learned(),
+                    "slope": r.slope.map(|s| s.per_step),
+                    "slope_se": r.slope.map(|s| s.se),
+                    "slope_p": r.slope.map(|s| s.p_value),
+                    "final_kl": r.final_kl,
+                    "final_beta": r.final_beta,
+                })
+            })
+            .collect();
+        write_json(
+            &ctx.out.join("metrics.json"),
+            &json!({"summary": lines, "runs": runs}),
+        )?;
+        Ok(())
+    }
+}
