@@ -31,6 +31,8 @@ pub struct Against {
     pub against: String,
     /// The runs, any order (drawn in x order).
     pub points: Vec<Point>,
+    /// Runs not drawn because they change other keys too.
+    pub left_out: Vec<String>,
 }
 
 /// The whole page.
@@ -101,12 +103,21 @@ pub fn write(dir: &Path, page: &Page) -> Result<PathBuf, FigureError> {
             .iter()
             .map(|p| format!("{} at {}", p.label, p.x))
             .collect();
+        let left = if a.left_out.is_empty() {
+            String::new()
+        } else {
+            format!(
+                " Left out, as they change other keys too: {}.",
+                a.left_out.join(", ")
+            )
+        };
         let _ = writeln!(
             o,
-            "<figure>\n{svg}\n<figcaption>{} against {}: mean ± sd across seeds (a dot alone: one seed). Runs: {}.</figcaption>\n</figure>",
+            "<figure>\n{svg}\n<figcaption>{} against {}, every other key as the pipeline writes it: mean ± sd across seeds (a dot alone: one seed). Runs: {}.{}</figcaption>\n</figure>",
             html_escape(&a.metric),
             html_escape(&a.against),
-            html_escape(&runs.join("; "))
+            html_escape(&runs.join("; ")),
+            html_escape(&left)
         );
     }
     o.push_str("</body>\n</html>\n");
@@ -155,6 +166,7 @@ mod tests {
         let html = std::fs::read_to_string(path).unwrap();
         assert!(html.contains("<svg"), "figure inlined");
         assert!(html.contains("0.5 ± 0.01"));
+        assert!(html.contains("Left out, as they change other keys too: both."));
         assert!(dir.path().join("experiments-figure.png").is_file());
     }
 }

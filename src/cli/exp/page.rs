@@ -10,8 +10,10 @@ use crate::report::experiments::{Against, Page, Point, write as write_page};
 use crate::report::table::{Cell, Table as ReportTable};
 
 /// The figure `--plot METRIC --against KEY` asks for, checked against the
-/// table: the metric and the override must exist, and every run's value of
-/// the override must be a number.
+/// table: the metric and the override must exist, and every plotted run's
+/// value of the override must be a number. A run that also changes another
+/// key from the baseline's value is left out (named in the caption): the
+/// figure shows the metric against one key, the others held as written.
 pub fn figure_of(
     t: &Table,
     plot: Option<&str>,
@@ -23,10 +25,21 @@ pub fn figure_of(
     let metric = t.metric_column(plot)?;
     let key = t.param_column(against)?;
     let mut points = Vec::new();
+    let mut left_out = Vec::new();
+    let base = t.rows.first();
     for r in &t.rows {
         let (Some(s), Some(x)) = (r.metrics.get(&metric), r.params.get(&key)) else {
             continue;
         };
+        let others_held = t
+            .params
+            .iter()
+            .filter(|k| **k != key)
+            .all(|k| base.is_some_and(|b| b.params.get(k) == r.params.get(k)));
+        if !others_held {
+            left_out.push(r.name.clone());
+            continue;
+        }
         let x: f64 = x.parse().map_err(|_| {
             CliError::Usage(format!(
                 "--against {key}: run {} has `{x}`, not a number to plot",
@@ -44,6 +57,7 @@ pub fn figure_of(
         metric,
         against: key,
         points,
+        left_out,
     }))
 }
 
