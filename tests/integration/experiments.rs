@@ -215,11 +215,15 @@ fn show_formats_sort_and_only_changed() {
         .ok();
     env.repro(&["run", "e.yaml", "--set", "params.delta=-0.1"])
         .ok();
+    // Overrides lr with the value the file has: a column that never changes.
+    env.repro(&["run", "e.yaml", "--set", "params.lr=0.1", "--name", "same"])
+        .ok()
+        .out_has("nothing to run");
     let j = env.repro(&["exp", "show", "e.yaml", "--json"]);
     let v: serde_json::Value = serde_json::from_str(&j.ok().stdout).unwrap();
     assert_eq!(v["rows"][0]["name"], "baseline");
     assert_eq!(v["rows"][1]["metrics"]["score:acc"]["n"], 3);
-    let s = env.repro(&["exp", "show", "e.yaml", "--sort", "acc", "--only-changed"]);
+    let s = env.repro(&["exp", "show", "e.yaml", "--sort", "acc", "--desc"]);
     let names: Vec<&str> = s
         .ok()
         .stdout
@@ -227,18 +231,20 @@ fn show_formats_sort_and_only_changed() {
         .skip(1)
         .map(|l| l.split(' ').next().unwrap())
         .collect();
-    assert_eq!(names, ["baseline", "delta=-0.1", "delta=0.1"]);
+    assert_eq!(names, ["baseline", "delta=0.1", "same", "delta=-0.1"]);
+    assert!(s.stdout.lines().next().unwrap().contains("params.lr"));
+    let s = env.repro(&["exp", "show", "e.yaml", "--only-changed"]);
     assert!(
-        !s.stdout.contains("params.lr"),
-        "--only-changed kept a column that never changes:\n{}",
+        !s.ok().stdout.contains("params.lr") && s.stdout.contains("params.delta"),
+        "--only-changed kept a column that never changes, or dropped one that does:\n{}",
         s.stdout
     );
     env.repro(&["exp", "show", "e.yaml", "--md"])
         .ok()
         .out_has("| --- |");
-    env.repro(&["exp", "show", "e.yaml", "--csv"])
-        .ok()
-        .out_has("experiment,params.delta,score:acc,score:acc sd,score:loss,score:loss sd\n");
+    env.repro(&["exp", "show", "e.yaml", "--csv"]).ok().out_has(
+        "experiment,params.delta,params.lr,score:acc,score:acc sd,score:loss,score:loss sd\n",
+    );
     env.repro(&["exp", "show", "e.yaml", "--long", "--csv"])
         .ok()
         .out_has("delta=0.1,score:acc,0.6000,0.01836,3");
