@@ -160,6 +160,7 @@ mod tests {
                         sd: Some(0.02),
                     },
                 ],
+                left_out: vec!["both".into()],
             }),
         };
         let path = write(dir.path(), &page).unwrap();

@@ -110,7 +110,7 @@ pub fn with_overrides(
         };
         edits.push((at, scalar_len(text, at), new));
     }
-    edits.sort_by(|a, b| b.0.cmp(&a.0));
+    edits.sort_by_key(|e| std::cmp::Reverse(e.0));
     let mut out = text.to_string();
     for (at, len, new) in &edits {
         out.replace_range(*at..at + len, new);
