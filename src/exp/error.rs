@@ -61,6 +61,16 @@ pub enum ExpError {
     /// A remote problem while pushing or pulling experiments.
     #[error("{0}")]
     Remote(#[from] crate::remote::RemoteError),
+    /// A figure's x value that is not a number.
+    #[error("--against {key}: run {run} has `{value}`, not a number to plot")]
+    NotNumeric {
+        /// The run.
+        run: String,
+        /// The override key.
+        key: String,
+        /// Its value there.
+        value: String,
+    },
     /// A metric or override the user named is not in the table.
     #[error("no {what} `{name}` (have: {})", if have.is_empty() { "none".to_string() } else { have.join(", ") })]
     NoColumn {
@@ -91,6 +101,7 @@ impl ExpError {
                 | ExpError::BadName { .. }
                 | ExpError::Clash { .. }
                 | ExpError::NoColumn { .. }
+                | ExpError::NotNumeric { .. }
         )
     }
 }

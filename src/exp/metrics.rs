@@ -4,7 +4,7 @@
 
 use std::collections::BTreeMap;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::Value as Json;
 
 use crate::eval::stats::mean_sd;
@@ -101,7 +101,7 @@ pub fn of_lock(lock: &Lockfile, stages: &[String]) -> Columns {
 }
 
 /// One cell: a value, or mean ± sd over `n` seeds.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct Summary {
     /// The value, or the mean across seeds.
     pub mean: f64,

@@ -9,6 +9,7 @@ pub mod compare;
 pub mod error;
 pub mod metrics;
 pub mod name;
+pub mod page;
 pub mod params;
 pub mod remote;
 pub mod store;

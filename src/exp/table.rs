@@ -5,7 +5,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::error::ExpError;
 use super::metrics::{self, Columns, Summary};
@@ -15,7 +15,7 @@ use super::store::{Experiment, Experiments};
 use crate::store::Lockfile;
 
 /// One row: a run and its cells.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Row {
     /// `baseline` or the experiment's name.
     pub name: String,
@@ -32,7 +32,7 @@ pub struct Row {
 }
 
 /// The whole table.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Table {
     /// The pipeline's stem.
     pub pipeline: String,

@@ -27,6 +27,8 @@ pub fn builtin() -> Vec<&'static dyn Kind> {
         &super::report_paper::ReportPaper,
         // The adversary study (issue 12, item 4).
         &super::report_adversary_study::ReportAdversaryStudy,
+        // The experiments page (issue 26).
+        &super::report_experiments::ReportExperiments,
     ]
 }
 

@@ -320,3 +320,36 @@ fn bad_experiment_input_is_refused_with_exit_2() {
         .code(2);
     env.repro(&["exp", "show", "nope.yaml"]).code(2);
 }
+
+#[test]
+fn the_report_experiments_kind_renders_the_page_from_exp_show_json_and_reruns_when_it_changes() {
+    let env = project();
+    env.repro(&["run", "e.yaml", "--set", "params.delta=0.1"])
+        .ok();
+    let table = env.repro(&["exp", "show", "e.yaml", "--json"]);
+    env.write("exps.json", &table.ok().stdout);
+    env.write(
+        "r.yaml",
+        "stages:\n  page:\n    kind: report.experiments\n    with: { table: exps.json, plot: acc, against: delta }\n",
+    );
+    env.repro(&["run", "r.yaml"]).ok().out_has("results: ");
+    let html = env.read("results/r/page/experiments.html");
+    assert!(
+        html.contains("<svg") && html.contains("0.6000 ± 0.01836"),
+        "{html}"
+    );
+    assert!(env.exists("results/r/page/experiments-figure.png"));
+    env.repro(&["run", "r.yaml"]).ok().out_has("nothing to run");
+    // A new experiment, a new table: the page is stale.
+    env.repro(&["run", "e.yaml", "--set", "params.delta=0.2"])
+        .ok();
+    let table = env.repro(&["exp", "show", "e.yaml", "--json"]);
+    env.write("exps.json", &table.ok().stdout);
+    env.repro(&["status", "r.yaml", "--check"]).code(1);
+    env.repro(&["run", "r.yaml"]).ok().out_has("1 ran");
+    env.write(
+        "bad.yaml",
+        "stages:\n  page:\n    kind: report.experiments\n    with: { table: exps.json, plot: nope, against: delta }\n",
+    );
+    env.repro(&["run", "bad.yaml"]).code(1);
+}
