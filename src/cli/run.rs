@@ -97,6 +97,7 @@ pub fn run(
             pipeline: exps.stem().to_string(),
             overrides: p.sets.clone(),
             created,
+            written: crate::exp::params::snapshot(&p.pipeline),
         };
         exps.save(&e, &Lockfile::load(&base_lock_path)?)?;
         let _ = writeln!(

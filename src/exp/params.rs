@@ -33,6 +33,28 @@ pub fn written(pipeline_file: &Path, keys: &[String]) -> BTreeMap<String, String
         .collect()
 }
 
+/// The value at dotted `key` in a JSON tree (the pipeline as an experiment
+/// recorded it), as the table shows it.
+pub fn at(tree: &Json, key: &str) -> Option<String> {
+    let mut v = tree;
+    for part in key.split('.') {
+        v = match v {
+            Json::Object(m) => m.get(part)?,
+            Json::Array(a) => a.get(part.parse::<usize>().ok()?)?,
+            _ => return None,
+        };
+    }
+    Some(show(v))
+}
+
+/// The pipeline file as written (after `extends:`) as JSON, for an
+/// experiment to record; `Null` if it cannot be read.
+pub fn snapshot(pipeline_file: &Path) -> Json {
+    extends::load(pipeline_file)
+        .map(|n| n.to_json())
+        .unwrap_or(Json::Null)
+}
+
 /// An override's value as the table shows it: the YAML text parsed, so
 /// `params.x=1.50` and the file's `1.5` compare equal.
 pub fn normalise(value: &str) -> String {

@@ -28,6 +28,11 @@ pub struct Experiment {
     pub overrides: Vec<String>,
     /// When it was first run, `YYYY-MM-DDTHH:MM:SSZ`.
     pub created: String,
+    /// The pipeline file as written when it last ran (after `extends:`,
+    /// before the overrides), as JSON: the values of the keys it did not
+    /// override, whatever the file says later (`exp apply` edits it).
+    #[serde(default)]
+    pub written: serde_json::Value,
 }
 
 impl Experiment {
@@ -251,6 +256,7 @@ mod tests {
             pipeline: "p".into(),
             overrides: vec!["params.n=5".into()],
             created: created.into(),
+            written: serde_json::Value::Null,
         }
     }
 

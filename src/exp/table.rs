@@ -85,19 +85,29 @@ impl Table {
         let exps = Experiments::of(q.store_root, q.pipeline_file);
         let base_lock = Lockfile::load(&Lockfile::path_for(q.pipeline_file))?;
         let mut rows = vec![row(BASELINE, None, &base_lock, q.stages)];
+        let mut snapshots = vec![serde_json::Value::Null];
         for e in exps.list()? {
             let lock = exps.lock(&e.name)?;
             rows.push(row(&e.name, Some(&e), &lock, q.stages));
+            snapshots.push(e.written);
         }
         let keys: BTreeSet<String> = rows.iter().flat_map(|r| r.params.keys().cloned()).collect();
         let keys: Vec<String> = keys.into_iter().collect();
+        // A key a run did not override has the value the file had when it
+        // ran: the experiment's snapshot, the file as it is now for the baseline.
         let written = params::written(q.pipeline_file, &keys);
-        for r in &mut rows {
+        for (r, snap) in rows.iter_mut().zip(&snapshots) {
             for k in &keys {
-                if !r.params.contains_key(k)
-                    && let Some(v) = written.get(k)
-                {
-                    r.params.insert(k.clone(), v.clone());
+                if r.params.contains_key(k) {
+                    continue;
+                }
+                let v = if snap.is_null() {
+                    written.get(k).cloned()
+                } else {
+                    params::at(snap, k)
+                };
+                if let Some(v) = v {
+                    r.params.insert(k.clone(), v);
                 }
             }
         }

@@ -132,6 +132,33 @@ fn exp_apply_makes_it_the_lock_and_verify_is_ok() {
 }
 
 #[test]
+fn an_experiment_keeps_the_values_it_ran_with_after_the_file_changes() {
+    let env = project();
+    env.repro(&["run", "e.yaml", "--set", "params.lr=0.2", "--name", "null"])
+        .ok();
+    env.repro(&["run", "e.yaml", "--set", "params.delta=0.1"])
+        .ok();
+    env.repro(&["exp", "apply", "e.yaml", "delta=0.1"]).ok();
+    // The file now says delta: 0.1; `null` ran with 0.0 and still says so.
+    let s = env.repro(&["exp", "show", "e.yaml"]);
+    let null = s
+        .ok()
+        .stdout
+        .lines()
+        .find(|l| l.starts_with("null "))
+        .unwrap()
+        .to_string();
+    let cells: Vec<&str> = null.split_whitespace().collect();
+    assert_eq!(cells[..3], ["null", "0.0", "0.2"], "{}", s.stdout);
+    let base = s
+        .stdout
+        .lines()
+        .find(|l| l.starts_with("baseline "))
+        .unwrap();
+    assert!(base.contains("0.6000 ± 0.01836"), "{}", s.stdout);
+}
+
+#[test]
 fn gc_keeps_experiment_objects_until_exp_remove() {
     let env = project();
     env.repro(&["run", "e.yaml", "--set", "params.delta=0.1"])
