@@ -173,6 +173,24 @@ fn gc_keeps_experiment_objects_until_exp_remove() {
     env.repro(&["verify", "e.yaml", "--exp", "delta=0.1"])
         .ok()
         .out_has("verify: ok");
+    // `show` and `export` read the experiment's run, not the baseline's.
+    env.repro(&["show", "e.yaml", "score[seed=1]", "--exp", "delta=0.1"])
+        .ok()
+        .out_has("state:   fresh")
+        .out_has("\"run\": \"sh experiments_score.sh 1 0.1 0.1\"");
+    env.repro(&[
+        "export",
+        "e.yaml",
+        "score[seed=1]",
+        "out",
+        "--exp",
+        "delta=0.1",
+    ])
+    .ok();
+    assert_eq!(
+        env.read("out/m.json"),
+        "{\"acc\": 0.613000, \"loss\": 0.387000}\n"
+    );
     env.repro(&["exp", "remove", "e.yaml", "delta=0.1"]).ok();
     env.repro(&["gc", "e.yaml"]).ok();
     assert!(
