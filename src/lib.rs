@@ -8,6 +8,7 @@ pub mod dag;
 pub mod data;
 pub mod eval;
 pub mod exec;
+pub mod exp;
 pub mod kind;
 pub mod model;
 pub mod remote;

@@ -43,6 +43,19 @@ pub struct PipelineArgs {
     /// Override a param or stage field: `params.x=v`, `stages.S.with.k=v` (value parsed as YAML).
     #[arg(long = "set", value_name = "KEY=VALUE")]
     pub sets: Vec<String>,
+    /// The lockfile to use instead of `<stem>.lock` beside the pipeline (an
+    /// experiment's, when `--exp` names one); never a flag of its own.
+    #[arg(skip)]
+    pub lock: Option<PathBuf>,
+}
+
+/// `--exp NAME`: act on an experiment's run instead of the pipeline's lock.
+#[derive(Debug, Args, Clone, Default)]
+pub struct ExpArg {
+    /// An experiment (`repro exp show PIPELINE` lists them): its overrides
+    /// and its lockfile instead of the pipeline's.
+    #[arg(long = "exp", value_name = "NAME", conflicts_with = "sets")]
+    pub exp: Option<String>,
 }
 
 /// Output format of `repro dag`.
@@ -87,6 +100,9 @@ pub enum Command {
         /// An extra `sbatch` argument for every job (repeatable): `--slurm-opt=--account=x`.
         #[arg(long = "slurm-opt", value_name = "ARG", allow_hyphen_values = true)]
         slurm_opt: Vec<String>,
+        /// With --set: the experiment's name (default: from the overrides, `rm.with.epochs=20`).
+        #[arg(long, value_name = "NAME", requires = "sets")]
+        name: Option<String>,
     },
     /// Runs one stage inside a Slurm job (internal: `repro run --executor slurm` submits it).
     #[command(name = "__exec-stage", hide = true)]
@@ -99,6 +115,9 @@ pub enum Command {
         /// Pipeline and overrides.
         #[command(flatten)]
         p: PipelineArgs,
+        /// Experiment.
+        #[command(flatten)]
+        exp: ExpArg,
         /// Print JSON.
         #[arg(long)]
         json: bool,
@@ -120,6 +139,9 @@ pub enum Command {
         /// Pipeline and overrides.
         #[command(flatten)]
         p: PipelineArgs,
+        /// Experiment.
+        #[command(flatten)]
+        exp: ExpArg,
         /// The stage (expanded name for matrix stages).
         stage: String,
     },
@@ -128,6 +150,9 @@ pub enum Command {
         /// Pipeline and overrides.
         #[command(flatten)]
         p: PipelineArgs,
+        /// Experiment.
+        #[command(flatten)]
+        exp: ExpArg,
         /// Re-execute a stage in scratch and compare its output bytes.
         #[arg(long = "rerun", value_name = "STAGE")]
         rerun: Vec<String>,
@@ -177,6 +202,9 @@ pub enum Command {
         /// Pipeline and overrides.
         #[command(flatten)]
         p: PipelineArgs,
+        /// Experiment.
+        #[command(flatten)]
+        exp: ExpArg,
         /// The stage (expanded name for matrix stages).
         stage: String,
         /// `[OUTPUT] DIR`: one output (default: all) and the directory to write.
@@ -197,6 +225,12 @@ pub enum Command {
         /// Print what would be removed.
         #[arg(long)]
         dry_run: bool,
+    },
+    /// Experiments: runs with `--set`, kept in the store beside the pipeline's lock.
+    Exp {
+        /// The experiment command.
+        #[command(subcommand)]
+        cmd: crate::cli::exp::ExpCommand,
     },
     /// Every stage kind with its `with` schema, inputs and outputs.
     Kinds,

@@ -160,7 +160,10 @@ impl Ctx {
             Store::open_existing(&dir)
         };
         Ok(Ctx {
-            lock_path: Lockfile::path_for(&p.pipeline),
+            lock_path: p
+                .lock
+                .clone()
+                .unwrap_or_else(|| Lockfile::path_for(&p.pipeline)),
             pipeline,
             store,
             backend: backend.unwrap_or_default(),

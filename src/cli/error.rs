@@ -38,6 +38,9 @@ pub enum CliError {
     /// Interrupted (exit 130).
     #[error("interrupted")]
     Interrupted,
+    /// An experiment problem (exit 2 for an unknown or bad name, else 1).
+    #[error("{0}")]
+    Exp(#[from] crate::exp::ExpError),
     /// A `repro model` command failed (exit 2 for bad input, else 1).
     #[error("{0}")]
     Model(#[from] crate::model::cli::ModelError),
@@ -64,6 +67,9 @@ impl CliError {
             CliError::Store(_) | CliError::Plan(_) | CliError::Failed(_) | CliError::Remote(_) => 1,
             CliError::Interrupted => 130,
             CliError::Model(crate::model::cli::ModelError::Usage(_)) => 2,
+            CliError::Exp(e) if e.is_usage() => 2,
+            CliError::Exp(crate::exp::ExpError::Store(StoreError::Busy { .. })) => 3,
+            CliError::Exp(_) => 1,
             CliError::Model(_) => 1,
         }
     }

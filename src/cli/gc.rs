@@ -1,4 +1,5 @@
-//! `repro gc`: drop records and objects that no given lockfile reaches.
+//! `repro gc`: drop records and objects that no given lockfile and no
+//! experiment in the store reaches.
 
 use std::collections::HashSet;
 use std::io::Write;
@@ -57,10 +58,12 @@ pub fn gc(store: Option<&Path>, pipelines: &[PathBuf], dry_run: bool) -> Result<
     }
     let store = Store::open(&dir)?;
     let _lock = StoreLock::exclusive(store.root(), Wait::Yes)?;
+    // Experiments keep what they reach until `repro exp remove`.
+    let exp_locks = crate::exp::store::all_locks(store.root())?;
     let mut keep_keys = HashSet::new();
     let mut keep_objects = HashSet::new();
     let mut keep_logs = HashSet::new();
-    for l in &locks {
+    for l in locks.iter().chain(&exp_locks) {
         let lock = Lockfile::load(l)?;
         for entry in lock.stages.values() {
             keep_keys.insert(entry.key.clone());
@@ -98,7 +101,10 @@ pub fn gc(store: Option<&Path>, pipelines: &[PathBuf], dry_run: bool) -> Result<
         }
     }
     let logs = prune_logs(&store, &keep_logs, dry_run)?;
-    let names: Vec<String> = locks.iter().map(|l| l.display().to_string()).collect();
+    let mut names: Vec<String> = locks.iter().map(|l| l.display().to_string()).collect();
+    if !exp_locks.is_empty() {
+        names.push(format!("{} experiment(s)", exp_locks.len()));
+    }
     let _ = writeln!(
         out,
         "gc: kept what {} reach; {verb} {records} record(s), {objects} object(s), {bytes} bytes, {logs} log(s)",

@@ -8,6 +8,7 @@ pub mod error;
 mod dag_cmd;
 mod diff;
 mod executor;
+pub mod exp;
 mod export;
 mod gc;
 mod holders;
@@ -79,7 +80,8 @@ fn command_uses_store(c: &Command) -> bool {
         | Command::Push { .. }
         | Command::Pull { .. }
         | Command::Export { .. }
-        | Command::Gc { .. } => true,
+        | Command::Gc { .. }
+        | Command::Exp { .. } => true,
         Command::Diff { .. }
         | Command::Kinds
         | Command::Model { .. }
@@ -104,6 +106,7 @@ fn dispatch(cli: Cli) -> Result<(), CliError> {
             no_wait,
             executor,
             slurm_opt,
+            name,
         } => run::run(
             &p,
             store,
@@ -118,21 +121,34 @@ fn dispatch(cli: Cli) -> Result<(), CliError> {
                 flag: executor,
                 slurm_opts: slurm_opt,
             },
+            name.as_deref(),
         ),
         Command::ExecStage { job_file } => {
             std::process::exit(crate::exec::slurm::inside::exec_stage(&job_file))
         }
-        Command::Status { p, json, check } => status::status(&p, store, backend, json, check),
+        Command::Status {
+            p,
+            exp,
+            json,
+            check,
+        } => {
+            let p = exp::with_exp(p, &exp, store)?;
+            status::status(&p, store, backend, json, check)
+        }
         Command::Dag { p, format } => dag_cmd::dag(&p, store, format),
-        Command::Show { p, stage } => show::show(&p, store, backend, &stage),
+        Command::Show { p, exp, stage } => {
+            let p = exp::with_exp(p, &exp, store)?;
+            show::show(&p, store, backend, &stage)
+        }
         Command::Verify {
             p,
+            exp,
             rerun,
             rtol,
             repair,
             remote,
         } => verify::verify(
-            &p,
+            &exp::with_exp(p, &exp, store)?,
             store,
             backend,
             &verify::VerifyOptions {
@@ -154,9 +170,18 @@ fn dispatch(cli: Cli) -> Result<(), CliError> {
             remote,
             jobs,
         } => pull::pull(&p, store, &targets, remote.as_deref(), jobs as usize),
-        Command::Export { p, stage, rest } => export::export(&p, store, backend, &stage, &rest),
+        Command::Export {
+            p,
+            exp,
+            stage,
+            rest,
+        } => {
+            let p = exp::with_exp(p, &exp, store)?;
+            export::export(&p, store, backend, &stage, &rest)
+        }
         Command::Diff { a, b } => diff::diff(&a, &b),
         Command::Gc { pipelines, dry_run } => gc::gc(store, &pipelines, dry_run),
+        Command::Exp { cmd } => cmd.run(store),
         Command::Kinds => kinds::kinds(),
         Command::Model { cmd } => {
             crate::model::cli::run(cmd, backend.unwrap_or_default()).map_err(CliError::from)

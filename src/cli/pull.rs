@@ -7,6 +7,8 @@ use super::args::PipelineArgs;
 use super::context::Ctx;
 use super::error::CliError;
 use super::transfer::{locked_stages, remote_url};
+use crate::exp::Experiments;
+use crate::exp::remote::Pulled;
 use crate::remote::progress::human_bytes;
 use crate::remote::{self, Remote};
 use crate::store::flock::{StoreLock, Wait};
@@ -31,6 +33,9 @@ pub fn pull(
     let mut out = stdout.lock();
     let lock_name = ctx.lock_path.display().to_string();
     let s = remote::pull(&r, &ctx.store, &lock, &lock_name, &stages, jobs, &mut out)?;
+    // The experiments the remote holds for this pipeline.
+    let exps = Experiments::of(ctx.store.root(), &p.pipeline);
+    let pulled = crate::exp::remote::pull_all(&r, &ctx.store, &exps, jobs, &mut out)?;
     let _ = writeln!(
         out,
         "pulled {} of {} stage(s) from {url} ({} already here): {} object(s), {}, all rehashed, in {:.1}s",
@@ -41,5 +46,15 @@ pub fn pull(
         human_bytes(s.bytes),
         s.seconds
     );
+    for e in pulled {
+        let _ = match e {
+            Pulled::New(n) => writeln!(out, "pulled experiment {n}"),
+            Pulled::Same(n) => writeln!(out, "experiment {n}: already here"),
+            Pulled::KeptLocal(n) => writeln!(
+                out,
+                "experiment {n}: a different one of that name is here; kept it (`repro exp remove` it to take the remote's)"
+            ),
+        };
+    }
     Ok(())
 }

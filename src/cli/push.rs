@@ -7,6 +7,7 @@ use super::args::PipelineArgs;
 use super::context::Ctx;
 use super::error::CliError;
 use super::transfer::{locked_stages, remote_url};
+use crate::exp::Experiments;
 use crate::remote::progress::human_bytes;
 use crate::remote::{self, Remote};
 
@@ -26,6 +27,9 @@ pub fn push(
     let mut out = stdout.lock();
     let lock_name = ctx.lock_path.display().to_string();
     let s = remote::push(&r, &ctx.store, &lock, &lock_name, &stages, jobs, &mut out)?;
+    // The pipeline's experiments go with it (all of them, whatever TARGETs say).
+    let exps = Experiments::of(ctx.store.root(), &p.pipeline);
+    let pushed = crate::exp::remote::push_all(&r, &ctx.store, &exps, jobs, &mut out)?;
     let _ = writeln!(
         out,
         "pushed {} stage(s) to {url}: {} object(s) ({}), {} uploaded ({}), {} already there; {} record(s) uploaded; {} in {:.1}s",
@@ -39,5 +43,13 @@ pub fn push(
         s.index,
         s.seconds
     );
+    if !pushed.is_empty() {
+        let _ = writeln!(
+            out,
+            "pushed {} experiment(s): {}",
+            pushed.len(),
+            pushed.join(", ")
+        );
+    }
     Ok(())
 }

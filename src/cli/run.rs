@@ -1,4 +1,6 @@
-//! `repro run`.
+//! `repro run`. A run with `--set` is an experiment (issue 26): it starts
+//! from the pipeline's lockfile, writes its own (`crate::exp`) and leaves
+//! `<stem>.lock` as it was.
 
 use std::io::Write;
 use std::path::Path;
@@ -7,10 +9,13 @@ use std::sync::Arc;
 use super::args::PipelineArgs;
 use super::context::Ctx;
 use super::error::CliError;
+use super::exp::experiment_name;
 use crate::backend::Backend;
 use crate::dag::plan;
 use crate::exec::bars::{Bars, BarsOut};
 use crate::exec::{self, RunOptions, RunSettings};
+use crate::exp::store::EXP_SCHEMA;
+use crate::exp::{Experiment, Experiments};
 use crate::store::Lockfile;
 use crate::store::flock::{StoreLock, Wait};
 
@@ -27,8 +32,19 @@ pub fn run(
     dry_run: bool,
     no_wait: bool,
     choice: &super::executor::Choice,
+    name: Option<&str>,
 ) -> Result<(), CliError> {
-    let ctx = Ctx::load(p, store, backend, !dry_run)?;
+    let mut ctx = Ctx::load(p, store, backend, !dry_run)?;
+    let base_lock_path = ctx.lock_path.clone();
+    // An experiment runs into its own lockfile, started from the pipeline's.
+    let exp = if p.sets.is_empty() {
+        None
+    } else {
+        let exps = Experiments::of(ctx.store.root(), &p.pipeline);
+        let n = experiment_name(&exps, name, &p.sets)?;
+        ctx.lock_path = exps.lock_path(&n);
+        Some((exps, n))
+    };
     let n = ctx.pipeline.stages.len();
     let selected = if targets.is_empty() {
         vec![true; n]
@@ -39,7 +55,11 @@ pub fn run(
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
     if dry_run {
-        let lock = Lockfile::load(&ctx.lock_path)?;
+        let lock = if ctx.lock_path.is_file() {
+            Lockfile::load(&ctx.lock_path)?
+        } else {
+            Lockfile::load(&base_lock_path)?
+        };
         let evals = plan::plan(
             &ctx.pipeline,
             &lock,
@@ -66,6 +86,27 @@ pub fn run(
         return Ok(());
     }
     let _lock = StoreLock::exclusive(ctx.store.root(), if no_wait { Wait::No } else { Wait::Yes })?;
+    if let Some((exps, n)) = &exp {
+        let created = exps
+            .get(n)
+            .map(|e| e.created)
+            .unwrap_or_else(|_| crate::util::time::iso8601(crate::util::time::now_unix()));
+        let e = Experiment {
+            schema: EXP_SCHEMA,
+            name: n.clone(),
+            pipeline: exps.stem().to_string(),
+            overrides: p.sets.clone(),
+            created,
+            written: crate::exp::params::snapshot(&p.pipeline),
+        };
+        exps.save(&e, &Lockfile::load(&base_lock_path)?)?;
+        let _ = writeln!(
+            out,
+            "experiment {n}: {} stays as it is; this run's lockfile is {}",
+            base_lock_path.display(),
+            ctx.lock_path.display()
+        );
+    }
     let runner = choice.prepare(&ctx.pipeline, &ctx.store)?;
     let cancel = exec::signals::install();
     let mut settings = RunSettings::new(
@@ -104,13 +145,12 @@ pub fn run(
     ctx.store.clean_tmp()?;
     let lock = Lockfile::load(&ctx.lock_path)?;
     let done: Vec<String> = summary.ran.iter().chain(&summary.fresh).cloned().collect();
-    for dir in exec::publish::publish(
-        &ctx.pipeline,
-        &done,
-        &lock,
-        &ctx.store,
-        Path::new("results"),
-    )? {
+    // An experiment's report outputs go beside, never over, the pipeline's.
+    let results = match &exp {
+        Some((_, n)) => Path::new("results").join("experiments").join(n),
+        None => Path::new("results").to_path_buf(),
+    };
+    for dir in exec::publish::publish(&ctx.pipeline, &done, &lock, &ctx.store, &results)? {
         let _ = writeln!(out, "results: {}", dir.display());
     }
     let total = selected.iter().filter(|s| **s).count();
@@ -124,6 +164,13 @@ pub fn run(
             summary.fresh.len(),
             summary.failed.len(),
             summary.not_run.len()
+        );
+    }
+    if let Some((_, n)) = &exp {
+        let file = p.pipeline.display();
+        let _ = writeln!(
+            out,
+            "experiment {n}: compare with `repro exp show {file}`, adopt with `repro exp apply {file} {n}`"
         );
     }
     if summary.interrupted {

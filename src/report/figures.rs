@@ -114,6 +114,9 @@ pub struct SweepPanel {
     pub points: Vec<SweepPoint>,
     /// The paper's `(λ, value)`, drawn as red crosses.
     pub paper: Vec<(f64, f64)>,
+    /// The x axis's name (`None`: `λ_adv`); an experiments page plots
+    /// against an override.
+    pub x_desc: Option<String>,
 }
 
 /// One panel of lines against a shared x (the epoch), with an optional
@@ -518,7 +521,7 @@ fn sweep_panel<DB: DrawingBackend>(
                 .flat_map(|q| [q.mean - sd(q), q.mean + sd(q)])
                 .chain(paper.iter().map(|q| q.1)),
         ),
-        x_desc: Some("λ_adv"),
+        x_desc: Some(p.x_desc.as_deref().unwrap_or("λ_adv")),
         y_desc: None,
         y_ticks: true,
         title: Some(p.title.clone()),
@@ -892,21 +895,25 @@ mod tests {
                 title: "KS".into(),
                 points: vec![pt(0.0, 0.4, Some(0.05)), pt(0.2, 0.1, Some(0.02))],
                 paper: vec![(0.0, 0.43), (0.2, 0.10)],
+                x_desc: None,
             },
             SweepPanel {
                 title: "W1".into(),
                 points: vec![pt(0.0, 1.0, None), pt(0.2, 1.0, None)],
                 paper: vec![],
+                x_desc: None,
             },
             SweepPanel {
                 title: "MI".into(),
                 points: vec![pt(0.0, f64::NAN, Some(f64::NAN))],
                 paper: vec![(0.0, 0.2282)],
+                x_desc: None,
             },
             SweepPanel {
                 title: "BT accuracy".into(),
                 points: vec![],
                 paper: vec![],
+                x_desc: None,
             },
         ]);
         let svg = fig.write(dir.path(), "s").unwrap();

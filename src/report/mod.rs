@@ -3,6 +3,7 @@
 //! with the paper's own numbers.
 
 pub mod adversary_study;
+pub mod experiments;
 pub mod figures;
 pub mod html;
 pub mod html_split;

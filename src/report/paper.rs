@@ -249,6 +249,7 @@ fn sweep_panel(
         title: title.into(),
         points,
         paper,
+        x_desc: None,
     }
 }
 

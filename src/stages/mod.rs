@@ -18,6 +18,7 @@ pub mod model_hidden_states;
 pub mod model_pretrained;
 pub mod registry;
 pub mod report_adversary_study;
+pub mod report_experiments;
 pub mod report_paper;
 pub mod report_ppo_study;
 pub mod sequences;

@@ -29,6 +29,8 @@ pub fn builtin() -> Vec<&'static dyn Kind> {
         &super::report_adversary_study::ReportAdversaryStudy,
         // The PPO learning-curve study (issue 23).
         &super::report_ppo_study::ReportPpoStudy,
+        // The experiments page (issue 26).
+        &super::report_experiments::ReportExperiments,
     ]
 }
 

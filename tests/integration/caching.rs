@@ -61,9 +61,14 @@ fn one_set_reruns_exactly_the_affected_stages() {
         .out_has("running make (params changed: run)")
         .out_has("summary: 2 ran, 1 fresh");
     assert_eq!(r.ran(), ["make", "count"]);
-    assert_eq!(env.output("p.lock", "count", "count.txt").trim(), "5");
-    assert_eq!(env.lock("p.lock")["stages"]["count"]["metrics"]["count"], 5);
+    // An experiment (issue 26): its own lockfile, the pipeline's untouched.
+    let exp = "store/experiments/p/n=5.lock";
+    assert_eq!(env.output(exp, "count", "count.txt").trim(), "5");
+    assert_eq!(env.lock(exp)["stages"]["count"]["metrics"]["count"], 5);
+    assert_eq!(env.output("p.lock", "count", "count.txt").trim(), "3");
     env.repro(&["status", "p.yaml", "--set", "params.n=5", "--check"])
+        .ok();
+    env.repro(&["status", "p.yaml", "--exp", "n=5", "--check"])
         .ok();
 
     // Going back to a value already in the store is a cache hit.

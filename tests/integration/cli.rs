@@ -84,7 +84,11 @@ fn diff_shows_changed_params_and_metrics() {
     env.repro(&["run", "p.yaml"]).ok();
     std::fs::copy(env.path("p.lock"), env.path("a.lock")).unwrap();
     env.repro(&["run", "p.yaml", "--set", "params.n=6"]).ok();
-    std::fs::copy(env.path("p.lock"), env.path("b.lock")).unwrap();
+    std::fs::copy(
+        env.store().join("experiments/p/n=6.lock"),
+        env.path("b.lock"),
+    )
+    .unwrap();
     let d = env.repro(&["diff", "a.lock", "b.lock"]);
     d.ok()
         .out_has("make:\n")

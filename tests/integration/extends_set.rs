@@ -117,19 +117,29 @@ fn set_overrides_params_and_stage_fields() {
         "stages.a.with.extra=[1, two]",
         "--set",
         "params.opts={a: 5}",
+        "--name",
+        "s1",
     ]);
     r.ok();
     let p: serde_json::Value =
-        serde_json::from_str(&env.output("base.lock", "a", "p.json")).unwrap();
+        serde_json::from_str(&env.output("store/experiments/base/s1.lock", "a", "p.json")).unwrap();
     assert_eq!(
         p,
         serde_json::json!({"opts": {"a": 5}, "l": [1, 2, 3], "n": 7, "extra": [1, "two"]})
     );
     // A string that looks like a number stays a string when quoted.
-    env.repro(&["run", "base.yaml", "a", "--set", "params.n='7'"])
-        .ok();
+    env.repro(&[
+        "run",
+        "base.yaml",
+        "a",
+        "--set",
+        "params.n='7'",
+        "--name",
+        "s2",
+    ])
+    .ok();
     let p: serde_json::Value =
-        serde_json::from_str(&env.output("base.lock", "a", "p.json")).unwrap();
+        serde_json::from_str(&env.output("store/experiments/base/s2.lock", "a", "p.json")).unwrap();
     assert_eq!(p["n"], "7");
 }
 

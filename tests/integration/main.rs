@@ -10,6 +10,7 @@ mod concurrency;
 mod crash;
 mod data_real;
 mod evals;
+mod experiments;
 mod extends_set;
 mod failures;
 mod ground_truth_minilm;
