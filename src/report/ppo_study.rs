@@ -7,6 +7,12 @@
 //!   every step, with its SE and the t-test of n − 2 degrees of freedom
 //!   (uses every step, so it sees a steady rise the windows miss);
 //!
+//! - the slope of the per-step *difference* to the first run (fan-in
+//!   inputs come in name order; the study's centre is `ppo_center`): the runs share their seeds (`seed_name`), so
+//!   every step draws the same prompts in every run, and the prompt draw —
+//!   which moves a step's mean score far more than training does — cancels
+//!   in the difference;
+//!
 //! beside the final KL (nats per sequence), the final β and the response
 //! length. Wall time per run is not a stage output (reruns must stay
 //! byte-identical); the run log's `ok <stage> <seconds>` lines give it.
@@ -37,6 +43,10 @@ pub struct StudyRow {
     pub gain: Option<RewardGain>,
     /// Least-squares slope of the score on the step; `None` under 3 steps.
     pub slope: Option<Slope>,
+    /// Least-squares slope of the per-step score minus the first run's
+    /// (same steps, same prompts); `None` for the first run itself or
+    /// when the step counts differ.
+    pub paired: Option<Slope>,
     /// KL of the last step, nats per sequence.
     pub final_kl: Option<f64>,
     /// β of the last step.
@@ -101,12 +111,42 @@ pub fn row(name: &str, c: &Curves) -> StudyRow {
         steps: score.map_or(0, Vec::len),
         gain: reward_gain(c),
         slope: score.and_then(|s| ols_slope(s)),
+        paired: None,
         final_kl: last(CURVE_PANELS[1].1),
         final_beta: last(CURVE_PANELS[2].1),
         mean_len: len
             .filter(|v| !v.is_empty())
             .map(|v| v.iter().sum::<f64>() / v.len() as f64),
     }
+}
+
+/// The study's rows, in order; each run after the first also gets the
+/// slope of its per-step difference to the first.
+pub fn rows(runs: &[(String, Curves)]) -> Vec<StudyRow> {
+    let score = |c: &Curves| column(c, CURVE_PANELS[0].1).cloned();
+    let centre = runs.first().and_then(|(_, c)| score(c));
+    runs.iter()
+        .enumerate()
+        .map(|(i, (name, c))| {
+            let mut r = row(name, c);
+            if i > 0 {
+                r.paired = match (score(c), &centre) {
+                    (Some(s), Some(c0)) if s.len() == c0.len() => {
+                        let d: Vec<f64> = s.iter().zip(c0).map(|(a, b)| a - b).collect();
+                        ols_slope(&d)
+                    }
+                    _ => None,
+                };
+            }
+            r
+        })
+        .collect()
+}
+
+fn slope_text(s: Option<Slope>) -> String {
+    s.map_or("—".into(), |s| {
+        format!("{:+.4} ± {:.4}, p {:.3}", s.per_step, s.se, s.p_value)
+    })
 }
 
 fn opt(v: Option<f64>, digits: usize) -> String {
@@ -121,6 +161,7 @@ pub fn table(rows: &[StudyRow]) -> Table {
         "reward gain ± SE (last 5 − first 5)",
         "learned?",
         "slope per step ± SE, p",
+        "slope of the difference to the first run ± SE, p",
         "first 5 → last 5 mean score",
         "final KL",
         "final β",
@@ -136,15 +177,13 @@ pub fn table(rows: &[StudyRow]) -> Table {
                 ),
                 None => ("— (too few steps)".into(), "—".into()),
             };
-            let slope = r.slope.map_or("—".into(), |s| {
-                format!("{:+.4} ± {:.4}, p {:.3}", s.per_step, s.se, s.p_value)
-            });
             vec![
                 Cell::text(&r.name),
                 Cell::text(r.steps.to_string()),
                 Cell::text(gain),
                 Cell::text(if r.learned() { "yes" } else { "no" }),
-                Cell::text(slope),
+                Cell::text(slope_text(r.slope)),
+                Cell::text(slope_text(r.paired)),
                 Cell::text(means),
                 Cell::text(opt(r.final_kl, 3)),
                 Cell::text(opt(r.final_beta, 4)),
@@ -154,7 +193,7 @@ pub fn table(rows: &[StudyRow]) -> Table {
         .collect();
     Table {
         stem: "study".into(),
-        caption: "PPO learning-curve study: each run's mean RM score per step (raw scores, before any score scaling). Reward gain: mean of the last 5 steps − the first 5 ± Welch SE (p, df); learned = positive gain with p < 0.05, Table 1's rule. Slope: least-squares slope of the per-step mean score on the step, ± SE, two-sided t-test with steps − 2 df. KL in nats per sequence at the last step.".into(),
+        caption: "PPO learning-curve study: each run's mean RM score per step (raw scores, before any score scaling). Reward gain: mean of the last 5 steps − the first 5 ± Welch SE (p, df); learned = positive gain with p < 0.05, Table 1's rule. Slope: least-squares slope of the per-step mean score on the step, ± SE, two-sided t-test with steps − 2 df; of the difference to the first run: the same on the per-step score minus the first run's (the runs share their seeds, so each step draws the same prompts and the prompt draw cancels). KL in nats per sequence at the last step.".into(),
         header: header.iter().map(|h| h.to_string()).collect(),
         rows: body,
     }
@@ -226,7 +265,17 @@ mod tests {
         let flat: Vec<f64> = (0..20)
             .map(|i| if i % 2 == 0 { -0.5 } else { -0.9 })
             .collect();
-        let rows = [row("up", &curves(&rising)), row("flat", &curves(&flat))];
+        let rows = rows(&[
+            ("flat".to_string(), curves(&flat)),
+            ("up".to_string(), curves(&rising)),
+        ]);
+        let rows = [rows[1].clone(), rows[0].clone()];
+        assert!(rows[1].paired.is_none(), "the first run has no difference");
+        let p = rows[0].paired.expect("same steps");
+        assert!(
+            (p.per_step - 0.05).abs() < 0.01 && p.p_value < 0.001,
+            "{p:?}"
+        );
         assert!(rows[0].learned(), "{:?}", rows[0]);
         assert!(!rows[1].learned(), "{:?}", rows[1]);
         assert_eq!(rows[0].final_kl, Some(0.5));

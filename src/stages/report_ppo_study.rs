@@ -7,7 +7,7 @@ use serde_json::{Value, json};
 
 use crate::kind::{Kind, KindInfo, Slot, StageContext, WithError, defaults_of, parse_with};
 use crate::report::policies::read_curves;
-use crate::report::ppo_study::{StudyRow, row, summary, table};
+use crate::report::ppo_study::{StudyRow, rows, summary, table};
 use crate::util::io::json::write_json;
 
 /// The `report.ppo_study` kind.
@@ -22,7 +22,7 @@ const SLOTS: &[Slot] = &[Slot {
     name: "runs",
     required: true,
     fan_in: true,
-    doc: "train.ppo stages (their curves.csv); the expansion names name the configurations",
+    doc: "train.ppo stages (their curves.csv) sharing seed_name; the first by name is the centre the others are paired with; the expansion names name the configurations",
 }];
 
 const INFO: KindInfo = KindInfo {
@@ -42,15 +42,17 @@ fn parse(with: &Value) -> Result<With, WithError> {
     parse_with(with)
 }
 
-fn rows(ctx: &StageContext) -> anyhow::Result<Vec<StudyRow>> {
-    ctx.fan_in("runs")?
+fn study_rows(ctx: &StageContext) -> anyhow::Result<Vec<StudyRow>> {
+    let runs = ctx
+        .fan_in("runs")?
         .into_iter()
         .map(|(name, dir)| {
             let c = read_curves(&dir.join("curves.csv"))
                 .with_context(|| format!("input `runs` ({name})"))?;
-            Ok(row(&name, &c))
+            Ok((name, c))
         })
-        .collect()
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    Ok(rows(&runs))
 }
 
 impl Kind for ReportPpoStudy {
@@ -62,7 +64,7 @@ impl Kind for ReportPpoStudy {
     }
     fn run(&self, ctx: &StageContext) -> anyhow::Result<()> {
         parse(&ctx.with)?;
-        let rows = rows(ctx)?;
+        let rows = study_rows(ctx)?;
         let t = table(&rows);
         let lines = summary(&rows);
         let mut md = String::from("# PPO learning-curve study\n\n");
@@ -86,6 +88,9 @@ impl Kind for ReportPpoStudy {
                     "slope": r.slope.map(|s| s.per_step),
                     "slope_se": r.slope.map(|s| s.se),
                     "slope_p": r.slope.map(|s| s.p_value),
+                    "paired_slope": r.paired.map(|s| s.per_step),
+                    "paired_slope_se": r.paired.map(|s| s.se),
+                    "paired_slope_p": r.paired.map(|s| s.p_value),
                     "final_kl": r.final_kl,
                     "final_beta": r.final_beta,
                 })
