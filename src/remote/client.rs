@@ -43,6 +43,10 @@ pub struct Remote {
     url: RemoteUrl,
     store: Arc<dyn ObjectStore>,
     rt: tokio::runtime::Runtime,
+    /// The root of a directory remote: its objects are read by `repro`
+    /// itself, through a descriptor it judged with `fstat` (a FIFO there
+    /// must not hang a pull), not through `object_store`.
+    dir: Option<std::path::PathBuf>,
 }
 
 fn retry_config() -> RetryConfig {
@@ -124,10 +128,15 @@ impl Remote {
                 Arc::new(LocalFileSystem::new_with_prefix(path).map_err(|e| open_err(chain(&e)))?)
             }
         };
+        let dir = match url {
+            RemoteUrl::Dir { path } => Some(path.clone()),
+            _ => None,
+        };
         Ok(Remote {
             url: url.clone(),
             store,
             rt,
+            dir,
         })
     }
 
@@ -222,8 +231,37 @@ impl Remote {
         Ok(size)
     }
 
+    /// For a directory remote, `key` opened without following a final
+    /// link and without blocking, refused unless it is a regular file:
+    /// `Some(None)` when absent; `None` for other remotes.
+    fn open_local(&self, key: &str) -> Result<Option<Option<File>>, RemoteError> {
+        let Some(dir) = &self.dir else {
+            return Ok(None);
+        };
+        let path = key.split('/').fold(dir.clone(), |p, part| p.join(part));
+        match crate::util::hash::open_regular(&path) {
+            Ok(f) => Ok(Some(Some(f))),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Some(None)),
+            Err(e) => Err(RemoteError::Request {
+                remote: self.url.to_string(),
+                op: "GET",
+                key: key.to_string(),
+                message: format!("{}: {e}", path.display()),
+            }),
+        }
+    }
+
     /// Downloads `key` whole, or `None` when absent.
     pub async fn get_bytes(&self, key: &str) -> Result<Option<Bytes>, RemoteError> {
+        if let Some(local) = self.open_local(key)? {
+            let Some(mut f) = local else {
+                return Ok(None);
+            };
+            let mut bytes = Vec::new();
+            f.read_to_end(&mut bytes)
+                .map_err(|e| self.fail_io("GET", key, &e))?;
+            return Ok(Some(Bytes::from(bytes)));
+        }
         let r = match self.store.get(&Key::from(key)).await {
             Ok(r) => r,
             Err(object_store::Error::NotFound { .. }) => return Ok(None),
@@ -235,6 +273,15 @@ impl Remote {
             .map_err(|e| self.fail("GET", key, &e))
     }
 
+    fn fail_io(&self, op: &'static str, key: &str, e: &std::io::Error) -> RemoteError {
+        RemoteError::Request {
+            remote: self.url.to_string(),
+            op,
+            key: key.to_string(),
+            message: e.to_string(),
+        }
+    }
+
     /// Streams `key` into a new file `dest`, hashing on the way; returns
     /// the blake3 digest and size of what arrived, or `None` when absent.
     pub async fn get_to_file(
@@ -242,6 +289,28 @@ impl Remote {
         key: &str,
         dest: &Path,
     ) -> Result<Option<(String, u64)>, RemoteError> {
+        if let Some(local) = self.open_local(key)? {
+            let Some(mut f) = local else {
+                return Ok(None);
+            };
+            let mut out = File::create(dest).at(dest)?;
+            let mut h = blake3::Hasher::new();
+            let mut buf = vec![0u8; 1 << 20];
+            let mut size = 0u64;
+            loop {
+                let n = f
+                    .read(&mut buf)
+                    .map_err(|e| self.fail_io("GET", key, &e))?;
+                if n == 0 {
+                    break;
+                }
+                h.update(&buf[..n]);
+                out.write_all(&buf[..n]).at(dest)?;
+                size = size.saturating_add(n as u64);
+            }
+            out.sync_all().at(dest)?;
+            return Ok(Some((h.finalize().to_hex().to_string(), size)));
+        }
         let r = match self.store.get(&Key::from(key)).await {
             Ok(r) => r,
             Err(object_store::Error::NotFound { .. }) => return Ok(None),
@@ -255,7 +324,7 @@ impl Remote {
             let chunk = chunk.map_err(|e| self.fail("GET", key, &e))?;
             h.update(&chunk);
             out.write_all(&chunk).at(dest)?;
-            size += chunk.len() as u64;
+            size = size.saturating_add(chunk.len() as u64);
         }
         out.sync_all().at(dest)?;
         Ok(Some((h.finalize().to_hex().to_string(), size)))

@@ -131,7 +131,12 @@ impl Record {
                 let m = store
                     .manifest(&e.digest)
                     .map_err(|err| RecordProblem::Disagrees(format!("output `{name}`: {err}")))?;
-                let total: u64 = m.files.values().map(|f| f.size).sum();
+                if let Some(rel) = m.path_leaving() {
+                    return Err(RecordProblem::Disagrees(format!(
+                        "output `{name}`: its manifest's path `{rel}` leaves the output"
+                    )));
+                }
+                let total = m.files.values().fold(0u64, |t, f| t.saturating_add(f.size));
                 if total != e.size {
                     return Err(RecordProblem::Disagrees(format!(
                         "output `{name}`: recorded {} bytes, its manifest lists {total}",
