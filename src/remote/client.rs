@@ -284,11 +284,15 @@ impl Remote {
 
     /// Streams `key` into a new file `dest`, hashing on the way; returns
     /// the blake3 digest and size of what arrived, or `None` when absent.
+    /// With `limit`, stops as soon as more than `limit` bytes arrived (the
+    /// size returned is then over the limit and the digest is of a prefix).
     pub async fn get_to_file(
         &self,
         key: &str,
         dest: &Path,
+        limit: Option<u64>,
     ) -> Result<Option<(String, u64)>, RemoteError> {
+        let limit = limit.unwrap_or(u64::MAX);
         if let Some(local) = self.open_local(key)? {
             let Some(mut f) = local else {
                 return Ok(None);
@@ -298,8 +302,11 @@ impl Remote {
             let mut buf = vec![0u8; 1 << 20];
             let mut size = 0u64;
             loop {
+                // Never more than one byte past the limit.
+                let room = limit.saturating_add(1).saturating_sub(size);
+                let cap = usize::try_from(room).unwrap_or(usize::MAX).min(buf.len());
                 let n = f
-                    .read(&mut buf)
+                    .read(&mut buf[..cap])
                     .map_err(|e| self.fail_io("GET", key, &e))?;
                 if n == 0 {
                     break;
@@ -307,6 +314,9 @@ impl Remote {
                 h.update(&buf[..n]);
                 out.write_all(&buf[..n]).at(dest)?;
                 size = size.saturating_add(n as u64);
+                if size > limit {
+                    break;
+                }
             }
             out.sync_all().at(dest)?;
             return Ok(Some((h.finalize().to_hex().to_string(), size)));
@@ -322,9 +332,14 @@ impl Remote {
         let mut body = r.into_stream();
         while let Some(chunk) = body.next().await {
             let chunk = chunk.map_err(|e| self.fail("GET", key, &e))?;
-            h.update(&chunk);
-            out.write_all(&chunk).at(dest)?;
+            let room = limit.saturating_add(1).saturating_sub(size);
+            let chunk = &chunk[..usize::try_from(room).unwrap_or(usize::MAX).min(chunk.len())];
+            h.update(chunk);
+            out.write_all(chunk).at(dest)?;
             size = size.saturating_add(chunk.len() as u64);
+            if size > limit {
+                break;
+            }
         }
         out.sync_all().at(dest)?;
         Ok(Some((h.finalize().to_hex().to_string(), size)))

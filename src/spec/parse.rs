@@ -349,7 +349,10 @@ mod tests {
         let start = std::time::Instant::now();
         let n = p(&text).unwrap();
         let took = start.elapsed();
-        assert_eq!(n.get("k79999").unwrap().value, Value::Scalar(Scalar::Int(79999)));
+        assert_eq!(
+            n.get("k79999").unwrap().value,
+            Value::Scalar(Scalar::Int(79999))
+        );
         assert!(took < std::time::Duration::from_secs(3), "{took:?}");
         let dup = format!("{text}k5: 1\n");
         let e = p(&dup).unwrap_err();

@@ -407,7 +407,10 @@ mod tests {
         rustix::fs::renameat(&held, "s1", &held, "s1.away").unwrap();
         rustix::fs::symlinkat(&victim, &held, "s1").unwrap();
         let err = sealed.put_output(&s, "d").unwrap_err().to_string();
-        assert!(err.contains("d/s1") && err.contains("symbolic link"), "{err}");
+        assert!(
+            err.contains("d/s1") && err.contains("symbolic link"),
+            "{err}"
+        );
         assert!(s.all_objects().unwrap().is_empty());
         assert_eq!(fs::read(victim.join("f")).unwrap(), b"precious");
     }

@@ -81,7 +81,9 @@ fn stream(
     let mut buf = vec![0u8; usize::try_from(limit).unwrap_or(CHUNK).clamp(1, CHUNK)];
     let mut done = 0u64;
     while done < limit {
-        let want = usize::try_from(limit - done).unwrap_or(CHUNK).min(buf.len());
+        let want = usize::try_from(limit - done)
+            .unwrap_or(CHUNK)
+            .min(buf.len());
         let n = match src.read(&mut buf[..want]) {
             Ok(0) => break,
             Ok(n) => n,
@@ -111,6 +113,9 @@ mod tests {
         assert_eq!((digest, size), (c.digest.clone(), c.size));
         let mode = fs::metadata(&c.path).unwrap().permissions().mode();
         assert_eq!(mode & 0o777, 0o444);
-        assert!(copy_in(&f, &d.path().join("c"), &src).is_err(), "never overwrites");
+        assert!(
+            copy_in(&f, &d.path().join("c"), &src).is_err(),
+            "never overwrites"
+        );
     }
 }

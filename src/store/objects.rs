@@ -360,7 +360,11 @@ mod tests {
         fs::create_dir_all(src.join("sub")).unwrap();
         fs::write(src.join("a.txt"), b"hello").unwrap();
         fs::write(src.join("sub/b.txt"), b"world").unwrap();
-        let e = store.seal(&staging).unwrap().put_output(&store, "src").unwrap();
+        let e = store
+            .seal(&staging)
+            .unwrap()
+            .put_output(&store, "src")
+            .unwrap();
         assert!(e.dir);
         assert_eq!(e.size, 10);
         let out = d.path().join("out");
@@ -379,7 +383,11 @@ mod tests {
             for f in order {
                 fs::write(p.join(f), f.as_bytes()).unwrap();
             }
-            store.seal(&staging).unwrap().put_output(&store, "x").unwrap()
+            store
+                .seal(&staging)
+                .unwrap()
+                .put_output(&store, "x")
+                .unwrap()
         };
         assert_eq!(mk(&["a", "b", "c"]).digest, mk(&["c", "a", "b"]).digest);
     }
@@ -400,7 +408,10 @@ mod tests {
         fs::remove_file(&p).unwrap();
         fs::write(d.path().join("t"), b"payload").unwrap();
         std::os::unix::fs::symlink(d.path().join("t"), &p).unwrap();
-        assert!(store.verify_object(&e.digest).is_err(), "a link is not an object");
+        assert!(
+            store.verify_object(&e.digest).is_err(),
+            "a link is not an object"
+        );
     }
 
     #[test]

@@ -179,7 +179,8 @@ fn a_link_swapped_in_through_a_held_directory_is_refused_not_followed() {
     let at = |fd: &fs::File, from: &str, to: &str| {
         let (from, to) = (CString::new(from).unwrap(), CString::new(to).unwrap());
         use std::os::fd::AsRawFd;
-        let rc = unsafe { libc::renameat(fd.as_raw_fd(), from.as_ptr(), fd.as_raw_fd(), to.as_ptr()) };
+        let rc =
+            unsafe { libc::renameat(fd.as_raw_fd(), from.as_ptr(), fd.as_raw_fd(), to.as_ptr()) };
         assert_eq!(rc, 0, "renameat {from:?}");
     };
     let link = |fd: &fs::File, target: &Path, name: &str| {

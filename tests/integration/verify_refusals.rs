@@ -48,7 +48,9 @@ stages:
         env.write("p.lock", &lock);
         env.repro(&["verify", "p.yaml"])
             .code(1)
-            .out_has(&format!("MALFORMED tree output t: manifest path `{bad}` leaves the output"))
+            .out_has(&format!(
+                "MALFORMED tree output t: manifest path `{bad}` leaves the output"
+            ))
             .out_lacks("verify: ok");
     }
 }
@@ -76,6 +78,8 @@ stages:
     wait_for_file(&env.path("marks/started"));
     run.signal("INT");
     let r = run.wait();
-    r.code(130).out_has("interrupted").out_lacks("verification failed");
+    r.code(130)
+        .out_has("interrupted")
+        .out_lacks("verification failed");
     assert!(!r.stderr.contains("verification failed"), "{}", r.stderr);
 }
