@@ -78,9 +78,10 @@ async fn fetch(
             let dest = staging.join(d);
             let limit = sizes.get(d).copied();
             let got = remote.get_to_file(&object_key(d), &dest, limit).await?;
-            if got.as_ref().is_some_and(|(actual, size)| {
-                actual != d || limit.is_some_and(|l| *size != l)
-            }) {
+            if got
+                .as_ref()
+                .is_some_and(|(actual, size)| actual != d || limit.is_some_and(|l| *size != l))
+            {
                 let _ = std::fs::remove_file(&dest);
             }
             Ok::<_, RemoteError>((d, got))

@@ -28,7 +28,11 @@ fn no_temporaries(env: &Env) {
         .filter(|n| n.contains(".tmp"))
         .collect();
     assert!(beside.is_empty(), "left beside the pipeline: {beside:?}");
-    let records: Vec<String> = env.records().into_iter().filter(|n| n.contains(".tmp")).collect();
+    let records: Vec<String> = env
+        .records()
+        .into_iter()
+        .filter(|n| n.contains(".tmp"))
+        .collect();
     assert!(records.is_empty(), "left in records/: {records:?}");
     assert!(
         list(&env.store().join("tmp")).is_empty(),

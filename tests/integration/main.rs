@@ -27,6 +27,7 @@ mod ppo;
 mod readme;
 mod readonly_inputs;
 mod remote;
+mod remote_sizes;
 mod repair;
 mod report_paper;
 mod run_quoting;
