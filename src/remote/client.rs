@@ -159,8 +159,34 @@ impl Remote {
         }
     }
 
+    /// For a directory remote, refuses `key` when it or any directory on its
+    /// way is a symbolic link: a push never follows a link out of the remote.
+    fn refuse_links(&self, op: &'static str, key: &str) -> Result<(), RemoteError> {
+        let Some(dir) = &self.dir else {
+            return Ok(());
+        };
+        let mut p = dir.clone();
+        for part in key.split('/') {
+            p.push(part);
+            if std::fs::symlink_metadata(&p).is_ok_and(|m| m.file_type().is_symlink()) {
+                return Err(RemoteError::Request {
+                    remote: self.url.to_string(),
+                    op,
+                    key: key.to_string(),
+                    message: format!(
+                        "{} is a symbolic link inside the directory remote; links there are \
+                         never followed (remove it)",
+                        p.display()
+                    ),
+                });
+            }
+        }
+        Ok(())
+    }
+
     /// The size of the object at `key`, or `None` when absent.
     pub async fn head(&self, key: &str) -> Result<Option<u64>, RemoteError> {
+        self.refuse_links("HEAD", key)?;
         match self.store.head(&Key::from(key)).await {
             Ok(meta) => Ok(Some(meta.size)),
             Err(object_store::Error::NotFound { .. }) => Ok(None),
@@ -170,6 +196,7 @@ impl Remote {
 
     /// Uploads bytes to `key` (a plain PUT: atomic on every backend).
     pub async fn put(&self, key: &str, bytes: Bytes) -> Result<(), RemoteError> {
+        self.refuse_links("PUT", key)?;
         self.store
             .put(&Key::from(key), PutPayload::from(bytes))
             .await
@@ -185,6 +212,7 @@ impl Remote {
         file: &Path,
         digest: &str,
     ) -> Result<u64, RemoteError> {
+        self.refuse_links("PUT", key)?;
         let size = std::fs::metadata(file).at(file)?.len();
         let corrupt = |actual: String| {
             RemoteError::Store(StoreError::Corrupt {

@@ -1,6 +1,6 @@
 //! A full disk, simulated through the `test-hooks` failpoints (issue 25,
 //! item 6): the run fails saying so, and no temporary file is left beside
-//! the pipeline or in the store.
+//! the pipeline or in the store. Built only with the `test-hooks` feature.
 
 use std::fs;
 
@@ -41,7 +41,6 @@ fn no_temporaries(env: &Env) {
     );
 }
 
-#[cfg(feature = "test-hooks")]
 #[test]
 fn a_full_disk_while_storing_outputs_fails_the_stage_and_leaves_no_temporaries() {
     let (env, hooks) = project();
@@ -54,7 +53,6 @@ fn a_full_disk_while_storing_outputs_fails_the_stage_and_leaves_no_temporaries()
     assert!(env.objects().is_empty(), "{:?}", env.objects());
 }
 
-#[cfg(feature = "test-hooks")]
 #[test]
 fn a_full_disk_while_writing_records_and_the_lockfile_leaves_no_temporaries() {
     let (env, hooks) = project();

@@ -13,6 +13,7 @@ mod evals;
 mod extends_set;
 mod failures;
 mod fifo_readers;
+#[cfg(feature = "test-hooks")]
 mod full_disk;
 mod ground_truth_minilm;
 mod layering;
@@ -27,6 +28,7 @@ mod ppo;
 mod readme;
 mod readonly_inputs;
 mod remote;
+mod remote_links;
 mod remote_sizes;
 mod repair;
 mod report_paper;

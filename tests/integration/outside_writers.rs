@@ -6,7 +6,6 @@
 //! deterministic: `repro` pauses right after it sealed `$OUT`.
 
 use std::collections::BTreeMap;
-use std::ffi::CString;
 use std::fs;
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::{PermissionsExt, symlink};
@@ -166,6 +165,7 @@ fn a_link_swapped_in_by_path_while_outputs_are_stored_moves_nothing() {
 #[cfg(feature = "test-hooks")]
 #[test]
 fn a_link_swapped_in_through_a_held_directory_is_refused_not_followed() {
+    use std::ffi::CString;
     let (env, hooks) = project(MANY);
     let victim = victims(&env);
     let before = snapshot(&victim);
