@@ -3,6 +3,7 @@
 
 mod common;
 
+mod big_yaml;
 mod bounds;
 mod caching;
 mod cli;
