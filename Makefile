@@ -21,7 +21,7 @@ build:
 
 ## The README's test command: unit + integration tests sharing the release build.
 test:
-	$(CARGO) test --release
+	$(CARGO) test --release --features test-hooks
 
 ## The main job: the reward-model half of the paper at CPU scale (pipelines/paper-cpu.yaml).
 run: build models

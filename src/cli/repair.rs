@@ -57,7 +57,7 @@ pub fn repair(
         for (d, stages) in bad {
             let dest = staging.join(d);
             let who = stages.iter().cloned().collect::<Vec<_>>().join(", ");
-            match r.block_on(r.get_to_file(&object_key(d), &dest))? {
+            match r.block_on(r.get_to_file(&object_key(d), &dest, None))? {
                 Some((actual, _)) if actual == *d => {
                     ctx.store.put_file(&dest)?;
                     fixed += usize::from(ctx.store.verify_object(d).is_ok());

@@ -112,11 +112,20 @@ pub fn verify(
         if let Some(r) = Record::load(&ctx.store, &entry.key)? {
             // A missing manifest hides its files: it is reported itself.
             let mut reached = Vec::new();
-            for e in r.outputs.values() {
+            for (o, e) in &r.outputs {
                 reached.push(e.digest.clone());
                 if e.dir
                     && let Ok(m) = ctx.store.manifest(&e.digest)
                 {
+                    // Issue 25, item 7: refused here as export and pull refuse it.
+                    if let Some(rel) = m.path_leaving() {
+                        problems += 1;
+                        let _ = writeln!(
+                            out,
+                            "MALFORMED {name} output {o}: manifest path `{}` leaves the output",
+                            rel.escape_debug()
+                        );
+                    }
                     reached.extend(m.files.into_values().map(|f| f.digest));
                 }
             }
@@ -259,7 +268,7 @@ fn rerun_stages(
             "rerunning {} in scratch ({} threads)",
             s.name, settings.threads
         );
-        match exec::stage_run::run_stage(
+        let result = exec::stage_run::run_stage(
             s,
             &rec.key,
             &rec.material,
@@ -269,7 +278,14 @@ fn rerun_stages(
             &RealRunner,
             &settings,
             Keep::Scratch(&scratch),
-        ) {
+        );
+        // Issue 25, item 8: Ctrl-C is not a reproducibility failure.
+        if cancel.load(std::sync::atomic::Ordering::SeqCst) {
+            let _ = writeln!(out, "RERUN     {}: interrupted", s.name);
+            ctx.store.clean_tmp()?;
+            return Err(CliError::Interrupted);
+        }
+        match result {
             Err(f) => {
                 problems += 1;
                 let _ = writeln!(out, "RERUN     {}: failed: {}", s.name, f.error.message);

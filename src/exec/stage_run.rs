@@ -157,7 +157,7 @@ pub fn run_stage(
             progress: settings.progress.clone(),
         };
         runner.run(job)?;
-        store_outputs(stage, &out, out_store)
+        store_outputs(stage, &out, store, out_store)
     })();
     make_writable(&tmp);
     let _ = fs::remove_dir_all(&tmp);
@@ -255,29 +255,35 @@ fn stage_inputs(
     Ok(out)
 }
 
-/// Reads the metrics, then checks every declared output (no links, FIFOs,
-/// sockets or devices anywhere inside) and moves it into the store.
+/// Seals the staging directory `out` (one rename into a 0700 directory of
+/// `staging`, the store that holds it: ARCHITECTURE.md, "The store"), reads
+/// the metrics, then copies every declared output into `store` through
+/// descriptors (no links, FIFOs, sockets or devices anywhere inside).
 fn store_outputs(
     stage: &Stage,
     out: &Path,
+    staging: &Store,
     store: &Store,
 ) -> Result<(BTreeMap<String, crate::store::Entry>, Json), RunError> {
+    let sealed = staging
+        .seal(out)
+        .map_err(|e| RunError::failed(format!("sealing $OUT: {e}")))?;
     let mut metrics = Json::Object(Default::default());
     if let Some(m) = &stage.metrics {
-        let bytes = crate::store::ingest::read_staged(out, m, METRICS_LIMIT)
+        let bytes = sealed
+            .read_small(m, METRICS_LIMIT)
             .map_err(|e| RunError::failed(format!("metrics file `{m}`: {e}")))?;
         metrics = parse_metrics(m, &String::from_utf8_lossy(&bytes)).map_err(RunError::failed)?;
     }
     let mut outputs = BTreeMap::new();
     for o in &stage.outputs {
-        let p = out.join(o);
-        if fs::symlink_metadata(&p).is_err() {
+        if !sealed.has(o) {
             return Err(RunError::failed(format!(
                 "declared output `{o}` is missing from $OUT"
             )));
         }
-        let e = store
-            .put_output(out, o)
+        let e = sealed
+            .put_output(store, o)
             .map_err(|e| RunError::failed(format!("storing output `{o}`: {e}")))?;
         outputs.insert(o.clone(), e);
     }

@@ -43,6 +43,10 @@ pub struct Remote {
     url: RemoteUrl,
     store: Arc<dyn ObjectStore>,
     rt: tokio::runtime::Runtime,
+    /// The root of a directory remote: its objects are read by `repro`
+    /// itself, through a descriptor it judged with `fstat` (a FIFO there
+    /// must not hang a pull), not through `object_store`.
+    dir: Option<std::path::PathBuf>,
 }
 
 fn retry_config() -> RetryConfig {
@@ -124,10 +128,15 @@ impl Remote {
                 Arc::new(LocalFileSystem::new_with_prefix(path).map_err(|e| open_err(chain(&e)))?)
             }
         };
+        let dir = match url {
+            RemoteUrl::Dir { path } => Some(path.clone()),
+            _ => None,
+        };
         Ok(Remote {
             url: url.clone(),
             store,
             rt,
+            dir,
         })
     }
 
@@ -150,8 +159,34 @@ impl Remote {
         }
     }
 
+    /// For a directory remote, refuses `key` when it or any directory on its
+    /// way is a symbolic link: a push never follows a link out of the remote.
+    fn refuse_links(&self, op: &'static str, key: &str) -> Result<(), RemoteError> {
+        let Some(dir) = &self.dir else {
+            return Ok(());
+        };
+        let mut p = dir.clone();
+        for part in key.split('/') {
+            p.push(part);
+            if std::fs::symlink_metadata(&p).is_ok_and(|m| m.file_type().is_symlink()) {
+                return Err(RemoteError::Request {
+                    remote: self.url.to_string(),
+                    op,
+                    key: key.to_string(),
+                    message: format!(
+                        "{} is a symbolic link inside the directory remote; links there are \
+                         never followed (remove it)",
+                        p.display()
+                    ),
+                });
+            }
+        }
+        Ok(())
+    }
+
     /// The size of the object at `key`, or `None` when absent.
     pub async fn head(&self, key: &str) -> Result<Option<u64>, RemoteError> {
+        self.refuse_links("HEAD", key)?;
         match self.store.head(&Key::from(key)).await {
             Ok(meta) => Ok(Some(meta.size)),
             Err(object_store::Error::NotFound { .. }) => Ok(None),
@@ -161,6 +196,7 @@ impl Remote {
 
     /// Uploads bytes to `key` (a plain PUT: atomic on every backend).
     pub async fn put(&self, key: &str, bytes: Bytes) -> Result<(), RemoteError> {
+        self.refuse_links("PUT", key)?;
         self.store
             .put(&Key::from(key), PutPayload::from(bytes))
             .await
@@ -176,6 +212,7 @@ impl Remote {
         file: &Path,
         digest: &str,
     ) -> Result<u64, RemoteError> {
+        self.refuse_links("PUT", key)?;
         let size = std::fs::metadata(file).at(file)?.len();
         let corrupt = |actual: String| {
             RemoteError::Store(StoreError::Corrupt {
@@ -222,8 +259,37 @@ impl Remote {
         Ok(size)
     }
 
+    /// For a directory remote, `key` opened without following a final
+    /// link and without blocking, refused unless it is a regular file:
+    /// `Some(None)` when absent; `None` for other remotes.
+    fn open_local(&self, key: &str) -> Result<Option<Option<File>>, RemoteError> {
+        let Some(dir) = &self.dir else {
+            return Ok(None);
+        };
+        let path = key.split('/').fold(dir.clone(), |p, part| p.join(part));
+        match crate::util::hash::open_regular(&path) {
+            Ok(f) => Ok(Some(Some(f))),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Some(None)),
+            Err(e) => Err(RemoteError::Request {
+                remote: self.url.to_string(),
+                op: "GET",
+                key: key.to_string(),
+                message: format!("{}: {e}", path.display()),
+            }),
+        }
+    }
+
     /// Downloads `key` whole, or `None` when absent.
     pub async fn get_bytes(&self, key: &str) -> Result<Option<Bytes>, RemoteError> {
+        if let Some(local) = self.open_local(key)? {
+            let Some(mut f) = local else {
+                return Ok(None);
+            };
+            let mut bytes = Vec::new();
+            f.read_to_end(&mut bytes)
+                .map_err(|e| self.fail_io("GET", key, &e))?;
+            return Ok(Some(Bytes::from(bytes)));
+        }
         let r = match self.store.get(&Key::from(key)).await {
             Ok(r) => r,
             Err(object_store::Error::NotFound { .. }) => return Ok(None),
@@ -235,13 +301,54 @@ impl Remote {
             .map_err(|e| self.fail("GET", key, &e))
     }
 
+    fn fail_io(&self, op: &'static str, key: &str, e: &std::io::Error) -> RemoteError {
+        RemoteError::Request {
+            remote: self.url.to_string(),
+            op,
+            key: key.to_string(),
+            message: e.to_string(),
+        }
+    }
+
     /// Streams `key` into a new file `dest`, hashing on the way; returns
     /// the blake3 digest and size of what arrived, or `None` when absent.
+    /// With `limit`, stops as soon as more than `limit` bytes arrived (the
+    /// size returned is then over the limit and the digest is of a prefix).
     pub async fn get_to_file(
         &self,
         key: &str,
         dest: &Path,
+        limit: Option<u64>,
     ) -> Result<Option<(String, u64)>, RemoteError> {
+        let limit = limit.unwrap_or(u64::MAX);
+        if let Some(local) = self.open_local(key)? {
+            let Some(mut f) = local else {
+                return Ok(None);
+            };
+            let mut out = File::create(dest).at(dest)?;
+            let mut h = blake3::Hasher::new();
+            let mut buf = vec![0u8; 1 << 20];
+            let mut size = 0u64;
+            loop {
+                // Never more than one byte past the limit.
+                let room = limit.saturating_add(1).saturating_sub(size);
+                let cap = usize::try_from(room).unwrap_or(usize::MAX).min(buf.len());
+                let n = f
+                    .read(&mut buf[..cap])
+                    .map_err(|e| self.fail_io("GET", key, &e))?;
+                if n == 0 {
+                    break;
+                }
+                h.update(&buf[..n]);
+                out.write_all(&buf[..n]).at(dest)?;
+                size = size.saturating_add(n as u64);
+                if size > limit {
+                    break;
+                }
+            }
+            out.sync_all().at(dest)?;
+            return Ok(Some((h.finalize().to_hex().to_string(), size)));
+        }
         let r = match self.store.get(&Key::from(key)).await {
             Ok(r) => r,
             Err(object_store::Error::NotFound { .. }) => return Ok(None),
@@ -253,9 +360,14 @@ impl Remote {
         let mut body = r.into_stream();
         while let Some(chunk) = body.next().await {
             let chunk = chunk.map_err(|e| self.fail("GET", key, &e))?;
-            h.update(&chunk);
-            out.write_all(&chunk).at(dest)?;
-            size += chunk.len() as u64;
+            let room = limit.saturating_add(1).saturating_sub(size);
+            let chunk = &chunk[..usize::try_from(room).unwrap_or(usize::MAX).min(chunk.len())];
+            h.update(chunk);
+            out.write_all(chunk).at(dest)?;
+            size = size.saturating_add(chunk.len() as u64);
+            if size > limit {
+                break;
+            }
         }
         out.sync_all().at(dest)?;
         Ok(Some((h.finalize().to_hex().to_string(), size)))

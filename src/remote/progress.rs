@@ -54,7 +54,7 @@ impl Progress {
     /// One object of `bytes` bytes done (transferred or already there).
     pub fn add(&mut self, bytes: u64, out: &mut dyn Write) {
         self.done_objects += 1;
-        self.done_bytes += bytes;
+        self.done_bytes = self.done_bytes.saturating_add(bytes);
         let every = if self.tty { BAR_EVERY } else { PLAIN_EVERY };
         if self.last.elapsed() >= every && self.done_objects < self.objects {
             self.last = Instant::now();

@@ -58,12 +58,15 @@ fn check_record(r: &Record, entry: &LockEntry) -> Result<(), String> {
 }
 
 /// Downloads `want` (digest → holders) into `staging`; returns the digests
-/// that arrived intact with their sizes, or, when any object is missing or
-/// its bytes do not hash to its name, [`RemoteError::Refused`] naming every one.
+/// that arrived intact with their sizes, or, when any object is missing, its
+/// size is not the one `sizes` gives (the lock's), or its bytes do not hash
+/// to its name, [`RemoteError::Refused`] naming every one. A download stops
+/// as soon as it has one byte more than the lock's size (sizes first).
 async fn fetch(
     remote: &Remote,
     staging: &Path,
     want: &Refs,
+    sizes: &BTreeMap<String, u64>,
     jobs: usize,
     progress: &mut Progress,
     out: &mut dyn Write,
@@ -73,8 +76,12 @@ async fn fetch(
     let mut done = stream::iter(want.keys())
         .map(|d| async move {
             let dest = staging.join(d);
-            let got = remote.get_to_file(&object_key(d), &dest).await?;
-            if got.as_ref().is_some_and(|(actual, _)| actual != d) {
+            let limit = sizes.get(d).copied();
+            let got = remote.get_to_file(&object_key(d), &dest, limit).await?;
+            if got
+                .as_ref()
+                .is_some_and(|(actual, size)| actual != d || limit.is_some_and(|l| *size != l))
+            {
                 let _ = std::fs::remove_file(&dest);
             }
             Ok::<_, RemoteError>((d, got))
@@ -83,8 +90,18 @@ async fn fetch(
     while let Some(r) = done.next().await {
         let (d, got) = r?;
         let holders = want.get(d).map(|v| v.join("; ")).unwrap_or_default();
+        let locked = sizes.get(d).copied();
         match got {
             None => refused.push(format!("{holders}: object {d} is missing on the remote")),
+            Some((_, size)) if locked.is_some_and(|l| size > l) => refused.push(format!(
+                "{holders}: object {d}: the remote's object is larger than the {} bytes the \
+                 lock gives (stopped after {size})",
+                locked.unwrap_or_default()
+            )),
+            Some((_, size)) if locked.is_some_and(|l| size != l) => refused.push(format!(
+                "{holders}: object {d}: the remote's object has {size} bytes, the lock gives {}",
+                locked.unwrap_or_default()
+            )),
             Some((actual, _)) if actual != *d => refused.push(format!(
                 "{holders}: object {d}: the remote's bytes hash to {actual}"
             )),
@@ -222,6 +239,7 @@ pub fn pull(
         remote,
         &staging.0,
         &missing_manifests,
+        &BTreeMap::new(),
         jobs,
         &mut progress,
         out,
@@ -243,6 +261,13 @@ pub fn pull(
             };
             let m: Manifest =
                 serde_json::from_slice(&bytes).map_err(|err| bad(format!("malformed: {err}")))?;
+            let total = m.files.values().fold(0u64, |t, f| t.saturating_add(f.size));
+            if total != e.size {
+                return Err(bad(format!(
+                    "its files total {total} bytes, the lock gives {}",
+                    e.size
+                )));
+            }
             for (rel, f) in &m.files {
                 if !safe_rel(rel) {
                     return Err(bad(format!(
@@ -259,8 +284,17 @@ pub fn pull(
             }
         }
     }
-    let mut progress = Progress::new("pull", files.len(), sizes.values().sum());
-    let got = remote.block_on(fetch(remote, &staging.0, &files, jobs, &mut progress, out))?;
+    let total = sizes.values().fold(0u64, |t, s| t.saturating_add(*s));
+    let mut progress = Progress::new("pull", files.len(), total);
+    let got = remote.block_on(fetch(
+        remote,
+        &staging.0,
+        &files,
+        &sizes,
+        jobs,
+        &mut progress,
+        out,
+    ))?;
     progress.finish(out);
     staged.extend(got);
     // 4. Every object matched: into the store through its normal put path
@@ -275,7 +309,7 @@ pub fn pull(
             }));
         }
         sum.downloaded += 1;
-        sum.bytes += size;
+        sum.bytes = sum.bytes.saturating_add(*size);
     }
     let when = crate::util::time::iso8601(crate::util::time::now_unix());
     for (stage, r) in &records {

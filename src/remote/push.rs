@@ -122,7 +122,7 @@ pub fn push(
     let (objects, records) = collect(store, lock, lock_name, stages)?;
     let mut sum = PushSummary {
         objects: objects.len(),
-        bytes: objects.iter().map(|o| o.size).sum(),
+        bytes: objects.iter().fold(0u64, |t, o| t.saturating_add(o.size)),
         stages: stages.len(),
         index: index_key(lock),
         ..Default::default()
@@ -145,7 +145,7 @@ pub fn push(
             let (size, uploaded) = r?;
             if uploaded {
                 sum.uploaded += 1;
-                sum.bytes_uploaded += size;
+                sum.bytes_uploaded = sum.bytes_uploaded.saturating_add(size);
             }
             progress.add(size, out);
         }

@@ -10,7 +10,7 @@ use serde_json::Value as Json;
 use super::declare::Decl;
 use super::error::{SpecError, join};
 use super::inputs::resolve_inputs;
-use super::interp::{StageScope, resolve};
+use super::interp::{StageScope, resolve, resolve_command};
 use super::matrix::{self, Point};
 use super::node::{Node, Value};
 use super::pipeline::{Stage, StageKind};
@@ -78,7 +78,7 @@ pub(super) fn expand_stage(
                     "missing key `run` (required for kind: cmd)",
                 )
             })?;
-            let run = match resolve(run_node, &join(&path, "run"), &mut scope)? {
+            let run = match resolve_command(run_node, &join(&path, "run"), &mut scope)? {
                 Json::String(s) if !s.trim().is_empty() => s,
                 _ => {
                     return Err(SpecError::at(

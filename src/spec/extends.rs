@@ -94,17 +94,36 @@ fn take(node: &mut Node, key: &str) -> Option<Node> {
 pub fn merge(base: &mut Node, over: Node) {
     match (&mut base.value, over.value) {
         (Value::Map(b), Value::Map(o)) => {
+            // Keys by position, and deletions applied once at the end: a scan
+            // per key made merging a large map quadratic (issue 25, item 9).
+            let mut at: std::collections::HashMap<String, usize> = b
+                .iter()
+                .enumerate()
+                .map(|(i, (k, _))| (k.clone(), i))
+                .collect();
+            let mut removed = vec![false; b.len()];
             for (k, v) in o {
-                let existing = b.iter().position(|(bk, _)| *bk == k);
-                match (existing, v.is_null()) {
+                match (at.get(&k).copied(), v.is_null()) {
                     (Some(i), true) => {
-                        b.remove(i);
+                        removed[i] = true;
+                        at.remove(&k);
                     }
                     (None, true) => {}
                     (Some(i), false) if k != "source" => merge(&mut b[i].1, v),
                     (Some(i), false) => b[i].1 = v,
-                    (None, false) => b.push((k, v)),
+                    (None, false) => {
+                        at.insert(k.clone(), b.len());
+                        b.push((k, v));
+                        removed.push(false);
+                    }
                 }
+            }
+            if removed.contains(&true) {
+                let mut i = 0;
+                b.retain(|_| {
+                    i += 1;
+                    !removed[i - 1]
+                });
             }
         }
         (_, value) => {

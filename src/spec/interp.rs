@@ -11,6 +11,7 @@ use serde_json::Value as Json;
 use super::error::{SpecError, join};
 use super::limits::{MAX_PARAM_DEPTH, MAX_VALUE_BYTES};
 use super::node::{Mark, Node, Value, scalar_to_json};
+use super::quote::{RAW_SUFFIX, shell_word};
 
 /// Resolves one reference name (`params.lr`, `matrix.k`) to a value.
 pub trait Lookup {
@@ -133,7 +134,7 @@ fn split(s: &str) -> Result<Vec<Piece<'_>>, String> {
         text.push_str(&rest[..i]);
         let after = &rest[i + 2..];
         match after.find('}') {
-            Some(j) if is_ref_name(after[..j].trim()) => {
+            Some(j) if is_ref_name(after[..j].trim().trim_end_matches(RAW_SUFFIX)) => {
                 if !text.is_empty() {
                     out.push(Piece::Text(std::mem::take(&mut text).into()));
                 }
@@ -165,8 +166,32 @@ pub fn resolve_str(
     path: &str,
     look: &mut dyn Lookup,
 ) -> Result<Json, SpecError> {
+    resolve_str_as(s, mark, path, look, false)
+}
+
+/// Resolves a `cmd` stage's `run:` (a string, or an error at `path`): every
+/// substituted value is one shell word (`spec/quote.rs`) unless its
+/// reference ends in `:raw`.
+pub fn resolve_command(node: &Node, path: &str, look: &mut dyn Lookup) -> Result<Json, SpecError> {
+    match &node.value {
+        Value::Scalar(super::node::Scalar::Str(s)) => {
+            resolve_str_as(s, &node.mark, path, look, true)
+        }
+        _ => resolve(node, path, look),
+    }
+}
+
+/// [`resolve_str`]; with `shell`, values are pasted as shell words.
+fn resolve_str_as(
+    s: &str,
+    mark: &Mark,
+    path: &str,
+    look: &mut dyn Lookup,
+    shell: bool,
+) -> Result<Json, SpecError> {
     let pieces = split(s).map_err(|m| SpecError::at(mark, path, m))?;
-    if let [Piece::Ref(name)] = pieces.as_slice() {
+    if !shell && let [Piece::Ref(name)] = pieces.as_slice() {
+        let name = name.strip_suffix(RAW_SUFFIX).unwrap_or(name).trim();
         return look.lookup(name, mark, path);
     }
     // Every length is checked before the text grows, so an over-long value
@@ -181,7 +206,19 @@ pub fn resolve_str(
                 out.push_str(&t);
             }
             Piece::Ref(name) => {
+                let (name, raw) = match name.strip_suffix(RAW_SUFFIX) {
+                    Some(n) => (n.trim(), true),
+                    None => (name, false),
+                };
                 let v = look.lookup(name, mark, path)?;
+                let v = match v {
+                    Json::String(t) if shell && !raw => Json::String(shell_word(&t).into_owned()),
+                    Json::String(t) => Json::String(t),
+                    other if shell && !raw => {
+                        Json::String(shell_word(&other.to_string()).into_owned())
+                    }
+                    other => other,
+                };
                 let add = match &v {
                     Json::String(s) => s.len(),
                     other => text_len(other),
@@ -220,6 +257,8 @@ fn index<'a>(mut v: &'a Json, parts: &[&str]) -> Option<&'a Json> {
 /// Resolves the `params:` map, params referring to params, cycles refused.
 pub struct ParamResolver<'a> {
     nodes: &'a [(String, Node)],
+    /// Name → position in `nodes` (a scan per lookup made 80,000 params quadratic).
+    by_name: HashMap<&'a str, usize>,
     done: HashMap<String, Json>,
     visiting: Vec<String>,
 }
@@ -229,6 +268,11 @@ impl<'a> ParamResolver<'a> {
     pub fn new(nodes: &'a [(String, Node)]) -> Self {
         ParamResolver {
             nodes,
+            by_name: nodes
+                .iter()
+                .enumerate()
+                .map(|(i, (k, _))| (k.as_str(), i))
+                .collect(),
             done: HashMap::new(),
             visiting: Vec::new(),
         }
@@ -248,7 +292,8 @@ impl<'a> ParamResolver<'a> {
         if let Some(v) = self.done.get(name) {
             return Ok(v.clone());
         }
-        let Some((_, node)) = self.nodes.iter().find(|(k, _)| k == name) else {
+        let nodes = self.nodes;
+        let Some((_, node)) = self.by_name.get(name).map(|&i| &nodes[i]) else {
             return Err(SpecError::at(
                 mark,
                 path,

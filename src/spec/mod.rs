@@ -9,6 +9,7 @@ pub mod limits;
 pub mod node;
 pub mod overrides;
 pub mod parse;
+pub mod quote;
 pub mod remote;
 
 pub use error::SpecError;

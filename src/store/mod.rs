@@ -1,6 +1,8 @@
 //! The content-addressed store, stage records, lockfiles and the store lock
 //! (ARCHITECTURE.md, "The store").
 
+pub mod capture;
+pub mod copy;
 pub mod error;
 pub mod flock;
 pub mod ingest;

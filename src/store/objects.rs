@@ -32,6 +32,20 @@ pub struct Manifest {
     pub files: BTreeMap<String, Entry>,
 }
 
+impl Manifest {
+    /// The first path that is not a plain relative path below the directory
+    /// (`../x`, `/etc/x`, `a/./b`, empty), if any: such a manifest is refused
+    /// everywhere it is read.
+    pub fn path_leaving(&self) -> Option<&str> {
+        self.files.keys().map(String::as_str).find(|rel| {
+            rel.is_empty()
+                || Path::new(rel)
+                    .components()
+                    .any(|c| !matches!(c, std::path::Component::Normal(_)))
+        })
+    }
+}
+
 /// A store rooted at a directory (ARCHITECTURE.md, "The store").
 #[derive(Debug, Clone)]
 pub struct Store {
@@ -99,19 +113,25 @@ impl Store {
         Ok(dir)
     }
 
+    /// Opens an object for reading without following a link and without
+    /// blocking (a FIFO planted in `objects/` must not hang a reader), and
+    /// refuses it unless `fstat` says it is a regular file.
+    pub fn open_object(&self, digest: &str) -> Result<File, StoreError> {
+        let path = self.object_path(digest);
+        match crate::util::hash::open_regular(&path) {
+            Ok(f) => Ok(f),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Err(StoreError::Missing {
+                digest: digest.to_string(),
+                path,
+            }),
+            Err(e) => Err(StoreError::Io { path, source: e }),
+        }
+    }
+
     /// Reads an object, refusing it if its bytes no longer match its name.
     pub fn read_verified(&self, digest: &str) -> Result<Vec<u8>, StoreError> {
         let path = self.object_path(digest);
-        let mut f = match File::open(&path) {
-            Ok(f) => f,
-            Err(e) if e.kind() == io::ErrorKind::NotFound => {
-                return Err(StoreError::Missing {
-                    digest: digest.to_string(),
-                    path,
-                });
-            }
-            Err(e) => return Err(StoreError::Io { path, source: e }),
-        };
+        let mut f = self.open_object(digest)?;
         let mut bytes = Vec::new();
         f.read_to_end(&mut bytes).at(&path)?;
         let actual = blake3::hash(&bytes).to_hex().to_string();
@@ -128,13 +148,10 @@ impl Store {
     /// Rehashes an object in place, streaming.
     pub fn verify_object(&self, digest: &str) -> Result<(), StoreError> {
         let path = self.object_path(digest);
-        if !path.is_file() {
-            return Err(StoreError::Missing {
-                digest: digest.to_string(),
-                path,
-            });
-        }
-        let (actual, _) = crate::util::hash::hash_file(&path).at(&path)?;
+        let mut f = self.open_object(digest)?;
+        let mut h = blake3::Hasher::new();
+        io::copy(&mut f, &mut h).at(&path)?;
+        let actual = h.finalize().to_hex().to_string();
         if actual != digest {
             return Err(StoreError::Corrupt {
                 digest: digest.to_string(),
@@ -158,16 +175,14 @@ impl Store {
     pub fn materialize(&self, entry: &Entry, dest: &Path) -> Result<(), StoreError> {
         if entry.dir {
             fs::create_dir_all(dest).at(dest)?;
-            for (rel, e) in self.manifest(&entry.digest)?.files {
-                if Path::new(&rel)
-                    .components()
-                    .any(|c| !matches!(c, std::path::Component::Normal(_)))
-                {
-                    return Err(StoreError::Malformed {
-                        path: self.object_path(&entry.digest),
-                        message: format!("bad path `{rel}`"),
-                    });
-                }
+            let manifest = self.manifest(&entry.digest)?;
+            if let Some(rel) = manifest.path_leaving() {
+                return Err(StoreError::Malformed {
+                    path: self.object_path(&entry.digest),
+                    message: format!("bad path `{rel}`"),
+                });
+            }
+            for (rel, e) in manifest.files {
                 self.materialize(&e, &dest.join(rel))?;
             }
             return Ok(());
@@ -176,21 +191,7 @@ impl Store {
             fs::create_dir_all(parent).at(parent)?;
         }
         let src = self.object_path(&entry.digest);
-        let mut input = match File::open(&src) {
-            Ok(f) => f,
-            Err(e) if e.kind() == io::ErrorKind::NotFound => {
-                return Err(StoreError::Missing {
-                    digest: entry.digest.clone(),
-                    path: src,
-                });
-            }
-            Err(e) => {
-                return Err(StoreError::Io {
-                    path: src,
-                    source: e,
-                });
-            }
-        };
+        let mut input = self.open_object(&entry.digest)?;
         let mut out = File::create(dest).at(dest)?;
         let mut h = blake3::Hasher::new();
         let mut buf = vec![0u8; 1 << 20];
@@ -354,14 +355,18 @@ mod tests {
     fn put_and_materialize_a_tree() {
         let d = tempfile::tempdir().unwrap();
         let store = Store::open(&d.path().join("s")).unwrap();
-        let src = d.path().join("src");
+        let staging = store.new_tmp("t").unwrap();
+        let src = staging.join("src");
         fs::create_dir_all(src.join("sub")).unwrap();
         fs::write(src.join("a.txt"), b"hello").unwrap();
         fs::write(src.join("sub/b.txt"), b"world").unwrap();
-        let e = store.put_output(d.path(), "src").unwrap();
+        let e = store
+            .seal(&staging)
+            .unwrap()
+            .put_output(&store, "src")
+            .unwrap();
         assert!(e.dir);
         assert_eq!(e.size, 10);
-        assert!(!src.join("a.txt").exists(), "files are moved, not copied");
         let out = d.path().join("out");
         store.materialize(&e, &out).unwrap();
         assert_eq!(fs::read(out.join("sub/b.txt")).unwrap(), b"world");
@@ -371,17 +376,41 @@ mod tests {
     fn manifest_digest_is_independent_of_creation_order() {
         let d = tempfile::tempdir().unwrap();
         let store = Store::open(&d.path().join("s")).unwrap();
-        let mk = |name: &str, order: &[&str]| {
-            let p = d.path().join(name);
+        let mk = |order: &[&str]| {
+            let staging = store.new_tmp("t").unwrap();
+            let p = staging.join("x");
             fs::create_dir_all(&p).unwrap();
             for f in order {
                 fs::write(p.join(f), f.as_bytes()).unwrap();
             }
-            store.put_output(d.path(), name).unwrap()
+            store
+                .seal(&staging)
+                .unwrap()
+                .put_output(&store, "x")
+                .unwrap()
         };
-        assert_eq!(
-            mk("x", &["a", "b", "c"]).digest,
-            mk("y", &["c", "a", "b"]).digest
+        assert_eq!(mk(&["a", "b", "c"]).digest, mk(&["c", "a", "b"]).digest);
+    }
+
+    #[test]
+    fn a_fifo_or_link_in_objects_is_refused_without_blocking() {
+        let d = tempfile::tempdir().unwrap();
+        let store = Store::open(&d.path().join("s")).unwrap();
+        let e = store.put_bytes(b"payload").unwrap();
+        let p = store.object_path(&e.digest);
+        fs::remove_file(&p).unwrap();
+        let c = std::ffi::CString::new(p.to_str().unwrap()).unwrap();
+        assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o644) }, 0);
+        let err = store.read_verified(&e.digest).unwrap_err().to_string();
+        assert!(err.contains("not a regular file"), "{err}");
+        assert!(store.verify_object(&e.digest).is_err());
+        assert!(store.materialize(&e, &d.path().join("o")).is_err());
+        fs::remove_file(&p).unwrap();
+        fs::write(d.path().join("t"), b"payload").unwrap();
+        std::os::unix::fs::symlink(d.path().join("t"), &p).unwrap();
+        assert!(
+            store.verify_object(&e.digest).is_err(),
+            "a link is not an object"
         );
     }
 

@@ -131,7 +131,12 @@ impl Record {
                 let m = store
                     .manifest(&e.digest)
                     .map_err(|err| RecordProblem::Disagrees(format!("output `{name}`: {err}")))?;
-                let total: u64 = m.files.values().map(|f| f.size).sum();
+                if let Some(rel) = m.path_leaving() {
+                    return Err(RecordProblem::Disagrees(format!(
+                        "output `{name}`: its manifest's path `{rel}` leaves the output"
+                    )));
+                }
+                let total = m.files.values().fold(0u64, |t, f| t.saturating_add(f.size));
                 if total != e.size {
                     return Err(RecordProblem::Disagrees(format!(
                         "output `{name}`: recorded {} bytes, its manifest lists {total}",
@@ -218,9 +223,26 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), StoreError> {
     // Unique per process and call: two stages with the same key may finish together.
     let tmp = path.with_extension(format!("tmp{}-{n}", std::process::id()));
     let mut f = fs::File::create(&tmp).at(&tmp)?;
-    f.write_all(bytes).at(&tmp)?;
-    f.sync_all().at(&tmp)?;
-    fs::rename(&tmp, path).at(path)?;
+    // A full disk (or any other failure) leaves no temporary file behind.
+    let written = (|| {
+        f.write_all(bytes)?;
+        crate::util::failpoint::check("write-atomic")?;
+        f.sync_all()
+    })();
+    if let Err(e) = written {
+        let _ = fs::remove_file(&tmp);
+        return Err(StoreError::Io {
+            path: tmp,
+            source: e,
+        });
+    }
+    if let Err(e) = fs::rename(&tmp, path) {
+        let _ = fs::remove_file(&tmp);
+        return Err(StoreError::Io {
+            path: path.to_path_buf(),
+            source: e,
+        });
+    }
     Ok(())
 }
 

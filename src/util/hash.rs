@@ -9,6 +9,27 @@ use serde_json::json;
 
 use super::canon;
 
+/// Opens a regular file for reading without following a final link and
+/// without blocking (`O_NOFOLLOW | O_NONBLOCK`: opening a FIFO must not wait
+/// for a writer), then refuses anything `fstat` does not call a regular file.
+pub fn open_regular(path: &Path) -> io::Result<std::fs::File> {
+    let f = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK | libc::O_NOFOLLOW)
+        .open(path)
+        .map_err(|e| match e.raw_os_error() {
+            Some(libc::ELOOP) => io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "is a symbolic link, not a regular file (links are never followed)",
+            ),
+            _ => e,
+        })?;
+    if !f.metadata()?.is_file() {
+        return Err(not_regular());
+    }
+    Ok(f)
+}
+
 /// blake3 hex digest and size of a file's bytes.
 pub fn hash_file(path: &Path) -> io::Result<(String, u64)> {
     // O_NONBLOCK: opening a FIFO must not wait for a writer.

@@ -2,6 +2,7 @@
 
 pub mod alloc;
 pub mod canon;
+pub mod failpoint;
 pub mod hash;
 pub mod hooks;
 pub mod io;
