@@ -72,7 +72,8 @@ impl Kind for ReportPpoStudy {
             md.push_str(&format!("- {l}\n"));
             ctx.log(l);
         }
-        md.push_str(&format!("\n{}\n\n{}", t.caption, t.markdown()));
+        // The table's Markdown ends with its caption.
+        md.push_str(&format!("\n{}", t.markdown()));
         std::fs::write(ctx.out.join("study.md"), md)?;
         std::fs::write(ctx.out.join("study.csv"), t.csv())?;
         let runs: Vec<Value> = rows

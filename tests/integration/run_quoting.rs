@@ -20,13 +20,22 @@ stages:
 fn values_pasted_into_run_are_quoted_unless_raw() {
     let env = Env::new();
     env.pipeline(PIPELINE);
-    env.repro(&["run", "p.yaml", "--set", "params.v=$(touch X4) x"])
-        .ok();
+    // A --set run is an experiment: its lockfile lives in the store.
+    env.repro(&[
+        "run",
+        "p.yaml",
+        "--set",
+        "params.v=$(touch X4) x",
+        "--name",
+        "q",
+    ])
+    .ok();
     for x in ["X1", "X2", "X3", "X4"] {
         assert!(!env.exists(x), "a value ran as a command: {x} exists");
     }
-    let lock = env.read("p.lock");
-    let got = |k: &str| env.output("p.lock", &format!("s[k={k}]"), "o");
+    let exp = "store/experiments/p/q.lock";
+    let lock = env.read(exp);
+    let got = |k: &str| env.output(exp, &format!("s[k={k}]"), "o");
     assert_eq!(got("0.2"), "0.2|$(touch X4) x\nfrom-code\n", "{lock}");
     assert_eq!(got("it's"), "it's|$(touch X4) x\nfrom-code\n");
     assert_eq!(got("$(touch X1)"), "$(touch X1)|$(touch X4) x\nfrom-code\n");
