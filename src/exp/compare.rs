@@ -100,15 +100,21 @@ fn paired(a: &Seeds, b: &Seeds) -> Option<Paired> {
     let xa: Vec<f64> = common.iter().map(|s| a[*s]).collect();
     let xb: Vec<f64> = common.iter().map(|s| b[*s]).collect();
     let d = paired_difference(&xa, &xb).ok()?;
-    let se = d.se?;
-    let t = paired_t_test(&xa, &xb, 0.95).ok();
+    // Differences that agree to rounding are the same change in every
+    // seed: SE 0, no t (not t = 1e15 from rounding noise).
+    let rounding = 1e-12 * xa.iter().chain(&xb).fold(0.0f64, |m, v| m.max(v.abs()));
+    let se = d.se.filter(|&se| se > rounding).unwrap_or(0.0);
+    let mean = if d.mean.abs() > rounding { d.mean } else { 0.0 };
+    let t = (se > 0.0)
+        .then(|| paired_t_test(&xa, &xb, 0.95).ok())
+        .flatten();
     Some(Paired {
         n: d.n,
-        mean: d.mean,
+        mean,
         se,
         t: t.as_ref().and_then(|t| t.t),
         p: t.as_ref().and_then(|t| t.pvalue),
-        beyond: d.mean.abs() > VERDICT_SE * se,
+        beyond: mean.abs() > VERDICT_SE * se,
     })
 }
 
@@ -189,6 +195,8 @@ pub fn render(d: &Diff) -> String {
                 ));
                 if let (Some(t), Some(pv)) = (p.t, p.p) {
                     out.push_str(&format!(" (t = {}, p = {})", num(t), num(pv)));
+                } else if p.se == 0.0 {
+                    out.push_str(" (the same change in every seed)");
                 }
             }
             out.push('\n');
@@ -235,5 +243,21 @@ mod tests {
         assert_eq!(d.metrics[0].verdict(), "within noise");
         assert!(render(&d).contains("within noise"), "{}", render(&d));
         assert!(diff(&a, &a, &[]).metrics.is_empty());
+    }
+
+    #[test]
+    fn the_same_shift_in_every_seed_has_se_0_not_a_rounding_t() {
+        let a = row("a", &[0.5, 0.4, 0.3]);
+        // 0.4 − 0.3 is not exactly 0.1 in floating point: SE ≈ 1e-17.
+        let b = row("b", &[0.6, 0.5, 0.4]);
+        let d = diff(&a, &b, &[]);
+        let p = d.metrics[0].paired.as_ref().unwrap();
+        assert_eq!((p.se, p.t, p.p), (0.0, None, None), "{p:?}");
+        assert_eq!(d.metrics[0].verdict(), "beyond 2 SE");
+        assert!(
+            render(&d).contains("(the same change in every seed)"),
+            "{}",
+            render(&d)
+        );
     }
 }
