@@ -164,7 +164,9 @@ pub enum Command {
         /// the stages that made them.
         #[arg(long)]
         repair: bool,
-        /// The remote for --repair (default: $REPRO_REMOTE, else the pipeline's `remote:`).
+        /// Without --repair: read back and rehash every locked output's copy on this
+        /// remote (nothing stored here). With --repair: the remote to restore from
+        /// (default: $REPRO_REMOTE, else the pipeline's `remote:`).
         #[arg(long, value_name = "URL")]
         remote: Option<String>,
     },

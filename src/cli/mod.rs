@@ -21,6 +21,7 @@ mod show;
 mod status;
 mod transfer;
 mod verify;
+mod verify_remote;
 
 use clap::Parser;
 

@@ -43,6 +43,15 @@ pub fn verify(
             "--rtol: expected a relative tolerance ≥ 0, found {r}"
         )));
     }
+    if opts.remote.is_some() && !opts.repair {
+        if !opts.rerun.is_empty() {
+            return Err(CliError::Usage(
+                "--remote without --repair checks the remote's copies; give --rerun separately"
+                    .into(),
+            ));
+        }
+        return super::verify_remote::verify_remote(p, store, opts.remote.as_deref());
+    }
     let rerun = &opts.rerun;
     let ctx = Ctx::load(p, store, backend, !rerun.is_empty() || opts.repair)?;
     let stdout = std::io::stdout();

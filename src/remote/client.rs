@@ -320,15 +320,45 @@ impl Remote {
         dest: &Path,
         limit: Option<u64>,
     ) -> Result<Option<(String, u64)>, RemoteError> {
+        let mut out: Option<File> = None;
+        let got = self
+            .get_streaming(key, limit, &mut |b: &[u8]| {
+                let f = match &mut out {
+                    Some(f) => f,
+                    None => out.insert(File::create(dest).at(dest)?),
+                };
+                f.write_all(b).at(dest)?;
+                Ok(())
+            })
+            .await?;
+        if got.is_some() {
+            let f = match out {
+                Some(f) => f,
+                None => File::create(dest).at(dest)?,
+            };
+            f.sync_all().at(dest)?;
+        }
+        Ok(got)
+    }
+
+    /// Streams `key` through `sink`, hashing on the way; returns the blake3
+    /// digest and size of what arrived, or `None` when absent. Never reads
+    /// more than one byte past `limit`; a directory remote's object must be
+    /// a regular file (opened without blocking, links not followed).
+    pub async fn get_streaming(
+        &self,
+        key: &str,
+        limit: Option<u64>,
+        sink: &mut dyn FnMut(&[u8]) -> Result<(), RemoteError>,
+    ) -> Result<Option<(String, u64)>, RemoteError> {
         let limit = limit.unwrap_or(u64::MAX);
+        let mut h = blake3::Hasher::new();
+        let mut size = 0u64;
         if let Some(local) = self.open_local(key)? {
             let Some(mut f) = local else {
                 return Ok(None);
             };
-            let mut out = File::create(dest).at(dest)?;
-            let mut h = blake3::Hasher::new();
             let mut buf = vec![0u8; 1 << 20];
-            let mut size = 0u64;
             loop {
                 // Never more than one byte past the limit.
                 let room = limit.saturating_add(1).saturating_sub(size);
@@ -340,13 +370,12 @@ impl Remote {
                     break;
                 }
                 h.update(&buf[..n]);
-                out.write_all(&buf[..n]).at(dest)?;
+                sink(&buf[..n])?;
                 size = size.saturating_add(n as u64);
                 if size > limit {
                     break;
                 }
             }
-            out.sync_all().at(dest)?;
             return Ok(Some((h.finalize().to_hex().to_string(), size)));
         }
         let r = match self.store.get(&Key::from(key)).await {
@@ -354,22 +383,18 @@ impl Remote {
             Err(object_store::Error::NotFound { .. }) => return Ok(None),
             Err(e) => return Err(self.fail("GET", key, &e)),
         };
-        let mut out = File::create(dest).at(dest)?;
-        let mut h = blake3::Hasher::new();
-        let mut size = 0u64;
         let mut body = r.into_stream();
         while let Some(chunk) = body.next().await {
             let chunk = chunk.map_err(|e| self.fail("GET", key, &e))?;
             let room = limit.saturating_add(1).saturating_sub(size);
             let chunk = &chunk[..usize::try_from(room).unwrap_or(usize::MAX).min(chunk.len())];
             h.update(chunk);
-            out.write_all(chunk).at(dest)?;
+            sink(chunk)?;
             size = size.saturating_add(chunk.len() as u64);
             if size > limit {
                 break;
             }
         }
-        out.sync_all().at(dest)?;
         Ok(Some((h.finalize().to_hex().to_string(), size)))
     }
 }

@@ -10,9 +10,11 @@ pub mod progress;
 pub mod pull;
 pub mod push;
 pub mod url;
+pub mod verify;
 
 pub use client::Remote;
 pub use error::RemoteError;
 pub use pull::{PullSummary, pull};
 pub use push::{PushSummary, push};
 pub use url::RemoteUrl;
+pub use verify::{RemoteCheck, verify_remote};

@@ -40,3 +40,4 @@ mod slurm;
 mod verify_gc;
 mod verify_names;
 mod verify_refusals;
+mod verify_remote;
