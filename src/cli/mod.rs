@@ -28,17 +28,7 @@ use clap::Parser;
 pub use args::{Cli, Command};
 pub use error::CliError;
 
-/// `repro 0.1.0 (backends: flex)`.
-pub fn version_line() -> &'static str {
-    static LINE: std::sync::OnceLock<String> = std::sync::OnceLock::new();
-    LINE.get_or_init(|| {
-        let b: Vec<&str> = crate::backend::Backend::available()
-            .iter()
-            .map(|b| b.name())
-            .collect();
-        format!("{} (backends: {})", env!("CARGO_PKG_VERSION"), b.join(", "))
-    })
-}
+pub use crate::backend::version_line;
 
 /// Parses the command line, runs the command, returns the exit code.
 pub fn main() -> i32 {

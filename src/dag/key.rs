@@ -152,7 +152,7 @@ pub fn material(
     // Burn stages: the numerics version (absent before it existed, so the
     // keys of other stages are unchanged).
     if backend.is_some() {
-        m["numerics"] = json!(crate::model::NUMERICS_VERSION);
+        m["numerics"] = json!(crate::backend::NUMERICS_VERSION);
     }
     m
 }

@@ -139,7 +139,7 @@ pub fn build_id() -> String {
             )
         })
         .unwrap_or_else(|| "unknown executable".into());
-    format!("repro {} ({exe})", crate::cli::version_line())
+    format!("repro {} ({exe})", crate::backend::version_line())
 }
 
 /// `p` made absolute against the current directory.
