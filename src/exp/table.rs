@@ -144,27 +144,7 @@ impl Table {
     /// # Errors
     /// None or several match.
     pub fn metric_column(&self, name: &str) -> Result<String, ExpError> {
-        if self.metrics.iter().any(|m| m == name) {
-            return Ok(name.to_string());
-        }
-        let suffix = format!(":{name}");
-        let hits: Vec<&String> = self
-            .metrics
-            .iter()
-            .filter(|m| m.ends_with(&suffix))
-            .collect();
-        match hits[..] {
-            [one] => Ok(one.clone()),
-            _ => Err(ExpError::NoColumn {
-                what: "metric",
-                name: name.to_string(),
-                have: if hits.is_empty() {
-                    self.metrics.clone()
-                } else {
-                    hits.into_iter().cloned().collect()
-                },
-            }),
-        }
+        find_column(&self.metrics, name, ':', "metric")
     }
 
     /// The param column `name` names: itself, or the one key ending in
@@ -173,23 +153,7 @@ impl Table {
     /// # Errors
     /// None or several match.
     pub fn param_column(&self, name: &str) -> Result<String, ExpError> {
-        if self.params.iter().any(|m| m == name) {
-            return Ok(name.to_string());
-        }
-        let suffix = format!(".{name}");
-        let hits: Vec<&String> = self
-            .params
-            .iter()
-            .filter(|m| m.ends_with(&suffix))
-            .collect();
-        match hits[..] {
-            [one] => Ok(one.clone()),
-            _ => Err(ExpError::NoColumn {
-                what: "override",
-                name: name.to_string(),
-                have: self.params.clone(),
-            }),
-        }
+        find_column(&self.params, name, '.', "override")
     }
 
     /// Keeps only the param and metric columns whose cells are not all the
@@ -231,5 +195,33 @@ impl Table {
                 (None, None) => std::cmp::Ordering::Equal,
             }
         });
+    }
+}
+
+/// The column of `columns` that `name` names: itself, or the one ending in
+/// `sep` + `name`; the error lists the candidates (all columns when none
+/// matched, the matches when several did).
+fn find_column(
+    columns: &[String],
+    name: &str,
+    sep: char,
+    what: &'static str,
+) -> Result<String, ExpError> {
+    if columns.iter().any(|c| c == name) {
+        return Ok(name.to_string());
+    }
+    let suffix = format!("{sep}{name}");
+    let hits: Vec<&String> = columns.iter().filter(|c| c.ends_with(&suffix)).collect();
+    match hits[..] {
+        [one] => Ok(one.clone()),
+        _ => Err(ExpError::NoColumn {
+            what,
+            name: name.to_string(),
+            have: if hits.is_empty() {
+                columns.to_vec()
+            } else {
+                hits.into_iter().cloned().collect()
+            },
+        }),
     }
 }

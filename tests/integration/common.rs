@@ -52,6 +52,23 @@ impl Env {
         }
     }
 
+    /// A project whose one stage `a` wrote `a.txt` ("hello"), run once in
+    /// its store (the remote and reader tests' fixture).
+    pub fn ran_hello() -> Env {
+        let env = Env::new();
+        env.pipeline(
+            r#"
+stages:
+  a:
+    kind: cmd
+    run: echo hello > "$OUT/a.txt"
+    outputs: [a.txt]
+"#,
+        );
+        env.repro(&["run", "p.yaml"]).ok();
+        env
+    }
+
     /// The project root.
     pub fn root(&self) -> &Path {
         self.dir.path()

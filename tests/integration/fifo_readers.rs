@@ -18,24 +18,9 @@ fn mkfifo(p: &Path) {
     assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o644) }, 0, "mkfifo");
 }
 
-fn ran() -> Env {
-    let env = Env::new();
-    env.pipeline(
-        r#"
-stages:
-  a:
-    kind: cmd
-    run: echo hello > "$OUT/a.txt"
-    outputs: [a.txt]
-"#,
-    );
-    env.repro(&["run", "p.yaml"]).ok();
-    env
-}
-
 #[test]
 fn a_fifo_in_a_directory_remote_is_refused_by_pull_and_repair_without_waiting() {
-    let a = ran();
+    let a = Env::ran_hello();
     let remote = tempfile::tempdir().unwrap();
     let r = remote.path().display().to_string();
     a.repro(&["push", "p.yaml", "--remote", &r]).ok();
@@ -65,7 +50,7 @@ fn a_fifo_in_a_directory_remote_is_refused_by_pull_and_repair_without_waiting() 
 
 #[test]
 fn a_fifo_in_the_local_store_is_refused_by_verify_and_export_without_waiting() {
-    let env = ran();
+    let env = Env::ran_hello();
     let d = env.output_digest("p.lock", "a", "a.txt");
     mkfifo(&env.object_path(&d));
     env.spawn(&["verify", "p.yaml"])

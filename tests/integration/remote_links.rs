@@ -6,24 +6,9 @@ use std::os::unix::fs::{PermissionsExt, symlink};
 
 use crate::common::{Env, list};
 
-fn ran() -> Env {
-    let a = Env::new();
-    a.pipeline(
-        r#"
-stages:
-  a:
-    kind: cmd
-    run: echo hello > "$OUT/a.txt"
-    outputs: [a.txt]
-"#,
-    );
-    a.repro(&["run", "p.yaml"]).ok();
-    a
-}
-
 #[test]
 fn push_refuses_links_inside_a_directory_remote() {
-    let a = ran();
+    let a = Env::ran_hello();
     let d = a.output_digest("p.lock", "a", "a.txt");
     for planted in ["records", "objects"] {
         let remote = tempfile::tempdir().unwrap();
@@ -49,7 +34,7 @@ fn push_refuses_links_inside_a_directory_remote() {
 
 #[test]
 fn push_replaces_a_remote_object_whose_size_differs() {
-    let a = ran();
+    let a = Env::ran_hello();
     let remote = tempfile::tempdir().unwrap();
     let r = remote.path().display().to_string();
     a.repro(&["push", "p.yaml", "--remote", &r]).ok();

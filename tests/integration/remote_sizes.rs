@@ -12,17 +12,7 @@ use repro::store::Lockfile;
 use crate::common::Env;
 
 fn pushed() -> (Env, tempfile::TempDir, String) {
-    let a = Env::new();
-    a.pipeline(
-        r#"
-stages:
-  a:
-    kind: cmd
-    run: echo hello > "$OUT/a.txt"
-    outputs: [a.txt]
-"#,
-    );
-    a.repro(&["run", "p.yaml"]).ok();
+    let a = Env::ran_hello();
     let remote = tempfile::tempdir().unwrap();
     let r = remote.path().display().to_string();
     a.repro(&["push", "p.yaml", "--remote", &r]).ok();
