@@ -263,15 +263,18 @@ impl RewardGain {
     }
 }
 
+/// The first column of `c` named in `names` (the accepted names of one of
+/// [`CURVE_PANELS`]).
+pub fn curve_column<'a>(c: &'a Curves, names: &[&str]) -> Option<&'a Vec<f64>> {
+    names.iter().find_map(|n| c.columns.get(*n))
+}
+
 /// The reward gain of one `curves.csv` (its score column, the first of
 /// [`CURVE_PANELS`]' RM-score names present); `None` without such a
 /// column, with fewer than 4 steps, a non-finite score in a window, or
 /// constant scores (no SE).
 pub fn reward_gain(c: &Curves) -> Option<RewardGain> {
-    let col = CURVE_PANELS[0]
-        .1
-        .iter()
-        .find_map(|name| c.columns.get(*name))?;
+    let col = curve_column(c, CURVE_PANELS[0].1)?;
     let steps = col.len();
     let window = GAIN_WINDOW.min(steps / 2);
     if window < 2 {
@@ -708,6 +711,30 @@ pub fn policy_tables(p: &PolicyInputs) -> Vec<Table> {
     out
 }
 
+/// Test fixtures other modules' tests share.
+#[cfg(test)]
+pub(crate) mod fixtures {
+    use serde_json::{Value, json};
+
+    /// One policy row of an `eval.parity` `parity.json` (code_version 2):
+    /// gap `gap`, a gap change of `gap − 0.5` against a baseline of 0.5
+    /// (none for the baseline itself), RelDrop where defined.
+    pub(crate) fn parity_row(label: &str, base: bool, gap: f64) -> Value {
+        let change = json!({"estimate": gap - 0.5, "se": 0.02, "ci_low": gap - 0.55,
+                            "ci_high": gap - 0.45, "p_value": 0.0});
+        let or_null = |v: Value| if base { Value::Null } else { v };
+        json!({"policy": format!("gen[policy={label}]"), "label": label, "baseline": base,
+               "n_first": 100, "n_second": 100, "raw_mean_first": gap, "raw_mean_second": 0.0,
+               "raw_delta": gap, "mean_first": gap, "mean_second": 0.0,
+               "delta": {"estimate": gap, "se": 0.05, "ci_low": gap - 0.1, "ci_high": gap + 0.1},
+               "gap": gap, "gap_change": or_null(change.clone()), "signed_change": or_null(change),
+               "rel_drop": or_null(json!({"estimate": (gap - 0.5) / 0.5 * 100.0, "se": 5.0,
+                                          "ci_low": -30.0, "ci_high": -5.0})),
+               "rel_drop_undefined": null, "power": null,
+               "mean_tokens": 50.0, "max_new_tokens": 64, "at_cap": 0.1})
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -861,20 +888,7 @@ mod tests {
 
     #[test]
     fn a_clear_fall_with_rel_drop_is_a_yes_beside_the_paper() {
-        let row = |label: &str, base: bool, gap: f64| {
-            let change = json!({"estimate": gap - 0.5, "se": 0.02, "ci_low": gap - 0.55,
-                                "ci_high": gap - 0.45, "p_value": 0.0});
-            let or_null = |v: Value| if base { Value::Null } else { v };
-            json!({"policy": format!("gen[policy={label}]"), "label": label, "baseline": base,
-                   "n_first": 100, "n_second": 100, "raw_mean_first": gap, "raw_mean_second": 0.0,
-                   "raw_delta": gap, "mean_first": gap, "mean_second": 0.0,
-                   "delta": {"estimate": gap, "se": 0.05, "ci_low": gap - 0.1, "ci_high": gap + 0.1},
-                   "gap": gap, "gap_change": or_null(change.clone()), "signed_change": or_null(change),
-                   "rel_drop": or_null(json!({"estimate": (gap - 0.5) / 0.5 * 100.0, "se": 5.0,
-                                              "ci_low": -30.0, "ci_high": -5.0})),
-                   "rel_drop_undefined": null, "power": null,
-                   "mean_tokens": 50.0, "max_new_tokens": 64, "at_cap": 0.1})
-        };
+        let row = fixtures::parity_row;
         let doc: ParityDoc = serde_json::from_value(json!({"baseline": "gen[policy=baseline]",
             "policies": [row("baseline", true, 0.5), row("fair", false, 0.4)]}))
         .unwrap();

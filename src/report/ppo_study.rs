@@ -17,7 +17,7 @@
 //! length. Wall time per run is not a stage output (reruns must stay
 //! byte-identical); the run log's `ok <stage> <seconds>` lines give it.
 
-use super::policies::{CURVE_PANELS, Curves, RewardGain, reward_gain};
+use super::policies::{CURVE_PANELS, Curves, RewardGain, curve_column, reward_gain};
 use super::table::{Cell, Table};
 use crate::eval::stats::t_sf_two_sided;
 
@@ -62,11 +62,6 @@ impl StudyRow {
     }
 }
 
-/// The first column of `c` named in `names`.
-fn column<'a>(c: &'a Curves, names: &[&str]) -> Option<&'a Vec<f64>> {
-    names.iter().find_map(|n| c.columns.get(*n))
-}
-
 /// Least-squares slope of `y` on 1, 2, …, n; `None` under 3 points, with a
 /// non-finite value, or a perfect fit (no SE).
 pub fn ols_slope(y: &[f64]) -> Option<Slope> {
@@ -103,9 +98,9 @@ pub fn ols_slope(y: &[f64]) -> Option<Slope> {
 
 /// The study's row of one run.
 pub fn row(name: &str, c: &Curves) -> StudyRow {
-    let score = column(c, CURVE_PANELS[0].1);
-    let last = |names: &[&str]| column(c, names).and_then(|v| v.last().copied());
-    let len = column(c, &["response_len"]);
+    let score = curve_column(c, CURVE_PANELS[0].1);
+    let last = |names: &[&str]| curve_column(c, names).and_then(|v| v.last().copied());
+    let len = curve_column(c, &["response_len"]);
     StudyRow {
         name: name.to_string(),
         steps: score.map_or(0, Vec::len),
@@ -123,7 +118,7 @@ pub fn row(name: &str, c: &Curves) -> StudyRow {
 /// The study's rows, in order; each run after the first also gets the
 /// slope of its per-step difference to the first.
 pub fn rows(runs: &[(String, Curves)]) -> Vec<StudyRow> {
-    let score = |c: &Curves| column(c, CURVE_PANELS[0].1).cloned();
+    let score = |c: &Curves| curve_column(c, CURVE_PANELS[0].1).cloned();
     let centre = runs.first().and_then(|(_, c)| score(c));
     runs.iter()
         .enumerate()

@@ -559,20 +559,7 @@ mod tests {
         );
         // parity.json of eval.parity code_version 2 (issue 22): signed gap,
         // paired gap change vs the baseline, RelDrop where defined.
-        let row = |label: &str, base: bool, gap: f64| {
-            let change = json!({"estimate": gap - 0.5, "se": 0.02, "ci_low": gap - 0.55,
-                                "ci_high": gap - 0.45, "p_value": 0.0});
-            let or_null = |v: Value| if base { Value::Null } else { v };
-            json!({"policy": format!("gen[policy={label}]"), "label": label, "baseline": base,
-                   "n_first": 100, "n_second": 100, "raw_mean_first": gap, "raw_mean_second": 0.0,
-                   "raw_delta": gap, "mean_first": gap, "mean_second": 0.0,
-                   "delta": {"estimate": gap, "se": 0.05, "ci_low": gap - 0.1, "ci_high": gap + 0.1},
-                   "gap": gap, "gap_change": or_null(change.clone()), "signed_change": or_null(change),
-                   "rel_drop": or_null(json!({"estimate": (gap - 0.5) / 0.5 * 100.0, "se": 5.0,
-                                              "ci_low": -30.0, "ci_high": -5.0})),
-                   "rel_drop_undefined": null, "power": null,
-                   "mean_tokens": 50.0, "max_new_tokens": 64, "at_cap": 0.1})
-        };
+        let row = crate::report::policies::fixtures::parity_row;
         std::fs::write(
             t.upstream("parity").join("parity.json"),
             json!({"baseline": "gen[policy=baseline]", "policies": [row("baseline", true, 0.5), row("fair", false, 0.4)]}).to_string(),
