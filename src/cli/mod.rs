@@ -50,10 +50,14 @@ pub fn main() -> i32 {
     match dispatch(cli) {
         Ok(()) => 0,
         Err(e) => {
+            // Messages quote names, values and paths from files a user may
+            // not have written: nothing in them reaches the terminal raw.
+            let text = e.to_string();
+            let text = crate::util::visible::visible_lines(&text);
             if !matches!(e, CliError::Failed(_) | CliError::Interrupted) {
-                eprintln!("error: {e}");
+                eprintln!("error: {text}");
             } else {
-                eprintln!("repro: {e}");
+                eprintln!("repro: {text}");
             }
             e.exit_code()
         }

@@ -14,7 +14,7 @@ use crate::dag::plan;
 use crate::exec::stage_run::Keep;
 use crate::exec::{self, RealRunner, RunSettings};
 use crate::store::flock::{StoreLock, Wait};
-use crate::store::{Lockfile, Record, Store};
+use crate::store::{Lockfile, Record, Store, StoreError};
 
 /// What `verify` was asked to do besides checking.
 #[derive(Debug, Default)]
@@ -76,30 +76,48 @@ pub fn verify(
             }
             _ => {
                 problems += 1;
-                let why = e
-                    .reason
-                    .as_ref()
-                    .map(|r| r.to_string())
-                    .unwrap_or_else(|| "key differs from the lockfile".into());
+                // A key that cannot be made because an upstream stage is not
+                // fresh names that stage and its reason (a malformed record,
+                // say), not just the slot (issue 25, item 11).
+                let why = match upstream_cause(&ctx.pipeline, &evals, s) {
+                    Some((up, reason)) => format!("upstream `{up}`: {reason}"),
+                    None => e
+                        .reason
+                        .as_ref()
+                        .map(|r| r.to_string())
+                        .unwrap_or_else(|| "key differs from the lockfile".into()),
+                };
                 let _ = writeln!(out, "STALE     {}: {why}", s.name);
             }
         }
     }
     // (2) lock vs records.
     for (name, entry) in &lock.stages {
-        match Record::load(&ctx.store, &entry.key)? {
-            None => {
+        match Record::load(&ctx.store, &entry.key) {
+            // Named by the stage that owns it (a truncated file, a directory
+            // where the file should be), and verify goes on.
+            Err(StoreError::Malformed { path, message }) => {
+                problems += 1;
+                let shown = path.strip_prefix(ctx.store.root()).unwrap_or(&path);
+                let _ = writeln!(
+                    out,
+                    "MALFORMED {name}: record {}: {message}",
+                    shown.display()
+                );
+            }
+            Err(e) => return Err(e.into()),
+            Ok(None) => {
                 problems += 1;
                 let _ = writeln!(out, "MISSING   {name}: no record for key {}", entry.key);
             }
-            Some(r) if r.outputs != entry.outputs => {
+            Ok(Some(r)) if r.outputs != entry.outputs => {
                 problems += 1;
                 let _ = writeln!(
                     out,
                     "MISMATCH  {name}: record outputs differ from the lockfile"
                 );
             }
-            Some(_) => {}
+            Ok(Some(_)) => {}
         }
     }
     // (3) rehash every object.
@@ -118,7 +136,8 @@ pub fn verify(
         }
     }
     for (name, entry) in &lock.stages {
-        if let Some(r) = Record::load(&ctx.store, &entry.key)? {
+        // A malformed record was reported above.
+        if let Ok(Some(r)) = Record::load(&ctx.store, &entry.key) {
             // A missing manifest hides its files: it is reported itself.
             let mut reached = Vec::new();
             for (o, e) in &r.outputs {
@@ -183,6 +202,32 @@ pub fn verify(
     }
     let _ = writeln!(out, "verify: ok");
     Ok(())
+}
+
+/// For a stage whose key waits on an upstream stage that is not fresh: the
+/// first such upstream stage, followed up the graph to one that is stale for
+/// its own reason, and that reason.
+fn upstream_cause(
+    pipeline: &crate::spec::Pipeline,
+    evals: &[plan::Evaluation],
+    stage: &crate::spec::Stage,
+) -> Option<(String, String)> {
+    let mut at = stage;
+    // Each step goes strictly upstream; the bound only guards a bad graph.
+    for _ in 0..=pipeline.stages.len() {
+        let up = at
+            .inputs
+            .values()
+            .flat_map(|r| r.stages())
+            .filter_map(|u| pipeline.index.get(u).copied())
+            .find(|&u| evals.get(u).is_some_and(|e| !e.fresh()))?;
+        match &evals.get(up)?.reason {
+            Some(plan::Reason::UpstreamStale(_)) => at = &pipeline.stages[up],
+            Some(r) => return Some((pipeline.stages[up].name.clone(), r.to_string())),
+            None => return None,
+        }
+    }
+    None
 }
 
 /// When a rerun's bytes differ: how far apart are the metrics? Returns the

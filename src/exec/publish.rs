@@ -36,15 +36,23 @@ pub fn publish(
             make_writable(&tmp);
             fs::remove_dir_all(&tmp).at(&tmp)?;
         }
-        for (path, e) in &entry.outputs {
-            store.materialize(e, &tmp.join(path))?;
+        let placed = (|| {
+            for (path, e) in &entry.outputs {
+                store.materialize(e, &tmp.join(path))?;
+            }
+            make_writable(&tmp);
+            if dest.exists() {
+                make_writable(&dest);
+                fs::remove_dir_all(&dest).at(&dest)?;
+            }
+            fs::rename(&tmp, &dest).at(&dest)
+        })();
+        if let Err(e) = placed {
+            // No half-written copy is left beside the results (issue 25, item 6).
+            make_writable(&tmp);
+            let _ = fs::remove_dir_all(&tmp);
+            return Err(e);
         }
-        make_writable(&tmp);
-        if dest.exists() {
-            make_writable(&dest);
-            fs::remove_dir_all(&dest).at(&dest)?;
-        }
-        fs::rename(&tmp, &dest).at(&dest)?;
         written.push(dest);
     }
     Ok(written)

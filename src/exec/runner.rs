@@ -4,6 +4,7 @@
 
 use std::collections::BTreeMap;
 use std::fs::File;
+use std::io::Read;
 use std::os::unix::process::CommandExt;
 
 use std::path::PathBuf;
@@ -17,6 +18,7 @@ use crate::backend::Backend;
 use crate::kind::{Input, Roots, StageContext};
 use crate::spec::{Stage, StageKind};
 use crate::store::log::CappedLog;
+use crate::store::tail_ring::{RING_BYTES, Tail};
 use crate::util::progress::{Progress, ProgressSink};
 
 /// One stage run, staged in a temp directory.
@@ -63,6 +65,9 @@ pub struct RunError {
     pub message: String,
     /// Whether it was interrupted.
     pub interrupted: bool,
+    /// The end of the stage's output, kept in memory (a `cmd` stage's last
+    /// 64 KiB): shown by `FAILED` even when the log could not be written.
+    pub tail: Option<Tail>,
 }
 
 impl RunError {
@@ -71,6 +76,7 @@ impl RunError {
         RunError {
             message: message.into(),
             interrupted: false,
+            tail: None,
         }
     }
 }
@@ -128,6 +134,7 @@ impl StageRunner for RealRunner {
                         Err(RunError {
                             message: format!("{e:#}"),
                             interrupted,
+                            tail: None,
                         })
                     }
                     Err(_) => {
@@ -146,10 +153,6 @@ impl StageRunner for RealRunner {
 /// [`super::supervise`]): the command and everything it starts die with it,
 /// with `repro`, and before the outputs are hashed.
 fn run_command(run: &str, job: &Job<'_>) -> Result<(), RunError> {
-    let log_err = job
-        .log
-        .try_clone()
-        .map_err(|e| RunError::failed(format!("log: {e}")))?;
     let log_out = job
         .log
         .try_clone()
@@ -166,7 +169,6 @@ fn run_command(run: &str, job: &Job<'_>) -> Result<(), RunError> {
         .current_dir(&job.dir)
         .stdin(Stdio::null())
         .stdout(Stdio::from(log_out))
-        .stderr(Stdio::from(log_err))
         .env("OUT", &job.out)
         .env("PARAMS", &job.params_file)
         .env("REPRO_STAGE", &job.stage.name)
@@ -179,9 +181,67 @@ fn run_command(run: &str, job: &Job<'_>) -> Result<(), RunError> {
     for slot in job.inputs.keys() {
         cmd.env(format!("IN_{slot}"), job.in_root.join(slot));
     }
-    let mut child = cmd
-        .spawn()
+    // The supervisor's stderr carries the failure tail it kept in memory.
+    let (tail_in, tail_out) =
+        std::io::pipe().map_err(|e| RunError::failed(format!("tail pipe: {e}")))?;
+    cmd.stderr(Stdio::from(tail_out));
+    let spawned = cmd.spawn();
+    // The parent's copy of the pipe's write end goes with `cmd`, so the
+    // reader sees the end of the stream when the supervisor exits.
+    drop(cmd);
+    let mut child = spawned
         .map_err(|e| RunError::failed(format!("cannot start the stage's supervisor: {e}")))?;
+    let tail = read_tail(tail_in);
+    let result = wait_command(&mut child, job);
+    result.map_err(|mut e| {
+        e.tail = tail();
+        e
+    })
+}
+
+/// Reads the supervisor's stderr to its end on a thread; the returned
+/// function waits for it (at most a few seconds: a stuck reader never holds
+/// up a failure) and gives the tail.
+fn read_tail(mut from: std::io::PipeReader) -> impl FnOnce() -> Option<Tail> {
+    let (tx, rx) = std::sync::mpsc::channel();
+    let reader = std::thread::Builder::new()
+        .name("repro-tail".into())
+        .spawn(move || {
+            // Bounded: the mark, the flag and the ring, plus the supervisor's
+            // own complaint if it had one.
+            let cap = (RING_BYTES + super::supervise::TAIL_MARK.len() + (16 << 10)) as u64;
+            let mut bytes = Vec::new();
+            let _ = (&mut from).take(cap).read_to_end(&mut bytes);
+            let _ = std::io::copy(&mut from, &mut std::io::sink());
+            let _ = tx.send(bytes);
+        });
+    move || {
+        reader.ok()?;
+        let bytes = rx.recv_timeout(Duration::from_secs(5)).ok()?;
+        Some(parse_tail(bytes))
+    }
+}
+
+/// The failure tail as the supervisor wrote it ([`super::supervise::TAIL_MARK`],
+/// a flag byte, the bytes); anything else is shown as it is.
+fn parse_tail(bytes: Vec<u8>) -> Tail {
+    let mark = super::supervise::TAIL_MARK;
+    match bytes.windows(mark.len()).position(|w| w == mark) {
+        Some(i) => {
+            let mut t = Tail {
+                bytes: bytes[..i].to_vec(),
+                cut: bytes.get(i + mark.len()) == Some(&1),
+            };
+            t.bytes
+                .extend_from_slice(bytes.get(i + mark.len() + 1..).unwrap_or(&[]));
+            t
+        }
+        None => Tail { bytes, cut: false },
+    }
+}
+
+/// Waits for the supervisor, stopping it on Ctrl-C.
+fn wait_command(child: &mut std::process::Child, job: &Job<'_>) -> Result<(), RunError> {
     let pid = child.id() as i32;
     loop {
         match child.try_wait() {
@@ -195,6 +255,7 @@ fn run_command(run: &str, job: &Job<'_>) -> Result<(), RunError> {
                 return Err(RunError {
                     message: format!("command failed ({how})"),
                     interrupted: job.cancel.load(Ordering::Relaxed),
+                    tail: None,
                 });
             }
             Ok(None) => {}
@@ -209,6 +270,7 @@ fn run_command(run: &str, job: &Job<'_>) -> Result<(), RunError> {
                     return Err(RunError {
                         message: "interrupted".into(),
                         interrupted: true,
+                        tail: None,
                     });
                 }
                 std::thread::sleep(Duration::from_millis(20));
@@ -218,6 +280,7 @@ fn run_command(run: &str, job: &Job<'_>) -> Result<(), RunError> {
             return Err(RunError {
                 message: "interrupted".into(),
                 interrupted: true,
+                tail: None,
             });
         }
         std::thread::sleep(Duration::from_millis(5));

@@ -12,9 +12,9 @@ use serde_json::Value as Json;
 
 use super::executor::{ExecError, RunOptions, Summary};
 use super::stage_run::{Failure, RunSettings};
-use crate::dag::Reason;
 use crate::dag::key::DepHashes;
 use crate::dag::plan::{evaluate, lock_entry};
+use crate::dag::{PlanError, Reason};
 use crate::spec::Pipeline;
 use crate::store::{Lockfile, Record, Store};
 
@@ -140,7 +140,7 @@ impl<'a> Schedule<'a> {
         }
         let stage = &self.pipeline.stages[i];
         if !self.stale.contains_key(&i) {
-            let e = evaluate(
+            let e = match evaluate(
                 stage,
                 self.pipeline,
                 &self.known,
@@ -149,7 +149,25 @@ impl<'a> Schedule<'a> {
                 opts.forced[i],
                 settings.backend,
                 &mut self.memo,
-            )?;
+            ) {
+                Ok(e) => e,
+                // A dep that cannot be hashed when the stage's turn comes
+                // (issue 25, item 11) fails that stage like any failure: its
+                // dependants are blocked, and `--keep-going` goes on.
+                Err(PlanError::Dep(d)) => {
+                    let f = Failure {
+                        error: super::runner::RunError::failed(format!(
+                            "dep `{}`: {}",
+                            d.path.display(),
+                            d.source
+                        )),
+                        log: None,
+                    };
+                    self.failed(i, f, opts, out);
+                    return Ok(Step::Changed);
+                }
+                Err(e) => return Err(e.into()),
+            };
             match (e.record, e.material) {
                 (Some(r), material) => {
                     if let Some(m) = &material {
@@ -217,20 +235,27 @@ impl<'a> Schedule<'a> {
                 self.summary.ran.push(name);
             }
             Err(f) => {
-                self.st[i] = St::Failed;
-                if f.error.interrupted {
-                    let _ = writeln!(out, "stopped {name} (interrupted)");
-                    self.summary.not_run.push(name);
-                } else {
-                    report_failure(out, &name, &f);
-                    self.summary.failed.push(name);
-                    if !opts.keep_going {
-                        self.stop = true;
-                    }
-                }
+                self.failed(i, f, opts, out);
             }
         }
         Ok(())
+    }
+
+    /// Stage `i` failed (or was stopped): its dependants are blocked and,
+    /// without `--keep-going`, no new stage starts.
+    fn failed(&mut self, i: usize, f: Failure, opts: &RunOptions, out: &mut dyn Write) {
+        let name = self.pipeline.stages[i].name.clone();
+        self.st[i] = St::Failed;
+        if f.error.interrupted {
+            let _ = writeln!(out, "stopped {name} (interrupted)");
+            self.summary.not_run.push(name);
+        } else {
+            report_failure(out, &name, &f);
+            self.summary.failed.push(name);
+            if !opts.keep_going {
+                self.stop = true;
+            }
+        }
     }
 
     /// Stage `i` is done with record `r`: its dependents may start.
@@ -260,13 +285,26 @@ impl<'a> Schedule<'a> {
     }
 }
 
-/// Prints a failure with the tail of its log.
+/// Lines of a failed stage's output `FAILED` shows.
+const FAILURE_TAIL_LINES: usize = 20;
+
+/// Prints a failure with the tail of its output.
 fn report_failure(out: &mut dyn Write, name: &str, f: &Failure) {
     let _ = writeln!(out, "FAILED  {name}: {}", f.error.message);
     if let Some(log) = &f.log {
         let _ = writeln!(out, "  log: {}", log.display());
-        for l in super::stage_run::log_tail(log, 20).unwrap_or_default() {
-            let _ = writeln!(out, "  | {l}");
-        }
+    }
+    // The tail kept in memory first (issue 25, item 6: it survives a log a
+    // full disk left empty), else the end of the log.
+    let lines = match &f.error.tail {
+        Some(t) if !t.is_empty() => t.lines(FAILURE_TAIL_LINES),
+        _ => f
+            .log
+            .as_deref()
+            .and_then(|l| super::stage_run::log_tail(l, FAILURE_TAIL_LINES))
+            .unwrap_or_default(),
+    };
+    for l in lines {
+        let _ = writeln!(out, "  | {l}");
     }
 }

@@ -134,7 +134,9 @@ pub fn run_stage(
             serde_json::to_vec_pretty(&stage.with).map_err(|e| RunError::failed(e.to_string()))?;
         fs::write(&params_file, params)
             .map_err(|e| RunError::failed(format!("{}: {e}", params_file.display())))?;
-        let dir = std::path::absolute(&pipeline.dir)
+        // Canonical, like the store's root: the command's working directory
+        // and every path in its environment are normalised.
+        let dir = fs::canonicalize(&pipeline.dir)
             .map_err(|e| RunError::failed(format!("{}: {e}", pipeline.dir.display())))?;
         let job = Job {
             stage,

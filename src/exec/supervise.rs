@@ -7,7 +7,11 @@
 //! - watches the `repro` process `PID` through a pidfd, so when `repro` dies by
 //!   any signal, `kill -9` included, it kills the whole tree and exits;
 //! - copies the command's output into the stage log through a
-//!   [`CappedLog`](crate::store::log::CappedLog), so a log stays bounded;
+//!   [`CappedLog`](crate::store::log::CappedLog), so a log stays bounded,
+//!   and keeps its last 64 KiB in memory, written to its own stderr when it
+//!   exits ([`TAIL_MARK`], one byte that is 1 when the output began earlier,
+//!   then the bytes), so `repro` shows a failure's tail even when the log
+//!   could not be written;
 //! - when the command exits, kills whatever it left running before `repro`
 //!   hashes the outputs, so no leftover process can write into an object;
 //! - on SIGTERM (`repro` was interrupted) stops the tree: SIGTERM, then
@@ -26,12 +30,21 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use crate::store::log::CappedLog;
+use crate::store::tail_ring::Tee;
+
+/// The stage log as the supervisor writes it: bounded on disk, its last
+/// bytes also kept in memory.
+type Log = Tee<CappedLog<File>>;
 
 /// The hidden subcommand's name.
 pub const SUBCOMMAND: &str = "__supervise";
 
 /// How long the tree gets between SIGTERM and SIGKILL after an interrupt.
 const GRACE: Duration = Duration::from_secs(2);
+
+/// Starts the failure tail on the supervisor's stderr (anything before it is
+/// the supervisor's own complaint from before the log was open).
+pub const TAIL_MARK: &[u8] = b"\0repro-tail\0";
 
 /// Exit status when `repro` itself died (the command was killed).
 const PARENT_DIED: i32 = 137;
@@ -61,14 +74,37 @@ pub fn main(args: &[OsString]) -> i32 {
         let _ = signal_hook::flag::register(sig, term.clone());
     }
     let mut log = match std::io::stdout().as_fd().try_clone_to_owned() {
-        Ok(fd) => CappedLog::new(File::from(fd)),
+        Ok(fd) => Tee::new(CappedLog::new(File::from(fd))),
         Err(e) => {
             eprintln!("repro supervisor: cannot use the log: {e}");
             return 1;
         }
     };
+    let code = supervise(parent, &pidfd, &term, program, rest, &mut log);
+    let _ = log.inner.finish();
+    // The failure tail from memory (issue 25, item 6): `repro` reads this
+    // process's stderr to the end, so the stage's last words reach `FAILED`
+    // even when the log could not be written.
+    let tail = std::mem::take(&mut log.ring).into_tail();
+    let mut err = std::io::stderr().lock();
+    let _ = err.write_all(TAIL_MARK);
+    let _ = err.write_all(&[u8::from(tail.cut)]);
+    let _ = err.write_all(&tail.bytes);
+    let _ = err.flush();
+    code
+}
+
+/// Runs the command with its output going to `log`; returns the exit code.
+fn supervise(
+    parent: i32,
+    pidfd: &OwnedFd,
+    term: &AtomicBool,
+    program: &OsString,
+    rest: &[OsString],
+    log: &mut Log,
+) -> i32 {
     let Some((read_end, write_end)) = pipe() else {
-        eprintln!("repro supervisor: cannot create a pipe");
+        let _ = writeln!(log, "repro supervisor: cannot create a pipe");
         return 1;
     };
     let (out, err) = match (write_end.try_clone(), write_end.try_clone()) {
@@ -98,14 +134,14 @@ pub fn main(args: &[OsString]) -> i32 {
     let me = std::process::id() as i32;
     let mut status: Option<i32> = None;
     loop {
-        wait_readable(&pipe_in, &pidfd, 50);
-        drain(&mut pipe_in, &mut log);
-        if readable(&pidfd) {
+        wait_readable(&pipe_in, pidfd, 50);
+        drain(&mut pipe_in, log);
+        if readable(pidfd) {
             let _ = writeln!(
                 log,
                 "[repro: repro (pid {parent}) died; stopping the stage's processes]"
             );
-            stop(me, child_pid, &mut status, &mut pipe_in, &mut log);
+            stop(me, child_pid, &mut status, &mut pipe_in, log);
             return PARENT_DIED;
         }
         reap(child_pid, &mut status);
@@ -117,10 +153,10 @@ pub fn main(args: &[OsString]) -> i32 {
             let until = Instant::now() + GRACE;
             while status.is_none() && Instant::now() < until {
                 reap(child_pid, &mut status);
-                drain(&mut pipe_in, &mut log);
+                drain(&mut pipe_in, log);
                 std::thread::sleep(Duration::from_millis(20));
             }
-            stop(me, child_pid, &mut status, &mut pipe_in, &mut log);
+            stop(me, child_pid, &mut status, &mut pipe_in, log);
             return status.unwrap_or(143);
         }
     }
@@ -142,22 +178,14 @@ pub fn main(args: &[OsString]) -> i32 {
             "[repro: killed {left} process(es) the command left running]"
         );
     }
-    let _ = log.finish();
     status.unwrap_or(1)
 }
 
 /// Kills what is left of the tree, reaps it and writes out the log.
-fn stop(
-    me: i32,
-    child: i32,
-    status: &mut Option<i32>,
-    pipe_in: &mut File,
-    log: &mut CappedLog<File>,
-) {
+fn stop(me: i32, child: i32, status: &mut Option<i32>, pipe_in: &mut File, log: &mut Log) {
     kill_tree(me, child, status, libc::SIGKILL, Duration::from_secs(5));
     reap(child, status);
     drain(pipe_in, log);
-    let _ = log.finish();
 }
 
 fn parse(args: &[OsString]) -> Option<(i32, &OsString, &[OsString])> {

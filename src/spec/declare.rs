@@ -15,6 +15,7 @@ use super::node::{Node, Value};
 use super::pipeline::StageKind;
 use super::validate::{STAGE_KEYS, check_keys, entries, valid_name};
 use crate::stages::registry;
+use crate::util::visible::{is_invisible, visible};
 
 /// A stage as declared, before expansion.
 pub(super) struct Decl<'a> {
@@ -37,7 +38,10 @@ pub(super) fn declare<'a>(
         return Err(SpecError::at(
             node.pos(),
             &path,
-            format!("bad stage name `{name}`: names match [A-Za-z_][A-Za-z0-9_]*"),
+            format!(
+                "bad stage name `{}`: names match [A-Za-z_][A-Za-z0-9_]*",
+                visible(name)
+            ),
         ));
     }
     if name.len() > MAX_NAME_BYTES {
@@ -109,7 +113,10 @@ pub(super) fn declare<'a>(
                 return Err(SpecError::at(
                     &v.mark,
                     &kpath,
-                    format!("bad matrix key `{k}`: names match [A-Za-z_][A-Za-z0-9_]*"),
+                    format!(
+                        "bad matrix key `{}`: names match [A-Za-z_][A-Za-z0-9_]*",
+                        visible(k)
+                    ),
                 ));
             }
             if k.len() > MAX_NAME_BYTES {
@@ -154,7 +161,7 @@ pub(super) fn declare<'a>(
                 return Err(SpecError::at(
                     &v.mark,
                     &kpath,
-                    format!("duplicate matrix value {}", values[i]),
+                    format!("duplicate matrix value {}", visible(&values[i].to_string())),
                 ));
             }
             axes.insert(k.clone(), values);
@@ -216,19 +223,37 @@ pub(super) fn declare<'a>(
 /// print as short, single-line text without the characters that delimit
 /// expansion names (they are pasted into names, paths and commands).
 pub(super) fn bad_matrix_value(x: &Json) -> Option<String> {
+    // Control characters are checked first: an ESC sequence holds `[`, and a
+    // NUL is reserved too, but "control character" is the reason a user can
+    // act on. The value is always shown escaped, never raw (issue 25, item 11).
     match x {
         Json::Array(_) | Json::Object(_) | Json::Null => {
             return Some("matrix values are scalars".to_string());
         }
-        Json::String(s) if s.is_empty() || s.contains(matrix::RESERVED) => {
-            return Some(format!(
-                "matrix value `{s}` is empty or contains one of [ ] , = /"
-            ));
-        }
         Json::String(s) if s.chars().any(char::is_control) => {
             return Some(format!(
-                "matrix value {x} contains a control character (newline, tab, …); \
-                 matrix values are single-line text"
+                "matrix value `{}` contains a control character (NUL, ESC, newline, tab, …); \
+                 matrix values are single-line text",
+                visible(s)
+            ));
+        }
+        // Refused rather than only shown escaped: a value becomes part of an
+        // expansion name (`a[x=…]`) that a user reads in `status` and types as a
+        // target, and two names that differ only by an invisible character look
+        // the same and cannot be typed.
+        Json::String(s) if s.chars().any(is_invisible) => {
+            let c = s.chars().find(|c| is_invisible(*c)).unwrap_or('?');
+            return Some(format!(
+                "matrix value `{}` contains an invisible character (U+{:04X}); \
+                 matrix values are visible text",
+                visible(s),
+                c as u32
+            ));
+        }
+        Json::String(s) if s.is_empty() || s.contains(matrix::RESERVED) => {
+            return Some(format!(
+                "matrix value `{}` is empty or contains one of [ ] , = /",
+                visible(s)
             ));
         }
         _ => {}

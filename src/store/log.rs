@@ -63,6 +63,8 @@ impl<W: Write> CappedLog<W> {
 
 impl<W: Write> Write for CappedLog<W> {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        // A full disk, simulated (issue 25, item 6): the log cannot be written.
+        crate::util::failpoint::check("log-write")?;
         let room = HEAD_BYTES.saturating_sub(self.written) as usize;
         let head = room.min(buf.len());
         if head > 0 {
@@ -92,26 +94,22 @@ impl<W: Write> Drop for CappedLog<W> {
     }
 }
 
-/// The last `n` lines of a log, reading at most its last 64 KiB.
+/// The last `n` lines of a log, reading at most its last
+/// [`RING_BYTES`](super::tail_ring::RING_BYTES); a last line longer than
+/// that is shown cut, not dropped.
 pub fn tail(path: &Path, n: usize) -> Option<Vec<String>> {
-    const WINDOW: u64 = 64 << 10;
+    const WINDOW: u64 = super::tail_ring::RING_BYTES as u64;
     let mut f = File::open(path).ok()?;
     let len = f.metadata().ok()?.len();
     let start = len.saturating_sub(WINDOW);
     f.seek(SeekFrom::Start(start)).ok()?;
     let mut bytes = Vec::new();
     f.take(WINDOW).read_to_end(&mut bytes).ok()?;
-    let text = String::from_utf8_lossy(&bytes);
-    let mut lines: Vec<&str> = text.lines().collect();
-    if start > 0 && !lines.is_empty() {
-        lines.remove(0); // a partial first line
-    }
-    Some(
-        lines[lines.len().saturating_sub(n)..]
-            .iter()
-            .map(|l| l.to_string())
-            .collect(),
-    )
+    let t = super::tail_ring::Tail {
+        bytes,
+        cut: start > 0,
+    };
+    Some(t.lines(n))
 }
 
 #[cfg(test)]

@@ -11,6 +11,7 @@ pub mod log;
 pub mod objects;
 pub mod origin;
 pub mod record;
+pub mod tail_ring;
 
 pub use error::StoreError;
 pub use lockfile::{LockEntry, Lockfile};

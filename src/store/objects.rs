@@ -56,22 +56,25 @@ static RUN_COUNTER: AtomicU64 = AtomicU64::new(0);
 
 impl Store {
     /// Opens (creating if needed) the store at `root`.
-    /// The root is made absolute (not canonicalised), so every path the
-    /// store hands out — to a command's environment above all — is absolute.
+    /// The root is made absolute and canonical once it exists, so every path
+    /// the store hands out — to a command's environment above all — is
+    /// absolute and normalised (no `deeper/../../st`; issue 25, item 11).
     pub fn open(root: &Path) -> Result<Store, StoreError> {
         let root = &std::path::absolute(root).at(root)?;
         for sub in ["objects", "records", "logs", "tmp"] {
             fs::create_dir_all(root.join(sub)).at(&root.join(sub))?;
         }
         Ok(Store {
-            root: root.to_path_buf(),
+            root: fs::canonicalize(root).at(root)?,
         })
     }
 
     /// Opens an existing store without creating anything (read-only commands).
     pub fn open_existing(root: &Path) -> Store {
         Store {
-            root: std::path::absolute(root).unwrap_or_else(|_| root.to_path_buf()),
+            root: fs::canonicalize(root)
+                .or_else(|_| std::path::absolute(root))
+                .unwrap_or_else(|_| root.to_path_buf()),
         }
     }
 

@@ -80,6 +80,12 @@ impl Record {
             path: path.clone(),
             message: e.to_string(),
         })?;
+        // A directory where the record should be is a malformed record: the
+        // run that replaces it removes it (a rename cannot replace it).
+        if fs::symlink_metadata(&path).is_ok_and(|m| m.is_dir()) {
+            super::objects::make_writable(&path);
+            fs::remove_dir_all(&path).at(&path)?;
+        }
         write_atomic(&path, &bytes)
     }
 
@@ -209,6 +215,12 @@ pub fn load_json<T: serde::de::DeserializeOwned>(path: &Path) -> Result<Option<T
                 message: e.to_string(),
             }),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        // Something else where the file should be (issue 25, item 11) is a
+        // malformed file, not an I/O failure that stops every command.
+        Err(e) if e.raw_os_error() == Some(libc::EISDIR) => Err(StoreError::Malformed {
+            path: path.to_path_buf(),
+            message: "a directory where the file should be".into(),
+        }),
         Err(e) => Err(StoreError::Io {
             path: path.to_path_buf(),
             source: e,
@@ -227,6 +239,11 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), StoreError> {
     let written = (|| {
         f.write_all(bytes)?;
         crate::util::failpoint::check("write-atomic")?;
+        // Per kind of file (`write-atomic-lock`: only lockfiles), so a test
+        // can fail the lockfile beside the pipeline after a record was saved.
+        if let Some(ext) = path.extension().and_then(|e| e.to_str()) {
+            crate::util::failpoint::check(&format!("write-atomic-{ext}"))?;
+        }
         f.sync_all()
     })();
     if let Err(e) = written {

@@ -13,3 +13,4 @@ pub mod rng;
 #[cfg(test)]
 pub mod testing;
 pub mod time;
+pub mod visible;

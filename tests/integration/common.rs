@@ -219,6 +219,38 @@ pub fn list(dir: &Path) -> Vec<String> {
     v
 }
 
+/// Every entry below `dir` (not following links): relative path → (mode,
+/// bytes of a file or target of a link), to show a sentinel is untouched.
+pub fn snapshot(dir: &Path) -> std::collections::BTreeMap<PathBuf, (u32, Vec<u8>)> {
+    use std::os::unix::ffi::OsStrExt;
+    use std::os::unix::fs::PermissionsExt;
+    fn go(root: &Path, dir: &Path, out: &mut std::collections::BTreeMap<PathBuf, (u32, Vec<u8>)>) {
+        for e in fs::read_dir(dir).expect("read_dir").flatten() {
+            let p = e.path();
+            let meta = fs::symlink_metadata(&p).expect("lstat");
+            let bytes = if meta.is_file() {
+                fs::read(&p).expect("read")
+            } else if meta.is_symlink() {
+                fs::read_link(&p)
+                    .expect("readlink")
+                    .as_os_str()
+                    .as_bytes()
+                    .to_vec()
+            } else {
+                Vec::new()
+            };
+            let rel = p.strip_prefix(root).expect("below root").to_path_buf();
+            out.insert(rel, (meta.permissions().mode(), bytes));
+            if meta.is_dir() {
+                go(root, &p, out);
+            }
+        }
+    }
+    let mut out = std::collections::BTreeMap::new();
+    go(dir, dir, &mut out);
+    out
+}
+
 /// Polls until `path` exists; panics after [`MARKER_WAIT`].
 pub fn wait_for_file(path: &Path) {
     let deadline = Instant::now() + MARKER_WAIT;

@@ -153,3 +153,106 @@ stages:
         .out_has("FAILED  m: metrics file `m.txt` is neither a JSON object nor a single number");
     assert!(env.records().is_empty());
 }
+
+/// Issue 25, item 11: a failure whose last line is longer than the 64 KiB
+/// tail window still prints it, cut visibly, ending with the stage's words.
+#[test]
+fn a_failure_tail_whose_last_line_is_over_64_kib_still_prints() {
+    let env = Env::new();
+    env.pipeline(
+        r#"
+stages:
+  long:
+    kind: cmd
+    run: |
+      echo "first line"
+      head -c 100000 /dev/zero | tr '\0' x
+      printf ' the last words'
+      exit 3
+    outputs: [o]
+"#,
+    );
+    let r = env.repro(&["run", "p.yaml"]);
+    r.code(1)
+        .out_has("FAILED  long: command failed (exit code 3)");
+    let line = r
+        .stdout
+        .lines()
+        .find(|l| l.starts_with("  | "))
+        .unwrap_or_else(|| panic!("no tail line in\n{}", r.stdout));
+    assert!(line.contains("bytes of this line left out"), "{line}");
+    assert!(line.ends_with("xx the last words"), "{line}");
+    assert!(line.len() < 4 << 10, "{} bytes", line.len());
+}
+
+/// The same long last line read back from a log (`show` of a run that
+/// succeeded prints its log's tail): shown cut, not dropped.
+#[test]
+fn a_log_tail_whose_last_line_is_over_64_kib_still_prints() {
+    let env = Env::new();
+    env.pipeline(
+        r#"
+stages:
+  long:
+    kind: cmd
+    run: |
+      head -c 100000 /dev/zero | tr '\0' x
+      printf ' the last words'
+      echo > "$OUT/o"
+    outputs: [o]
+"#,
+    );
+    env.repro(&["run", "p.yaml"]).ok();
+    let s = env.repro(&["show", "p.yaml", "long"]);
+    s.ok()
+        .out_has("bytes of this line left out")
+        .out_has("xx the last words");
+}
+
+/// Issue 25, item 11: a dep found unreadable only when its stage's turn
+/// comes fails that stage and blocks its dependants; under `--keep-going`
+/// the rest of the run goes on, and the exit code is a stage failure's (1),
+/// not a spec error's (2).
+#[test]
+fn a_bad_dep_found_at_run_time_fails_only_its_stage_under_keep_going() {
+    let env = Env::new();
+    env.write("dep.txt", "d\n");
+    env.pipeline(
+        r#"
+stages:
+  a:
+    kind: cmd
+    run: rm dep.txt; echo a > "$OUT/o"
+    outputs: [o]
+  b:
+    kind: cmd
+    inputs: {i: a}
+    deps: [dep.txt]
+    run: cat "$IN_i/o" > "$OUT/o"
+    outputs: [o]
+  c:
+    kind: cmd
+    inputs: {i: b}
+    run: cat "$IN_i/o" > "$OUT/o"
+    outputs: [o]
+  other:
+    kind: cmd
+    inputs: {i: a}
+    run: cat "$IN_i/o" > "$OUT/o"
+    outputs: [o]
+"#,
+    );
+    let r = env.repro(&["run", "p.yaml", "--keep-going", "-j", "1"]);
+    r.code(1)
+        .out_has("FAILED  b: dep `")
+        .out_has("dep.txt`: No such file or directory")
+        .out_has("ok      other");
+    assert_eq!(r.ran(), ["a", "other"], "{}", r.stdout);
+    let lock = env.lock("p.lock");
+    assert!(lock["stages"]["other"].is_object(), "{lock}");
+    assert!(lock["stages"]["c"].is_null(), "{lock}");
+    // Without --keep-going it is the same stage failure, exit 1.
+    env.write("dep.txt", "d\n");
+    let r = env.repro(&["run", "p.yaml", "--force", "a", "-j", "1"]);
+    assert_eq!(r.code, 1, "{r:?}");
+}

@@ -67,3 +67,58 @@ fn a_full_disk_while_writing_records_and_the_lockfile_leaves_no_temporaries() {
     );
     no_temporaries(&env);
 }
+
+/// Issue 25, item 6: with the log unwritable (the store's disk full), the
+/// log stays empty, yet `FAILED` shows the stage's own last words from the
+/// tail kept in memory.
+#[test]
+fn a_failure_keeps_its_last_words_when_the_log_cannot_be_written() {
+    let env = Env::new();
+    env.pipeline(
+        r#"
+stages:
+  big:
+    kind: cmd
+    run: |
+      echo "writing 50 MB"
+      echo "head: error writing '$OUT/o': No space left on device" >&2
+      exit 1
+    outputs: [o]
+"#,
+    );
+    let hooks = env.path("hooks");
+    fs::create_dir(&hooks).unwrap();
+    fs::write(hooks.join("log-write.enospc"), "").unwrap();
+    let mut c = env.command(&["run", "p.yaml"]);
+    c.env("REPRO_TEST_HOOKS", &hooks);
+    let r = env.spawn_command(c).wait();
+    r.code(1)
+        .out_has("FAILED  big: command failed (exit code 1)")
+        .out_has("  | writing 50 MB")
+        .out_has("No space left on device");
+    let logs = env.store().join("logs/big");
+    let names = list(&logs);
+    assert_eq!(names.len(), 1, "{names:?}");
+    let log = fs::metadata(logs.join(&names[0])).unwrap();
+    assert_eq!(log.len(), 0, "the simulated full disk left the log empty");
+}
+
+/// Issue 25, item 6: the lockfile beside the pipeline cannot be written (its
+/// directory is full): the run says so and leaves no `p.tmp<pid>-<n>` there.
+#[test]
+fn a_full_pipeline_directory_leaves_no_temporary_lockfile_beside_the_pipeline() {
+    let (env, hooks) = project();
+    fs::write(hooks.join("write-atomic-lock.enospc"), "").unwrap();
+    let mut c = env.command(&["run", "p.yaml"]);
+    c.env("REPRO_TEST_HOOKS", &hooks);
+    let r = env.spawn_command(c).wait();
+    assert_ne!(r.code, 0, "{r:?}");
+    assert!(
+        format!("{}{}", r.stdout, r.stderr).contains("No space left on device"),
+        "{r:?}"
+    );
+    // The record was saved before the lockfile failed: only the lock is missing.
+    assert_eq!(env.records().len(), 1, "{:?}", env.records());
+    assert!(!env.exists("p.lock"));
+    no_temporaries(&env);
+}

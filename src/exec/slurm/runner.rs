@@ -241,6 +241,7 @@ impl SlurmRunner {
         RunError {
             message: format!("interrupted (Slurm job {id} cancelled)"),
             interrupted: true,
+            tail: None,
         }
     }
 
@@ -335,6 +336,7 @@ impl StageRunner for SlurmRunner {
             Err(RunError {
                 message,
                 interrupted: status.interrupted && ours,
+                tail: None,
             })
         }
     }
