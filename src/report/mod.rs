@@ -14,5 +14,6 @@ pub mod paper_values;
 pub mod policies;
 pub mod ppo_study;
 pub mod reproduction;
+pub mod reward_gain;
 pub mod table;
 pub mod tables;

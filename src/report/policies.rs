@@ -27,12 +27,13 @@ use serde::Deserialize;
 
 use super::figures::{Figure, LinePanel};
 use super::inputs::{Named, SlotDirs, read_slot};
+use super::reward_gain::{PairedGain, RewardGain, read_paired_gain, reward_gain};
 use super::table::{Cell, Sources, Table};
 use super::tables::num;
 use crate::eval::generations::{GenerationRow, read_generations};
 use crate::eval::policy_diversity::PolicyDiversity;
 use crate::eval::policy_parity::PolicyParity;
-use crate::eval::stats::{ALPHA, BootChange, WelchT, welch_t_test};
+use crate::eval::stats::BootChange;
 use crate::util::io::json::read_json;
 
 /// `parity.json` as the report reads it.
@@ -73,6 +74,9 @@ pub struct DiversityDoc {
 pub struct Curves {
     /// Column name → one value per row (NaN where a cell is empty).
     pub columns: BTreeMap<String, Vec<f64>>,
+    /// The run's paired reward-gain evaluation (`metrics.json` beside the
+    /// curves), when it made one.
+    pub paired: Option<PairedGain>,
 }
 
 /// Panels of the PPO figure: title and the column names accepted, in order.
@@ -152,7 +156,21 @@ pub fn read_curves(path: &Path) -> anyhow::Result<Curves> {
             }
         }
     }
-    Ok(Curves { columns })
+    Ok(Curves {
+        columns,
+        paired: None,
+    })
+}
+
+/// Reads a `train.ppo` run: its `curves.csv` and the paired gain of the
+/// `metrics.json` beside it ([`read_paired_gain`]).
+///
+/// # Errors
+/// As [`read_curves`] and [`read_paired_gain`].
+pub fn read_ppo_run(curves_csv: &Path) -> anyhow::Result<Curves> {
+    let mut c = read_curves(curves_csv)?;
+    c.paired = read_paired_gain(curves_csv)?;
+    Ok(c)
 }
 
 /// Reads the `parity`, `diversity`, `ppo` and `samples` slots (each may be
@@ -171,7 +189,7 @@ pub fn read_policy_inputs(
         diversity: read_slot(inputs, "diversity", "diversity.json", sources, |p| {
             Ok(read_json(p)?)
         })?,
-        ppo: read_slot(inputs, "ppo", "curves.csv", sources, read_curves)?,
+        ppo: read_slot(inputs, "ppo", "curves.csv", sources, read_ppo_run)?,
         samples: read_slot(inputs, "samples", "generations.parquet", sources, |p| {
             Ok(read_generations(p)?)
         })?,
@@ -220,72 +238,10 @@ fn paper_row(label: &str, is_baseline: bool) -> Option<PaperRow> {
     }
 }
 
-/// Steps averaged at each end of a PPO run for its reward gain (issue 23:
-/// the last 5 minus the first 5).
-pub const GAIN_WINDOW: usize = 5;
-
-/// A PPO run's reward gain: the mean RM score of its last
-/// [`GAIN_WINDOW`] steps minus that of its first, with Welch's SE
-/// `sqrt(s₁²/k + s₂²/k)`, t-test and Welch–Satterthwaite df.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct RewardGain {
-    /// Steps in each window (fewer than [`GAIN_WINDOW`] for a run shorter
-    /// than two windows: half its steps).
-    pub window: usize,
-    /// Steps in the run.
-    pub steps: usize,
-    /// Welch's test of last − first (`diff` is the gain).
-    pub test: WelchT,
-}
-
-impl RewardGain {
-    /// Whether the reward rose beyond noise: a positive gain with Welch
-    /// p < α (5 %). Otherwise the policy "did not learn".
-    pub fn learned(&self) -> bool {
-        self.test.diff > 0.0 && self.test.p_value < ALPHA
-    }
-
-    /// `+0.003 ± 0.141 (p 0.98, df 8.0)`, with "did not learn" when not
-    /// [`learned`](Self::learned).
-    pub fn text(&self) -> String {
-        format!(
-            "{:+.3} ± {:.3} (p {}, df {:.1}){}",
-            self.test.diff,
-            self.test.se,
-            p_text(self.test.p_value, None),
-            self.test.df,
-            if self.learned() {
-                ""
-            } else {
-                "; did not learn"
-            }
-        )
-    }
-}
-
 /// The first column of `c` named in `names` (the accepted names of one of
 /// [`CURVE_PANELS`]).
 pub fn curve_column<'a>(c: &'a Curves, names: &[&str]) -> Option<&'a Vec<f64>> {
     names.iter().find_map(|n| c.columns.get(*n))
-}
-
-/// The reward gain of one `curves.csv` (its score column, the first of
-/// [`CURVE_PANELS`]' RM-score names present); `None` without such a
-/// column, with fewer than 4 steps, a non-finite score in a window, or
-/// constant scores (no SE).
-pub fn reward_gain(c: &Curves) -> Option<RewardGain> {
-    let col = curve_column(c, CURVE_PANELS[0].1)?;
-    let steps = col.len();
-    let window = GAIN_WINDOW.min(steps / 2);
-    if window < 2 {
-        return None;
-    }
-    let test = welch_t_test(&col[..window], &col[steps - window..]).ok()?;
-    Some(RewardGain {
-        window,
-        steps,
-        test,
-    })
 }
 
 /// The reward gain of the `train.ppo` stage that trained the policy
@@ -549,7 +505,7 @@ pub fn parity_table(n: &Named<ParityDoc>, p: &PolicyInputs) -> Table {
     Table {
         stem: "table1_parity".into(),
         caption: format!(
-            "Table 1: post-PPO parity gap of the fixed safety RM's rewards on each policy's responses (App. B.1). Rewards are standardised: z-scored with the mean and sd pooled over all policies' scored responses, so gaps and changes are in reward-sd units (the raw means are beside). Δ = mean({first}) − mean({second}) is signed; the gap change vs the baseline `{base}` is |Δ_P| − |Δ_B| (the paper's \"the gap shrinks\" when negative) with the signed change Δ_P − Δ_B beside it, each ± its bootstrap SE, 95 % CI and two-sided bootstrap p, from {boot} resamples of the prompts within category, the same prompts for every policy (ours; the paper gives point values only). RelDrop only where the baseline's gap CI excludes 0. Power: of a two-sided 5 % z-test with that SE to detect the paper's relative change of the gap (Table 1's RelDrop) applied to our baseline gap — the paper's absolute change cannot be put on our scale; the MDE is the smallest change detectable with 80 % power (2.80 SE); prompts needed: per category, for 80 % power (SE ∝ 1/√n). Reward gain: the PPO run's mean RM score over its last 5 steps minus its first 5 ± Welch SE (p, df); \"did not learn\" when p ≥ 0.05 or the gain is ≤ 0 — such a policy differs from its reference by drift, not by what its RM rewarded.",
+            "Table 1: post-PPO parity gap of the fixed safety RM's rewards on each policy's responses (App. B.1). Rewards are standardised: z-scored with the mean and sd pooled over all policies' scored responses, so gaps and changes are in reward-sd units (the raw means are beside). Δ = mean({first}) − mean({second}) is signed; the gap change vs the baseline `{base}` is |Δ_P| − |Δ_B| (the paper's \"the gap shrinks\" when negative) with the signed change Δ_P − Δ_B beside it, each ± its bootstrap SE, 95 % CI and two-sided bootstrap p, from {boot} resamples of the prompts within category, the same prompts for every policy (ours; the paper gives point values only). RelDrop only where the baseline's gap CI excludes 0. Power: of a two-sided 5 % z-test with that SE to detect the paper's relative change of the gap (Table 1's RelDrop) applied to our baseline gap — the paper's absolute change cannot be put on our scale; the MDE is the smallest change detectable with 80 % power (2.80 SE); prompts needed: per category, for 80 % power (SE ∝ 1/√n). Reward gain: where the PPO run evaluated itself (train.ppo eval_prompts), the mean over its evaluation prompts of the RM score after training minus before (the same prompts and sampling seeds both times) ± SE, paired t-test with n − 1 df, and the gain detectable with 80 % power (MDE); otherwise its mean RM score over the last 5 steps minus the first 5 ± Welch SE (p, df), a noisier measure since each step draws other prompts; \"did not learn\" when p ≥ 0.05 or the gain is ≤ 0 — such a policy differs from its reference by drift, not by what its RM rewarded.",
             base = doc.baseline,
             boot = resamples.map_or("the".to_string(), |b| b.to_string()),
         ),
@@ -804,8 +760,8 @@ mod tests {
         ];
         let g = reward_gain(&curves(&flat)).unwrap();
         assert_eq!((g.window, g.steps), (5, 20));
-        let want = welch_t_test(&flat[..5], &flat[15..]).unwrap();
-        assert_eq!(g.test, want);
+        let want = crate::eval::stats::welch_t_test(&flat[..5], &flat[15..]).unwrap();
+        assert_eq!(g.test, Some(want));
         assert!(
             !g.learned() && g.text().ends_with("did not learn"),
             "{}",
@@ -815,7 +771,7 @@ mod tests {
             .map(|i| -1.0 + 0.1 * i as f64 + 0.01 * (i % 3) as f64)
             .collect();
         let g = reward_gain(&curves(&rising)).unwrap();
-        assert!(g.learned() && g.test.diff > 1.4, "{g:?}");
+        assert!(g.learned() && g.test.unwrap().diff > 1.4, "{g:?}");
         // Too short a run, or no score column: no gain.
         assert!(reward_gain(&curves(&[0.1, 0.2, 0.3])).is_none());
         assert!(reward_gain(&Curves::default()).is_none());

@@ -17,7 +17,8 @@
 //! length. Wall time per run is not a stage output (reruns must stay
 //! byte-identical); the run log's `ok <stage> <seconds>` lines give it.
 
-use super::policies::{CURVE_PANELS, Curves, RewardGain, curve_column, reward_gain};
+use super::policies::{CURVE_PANELS, Curves, curve_column};
+use super::reward_gain::{RewardGain, paired_text, reward_gain};
 use super::table::{Cell, Table};
 use crate::eval::stats::t_sf_two_sided;
 
@@ -56,7 +57,8 @@ pub struct StudyRow {
 }
 
 impl StudyRow {
-    /// Learned: Table 1's rule (a positive gain with Welch p < 0.05).
+    /// Learned: Table 1's rule (a positive gain with p < 0.05, the paired
+    /// evaluation's where the run has one).
     pub fn learned(&self) -> bool {
         self.gain.is_some_and(|g| g.learned())
     }
@@ -153,8 +155,10 @@ pub fn table(rows: &[StudyRow]) -> Table {
     let header = [
         "run",
         "steps",
-        "reward gain ± SE (last 5 − first 5)",
+        "reward gain ± SE (paired evaluation: after − before training)",
         "learned?",
+        "evaluation mean score before → after",
+        "reward gain ± SE (curve: last 5 − first 5 steps)",
         "slope per step ± SE, p",
         "slope of the difference to the first run ± SE, p",
         "first 5 → last 5 mean score",
@@ -165,18 +169,23 @@ pub fn table(rows: &[StudyRow]) -> Table {
     let body = rows
         .iter()
         .map(|r| {
-            let (gain, means) = match r.gain {
-                Some(g) => (
-                    g.text(),
-                    format!("{:.3} → {:.3}", g.test.mean_a, g.test.mean_b),
-                ),
-                None => ("— (too few steps)".into(), "—".into()),
-            };
+            let paired = r.gain.and_then(|g| g.paired);
+            let test = r.gain.and_then(|g| g.test);
+            let means = test.map_or("—".into(), |t| {
+                format!("{:.3} → {:.3}", t.mean_a, t.mean_b)
+            });
             vec![
                 Cell::text(&r.name),
                 Cell::text(r.steps.to_string()),
-                Cell::text(gain),
+                Cell::text(paired.map_or("— (no evaluation)".into(), |g| paired_text(&g))),
                 Cell::text(if r.learned() { "yes" } else { "no" }),
+                Cell::text(paired.map_or("—".into(), |g| {
+                    format!("{:.3} → {:.3}", g.before_mean, g.after_mean)
+                })),
+                Cell::text(
+                    r.gain
+                        .map_or("— (too few steps)".into(), |g| g.curve_text()),
+                ),
                 Cell::text(slope_text(r.slope)),
                 Cell::text(slope_text(r.paired)),
                 Cell::text(means),
@@ -188,7 +197,7 @@ pub fn table(rows: &[StudyRow]) -> Table {
         .collect();
     Table {
         stem: "study".into(),
-        caption: "PPO learning-curve study: each run's mean RM score per step (raw scores, before any score scaling). Reward gain: mean of the last 5 steps − the first 5 ± Welch SE (p, df); learned = positive gain with p < 0.05, Table 1's rule. Slope: least-squares slope of the per-step mean score on the step, ± SE, two-sided t-test with steps − 2 df; of the difference to the first run: the same on the per-step score minus the first run's (the runs share their seeds, so each step draws the same prompts and the prompt draw cancels). KL in nats per sequence at the last step.".into(),
+        caption: "PPO learning-curve study: each run's RM score (raw scores, before any score scaling). Paired reward gain: train.ppo's evaluation (eval_prompts) — the same prompts, with the same sampling seeds, answered before the first step (the reference) and after the last; mean of after − before ± SE, paired t-test with n − 1 df, and the gain detectable with 80 % power (MDE). Curve gain: mean of the last 5 steps − the first 5 ± Welch SE (p, df), noisier (each step draws other prompts). Learned = a positive gain with p < 0.05, the paired one where the run has it — Table 1's rule. Slope: least-squares slope of the per-step mean score on the step, ± SE, two-sided t-test with steps − 2 df; of the difference to the first run: the same on the per-step score minus the first run's (the runs share their seeds, so each step draws the same prompts and the prompt draw cancels). KL in nats per sequence at the last step.".into(),
         header: header.iter().map(|h| h.to_string()).collect(),
         rows: body,
     }
@@ -212,7 +221,11 @@ pub fn summary(rows: &[StudyRow]) -> Vec<String> {
         }
     )];
     if let Some(best) = rows.iter().filter(|r| r.gain.is_some()).max_by(|a, b| {
-        let t = |r: &StudyRow| r.gain.map_or(f64::NEG_INFINITY, |g| g.test.t);
+        let t = |r: &StudyRow| {
+            r.gain
+                .and_then(|g| g.deciding())
+                .map_or(f64::NEG_INFINITY, |(e, se, _)| e / se)
+        };
         t(a).total_cmp(&t(b))
     }) {
         out.push(format!(

@@ -168,7 +168,9 @@ const INFO: KindInfo = KindInfo {
     // signed mean gaps, the §4.1 rows in a table of their own (issue 22).
     // 6: report.html: tables use the window's width, and one wider than a
     // 1,400 px window is shown as parts with its row labels repeated.
-    code_version: 6,
+    // 7: the reward gain is train.ppo's paired evaluation where a run has
+    // one (issue 23).
+    code_version: 7,
     summary: "every table (Markdown + LaTeX + CSV) and figure (PNG + SVG), an HTML report, paper vs ours",
     fields: FIELDS,
     defaults: defaults_of::<With>,

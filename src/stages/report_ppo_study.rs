@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use crate::kind::{Kind, KindInfo, Slot, StageContext, WithError, defaults_of, parse_with};
-use crate::report::policies::read_curves;
+use crate::report::policies::read_ppo_run;
 use crate::report::ppo_study::{StudyRow, rows, summary, table};
 use crate::util::io::json::write_json;
 
@@ -27,8 +27,9 @@ const SLOTS: &[Slot] = &[Slot {
 
 const INFO: KindInfo = KindInfo {
     name: "report.ppo_study",
-    code_version: 1,
-    summary: "PPO runs: reward gain (last 5 − first 5 steps) ± SE, slope per step, final KL and β",
+    // 2: the paired evaluation's gain (train.ppo eval_prompts) beside the curve's.
+    code_version: 2,
+    summary: "PPO runs: reward gain (paired evaluation; last 5 − first 5 steps) ± SE, slope per step, final KL and β",
     fields: &[],
     defaults: defaults_of::<With>,
     slots: SLOTS,
@@ -47,7 +48,7 @@ fn study_rows(ctx: &StageContext) -> anyhow::Result<Vec<StudyRow>> {
         .fan_in("runs")?
         .into_iter()
         .map(|(name, dir)| {
-            let c = read_curves(&dir.join("curves.csv"))
+            let c = read_ppo_run(&dir.join("curves.csv"))
                 .with_context(|| format!("input `runs` ({name})"))?;
             Ok((name, c))
         })
@@ -82,9 +83,10 @@ impl Kind for ReportPpoStudy {
                 json!({
                     "name": r.name,
                     "steps": r.steps,
-                    "gain": r.gain.map(|g| g.test.diff),
-                    "gain_se": r.gain.map(|g| g.test.se),
-                    "gain_p": r.gain.map(|g| g.test.p_value),
+                    "gain": r.gain.and_then(|g| g.deciding()).map(|d| d.0),
+                    "gain_se": r.gain.and_then(|g| g.deciding()).map(|d| d.1),
+                    "gain_p": r.gain.and_then(|g| g.deciding()).map(|d| d.2),
+                    "gain_paired": r.gain.is_some_and(|g| g.paired.is_some()),
                     "learned": r.learned(),
                     "slope": r.slope.map(|s| s.per_step),
                     "slope_se": r.slope.map(|s| s.se),

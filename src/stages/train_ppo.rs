@@ -25,6 +25,7 @@ use burn::tensor::backend::AutodiffBackend;
 use serde_json::{Value, json};
 
 use crate::data::probe::read_prompts;
+use crate::eval::stats::{paired_t_detectable, paired_t_test};
 use crate::kind::{
     Field, Kind, KindInfo, Slot, StageContext, Upstream, WithError, defaults_of, parse_with,
 };
@@ -32,6 +33,7 @@ use crate::model::chat_prompt::{prompt_ids, stop_ids};
 use crate::model::export::{export_hf, export_peft};
 use crate::model::load::llama::load_hf_dir;
 use crate::train::ppo::config::PpoConfig;
+use crate::train::ppo::paired_eval::PairedEval;
 use crate::train::ppo::record::{write_ppo_curves, write_samples};
 use crate::train::ppo::reward::RmScorer;
 use crate::train::ppo::rollout::Prompt;
@@ -212,6 +214,12 @@ const FIELDS: &[Field] = &[
         ty: "string | null",
         required: false,
         doc: "name the seeds derive from instead of the stage name: variants with the same seed_name share init, prompt order and sampling",
+    },
+    Field {
+        name: "eval_prompts",
+        ty: "int ≥ 0",
+        required: false,
+        doc: "prompts of the paired reward-gain evaluation (answered before the first step and after the last with the same sampling seeds; metrics.json `reward_gain`); 0 = none",
     },
 ];
 
@@ -463,9 +471,7 @@ fn run_on<B: AutodiffBackend>(ctx: &StageContext, cfg: &PpoConfig) -> anyhow::Re
     let mut categories: Vec<&str> = prompts.iter().map(|p| p.category.as_str()).collect();
     categories.sort_unstable();
     categories.dedup();
-    write_json(
-        &ctx.out.join("metrics.json"),
-        &json!({
+    let mut metrics = json!({
             "steps": cfg.steps,
             "batch_size": cfg.batch_size,
             "mini_batch_size": cfg.mini_batch_size,
@@ -479,9 +485,52 @@ fn run_on<B: AutodiffBackend>(ctx: &StageContext, cfg: &PpoConfig) -> anyhow::Re
             "score_first_steps": avg(&out.curves[..k]),
             "score_last_steps": avg(&out.curves[out.curves.len() - k..]),
             "steps_averaged": k,
-        }),
-    )?;
+    });
+    if let Some(e) = &out.eval {
+        metrics["reward_gain"] = gain_json(e)?;
+        ctx.log(format!(
+            "reward gain (paired, {} prompts): {:+.4} ± {:.4}, p {:.4}",
+            e.before.len(),
+            metrics["reward_gain"]["estimate"]
+                .as_f64()
+                .unwrap_or(f64::NAN),
+            metrics["reward_gain"]["se"].as_f64().unwrap_or(f64::NAN),
+            metrics["reward_gain"]["p"].as_f64().unwrap_or(f64::NAN),
+        ));
+    }
+    write_json(&ctx.out.join("metrics.json"), &metrics)?;
     Ok(())
+}
+
+/// The paired evaluation as `metrics.json`'s `reward_gain`: the paired
+/// t-test of after − before over the prompts (n − 1 df), its 95 % t
+/// interval, the smallest gain it detects with 80 % power at 5 %, and the
+/// per-prompt scores.
+fn gain_json(e: &PairedEval) -> anyhow::Result<Value> {
+    let t = paired_t_test(&e.before, &e.after, 0.95).context("the paired reward gain")?;
+    let mde = match t.diff.sd {
+        Some(sd) if t.diff.n >= 3 => Some(paired_t_detectable(t.diff.n, 0.05, 0.8)? * sd),
+        _ => None,
+    };
+    let mean = |x: &[f64]| x.iter().sum::<f64>() / x.len().max(1) as f64;
+    Ok(json!({
+        "method": "paired: the same prompts and sampling seeds before the first step and after the last",
+        "n": t.diff.n,
+        "before_mean": mean(&e.before),
+        "after_mean": mean(&e.after),
+        "estimate": t.diff.mean,
+        "sd": t.diff.sd,
+        "se": t.diff.se,
+        "t": t.t,
+        "df": t.df,
+        "p": t.pvalue,
+        "ci_low": t.ci_low,
+        "ci_high": t.ci_high,
+        "mde_80": mde,
+        "prompt_ids": e.prompt_ids,
+        "before": e.before,
+        "after": e.after,
+    }))
 }
 
 /// `policy/` (LoRA merged, HF layout, the input's tokenizer files) and `adapter/` (PEFT).

@@ -5,14 +5,13 @@
 //! With the `test-hooks` feature (`make test`) the race is made
 //! deterministic: `repro` pauses right after it sealed `$OUT`.
 
-use std::collections::BTreeMap;
 use std::fs;
 use std::os::unix::ffi::OsStrExt;
-use std::os::unix::fs::{PermissionsExt, symlink};
+use std::os::unix::fs::symlink;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use crate::common::{Env, wait_for_file};
+use crate::common::{Env, snapshot, wait_for_file};
 
 /// Stage `many` writes `$OUT/d/s1..s40/f1..f30`, says where `$OUT` is and
 /// waits (bounded) until the outside writer has taken hold of it.
@@ -29,31 +28,6 @@ stages:
       for i in $(seq 1 400); do [ -e marks/held ] && break; sleep 0.05; done
     outputs: [d]
 "#;
-
-/// Every path below `dir` with its mode and bytes (link targets for links).
-fn snapshot(dir: &Path) -> BTreeMap<PathBuf, (u32, Vec<u8>)> {
-    fn go(root: &Path, dir: &Path, out: &mut BTreeMap<PathBuf, (u32, Vec<u8>)>) {
-        for e in fs::read_dir(dir).unwrap().flatten() {
-            let p = e.path();
-            let meta = fs::symlink_metadata(&p).unwrap();
-            let bytes = if meta.is_file() {
-                fs::read(&p).unwrap()
-            } else if meta.is_symlink() {
-                fs::read_link(&p).unwrap().as_os_str().as_bytes().to_vec()
-            } else {
-                Vec::new()
-            };
-            let rel = p.strip_prefix(root).unwrap().to_path_buf();
-            out.insert(rel, (meta.permissions().mode(), bytes));
-            if meta.is_dir() {
-                go(root, &p, out);
-            }
-        }
-    }
-    let mut out = BTreeMap::new();
-    go(dir, dir, &mut out);
-    out
-}
 
 /// A victim directory outside the store: 40 × 30 files the writer will try
 /// to get stored in place of the stage's.

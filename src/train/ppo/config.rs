@@ -108,6 +108,10 @@ pub struct PpoConfig {
     /// so the baseline, Fair and Fair + Curiosity stages share every seed and
     /// differ only in their RM and curiosity block; `null` = the stage name.
     pub seed_name: Option<String>,
+    /// Prompts of the paired reward-gain evaluation
+    /// ([`super::paired_eval`]): answered before the first step and after
+    /// the last with the same sampling seeds; 0 = none.
+    pub eval_prompts: usize,
 }
 
 impl Default for PpoConfig {
@@ -141,6 +145,7 @@ impl Default for PpoConfig {
             reward_max_len: 1024,
             samples_per_step: 2,
             seed_name: None,
+            eval_prompts: 0,
         }
     }
 }

@@ -11,6 +11,7 @@ pub mod gae;
 pub mod kl;
 pub mod logprobs;
 pub mod losses;
+pub mod paired_eval;
 pub mod record;
 pub mod reward;
 pub mod rnd;

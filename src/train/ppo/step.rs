@@ -27,6 +27,7 @@ use super::gae::{gae, token_rewards, whiten};
 use super::kl::KlController;
 use super::logprobs::{Layout, adapters_off, host, policy_terms, reference_terms};
 use super::losses::{LossConfig, LossTargets, ppo_losses};
+use super::paired_eval::{EvalPlan, PairedEval, eval_scores};
 use super::record::{Sample, StepRow};
 use super::reward::Reward;
 use super::rnd::Rnd;
@@ -64,6 +65,8 @@ pub struct PpoOutput<B: AutodiffBackend> {
     pub samples: Vec<Sample>,
     /// β after the last update.
     pub final_beta: f64,
+    /// The paired reward-gain evaluation (`eval_prompts` > 0).
+    pub eval: Option<PairedEval>,
     /// Each step's phase timings (for benches and the log; never in the
     /// stage's metrics, so reruns stay byte-identical).
     pub timings: Vec<StepTimings>,
@@ -198,6 +201,32 @@ pub fn train_ppo<B: AutodiffBackend>(
     };
     let t = cfg.temperature;
     let mb = cfg.mini_batch_size;
+    // The paired evaluation's "before": the policy as initialised (LoRA B = 0).
+    let plan = match cfg.eval_prompts {
+        0 => None,
+        n => Some(EvalPlan::new(n, input.prompts.len(), hooks)?),
+    };
+    let before = match &plan {
+        Some(plan) => {
+            let clock = Instant::now();
+            let s = eval_scores(
+                &model.valid().policy,
+                plan,
+                input.prompts,
+                &rcfg,
+                input.reward,
+                hooks,
+            )?;
+            hooks.log(&format!(
+                "evaluation before training: {} prompts, mean score {:.4} ({:.2}s)",
+                s.len(),
+                mean(&s),
+                clock.elapsed().as_secs_f64()
+            ));
+            s
+        }
+        None => Vec::new(),
+    };
     let (mut curves, mut samples, mut timings) = (Vec::new(), Vec::new(), Vec::new());
     for step in 1..=cfg.steps {
         hooks.check()?;
@@ -383,11 +412,41 @@ pub fn train_ppo<B: AutodiffBackend>(
         curves.push(row);
     }
     hooks.progress("ppo steps", cfg.steps as u64, cfg.steps as u64);
+    let eval = match &plan {
+        Some(plan) => {
+            let clock = Instant::now();
+            let after = eval_scores(
+                &model.valid().policy,
+                plan,
+                input.prompts,
+                &rcfg,
+                input.reward,
+                hooks,
+            )?;
+            hooks.log(&format!(
+                "evaluation after training: mean score {:.4} (before {:.4}; {:.2}s)",
+                mean(&after),
+                mean(&before),
+                clock.elapsed().as_secs_f64()
+            ));
+            Some(PairedEval {
+                prompt_ids: plan
+                    .prompts
+                    .iter()
+                    .map(|&i| input.prompts[i].id.clone())
+                    .collect(),
+                before,
+                after,
+            })
+        }
+        None => None,
+    };
     Ok(PpoOutput {
         model,
         curves,
         samples,
         final_beta: kl.beta,
+        eval,
         timings,
     })
 }
