@@ -10,6 +10,7 @@ mod cli;
 mod concurrency;
 mod crash;
 mod data_real;
+mod device_check;
 mod evals;
 mod experiments;
 mod extends_set;
