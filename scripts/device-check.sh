@@ -4,8 +4,8 @@
 # stripped: `strip target/release/repro`), with no network and no downloaded weights.
 #
 #   1. numerics: the tests' tiny Llamas (tests/fixtures: an HF directory, a sharded one
-#      with Llama-3 RoPE scaling, a quantised GGUF) give the same logits and the same
-#      greedy tokens on BACKEND as on flex (max |Δ logit| ≤ DEVICE_CHECK_TOL, default 1e-3);
+#      with Llama-3 RoPE scaling) give the same logits and the same
+#      greedy tokens on BACKEND as on flex (max abs Δ logit ≤ DEVICE_CHECK_TOL, default 1e-3);
 #   2. speed: `repro bench` rows on BACKEND with models at the real shapes initialised
 #      from a seed (benches/configs), the GEMM row and, for a CPU backend, the memory row;
 #   3. the evals test pipeline (tests/pipelines/evals-cpu.yaml) with `--backend BACKEND`
@@ -74,7 +74,7 @@ since() { python3 -c "import sys; print(f'{float(sys.argv[2]) - float(sys.argv[1
 
 # ---- 1. numerics against flex on the tiny models ---------------------------------
 PROMPT="The quick brown fox jumps over"
-for model in tests/fixtures/tiny_llama/plain tests/fixtures/tiny_llama/llama3 tests/fixtures/gguf/tiny.gguf; do
+for model in tests/fixtures/tiny_llama/plain tests/fixtures/tiny_llama/llama3; do
   t0=$(now)
   ok=1
   for b in flex "$BACKEND"; do
@@ -95,7 +95,7 @@ got = {x["id"]: x["logit"] for x in json.load(open(f"{d}/logits.{b}.json"))}
 diff = max((abs(ref[i] - got.get(i, float("inf"))) for i in ref), default=float("inf"))
 same_gen = json.load(open(f"{d}/gen.flex.json")) == json.load(open(f"{d}/gen.{b}.json"))
 ok = diff <= tol and same_gen and len(ref) == len(got)
-print(("ok" if ok else "FAILED") + f" max |Δ logit| {diff:.2e} over {len(ref)} logits (tol {tol:g}); "
+print(("ok" if ok else "FAILED") + f" max abs Δ logit {diff:.2e} over {len(ref)} logits (tol {tol:g}); "
       + ("same greedy tokens" if same_gen else "greedy tokens differ"))
 EOF
 )

@@ -30,7 +30,7 @@ fn device_check_script_passes_on_flex() {
     );
     for check in [
         "logits + greedy tokens vs flex: tests/fixtures/tiny_llama/plain",
-        "logits + greedy tokens vs flex: tests/fixtures/gguf/tiny.gguf",
+        "logits + greedy tokens vs flex: tests/fixtures/tiny_llama/llama3",
         "bench gemm (seeded)",
         "bench minilm_infer (seeded)",
         "bench gen_b1 (seeded)",
