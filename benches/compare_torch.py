@@ -2,6 +2,7 @@
 
 Usage: python compare_torch.py ROW   (env as benches/compare.rs: REPRO_MODELS,
 BENCH_LLAMA_DIR, BENCH_ITERS, BENCH_WARMUP, BENCH_THREADS)
+       python compare_torch.py gemm M,K,N [M,K,N ...]   (torch.mm, f32, GFLOP/s per shape)
 
 What a PyTorch user would run: f32 eager on the CPU, transformers' own model
 classes (BertModel for MiniLM, LlamaForCausalLM for SmolLM2 loaded from the
@@ -39,6 +40,20 @@ def main():
             f()
             ts.append(time.perf_counter() - t)
         return statistics.median(ts)
+
+    if row == "gemm":
+        # torch.mm on the shapes the Burn side timed (issue 24): the machine's GEMM limit as
+        # PyTorch reaches it, each product on operands drawn once.
+        shapes = []
+        for arg in sys.argv[2:]:
+            m, k, n = (int(x) for x in arg.split(","))
+            a, b = torch.randn(m, k), torch.randn(k, n)
+            secs = timed(lambda: torch.mm(a, b))
+            shapes.append({"m": m, "k": k, "n": n, "secs": secs, "gflops": 2 * m * k * n / secs / 1e9})
+        print(json.dumps({"row": "gemm", "shapes": shapes, "threads": torch.get_num_threads(),
+                          "isa": torch.backends.cpu.get_cpu_capability(), "torch": torch.__version__,
+                          "rss_kb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss}))
+        return
 
     from transformers import AutoModel, LlamaForCausalLM
 
@@ -127,6 +142,7 @@ def main():
         "tok_s": tokens / secs,
         "rss_kb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
         "threads": torch.get_num_threads(),
+        "isa": torch.backends.cpu.get_cpu_capability(),
         "torch": torch.__version__,
     }))
 

@@ -236,6 +236,26 @@ pub enum Command {
     },
     /// Every stage kind with its `with` schema, inputs and outputs.
     Kinds,
+    /// Time one bench row on `--backend` and print it as one JSON line: a model row
+    /// (rm_step, minilm_infer, lm_fwd_bwd, lora_fwd_bwd, lm_forward, gen_b1, gen_b8), `gemm`,
+    /// `membw` or `cpu` (README, "Benchmarks"; `BENCH_ITERS`, `BENCH_WARMUP`, `RAYON_NUM_THREADS`).
+    Bench {
+        /// The row.
+        row: String,
+        /// Random weights at the real shapes (from `--configs`, drawn from this seed) in
+        /// place of the checkpoints under `$REPRO_MODELS`.
+        #[arg(long, value_name = "SEED")]
+        seeded: Option<u64>,
+        /// The models' configurations, for `--seeded` and the GEMM row's shapes.
+        #[arg(long, value_name = "DIR", default_value = crate::bench::weights::CONFIGS)]
+        configs: PathBuf,
+        /// A Hugging Face SmolLM2 directory to load in place of the GGUF (`$BENCH_LLAMA_DIR`).
+        #[arg(long, value_name = "DIR")]
+        llama_dir: Option<PathBuf>,
+        /// A GEMM shape `M,K,N` (repeatable; default: 2048³, 4096³ and SmolLM2's forward).
+        #[arg(long = "shape", value_name = "M,K,N")]
+        shapes: Vec<String>,
+    },
     /// Inspect a model before a long run (MODEL: a GGUF file or a Hugging Face directory).
     Model {
         /// The inspection.

@@ -5,6 +5,7 @@ pub mod args;
 pub mod context;
 pub mod error;
 
+mod bench;
 mod dag_cmd;
 mod diff;
 mod executor;
@@ -79,6 +80,7 @@ fn command_uses_store(c: &Command) -> bool {
         | Command::Exp { .. } => true,
         Command::Diff { .. }
         | Command::Kinds
+        | Command::Bench { .. }
         | Command::Model { .. }
         | Command::ExecStage { .. } => false,
     }
@@ -178,6 +180,22 @@ fn dispatch(cli: Cli) -> Result<(), CliError> {
         Command::Gc { pipelines, dry_run } => gc::gc(store, &pipelines, dry_run),
         Command::Exp { cmd } => cmd.run(store),
         Command::Kinds => kinds::kinds(),
+        Command::Bench {
+            row,
+            seeded,
+            configs,
+            llama_dir,
+            shapes,
+        } => bench::bench(
+            &row,
+            bench::Options {
+                seeded,
+                configs,
+                llama_dir,
+                shapes,
+            },
+            backend.unwrap_or_default(),
+        ),
         Command::Model { cmd } => {
             crate::model::cli::run(cmd, backend.unwrap_or_default()).map_err(CliError::from)
         }

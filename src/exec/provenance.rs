@@ -5,6 +5,12 @@ use std::process::Command;
 
 pub use crate::util::machine::{cpu_model, host};
 
+/// This machine's CPU for a record, read once per process.
+pub fn cpu_id() -> crate::util::machine::CpuId {
+    static CPU: std::sync::OnceLock<crate::util::machine::CpuId> = std::sync::OnceLock::new();
+    CPU.get_or_init(crate::util::machine::CpuId::read).clone()
+}
+
 /// The git revision of the repository holding `dir`, with `-dirty` when the
 /// work tree has changes; `None` outside a repository.
 pub fn git_revision(dir: &Path) -> Option<String> {

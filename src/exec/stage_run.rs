@@ -182,6 +182,7 @@ pub fn run_stage(
             });
         }
     };
+    let cpu = provenance::cpu_id();
     let record = Record {
         schema: 1,
         stage: stage.name.clone(),
@@ -196,7 +197,8 @@ pub fn run_stage(
             seconds: time::now_unix() - started,
             backend: material["backend"].as_str().map(str::to_string),
             threads: settings.threads,
-            cpu: provenance::cpu_model(),
+            cpu: cpu.model_name.clone(),
+            cpu_id: Some(cpu),
             version: provenance::version(),
             git: settings.git_revision(&pipeline.dir),
             host: provenance::host(),

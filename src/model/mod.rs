@@ -7,6 +7,7 @@ pub mod chat;
 pub mod chat_prompt;
 pub mod cli;
 pub mod config;
+pub mod cost;
 pub mod embed;
 pub mod encoder;
 pub mod export;

@@ -24,8 +24,12 @@ pub struct Provenance {
     pub backend: Option<String>,
     /// Threads the stage was given.
     pub threads: usize,
-    /// CPU model.
+    /// CPU model name (`/proc/cpuinfo`'s `model name`).
     pub cpu: String,
+    /// The CPU in full: name, family/model/stepping and the GEMM kernels'
+    /// ISA (records before issue 24 lack it). Never part of a key or the lock.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cpu_id: Option<crate::util::machine::CpuId>,
     /// `repro` version.
     pub version: String,
     /// Git revision of the pipeline's repository, if any.

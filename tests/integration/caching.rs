@@ -236,6 +236,15 @@ fn a_run_leaves_records_logs_read_only_objects_and_a_deterministic_lockfile() {
         assert_eq!(rec["outputs"], lock["stages"][stage]["outputs"]);
         let log = rec["provenance"]["log"].as_str().unwrap();
         assert!(env.store().join(log).is_file(), "no log {log}");
+        // The CPU in full (issue 24): its name and the kernels' ISA, beside the old field.
+        let cpu = &rec["provenance"]["cpu_id"];
+        assert_eq!(cpu["model_name"], rec["provenance"]["cpu"]);
+        assert!(cpu["isa"].as_str().is_some_and(|s| !s.is_empty()), "{cpu}");
+        let text = std::fs::read_to_string(env.path("p.lock")).unwrap();
+        assert!(
+            !text.contains("cpu_id") && !text.contains("model_name"),
+            "{text}"
+        );
         assert!(!crate::common::list(&env.store().join("logs").join(stage)).is_empty());
     }
     assert!(

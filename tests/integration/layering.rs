@@ -1,11 +1,13 @@
 //! The layering rule of ARCHITECTURE.md ("Layers"), checked on the source:
-//! the libraries (train, eval, report, data, model, store, util) never name
+//! the libraries (train, eval, report, data, model, store, util, bench) never name
 //! the stage layer, the executor or the kind contract — test modules included.
 //! The same check as `grep -rnE 'crate::(stages|exec)\b' src/{train,…}`.
 
 use std::path::Path;
 
-const LIBRARIES: [&str; 7] = ["train", "eval", "report", "data", "model", "store", "util"];
+const LIBRARIES: [&str; 8] = [
+    "train", "eval", "report", "data", "model", "store", "util", "bench",
+];
 const FORBIDDEN: [&str; 3] = ["crate::stages", "crate::exec", "crate::kind"];
 
 fn rust_files(dir: &Path, out: &mut Vec<std::path::PathBuf>) {

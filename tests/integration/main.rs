@@ -10,6 +10,7 @@ mod cli;
 mod concurrency;
 mod crash;
 mod data_real;
+mod device_check;
 mod env_paths;
 mod evals;
 mod experiments;
