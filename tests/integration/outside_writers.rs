@@ -6,7 +6,6 @@
 //! deterministic: `repro` pauses right after it sealed `$OUT`.
 
 use std::fs;
-use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::{PermissionsExt, symlink};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -140,6 +139,7 @@ fn a_link_swapped_in_by_path_while_outputs_are_stored_moves_nothing() {
 #[test]
 fn a_link_swapped_in_through_a_held_directory_is_refused_not_followed() {
     use std::ffi::CString;
+    use std::os::unix::ffi::OsStrExt;
     let (env, hooks) = project(MANY);
     let victim = victims(&env);
     let before = snapshot(&victim);
