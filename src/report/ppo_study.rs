@@ -211,7 +211,7 @@ pub fn summary(rows: &[StudyRow]) -> Vec<String> {
         .map(|r| r.name.as_str())
         .collect();
     let mut out = vec![format!(
-        "{} of {} runs raised the RM score beyond noise (last 5 − first 5 steps, Welch p < 0.05){}",
+        "{} of {} runs raised the RM score beyond noise (a positive gain with p < 0.05: the paired evaluation where the run made one, else last 5 − first 5 steps, Welch){}",
         learned.len(),
         rows.len(),
         if learned.is_empty() {
