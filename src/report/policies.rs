@@ -269,7 +269,7 @@ fn gain_cell(gain: Option<&RewardGain>) -> Cell {
 
 /// A p-value; 0 from a bootstrap of `resamples` is shown as `< 2/B`
 /// (no replicate on the other side).
-fn p_text(p: f64, resamples: Option<usize>) -> String {
+pub(crate) fn p_text(p: f64, resamples: Option<usize>) -> String {
     match resamples {
         Some(b) if p == 0.0 => format!("< {}", num(2.0 / b as f64)),
         _ if p < 1e-3 => format!("{p:.1e}"),

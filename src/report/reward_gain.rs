@@ -11,7 +11,7 @@ use std::path::Path;
 use anyhow::Context;
 use serde::Deserialize;
 
-use super::policies::{CURVE_PANELS, Curves, curve_column};
+use super::policies::{CURVE_PANELS, Curves, curve_column, p_text};
 use super::tables::num;
 use crate::eval::stats::{ALPHA, WelchT, welch_t_test};
 use crate::util::io::json::read_json;
@@ -81,11 +81,8 @@ impl RewardGain {
     /// (5 %) — the paired test's where there is one, else Welch's. Otherwise
     /// the policy "did not learn".
     pub fn learned(&self) -> bool {
-        match (&self.paired, &self.test) {
-            (Some(g), _) => g.estimate > 0.0 && g.p.is_some_and(|p| p < ALPHA),
-            (None, Some(t)) => t.diff > 0.0 && t.p_value < ALPHA,
-            (None, None) => false,
-        }
+        self.deciding()
+            .is_some_and(|(gain, _, p)| gain > 0.0 && p < ALPHA)
     }
 
     /// The deciding gain as (estimate, SE, p): the paired evaluation's where
@@ -122,7 +119,7 @@ impl RewardGain {
                 "{:+.3} ± {:.3} (last {w} − first {w} steps, p {}, df {:.1})",
                 t.diff,
                 t.se,
-                p_text(t.p_value),
+                p_text(t.p_value, None),
                 t.df,
                 w = self.window
             ),
@@ -131,18 +128,10 @@ impl RewardGain {
     }
 }
 
-fn p_text(p: f64) -> String {
-    if p < 1e-3 {
-        format!("{p:.1e}")
-    } else {
-        format!("{p:.3}")
-    }
-}
-
 /// `+0.107 ± 0.050 (paired, 160 prompts, t(159), p 0.034; MDE 0.140)`.
 pub fn paired_text(g: &PairedGain) -> String {
     let se = g.se.map_or_else(|| "—".into(), |s| format!("{s:.3}"));
-    let p = g.p.map_or_else(|| "—".into(), p_text);
+    let p = g.p.map_or_else(|| "—".into(), |p| p_text(p, None));
     let mde = g
         .mde_80
         .map_or_else(String::new, |m| format!("; MDE {}", num(m)));

@@ -487,16 +487,7 @@ fn run_on<B: AutodiffBackend>(ctx: &StageContext, cfg: &PpoConfig) -> anyhow::Re
             "steps_averaged": k,
     });
     if let Some(e) = &out.eval {
-        metrics["reward_gain"] = gain_json(e)?;
-        ctx.log(format!(
-            "reward gain (paired, {} prompts): {:+.4} ± {:.4}, p {:.4}",
-            e.before.len(),
-            metrics["reward_gain"]["estimate"]
-                .as_f64()
-                .unwrap_or(f64::NAN),
-            metrics["reward_gain"]["se"].as_f64().unwrap_or(f64::NAN),
-            metrics["reward_gain"]["p"].as_f64().unwrap_or(f64::NAN),
-        ));
+        metrics["reward_gain"] = gain_json(ctx, e)?;
     }
     write_json(&ctx.out.join("metrics.json"), &metrics)?;
     Ok(())
@@ -505,9 +496,16 @@ fn run_on<B: AutodiffBackend>(ctx: &StageContext, cfg: &PpoConfig) -> anyhow::Re
 /// The paired evaluation as `metrics.json`'s `reward_gain`: the paired
 /// t-test of after − before over the prompts (n − 1 df), its 95 % t
 /// interval, the smallest gain it detects with 80 % power at 5 %, and the
-/// per-prompt scores.
-fn gain_json(e: &PairedEval) -> anyhow::Result<Value> {
+/// per-prompt scores; logged as one line.
+fn gain_json(ctx: &StageContext, e: &PairedEval) -> anyhow::Result<Value> {
     let t = paired_t_test(&e.before, &e.after, 0.95).context("the paired reward gain")?;
+    ctx.log(format!(
+        "reward gain (paired, {} prompts): {:+.4} ± {:.4}, p {:.4}",
+        t.diff.n,
+        t.diff.mean,
+        t.diff.se.unwrap_or(f64::NAN),
+        t.pvalue.unwrap_or(f64::NAN)
+    ));
     let mde = match t.diff.sd {
         Some(sd) if t.diff.n >= 3 => Some(paired_t_detectable(t.diff.n, 0.05, 0.8)? * sd),
         _ => None,

@@ -3,8 +3,9 @@
 //! the pipeline or in the store. Built only with the `test-hooks` feature.
 
 use std::fs;
+use std::path::Path;
 
-use crate::common::{Env, list};
+use crate::common::{Env, Out, list};
 
 fn project() -> (Env, std::path::PathBuf) {
     let env = Env::new();
@@ -20,6 +21,23 @@ stages:
     let hooks = env.path("hooks");
     fs::create_dir(&hooks).unwrap();
     (env, hooks)
+}
+
+/// `repro run p.yaml` with the failpoint `point` failing as a full disk.
+fn run_disk_full_at(env: &Env, hooks: &Path, point: &str) -> Out {
+    fs::write(hooks.join(format!("{point}.enospc")), "").unwrap();
+    let mut c = env.command(&["run", "p.yaml"]);
+    c.env("REPRO_TEST_HOOKS", hooks);
+    env.spawn_command(c).wait()
+}
+
+/// The run failed and said the disk is full.
+fn failed_disk_full(r: &Out) {
+    assert_ne!(r.code, 0, "{r:?}");
+    assert!(
+        format!("{}{}", r.stdout, r.stderr).contains("No space left on device"),
+        "{r:?}"
+    );
 }
 
 fn no_temporaries(env: &Env) {
@@ -44,10 +62,7 @@ fn no_temporaries(env: &Env) {
 #[test]
 fn a_full_disk_while_storing_outputs_fails_the_stage_and_leaves_no_temporaries() {
     let (env, hooks) = project();
-    fs::write(hooks.join("store-copy.enospc"), "").unwrap();
-    let mut c = env.command(&["run", "p.yaml"]);
-    c.env("REPRO_TEST_HOOKS", &hooks);
-    let r = env.spawn_command(c).wait();
+    let r = run_disk_full_at(&env, &hooks, "store-copy");
     r.code(1).out_has("No space left on device");
     no_temporaries(&env);
     assert!(env.objects().is_empty(), "{:?}", env.objects());
@@ -56,15 +71,8 @@ fn a_full_disk_while_storing_outputs_fails_the_stage_and_leaves_no_temporaries()
 #[test]
 fn a_full_disk_while_writing_records_and_the_lockfile_leaves_no_temporaries() {
     let (env, hooks) = project();
-    fs::write(hooks.join("write-atomic.enospc"), "").unwrap();
-    let mut c = env.command(&["run", "p.yaml"]);
-    c.env("REPRO_TEST_HOOKS", &hooks);
-    let r = env.spawn_command(c).wait();
-    assert_ne!(r.code, 0, "{r:?}");
-    assert!(
-        format!("{}{}", r.stdout, r.stderr).contains("No space left on device"),
-        "{r:?}"
-    );
+    let r = run_disk_full_at(&env, &hooks, "write-atomic");
+    failed_disk_full(&r);
     no_temporaries(&env);
 }
 
@@ -88,10 +96,7 @@ stages:
     );
     let hooks = env.path("hooks");
     fs::create_dir(&hooks).unwrap();
-    fs::write(hooks.join("log-write.enospc"), "").unwrap();
-    let mut c = env.command(&["run", "p.yaml"]);
-    c.env("REPRO_TEST_HOOKS", &hooks);
-    let r = env.spawn_command(c).wait();
+    let r = run_disk_full_at(&env, &hooks, "log-write");
     r.code(1)
         .out_has("FAILED  big: command failed (exit code 1)")
         .out_has("  | writing 50 MB")
@@ -108,15 +113,8 @@ stages:
 #[test]
 fn a_full_pipeline_directory_leaves_no_temporary_lockfile_beside_the_pipeline() {
     let (env, hooks) = project();
-    fs::write(hooks.join("write-atomic-lock.enospc"), "").unwrap();
-    let mut c = env.command(&["run", "p.yaml"]);
-    c.env("REPRO_TEST_HOOKS", &hooks);
-    let r = env.spawn_command(c).wait();
-    assert_ne!(r.code, 0, "{r:?}");
-    assert!(
-        format!("{}{}", r.stdout, r.stderr).contains("No space left on device"),
-        "{r:?}"
-    );
+    let r = run_disk_full_at(&env, &hooks, "write-atomic-lock");
+    failed_disk_full(&r);
     // The record was saved before the lockfile failed: only the lock is missing.
     assert_eq!(env.records().len(), 1, "{:?}", env.records());
     assert!(!env.exists("p.lock"));

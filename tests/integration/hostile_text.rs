@@ -55,14 +55,17 @@ fn a_matrix_value_holding_esc_is_refused_as_a_control_character_and_shown_escape
     assert!(!env.exists("p.lock"));
 }
 
+/// Invisible characters and their code points as the messages escape them.
+const INVISIBLE: [(char, &str); 4] = [
+    ('\u{200B}', "200b"),
+    ('\u{202E}', "202e"),
+    ('\u{2028}', "2028"),
+    ('\u{FEFF}', "feff"),
+];
+
 #[test]
 fn invisible_characters_in_matrix_values_are_refused_and_shown_escaped() {
-    for (c, code) in [
-        ('\u{200B}', "200b"),
-        ('\u{202E}', "202e"),
-        ('\u{2028}', "2028"),
-        ('\u{FEFF}', "feff"),
-    ] {
+    for (c, code) in INVISIBLE {
         let env = Env::new();
         env.pipeline(&with_matrix_value(&format!("a{c}b")));
         let r = env.repro(&["status", "p.yaml"]);
@@ -79,12 +82,7 @@ fn invisible_characters_in_matrix_values_are_refused_and_shown_escaped() {
 
 #[test]
 fn invisible_characters_in_stage_names_are_refused_and_shown_escaped() {
-    for (c, code) in [
-        ('\u{200B}', "200b"),
-        ('\u{202E}', "202e"),
-        ('\u{2028}', "2028"),
-        ('\u{FEFF}', "feff"),
-    ] {
+    for (c, code) in INVISIBLE {
         let env = Env::new();
         env.pipeline(&format!(
             "stages:\n  ok:\n    kind: cmd\n    run: echo > \"$OUT/o\"\n    outputs: [o]\n  a{c}b:\n    kind: cmd\n    run: echo > \"$OUT/o\"\n    outputs: [o]\n"

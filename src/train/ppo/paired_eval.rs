@@ -8,6 +8,8 @@
 //! prompt draws correlate at r ≈ 0.8), so its paired t-test measures the
 //! gain with a fraction of the noise of the curve's last-5 − first-5 means.
 
+use std::time::Instant;
+
 use anyhow::{Context, bail};
 use burn::tensor::backend::Backend;
 
@@ -50,36 +52,57 @@ impl EvalPlan {
             seed: hooks.seed("eval_sampling"),
         })
     }
-}
 
-/// One response per planned prompt from `policy`, scored by `reward`, in
-/// plan order.
-///
-/// # Errors
-/// An interrupt, a failing reward or a non-finite score.
-pub fn eval_scores<B: Backend>(
-    policy: &Llama<B>,
-    plan: &EvalPlan,
-    prompts: &[Prompt],
-    rcfg: &RolloutConfig,
-    reward: &dyn Reward,
-    hooks: &dyn Hooks,
-) -> anyhow::Result<Vec<f64>> {
-    let mut out = Vec::with_capacity(plan.prompts.len());
-    for (c, chunk) in plan.prompts.chunks(EVAL_CHUNK).enumerate() {
-        hooks.check()?;
-        let ids: Vec<Vec<u32>> = chunk.iter().map(|&i| prompts[i].ids.clone()).collect();
-        let r = rollout(policy, &ids, rcfg, chunk_seed(plan.seed, 0, c));
-        let texts: Vec<&str> = chunk.iter().map(|&i| prompts[i].text.as_str()).collect();
-        let s = reward
-            .score(&texts, &r.tokens)
-            .context("scoring the evaluation responses")?;
-        if let Some(bad) = s.iter().find(|s| !s.is_finite()) {
-            bail!("an evaluation response's reward is not finite ({bad})");
+    /// One response per planned prompt from `policy`, scored by `reward`,
+    /// in plan order; logs `evaluation <when>: …` with the mean and time.
+    ///
+    /// # Errors
+    /// An interrupt, a failing reward or a non-finite score.
+    pub fn scores<B: Backend>(
+        &self,
+        policy: &Llama<B>,
+        prompts: &[Prompt],
+        rcfg: &RolloutConfig,
+        reward: &dyn Reward,
+        hooks: &dyn Hooks,
+        when: &str,
+    ) -> anyhow::Result<Vec<f64>> {
+        let clock = Instant::now();
+        let mut out = Vec::with_capacity(self.prompts.len());
+        for (c, chunk) in self.prompts.chunks(EVAL_CHUNK).enumerate() {
+            hooks.check()?;
+            let ids: Vec<Vec<u32>> = chunk.iter().map(|&i| prompts[i].ids.clone()).collect();
+            let r = rollout(policy, &ids, rcfg, chunk_seed(self.seed, 0, c));
+            let texts: Vec<&str> = chunk.iter().map(|&i| prompts[i].text.as_str()).collect();
+            let s = reward
+                .score(&texts, &r.tokens)
+                .context("scoring the evaluation responses")?;
+            if let Some(bad) = s.iter().find(|s| !s.is_finite()) {
+                bail!("an evaluation response's reward is not finite ({bad})");
+            }
+            out.extend(s);
         }
-        out.extend(s);
+        hooks.log(&format!(
+            "evaluation {when}: {} prompts, mean score {:.4} ({:.2}s)",
+            out.len(),
+            out.iter().sum::<f64>() / out.len().max(1) as f64,
+            clock.elapsed().as_secs_f64()
+        ));
+        Ok(out)
     }
-    Ok(out)
+
+    /// The result of the plan's two passes over `prompts`.
+    pub fn paired(&self, prompts: &[Prompt], before: Vec<f64>, after: Vec<f64>) -> PairedEval {
+        PairedEval {
+            prompt_ids: self
+                .prompts
+                .iter()
+                .map(|&i| prompts[i].id.clone())
+                .collect(),
+            before,
+            after,
+        }
+    }
 }
 
 /// The evaluation's result: per planned prompt, its score before and after.

@@ -27,7 +27,7 @@ use super::gae::{gae, token_rewards, whiten};
 use super::kl::KlController;
 use super::logprobs::{Layout, adapters_off, host, policy_terms, reference_terms};
 use super::losses::{LossConfig, LossTargets, ppo_losses};
-use super::paired_eval::{EvalPlan, PairedEval, eval_scores};
+use super::paired_eval::{EvalPlan, PairedEval};
 use super::record::{Sample, StepRow};
 use super::reward::Reward;
 use super::rnd::Rnd;
@@ -208,22 +208,15 @@ pub fn train_ppo<B: AutodiffBackend>(
     };
     let before = match &plan {
         Some(plan) => {
-            let clock = Instant::now();
-            let s = eval_scores(
-                &model.valid().policy,
-                plan,
+            let policy = &model.valid().policy;
+            plan.scores(
+                policy,
                 input.prompts,
                 &rcfg,
                 input.reward,
                 hooks,
-            )?;
-            hooks.log(&format!(
-                "evaluation before training: {} prompts, mean score {:.4} ({:.2}s)",
-                s.len(),
-                mean(&s),
-                clock.elapsed().as_secs_f64()
-            ));
-            s
+                "before training",
+            )?
         }
         None => Vec::new(),
     };
@@ -414,30 +407,16 @@ pub fn train_ppo<B: AutodiffBackend>(
     hooks.progress("ppo steps", cfg.steps as u64, cfg.steps as u64);
     let eval = match &plan {
         Some(plan) => {
-            let clock = Instant::now();
-            let after = eval_scores(
-                &model.valid().policy,
-                plan,
+            let policy = &model.valid().policy;
+            let after = plan.scores(
+                policy,
                 input.prompts,
                 &rcfg,
                 input.reward,
                 hooks,
+                "after training",
             )?;
-            hooks.log(&format!(
-                "evaluation after training: mean score {:.4} (before {:.4}; {:.2}s)",
-                mean(&after),
-                mean(&before),
-                clock.elapsed().as_secs_f64()
-            ));
-            Some(PairedEval {
-                prompt_ids: plan
-                    .prompts
-                    .iter()
-                    .map(|&i| input.prompts[i].id.clone())
-                    .collect(),
-                before,
-                after,
-            })
+            Some(plan.paired(input.prompts, before, after))
         }
         None => None,
     };

@@ -319,7 +319,7 @@ fn fused_slot_logprobs_and_their_gradient_match_burn_ops() {
 /// not sampling noise.
 #[test]
 fn paired_evaluation_finds_the_gain_and_pairs_its_draws() {
-    use super::paired_eval::{EvalPlan, eval_scores};
+    use super::paired_eval::EvalPlan;
     use crate::eval::stats::paired_t_test;
     let cfg = PpoConfig {
         eval_prompts: 16,
@@ -352,8 +352,12 @@ fn paired_evaluation_finds_the_gain_and_pairs_its_draws() {
     };
     let reward = TokenCount { token: 9 };
     let infer = pv.valid();
-    let a = eval_scores(&infer.policy, &plan, &ps, &rcfg, &reward, &hooks).unwrap();
-    let b = eval_scores(&infer.policy, &plan, &ps, &rcfg, &reward, &hooks).unwrap();
+    let a = plan
+        .scores(&infer.policy, &ps, &rcfg, &reward, &hooks, "a")
+        .unwrap();
+    let b = plan
+        .scores(&infer.policy, &ps, &rcfg, &reward, &hooks, "b")
+        .unwrap();
     assert_eq!(a, b);
     assert!(run(1, &small()).eval.is_none());
 }
