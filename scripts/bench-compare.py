@@ -202,22 +202,37 @@ def median(xs):
 
 
 def cost_cells(rows, bm, tm, limits, threads):
-    """Cost per token and each side's share of the limit, from a row's Burn results."""
+    """Cost per token and each side's share of the limit, from a row's Burn results.
+
+    A compute row's limit is the GEMM peak over its FLOPs per token. A decoding
+    row carries both its FLOPs and the bytes it reads per token; its limit is
+    the roofline, whichever of the GEMM peak and the read bandwidth it meets
+    first (at batch 1 the bandwidth; at batch 8 SmolLM2 does ~4.6 FLOPs per byte,
+    about the machine's balance), named in the cell."""
     flops = next((x["flops_per_token"] for x in rows if "flops_per_token" in x), None)
     nbytes = next((x["bytes_per_token"] for x in rows if "bytes_per_token" in x), None)
-    if flops is not None:
-        peak = gemm_peak(limits) * 1e9
-        return f"{flops / 1e6:.1f} MFLOP", f"{100 * bm * flops / peak:.0f} %", f"{100 * tm * flops / peak:.0f} %"
-    if nbytes is not None:
-        bw = read_limit(limits, threads) * 1e9
-        return f"{nbytes / 1e6:.1f} MB", f"{100 * bm * nbytes / bw:.0f} %", f"{100 * tm * nbytes / bw:.0f} %"
-    return "?", "?", "?"
+    peak = gemm_peak(limits) * 1e9
+    bw = read_limit(limits, threads) * 1e9
+    bounds = []
+    if flops is not None and peak == peak:
+        bounds.append((peak / flops, "GEMM"))
+    if nbytes is not None and bw == bw:
+        bounds.append((bw / nbytes, "memory"))
+    cost = ", ".join(c for c in [
+        f"{flops / 1e6:.1f} MFLOP" if flops is not None else "",
+        f"{nbytes / 1e6:.1f} MB" if nbytes is not None else "",
+    ] if c) or "?"
+    if not bounds:
+        return cost, "?", "?"
+    limit, name = min(bounds)
+    tag = f" ({name})" if len(bounds) > 1 else ""
+    return cost, f"{100 * bm / limit:.0f} %{tag}", f"{100 * tm / limit:.0f} %{tag}"
 
 
 def table(res, wanted, names, threads, reps, before, tch, limits):
     print(f"\n{threads} threads, {reps} repetitions (median tok/s), iters={os.environ.get('BENCH_ITERS', '3')}; "
-          "cost per token: matrix-product FLOPs (compute rows, % of the GEMM peak) or bytes read "
-          "(decoding rows, % of the read bandwidth)\n")
+          "cost per token: matrix-product FLOPs (% of the GEMM peak) and, for decoding rows, bytes read "
+          "(% of the roofline: the GEMM peak or the read bandwidth, whichever binds first, named)\n")
     head = ("| row | Burn tok/s | PyTorch tok/s | Burn/PyTorch | cost per token | Burn % of limit | "
             "PyTorch % of limit | Burn peak RSS | PyTorch peak RSS |")
     rule = "|---|---:|---:|---:|---:|---:|---:|---:|---:|"

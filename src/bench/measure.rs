@@ -48,7 +48,7 @@ pub fn default_gemm_shapes(configs: &Path) -> Result<Vec<[usize; 3]>, BenchError
 }
 
 /// Measures the row `name` on backend `B` and returns its JSON line:
-/// `{"row", "tokens", "secs", "tok_s", "flops_per_token" | "bytes_per_token",
+/// `{"row", "tokens", "secs", "tok_s", "flops_per_token", "bytes_per_token",
 /// "rss_kb", "threads"}` for a model row; `{"row": "gemm", "shapes": [{m, k,
 /// n, secs, gflops}]}`; `{"row": "membw", "bandwidth": [{threads, huge_pages,
 /// read_gbs, copy_gbs}]}` (one thread, then all; allocator pages, then huge); `{"row": "cpu", model_name, family,

@@ -43,10 +43,12 @@ pub struct RowResult {
     pub tokens: usize,
     /// Median seconds per call.
     pub secs: f64,
-    /// Matrix-product FLOPs per token (compute-bound rows).
+    /// Matrix-product FLOPs per token (every row; decoding rows count the
+    /// prefill's share).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub flops_per_token: Option<f64>,
-    /// Bytes read per generated token (decoding rows).
+    /// Bytes read per generated token (decoding rows: bounded by the GEMM
+    /// peak or the bandwidth, whichever they meet first).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub bytes_per_token: Option<f64>,
 }
@@ -216,7 +218,9 @@ pub fn run_row<B: Backend>(
             Ok(RowResult {
                 tokens: b * GEN_NEW,
                 secs,
-                flops_per_token: None,
+                flops_per_token: Some(cost::llama_decode_flops_per_token(
+                    &cfg, GEN_PROMPT, GEN_NEW,
+                )),
                 bytes_per_token: Some(cost::llama_decode_bytes_per_token(
                     &cfg, b, GEN_PROMPT, GEN_NEW,
                 )),

@@ -16,7 +16,7 @@
 //!   the intrinsic reward (the first present of each [`CURVE_PANELS`] list;
 //!   `train.ppo` writes `score`, `kl`, `beta`, `intrinsic`,
 //!   `train::ppo::record::CURVE_COLUMNS`), and the reward gain reads the
-//!   score column ([`reward_gain`]);
+//!   score column ([`reward_gains`](super::reward_gain::reward_gains), Holm-corrected over the runs);
 //! - `samples`: `generations.parquet` of `eval.generate`.
 
 use std::collections::BTreeMap;
@@ -27,7 +27,7 @@ use serde::Deserialize;
 
 use super::figures::{Figure, LinePanel};
 use super::inputs::{Named, SlotDirs, read_slot};
-use super::reward_gain::{PairedGain, RewardGain, read_paired_gain, reward_gain};
+use super::reward_gain::{PairedGain, RewardGain, read_paired_gain, reward_gains};
 use super::table::{Cell, Sources, Table};
 use super::tables::num;
 use crate::eval::generations::{GenerationRow, read_generations};
@@ -80,7 +80,7 @@ pub struct Curves {
 }
 
 /// Panels of the PPO figure: title and the column names accepted, in order.
-pub const CURVE_PANELS: [(&str, &[&str]); 4] = [
+pub const CURVE_PANELS: [(&str, &[&str]); 5] = [
     (
         "mean RM score",
         &["rm_score", "mean_rm_score", "score", "reward"],
@@ -91,6 +91,9 @@ pub const CURVE_PANELS: [(&str, &[&str]); 4] = [
         "mean intrinsic reward",
         &["intrinsic", "mean_intrinsic", "intrinsic_reward"],
     ),
+    // A score that rises while the responses shrink to a few tokens is the
+    // RM's length preference being exploited, not a better answer.
+    ("mean response length (tokens)", &["response_len"]),
 ];
 
 /// The post-PPO inputs.
@@ -247,11 +250,13 @@ pub fn curve_column<'a>(c: &'a Curves, names: &[&str]) -> Option<&'a Vec<f64>> {
 /// The reward gain of the `train.ppo` stage that trained the policy
 /// `label`: the stage whose label is `label` (`ppo[policy=fair]`) or whose
 /// name ends in `_label` (`ppo_fair`; `ppo_fair_curiosity` is not `fair`'s).
+/// Its p-value is Holm-corrected over every PPO run of the report.
 fn gain_for(p: &PolicyInputs, label: &str) -> Option<RewardGain> {
-    p.ppo
+    let i = p
+        .ppo
         .iter()
-        .find(|n| short(&n.name) == label || n.name.ends_with(&format!("_{label}")))
-        .and_then(|n| reward_gain(&n.value))
+        .position(|n| short(&n.name) == label || n.name.ends_with(&format!("_{label}")))?;
+    reward_gains(p.ppo.iter().map(|n| &n.value)).swap_remove(i)
 }
 
 /// The policy's label, with "(did not learn)" when its PPO gain is within
@@ -505,7 +510,7 @@ pub fn parity_table(n: &Named<ParityDoc>, p: &PolicyInputs) -> Table {
     Table {
         stem: "table1_parity".into(),
         caption: format!(
-            "Table 1: post-PPO parity gap of the fixed safety RM's rewards on each policy's responses (App. B.1). Rewards are standardised: z-scored with the mean and sd pooled over all policies' scored responses, so gaps and changes are in reward-sd units (the raw means are beside). Δ = mean({first}) − mean({second}) is signed; the gap change vs the baseline `{base}` is |Δ_P| − |Δ_B| (the paper's \"the gap shrinks\" when negative) with the signed change Δ_P − Δ_B beside it, each ± its bootstrap SE, 95 % CI and two-sided bootstrap p, from {boot} resamples of the prompts within category, the same prompts for every policy (ours; the paper gives point values only). RelDrop only where the baseline's gap CI excludes 0. Power: of a two-sided 5 % z-test with that SE to detect the paper's relative change of the gap (Table 1's RelDrop) applied to our baseline gap — the paper's absolute change cannot be put on our scale; the MDE is the smallest change detectable with 80 % power (2.80 SE); prompts needed: per category, for 80 % power (SE ∝ 1/√n). Reward gain: where the PPO run evaluated itself (train.ppo eval_prompts), the mean over its evaluation prompts of the RM score after training minus before (the same prompts and sampling seeds both times) ± SE, paired t-test with n − 1 df, and the gain detectable with 80 % power (MDE); otherwise its mean RM score over the last 5 steps minus the first 5 ± Welch SE (p, df), a noisier measure since each step draws other prompts; \"did not learn\" when p ≥ 0.05 or the gain is ≤ 0 — such a policy differs from its reference by drift, not by what its RM rewarded.",
+            "Table 1: post-PPO parity gap of the fixed safety RM's rewards on each policy's responses (App. B.1). Rewards are standardised: z-scored with the mean and sd pooled over all policies' scored responses, so gaps and changes are in reward-sd units (the raw means are beside). Δ = mean({first}) − mean({second}) is signed; the gap change vs the baseline `{base}` is |Δ_P| − |Δ_B| (the paper's \"the gap shrinks\" when negative) with the signed change Δ_P − Δ_B beside it, each ± its bootstrap SE, 95 % CI and two-sided bootstrap p, from {boot} resamples of the prompts within category, the same prompts for every policy (ours; the paper gives point values only). RelDrop only where the baseline's gap CI excludes 0. Power: of a two-sided 5 % z-test with that SE to detect the paper's relative change of the gap (Table 1's RelDrop) applied to our baseline gap — the paper's absolute change cannot be put on our scale; the MDE is the smallest change detectable with 80 % power (2.80 SE); prompts needed: per category, for 80 % power (SE ∝ 1/√n). Reward gain: where the PPO run evaluated itself (train.ppo eval_prompts), the mean over its evaluation prompts of the RM score after training minus before (the same prompts and sampling seeds both times) ± SE, paired t-test with n − 1 df, and the gain detectable with 80 % power (MDE); otherwise its mean RM score over the last 5 steps minus the first 5 ± Welch SE (p, df), a noisier measure since each step draws other prompts; \"did not learn\" when the gain is ≤ 0 or its p, Holm-corrected over the policies' runs, is ≥ 0.05 — such a policy differs from its reference by drift, not by what its RM rewarded. Beside it, the mean response length over the first and the last 5 PPO steps: a gain bought by responses cut to a few tokens exploits the RM's preference for short answers rather than answering better.",
             base = doc.baseline,
             boot = resamples.map_or("the".to_string(), |b| b.to_string()),
         ),
@@ -695,6 +700,7 @@ pub(crate) mod fixtures {
 mod tests {
     use super::*;
     use serde_json::{Value, json};
+    use crate::report::reward_gain::reward_gain;
 
     #[test]
     fn curves_csv_is_read_by_header_and_bad_rows_are_named() {

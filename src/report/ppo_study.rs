@@ -1,8 +1,10 @@
 //! The PPO learning-curve study (issue 23, `pipelines/ppo-study.yaml`):
 //! for every `train.ppo` run, does the RM score of its rollouts rise
 //! beyond noise? Two measures from its `curves.csv`:
-//! - the reward gain of the report's Table 1 ([`reward_gain`]: mean score
-//!   of the last 5 steps − the first 5, Welch SE, p, df);
+//! - the reward gain of the report's Table 1 ([`reward_gain`]: the paired
+//!   evaluation where the run made one, else the mean score of the last 5
+//!   steps − the first 5, Welch SE, p, df), Holm-corrected over the study's
+//!   runs ([`reward_gains`]);
 //! - the least-squares slope of the per-step mean score on the step over
 //!   every step, with its SE and the t-test of n − 2 degrees of freedom
 //!   (uses every step, so it sees a steady rise the windows miss);
@@ -18,7 +20,7 @@
 //! byte-identical); the run log's `ok <stage> <seconds>` lines give it.
 
 use super::policies::{CURVE_PANELS, Curves, curve_column};
-use super::reward_gain::{RewardGain, paired_text, reward_gain};
+use super::reward_gain::{RewardGain, paired_text, reward_gain, reward_gains};
 use super::table::{Cell, Table};
 use crate::eval::stats::t_sf_two_sided;
 
@@ -57,8 +59,9 @@ pub struct StudyRow {
 }
 
 impl StudyRow {
-    /// Learned: Table 1's rule (a positive gain with p < 0.05, the paired
-    /// evaluation's where the run has one).
+    /// Learned: Table 1's rule (a positive gain with p < 0.05 after Holm's
+    /// correction over the runs, the paired evaluation's where the run has
+    /// one).
     pub fn learned(&self) -> bool {
         self.gain.is_some_and(|g| g.learned())
     }
@@ -117,15 +120,19 @@ pub fn row(name: &str, c: &Curves) -> StudyRow {
     }
 }
 
-/// The study's rows, in order; each run after the first also gets the
-/// slope of its per-step difference to the first.
+/// The study's rows, in order, their gains Holm-corrected over the runs;
+/// each run after the first also gets the slope of its per-step difference
+/// to the first.
 pub fn rows(runs: &[(String, Curves)]) -> Vec<StudyRow> {
     let score = |c: &Curves| curve_column(c, CURVE_PANELS[0].1).cloned();
     let centre = runs.first().and_then(|(_, c)| score(c));
+    let gains = reward_gains(runs.iter().map(|(_, c)| c));
     runs.iter()
+        .zip(gains)
         .enumerate()
-        .map(|(i, (name, c))| {
+        .map(|(i, ((name, c), gain))| {
             let mut r = row(name, c);
+            r.gain = gain;
             if i > 0 {
                 r.paired = match (score(c), &centre) {
                     (Some(s), Some(c0)) if s.len() == c0.len() => {
@@ -177,7 +184,9 @@ pub fn table(rows: &[StudyRow]) -> Table {
             vec![
                 Cell::text(&r.name),
                 Cell::text(r.steps.to_string()),
-                Cell::text(paired.map_or("— (no evaluation)".into(), |g| paired_text(&g))),
+                Cell::text(paired.map_or("— (no evaluation)".into(), |g| {
+                    paired_text(&g, 0) + &r.gain.map_or_else(String::new, |g| g.holm_text())
+                })),
                 Cell::text(if r.learned() { "yes" } else { "no" }),
                 Cell::text(paired.map_or("—".into(), |g| {
                     format!("{:.3} → {:.3}", g.before_mean, g.after_mean)
@@ -197,7 +206,7 @@ pub fn table(rows: &[StudyRow]) -> Table {
         .collect();
     Table {
         stem: "study".into(),
-        caption: "PPO learning-curve study: each run's RM score (raw scores, before any score scaling). Paired reward gain: train.ppo's evaluation (eval_prompts) — the same prompts, with the same sampling seeds, answered before the first step (the reference) and after the last; mean of after − before ± SE, paired t-test with n − 1 df, and the gain detectable with 80 % power (MDE). Curve gain: mean of the last 5 steps − the first 5 ± Welch SE (p, df), noisier (each step draws other prompts). Learned = a positive gain with p < 0.05, the paired one where the run has it — Table 1's rule. Slope: least-squares slope of the per-step mean score on the step, ± SE, two-sided t-test with steps − 2 df; of the difference to the first run: the same on the per-step score minus the first run's (the runs share their seeds, so each step draws the same prompts and the prompt draw cancels). KL in nats per sequence at the last step.".into(),
+        caption: "PPO learning-curve study: each run's RM score (raw scores, before any score scaling). Paired reward gain: train.ppo's evaluation (eval_prompts) — the same prompts, with the same sampling seeds, answered before the first step (the reference) and after the last; mean of after − before ± SE, paired t-test with n − 1 df, and the gain detectable with 80 % power (MDE). Curve gain: mean of the last 5 steps − the first 5 ± Welch SE (p, df), noisier (each step draws other prompts). Learned = a positive gain with p < 0.05 after Holm's correction over the study's runs, the paired one where the run has it — Table 1's rule. Slope: least-squares slope of the per-step mean score on the step, ± SE, two-sided t-test with steps − 2 df; of the difference to the first run: the same on the per-step score minus the first run's (the runs share their seeds, so each step draws the same prompts and the prompt draw cancels). KL in nats per sequence at the last step.".into(),
         header: header.iter().map(|h| h.to_string()).collect(),
         rows: body,
     }
@@ -211,7 +220,7 @@ pub fn summary(rows: &[StudyRow]) -> Vec<String> {
         .map(|r| r.name.as_str())
         .collect();
     let mut out = vec![format!(
-        "{} of {} runs raised the RM score beyond noise (a positive gain with p < 0.05: the paired evaluation where the run made one, else last 5 − first 5 steps, Welch){}",
+        "{} of {} runs raised the RM score beyond noise (a positive gain with p < 0.05 after Holm's correction over the runs: the paired evaluation where the run made one, else last 5 − first 5 steps, Welch){}",
         learned.len(),
         rows.len(),
         if learned.is_empty() {

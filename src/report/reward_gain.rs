@@ -13,7 +13,7 @@ use serde::Deserialize;
 
 use super::policies::{CURVE_PANELS, Curves, curve_column, p_text};
 use super::tables::num;
-use crate::eval::stats::{ALPHA, WelchT, welch_t_test};
+use crate::eval::stats::{ALPHA, WelchT, holm, welch_t_test};
 use crate::util::io::json::read_json;
 
 /// Steps averaged at each end of a PPO run for its curve gain (issue 23:
@@ -74,15 +74,24 @@ pub struct RewardGain {
     pub test: Option<WelchT>,
     /// The paired evaluation, when the run made one.
     pub paired: Option<PairedGain>,
+    /// Mean response length in tokens over the first and the last window
+    /// of steps (the curve's `response_len`), when the run logged it.
+    pub length: Option<(f64, f64)>,
+    /// The deciding p after Holm's correction over the runs judged
+    /// together ([`reward_gains`]), with their count; `None` for a run
+    /// judged alone.
+    pub holm: Option<(f64, usize)>,
 }
 
 impl RewardGain {
     /// Whether the reward rose beyond noise: a positive gain with p < α
-    /// (5 %) — the paired test's where there is one, else Welch's. Otherwise
-    /// the policy "did not learn".
+    /// (5 %) — the paired test's where there is one, else Welch's, after
+    /// Holm's correction where the run is judged with others. Otherwise the
+    /// policy "did not learn".
     pub fn learned(&self) -> bool {
-        self.deciding()
-            .is_some_and(|(gain, _, p)| gain > 0.0 && p < ALPHA)
+        self.deciding().is_some_and(|(gain, _, p)| {
+            gain > 0.0 && self.holm.map_or(p, |(adjusted, _)| adjusted) < ALPHA
+        })
     }
 
     /// The deciding gain as (estimate, SE, p): the paired evaluation's where
@@ -96,20 +105,36 @@ impl RewardGain {
     }
 
     /// The gain that decides [`learned`](Self::learned), e.g.
-    /// `+0.107 ± 0.050 (paired, 160 prompts, t(159), p 0.034; MDE 0.140)` or
+    /// `+0.107 ± 0.050 (paired, 160 prompts, after 20 steps, t(159), p 0.034;
+    /// MDE 0.140)` or
     /// `+0.003 ± 0.141 (last 5 − first 5 steps, p 0.981, df 8.0)`, with
     /// "did not learn" when not learned.
     pub fn text(&self) -> String {
-        let body = match (&self.paired, &self.test) {
-            (Some(g), _) => paired_text(g),
+        let mut body = match (&self.paired, &self.test) {
+            (Some(g), _) => paired_text(g, self.steps),
             (None, Some(_)) => self.curve_text(),
             (None, None) => "—".into(),
         };
+        body.push_str(&self.holm_text());
+        if let Some((first, last)) = self.length {
+            body.push_str(&format!(
+                "; response length {first:.1} → {last:.1} tokens (first {w} → last {w} steps)",
+                w = self.window
+            ));
+        }
         if self.learned() {
             body
         } else {
             format!("{body}; did not learn")
         }
+    }
+
+    /// ` [Holm p 0.060 over 3 runs]` where the run was judged with others,
+    /// else empty.
+    pub fn holm_text(&self) -> String {
+        self.holm.map_or_else(String::new, |(p, m)| {
+            format!(" [Holm p {} over {m} runs]", p_text(p, None))
+        })
     }
 
     /// The curve's last − first window gain, `—` without one.
@@ -128,15 +153,20 @@ impl RewardGain {
     }
 }
 
-/// `+0.107 ± 0.050 (paired, 160 prompts, t(159), p 0.034; MDE 0.140)`.
-pub fn paired_text(g: &PairedGain) -> String {
+/// `+0.107 ± 0.050 (paired, 160 prompts, after 40 steps, t(159), p 0.034;
+/// MDE 0.140)`; the steps are left out when `steps` is 0 (no curve).
+pub fn paired_text(g: &PairedGain, steps: usize) -> String {
     let se = g.se.map_or_else(|| "—".into(), |s| format!("{s:.3}"));
     let p = g.p.map_or_else(|| "—".into(), |p| p_text(p, None));
     let mde = g
         .mde_80
         .map_or_else(String::new, |m| format!("; MDE {}", num(m)));
+    let after = match steps {
+        0 => String::new(),
+        s => format!(", after {s} steps"),
+    };
     format!(
-        "{:+.3} ± {se} (paired, {} prompts, t({}), p {p}{mde})",
+        "{:+.3} ± {se} (paired, {} prompts{after}, t({}), p {p}{mde})",
         g.estimate, g.n, g.df
     )
 }
@@ -155,12 +185,45 @@ pub fn reward_gain(c: &Curves) -> Option<RewardGain> {
     if test.is_none() && c.paired.is_none() {
         return None;
     }
+    let mean = |v: &[f64]| v.iter().sum::<f64>() / v.len() as f64;
+    let length = curve_column(c, CURVE_PANELS[4].1)
+        .filter(|l| window >= 1 && l.len() >= 2 * window)
+        .map(|l| (mean(&l[..window]), mean(&l[l.len() - window..])));
     Some(RewardGain {
         window,
         steps,
         test,
         paired: c.paired,
+        length,
+        holm: None,
     })
+}
+
+/// The reward gains of runs judged together (the report's policies, the
+/// study's runs), each [`reward_gain`], with Holm's correction of their
+/// deciding p-values over the runs that have one, when there are two or
+/// more: "learned" is then a claim about the whole family at 5 %.
+pub fn reward_gains<'a>(runs: impl IntoIterator<Item = &'a Curves>) -> Vec<Option<RewardGain>> {
+    let mut gains: Vec<Option<RewardGain>> = runs.into_iter().map(reward_gain).collect();
+    let judged: Vec<(usize, f64)> = gains
+        .iter()
+        .enumerate()
+        .filter_map(|(i, g)| g.and_then(|g| g.deciding()).map(|(_, _, p)| (i, p)))
+        .collect();
+    if judged.len() < 2 {
+        return gains;
+    }
+    let ps: Vec<f64> = judged.iter().map(|&(_, p)| p).collect();
+    // holm() refuses only non-finite or out-of-range p-values; such a run
+    // keeps its own p rather than losing the family's verdicts.
+    if let Ok(adjusted) = holm(&ps) {
+        for (&(i, _), a) in judged.iter().zip(adjusted) {
+            if let Some(g) = gains[i].as_mut() {
+                g.holm = Some((a, judged.len()));
+            }
+        }
+    }
+    gains
 }
 
 #[cfg(test)]
@@ -188,6 +251,42 @@ mod tests {
     }
 
     #[test]
+    fn holm_over_the_runs_judged_together_decides() {
+        let flat = [-0.5, -0.9, -0.5, -0.9, -0.5, -0.9, -0.5, -0.9, -0.5, -0.9];
+        // Alone, p 0.03 learns; with two others (p 0.001, 0.5) its Holm p
+        // is 2 × 0.03 = 0.06 and it does not.
+        let runs = [
+            curves(&flat, Some(gain(0.12, 0.03))),
+            curves(&flat, Some(gain(0.2, 0.001))),
+            curves(&flat, Some(gain(0.01, 0.5))),
+        ];
+        assert!(reward_gain(&runs[0]).unwrap().learned());
+        let g = reward_gains(&runs);
+        let g: Vec<RewardGain> = g.into_iter().map(Option::unwrap).collect();
+        assert_eq!(g[1].holm, Some((0.003, 3)));
+        assert!((g[0].holm.unwrap().0 - 0.06).abs() < 1e-12);
+        assert_eq!(g[2].holm, Some((0.5, 3)));
+        assert!(!g[0].learned() && g[1].learned() && !g[2].learned());
+        assert!(g[0].text().contains("[Holm p 0.060 over 3 runs]"), "{}", g[0].text());
+        // The response length over the first and last windows, when logged.
+        let mut c = curves(&flat, Some(gain(0.2, 0.001)));
+        c.columns.insert(
+            "response_len".into(),
+            vec![32.0, 32.0, 30.0, 31.0, 30.0, 12.0, 8.0, 6.0, 4.0, 5.0],
+        );
+        let g = reward_gain(&c).unwrap();
+        assert_eq!(g.length, Some((31.0, 7.0)));
+        assert!(
+            g.text().ends_with("; response length 31.0 → 7.0 tokens (first 5 → last 5 steps)"),
+            "{}",
+            g.text()
+        );
+        assert_eq!(reward_gain(&runs[0]).unwrap().length, None);
+        // One run is judged alone.
+        assert_eq!(reward_gains(&runs[..1])[0].unwrap().holm, None);
+    }
+
+    #[test]
     fn the_paired_test_decides_where_there_is_one() {
         let flat: Vec<f64> = (0..20)
             .map(|i| if i % 2 == 0 { -0.5 } else { -0.9 })
@@ -200,7 +299,7 @@ mod tests {
         assert!(g.learned(), "a significant paired gain decides");
         assert_eq!(
             g.text(),
-            "+0.120 ± 0.050 (paired, 160 prompts, t(159), p 0.010; MDE 0.1400)"
+            "+0.120 ± 0.050 (paired, 160 prompts, after 20 steps, t(159), p 0.010; MDE 0.1400)"
         );
         assert!(
             !reward_gain(&curves(&flat, Some(gain(0.05, 0.3))))

@@ -28,7 +28,8 @@ const SLOTS: &[Slot] = &[Slot {
 const INFO: KindInfo = KindInfo {
     name: "report.ppo_study",
     // 2: the paired evaluation's gain (train.ppo eval_prompts) beside the curve's.
-    code_version: 2,
+    // 3: "learned" after Holm's correction over the study's runs.
+    code_version: 3,
     summary: "PPO runs: reward gain (paired evaluation; last 5 − first 5 steps) ± SE, slope per step, final KL and β",
     fields: &[],
     defaults: defaults_of::<With>,

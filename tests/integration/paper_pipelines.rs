@@ -10,7 +10,7 @@ use super::data_real::root_from;
 
 fn copy_pipelines(env: &Env) {
     let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("pipelines");
-    for f in ["paper.yaml", "paper-cpu.yaml"] {
+    for f in ["paper.yaml", "paper-cpu.yaml", "policies-long.yaml"] {
         env.write(
             &format!("pipelines/{f}"),
             &std::fs::read_to_string(src.join(f)).unwrap(),
@@ -120,5 +120,55 @@ fn paper_cpu_yaml_extends_it_and_plans_offline() {
         Some(&models),
     );
     assert_eq!(d.code, 0, "{}", d.stderr);
+    assert!(env.records().is_empty());
+}
+
+/// `policies-long.yaml` is paper-cpu's pipeline with its three policies
+/// trained for 40 PPO steps: after `extends:` the two differ in the PPO
+/// step counts and the report's title only, so every other stage keeps
+/// paper-cpu's key and its cached output; and it plans offline.
+#[test]
+fn policies_long_yaml_is_paper_cpu_with_longer_ppo() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("pipelines");
+    let tree = |f: &str| repro::spec::extends::load(&dir.join(f)).unwrap().to_json();
+    let (cpu, long) = (tree("paper-cpu.yaml"), tree("policies-long.yaml"));
+    let (cs, ls) = (&cpu["stages"], &long["stages"]);
+    let names = |s: &serde_json::Value| s.as_object().unwrap().keys().cloned().collect::<Vec<_>>();
+    assert_eq!(names(cs), names(ls), "the same stages");
+    let mut differ = Vec::new();
+    for name in names(cs) {
+        let (mut a, b) = (cs[&name].clone(), &ls[&name]);
+        if name.starts_with("ppo_") && name != "ppo_prompts" {
+            assert_eq!(a["with"]["steps"], 20, "{name}");
+            assert_eq!(b["with"]["steps"], 40, "{name}");
+            a["with"]["steps"] = 40.into();
+        }
+        if name == "report" {
+            assert_ne!(a["with"]["title"], b["with"]["title"]);
+            a["with"]["title"] = b["with"]["title"].clone();
+        }
+        if &a != b {
+            differ.push(name);
+        }
+    }
+    assert!(differ.is_empty(), "stages that differ beyond the steps: {differ:?}");
+    assert_eq!(cpu["params"], long["params"]);
+
+    let Some(data) = root_from("REPRO_DATA", "REPRO_REQUIRE_DATA") else {
+        return;
+    };
+    let Some(models) = root_from("REPRO_MODELS", "REPRO_REQUIRE_MODELS") else {
+        return;
+    };
+    let env = Env::new();
+    copy_pipelines(&env);
+    let d = offline(
+        &env,
+        &["run", "--dry-run", "pipelines/policies-long.yaml"],
+        &data,
+        Some(&models),
+    );
+    assert_eq!(d.code, 0, "{}", d.stderr);
+    assert!(d.stdout.contains("ppo_fair_curiosity"), "{}", d.stdout);
     assert!(env.records().is_empty());
 }
