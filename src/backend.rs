@@ -1,18 +1,8 @@
-//! Compute backends a Burn stage can run on, chosen once at the CLI, and
-//! the numerics version that goes into a Burn stage's key beside it.
+//! Compute backends a Burn stage can run on, chosen once at the CLI, and the
+//! version line naming those compiled in.
 
 use std::fmt;
 use std::str::FromStr;
-
-/// Version of the numerics of every Burn stage: part of each Burn stage's
-/// key (next to the backend), bumped whenever a change to the model code, the
-/// Burn features or the kernels it selects alters output bytes. Version 1
-/// (keys without the field) was the numerics before issue 11; 2 added the
-/// fused inference kernels; 3 the AVX-512 GEMM kernels, the fused training
-/// ops (their backward passes) and the fused SwiGLU. A kernel that only one
-/// stage kind calls (`model::fast::token_logprobs`, `train.ppo`) bumps that kind's
-/// `code_version` instead, so the other stages keep their keys.
-pub const NUMERICS_VERSION: u32 = 3;
 
 /// `repro 0.1.0 (backends: flex)`: the version line of `--version` and of
 /// Slurm job files.

@@ -8,6 +8,7 @@ use super::error::CliError;
 use crate::backend::Backend;
 use crate::kind::Roots;
 use crate::spec::{self, Pipeline, SpecError, matrix};
+use crate::stages::registry;
 use crate::store::{Lockfile, Store};
 
 /// A loaded pipeline with its surroundings.
@@ -151,7 +152,12 @@ impl Ctx {
                 p.pipeline.display()
             )));
         }
-        let pipeline = spec::load(&p.pipeline, &p.sets, &roots(&p.pipeline))?;
+        let pipeline = spec::load(
+            &p.pipeline,
+            &p.sets,
+            &roots(&p.pipeline),
+            registry::builtin(),
+        )?;
         let dir = checked_store_dir(store)?;
         check_deps_outside_store(&pipeline, &dir)?;
         let store = if create {

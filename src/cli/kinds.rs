@@ -15,7 +15,7 @@ pub fn kinds() -> Result<(), CliError> {
         out,
         "cmd — run a shell command (bash) with declared deps and outputs\n  fields: run (string, required): command; $OUT, $IN_<slot>, $PARAMS (the `with` map as JSON), $REPRO_SEED, $REPRO_THREADS are set\n          deps (list of paths): files/dirs relative to the pipeline file, content-hashed\n          outputs (list of paths, required): must exist under $OUT when the command exits 0\n          metrics (path): a JSON object or single-number output recorded as metrics\n          with (map): params given to the command as $PARAMS\n  inputs: any names; $IN_<name> is a read-only copy of that stage's outputs ($IN_<name>/<expansion>/… for a fan-in)\n"
     );
-    for k in registry::builtin() {
+    for k in registry::builtin().kinds() {
         let _ = writeln!(
             out,
             "{} (code version {}) — {}",

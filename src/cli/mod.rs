@@ -120,9 +120,9 @@ fn dispatch(cli: Cli) -> Result<(), CliError> {
             },
             name.as_deref(),
         ),
-        Command::ExecStage { job_file } => {
-            std::process::exit(crate::exec::slurm::inside::exec_stage(&job_file))
-        }
+        Command::ExecStage { job_file } => std::process::exit(
+            crate::exec::slurm::inside::exec_stage(&job_file, crate::stages::registry::builtin()),
+        ),
         Command::Status {
             p,
             exp,

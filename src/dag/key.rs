@@ -1,7 +1,7 @@
 //! Stage keys (ARCHITECTURE.md, "Life of a stage run"): blake3 over the canonical serialisation of the
 //! kind, its code version, resolved params, input names with the *output
 //! digests* of their stages, digests of deps and sources, and — for Burn
-//! stages — the backend.
+//! stages — the backend and the numerics version their kind declares.
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
@@ -132,6 +132,15 @@ pub fn backend_of(stage: &Stage, backend: Backend) -> Option<String> {
     }
 }
 
+/// The numerics version of a Burn stage's kind ([`crate::kind::KindInfo::numerics`]):
+/// part of its key beside the backend.
+pub fn numerics_of(stage: &Stage) -> Option<u32> {
+    match &stage.kind {
+        StageKind::Builtin(k) => k.numerics(),
+        StageKind::Cmd { .. } => None,
+    }
+}
+
 /// Everything the key covers, as one JSON object.
 pub fn material(
     stage: &Stage,
@@ -149,10 +158,10 @@ pub fn material(
         "deps": deps,
         "backend": backend,
     });
-    // Burn stages: the numerics version (absent before it existed, so the
-    // keys of other stages are unchanged).
-    if backend.is_some() {
-        m["numerics"] = json!(crate::backend::NUMERICS_VERSION);
+    // Burn stages (exactly those with a backend): the numerics version
+    // (absent before it existed, so the keys of other stages are unchanged).
+    if let Some(n) = numerics_of(stage) {
+        m["numerics"] = json!(n);
     }
     m
 }
@@ -189,6 +198,7 @@ pub fn diff_paths(a: &Json, b: &Json, prefix: &str, out: &mut Vec<String>) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::kind::{Kind, KindInfo, Registry, StageContext, WithError};
 
     #[test]
     fn diff_paths_names_nested_keys() {
@@ -200,11 +210,16 @@ mod tests {
     }
 
     fn key_for(yaml: &str, inputs: serde_json::Value, backend: Backend) -> String {
+        key_of(&material_for(yaml, inputs, backend, Registry::EMPTY))
+    }
+
+    /// The key material of stage `b` of `yaml`, loaded with `kinds`.
+    fn material_for(yaml: &str, inputs: Json, backend: Backend, kinds: Registry) -> Json {
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(dir.path().join("dep.txt"), b"dep").unwrap();
         let file = dir.path().join("p.yaml");
         std::fs::write(&file, yaml).unwrap();
-        let p = crate::spec::load(&file, &[], &Default::default()).unwrap();
+        let p = crate::spec::load(&file, &[], &Default::default(), kinds).unwrap();
         let s = p.stages.iter().find(|s| s.name == "b").unwrap();
         let deps = deps(s, &p, &mut DepHashes::default()).unwrap();
         let inputs = inputs
@@ -213,7 +228,88 @@ mod tests {
             .iter()
             .map(|(k, v)| (k.clone(), v.clone()))
             .collect();
-        key_of(&material(s, &p, &inputs, &deps, backend))
+        material(s, &p, &inputs, &deps, backend)
+    }
+
+    /// A built-in kind for these tests: a Burn one (`t.burn`) or not (`t.plain`).
+    struct Fake(&'static KindInfo);
+
+    const fn fake_info(name: &'static str, numerics: Option<u32>) -> KindInfo {
+        KindInfo {
+            name,
+            code_version: 1,
+            summary: "a kind for key tests",
+            fields: &[],
+            defaults: || json!({}),
+            slots: &[],
+            outputs: &["o"],
+            metrics: None,
+            numerics,
+            publishes: false,
+        }
+    }
+    const BURN: KindInfo = fake_info("t.burn", Some(7));
+    const PLAIN: KindInfo = fake_info("t.plain", None);
+
+    impl Kind for Fake {
+        fn info(&self) -> &'static KindInfo {
+            self.0
+        }
+        fn check(&self, _with: &Json) -> Result<(), WithError> {
+            Ok(())
+        }
+        fn run(&self, _ctx: &StageContext) -> anyhow::Result<()> {
+            Ok(())
+        }
+    }
+    const FAKES: &[&dyn Kind] = &[&Fake(&BURN), &Fake(&PLAIN)];
+
+    /// The numerics version reaches the key from the kind's own info, beside
+    /// the backend, and only for a Burn kind: the key material keeps the
+    /// shape it had when `dag::key` read the version itself.
+    #[test]
+    fn a_burn_kind_keys_its_backend_and_its_numerics_version() {
+        let kinds = Registry::new(FAKES);
+        let m = material_for(
+            "stages:\n  b: {kind: t.burn}\n",
+            json!({}),
+            Backend::Flex,
+            kinds,
+        );
+        assert_eq!(m["backend"], json!("flex"));
+        assert_eq!(m["numerics"], json!(7));
+        let cuda = material_for(
+            "stages:\n  b: {kind: t.burn}\n",
+            json!({}),
+            Backend::Cuda,
+            kinds,
+        );
+        assert_ne!(key_of(&m), key_of(&cuda));
+        let plain = material_for(
+            "stages:\n  b: {kind: t.plain}\n",
+            json!({}),
+            Backend::Cuda,
+            kinds,
+        );
+        assert_eq!(plain["backend"], Json::Null);
+        assert!(plain.get("numerics").is_none(), "{plain}");
+        let keys: Vec<&str> = plain
+            .as_object()
+            .unwrap()
+            .keys()
+            .map(String::as_str)
+            .collect();
+        assert_eq!(
+            keys,
+            [
+                "backend",
+                "code_version",
+                "deps",
+                "inputs",
+                "kind",
+                "params"
+            ]
+        );
     }
 
     #[test]

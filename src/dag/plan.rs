@@ -38,7 +38,7 @@ pub enum Reason {
     Forced,
     /// An upstream stage will run first, so the key is not known yet.
     UpstreamStale(String),
-    /// The Burn numerics version (`backend::NUMERICS_VERSION`) differs from the
+    /// The Burn numerics version (the kind's `KindInfo::numerics`) differs from the
     /// lockfile's: a change to the kernels that alters output bytes.
     NumericsChanged,
 }

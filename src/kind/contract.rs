@@ -3,7 +3,7 @@
 //! input slots and fixed output names; the engine checks all of them before
 //! anything runs and hands the stage a [`StageContext`] with read-only inputs
 //! and an empty `$OUT`. Both the engine (spec, dag, exec) and the kinds
-//! (`crate::stages`) depend on this module; it depends on neither.
+//! (`src/stages`) depend on this module; it depends on neither.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -87,9 +87,11 @@ pub struct KindInfo {
     pub outputs: &'static [&'static str],
     /// The output recorded as metrics (a JSON object), if any.
     pub metrics: Option<&'static str>,
-    /// Whether results depend on the compute backend (Burn stages): the
-    /// backend then becomes part of the key.
-    pub uses_backend: bool,
+    /// `Some(v)` for a Burn kind: its results depend on the compute backend
+    /// and on the numerics of the model code it runs, version `v` (the stage
+    /// layer sets `model::NUMERICS_VERSION`); both then become part of the
+    /// key. `None`: neither does (and the key names neither).
+    pub numerics: Option<u32>,
     /// Whether `repro run` copies the outputs to `results/<stem>/<stage>/`
     /// (report stages: the human-readable results, ARCHITECTURE.md, "The store").
     pub publishes: bool,
@@ -127,9 +129,13 @@ pub trait Kind: Send + Sync {
     fn metrics(&self) -> Option<&'static str> {
         self.info().metrics
     }
-    /// Whether the backend is part of the key.
+    /// Whether the backend is part of the key (a Burn kind).
     fn uses_backend(&self) -> bool {
-        self.info().uses_backend
+        self.info().numerics.is_some()
+    }
+    /// The numerics version that is part of the key beside the backend.
+    fn numerics(&self) -> Option<u32> {
+        self.info().numerics
     }
     /// Whether the outputs are published to `results/`.
     fn publishes(&self) -> bool {

@@ -18,8 +18,7 @@ pub mod llama;
 pub mod load;
 pub mod lora;
 pub mod mpnet;
+mod numerics;
 pub mod rope;
 
-/// The numerics version of Burn stages (it lives beside the backend, which
-/// the engine's keys read; the model code is what bumps it).
-pub use crate::backend::NUMERICS_VERSION;
+pub use numerics::NUMERICS_VERSION;

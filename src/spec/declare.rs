@@ -14,7 +14,7 @@ use super::matrix::{self, Point};
 use super::node::{Node, Value};
 use super::pipeline::StageKind;
 use super::validate::{STAGE_KEYS, check_keys, entries, valid_name};
-use crate::stages::registry;
+use crate::kind::Registry;
 use crate::util::visible::{is_invisible, visible};
 
 /// A stage as declared, before expansion.
@@ -32,6 +32,7 @@ pub(super) fn declare<'a>(
     name: &'a str,
     node: &'a Node,
     params: &serde_json::Map<String, Json>,
+    kinds: Registry,
 ) -> Result<Decl<'a>, SpecError> {
     let path = join("stages", name);
     if !valid_name(name) {
@@ -76,10 +77,10 @@ pub(super) fn declare<'a>(
     let kind = if kind_name == "cmd" {
         StageKind::Cmd { run: String::new() }
     } else {
-        match registry::find(kind_name) {
+        match kinds.find(kind_name) {
             Some(k) => StageKind::Builtin(k),
             None => {
-                let mut known: Vec<&str> = registry::builtin().iter().map(|k| k.name()).collect();
+                let mut known = kinds.names();
                 known.insert(0, "cmd");
                 return Err(SpecError::at(
                     &kind_node.mark,

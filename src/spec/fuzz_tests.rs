@@ -1,6 +1,7 @@
 //! Mutation tests: whatever bytes a pipeline file holds, loading it returns
 //! a value or a located error — never a panic, never a hang.
 
+use crate::kind::Registry;
 use std::path::Path;
 
 const SEED_PIPELINE: &str = r#"name: t
@@ -66,7 +67,7 @@ fn mutated_pipelines_never_panic() {
         }
         std::fs::write(&file, &bytes).unwrap();
         let result = std::panic::catch_unwind(|| {
-            super::load(&file, &[], &Default::default()).map(|p| p.stages.len())
+            super::load(&file, &[], &Default::default(), Registry::EMPTY).map(|p| p.stages.len())
         });
         match result {
             Ok(Ok(_)) => {}
@@ -91,7 +92,7 @@ fn the_seed_pipeline_itself_is_valid() {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("p.yaml");
     std::fs::write(&file, SEED_PIPELINE).unwrap();
-    let p = super::load(&file, &[], &Default::default()).unwrap();
+    let p = super::load(&file, &[], &Default::default(), Registry::EMPTY).unwrap();
     let names: Vec<&str> = p.stages.iter().map(|s| s.name.as_str()).collect();
     assert_eq!(
         names,

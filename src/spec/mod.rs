@@ -27,15 +27,21 @@ pub use pipeline::{InputRef, Pipeline, Stage, StageKind};
 
 use std::path::Path;
 
-use crate::kind::Roots;
+use crate::kind::{Registry, Roots};
 
-/// Loads, merges, overrides and validates a pipeline file.
-pub fn load(file: &Path, sets: &[String], roots: &Roots) -> Result<Pipeline, SpecError> {
+/// Loads, merges, overrides and validates a pipeline file whose built-in
+/// kinds are those of `kinds` (the CLI hands it `stages::registry::builtin()`).
+pub fn load(
+    file: &Path,
+    sets: &[String],
+    roots: &Roots,
+    kinds: Registry,
+) -> Result<Pipeline, SpecError> {
     let mut root = extends::load(file)?;
     for s in sets {
         overrides::apply(&mut root, &overrides::parse_override(s)?)?;
     }
-    validate::validate(&root, file, roots)
+    validate::validate(&root, file, roots, kinds)
 }
 
 #[cfg(test)]

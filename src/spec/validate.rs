@@ -14,7 +14,7 @@ use super::inputs::input_bases;
 use super::interp::{ParamResolver, StageScope};
 use super::node::{Node, Value};
 use super::pipeline::Pipeline;
-use crate::kind::Roots;
+use crate::kind::{Registry, Roots};
 
 const TOP_KEYS: &[&str] = &[
     "name",
@@ -72,8 +72,14 @@ pub(super) fn check_keys(node: &Node, path: &str, allowed: &[&str]) -> Result<()
     Ok(())
 }
 
-/// Validates the merged tree of `file`.
-pub fn validate(root: &Node, file: &Path, roots: &Roots) -> Result<Pipeline, SpecError> {
+/// Validates the merged tree of `file`; a `kind:` other than `cmd` must name
+/// one of `kinds`.
+pub fn validate(
+    root: &Node,
+    file: &Path,
+    roots: &Roots,
+    kinds: Registry,
+) -> Result<Pipeline, SpecError> {
     check_keys(root, "", TOP_KEYS)?;
     let dir = file.parent().map(Path::to_path_buf).unwrap_or_default();
     let dir = if dir.as_os_str().is_empty() {
@@ -132,7 +138,7 @@ pub fn validate(root: &Node, file: &Path, roots: &Roots) -> Result<Pipeline, Spe
         .ok_or_else(|| SpecError::at(&root.mark, "stages", "missing key `stages`"))?;
     let mut decls = Vec::new();
     for (sname, snode) in entries(stages_node, "stages")? {
-        decls.push(declare(sname, snode, &params)?);
+        decls.push(declare(sname, snode, &params, kinds)?);
     }
     if decls.is_empty() {
         return Err(SpecError::at(

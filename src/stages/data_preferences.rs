@@ -169,7 +169,7 @@ const INFO: KindInfo = KindInfo {
     slots: SLOTS,
     outputs: &["pairs.parquet", "metrics.json"],
     metrics: Some("metrics.json"),
-    uses_backend: false,
+    numerics: None,
     publishes: false,
 };
 

@@ -199,7 +199,7 @@ const INFO: KindInfo = KindInfo {
     slots: SLOTS,
     outputs: &["probes.parquet", "metrics.json"],
     metrics: Some("metrics.json"),
-    uses_backend: false,
+    numerics: None,
     publishes: false,
 };
 

@@ -184,7 +184,7 @@ const INFO: KindInfo = KindInfo {
     slots: SLOTS,
     outputs: &["train.parquet", "eval.parquet", "metrics.json"],
     metrics: Some("metrics.json"),
-    uses_backend: false,
+    numerics: None,
     publishes: false,
 };
 

@@ -165,7 +165,7 @@ const INFO: KindInfo = KindInfo {
     slots: SLOTS,
     outputs: &[AUDIT_FILE, "metrics.json"],
     metrics: Some("metrics.json"),
-    uses_backend: false,
+    numerics: None,
     publishes: false,
 };
 

@@ -106,7 +106,7 @@ const INFO: KindInfo = KindInfo {
     slots: SLOTS,
     outputs: &[DIVERSITY_FILE, "metrics.json"],
     metrics: Some("metrics.json"),
-    uses_backend: true,
+    numerics: Some(crate::model::NUMERICS_VERSION),
     publishes: false,
 };
 

@@ -111,7 +111,7 @@ const INFO: KindInfo = KindInfo {
     slots: SLOTS,
     outputs: &[GENERATIONS_FILE, "metrics.json"],
     metrics: Some("metrics.json"),
-    uses_backend: true,
+    numerics: Some(crate::model::NUMERICS_VERSION),
     publishes: false,
 };
 

@@ -151,7 +151,7 @@ const INFO: KindInfo = KindInfo {
     slots: SLOTS,
     outputs: &[PARITY_FILE, REWARDS_FILE, "metrics.json"],
     metrics: Some("metrics.json"),
-    uses_backend: true,
+    numerics: Some(crate::model::NUMERICS_VERSION),
     publishes: false,
 };
 

@@ -93,7 +93,7 @@ const INFO: KindInfo = KindInfo {
     slots: SLOTS,
     outputs: &[DISTRIBUTION_FILE, "metrics.json"],
     metrics: Some("metrics.json"),
-    uses_backend: false,
+    numerics: None,
     publishes: false,
 };
 

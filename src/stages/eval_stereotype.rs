@@ -67,7 +67,7 @@ const INFO: KindInfo = KindInfo {
     slots: SLOTS,
     outputs: &[STEREOTYPE_FILE, "metrics.json"],
     metrics: Some("metrics.json"),
-    uses_backend: false,
+    numerics: None,
     publishes: false,
 };
 

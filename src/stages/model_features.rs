@@ -80,7 +80,7 @@ const INFO: KindInfo = KindInfo {
     slots: SLOTS,
     outputs: &["features.safetensors", "probes.parquet", "metrics.json"],
     metrics: Some("metrics.json"),
-    uses_backend: true,
+    numerics: Some(crate::model::NUMERICS_VERSION),
     publishes: false,
 };
 

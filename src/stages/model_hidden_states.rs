@@ -74,7 +74,7 @@ const INFO: KindInfo = KindInfo {
     slots: SLOTS,
     outputs: &[HIDDEN_FILE, "probes.parquet", "metrics.json"],
     metrics: Some("metrics.json"),
-    uses_backend: true,
+    numerics: Some(crate::model::NUMERICS_VERSION),
     publishes: false,
 };
 

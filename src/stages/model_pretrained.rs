@@ -138,7 +138,7 @@ const INFO: KindInfo = KindInfo {
     slots: &[],
     outputs: &["model", "model.json"],
     metrics: Some("model.json"),
-    uses_backend: false,
+    numerics: None,
     publishes: false,
 };
 

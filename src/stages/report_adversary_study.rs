@@ -96,7 +96,7 @@ const INFO: KindInfo = KindInfo {
     slots: SLOTS,
     outputs: &["study.md", "study.csv", "metrics.json"],
     metrics: Some("metrics.json"),
-    uses_backend: false,
+    numerics: None,
     publishes: true,
 };
 

@@ -67,7 +67,7 @@ const INFO: KindInfo = KindInfo {
         "metrics.json",
     ],
     metrics: Some("metrics.json"),
-    uses_backend: false,
+    numerics: None,
     publishes: true,
 };
 

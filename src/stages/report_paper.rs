@@ -180,7 +180,7 @@ const INFO: KindInfo = KindInfo {
     slots: SLOTS,
     outputs: &["tables", "figures", "report.html", "metrics.json"],
     metrics: Some("metrics.json"),
-    uses_backend: false,
+    numerics: None,
     publishes: true,
 };
 

@@ -220,7 +220,7 @@ const INFO: KindInfo = KindInfo {
         "metrics.json",
     ],
     metrics: Some("metrics.json"),
-    uses_backend: true,
+    numerics: Some(crate::model::NUMERICS_VERSION),
     publishes: false,
 };
 

@@ -35,7 +35,7 @@ pub struct LockEntry {
     /// Backend, for Burn stages.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub backend: Option<String>,
-    /// Burn numerics version (`backend::NUMERICS_VERSION`), for Burn stages.
+    /// Burn numerics version (the kind's `KindInfo::numerics`), for Burn stages.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub numerics: Option<u32>,
     /// Outputs: path → digest and size.

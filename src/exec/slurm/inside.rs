@@ -10,14 +10,15 @@ use std::sync::Arc;
 
 use super::jobfile::{self, JobFile, JobInput, STATUS_FILE, Status};
 use crate::exec::runner::{Job, RealRunner, StageRunner};
+use crate::kind::{Input, Registry, Roots};
 use crate::spec::node::Mark;
 use crate::spec::{Stage, StageKind};
-use crate::stages::{Input, Roots, registry};
 use crate::util::time::now_unix;
 
-/// Runs the job described by `job_file`; returns the process exit code
-/// (0 ok, 1 the stage failed, 2 the job file is unusable or from another build).
-pub fn exec_stage(job_file: &Path) -> i32 {
+/// Runs the job described by `job_file`, its built-in kind looked up in
+/// `kinds`; returns the process exit code (0 ok, 1 the stage failed, 2 the job
+/// file is unusable or from another build).
+pub fn exec_stage(job_file: &Path, kinds: Registry) -> i32 {
     let started = now_unix();
     let status_path = job_file.with_file_name(STATUS_FILE);
     let finish = |ok: bool, message: String, interrupted: bool| {
@@ -56,7 +57,7 @@ pub fn exec_stage(job_file: &Path) -> i32 {
         return 2;
     }
     let cancel = crate::exec::signals::install();
-    match run(&job, job_file, cancel.clone()) {
+    match run(&job, job_file, kinds, cancel.clone()) {
         Ok(()) => {
             finish(true, String::new(), false);
             0
@@ -71,13 +72,15 @@ pub fn exec_stage(job_file: &Path) -> i32 {
 fn run(
     job: &JobFile,
     job_file: &Path,
+    kinds: Registry,
     cancel: Arc<std::sync::atomic::AtomicBool>,
 ) -> Result<(), crate::exec::RunError> {
     use crate::exec::RunError;
     let kind = match (&job.run, job.kind.as_str()) {
         (Some(run), "cmd") => StageKind::Cmd { run: run.clone() },
         (None, name) => StageKind::Builtin(
-            registry::find(name)
+            kinds
+                .find(name)
                 .ok_or_else(|| RunError::failed(format!("unknown stage kind `{name}`")))?,
         ),
         (Some(_), other) => {

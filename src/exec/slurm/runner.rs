@@ -16,8 +16,8 @@ use super::poll::{Poller, Seen};
 use super::recover::Leftover;
 use super::submit::{self, Submission};
 use crate::exec::runner::{Job, RunError, StageRunner};
+use crate::kind::Input;
 use crate::spec::StageKind;
-use crate::stages::Input;
 use crate::store::objects::make_writable;
 use crate::util::time::now_unix;
 

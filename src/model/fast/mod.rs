@@ -17,7 +17,7 @@
 //! its K blocks also follow the L1 data cache (gemm-common
 //! `kernel_params`), so CPUs with different vector units or L1 caches may
 //! differ in the last bits (README, "Determinism"). Changing anything here
-//! changes output bytes: bump [`crate::backend::NUMERICS_VERSION`] (for
+//! changes output bytes: bump [`crate::model::NUMERICS_VERSION`] (for
 //! [`token_logprobs`], which only `train.ppo` calls, that kind's
 //! `code_version`).
 
@@ -40,7 +40,7 @@ static ENABLED: AtomicBool = AtomicBool::new(true);
 /// Switches the fused kernels on or off for this process. Only benchmarks
 /// switch them off, to measure Burn's own ops beside them in one run
 /// (`make bench-compare`'s "before" column); stages never do, so a stage's
-/// bytes depend only on [`crate::backend::NUMERICS_VERSION`].
+/// bytes depend only on [`crate::model::NUMERICS_VERSION`].
 pub fn set_enabled(on: bool) {
     ENABLED.store(on, Ordering::Relaxed);
 }
