@@ -18,6 +18,7 @@ pub mod llama;
 pub mod load;
 pub mod lora;
 pub mod mpnet;
+pub mod readback;
 pub mod rope;
 
 /// The numerics version of Burn stages (it lives beside the backend, which

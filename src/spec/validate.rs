@@ -75,6 +75,7 @@ pub(super) fn check_keys(node: &Node, path: &str, allowed: &[&str]) -> Result<()
 /// Validates the merged tree of `file`.
 pub fn validate(root: &Node, file: &Path, roots: &Roots) -> Result<Pipeline, SpecError> {
     check_keys(root, "", TOP_KEYS)?;
+    // default: a bare file name's directory is empty, turned into `.` just below.
     let dir = file.parent().map(Path::to_path_buf).unwrap_or_default();
     let dir = if dir.as_os_str().is_empty() {
         PathBuf::from(".")
