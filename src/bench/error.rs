@@ -25,4 +25,13 @@ pub enum BenchError {
         /// What was wrong.
         message: String,
     },
+    /// A timed call's output could not be read back from the device.
+    #[error("row `{row}`: {source}")]
+    Readback {
+        /// The row.
+        row: &'static str,
+        /// Why.
+        #[source]
+        source: crate::model::readback::ReadbackError,
+    },
 }

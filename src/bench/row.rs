@@ -212,9 +212,18 @@ pub fn run_row<B: Backend>(
                 eos: vec![],
                 pad: 0,
             };
+            let mut failed = None;
             let secs = timing.median_secs(|| {
-                std::hint::black_box(generate(&model, &prompts, &gen_cfg));
+                if let Err(e) = std::hint::black_box(generate(&model, &prompts, &gen_cfg)) {
+                    failed.get_or_insert(e);
+                }
             });
+            if let Some(source) = failed {
+                return Err(BenchError::Readback {
+                    row: row.name(),
+                    source,
+                });
+            }
             Ok(RowResult {
                 tokens: b * GEN_NEW,
                 secs,

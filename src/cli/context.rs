@@ -132,6 +132,7 @@ pub fn roots(pipeline_file: &Path) -> Roots {
         pipeline_dir: pipeline_file
             .parent()
             .map(Path::to_path_buf)
+            // default: a bare file name's directory is the working directory (empty path).
             .unwrap_or_default(),
         data: env("REPRO_DATA"),
         models: env("REPRO_MODELS"),
@@ -172,6 +173,7 @@ impl Ctx {
                 .unwrap_or_else(|| Lockfile::path_for(&p.pipeline)),
             pipeline,
             store,
+            // default: no --backend: the default backend (flex), as --help says.
             backend: backend.unwrap_or_default(),
         })
     }
@@ -218,6 +220,7 @@ impl Ctx {
         if let Some(&i) = self.pipeline.index.get(name) {
             return Ok(i);
         }
+        // default: a name that is not a selector matches no stage; `no_stage` names it.
         match self.matching(name).unwrap_or_default()[..] {
             [] => Err(self.no_stage(name, what)),
             [i] => Ok(i),

@@ -109,6 +109,7 @@ fn load(path: &Path) -> Result<Lockfile, CliError> {
 
 /// Anything serialisable, as JSON.
 fn json<T: serde::Serialize>(v: &T) -> serde_json::Value {
+    // default: never taken; it serialises params, inputs and deps, string-keyed maps.
     serde_json::to_value(v).unwrap_or_default()
 }
 

@@ -23,6 +23,7 @@ pub fn gc(store: Option<&Path>, pipelines: &[PathBuf], dry_run: bool) -> Result<
                     .filter(|p| p.extension().is_some_and(|x| x == "lock"))
                     .collect()
             })
+            // default: no pipelines/ directory: no lockfiles, which is refused below.
             .unwrap_or_default();
         v.sort();
         v

@@ -194,9 +194,11 @@ fn dispatch(cli: Cli) -> Result<(), CliError> {
                 llama_dir,
                 shapes,
             },
+            // default: no --backend: the default backend (flex), as --help says.
             backend.unwrap_or_default(),
         ),
         Command::Model { cmd } => {
+            // default: no --backend: the default backend (flex).
             crate::model::cli::run(cmd, backend.unwrap_or_default()).map_err(CliError::from)
         }
     }

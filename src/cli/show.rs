@@ -56,6 +56,7 @@ pub fn show(
         );
         return Ok(());
     };
+    // default: never taken; a `serde_json::Value` always serialises.
     let pretty = |v: &serde_json::Value| serde_json::to_string_pretty(v).unwrap_or_default();
     let _ = writeln!(out, "key:     {}", r.key);
     let _ = writeln!(out, "params:  {}", pretty(&r.material["params"]));

@@ -48,6 +48,7 @@ pub fn status(
             serde_json::to_string_pretty(
                 &json!({"pipeline": ctx.pipeline.name, "stale": stale, "stages": stages})
             )
+            // default: never taken; a `serde_json::Value` always serialises.
             .unwrap_or_default()
         );
     } else {

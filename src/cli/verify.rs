@@ -250,6 +250,7 @@ fn judge_metrics(
             let _ = writeln!(
                 out,
                 "WITHIN    {stage}: differs in bytes, metrics agree to {gap:.1e} (--rtol {:.1e})",
+                // default: never taken; this arm requires `--rtol`.
                 rtol.unwrap_or_default()
             );
             0

@@ -202,6 +202,7 @@ fn why(entry: Option<&LockEntry>, material: &Json, _backend: Backend) -> Reason 
     }
     let mut changed = Vec::new();
     key::diff_paths(
+        // default: never taken; string-keyed maps of JSON always serialise.
         &serde_json::to_value(&e.params).unwrap_or_default(),
         &material["params"],
         "",
@@ -212,6 +213,7 @@ fn why(entry: Option<&LockEntry>, material: &Json, _backend: Backend) -> Reason 
     }
     let mut changed = Vec::new();
     key::diff_paths(
+        // default: never taken; string-keyed maps always serialise.
         &serde_json::to_value(&e.inputs).unwrap_or_default(),
         &material["inputs"],
         "",
@@ -222,6 +224,7 @@ fn why(entry: Option<&LockEntry>, material: &Json, _backend: Backend) -> Reason 
     }
     let mut changed = Vec::new();
     key::diff_paths(
+        // default: never taken; string-keyed maps always serialise.
         &serde_json::to_value(&e.deps).unwrap_or_default(),
         &material["deps"],
         "",
@@ -230,6 +233,7 @@ fn why(entry: Option<&LockEntry>, material: &Json, _backend: Backend) -> Reason 
     if let Some(first) = changed.first() {
         return Reason::DepChanged(first.clone());
     }
+    // default: never taken; an optional backend name always serialises.
     if material["backend"] != serde_json::to_value(&e.backend).unwrap_or_default() {
         return Reason::BackendChanged;
     }
@@ -244,6 +248,7 @@ pub fn lock_entry(material: &Json, record: &Record) -> LockEntry {
     let map = |v: &Json| -> BTreeMap<String, Json> {
         v.as_object()
             .map(|m| m.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
+            // default: a material section that is absent lists nothing (the record's material is trusted: it hashes to its key).
             .unwrap_or_default()
     };
     let headline: serde_json::Map<String, Json> = record
@@ -255,6 +260,7 @@ pub fn lock_entry(material: &Json, record: &Record) -> LockEntry {
                 .map(|(k, v)| (k.clone(), v.clone()))
                 .collect()
         })
+        // default: no metrics recorded: the entry lists none.
         .unwrap_or_default();
     LockEntry {
         kind: record.kind.clone(),
@@ -266,9 +272,11 @@ pub fn lock_entry(material: &Json, record: &Record) -> LockEntry {
             .as_object()
             .map(|m| {
                 m.iter()
+                    // default: never taken; a trusted material's deps map names to digest strings.
                     .map(|(k, v)| (k.clone(), v.as_str().unwrap_or_default().to_string()))
                     .collect()
             })
+            // default: a material without deps has none.
             .unwrap_or_default(),
         backend: material["backend"].as_str().map(str::to_string),
         numerics: material

@@ -113,6 +113,15 @@ pub enum DataError {
         /// What went wrong.
         message: String,
     },
+    /// A download cache is needed but no directory can be named for it: none of the
+    /// variables that place it is set (never a path relative to the working directory).
+    #[error("{what}: no cache directory to download into: set {vars} (HOME is not set either)")]
+    NoCacheDir {
+        /// The URL or hub repo/file being fetched.
+        what: String,
+        /// The variables that would place the cache, in order of precedence.
+        vars: &'static str,
+    },
 }
 
 impl DataError {

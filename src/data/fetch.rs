@@ -31,30 +31,35 @@ fn home() -> Option<PathBuf> {
     std::env::var_os("HOME").map(PathBuf::from)
 }
 
-/// Directory of URL downloads.
-pub fn url_cache_dir() -> PathBuf {
+/// The variables that place [`url_cache_dir`], in order of precedence.
+pub const URL_CACHE_VARS: &str = "REPRO_CACHE, XDG_CACHE_HOME or HOME";
+/// The variables that place [`hf_cache_dir`], in order of precedence.
+pub const HF_CACHE_VARS: &str = "HF_HUB_CACHE, HF_HOME or HOME";
+
+/// Directory of URL downloads: `$REPRO_CACHE`, else `$XDG_CACHE_HOME/repro`, else
+/// `$HOME/.cache/repro`; `None` when none is set (never a path relative to the
+/// working directory: a fetch then fails with [`DataError::NoCacheDir`]).
+pub fn url_cache_dir() -> Option<PathBuf> {
     if let Some(d) = std::env::var_os("REPRO_CACHE") {
-        return PathBuf::from(d);
+        return Some(PathBuf::from(d));
     }
     if let Some(d) = std::env::var_os("XDG_CACHE_HOME") {
-        return PathBuf::from(d).join("repro");
+        return Some(PathBuf::from(d).join("repro"));
     }
-    home().unwrap_or_default().join(".cache").join("repro")
+    Some(home()?.join(".cache").join("repro"))
 }
 
-/// Directory of the Hugging Face hub cache.
-pub fn hf_cache_dir() -> PathBuf {
+/// Directory of the Hugging Face hub cache: `$HF_HUB_CACHE`, else `$HF_HOME/hub`, else
+/// `$HOME/.cache/huggingface/hub`; `None` when none is set (never a path relative to the
+/// working directory).
+pub fn hf_cache_dir() -> Option<PathBuf> {
     if let Some(d) = std::env::var_os("HF_HUB_CACHE") {
-        return PathBuf::from(d);
+        return Some(PathBuf::from(d));
     }
     if let Some(d) = std::env::var_os("HF_HOME") {
-        return PathBuf::from(d).join("hub");
+        return Some(PathBuf::from(d).join("hub"));
     }
-    home()
-        .unwrap_or_default()
-        .join(".cache")
-        .join("huggingface")
-        .join("hub")
+    Some(home()?.join(".cache").join("huggingface").join("hub"))
 }
 
 /// The environment a fetch runs in (read once, so tests can build their own).
@@ -62,10 +67,12 @@ pub fn hf_cache_dir() -> PathBuf {
 pub struct FetchEnv {
     /// Never touch the network.
     pub offline: bool,
-    /// Root of URL downloads.
-    pub url_cache: PathBuf,
-    /// Hugging Face hub cache.
-    pub hf_cache: PathBuf,
+    /// Root of URL downloads ([`url_cache_dir`]; `None`: no directory can be named, and
+    /// a URL fetch is refused).
+    pub url_cache: Option<PathBuf>,
+    /// Hugging Face hub cache ([`hf_cache_dir`]; `None`: no directory can be named, and a
+    /// hub fetch is refused).
+    pub hf_cache: Option<PathBuf>,
 }
 
 impl FetchEnv {
@@ -109,7 +116,14 @@ pub fn url_cache_path(root: &Path, url: &str) -> PathBuf {
 
 /// The local copy of `url`, downloading it once if needed.
 pub fn fetch_url(env: &FetchEnv, url: &str) -> Result<PathBuf, DataError> {
-    let dest = url_cache_path(&env.url_cache, url);
+    let root = env
+        .url_cache
+        .as_deref()
+        .ok_or_else(|| DataError::NoCacheDir {
+            what: url.to_string(),
+            vars: URL_CACHE_VARS,
+        })?;
+    let dest = url_cache_path(root, url);
     if dest.is_file() {
         return Ok(dest);
     }
@@ -176,7 +190,10 @@ impl HubFile {
 /// The local copy of a hub file, from the cache or (online) downloaded into it.
 pub fn fetch_hf(env: &FetchEnv, f: &HubFile) -> Result<PathBuf, DataError> {
     use hf_hub::{Cache, Repo, RepoType};
-    let dir = env.hf_cache.clone();
+    let dir = env.hf_cache.clone().ok_or_else(|| DataError::NoCacheDir {
+        what: f.describe(),
+        vars: HF_CACHE_VARS,
+    })?;
     let ty = if f.dataset {
         RepoType::Dataset
     } else {
@@ -242,8 +259,8 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let env = FetchEnv {
             offline: true,
-            url_cache: dir.path().join("u"),
-            hf_cache: dir.path().join("hf"),
+            url_cache: Some(dir.path().join("u")),
+            hf_cache: Some(dir.path().join("hf")),
         };
         let e = fetch_url(&env, "https://example.org/a.jsonl")
             .unwrap_err()
@@ -264,10 +281,39 @@ mod tests {
             "{e}"
         );
         // A copy already in the URL cache is used without the network.
-        let p = url_cache_path(&env.url_cache, "https://example.org/a.jsonl");
+        let p = url_cache_path(
+            env.url_cache.as_deref().unwrap(),
+            "https://example.org/a.jsonl",
+        );
         std::fs::create_dir_all(p.parent().unwrap()).unwrap();
         std::fs::write(&p, "{}").unwrap();
         assert_eq!(fetch_url(&env, "https://example.org/a.jsonl").unwrap(), p);
+    }
+
+    /// Regression (issue 27): with `$HOME` unset the cache was `.cache/repro` under the
+    /// working directory; now a fetch that needs a cache is refused, naming the variables.
+    #[test]
+    fn no_cache_directory_is_an_error_not_a_relative_path() {
+        let env = FetchEnv {
+            offline: true,
+            url_cache: None,
+            hf_cache: None,
+        };
+        let e = fetch_url(&env, "https://example.org/a.jsonl")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("https://example.org/a.jsonl") && e.contains(URL_CACHE_VARS),
+            "{e}"
+        );
+        let f = HubFile {
+            repo: "GAIR/lima".into(),
+            dataset: true,
+            file: "train.jsonl".into(),
+            revision: "main".into(),
+        };
+        let e = fetch_hf(&env, &f).unwrap_err().to_string();
+        assert!(e.contains("GAIR/lima") && e.contains(HF_CACHE_VARS), "{e}");
     }
 
     /// Serves `body` to one HTTP request on a local port; returns a URL.
@@ -295,8 +341,8 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let env = FetchEnv {
             offline: false,
-            url_cache: dir.path().join("u"),
-            hf_cache: dir.path().join("hf"),
+            url_cache: Some(dir.path().join("u")),
+            hf_cache: Some(dir.path().join("hf")),
         };
         let body = b"{\"prompt\": \"p\", \"chosen\": \"a\", \"rejected\": \"b\"}\n".to_vec();
         let url = serve_once(body.clone());
@@ -328,8 +374,8 @@ mod tests {
         std::fs::write(repo.join("snapshots/abc123/train.jsonl"), "{}").unwrap();
         let env = FetchEnv {
             offline: true,
-            url_cache: dir.path().join("u"),
-            hf_cache: dir.path().to_path_buf(),
+            url_cache: Some(dir.path().join("u")),
+            hf_cache: Some(dir.path().to_path_buf()),
         };
         let f = HubFile {
             repo: "GAIR/lima".into(),

@@ -167,6 +167,7 @@ impl SourceSpec {
                         source: std::io::Error::new(std::io::ErrorKind::NotFound, "no such file"),
                     });
                 }
+                // default: never taken; a `Location::Path` comes from `path:`.
                 let what = format!("path:{}", self.path.as_deref().unwrap_or_default());
                 (p, what)
             }
@@ -206,8 +207,8 @@ mod tests {
     fn env(dir: &Path) -> FetchEnv {
         FetchEnv {
             offline: true,
-            url_cache: dir.join("u"),
-            hf_cache: dir.join("hf"),
+            url_cache: Some(dir.join("u")),
+            hf_cache: Some(dir.join("hf")),
         }
     }
 

@@ -18,6 +18,7 @@
 
 use std::time::Instant;
 
+use anyhow::Context;
 use burn::tensor::backend::Backend;
 
 use super::generations::GenerationRow;
@@ -104,7 +105,8 @@ pub fn generate_responses<B: Backend>(
             eos: eos.clone(),
             pad,
         };
-        let outs = generate(&policy.model, chunk, &gcfg);
+        let outs = generate(&policy.model, chunk, &gcfg)
+            .with_context(|| format!("{}: generating batch {k}", policy.path.display()))?;
         for (j, out) in outs.into_iter().enumerate() {
             let item = &prompts[k * cfg.batch_size + j];
             stats.new_tokens += out.len();

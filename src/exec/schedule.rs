@@ -302,6 +302,7 @@ fn report_failure(out: &mut dyn Write, name: &str, f: &Failure) {
             .log
             .as_deref()
             .and_then(|l| super::stage_run::log_tail(l, FAILURE_TAIL_LINES))
+            // default: no log, or one that cannot be read: no tail lines (the log's path is printed above).
             .unwrap_or_default(),
     };
     for l in lines {

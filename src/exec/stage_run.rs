@@ -309,6 +309,7 @@ pub fn parse_metrics(name: &str, text: &str) -> Result<Json, String> {
                 let stem = Path::new(name)
                     .file_stem()
                     .map(|s| s.to_string_lossy().into_owned())
+                    // default: never taken; output names are validated file paths, so they have a stem.
                     .unwrap_or_default();
                 let mut m = serde_json::Map::new();
                 m.insert(stem, v);

@@ -94,6 +94,7 @@ pub fn of_lock(lock: &Lockfile, stages: &[String]) -> Columns {
             };
             cols.entry(col)
                 .or_default()
+                // default: a stage without a seed axis keeps its one value under the empty seed.
                 .insert(seed.clone().unwrap_or_default(), x);
         }
     }

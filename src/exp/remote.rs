@@ -78,6 +78,7 @@ pub fn push_all(
         names.extend(pushed.iter().cloned());
         names.sort();
         names.dedup();
+        // default: never taken; a list of strings always serialises.
         let body = serde_json::to_vec(&names).unwrap_or_default();
         r.block_on(r.put(&index_key(exps.stem()), Bytes::from(body)))?;
     }

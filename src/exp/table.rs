@@ -58,6 +58,7 @@ fn row(name: &str, exp: Option<&Experiment>, lock: &Lockfile, stages: &[String])
     let seeds = metrics::of_lock(lock, stages);
     Row {
         name: name.to_string(),
+        // default: the baseline row (no experiment) overrides nothing.
         overrides: exp.map(|e| e.overrides.clone()).unwrap_or_default(),
         params: exp
             .map(|e| {
@@ -66,6 +67,7 @@ fn row(name: &str, exp: Option<&Experiment>, lock: &Lockfile, stages: &[String])
                     .map(|(k, v)| (k, params::normalise(&v)))
                     .collect()
             })
+            // default: the baseline row (no experiment) sets no params.
             .unwrap_or_default(),
         metrics: seeds
             .iter()
@@ -167,6 +169,7 @@ impl Table {
         self.metrics.retain(|k| {
             let vals: BTreeSet<String> = rows
                 .iter()
+                // default: a row without that metric shows an empty cell.
                 .map(|r| r.metrics.get(k).map(Summary::text).unwrap_or_default())
                 .collect();
             vals.len() > 1

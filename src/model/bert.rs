@@ -18,6 +18,7 @@ use super::fast;
 use super::llama::Batch;
 use super::load::safetensors::SafetensorsSource;
 use super::load::{HostTensor, LoadError, WeightSource};
+use super::readback::to_vec_f32;
 
 /// Additive mask value for padding keys.
 const MASKED: f32 = -1.0e9;
@@ -331,11 +332,10 @@ impl<B: Backend> LoadedBert<B> {
         let batch = Batch::pad(&seqs, 0, false);
         let out = self.model.embed(&batch);
         let d = out.dims()[1];
-        let flat = out
-            .into_data()
-            .convert::<f32>()
-            .to_vec::<f32>()
-            .unwrap_or_default();
+        let flat = to_vec_f32(
+            out,
+            &format!("{}: the sentence embeddings", self.path.display()),
+        )?; // [n, hidden]
         Ok(flat.chunks(d.max(1)).map(<[f32]>::to_vec).collect())
     }
 }

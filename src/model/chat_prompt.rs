@@ -72,6 +72,7 @@ pub fn prompt_ids<B: Backend>(policy: &LoadedLlama<B>, prompt: &str) -> anyhow::
         Some(t) => {
             let tok = |id: Option<u32>| {
                 id.and_then(|i| policy.tokenizer.id_to_token(i))
+                    // default: a model without that special token renders it as empty text, as an unset `bos_token` does in transformers.
                     .unwrap_or_default()
             };
             let msg = chat_messages(prompt);

@@ -15,6 +15,7 @@ use super::load::gguf::{GgufFile, MetaValue};
 use super::load::gguf_tokenizer::tokenizer_from_gguf;
 use super::load::llama::load_llama;
 use super::load::quant::type_name;
+use super::readback::{ReadbackError, to_vec_f32};
 use std::io::Write;
 
 use crate::backend::Backend;
@@ -48,6 +49,9 @@ pub enum ModelError {
     /// A command-line value out of range.
     #[error("{0}")]
     Usage(String),
+    /// The model's output could not be read back from the device.
+    #[error(transparent)]
+    Readback(#[from] ReadbackError),
 }
 
 /// The `repro model` subcommands.
@@ -123,6 +127,7 @@ pub fn run(cmd: ModelCommand, backend: Backend) -> Result<(), ModelError> {
     let _ = writeln!(
         std::io::stdout().lock(),
         "{}",
+        // default: never taken; a `serde_json::Value` always serialises.
         serde_json::to_string_pretty(&v).unwrap_or_default()
     );
     Ok(())
@@ -165,13 +170,10 @@ fn compute<B: BurnBackend>(cmd: &ModelCommand) -> Result<serde_json::Value, Mode
             }
             let logits = m.model.forward(&Batch::pad(&[ids], 0, false), None);
             let [_, s, v] = logits.dims();
-            let last: Vec<f32> = logits
-                .narrow(1, s - 1, 1)
-                .reshape([v])
-                .into_data()
-                .convert::<f32>()
-                .to_vec()
-                .unwrap_or_default();
+            let last = to_vec_f32(
+                logits.narrow(1, s - 1, 1).reshape([v]),
+                "the last position's logits",
+            )?;
             let mut order: Vec<usize> = (0..last.len()).collect();
             order.sort_by(|&a, &b| last[b].total_cmp(&last[a]).then(a.cmp(&b)));
             Ok(json!(order
@@ -203,6 +205,8 @@ fn compute<B: BurnBackend>(cmd: &ModelCommand) -> Result<serde_json::Value, Mode
                     .ok_or_else(|| ModelError::NoChatTemplate(model.clone()))?;
                 let tok = |id: Option<u32>| {
                     id.and_then(|i| m.tokenizer.id_to_token(i))
+                        // default: a model without that special token renders it as
+                        // empty text, as an unset `bos_token` does in transformers.
                         .unwrap_or_default()
                 };
                 render(
@@ -236,9 +240,10 @@ fn compute<B: BurnBackend>(cmd: &ModelCommand) -> Result<serde_json::Value, Mode
                 eos,
                 pad: m.specials.pad.or(m.specials.eos).unwrap_or(0),
             };
-            let out = generate(&m.model, std::slice::from_ref(&ids), &cfg)
+            let out = generate(&m.model, std::slice::from_ref(&ids), &cfg)?
                 .into_iter()
                 .next()
+                // default: never taken; one prompt gives one row.
                 .unwrap_or_default();
             let completion = m
                 .tokenizer

@@ -7,6 +7,7 @@ use burn::tensor::backend::Backend as BurnBackend;
 
 use super::encoder::{EncoderConfig, LoadedEncoder};
 use super::llama::Batch;
+use super::readback::to_vec_f32;
 use crate::util::hooks::Hooks;
 
 /// Counters of one [`embed_all`] run.
@@ -52,11 +53,7 @@ fn for_batches<B: BurnBackend>(
 }
 
 fn host<B: BurnBackend, const D: usize>(t: Tensor<B, D>, want: usize) -> anyhow::Result<Vec<f32>> {
-    let v: Vec<f32> = t
-        .into_data()
-        .convert::<f32>()
-        .to_vec()
-        .map_err(|e| anyhow::anyhow!("reading the backbone's output: {e:?}"))?;
+    let v = to_vec_f32(t, "the backbone's output")?;
     anyhow::ensure!(
         v.len() == want,
         "the backbone's output has {} values, expected {want}",

@@ -346,6 +346,7 @@ impl<B: Backend> LoadedEncoder<B> {
             })?;
         if let Some(tc) = &self.tokenizer_config {
             let p = dir.join("tokenizer_config.json");
+            // default: never taken; a `serde_json::Value` always serialises.
             let text = serde_json::to_string_pretty(tc).unwrap_or_default();
             std::fs::write(&p, text).map_err(|source| EncoderError::Io { path: p, source })?;
         }

@@ -14,6 +14,7 @@ use super::bert::{Bert, BertConfig};
 use super::config::LlamaConfig;
 use super::llama::Llama;
 use super::lora::{LoraConfig, LoraLinear};
+use super::readback::{ReadbackError, to_vec_f32};
 
 /// An error writing an export.
 #[derive(Debug, thiserror::Error)]
@@ -34,6 +35,9 @@ pub enum ExportError {
         /// What safetensors said.
         message: String,
     },
+    /// A weight could not be read back from the device (the error names the tensor).
+    #[error(transparent)]
+    Readback(#[from] ReadbackError),
 }
 
 /// A named f32 tensor ready to write.
@@ -43,15 +47,17 @@ struct Named {
     bytes: Vec<u8>,
 }
 
-fn host<B: Backend, const D: usize>(name: String, t: Tensor<B, D>, transpose: bool) -> Named {
+/// `t` on the host as HF expects it (`[out, in]` when `transpose`); a tensor that cannot be
+/// read back is an error naming it, never an empty weight in the file.
+fn host<B: Backend, const D: usize>(
+    name: String,
+    t: Tensor<B, D>,
+    transpose: bool,
+) -> Result<Named, ReadbackError> {
     let t = t.detach();
     let (shape, values): (Vec<usize>, Vec<f32>) = if transpose && D == 2 {
         let dims = t.dims();
-        let v = t
-            .into_data()
-            .convert::<f32>()
-            .to_vec::<f32>()
-            .unwrap_or_default();
+        let v = to_vec_f32(t, &name)?;
         let (r, c) = (dims[0], dims[1]);
         let mut out = vec![0.0; v.len()];
         for i in 0..r {
@@ -62,19 +68,13 @@ fn host<B: Backend, const D: usize>(name: String, t: Tensor<B, D>, transpose: bo
         (vec![c, r], out)
     } else {
         let dims = t.dims().to_vec();
-        (
-            dims,
-            t.into_data()
-                .convert::<f32>()
-                .to_vec::<f32>()
-                .unwrap_or_default(),
-        )
+        (dims, to_vec_f32(t, &name)?)
     };
-    Named {
+    Ok(Named {
         name,
         shape,
         bytes: values.iter().flat_map(|x| x.to_le_bytes()).collect(),
-    }
+    })
 }
 
 fn write(path: &Path, tensors: &[Named]) -> Result<(), ExportError> {
@@ -122,7 +122,7 @@ pub fn export_hf<B: Backend>(
         "model.embed_tokens.weight".into(),
         model.model.embed_tokens.weight.val(),
         false,
-    )];
+    )?];
     for (i, l) in model.model.layers.iter().enumerate() {
         let p = format!("model.layers.{i}");
         let a = &l.self_attn;
@@ -136,33 +136,33 @@ pub fn export_hf<B: Backend>(
                 format!("{p}.self_attn.{n}.weight"),
                 lin.base.weight.val(),
                 true,
-            ));
+            )?);
         }
         for (n, lin) in [
             ("gate_proj", &l.mlp.gate_proj),
             ("up_proj", &l.mlp.up_proj),
             ("down_proj", &l.mlp.down_proj),
         ] {
-            out.push(host(format!("{p}.mlp.{n}.weight"), lin.weight.val(), true));
+            out.push(host(format!("{p}.mlp.{n}.weight"), lin.weight.val(), true)?);
         }
         out.push(host(
             format!("{p}.input_layernorm.weight"),
             l.input_layernorm.gamma.val(),
             false,
-        ));
+        )?);
         out.push(host(
             format!("{p}.post_attention_layernorm.weight"),
             l.post_attention_layernorm.gamma.val(),
             false,
-        ));
+        )?);
     }
     out.push(host(
         "model.norm.weight".into(),
         model.model.norm.gamma.val(),
         false,
-    ));
+    )?);
     if let Some(h) = &model.lm_head {
-        out.push(host("lm_head.weight".into(), h.weight.val(), true));
+        out.push(host("lm_head.weight".into(), h.weight.val(), true)?);
     }
     write(&dir.join("model.safetensors"), &out)?;
     write_json(&dir.join("config.json"), &cfg.to_hf_json())
@@ -191,15 +191,19 @@ pub fn export_bert<B: Backend>(
             format!("embeddings.{n}.weight"),
             emb.weight.val(),
             false,
-        ));
+        )?);
     }
-    let norm = |out: &mut Vec<Named>, name: String, ln: &burn::nn::LayerNorm<B>| {
-        out.push(host(format!("{name}.weight"), ln.gamma.val(), false));
+    let norm = |out: &mut Vec<Named>,
+                name: String,
+                ln: &burn::nn::LayerNorm<B>|
+     -> Result<(), ReadbackError> {
+        out.push(host(format!("{name}.weight"), ln.gamma.val(), false)?);
         if let Some(b) = &ln.beta {
-            out.push(host(format!("{name}.bias"), b.val(), false));
+            out.push(host(format!("{name}.bias"), b.val(), false)?);
         }
+        Ok(())
     };
-    norm(&mut out, "embeddings.LayerNorm".into(), &e.layer_norm);
+    norm(&mut out, "embeddings.LayerNorm".into(), &e.layer_norm)?;
     for (i, l) in model.layers.iter().enumerate() {
         let p = format!("encoder.layer.{i}");
         for (n, lin) in [
@@ -210,16 +214,17 @@ pub fn export_bert<B: Backend>(
             ("intermediate.dense", &l.intermediate),
             ("output.dense", &l.output),
         ] {
-            push_linear(&mut out, &format!("{p}.{n}"), lin);
+            push_linear(&mut out, &format!("{p}.{n}"), lin)?;
         }
         norm(
             &mut out,
             format!("{p}.attention.output.LayerNorm"),
             &l.attn_norm,
-        );
-        norm(&mut out, format!("{p}.output.LayerNorm"), &l.output_norm);
+        )?;
+        norm(&mut out, format!("{p}.output.LayerNorm"), &l.output_norm)?;
     }
     write(&dir.join("model.safetensors"), &out)?;
+    // default: never taken; a struct of numbers and strings always serialises.
     let mut config = serde_json::to_value(cfg).unwrap_or_default();
     if let Some(o) = config.as_object_mut() {
         o.insert("model_type".into(), "bert".into());
@@ -256,8 +261,8 @@ pub fn export_peft<B: Backend>(
                 let p = format!("base_model.model.model.layers.{i}.self_attn.{n}");
                 // Ours: x·A·B with A [in, r], B [r, out]; PEFT: B(A(x)) with
                 // lora_A.weight [r, in], lora_B.weight [out, r].
-                out.push(host(format!("{p}.lora_A.weight"), ad.a.val(), true));
-                out.push(host(format!("{p}.lora_B.weight"), ad.b.val(), true));
+                out.push(host(format!("{p}.lora_A.weight"), ad.a.val(), true)?);
+                out.push(host(format!("{p}.lora_B.weight"), ad.b.val(), true)?);
             }
         }
     }
@@ -283,22 +288,27 @@ pub fn export_peft<B: Backend>(
 /// `<name>.bias` to one safetensors file (a reward head, an adversary).
 ///
 /// # Errors
-/// The file cannot be written.
+/// A weight cannot be read back, or the file cannot be written.
 pub fn write_linears<B: Backend>(
     path: &Path,
     layers: &[(&str, &burn::nn::Linear<B>)],
 ) -> Result<(), ExportError> {
     let mut named = Vec::new();
     for (name, l) in layers {
-        push_linear(&mut named, name, l);
+        push_linear(&mut named, name, l)?;
     }
     write(path, &named)
 }
 
 /// `<name>.weight` (HF `[out, in]`) and `<name>.bias` of a `Linear`.
-fn push_linear<B: Backend>(out: &mut Vec<Named>, name: &str, l: &burn::nn::Linear<B>) {
-    out.push(host(format!("{name}.weight"), l.weight.val(), true));
+fn push_linear<B: Backend>(
+    out: &mut Vec<Named>,
+    name: &str,
+    l: &burn::nn::Linear<B>,
+) -> Result<(), ReadbackError> {
+    out.push(host(format!("{name}.weight"), l.weight.val(), true)?);
     if let Some(b) = &l.bias {
-        out.push(host(format!("{name}.bias"), b.val(), false));
+        out.push(host(format!("{name}.bias"), b.val(), false)?);
     }
+    Ok(())
 }

@@ -5,6 +5,7 @@ use burn::tensor::backend::Backend;
 
 use super::cache::KvCache;
 use super::llama::{Batch, Llama};
+use super::readback::{ReadbackError, to_vec_f32};
 use crate::util::rng::SplitMix64 as Rng;
 
 /// Sampling settings.
@@ -94,28 +95,34 @@ pub struct Generated {
 
 /// Generates continuations of `prompts` (token ids). Returns the new tokens
 /// of each row, EOS included when reached.
+///
+/// # Errors
+/// A step's logits cannot be read back from the device.
 pub fn generate<B: Backend>(
     model: &Llama<B>,
     prompts: &[Vec<u32>],
     cfg: &GenerateConfig,
-) -> Vec<Vec<u32>> {
-    generate_scored(model, prompts, cfg).tokens
+) -> Result<Vec<Vec<u32>>, ReadbackError> {
+    Ok(generate_scored(model, prompts, cfg)?.tokens)
 }
 
 /// [`generate`], also recording each new token's log-prob (PPO rollouts).
+///
+/// # Errors
+/// A step's logits cannot be read back from the device.
 pub fn generate_scored<B: Backend>(
     model: &Llama<B>,
     prompts: &[Vec<u32>],
     cfg: &GenerateConfig,
-) -> Generated {
+) -> Result<Generated, ReadbackError> {
     let b = prompts.len();
     let mut out = vec![Vec::new(); b];
     let mut lps = vec![Vec::new(); b];
     if b == 0 || cfg.max_new_tokens == 0 {
-        return Generated {
+        return Ok(Generated {
             tokens: out,
             logprobs: lps,
-        };
+        });
     }
     let mut rng = Rng::new(cfg.seed);
     let mut cache = KvCache::new(model.n_layers(), b);
@@ -127,11 +134,7 @@ pub fn generate_scored<B: Backend>(
         let last = hidden.narrow(1, s - 1, 1).reshape([b, 1, d]);
         let logits = model.logits(last);
         let v = logits.dims()[2];
-        let flat = logits
-            .into_data()
-            .convert::<f32>()
-            .to_vec::<f32>()
-            .unwrap_or_default();
+        let flat = to_vec_f32(logits, "the next-token logits")?; // [b, 1, V]
         let mut next = Vec::with_capacity(b);
         for r in 0..b {
             if done[r] || flat.len() < (r + 1) * v {
@@ -155,10 +158,10 @@ pub fn generate_scored<B: Backend>(
             mask: vec![vec![true]; b],
         };
     }
-    Generated {
+    Ok(Generated {
         tokens: out,
         logprobs: lps,
-    }
+    })
 }
 
 #[cfg(test)]

@@ -19,6 +19,7 @@ pub mod load;
 pub mod lora;
 pub mod mpnet;
 mod numerics;
+pub mod readback;
 pub mod rope;
 
 pub use numerics::NUMERICS_VERSION;

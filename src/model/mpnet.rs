@@ -27,6 +27,7 @@ use super::config::ConfigError;
 use super::llama::Batch;
 use super::load::safetensors::SafetensorsSource;
 use super::load::{LoadError, WeightSource};
+use super::readback::to_vec_f32;
 use crate::util::hooks::Hooks;
 
 /// Additive mask value for padding keys.
@@ -325,14 +326,10 @@ impl<B: Backend> LoadedMpnet<B> {
         let batch = Batch::pad(seqs, self.config.pad_token_id as u32, false);
         let out = self.model.embed(&batch);
         let d = out.dims()[1];
-        let flat = out
-            .into_data()
-            .convert::<f32>()
-            .to_vec::<f32>()
-            .map_err(|e| LoadError::Tokenizer {
-                path: self.path.clone(),
-                message: format!("reading embeddings back: {e:?}"),
-            })?;
+        let flat = to_vec_f32(
+            out,
+            &format!("{}: the sentence embeddings", self.path.display()),
+        )?; // [n, hidden]
         Ok(flat.chunks(d.max(1)).map(<[f32]>::to_vec).collect())
     }
 

@@ -120,6 +120,19 @@ pub enum RemoteError {
         /// One line per object: stage, output, expected and actual digest.
         details: String,
     },
+    /// The remote's index of a lockfile does not parse. A push refuses to replace it: it
+    /// lists what earlier pushes of the lockfile made available.
+    #[error(
+        "remote {remote}: index {key} does not parse ({message}); it lists earlier pushes of this lockfile, so push does not replace it: repair or delete it, then push again"
+    )]
+    MalformedIndex {
+        /// The remote.
+        remote: String,
+        /// The index's key (`index/<digest>.json`).
+        key: String,
+        /// What serde_json said.
+        message: String,
+    },
     /// The async runtime could not start.
     #[error("cannot start the I/O runtime: {0}")]
     Runtime(std::io::Error),

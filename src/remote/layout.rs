@@ -31,6 +31,7 @@ pub fn record_key(stage_key: &str) -> String {
 /// The key of a lockfile's index: by the digest of its canonical JSON, so
 /// YAML formatting does not matter and any change to the lock gives a new one.
 pub fn index_key(lock: &Lockfile) -> String {
+    // default: never taken; a lockfile is strings, numbers and string-keyed maps.
     let v = serde_json::to_value(lock).unwrap_or_default();
     format!("index/{}.json", crate::util::canon::digest(&v))
 }

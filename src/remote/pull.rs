@@ -89,6 +89,7 @@ async fn fetch(
         .buffer_unordered(jobs);
     while let Some(r) = done.next().await {
         let (d, got) = r?;
+        // default: never taken; every digest fetched comes from `want`.
         let holders = want.get(d).map(|v| v.join("; ")).unwrap_or_default();
         let locked = sizes.get(d).copied();
         match got {
@@ -96,10 +97,12 @@ async fn fetch(
             Some((_, size)) if locked.is_some_and(|l| size > l) => refused.push(format!(
                 "{holders}: object {d}: the remote's object is larger than the {} bytes the \
                  lock gives (stopped after {size})",
+                // default: never taken; this arm requires a locked size.
                 locked.unwrap_or_default()
             )),
             Some((_, size)) if locked.is_some_and(|l| size != l) => refused.push(format!(
                 "{holders}: object {d}: the remote's object has {size} bytes, the lock gives {}",
+                // default: never taken; this arm requires a locked size.
                 locked.unwrap_or_default()
             )),
             Some((actual, _)) if actual != *d => refused.push(format!(

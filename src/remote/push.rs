@@ -176,7 +176,13 @@ pub fn push(
         drop(done);
         // 3. The index last, merged with what earlier pushes of this lock listed.
         let mut index = match remote.get_bytes(&sum.index).await? {
-            Some(b) => serde_json::from_slice::<Index>(&b).unwrap_or_default(),
+            Some(b) => {
+                serde_json::from_slice::<Index>(&b).map_err(|e| RemoteError::MalformedIndex {
+                    remote: remote.url().to_string(),
+                    key: sum.index.clone(),
+                    message: e.to_string(),
+                })?
+            }
             None => Index::default(),
         };
         index.schema = INDEX_SCHEMA;
@@ -186,6 +192,7 @@ pub fn push(
                 index.stages.insert(name.clone(), e.key.clone());
             }
         }
+        // default: never taken; an index of strings and string-keyed maps always serialises.
         let bytes = serde_json::to_vec_pretty(&index).unwrap_or_default();
         remote.put(&sum.index, Bytes::from(bytes)).await
     })?;

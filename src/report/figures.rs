@@ -235,6 +235,7 @@ fn fit(text: &str, px: f64, max_w: u32) -> String {
         .rev()
         .map(|k| format!("{}...", chars[..k].iter().collect::<String>()))
         .find(|t| text_width(t, px) <= max_w)
+        // default: not even one character and `...` fits: an empty label.
         .unwrap_or_default()
 }
 
@@ -463,6 +464,7 @@ fn facet_grid<DB: DrawingBackend>(
     let curves: Vec<Vec<(f64, f64)>> = hists.iter().map(|h| density(&h.edges, &h.counts)).collect();
     let back = pool
         .map(|h| density(&h.edges, &h.counts))
+        // default: no pooled histogram: no background curve.
         .unwrap_or_default();
     let x = range(curves.iter().flatten().map(|q| q.0));
     let (_, y1) = range(curves.iter().flatten().chain(&back).map(|q| q.1));

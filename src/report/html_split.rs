@@ -75,6 +75,7 @@ fn select(t: &Table, cols: &[usize], stem: String, caption: String) -> Table {
         caption,
         header: cols
             .iter()
+            // default: a column past the header (a ragged table) gets an empty heading.
             .map(|&j| t.header.get(j).cloned().unwrap_or_default())
             .collect(),
         rows: t.rows.iter().map(|r| pick(r)).collect(),

@@ -153,6 +153,7 @@ pub type SlotDirs = BTreeMap<String, Vec<(String, PathBuf)>>;
 
 /// `(display name, directory)` of every stage connected to `slot`.
 fn dirs(inputs: &SlotDirs, slot: &str) -> Vec<(String, PathBuf)> {
+    // default: an unconnected slot has no stages.
     inputs.get(slot).cloned().unwrap_or_default()
 }
 

@@ -333,7 +333,8 @@ pub fn build(
     for d in [&tdir, &fdir] {
         std::fs::create_dir_all(d).with_context(|| format!("creating {}", d.display()))?;
     }
-    let (repro, judged) = reproduction(inp, paper, cfg.roles);
+    let (repro, judged) = reproduction(inp, paper, cfg.roles)
+        .context("judging the reproduction table (Holm's correction across its rows)")?;
     // §4.1 (Table 1, diversity): one PPO run per policy, judged on the
     // bootstrap over prompts, in a table of their own.
     let repro_policies = reproduction_policies(reproduction_rows(&inp.policies));

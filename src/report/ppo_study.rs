@@ -240,6 +240,7 @@ pub fn summary(rows: &[StudyRow]) -> Vec<String> {
         out.push(format!(
             "largest gain in SE units: {} ({})",
             best.name,
+            // default: never taken; `best` is chosen among runs with a gain.
             best.gain.map(|g| g.text()).unwrap_or_default()
         ));
     }

@@ -17,7 +17,9 @@ use super::paper_values::{PaperValue, direction, measure};
 use super::table::{Cell, Table};
 use super::tables::{Roles, num, paper_entry, spread};
 use crate::eval::distribution::Distribution;
-use crate::eval::stats::{ALPHA, Finding, SeedEffect, TARGET_POWER, finding, holm, seed_effect};
+use crate::eval::stats::{
+    ALPHA, Finding, SeedEffect, StatsError, TARGET_POWER, finding, holm, seed_effect,
+};
 
 /// Which reward models a row's seeds come from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -76,6 +78,7 @@ fn headline(d: &Distribution, key: &str) -> Option<f64> {
 fn dist_values(list: &[Named<Distribution>], l: f64, q: &str) -> Vec<SeedValue> {
     at_lambda(list, l)
         .map(|g| g.values(|d| headline(d, q)))
+        // default: no run at that λ: no values (the row shows none).
         .unwrap_or_default()
 }
 
@@ -84,6 +87,7 @@ fn all_values(list: &[Named<Distribution>], q: &str) -> Vec<SeedValue> {
     groups(list)
         .first()
         .map(|g| g.values(|d| headline(d, q)))
+        // default: no runs: no values (the row shows none).
         .unwrap_or_default()
 }
 
@@ -126,13 +130,16 @@ pub fn ours(inp: &ReportInputs, quantity: &str, l: f64) -> Vec<SeedValue> {
             let ds = quantity.trim_end_matches("_bias");
             at_lambda(&inp.stereotypes, l)
                 .map(|g| g.values(|d| Some(100.0 * d.datasets.get(ds)?.overall.rate?.rate)))
+                // default: no run at that λ: no values.
                 .unwrap_or_default()
         }
         "audit_auc" => at_lambda(&inp.audits, l)
             .map(|g| g.values(|a| a.auc_mean))
+            // default: no audit at that λ: no values.
             .unwrap_or_default(),
         "audit_ba" => at_lambda(&inp.audits, l)
             .map(|g| g.values(|a| a.ba_mean))
+            // default: no audit at that λ: no values.
             .unwrap_or_default(),
         _ => Vec::new(),
     }
@@ -182,7 +189,14 @@ fn paper_effect(paper: &[PaperValue], q: &str) -> Option<(i8, Option<f64>)> {
 
 /// Every row with a paper effect and paired seeds, judged with Holm's
 /// correction across all of them.
-pub fn judge(inp: &ReportInputs, paper: &[PaperValue], roles: Roles) -> Vec<JudgedRow> {
+///
+/// # Errors
+/// A p-value that is not finite or outside [0, 1] (Holm's correction refuses it).
+pub fn judge(
+    inp: &ReportInputs,
+    paper: &[PaperValue],
+    roles: Roles,
+) -> Result<Vec<JudgedRow>, StatsError> {
     let mut rows = Vec::new();
     for e in Evidence::ALL {
         for q in paper_quantities(paper) {
@@ -204,7 +218,7 @@ pub fn judge(inp: &ReportInputs, paper: &[PaperValue], roles: Roles) -> Vec<Judg
         }
     }
     let ps: Vec<f64> = rows.iter().filter_map(|r| r.effect.test.pvalue).collect();
-    let adjusted = holm(&ps).unwrap_or_default();
+    let adjusted = holm(&ps)?;
     let mut it = adjusted.into_iter();
     for r in &mut rows {
         if r.effect.test.pvalue.is_some() {
@@ -212,7 +226,7 @@ pub fn judge(inp: &ReportInputs, paper: &[PaperValue], roles: Roles) -> Vec<Judg
         }
         r.finding = finding(&r.effect, r.adjusted_p);
     }
-    rows
+    Ok(rows)
 }
 
 /// How the table names a paper quantity, with the measure the effect is on.
@@ -396,6 +410,7 @@ fn gap_rows(inp: &ReportInputs, roles: Roles) -> Vec<Vec<Cell>> {
     let pick = |list: &[Named<Distribution>], l: f64| -> Vec<Named<Distribution>> {
         at_lambda(list, l)
             .map(|g| g.items.into_iter().cloned().collect())
+            // default: no run at that λ: no rows.
             .unwrap_or_default()
     };
     let mut out = Vec::new();
@@ -444,12 +459,15 @@ pub const HEADER: [&str; 15] = [
 ];
 
 /// The reproduction table and its judged rows.
+///
+/// # Errors
+/// See [`judge`].
 pub fn reproduction(
     inp: &ReportInputs,
     paper: &[PaperValue],
     roles: Roles,
-) -> (Table, Vec<JudgedRow>) {
-    let judged = judge(inp, paper, roles);
+) -> Result<(Table, Vec<JudgedRow>), StatsError> {
+    let judged = judge(inp, paper, roles)?;
     let mut rows: Vec<Vec<Cell>> = judged
         .iter()
         .map(|r| row_cells(r, paper, inp, roles))
@@ -466,7 +484,7 @@ pub fn reproduction(
         header: HEADER.map(String::from).to_vec(),
         rows,
     };
-    (table, judged)
+    Ok((table, judged))
 }
 
 /// The header of [`reproduction_policies`].

@@ -96,6 +96,7 @@ pub fn text_len(v: &Json) -> usize {
 fn too_long(mark: &Mark, path: &str, n: usize, by: Option<&str>) -> SpecError {
     let via = by
         .map(|name| format!(" after substituting `${{{name}}}`"))
+        // default: no substitution involved: the message has no suffix.
         .unwrap_or_default();
     SpecError::at(
         mark,

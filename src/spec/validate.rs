@@ -81,6 +81,7 @@ pub fn validate(
     kinds: Registry,
 ) -> Result<Pipeline, SpecError> {
     check_keys(root, "", TOP_KEYS)?;
+    // default: a bare file name's directory is empty, turned into `.` just below.
     let dir = file.parent().map(Path::to_path_buf).unwrap_or_default();
     let dir = if dir.as_os_str().is_empty() {
         PathBuf::from(".")

@@ -117,6 +117,7 @@ fn check_with(w: &With) -> Result<Format, WithError> {
             ));
         }
         (Format::Synthetic, None) => {
+            // default: no `synthetic:` block means the generator's documented defaults (field doc above).
             let o = w.synthetic.clone().unwrap_or_default();
             o.resolve()
                 .map_err(|e| WithError::new("synthetic", e.to_string()))?;
@@ -188,6 +189,7 @@ impl Kind for DataPreferences {
         let w: With = parse_with(&ctx.with)?;
         let format = check_with(&w)?;
         let (pairs, mut m) = if format == Format::Synthetic {
+            // default: no `synthetic:` block means the generator's documented defaults.
             let o = w.synthetic.clone().unwrap_or_default();
             let (pairs, realised) = generate(&o, ctx.seed_for("synthetic"))?;
             let offsets = o.resolve()?;
@@ -215,6 +217,7 @@ impl Kind for DataPreferences {
             let opts = FormatOptions {
                 category: w.category.clone(),
                 on_bad_rows: w.on_bad_rows,
+                // default: no `fields:` means the format's standard field names (FieldMap's default).
                 fields: w.fields.clone().unwrap_or_default(),
                 hh: HhOptions {
                     keep_multi_turn: w.keep_multi_turn,

@@ -260,6 +260,7 @@ impl Kind for DataProbes {
                     let (items, st) = if set == Set::CrowsPairs {
                         crows_pairs::load(&r.path, w.on_bad_rows)?
                     } else {
+                        // default: no `subset:` means StereoSet's default subset, recorded in the metrics below.
                         let sub = w.subset.unwrap_or_default();
                         m["subset"] = json!(format!("{sub:?}").to_lowercase());
                         stereoset::load(&r.path, sub, w.on_bad_rows)?

@@ -208,6 +208,7 @@ fn run_on<B: BurnBackend>(ctx: &StageContext, w: &With) -> anyhow::Result<()> {
                     d.diff, d.ci_low, d.ci_high, d.pvalue
                 )
             })
+            // default: no baseline to compare with: the log line has no Δ part.
             .unwrap_or_default();
         ctx.log(format!(
             "{}: SemDiv {:.4} over {}{vs}",

@@ -335,12 +335,14 @@ fn log_line(p: &PolicyParity, w: &With) -> String {
                 c.boot.estimate, c.boot.se, c.boot.ci_low, c.boot.ci_high, c.p_value
             )
         })
+        // default: no gap change computed: the summary has no change part.
         .unwrap_or_default();
     let power = p
         .power
         .as_ref()
         .and_then(|pw| pw.power)
         .map(|x| format!(", power for the paper's change {:.0} %", 100.0 * x))
+        // default: no power computed: the summary has no power part.
         .unwrap_or_default();
     format!(
         "{}: n {}/{}, raw {} {:.4}, {} {:.4}; Δ (sd units) {:+.4} [{:.4}, {:.4}]{change}{power}",

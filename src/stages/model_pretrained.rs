@@ -82,6 +82,15 @@ fn resolve(with: &With, roots: &Roots) -> Result<PathBuf, WithError> {
                 .ok_or_else(|| WithError::new("source.hf", format!("`{id}` is not ORG/NAME")))?;
             // The same hub cache the data sources use ($HF_HUB_CACHE, else $HF_HOME/hub, …).
             let snaps = crate::data::fetch::hf_cache_dir()
+                .ok_or_else(|| {
+                    WithError::new(
+                        "source.hf",
+                        format!(
+                            "no hub cache directory: set {}",
+                            crate::data::fetch::HF_CACHE_VARS
+                        ),
+                    )
+                })?
                 .join(format!("models--{org}--{name}"))
                 .join("snapshots");
             let mut entries: Vec<PathBuf> = std::fs::read_dir(&snaps)

@@ -109,6 +109,7 @@ fn refused_kind(ft: FileType) -> Option<&'static str> {
 fn refusal(shown: &Path, what: &str, target: Option<PathBuf>) -> StoreError {
     let target = target
         .map(|t| format!(" (to {})", t.display()))
+        // default: no link target: the message has no `(to …)` part.
         .unwrap_or_default();
     StoreError::Refused {
         path: shown.to_path_buf(),

@@ -309,6 +309,7 @@ impl Store {
 
 /// Canonical bytes of a manifest (sorted keys, no whitespace).
 pub fn manifest_bytes(m: &Manifest) -> Vec<u8> {
+    // default: never taken; a manifest is a string-keyed map of digests and sizes.
     let v = serde_json::to_value(m).unwrap_or_default();
     crate::util::canon::canonical(&v).into_bytes()
 }

@@ -19,6 +19,7 @@ use super::moments::moment_features;
 use crate::eval::stats::{
     MI_DEFAULT_BINS, binned_mutual_info, binned_mutual_info_permuted, ks_2samp,
 };
+use crate::model::readback::{scalar_f64, to_vec_f32};
 use crate::util::rng::SplitMix64;
 
 /// Label permutations behind the MI null of each epoch: enough for its mean
@@ -122,10 +123,13 @@ pub fn adversary_reading<B: Backend>(
     };
     let read = |x: Tensor<B, 2>, labels: &[usize]| -> anyhow::Result<(f64, f64)> {
         let logits = adv.forward(x);
-        let host = super::fit::to_host::<B, 2>(logits.clone())?;
+        let host = to_vec_f32(logits.clone(), "the adversary's logits")?;
         let ba = balanced_accuracy(&host, k, labels);
-        let ce = super::fit::to_host::<B, 1>(cross_entropy(logits, labels))?;
-        Ok((ce.first().copied().map_or(f64::NAN, f64::from), ba))
+        let ce = scalar_f64(
+            cross_entropy(logits, labels),
+            "the adversary's cross-entropy",
+        )?;
+        Ok((ce, ba))
     };
     // The same shapes as in training: stratified batches of K × m pairs
     // (a whole-split forward pass would be a shape the loop never runs).

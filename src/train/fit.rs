@@ -23,6 +23,7 @@ use super::curves::{CurveRow, Window};
 use super::diagnostics::{adversary_reading, dependence};
 use super::moments::{N_FEATURES, moment_features};
 use crate::eval::distribution::bt_nll;
+use crate::model::readback::{ReadbackError, scalar_f64, to_vec_f32};
 use crate::util::hooks::Hooks;
 use crate::util::rng::SplitMix64;
 
@@ -129,26 +130,17 @@ pub fn bt_summary(chosen: &[f32], rejected: &[f32]) -> (f64, f64) {
     (loss / n, hit as f64 / n)
 }
 
-fn scalar<B: AutodiffBackend>(t: Tensor<B, 1>) -> anyhow::Result<f64> {
-    let v = to_host::<B::InnerBackend, 1>(t.inner())?;
-    v.first()
-        .map(|x| f64::from(*x))
-        .ok_or_else(|| anyhow::anyhow!("an empty loss tensor"))
+/// A loss's value, read from the inner (non-autodiff) backend.
+fn scalar<B: AutodiffBackend>(t: Tensor<B, 1>, what: &str) -> Result<f64, ReadbackError> {
+    scalar_f64(t.inner(), what)
 }
 
-fn host<B: AutodiffBackend, const D: usize>(t: Tensor<B, D>) -> anyhow::Result<Vec<f32>> {
-    to_host::<B::InnerBackend, D>(t.inner())
-}
-
-/// A tensor's values on the host as `f32`; a conversion failure is an error,
-/// never an empty vector.
-pub fn to_host<B: burn::tensor::backend::Backend, const D: usize>(
+/// A tensor's values, read from the inner (non-autodiff) backend.
+fn host<B: AutodiffBackend, const D: usize>(
     t: Tensor<B, D>,
-) -> anyhow::Result<Vec<f32>> {
-    t.into_data()
-        .convert::<f32>()
-        .to_vec::<f32>()
-        .map_err(|e| anyhow::anyhow!("reading a tensor back to the host: {e:?}"))
+    what: &str,
+) -> Result<Vec<f32>, ReadbackError> {
+    to_vec_f32(t.inner(), what)
 }
 
 fn eval_rows<B: AutodiffBackend, M: AutodiffModule<B>>(
@@ -230,7 +222,11 @@ pub fn fit<B: AutodiffBackend, M: AutodiffModule<B>>(
             let (rc, rr) = (input.train_score)(&model, batch);
             let diff = rc.clone() - rr.clone();
             let bt = log_sigmoid(diff.clone()).mean().neg();
-            let acc = host(diff)?.iter().filter(|d| **d > 0.0).count() as f64 / batch.len() as f64;
+            let acc = host(diff, "the reward margins")?
+                .iter()
+                .filter(|d| **d > 0.0)
+                .count() as f64
+                / batch.len() as f64;
             let x = match cfg.adversary_input {
                 AdversaryInput::Moments => moment_features(rc, rr, k, m, cfg.moment_eps),
                 AdversaryInput::Scores => Tensor::stack(vec![rc, rr], 1),
@@ -243,12 +239,16 @@ pub fn fit<B: AutodiffBackend, M: AutodiffModule<B>>(
             }
             // (3) The RM's step against the updated, frozen adversary.
             let logits = adv.forward(x);
-            let ba = balanced_accuracy(&host(logits.clone().detach())?, k, &labels);
+            let ba = balanced_accuracy(
+                &host(logits.clone().detach(), "the adversary's logits")?,
+                k,
+                &labels,
+            );
             let ce = cross_entropy(logits, &labels);
-            let ce_val = scalar(ce.clone().detach())?;
+            let ce_val = scalar(ce.clone().detach(), "the adversary's cross-entropy")?;
             let capped = cfg.ce_cap && ce_val >= ln_k;
             binds += usize::from(capped);
-            let bt_val = scalar(bt.clone().detach())?;
+            let bt_val = scalar(bt.clone().detach(), "the Bradley-Terry loss")?;
             if !bt_val.is_finite() || !ce_val.is_finite() {
                 bail!("step {step}: non-finite loss (BT {bt_val}, adversary CE {ce_val})");
             }
@@ -334,8 +334,8 @@ pub fn fit<B: AutodiffBackend, M: AutodiffModule<B>>(
         let (mut chosen, mut rejected) = (Vec::new(), Vec::new());
         for rows in held_out.chunks(cfg.batch_size.max(1)) {
             let (c, r) = (input.train_score)(&model, rows);
-            chosen.extend(host(c.detach())?);
-            rejected.extend(host(r.detach())?);
+            chosen.extend(host(c.detach(), "the held-out chosen rewards")?);
+            rejected.extend(host(r.detach(), "the held-out rejected rewards")?);
         }
         Some(Validation {
             chosen,

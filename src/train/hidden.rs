@@ -275,6 +275,7 @@ pub fn read_hidden(path: &Path) -> anyhow::Result<HiddenStates> {
         .with_context(|| format!("{}: not a safetensors file", path.display()))?;
     let st = SafeTensors::deserialize(&bytes)
         .with_context(|| format!("{}: not a safetensors file", path.display()))?;
+    // default: no metadata: each field lookup below then fails, naming the key and the file.
     let meta = header.metadata().clone().unwrap_or_default();
     let field = |k: &str| {
         meta.get(k)

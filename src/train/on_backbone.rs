@@ -12,7 +12,6 @@ use burn::tensor::Tensor;
 use burn::tensor::backend::{AutodiffBackend, Backend};
 
 use super::config::{TrainConfig, Trainable};
-use super::fit::to_host;
 use super::head::RewardHead;
 use super::pairs::{Pairs, read_tokens};
 use super::trained::{Trained, fit_with};
@@ -22,6 +21,7 @@ use crate::model::embed::embed_all;
 use crate::model::encoder::{Encoder, LoadedEncoder, load_encoder};
 use crate::model::llama::Batch;
 use crate::model::lora::LoraConfig;
+use crate::model::readback::to_vec_f32;
 use crate::util::hooks::{Hooks, NoProgress};
 
 /// A backbone and its reward head, trained together.
@@ -91,7 +91,10 @@ fn score_all<B: Backend>(
         burn::tensor::TensorData::new(feats, [seqs.len(), like.hidden]),
         &device,
     );
-    to_host(model.head.forward(x))
+    Ok(to_vec_f32(
+        model.head.forward(x),
+        "the reward head's scores",
+    )?)
 }
 
 /// Trains the backbone in `backbone` with a head; returns the trained model

@@ -9,10 +9,10 @@ use burn::tensor::backend::{AutodiffBackend, Backend};
 use super::config::TrainConfig;
 use super::features::{Features, Matrix};
 use super::fit::gather_rows;
-use super::fit::to_host;
 use super::head::RewardHead;
 use super::pairs::Pairs;
 use super::trained::{Trained, fit_with};
+use crate::model::readback::to_vec_f32;
 use crate::util::hooks::Hooks;
 
 fn default_device<T: Backend>() -> T::Device {
@@ -53,7 +53,7 @@ pub fn train_on_features<B: AutodiffBackend>(
     let score =
         |h: &RewardHead<B::InnerBackend>, m: &Matrix, rows: &[usize]| -> anyhow::Result<Vec<f32>> {
             let x = gather_rows::<B::InnerBackend>(&m.data, d, rows, &inner);
-            to_host(h.forward(x))
+            Ok(to_vec_f32(h.forward(x), "the reward head's scores")?)
         };
     let eval_score = |h: &RewardHead<B::InnerBackend>, rows: &[usize]| {
         Ok((

@@ -14,13 +14,13 @@ use burn::tensor::backend::{AutodiffBackend, Backend};
 use burn::tensor::{Tensor, TensorData};
 
 use super::config::{TrainConfig, Trainable};
-use super::fit::to_host;
 use super::hidden::{HiddenStates, Ragged};
 use super::on_backbone::{BackboneOutcome, BackboneRm, EVAL_BATCH};
 use super::pairs::Pairs;
 use super::trained::fit_with;
 use crate::model::encoder::{Encoder, LoadedEncoder, load_encoder};
 use crate::model::llama::Batch;
+use crate::model::readback::to_vec_f32;
 use crate::util::hooks::Hooks;
 
 /// A right-padded batch shape of sequences of `lengths` (the ids are unused
@@ -66,7 +66,10 @@ fn score_rows<B: Backend>(
     let mut out = vec![0.0f32; rows.len()];
     for chunk in order.chunks(EVAL_BATCH) {
         let picked: Vec<usize> = chunk.iter().map(|&k| rows[k]).collect();
-        let r = to_host(forward(m, frozen, &[(g, &picked)]))?;
+        let r = to_vec_f32(
+            forward(m, frozen, &[(g, &picked)]),
+            "the reward head's scores",
+        )?;
         for (&k, v) in chunk.iter().zip(r) {
             out[k] = v;
         }

@@ -20,6 +20,7 @@ use super::rm_dir::{RM_JSON, read_head};
 use crate::data::tokenize::encode;
 use crate::model::embed::{check_seqs, embed_all};
 use crate::model::encoder::{LoadedEncoder, load_encoder};
+use crate::model::readback::to_vec_f32;
 use crate::util::hooks::Hooks;
 
 /// A loaded reward model: backbone, tokenizer and head.
@@ -105,13 +106,7 @@ impl<B: Backend> RewardScorer<B> {
         let d = self.encoder.hidden;
         let device = self.head.score.weight.device();
         let x = Tensor::<B, 2>::from_data(TensorData::new(feats, [seqs.len(), d]), &device);
-        let r: Vec<f32> = self
-            .head
-            .forward(x)
-            .into_data()
-            .convert::<f32>()
-            .to_vec()
-            .map_err(|e| anyhow::anyhow!("reading rewards back: {e:?}"))?;
+        let r = to_vec_f32(self.head.forward(x), "the reward model's scores")?;
         Ok(r.into_iter().map(f64::from).collect())
     }
 }

@@ -10,6 +10,7 @@ mod cli;
 mod concurrency;
 mod crash;
 mod data_real;
+mod defaults;
 mod device_check;
 mod env_paths;
 mod evals;

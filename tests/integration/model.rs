@@ -193,7 +193,7 @@ fn smollm2_logits_and_greedy_generation_match_the_reference() {
         eos: vec![m.specials.eos.unwrap()],
         pad: m.specials.pad.unwrap_or(0),
     };
-    let out = generate(&m.model, std::slice::from_ref(&prompt), &cfg);
+    let out = generate(&m.model, std::slice::from_ref(&prompt), &cfg).unwrap();
     assert_eq!(
         out[0],
         ids_of(&g["greedy"]),
@@ -202,7 +202,7 @@ fn smollm2_logits_and_greedy_generation_match_the_reference() {
     );
     // Batched with a shorter prompt beside it (left padding): the same tokens.
     let short = m.tokenizer.encode("Hi", true).unwrap().get_ids().to_vec();
-    let out2 = generate(&m.model, &[short, prompt], &cfg);
+    let out2 = generate(&m.model, &[short, prompt], &cfg).unwrap();
     assert_eq!(
         out2[1], out[0],
         "left-padded batched generation differs from batch 1"

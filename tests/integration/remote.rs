@@ -167,6 +167,32 @@ fn a_bad_remote_key_is_a_spec_error_with_its_position() {
         .err_has("no remote: give --remote URL, set REPRO_REMOTE");
 }
 
+/// Regression (issue 27): a push read a corrupt index as an empty one and replaced
+/// it, dropping every stage earlier pushes had listed.
+#[test]
+fn a_corrupt_remote_index_stops_a_push_naming_its_key_and_is_kept() {
+    let a = ran();
+    let remote = tempfile::tempdir().expect("tempdir");
+    let r = dir_arg(remote.path());
+    a.repro(&["push", "p.yaml", "--remote", &r]).ok();
+    let index_dir = remote.path().join("index");
+    let names = list(&index_dir);
+    assert_eq!(names.len(), 1, "one index: {names:?}");
+    let index = index_dir.join(&names[0]);
+    fs::set_permissions(&index, fs::Permissions::from_mode(0o644)).expect("chmod");
+    fs::write(&index, b"{\"schema\": 1, \"stages\": ").expect("corrupt");
+    a.repro(&["push", "p.yaml", "--remote", &r])
+        .code(1)
+        .err_has(&format!("remote {r}"))
+        .err_has(&format!("index index/{} does not parse", names[0]))
+        .err_has("push does not replace it");
+    assert_eq!(
+        fs::read(&index).expect("index kept"),
+        b"{\"schema\": 1, \"stages\": ",
+        "the corrupt index was replaced"
+    );
+}
+
 #[test]
 fn an_altered_object_is_refused_named_and_never_stored() {
     let a = ran();

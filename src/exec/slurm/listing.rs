@@ -13,7 +13,17 @@ pub fn print(store: &Store, out: &mut dyn Write) {
     if ids.is_empty() {
         return;
     }
-    let seen = super::poll::squeue(&ids).unwrap_or_default();
+    let seen = match super::poll::squeue(&ids) {
+        Ok(seen) => seen,
+        Err(e) => {
+            let _ = writeln!(
+                out,
+                "slurm  cannot list the {} job(s) in flight: {e}",
+                ids.len()
+            );
+            return;
+        }
+    };
     for l in &left {
         let Some(id) = &l.id else { continue };
         let Some(s) = seen.get(id) else { continue };

@@ -82,6 +82,7 @@ impl SlurmRunner {
         let tmp_name = tmp
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
+            // default: never taken; the staging directory is an absolute `tmp/<run>` path, so it has a name.
             .unwrap_or_default();
         let job_log = job_log_path(&abs(&job.log_path));
         let (kind, run) = match &job.stage.kind {
@@ -354,6 +355,7 @@ fn ended_without_status(id: &JobId, seen: &Seen, job_file: &Path, log: &mut File
         seen.describe(),
         job_log
             .map(|p| format!("; job log: {}", p.display()))
+            // default: no job log path: the message has no job-log suffix.
             .unwrap_or_default()
     ))
 }
@@ -379,7 +381,10 @@ fn seek_end(f: &mut File) -> std::io::Result<u64> {
 /// Copies the last lines of the job's own log into the stage log.
 fn append_tail(log: &mut File, job_log: &Path) {
     let _ = seek_end(log);
-    let lines = crate::exec::stage_run::log_tail(job_log, JOB_LOG_TAIL).unwrap_or_default();
+    let Some(lines) = crate::exec::stage_run::log_tail(job_log, JOB_LOG_TAIL) else {
+        let _ = writeln!(log, "slurm: job log {} cannot be read", job_log.display());
+        return;
+    };
     if lines.iter().all(|l| l.trim().is_empty()) {
         let _ = writeln!(log, "slurm: job log {} is empty", job_log.display());
         return;

@@ -88,6 +88,9 @@ pub enum LoadError {
         /// The path.
         path: PathBuf,
     },
+    /// A loaded model's output could not be read back from the device.
+    #[error(transparent)]
+    Readback(#[from] crate::model::readback::ReadbackError),
 }
 
 /// A dense f32 tensor on the host, row-major.

@@ -8,16 +8,24 @@ use burn::optim::GradientsParams;
 use burn::tensor::Tensor;
 use burn::tensor::backend::AutodiffBackend;
 
+use crate::model::readback::{ReadbackError, scalar_f64};
+
 struct SumSquares<'a> {
     grads: &'a GradientsParams,
     total: f64,
+    /// The first gradient that could not be read back (a visitor cannot return it).
+    failed: Option<ReadbackError>,
 }
 
 impl<B: AutodiffBackend> ModuleVisitor<B> for SumSquares<'_> {
     fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<B, D>>) {
         if let Some(g) = self.grads.get::<B::InnerBackend, D>(param.id) {
-            let s: f64 = g.powi_scalar(2).sum().into_scalar_f64();
-            self.total += s;
+            match scalar_f64(g.powi_scalar(2).sum(), "a gradient's squared norm") {
+                Ok(s) => self.total += s,
+                Err(e) => {
+                    self.failed.get_or_insert(e);
+                }
+            }
         }
     }
 }
@@ -35,30 +43,25 @@ impl<B: AutodiffBackend> ModuleVisitor<B> for Scale<'_> {
     }
 }
 
-trait IntoF64 {
-    fn into_scalar_f64(self) -> f64;
-}
-
-impl<B: burn::tensor::backend::Backend> IntoF64 for Tensor<B, 1> {
-    fn into_scalar_f64(self) -> f64 {
-        self.into_data()
-            .convert::<f64>()
-            .to_vec::<f64>()
-            .ok()
-            .and_then(|v| v.first().copied())
-            .unwrap_or(f64::NAN)
-    }
-}
-
 /// Scales `grads` so their global L2 norm is at most `max` (0 = no clip).
 /// Returns the norm before clipping.
+///
+/// # Errors
+/// A gradient cannot be read back from the device (nothing is scaled then).
 pub fn clip_global_norm<B: AutodiffBackend, M: AutodiffModule<B>>(
     model: &M,
     grads: &mut GradientsParams,
     max: f64,
-) -> f64 {
-    let mut v = SumSquares { grads, total: 0.0 };
+) -> Result<f64, ReadbackError> {
+    let mut v = SumSquares {
+        grads,
+        total: 0.0,
+        failed: None,
+    };
     model.visit(&mut v);
+    if let Some(e) = v.failed {
+        return Err(e);
+    }
     let norm = v.total.sqrt();
     if max > 0.0 && norm > max {
         let mut s = Scale {
@@ -67,7 +70,7 @@ pub fn clip_global_norm<B: AutodiffBackend, M: AutodiffModule<B>>(
         };
         model.visit(&mut s);
     }
-    norm
+    Ok(norm)
 }
 
 #[cfg(test)]
@@ -85,11 +88,11 @@ mod tests {
         let x = Tensor::<AD, 2>::ones([4, 3], &d).mul_scalar(10.0);
         let loss = lin.forward(x).sum();
         let mut g = GradientsParams::from_grads(loss.backward(), &lin);
-        let before = clip_global_norm(&lin, &mut g, 0.0);
+        let before = clip_global_norm(&lin, &mut g, 0.0).unwrap();
         assert!(before > 1.0);
-        let again = clip_global_norm(&lin, &mut g, 1.0);
+        let again = clip_global_norm(&lin, &mut g, 1.0).unwrap();
         assert!((again - before).abs() < 1e-3);
-        let after = clip_global_norm(&lin, &mut g, 0.0);
+        let after = clip_global_norm(&lin, &mut g, 0.0).unwrap();
         assert!((after - 1.0).abs() < 1e-4, "{after}");
     }
 }

@@ -13,7 +13,6 @@
 //! `values[:, :-1]`, `start = len(query) − 1`). Slots outside responses are
 //! masked out of every sum and mean.
 
-use anyhow::Context;
 use burn::tensor::activation::log_softmax;
 use burn::tensor::backend::Backend;
 use burn::tensor::{Int, Tensor, TensorData};
@@ -211,16 +210,4 @@ pub fn adapters_off<B: Backend>(m: &Llama<B>) -> Llama<B> {
         lm_head: m.lm_head,
         inv_freq: m.inv_freq,
     }
-}
-
-/// A tensor's values on the host.
-///
-/// # Errors
-/// The backend could not read the tensor back.
-pub fn host<B: Backend, const D: usize>(t: Tensor<B, D>) -> anyhow::Result<Vec<f32>> {
-    t.into_data()
-        .convert::<f32>()
-        .to_vec::<f32>()
-        .map_err(|e| anyhow::anyhow!("{e:?}"))
-        .context("reading a tensor back from the device")
 }

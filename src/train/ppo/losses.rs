@@ -11,6 +11,8 @@
 use burn::tensor::Tensor;
 use burn::tensor::backend::Backend;
 
+use crate::model::readback::{ReadbackError, scalar_f64};
+
 /// The clip and weight settings of the losses.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct LossConfig {
@@ -62,24 +64,18 @@ pub struct Losses<B: Backend> {
     pub skipped: bool,
 }
 
-fn scalar<B: Backend>(t: Tensor<B, 1>) -> f64 {
-    t.into_data()
-        .convert::<f64>()
-        .to_vec::<f64>()
-        .ok()
-        .and_then(|v| v.first().copied())
-        .unwrap_or(f64::NAN)
-}
-
 /// The losses of new log-probs `logp` and values `vpred` `[b, w]`.
+///
+/// # Errors
+/// A statistic cannot be read back from the device.
 pub fn ppo_losses<B: Backend>(
     logp: Tensor<B, 2>,
     vpred: Tensor<B, 2>,
     t: &LossTargets<B>,
     cfg: &LossConfig,
-) -> Losses<B> {
+) -> Result<Losses<B>, ReadbackError> {
     let m = t.mask.clone();
-    let n = scalar(m.clone().sum()).max(1.0);
+    let n = scalar_f64(m.clone().sum(), "the mask's token count")?.max(1.0);
     let mmean = |x: Tensor<B, 2>| (x * m.clone()).sum().div_scalar(n);
     let vclip = vpred
         .clone()
@@ -87,7 +83,10 @@ pub fn ppo_losses<B: Backend>(
         .min_pair(t.old_values.clone().add_scalar(cfg.cliprange_value));
     let vf1 = (vpred - t.returns.clone()).powi_scalar(2);
     let vf2 = (vclip - t.returns.clone()).powi_scalar(2);
-    let vf_clipfrac = scalar(mmean(vf2.clone().greater(vf1.clone()).float()));
+    let vf_clipfrac = scalar_f64(
+        mmean(vf2.clone().greater(vf1.clone()).float()),
+        "the value clip fraction",
+    )?;
     let value = mmean(vf1.max_pair(vf2)).mul_scalar(0.5);
     let diff = logp - t.old_logp.clone();
     let ratio = diff.clone().exp();
@@ -96,17 +95,23 @@ pub fn ppo_losses<B: Backend>(
         * ratio
             .clone()
             .clamp(1.0 - cfg.cliprange, 1.0 + cfg.cliprange);
-    let clipfrac = scalar(mmean(pg2.clone().greater(pg1.clone()).float()));
+    let clipfrac = scalar_f64(
+        mmean(pg2.clone().greater(pg1.clone()).float()),
+        "the ratio clip fraction",
+    )?;
     let policy = mmean(pg1.max_pair(pg2));
-    let mean_ratio = scalar(mmean(ratio));
+    let mean_ratio = scalar_f64(mmean(ratio), "the mean ratio")?;
     let dd = diff.detach();
-    let approx_kl = 0.5 * scalar(mmean(dd.clone().powi_scalar(2)));
-    let policy_kl = -scalar(mmean(dd));
-    let (pv, vv) = (scalar(policy.clone()), scalar(value.clone()));
+    let approx_kl = 0.5 * scalar_f64(mmean(dd.clone().powi_scalar(2)), "the approximate KL")?;
+    let policy_kl = -scalar_f64(mmean(dd), "the policy KL")?;
+    let (pv, vv) = (
+        scalar_f64(policy.clone(), "the policy loss")?,
+        scalar_f64(value.clone(), "the value loss")?,
+    );
     let skipped = mean_ratio > cfg.ratio_threshold;
     let loss = policy + value.mul_scalar(cfg.vf_coef);
     let loss = if skipped { loss.mul_scalar(0.0) } else { loss };
-    Losses {
+    Ok(Losses {
         loss,
         policy: pv,
         value: vv,
@@ -116,7 +121,7 @@ pub fn ppo_losses<B: Backend>(
         policy_kl,
         mean_ratio,
         skipped,
-    }
+    })
 }
 
 #[cfg(test)]
@@ -147,12 +152,12 @@ mod tests {
             vf_coef: f["vf_coef"].as_f64().unwrap(),
             ratio_threshold: 10.0,
         };
-        let l = ppo_losses(t("logp"), t("vpred"), &targets, &cfg);
+        let l = ppo_losses(t("logp"), t("vpred"), &targets, &cfg).unwrap();
         let want = |k: &str| f[k].as_f64().unwrap();
         for (got, k) in [
             (l.policy, "pg_loss"),
             (l.value, "vf_loss"),
-            (scalar(l.loss.clone()), "loss"),
+            (scalar_f64(l.loss.clone(), "loss").unwrap(), "loss"),
             (l.clipfrac, "pg_clipfrac"),
             (l.vf_clipfrac, "vf_clipfrac"),
             (l.approx_kl, "approxkl"),
@@ -167,7 +172,7 @@ mod tests {
             ratio_threshold: 0.5,
             ..cfg
         };
-        let s = ppo_losses(t("logp"), t("vpred"), &targets, &tight);
-        assert!(s.skipped && scalar(s.loss) == 0.0);
+        let s = ppo_losses(t("logp"), t("vpred"), &targets, &tight).unwrap();
+        assert!(s.skipped && scalar_f64(s.loss, "loss").unwrap() == 0.0);
     }
 }

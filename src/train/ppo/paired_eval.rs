@@ -72,7 +72,8 @@ impl EvalPlan {
         for (c, chunk) in self.prompts.chunks(EVAL_CHUNK).enumerate() {
             hooks.check()?;
             let ids: Vec<Vec<u32>> = chunk.iter().map(|&i| prompts[i].ids.clone()).collect();
-            let r = rollout(policy, &ids, rcfg, chunk_seed(self.seed, 0, c));
+            let r = rollout(policy, &ids, rcfg, chunk_seed(self.seed, 0, c))
+                .context("sampling the evaluation responses")?;
             let texts: Vec<&str> = chunk.iter().map(|&i| prompts[i].text.as_str()).collect();
             let s = reward
                 .score(&texts, &r.tokens)

@@ -28,12 +28,15 @@ pub trait Reward {
     /// Whatever the scorer hits (a tokenizer, a tensor read-back).
     fn score(&self, prompts: &[&str], responses: &[Vec<u32>]) -> anyhow::Result<Vec<f64>>;
     /// A response as text, for samples.jsonl.
-    fn text(&self, response: &[u32]) -> String {
-        response
+    ///
+    /// # Errors
+    /// The response cannot be decoded.
+    fn text(&self, response: &[u32]) -> anyhow::Result<String> {
+        Ok(response
             .iter()
             .map(u32::to_string)
             .collect::<Vec<_>>()
-            .join(" ")
+            .join(" "))
     }
 }
 
@@ -106,9 +109,9 @@ impl<B: Backend> Reward for RmScorer<B> {
             .score(&pairs, self.max_len, RM_BATCH, &Quiet::new(0, "reward"))
     }
 
-    fn text(&self, response: &[u32]) -> String {
-        self.policy_tokenizer
-            .decode(response, true)
-            .unwrap_or_default()
+    fn text(&self, response: &[u32]) -> anyhow::Result<String> {
+        self.policy_tokenizer.decode(response, true).map_err(|e| {
+            anyhow::anyhow!("decoding a sample response with the policy's tokenizer: {e}")
+        })
     }
 }

@@ -24,7 +24,7 @@ use burn::tensor::backend::{AutodiffBackend, Backend};
 use burn::tensor::{Tensor, TensorData};
 
 use super::config::CuriosityConfig;
-use super::logprobs::host;
+use crate::model::readback::{scalar_f64, to_vec_f32};
 use crate::train::init::linear;
 use crate::util::rng::SplitMix64;
 
@@ -189,7 +189,10 @@ impl<B: AutodiffBackend> Rnd<B> {
             self.predictor.valid().forward(xt.clone()),
             self.target.forward(xt),
         );
-        let errors: Vec<f64> = host(err)?.into_iter().map(f64::from).collect();
+        let errors: Vec<f64> = to_vec_f32(err, "the RND prediction errors")?
+            .into_iter()
+            .map(f64::from)
+            .collect();
         let loss = errors.iter().sum::<f64>() / n.max(1) as f64;
         let intrinsic = if self.cfg.normalize {
             self.err.update(&errors, n);
@@ -219,14 +222,11 @@ impl<B: AutodiffBackend> Rnd<B> {
         let xi = Tensor::<B::InnerBackend, 2>::from_data(TensorData::new(x, [n, d]), &device);
         let target = Tensor::<B, 2>::from_inner(self.target.forward(xi.clone()));
         let loss = cosine_error(self.predictor.forward(Tensor::from_inner(xi)), target).mean();
-        let value = host(loss.clone().detach())?
-            .first()
-            .copied()
-            .unwrap_or(f32::NAN);
+        let value = scalar_f64(loss.clone().detach(), "the RND predictor's loss")?;
         let grads = GradientsParams::from_grads(loss.backward(), &self.predictor);
         let p = self.predictor.clone();
         self.predictor = self.opt.step(self.cfg.lr, p, grads);
-        Ok(f64::from(value))
+        Ok(value)
     }
 }
 

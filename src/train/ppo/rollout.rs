@@ -8,6 +8,7 @@ use burn::tensor::backend::Backend;
 
 use crate::model::generate::{GenerateConfig, generate_scored};
 use crate::model::llama::Llama;
+use crate::model::readback::ReadbackError;
 use crate::util::rng::SplitMix64;
 
 /// One prompt of the training set.
@@ -58,12 +59,15 @@ pub fn chunk_seed(base: u64, step: usize, chunk: usize) -> u64 {
 }
 
 /// Samples one response per prompt.
+///
+/// # Errors
+/// The policy's logits cannot be read back from the device.
 pub fn rollout<B: Backend>(
     policy: &Llama<B>,
     prompts: &[Vec<u32>],
     cfg: &RolloutConfig,
     seed: u64,
-) -> Responses {
+) -> Result<Responses, ReadbackError> {
     let g = generate_scored(
         policy,
         prompts,
@@ -75,9 +79,9 @@ pub fn rollout<B: Backend>(
             eos: cfg.eos.clone(),
             pad: cfg.pad,
         },
-    );
-    Responses {
+    )?;
+    Ok(Responses {
         tokens: g.tokens,
         logprobs: g.logprobs,
-    }
+    })
 }

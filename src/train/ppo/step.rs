@@ -25,7 +25,7 @@ use super::clip::clip_global_norm;
 use super::config::PpoConfig;
 use super::gae::{gae, token_rewards, whiten};
 use super::kl::KlController;
-use super::logprobs::{Layout, adapters_off, host, policy_terms, reference_terms};
+use super::logprobs::{Layout, adapters_off, policy_terms, reference_terms};
 use super::losses::{LossConfig, LossTargets, ppo_losses};
 use super::paired_eval::{EvalPlan, PairedEval};
 use super::record::{Sample, StepRow};
@@ -35,6 +35,7 @@ use super::rollout::{Prompt, RolloutConfig, chunk_seed, rollout};
 use super::score_norm::ScoreScaler;
 use crate::model::heads::{PolicyWithValue, ScalarHead};
 use crate::model::llama::Llama;
+use crate::model::readback::to_vec_f32;
 use crate::train::init::linear;
 use crate::util::hooks::Hooks;
 use crate::util::rng::SplitMix64;
@@ -237,19 +238,24 @@ pub fn train_ppo<B: AutodiffBackend>(
                 .map(|&i| input.prompts[i].ids.clone())
                 .collect();
             let clock = Instant::now();
-            let r = rollout(&infer.policy, &ids, &rcfg, chunk_seed(sampling, step, c));
+            let r = rollout(&infer.policy, &ids, &rcfg, chunk_seed(sampling, step, c))
+                .context("sampling the rollouts")?;
             t_gen += clock.elapsed().as_secs_f64();
             let clock = Instant::now();
             let ps: Vec<&[u32]> = ids.iter().map(Vec::as_slice).collect();
             let rs: Vec<&[u32]> = r.tokens.iter().map(Vec::as_slice).collect();
             let layout = Layout::new(&ps, &rs, input.pad);
             let (lp, v, _) = policy_terms(&infer, &layout, t);
-            b.old_logp.extend(layout.gather(&host(lp)?));
-            b.values.extend(layout.gather(&host(v)?));
+            b.old_logp
+                .extend(layout.gather(&to_vec_f32(lp, "the rollout log-probs")?));
+            b.values
+                .extend(layout.gather(&to_vec_f32(v, "the rollout values")?));
             let (rlp, pooled) = reference_terms(&reference, &layout, t);
-            b.ref_logp.extend(layout.gather(&host(rlp)?));
+            b.ref_logp
+                .extend(layout.gather(&to_vec_f32(rlp, "the reference log-probs")?));
             if rnd.is_some() {
-                b.pooled.extend(host(pooled)?);
+                b.pooled
+                    .extend(to_vec_f32(pooled, "the pooled hidden states")?);
             }
             b.prompt.extend_from_slice(chunk);
             b.response.extend(r.tokens);
@@ -322,12 +328,13 @@ pub fn train_ppo<B: AutodiffBackend>(
                 };
                 let (lp, vpred, entropy) = policy_terms(&model, &layout, t);
                 let mask = layout.mask();
-                let e = host(entropy)?;
+                let e = to_vec_f32(entropy, "the entropy")?;
                 let tokens: f32 = mask.iter().sum();
                 ent.push(f64::from(
                     e.iter().zip(&mask).map(|(a, m)| a * m).sum::<f32>() / tokens.max(1.0),
                 ));
-                let l = ppo_losses(lp, vpred, &targets, &lcfg);
+                let l = ppo_losses(lp, vpred, &targets, &lcfg)
+                    .with_context(|| format!("step {step}: the PPO losses"))?;
                 if !(l.policy.is_finite() && l.value.is_finite()) {
                     bail!(
                         "step {step}: non-finite loss (policy {}, value {})",
@@ -347,7 +354,8 @@ pub fn train_ppo<B: AutodiffBackend>(
                     continue;
                 }
                 let mut grads = GradientsParams::from_grads(l.loss.backward(), &model);
-                clip_global_norm(&model, &mut grads, cfg.max_grad_norm);
+                clip_global_norm(&model, &mut grads, cfg.max_grad_norm)
+                    .with_context(|| format!("step {step}: clipping the gradients"))?;
                 model = opt.step(cfg.lr, model, grads);
             }
         }
@@ -397,7 +405,10 @@ pub fn train_ppo<B: AutodiffBackend>(
                 prompt_id: p.id.clone(),
                 category: p.category.clone(),
                 prompt: p.text.clone(),
-                response: input.reward.text(&b.response[i]),
+                response: input
+                    .reward
+                    .text(&b.response[i])
+                    .with_context(|| format!("step {step}: sample {i} for samples.jsonl"))?,
                 reward: scores[i],
                 intrinsic: intrinsic[i],
             });

@@ -9,12 +9,19 @@ use burn::optim::{AdamConfig, GradientsParams, Optimizer};
 
 use super::config::PpoConfig;
 use super::logprobs::{
-    Layout, adapters_off, decomposed_logprobs, host, policy_terms, reference_terms, slot_logprobs,
+    Layout, adapters_off, decomposed_logprobs, policy_terms, reference_terms, slot_logprobs,
 };
 use super::reward::TokenCount;
 use super::rollout::{Prompt, RolloutConfig, rollout};
 use super::step::{PpoInput, init_policy, train_ppo};
 use crate::model::llama::{Batch, Llama};
+use crate::model::readback::{ReadbackError, to_vec_f32};
+
+fn host<B: burn::tensor::backend::Backend, const D: usize>(
+    t: burn::tensor::Tensor<B, D>,
+) -> Result<Vec<f32>, ReadbackError> {
+    to_vec_f32(t, "a test tensor")
+}
 use crate::model::load::RandomSource;
 use crate::model::load::llama::build_llama;
 use crate::util::hooks::Quiet;
@@ -70,7 +77,7 @@ fn rollout_logprobs_equal_teacher_forced_and_adapters_off_is_the_base_model() {
         eos: vec![2],
         pad: 0,
     };
-    let r = rollout(&infer.policy, &ps, &rc, 11);
+    let r = rollout(&infer.policy, &ps, &rc, 11).unwrap();
     let p: Vec<&[u32]> = ps.iter().map(Vec::as_slice).collect();
     let rs: Vec<&[u32]> = r.tokens.iter().map(Vec::as_slice).collect();
     let layout = Layout::new(&p, &rs, 0);

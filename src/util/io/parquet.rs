@@ -237,6 +237,7 @@ pub fn check_finite(
             file: path.to_path_buf(),
             column: column.to_string(),
             row: i + 1,
+            // default: a table without ids names the row by its number only.
             id: ids.get(i).cloned().unwrap_or_default(),
             value: values[i],
         }),
