@@ -699,8 +699,8 @@ pub(crate) mod fixtures {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::{Value, json};
     use crate::report::reward_gain::reward_gain;
+    use serde_json::{Value, json};
 
     #[test]
     fn curves_csv_is_read_by_header_and_bad_rows_are_named() {

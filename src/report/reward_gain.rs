@@ -267,7 +267,11 @@ mod tests {
         assert!((g[0].holm.unwrap().0 - 0.06).abs() < 1e-12);
         assert_eq!(g[2].holm, Some((0.5, 3)));
         assert!(!g[0].learned() && g[1].learned() && !g[2].learned());
-        assert!(g[0].text().contains("[Holm p 0.060 over 3 runs]"), "{}", g[0].text());
+        assert!(
+            g[0].text().contains("[Holm p 0.060 over 3 runs]"),
+            "{}",
+            g[0].text()
+        );
         // The response length over the first and last windows, when logged.
         let mut c = curves(&flat, Some(gain(0.2, 0.001)));
         c.columns.insert(
@@ -277,7 +281,8 @@ mod tests {
         let g = reward_gain(&c).unwrap();
         assert_eq!(g.length, Some((31.0, 7.0)));
         assert!(
-            g.text().ends_with("; response length 31.0 → 7.0 tokens (first 5 → last 5 steps)"),
+            g.text()
+                .ends_with("; response length 31.0 → 7.0 tokens (first 5 → last 5 steps)"),
             "{}",
             g.text()
         );
