@@ -151,7 +151,10 @@ fn policies_long_yaml_is_paper_cpu_with_longer_ppo() {
             differ.push(name);
         }
     }
-    assert!(differ.is_empty(), "stages that differ beyond the steps: {differ:?}");
+    assert!(
+        differ.is_empty(),
+        "stages that differ beyond the steps: {differ:?}"
+    );
     assert_eq!(cpu["params"], long["params"]);
 
     let Some(data) = root_from("REPRO_DATA", "REPRO_REQUIRE_DATA") else {
