@@ -231,6 +231,16 @@ pub fn fetch_hf(env: &FetchEnv, f: &HubFile) -> Result<PathBuf, DataError> {
 mod tests {
     use super::*;
 
+    /// LIMA's training file on the hub: the hub source the tests fetch.
+    fn lima() -> HubFile {
+        HubFile {
+            repo: "GAIR/lima".into(),
+            dataset: true,
+            file: "train.jsonl".into(),
+            revision: "main".into(),
+        }
+    }
+
     #[test]
     fn cache_paths_are_stable_and_safe() {
         let r = Path::new("/c");
@@ -269,12 +279,7 @@ mod tests {
             e.contains("url https://example.org/a.jsonl") && e.contains("REPRO_CACHE"),
             "{e}"
         );
-        let f = HubFile {
-            repo: "GAIR/lima".into(),
-            dataset: true,
-            file: "train.jsonl".into(),
-            revision: "main".into(),
-        };
+        let f = lima();
         let e = fetch_hf(&env, &f).unwrap_err().to_string();
         assert!(
             e.contains("hf dataset GAIR/lima@main train.jsonl") && e.contains("HF_HUB_CACHE"),
@@ -306,12 +311,7 @@ mod tests {
             e.contains("https://example.org/a.jsonl") && e.contains(URL_CACHE_VARS),
             "{e}"
         );
-        let f = HubFile {
-            repo: "GAIR/lima".into(),
-            dataset: true,
-            file: "train.jsonl".into(),
-            revision: "main".into(),
-        };
+        let f = lima();
         let e = fetch_hf(&env, &f).unwrap_err().to_string();
         assert!(e.contains("GAIR/lima") && e.contains(HF_CACHE_VARS), "{e}");
     }
@@ -377,12 +377,7 @@ mod tests {
             url_cache: Some(dir.path().join("u")),
             hf_cache: Some(dir.path().to_path_buf()),
         };
-        let f = HubFile {
-            repo: "GAIR/lima".into(),
-            dataset: true,
-            file: "train.jsonl".into(),
-            revision: "main".into(),
-        };
+        let f = lima();
         assert_eq!(
             fetch_hf(&env, &f).unwrap(),
             repo.join("snapshots/abc123/train.jsonl")

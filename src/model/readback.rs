@@ -19,31 +19,39 @@ pub struct ReadbackError {
     pub reason: String,
 }
 
-/// The values of `t` as `f32`, row-major (converted from the tensor's dtype first, as
-/// `into_data().convert::<f32>().to_vec::<f32>()` does); `what` names the tensor in the
-/// error.
+/// The values of `t` as `E`, row-major (converted from the tensor's dtype first, as
+/// `into_data().convert::<E>().to_vec::<E>()` does); `what` names the tensor in the error.
 ///
 /// # Errors
 /// The backend could not read the tensor or convert its values.
+pub fn to_vec<E: Element, B: Backend, const D: usize>(
+    t: Tensor<B, D>,
+    what: &str,
+) -> Result<Vec<E>, ReadbackError> {
+    let shape = t.dims().to_vec();
+    read(t.into_data().convert::<E>(), what, shape)
+}
+
+/// [`to_vec`] as `f32`.
+///
+/// # Errors
+/// As [`to_vec`].
 pub fn to_vec_f32<B: Backend, const D: usize>(
     t: Tensor<B, D>,
     what: &str,
 ) -> Result<Vec<f32>, ReadbackError> {
-    let shape = t.dims().to_vec();
-    read(t.into_data().convert::<f32>(), what, shape, "f32")
+    to_vec(t, what)
 }
 
-/// The values of `t` as `f64`, row-major (converted from the tensor's dtype first); `what`
-/// names the tensor in the error.
+/// [`to_vec`] as `f64`.
 ///
 /// # Errors
-/// The backend could not read the tensor or convert its values.
+/// As [`to_vec`].
 pub fn to_vec_f64<B: Backend, const D: usize>(
     t: Tensor<B, D>,
     what: &str,
 ) -> Result<Vec<f64>, ReadbackError> {
-    let shape = t.dims().to_vec();
-    read(t.into_data().convert::<f64>(), what, shape, "f64")
+    to_vec(t, what)
 }
 
 /// The first value of `t` as `f64` (a loss, a norm, a mean); `what` names it in the error.
@@ -64,16 +72,16 @@ pub fn scalar_f64<B: Backend, const D: usize>(
     })
 }
 
+/// `data`'s values as `E`, or the error naming `what` (of `shape`).
 fn read<E: Element>(
     data: TensorData,
     what: &str,
     shape: Vec<usize>,
-    target: &'static str,
 ) -> Result<Vec<E>, ReadbackError> {
     data.to_vec::<E>().map_err(|e| ReadbackError {
         what: what.to_string(),
         shape,
-        target,
+        target: std::any::type_name::<E>(),
         reason: e.to_string(),
     })
 }
@@ -98,7 +106,7 @@ mod tests {
     #[test]
     fn a_type_mismatch_is_an_error_naming_the_tensor() {
         let data = TensorData::new(vec![1i64, 2, 3], [3]);
-        let e = read::<f32>(data, "the logits", vec![3], "f32").unwrap_err();
+        let e = read::<f32>(data, "the logits", vec![3]).unwrap_err();
         let text = e.to_string();
         assert!(text.contains("the logits"), "{text}");
         assert!(text.contains("[3]"), "{text}");

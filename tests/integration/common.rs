@@ -206,6 +206,19 @@ stages:
     }
 }
 
+/// Every `.rs` file under `dir`, recursively (the source scans of the
+/// layering and defaults tests).
+pub fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
+    for e in fs::read_dir(dir).unwrap().flatten() {
+        let p = e.path();
+        if p.is_dir() {
+            rust_files(&p, out);
+        } else if p.extension().is_some_and(|x| x == "rs") {
+            out.push(p);
+        }
+    }
+}
+
 /// Sorted names in a directory (empty if it does not exist).
 pub fn list(dir: &Path) -> Vec<String> {
     let mut v: Vec<String> = fs::read_dir(dir)

@@ -10,19 +10,10 @@
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
+use super::common::rust_files;
+
 const NEEDLE: &str = "unwrap_or_default()";
 const MARK: &str = "// default:";
-
-fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
-    for e in std::fs::read_dir(dir).unwrap().flatten() {
-        let p = e.path();
-        if p.is_dir() {
-            rust_files(&p, out);
-        } else if p.extension().is_some_and(|x| x == "rs") {
-            out.push(p);
-        }
-    }
-}
 
 /// `name` of a line `mod name;` (with or without `pub`/`pub(crate)`).
 fn out_of_line_mod(line: &str) -> Option<&str> {

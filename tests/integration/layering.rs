@@ -10,6 +10,8 @@
 
 use std::path::Path;
 
+use super::common::rust_files;
+
 const LIBRARIES: [&str; 8] = [
     "train", "eval", "report", "data", "model", "store", "util", "bench",
 ];
@@ -30,17 +32,6 @@ const ABOVE_ENGINE: [&str; 7] = [
 /// Engine files allowed to name one of `ABOVE_ENGINE` (`path under src`,
 /// module), each with its reason. Keep it empty: an entry is a debt.
 const ENGINE_ALLOWED: [(&str, &str); 0] = [];
-
-fn rust_files(dir: &Path, out: &mut Vec<std::path::PathBuf>) {
-    for e in std::fs::read_dir(dir).unwrap().flatten() {
-        let p = e.path();
-        if p.is_dir() {
-            rust_files(&p, out);
-        } else if p.extension().is_some_and(|x| x == "rs") {
-            out.push(p);
-        }
-    }
-}
 
 /// Whether `line` names `module` as a path (`crate::exec` but not `crate::executor`).
 fn names(line: &str, module: &str) -> bool {

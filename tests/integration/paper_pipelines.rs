@@ -3,7 +3,7 @@
 //! must they on `paper-cpu.yaml`, which extends it. Both need `$REPRO_DATA`
 //! (the probe sets are local files) and paper-cpu `$REPRO_MODELS`.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use super::common::Env;
 use super::data_real::root_from;
@@ -28,6 +28,14 @@ fn offline(env: &Env, args: &[&str], data: &Path, models: Option<&Path>) -> supe
         c.env("REPRO_MODELS", m);
     }
     env.spawn_command(c).wait()
+}
+
+/// `$REPRO_DATA` and `$REPRO_MODELS`, or `None` to skip (each fails instead
+/// where its `REPRO_REQUIRE_*` is set).
+fn data_and_models() -> Option<(PathBuf, PathBuf)> {
+    let data = root_from("REPRO_DATA", "REPRO_REQUIRE_DATA")?;
+    let models = root_from("REPRO_MODELS", "REPRO_REQUIRE_MODELS")?;
+    Some((data, models))
 }
 
 #[test]
@@ -74,10 +82,7 @@ fn paper_yaml_status_and_dry_run_work_offline() {
 
 #[test]
 fn paper_cpu_yaml_extends_it_and_plans_offline() {
-    let Some(data) = root_from("REPRO_DATA", "REPRO_REQUIRE_DATA") else {
-        return;
-    };
-    let Some(models) = root_from("REPRO_MODELS", "REPRO_REQUIRE_MODELS") else {
+    let Some((data, models)) = data_and_models() else {
         return;
     };
     let env = Env::new();
@@ -157,10 +162,7 @@ fn policies_long_yaml_is_paper_cpu_with_longer_ppo() {
     );
     assert_eq!(cpu["params"], long["params"]);
 
-    let Some(data) = root_from("REPRO_DATA", "REPRO_REQUIRE_DATA") else {
-        return;
-    };
-    let Some(models) = root_from("REPRO_MODELS", "REPRO_REQUIRE_MODELS") else {
+    let Some((data, models)) = data_and_models() else {
         return;
     };
     let env = Env::new();
