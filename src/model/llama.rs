@@ -376,8 +376,11 @@ impl<B: Backend> Llama<B> {
         let [b, s, d] = hidden.dims();
         let flat = hidden.reshape([b * s, d]);
         let out = match &self.lm_head {
-            Some(head) => head.forward(flat),
-            None => flat.matmul(self.model.embed_tokens.weight.val().transpose()),
+            Some(head) => fast::linear(head, &flat),
+            None => {
+                let tied = self.model.embed_tokens.weight.val().transpose();
+                fast::narrow_matmul(&flat, &tied).unwrap_or_else(|| flat.matmul(tied))
+            }
         };
         let v = out.dims()[1];
         out.reshape([b, s, v])

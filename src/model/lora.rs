@@ -67,7 +67,7 @@ impl<B: Backend> LoraLinear<B> {
         let mut dims = x.dims();
         let rows = dims[..D - 1].iter().product();
         let x = x.reshape([rows, dims[D - 1]]);
-        let y = self.base.forward(x.clone());
+        let y = super::fast::linear(&self.base, &x);
         let y = match &self.lora {
             None => y,
             Some(l) => y + x.matmul(l.a.val()).matmul(l.b.val()).mul_scalar(l.scale),

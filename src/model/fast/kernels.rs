@@ -13,7 +13,7 @@ const ROWS: usize = 64;
 /// A raw pointer that rayon tasks may share; every task writes a disjoint
 /// part of the buffer behind it.
 #[derive(Clone, Copy)]
-struct SharedMut(*mut f32);
+pub(super) struct SharedMut(pub(super) *mut f32);
 // SAFETY: tasks only write disjoint regions (see each use).
 unsafe impl Send for SharedMut {}
 // SAFETY: as above.
@@ -21,7 +21,7 @@ unsafe impl Sync for SharedMut {}
 
 impl SharedMut {
     /// The pointer (a method, so closures capture the whole wrapper).
-    fn at(self, offset: usize) -> *mut f32 {
+    pub(super) fn at(self, offset: usize) -> *mut f32 {
         self.0.wrapping_add(offset)
     }
 }

@@ -23,6 +23,7 @@
 
 mod grad;
 mod kernels;
+mod narrow;
 
 use std::any::Any;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -57,12 +58,7 @@ enum Operand {
 /// `t` as an [`Operand`], if `B` is Flex or `Autodiff<Flex>`, `t` holds f32
 /// values and the kernels are enabled.
 fn operand<B: Backend, const D: usize>(t: &Tensor<B, D>) -> Option<Operand> {
-    if !ENABLED.load(Ordering::Relaxed) {
-        return None;
-    }
-    let TensorPrimitive::Float(p) = t.clone().into_primitive() else {
-        return None;
-    };
+    let p = primitive(t)?;
     let any = &p as &dyn Any;
     if let Some(f) = any.downcast_ref::<FlexTensor>() {
         return (f.dtype() == burn::tensor::DType::F32).then(|| Operand::Plain(contiguous(f)));
@@ -74,6 +70,17 @@ fn operand<B: Backend, const D: usize>(t: &Tensor<B, D>) -> Option<Operand> {
             ad: a.clone(),
         })
     })
+}
+
+/// `t`'s float primitive (an O(1) clone), if the kernels are enabled.
+fn primitive<B: Backend, const D: usize>(t: &Tensor<B, D>) -> Option<B::FloatTensorPrimitive> {
+    if !ENABLED.load(Ordering::Relaxed) {
+        return None;
+    }
+    match t.clone().into_primitive() {
+        TensorPrimitive::Float(p) => Some(p),
+        TensorPrimitive::QFloat(_) => None,
+    }
 }
 
 /// `f` itself (an O(1) clone) if contiguous, else a contiguous copy.
@@ -112,6 +119,64 @@ fn tracked_of<B: Backend, const D: usize>(t: AdTensor) -> Option<Tensor<B, D>> {
 /// Whether `t` is a Flex or `Autodiff<Flex>` tensor (the fast paths apply).
 pub fn is_flex<B: Backend, const D: usize>(t: &Tensor<B, D>) -> bool {
     operand(t).is_some()
+}
+
+/// `x·w` for a few rows `x` `[m, k]` (m ≤ 8: a decoding step) and a
+/// weight `w` `[k, n]` that is row-major or the transpose of a row-major
+/// `[n, k]` (a tied LM head), on plain Flex tensors: each weight read from
+/// memory once for all rows, in the bits Burn's own matmul gives on Flex
+/// (module [`narrow`]). `None` elsewhere (more rows, a narrow or strided
+/// weight, autodiff tensors, a CPU without AVX2 and FMA), where callers
+/// keep Burn's matmul.
+pub fn narrow_matmul<B: Backend>(x: &Tensor<B, 2>, w: &Tensor<B, 2>) -> Option<Tensor<B, 2>> {
+    let ([m, k], [k2, n]) = (x.dims(), w.dims());
+    // Below 64 columns or 3 inner terms gemm takes other paths (its
+    // small-product and outer-product kernels), summed differently.
+    if !(1..=narrow::MAX_ROWS).contains(&m) || k != k2 || k < 3 || n <= 64 {
+        return None;
+    }
+    let Operand::Plain(xf) = operand(x)? else {
+        return None;
+    };
+    let wf = plain_flex(w)?;
+    let layout = wf.layout();
+    let layout_kind = match layout.strides() {
+        [s0, 1] if *s0 == n as isize => narrow::Layout::KN,
+        [1, s1] if *s1 == k as isize => narrow::Layout::NK,
+        _ => return None,
+    };
+    if !narrow::supported() {
+        return None;
+    }
+    let start = layout.start_offset();
+    let wv = &wf.storage::<f32>()[start..start + k * n];
+    let out = if m == 1 && layout_kind == narrow::Layout::NK {
+        narrow::row_by_nk(values(&xf), k, wv, n)
+    } else {
+        let kc = narrow::gemm_kc(m, n, k, crate::util::machine::gemm_isa())?;
+        narrow::matmul(values(&xf), (m, k, n), wv, layout_kind, kc)
+    };
+    tensor_of::<B, 2>(out, [m, n])
+}
+
+/// `l.forward(x)` for a 2-D `x`, through [`narrow_matmul`] where it applies
+/// (the bias, if any, added as Burn's `linear` adds it).
+pub fn linear<B: Backend>(l: &burn::nn::Linear<B>, x: &Tensor<B, 2>) -> Tensor<B, 2> {
+    match narrow_matmul(x, &l.weight.val()) {
+        Some(y) => match &l.bias {
+            Some(b) => y + b.val().unsqueeze::<2>(),
+            None => y,
+        },
+        None => l.forward(x.clone()),
+    }
+}
+
+/// The Flex tensor behind `t`, as stored (no copy), if `B` is Flex, `t`
+/// holds f32 values and the kernels are enabled.
+fn plain_flex<B: Backend, const D: usize>(t: &Tensor<B, D>) -> Option<FlexTensor> {
+    let p = primitive(t)?;
+    let f = (&p as &dyn Any).downcast_ref::<FlexTensor>()?;
+    (f.dtype() == burn::tensor::DType::F32).then(|| f.clone())
 }
 
 /// Scaled dot-product attention with grouped heads on `[b, s, heads·hd]`
@@ -394,6 +459,40 @@ mod tests {
         assert!(worst < 2.5e-7, "relative error {worst}");
         assert_eq!(kernels::exp_neg(-1e9), 0.0);
         assert_eq!(kernels::exp_neg(0.0), 1.0);
+    }
+
+    #[test]
+    fn narrow_matmul_gives_burns_bits_for_every_row_count_and_layout() {
+        // (k, n): SmolLM2's decoding shapes (k 576 and 1536 span two and
+        // three of gemm's K blocks), a K that does not split evenly, and
+        // widths that leave tails past the last whole tile.
+        let shapes = [(576, 576), (576, 192), (1536, 576), (700, 1000), (37, 131)];
+        let dev = Default::default();
+        for (s, &(k, n)) in shapes.iter().enumerate() {
+            let kn = rand(&[k, n], 10 + s as u64);
+            let w_kn = Tensor::<F, 2>::from_data(TensorData::new(kn.clone(), [k, n]), &dev);
+            let w_nk = Tensor::<F, 2>::from_data(TensorData::new(kn, [n, k]), &dev).transpose();
+            for m in [1, 2, 3, 4, 5, 7, 8] {
+                let x = rand(&[m, k], 100 + m as u64);
+                let x = Tensor::<F, 2>::from_data(TensorData::new(x, [m, k]), &dev);
+                for w in [&w_kn, &w_nk] {
+                    let got = host(narrow_matmul(&x, w).expect("the narrow path applies"));
+                    let want = host(x.clone().matmul(w.clone()));
+                    let same = got
+                        .iter()
+                        .zip(&want)
+                        .all(|(a, b)| a.to_bits() == b.to_bits());
+                    assert!(same, "m {m}, k {k}, n {n}: {}", max_diff(&got, &want));
+                }
+            }
+        }
+        // Nine rows, a narrow weight and a strided one keep Burn's path.
+        let x9 = Tensor::<F, 2>::from_data(TensorData::new(rand(&[9, 8], 1), [9, 8]), &dev);
+        let w = Tensor::<F, 2>::from_data(TensorData::new(rand(&[8, 100], 2), [8, 100]), &dev);
+        assert!(narrow_matmul(&x9, &w).is_none());
+        let x1 = x9.clone().slice([0..1, 0..8]);
+        assert!(narrow_matmul(&x1, &w.clone().slice([0..8, 0..64])).is_none());
+        assert!(narrow_matmul(&x1, &w.slice([0..8, 0..99])).is_none());
     }
 
     #[test]
