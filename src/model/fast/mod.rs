@@ -16,8 +16,10 @@
 //! at run time by the CPU's features; for an inner dimension K above 512
 //! its K blocks also follow the L1 data cache (gemm-common
 //! `kernel_params`), so CPUs with different vector units or L1 caches may
-//! differ in the last bits (README, "Determinism"). Changing anything here
-//! changes output bytes: bump [`crate::model::NUMERICS_VERSION`] (for
+//! differ in the last bits (README, "Determinism"). The decoding products
+//! ([`narrow_matmul`]) keep `gemm`'s bits exactly (module `narrow`).
+//! Changing anything else here changes output bytes: bump
+//! [`crate::model::NUMERICS_VERSION`] (for
 //! [`token_logprobs`], which only `train.ppo` calls, that kind's
 //! `code_version`).
 
