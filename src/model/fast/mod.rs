@@ -127,7 +127,7 @@ pub fn is_flex<B: Backend, const D: usize>(t: &Tensor<B, D>) -> bool {
 /// weight `w` `[k, n]` that is row-major or the transpose of a row-major
 /// `[n, k]` (a tied LM head), on plain Flex tensors: each weight read from
 /// memory once for all rows, in the bits Burn's own matmul gives on Flex
-/// (module [`narrow`]). `None` elsewhere (more rows, a narrow or strided
+/// (module `narrow`). `None` elsewhere (more rows, a narrow or strided
 /// weight, autodiff tensors, a CPU without AVX2 and FMA), where callers
 /// keep Burn's matmul.
 pub fn narrow_matmul<B: Backend>(x: &Tensor<B, 2>, w: &Tensor<B, 2>) -> Option<Tensor<B, 2>> {
