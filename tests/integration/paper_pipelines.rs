@@ -30,12 +30,29 @@ fn offline(env: &Env, args: &[&str], data: &Path, models: Option<&Path>) -> supe
     env.spawn_command(c).wait()
 }
 
-/// `$REPRO_DATA` and `$REPRO_MODELS`, or `None` to skip (each fails instead
-/// where its `REPRO_REQUIRE_*` is set).
-fn data_and_models() -> Option<(PathBuf, PathBuf)> {
-    let data = root_from("REPRO_DATA", "REPRO_REQUIRE_DATA")?;
-    let models = root_from("REPRO_MODELS", "REPRO_REQUIRE_MODELS")?;
-    Some((data, models))
+/// A fresh copy of the pipelines with `$REPRO_DATA` and `$REPRO_MODELS`,
+/// where `repro` runs offline.
+struct Offline {
+    env: Env,
+    data: PathBuf,
+    models: PathBuf,
+}
+
+impl Offline {
+    /// `None` to skip without the data or the models (each fails instead
+    /// where its `REPRO_REQUIRE_*` is set).
+    fn new() -> Option<Self> {
+        let data = root_from("REPRO_DATA", "REPRO_REQUIRE_DATA")?;
+        let models = root_from("REPRO_MODELS", "REPRO_REQUIRE_MODELS")?;
+        let env = Env::new();
+        copy_pipelines(&env);
+        Some(Offline { env, data, models })
+    }
+
+    /// `repro ARGS` here, offline.
+    fn run(&self, args: &[&str]) -> super::common::Out {
+        offline(&self.env, args, &self.data, Some(&self.models))
+    }
 }
 
 #[test]
@@ -82,17 +99,10 @@ fn paper_yaml_status_and_dry_run_work_offline() {
 
 #[test]
 fn paper_cpu_yaml_extends_it_and_plans_offline() {
-    let Some((data, models)) = data_and_models() else {
+    let Some(o) = Offline::new() else {
         return;
     };
-    let env = Env::new();
-    copy_pipelines(&env);
-    let s = offline(
-        &env,
-        &["status", "pipelines/paper-cpu.yaml"],
-        &data,
-        Some(&models),
-    );
+    let s = o.run(&["status", "pipelines/paper-cpu.yaml"]);
     assert_eq!(s.code, 0, "{}", s.stderr);
     for stage in [
         "features",
@@ -118,14 +128,9 @@ fn paper_cpu_yaml_extends_it_and_plans_offline() {
             s.stdout
         );
     }
-    let d = offline(
-        &env,
-        &["run", "--dry-run", "pipelines/paper-cpu.yaml"],
-        &data,
-        Some(&models),
-    );
+    let d = o.run(&["run", "--dry-run", "pipelines/paper-cpu.yaml"]);
     assert_eq!(d.code, 0, "{}", d.stderr);
-    assert!(env.records().is_empty());
+    assert!(o.env.records().is_empty());
 }
 
 /// `policies-long.yaml` is paper-cpu's pipeline with its three policies
@@ -162,18 +167,11 @@ fn policies_long_yaml_is_paper_cpu_with_longer_ppo() {
     );
     assert_eq!(cpu["params"], long["params"]);
 
-    let Some((data, models)) = data_and_models() else {
+    let Some(o) = Offline::new() else {
         return;
     };
-    let env = Env::new();
-    copy_pipelines(&env);
-    let d = offline(
-        &env,
-        &["run", "--dry-run", "pipelines/policies-long.yaml"],
-        &data,
-        Some(&models),
-    );
+    let d = o.run(&["run", "--dry-run", "pipelines/policies-long.yaml"]);
     assert_eq!(d.code, 0, "{}", d.stderr);
     assert!(d.stdout.contains("ppo_fair_curiosity"), "{}", d.stdout);
-    assert!(env.records().is_empty());
+    assert!(o.env.records().is_empty());
 }

@@ -71,6 +71,21 @@ fn dir_arg(p: &Path) -> String {
     p.display().to_string()
 }
 
+/// `a`'s run pushed to a fresh directory remote: the directory and its
+/// `--remote` argument.
+fn pushed(a: &Env) -> (tempfile::TempDir, String) {
+    let remote = tempfile::tempdir().expect("tempdir");
+    let r = dir_arg(remote.path());
+    a.repro(&["push", "p.yaml", "--remote", &r]).ok();
+    (remote, r)
+}
+
+/// Replaces a pushed file (stored read-only) with `bytes`.
+fn overwrite(path: &Path, bytes: &[u8]) {
+    fs::set_permissions(path, fs::Permissions::from_mode(0o644)).expect("chmod");
+    fs::write(path, bytes).expect("overwrite");
+}
+
 /// After a pull: every stage fresh, verify ok with nothing run, the origin
 /// shown, exports equal to the source's bytes, and one stage reruns `same`.
 fn check_pulled(a: &Env, b: &Env, remote: &str) {
@@ -172,15 +187,12 @@ fn a_bad_remote_key_is_a_spec_error_with_its_position() {
 #[test]
 fn a_corrupt_remote_index_stops_a_push_naming_its_key_and_is_kept() {
     let a = ran();
-    let remote = tempfile::tempdir().expect("tempdir");
-    let r = dir_arg(remote.path());
-    a.repro(&["push", "p.yaml", "--remote", &r]).ok();
+    let (remote, r) = pushed(&a);
     let index_dir = remote.path().join("index");
     let names = list(&index_dir);
     assert_eq!(names.len(), 1, "one index: {names:?}");
     let index = index_dir.join(&names[0]);
-    fs::set_permissions(&index, fs::Permissions::from_mode(0o644)).expect("chmod");
-    fs::write(&index, b"{\"schema\": 1, \"stages\": ").expect("corrupt");
+    overwrite(&index, b"{\"schema\": 1, \"stages\": ");
     a.repro(&["push", "p.yaml", "--remote", &r])
         .code(1)
         .err_has(&format!("remote {r}"))
@@ -196,13 +208,10 @@ fn a_corrupt_remote_index_stops_a_push_naming_its_key_and_is_kept() {
 #[test]
 fn an_altered_object_is_refused_named_and_never_stored() {
     let a = ran();
-    let remote = tempfile::tempdir().expect("tempdir");
-    let r = dir_arg(remote.path());
-    a.repro(&["push", "p.yaml", "--remote", &r]).ok();
+    let (remote, r) = pushed(&a);
     let d = a.output_digest("p.lock", "stats[k=2]", "stats.json");
     let obj = remote.path().join("objects").join(&d[..2]).join(&d[2..]);
-    fs::set_permissions(&obj, fs::Permissions::from_mode(0o644)).expect("chmod");
-    fs::write(&obj, b"{\"k\": 2, \"sum\": 999}\n").expect("alter");
+    overwrite(&obj, b"{\"k\": 2, \"sum\": 999}\n");
     let b = clone_of(&a);
     b.repro(&["pull", "p.yaml", "--remote", &r])
         .code(1)

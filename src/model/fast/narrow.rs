@@ -93,31 +93,37 @@ pub(super) fn matmul(
         .div_ceil(tile)
         * tile;
     // x transposed to `[k, 8]` (rows in lanes, zero-padded) for the NK kernel.
-    let xt = (layout == Layout::NK).then(|| transpose_rows(x, m, k));
+    let xt = (layout == Layout::NK).then(|| transpose_rows(x, k));
     (0..n.div_ceil(per_task)).into_par_iter().for_each(|t| {
         let cols = t * per_task..n.min((t + 1) * per_task);
         // SAFETY: the task writes only columns `cols` of each of the m rows
         // of `out`; the slices' lengths were checked above; the CPU has
         // AVX2 and FMA (the caller checked `supported`).
+        #[cfg(target_arch = "x86_64")]
         unsafe {
             match &xt {
                 None => kn_cols(x, m, k, w, n, kc, cols, dst),
                 Some(xt) => nk_cols(xt, m, k, w, n, kc, cols, dst),
             }
         }
+        #[cfg(not(target_arch = "x86_64"))]
+        unreachable!(
+            "narrow kernels run only where `supported` holds ({cols:?}, {:?})",
+            (&xt, dst.0)
+        )
     });
     out
 }
 
-/// `x` `[m, k]` as `[k, 8]`, rows in lanes, missing rows zero.
-fn transpose_rows(x: &[f32], m: usize, k: usize) -> Vec<f32> {
+/// `x` (at most [`MAX_ROWS`] rows of `k`) as `[k, 8]`, rows in lanes,
+/// missing rows zero.
+fn transpose_rows(x: &[f32], k: usize) -> Vec<f32> {
     let mut xt = vec![0.0f32; k * MAX_ROWS];
     for (i, row) in x.chunks_exact(k).enumerate() {
         for (kk, v) in row.iter().enumerate() {
             xt[kk * MAX_ROWS + i] = *v;
         }
     }
-    debug_assert!(m <= MAX_ROWS);
     xt
 }
 
@@ -346,36 +352,6 @@ unsafe fn nk_cols(
             unsafe { *dst.at(i * n + j) = v };
         }
     }
-}
-
-#[cfg(not(target_arch = "x86_64"))]
-#[allow(clippy::too_many_arguments)]
-unsafe fn kn_cols(
-    _: &[f32],
-    _: usize,
-    _: usize,
-    _: &[f32],
-    _: usize,
-    _: usize,
-    _: std::ops::Range<usize>,
-    _: SharedMut,
-) {
-    unreachable!("narrow kernels run only where `supported` holds")
-}
-
-#[cfg(not(target_arch = "x86_64"))]
-#[allow(clippy::too_many_arguments)]
-unsafe fn nk_cols(
-    _: &[f32],
-    _: usize,
-    _: usize,
-    _: &[f32],
-    _: usize,
-    _: usize,
-    _: std::ops::Range<usize>,
-    _: SharedMut,
-) {
-    unreachable!("narrow kernels run only where `supported` holds")
 }
 
 /// One output element in `gemm`'s order: a fused chain per K block from
