@@ -21,7 +21,7 @@ build:
 
 ## The README's test command: unit + integration tests sharing the release build.
 test:
-	$(CARGO) test --release --features test-hooks
+	$(CARGO) test --release --workspace --features test-hooks
 
 ## The main job: the reward-model half of the paper at CPU scale (pipelines/paper-cpu.yaml).
 run: build models
@@ -112,7 +112,7 @@ bench-ppo: bench-venv bench-bin
 
 lint:
 	$(CARGO) fmt --all -- --check
-	$(CARGO) clippy --all-targets -- -D warnings
+	$(CARGO) clippy --workspace --all-targets -- -D warnings
 
 fmt:
 	$(CARGO) fmt --all

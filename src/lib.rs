@@ -1,21 +1,14 @@
 //! `repro`: reproduce the experiments of "Fairness Constraints as Reliability
 //! Guarantees for RLHF Reward Models" as a DAG of content-hashed stages.
+//!
+//! This crate is the binary and its command line; the layers are the workspace's
+//! crates (ARCHITECTURE.md, "Crates"), re-exported here under the module names
+//! the command line, the integration tests and the benches use.
 #![warn(missing_docs)]
 
-pub mod backend;
-pub mod bench;
 pub mod cli;
-pub mod dag;
-pub mod data;
-pub mod eval;
-pub mod exec;
-pub mod exp;
-pub mod kind;
-pub mod model;
-pub mod remote;
-pub mod report;
-pub mod spec;
-pub mod stages;
-pub mod store;
-pub mod train;
-pub mod util;
+
+pub use repro_core::util;
+pub use repro_engine::{dag, exec, kind, remote, spec, store};
+pub use repro_kinds::{exp, stages};
+pub use repro_ml::{backend, bench, data, eval, model, on_backend, parquet, report, train};

@@ -69,41 +69,45 @@ pub enum DagFormat {
     Mermaid,
 }
 
+/// `repro run`'s options.
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// Pipeline and overrides.
+    #[command(flatten)]
+    pub p: PipelineArgs,
+    /// Stages to bring up to date (`rm`, `rm[lambda_adv=0.2]`).
+    pub targets: Vec<String>,
+    /// Stages run in parallel.
+    #[arg(short = 'j', long = "jobs", default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=256))]
+    pub jobs: u32,
+    /// After a failure, keep running everything that does not depend on it.
+    #[arg(long)]
+    pub keep_going: bool,
+    /// Rerun a stage even if fresh (`rm`, `rm[*]`, `rm[lambda_adv=0.2]`).
+    #[arg(long = "force", value_name = "STAGE")]
+    pub force: Vec<String>,
+    /// Print what would run, and why, without running anything.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Exit 3 at once if another run holds the store.
+    #[arg(long)]
+    pub no_wait: bool,
+    /// Where stages run: `local` processes or one `slurm` job each (default: the pipeline's `executor:`, else local).
+    #[arg(long, value_parser = ["local", "slurm"])]
+    pub executor: Option<String>,
+    /// An extra `sbatch` argument for every job (repeatable): `--slurm-opt=--account=x`.
+    #[arg(long = "slurm-opt", value_name = "ARG", allow_hyphen_values = true)]
+    pub slurm_opt: Vec<String>,
+    /// With --set: the experiment's name (default: from the overrides, `rm.with.epochs=20`).
+    #[arg(long, value_name = "NAME", requires = "sets")]
+    pub name: Option<String>,
+}
+
 /// The subcommands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run the stale stages needed for TARGETs (default: every stage).
-    Run {
-        /// Pipeline and overrides.
-        #[command(flatten)]
-        p: PipelineArgs,
-        /// Stages to bring up to date (`rm`, `rm[lambda_adv=0.2]`).
-        targets: Vec<String>,
-        /// Stages run in parallel.
-        #[arg(short = 'j', long = "jobs", default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=256))]
-        jobs: u32,
-        /// After a failure, keep running everything that does not depend on it.
-        #[arg(long)]
-        keep_going: bool,
-        /// Rerun a stage even if fresh (`rm`, `rm[*]`, `rm[lambda_adv=0.2]`).
-        #[arg(long = "force", value_name = "STAGE")]
-        force: Vec<String>,
-        /// Print what would run, and why, without running anything.
-        #[arg(long)]
-        dry_run: bool,
-        /// Exit 3 at once if another run holds the store.
-        #[arg(long)]
-        no_wait: bool,
-        /// Where stages run: `local` processes or one `slurm` job each (default: the pipeline's `executor:`, else local).
-        #[arg(long, value_parser = ["local", "slurm"])]
-        executor: Option<String>,
-        /// An extra `sbatch` argument for every job (repeatable): `--slurm-opt=--account=x`.
-        #[arg(long = "slurm-opt", value_name = "ARG", allow_hyphen_values = true)]
-        slurm_opt: Vec<String>,
-        /// With --set: the experiment's name (default: from the overrides, `rm.with.epochs=20`).
-        #[arg(long, value_name = "NAME", requires = "sets")]
-        name: Option<String>,
-    },
+    Run(RunArgs),
     /// Runs one stage inside a Slurm job (internal: `repro run --executor slurm` submits it).
     #[command(name = "__exec-stage", hide = true)]
     ExecStage {
@@ -260,6 +264,6 @@ pub enum Command {
     Model {
         /// The inspection.
         #[command(subcommand)]
-        cmd: crate::model::cli::ModelCommand,
+        cmd: crate::cli::model::ModelCommand,
     },
 }

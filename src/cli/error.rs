@@ -43,7 +43,7 @@ pub enum CliError {
     Exp(#[from] crate::exp::ExpError),
     /// A `repro model` command failed (exit 2 for bad input, else 1).
     #[error("{0}")]
-    Model(#[from] crate::model::cli::ModelError),
+    Model(#[from] crate::cli::model::ModelError),
 }
 
 impl From<ExecError> for CliError {
@@ -66,7 +66,7 @@ impl CliError {
             CliError::Remote(crate::remote::RemoteError::BadUrl { .. }) => 2,
             CliError::Store(_) | CliError::Plan(_) | CliError::Failed(_) | CliError::Remote(_) => 1,
             CliError::Interrupted => 130,
-            CliError::Model(crate::model::cli::ModelError::Usage(_)) => 2,
+            CliError::Model(crate::cli::model::ModelError::Usage(_)) => 2,
             CliError::Exp(e) if e.is_usage() => 2,
             CliError::Exp(crate::exp::ExpError::Store(StoreError::Busy { .. })) => 3,
             CliError::Exp(_) => 1,

@@ -14,6 +14,7 @@ mod export;
 mod gc;
 mod holders;
 mod kinds;
+pub mod model;
 mod pull;
 mod push;
 mod repair;
@@ -68,7 +69,7 @@ pub fn main() -> i32 {
 /// Whether a command reads or writes the store (and so takes `--store`).
 fn command_uses_store(c: &Command) -> bool {
     match c {
-        Command::Run { .. }
+        Command::Run(_)
         | Command::Status { .. }
         | Command::Dag { .. }
         | Command::Show { .. }
@@ -93,33 +94,7 @@ fn dispatch(cli: Cli) -> Result<(), CliError> {
         context::checked_store_dir(store)?;
     }
     match cli.command {
-        Command::Run {
-            p,
-            targets,
-            jobs,
-            keep_going,
-            force,
-            dry_run,
-            no_wait,
-            executor,
-            slurm_opt,
-            name,
-        } => run::run(
-            &p,
-            store,
-            backend,
-            &targets,
-            jobs as usize,
-            keep_going,
-            &force,
-            dry_run,
-            no_wait,
-            &executor::Choice {
-                flag: executor,
-                slurm_opts: slurm_opt,
-            },
-            name.as_deref(),
-        ),
+        Command::Run(args) => run::run(&args, store, backend),
         Command::ExecStage { job_file } => std::process::exit(
             crate::exec::slurm::inside::exec_stage(&job_file, crate::stages::registry::builtin()),
         ),
@@ -199,7 +174,7 @@ fn dispatch(cli: Cli) -> Result<(), CliError> {
         ),
         Command::Model { cmd } => {
             // default: no --backend: the default backend (flex).
-            crate::model::cli::run(cmd, backend.unwrap_or_default()).map_err(CliError::from)
+            model::run(cmd, backend.unwrap_or_default()).map_err(CliError::from)
         }
     }
 }

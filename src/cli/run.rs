@@ -6,7 +6,7 @@ use std::io::Write;
 use std::path::Path;
 use std::sync::Arc;
 
-use super::args::PipelineArgs;
+use super::args::RunArgs;
 use super::context::Ctx;
 use super::error::CliError;
 use super::exp::experiment_name;
@@ -19,21 +19,25 @@ use crate::exp::{Experiment, Experiments};
 use crate::store::Lockfile;
 use crate::store::flock::{StoreLock, Wait};
 
-/// Runs the pipeline (or prints the plan with `--dry-run`).
-#[allow(clippy::too_many_arguments)]
-pub fn run(
-    p: &PipelineArgs,
-    store: Option<&Path>,
-    backend: Option<Backend>,
-    targets: &[String],
-    jobs: usize,
-    keep_going: bool,
-    force: &[String],
-    dry_run: bool,
-    no_wait: bool,
-    choice: &super::executor::Choice,
-    name: Option<&str>,
-) -> Result<(), CliError> {
+/// Runs the pipeline (or prints the plan with `--dry-run`) in `store` (the
+/// global `--store`) on `backend` (the global `--backend`).
+pub fn run(args: &RunArgs, store: Option<&Path>, backend: Option<Backend>) -> Result<(), CliError> {
+    let RunArgs {
+        p,
+        targets,
+        keep_going,
+        force,
+        dry_run,
+        no_wait,
+        ..
+    } = args;
+    let (keep_going, dry_run, no_wait) = (*keep_going, *dry_run, *no_wait);
+    let jobs = args.jobs as usize;
+    let name = args.name.as_deref();
+    let choice = super::executor::Choice {
+        flag: args.executor.clone(),
+        slurm_opts: args.slurm_opt.clone(),
+    };
     let mut ctx = Ctx::load(p, store, backend, !dry_run)?;
     let base_lock_path = ctx.lock_path.clone();
     // An experiment runs into its own lockfile, started from the pipeline's.

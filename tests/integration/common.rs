@@ -206,8 +206,18 @@ stages:
     }
 }
 
-/// Every `.rs` file under `dir`, recursively (the source scans of the
-/// layering and defaults tests).
+/// The source directories of the workspace: the binary's `src/` and each
+/// `crates/*/src/` (what the source scans read).
+pub fn source_dirs() -> Vec<PathBuf> {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut dirs = vec![root.join("src")];
+    for c in list(&root.join("crates")) {
+        dirs.push(root.join("crates").join(c).join("src"));
+    }
+    dirs
+}
+
+/// Every `.rs` file under `dir`, recursively (the defaults test's source scan).
 pub fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
     for e in fs::read_dir(dir).unwrap().flatten() {
         let p = e.path();

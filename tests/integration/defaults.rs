@@ -1,4 +1,5 @@
 //! Silent defaults, checked on the source (issue 27): every `unwrap_or_default()` in `src/`
+//! and `crates/*/src/`
 //! outside test code carries a `// default: <why>` comment on its line or in the comment
 //! lines just above it, so a default that hides a failure (a corrupt index read as an
 //! empty one, a tensor read back as an empty vector) cannot come back unnoticed.
@@ -10,7 +11,7 @@
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
-use super::common::rust_files;
+use super::common::{rust_files, source_dirs};
 
 const NEEDLE: &str = "unwrap_or_default()";
 const MARK: &str = "// default:";
@@ -84,12 +85,13 @@ fn unjustified(text: &str) -> Vec<String> {
 
 #[test]
 fn every_unwrap_or_default_outside_tests_says_why() {
-    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
     let mut files = Vec::new();
-    rust_files(&src, &mut files);
+    for dir in source_dirs() {
+        rust_files(&dir, &mut files);
+    }
     assert!(
         files.len() > 50,
-        "found only {} files under src",
+        "found only {} files under src/ and crates/*/src/",
         files.len()
     );
     let texts: Vec<(PathBuf, String)> = files
@@ -116,7 +118,7 @@ fn every_unwrap_or_default_outside_tests_says_why() {
     }
     assert!(
         seen > 0,
-        "no `{NEEDLE}` at all: is the scan looking at src/?"
+        "no `{NEEDLE}` at all: is the scan looking at the sources?"
     );
     assert!(
         hits.is_empty(),
