@@ -4,10 +4,11 @@ use std::io::Write;
 use std::path::Path;
 
 use super::error::{CliError, excerpt};
-use crate::dag::key::diff_paths;
+use crate::dag::lock_diff::{self, Change, StageDiff};
 use crate::store::{Lockfile, StoreError};
 
-/// Prints params, inputs, outputs and metrics that differ, stage by stage.
+/// Prints params, inputs, outputs and metrics that differ, stage by stage
+/// (`dag::lock_diff`).
 pub fn diff(a: &Path, b: &Path) -> Result<(), CliError> {
     for p in [a, b] {
         if !p.is_file() {
@@ -21,75 +22,30 @@ pub fn diff(a: &Path, b: &Path) -> Result<(), CliError> {
     let lb = load(b)?;
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
-    let mut names: Vec<&String> = la.stages.keys().chain(lb.stages.keys()).collect();
-    names.sort();
-    names.dedup();
-    let mut differing = 0;
-    for name in names {
-        let (ea, eb) = match (la.stages.get(name), lb.stages.get(name)) {
-            (Some(_), None) => {
-                let _ = writeln!(out, "{name}: only in {}", a.display());
-                differing += 1;
-                continue;
+    let stages = lock_diff::diff(&la, &lb);
+    for s in &stages {
+        let _ = match s {
+            StageDiff::OnlyInFirst(name) => writeln!(out, "{name}: only in {}", a.display()),
+            StageDiff::OnlyInSecond(name) => writeln!(out, "{name}: only in {}", b.display()),
+            StageDiff::Changed { stage, changes } => {
+                let _ = writeln!(out, "{stage}:");
+                for c in changes {
+                    let line = match c {
+                        Change::Value { path, from, to } => format!("{path}: {from} -> {to}"),
+                        Change::Output { path, from, to } => {
+                            format!("outputs.{path}: {from} -> {to}")
+                        }
+                        Change::OutputOnlyInFirst(path) => {
+                            format!("outputs.{path}: only in {}", a.display())
+                        }
+                    };
+                    let _ = writeln!(out, "  {line}");
+                }
+                Ok(())
             }
-            (None, Some(_)) => {
-                let _ = writeln!(out, "{name}: only in {}", b.display());
-                differing += 1;
-                continue;
-            }
-            (Some(x), Some(y)) => (x, y),
-            (None, None) => continue,
         };
-        if ea.key == eb.key && ea.outputs == eb.outputs && ea.metrics == eb.metrics {
-            continue;
-        }
-        differing += 1;
-        let _ = writeln!(out, "{name}:");
-        let mut changed = Vec::new();
-        diff_paths(&json(&ea.params), &json(&eb.params), "params", &mut changed);
-        diff_paths(&json(&ea.inputs), &json(&eb.inputs), "inputs", &mut changed);
-        diff_paths(&json(&ea.deps), &json(&eb.deps), "deps", &mut changed);
-        let mut metrics = Vec::new();
-        diff_paths(&ea.metrics, &eb.metrics, "", &mut metrics);
-        for c in changed {
-            let (va, vb) = (
-                lookup(&json(&ea.params), &json(&ea.inputs), &json(&ea.deps), &c),
-                lookup(&json(&eb.params), &json(&eb.inputs), &json(&eb.deps), &c),
-            );
-            let _ = writeln!(out, "  {c}: {va} -> {vb}");
-        }
-        for m in metrics {
-            let get = |v: &serde_json::Value| {
-                m.split('.')
-                    .try_fold(v, |v, k| v.get(k))
-                    .map(|x| x.to_string())
-                    .unwrap_or_else(|| "-".into())
-            };
-            let _ = writeln!(
-                out,
-                "  metrics.{m}: {} -> {}",
-                get(&ea.metrics),
-                get(&eb.metrics)
-            );
-        }
-        for (path, o) in &ea.outputs {
-            match eb.outputs.get(path) {
-                Some(p) if p.digest == o.digest => {}
-                Some(p) => {
-                    let _ = writeln!(
-                        out,
-                        "  outputs.{path}: {} -> {}",
-                        &o.digest[..12.min(o.digest.len())],
-                        &p.digest[..12.min(p.digest.len())]
-                    );
-                }
-                None => {
-                    let _ = writeln!(out, "  outputs.{path}: only in {}", a.display());
-                }
-            }
-        }
     }
-    if differing == 0 {
+    if stages.is_empty() {
         let _ = writeln!(out, "no differences");
     }
     Ok(())
@@ -105,29 +61,4 @@ fn load(path: &Path) -> Result<Lockfile, CliError> {
         },
         other => other.into(),
     })
-}
-
-/// Anything serialisable, as JSON.
-fn json<T: serde::Serialize>(v: &T) -> serde_json::Value {
-    // default: never taken; it serialises params, inputs and deps, string-keyed maps.
-    serde_json::to_value(v).unwrap_or_default()
-}
-
-fn lookup(
-    params: &serde_json::Value,
-    inputs: &serde_json::Value,
-    deps: &serde_json::Value,
-    path: &str,
-) -> String {
-    let mut parts = path.split('.');
-    let root = match parts.next() {
-        Some("params") => params,
-        Some("inputs") => inputs,
-        Some("deps") => deps,
-        _ => return "-".into(),
-    };
-    parts
-        .try_fold(root, |v, k| v.get(k))
-        .map(|x| x.to_string())
-        .unwrap_or_else(|| "-".into())
 }

@@ -12,7 +12,6 @@ mod executor;
 pub mod exp;
 mod export;
 mod gc;
-mod holders;
 mod kinds;
 pub mod model;
 mod pull;

@@ -6,10 +6,10 @@ use std::path::{Path, PathBuf};
 use burn::tensor::backend::Backend as BurnBackend;
 use serde_json::json;
 
+use crate::model::batch::Batch;
 use crate::model::bert::load_bert;
 use crate::model::chat::{ChatTemplateError, Message, render};
 use crate::model::generate::{GenerateConfig, generate};
-use crate::model::llama::Batch;
 use crate::model::load::LoadError;
 use crate::model::load::gguf::{GgufFile, MetaValue};
 use crate::model::load::gguf_tokenizer::tokenizer_from_gguf;

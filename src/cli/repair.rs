@@ -4,7 +4,7 @@
 //! when the same bytes come again; a rerun whose bytes differ updates its
 //! record and the lockfile, as `run --force` would).
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet};
 use std::io::Write;
 
 use super::context::Ctx;
@@ -16,28 +16,6 @@ use crate::exec::{self, RealRunner, RunSettings};
 use crate::remote::Remote;
 use crate::remote::layout::object_key;
 use crate::store::{Lockfile, Record};
-
-/// Digest → the stages whose outputs reach it (a directory's manifest and files).
-pub fn stages_holding(ctx: &Ctx, lock: &Lockfile) -> HashMap<String, BTreeSet<String>> {
-    let mut out: HashMap<String, BTreeSet<String>> = HashMap::new();
-    for (stage, entry) in &lock.stages {
-        for e in entry.outputs.values() {
-            out.entry(e.digest.clone())
-                .or_default()
-                .insert(stage.clone());
-            if e.dir
-                && let Ok(m) = ctx.store.manifest(&e.digest)
-            {
-                for f in m.files.values() {
-                    out.entry(f.digest.clone())
-                        .or_default()
-                        .insert(stage.clone());
-                }
-            }
-        }
-    }
-    out
-}
 
 /// Repairs `bad` (digest → holding stages); returns how many objects are
 /// intact afterwards. The caller holds the store lock.

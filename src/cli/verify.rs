@@ -2,7 +2,7 @@
 //! lockfile; (2) lockfile and records agree; (3) every object is rehashed.
 //! `--rerun S` re-executes S in scratch and compares output digests.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::HashMap;
 use std::io::Write;
 use std::path::Path;
 
@@ -11,10 +11,11 @@ use super::context::Ctx;
 use super::error::CliError;
 use crate::backend::Backend;
 use crate::dag::plan;
+use crate::exec::audit::audit;
 use crate::exec::stage_run::Keep;
 use crate::exec::{self, RealRunner, RunSettings};
 use crate::store::flock::{StoreLock, Wait};
-use crate::store::{Lockfile, Record, Store, StoreError};
+use crate::store::{Lockfile, Record, Store};
 
 /// What `verify` was asked to do besides checking.
 #[derive(Debug, Default)]
@@ -65,118 +66,20 @@ pub fn verify(
     }
     let mut lock = Lockfile::load(&ctx.lock_path)?;
     let evals = plan::plan(&ctx.pipeline, &lock, &ctx.store, &|_| false, ctx.backend)?;
-    // (1) keys vs lock.
-    for (s, e) in ctx.pipeline.stages.iter().zip(&evals) {
-        let locked = lock.stages.get(&s.name).map(|l| l.key.as_str());
-        match (&e.key, locked) {
-            (Some(k), Some(l)) if k == l => {}
-            (_, None) => {
-                problems += 1;
-                let _ = writeln!(out, "STALE     {}: not in the lockfile", s.name);
-            }
-            _ => {
-                problems += 1;
-                // A key that cannot be made because an upstream stage is not
-                // fresh names that stage and its reason (a malformed record,
-                // say), not just the slot (issue 25, item 11).
-                let why = match upstream_cause(&ctx.pipeline, &evals, s) {
-                    Some((up, reason)) => format!("upstream `{up}`: {reason}"),
-                    None => e
-                        .reason
-                        .as_ref()
-                        .map(|r| r.to_string())
-                        .unwrap_or_else(|| "key differs from the lockfile".into()),
-                };
-                let _ = writeln!(out, "STALE     {}: {why}", s.name);
-            }
-        }
+    let found = audit(&ctx.pipeline, &evals, &lock, &ctx.store)?;
+    for f in &found.findings {
+        let _ = writeln!(out, "{f}");
     }
-    // (2) lock vs records.
-    for (name, entry) in &lock.stages {
-        match Record::load(&ctx.store, &entry.key) {
-            // Named by the stage that owns it (a truncated file, a directory
-            // where the file should be), and verify goes on.
-            Err(StoreError::Malformed { path, message }) => {
-                problems += 1;
-                let shown = path.strip_prefix(ctx.store.root()).unwrap_or(&path);
-                let _ = writeln!(
-                    out,
-                    "MALFORMED {name}: record {}: {message}",
-                    shown.display()
-                );
-            }
-            Err(e) => return Err(e.into()),
-            Ok(None) => {
-                problems += 1;
-                let _ = writeln!(out, "MISSING   {name}: no record for key {}", entry.key);
-            }
-            Ok(Some(r)) if r.outputs != entry.outputs => {
-                problems += 1;
-                let _ = writeln!(
-                    out,
-                    "MISMATCH  {name}: record outputs differ from the lockfile"
-                );
-            }
-            Ok(Some(_)) => {}
-        }
-    }
-    // (3) rehash every object.
-    let objects = ctx.store.all_objects()?;
-    let held = super::holders::holders(&ctx.store, &lock);
-    let mut bad = 0;
-    let holding = super::repair::stages_holding(&ctx, &lock);
-    let mut broken: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
-    for d in &objects {
-        if let Err(e) = ctx.store.verify_object(d) {
-            bad += 1;
-            if let Some(s) = holding.get(d) {
-                broken.insert(d.clone(), s.clone());
-            }
-            let _ = writeln!(out, "CORRUPT   {}{e}", super::holders::prefix(&held, d));
-        }
-    }
-    for (name, entry) in &lock.stages {
-        // A malformed record was reported above.
-        if let Ok(Some(r)) = Record::load(&ctx.store, &entry.key) {
-            // A missing manifest hides its files: it is reported itself.
-            let mut reached = Vec::new();
-            for (o, e) in &r.outputs {
-                reached.push(e.digest.clone());
-                if e.dir
-                    && let Ok(m) = ctx.store.manifest(&e.digest)
-                {
-                    // Issue 25, item 7: refused here as export and pull refuse it.
-                    if let Some(rel) = m.path_leaving() {
-                        problems += 1;
-                        let _ = writeln!(
-                            out,
-                            "MALFORMED {name} output {o}: manifest path `{}` leaves the output",
-                            rel.escape_debug()
-                        );
-                    }
-                    reached.extend(m.files.into_values().map(|f| f.digest));
-                }
-            }
-            for d in reached {
-                if !ctx.store.has(&d) {
-                    bad += 1;
-                    broken.entry(d.clone()).or_default().insert(name.clone());
-                    let who = match super::holders::prefix(&held, &d) {
-                        p if p.is_empty() => format!("{name}: "),
-                        p => p,
-                    };
-                    let _ = writeln!(out, "MISSING   {who}object {d}");
-                }
-            }
-        }
-    }
+    problems += found.other_problems();
+    let mut bad = found.object_problems();
+    let broken = &found.broken;
     if opts.repair && !broken.is_empty() {
         let _lock = StoreLock::exclusive(ctx.store.root(), Wait::Yes)?;
         let fixed = super::repair::repair(
             &ctx,
             &mut lock,
             &evals,
-            &broken,
+            broken,
             opts.remote.as_deref(),
             &mut out,
         )?;
@@ -189,7 +92,7 @@ pub fn verify(
         "checked {} stage(s), {} lock entries, rehashed {} object(s)",
         evals.len(),
         lock.stages.len(),
-        objects.len()
+        found.objects
     );
     if !rerun.is_empty() {
         problems += rerun_stages(&ctx, &evals, rerun, opts.rtol, &mut out)?;
@@ -202,32 +105,6 @@ pub fn verify(
     }
     let _ = writeln!(out, "verify: ok");
     Ok(())
-}
-
-/// For a stage whose key waits on an upstream stage that is not fresh: the
-/// first such upstream stage, followed up the graph to one that is stale for
-/// its own reason, and that reason.
-fn upstream_cause(
-    pipeline: &crate::spec::Pipeline,
-    evals: &[plan::Evaluation],
-    stage: &crate::spec::Stage,
-) -> Option<(String, String)> {
-    let mut at = stage;
-    // Each step goes strictly upstream; the bound only guards a bad graph.
-    for _ in 0..=pipeline.stages.len() {
-        let up = at
-            .inputs
-            .values()
-            .flat_map(|r| r.stages())
-            .filter_map(|u| pipeline.index.get(u).copied())
-            .find(|&u| evals.get(u).is_some_and(|e| !e.fresh()))?;
-        match &evals.get(up)?.reason {
-            Some(plan::Reason::UpstreamStale(_)) => at = &pipeline.stages[up],
-            Some(r) => return Some((pipeline.stages[up].name.clone(), r.to_string())),
-            None => return None,
-        }
-    }
-    None
 }
 
 /// When a rerun's bytes differ: how far apart are the metrics? Returns the

@@ -8,10 +8,10 @@
 use std::path::PathBuf;
 
 use burn::backend::Flex;
+use repro::model::batch::Batch;
 use repro::model::bert::load_bert;
 use repro::model::chat::{Message, render};
 use repro::model::generate::{GenerateConfig, generate};
-use repro::model::llama::Batch;
 use repro::model::load::llama::load_gguf;
 
 type B = Flex;

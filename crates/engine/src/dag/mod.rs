@@ -2,6 +2,7 @@
 //! (ARCHITECTURE.md, "Life of a stage run").
 
 pub mod key;
+pub mod lock_diff;
 pub mod plan;
 
 pub use plan::{Evaluation, PlanError, Reason};

@@ -1,6 +1,7 @@
 //! Execution: the scheduler, stage runs, runners and signal handling
 //! (ARCHITECTURE.md, "Running a command").
 
+pub mod audit;
 pub mod bars;
 pub mod executor;
 pub mod provenance;

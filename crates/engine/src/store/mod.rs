@@ -5,6 +5,7 @@ pub mod capture;
 pub mod copy;
 pub mod error;
 pub mod flock;
+pub mod gc;
 pub mod ingest;
 pub mod lockfile;
 pub mod log;

@@ -6,13 +6,14 @@ use anyhow::Context;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
+use super::source_key::source_key_deps;
 use crate::data::drops::OnBadRows;
 use crate::data::fetch::FetchEnv;
 use crate::data::hh_rlhf::HhOptions;
 use crate::data::pku_saferlhf::{CategoryFrom, MultiCategory, PkuOptions, Preference};
 use crate::data::preference_jsonl::FieldMap;
 use crate::data::preferences::{Format, FormatOptions, by_category, format_name, load};
-use crate::data::source::{Location, SourceSpec};
+use crate::data::source::SourceSpec;
 use crate::data::synthetic::{SyntheticOptions, generate};
 use crate::data::table;
 use crate::kind::{
@@ -251,27 +252,6 @@ impl Kind for DataPreferences {
         write_json(&ctx.out.join("metrics.json"), &m)?;
         ctx.log(format!("{} pairs", pairs.len()));
         Ok(())
-    }
-}
-
-/// Key dependencies of an optional source: `path:` → file, pinned remote → pin.
-pub fn source_key_deps(
-    source: Option<&SourceSpec>,
-    roots: &Roots,
-    key: &str,
-) -> Result<Vec<KeyDep>, WithError> {
-    let Some(s) = source else {
-        return Ok(Vec::new());
-    };
-    let err = |e: crate::data::DataError| WithError::new(key, e.to_string());
-    match s.location(roots.data.as_deref()).map_err(err)? {
-        Location::Path(p) => Ok(vec![KeyDep::File(p)]),
-        Location::Url(_) | Location::Hub(_) => Ok(s
-            .pin()
-            .map_err(err)?
-            .map(|p| KeyDep::Pin(p.label()))
-            .into_iter()
-            .collect()),
     }
 }
 

@@ -8,7 +8,7 @@ use anyhow::Context;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
-use super::data_preferences::source_key_deps;
+use super::source_key::source_key_deps;
 use crate::data::fetch::FetchEnv;
 use crate::data::source::SourceSpec;
 use crate::data::table;

@@ -20,7 +20,7 @@ use crate::eval::policy_parity::at_cap;
 use crate::eval::stats::SemDivConfig;
 use crate::kind::{Field, Kind, KindInfo, Slot, StageContext, WithError, defaults_of, parse_with};
 use crate::model::mpnet::load_mpnet;
-use crate::stages::eval_parity::{read_caps, read_policies};
+use crate::stages::fan_in::{read_caps, read_policies};
 use crate::util::io::json::write_json;
 
 /// The `eval.diversity` kind.

@@ -20,7 +20,7 @@ use polars::prelude::Column;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
-use crate::eval::generations::{GENERATIONS_FILE, GenerationRow, read_generations};
+use super::fan_in::{read_caps, read_policies};
 use crate::eval::policies::resolve_baseline;
 use crate::eval::policy_parity::{ParitySettings, PolicyParity, ScoredPolicy, parity_table};
 use crate::eval::stats::StratifiedConfig;
@@ -196,48 +196,6 @@ fn parse(with: &Value) -> Result<With, WithError> {
     Ok(w)
 }
 
-/// Every expansion of a fan-in slot with its generations.
-///
-/// # Errors
-/// A missing or malformed generations table.
-pub fn read_policies(
-    ctx: &StageContext,
-    slot: &str,
-) -> anyhow::Result<BTreeMap<String, Vec<GenerationRow>>> {
-    let mut out = BTreeMap::new();
-    for (name, dir) in ctx.fan_in(slot)? {
-        let rows = read_generations(&dir.join(GENERATIONS_FILE))
-            .with_context(|| format!("input `{slot}`: `{name}`"))?;
-        out.insert(name, rows);
-    }
-    Ok(out)
-}
-
-/// The `max_new_tokens` each expansion of a fan-in of `eval.generate`
-/// stages generated with (`settings.max_new_tokens` of its
-/// `metrics.json`); `None` where that file or key is absent.
-///
-/// # Errors
-/// A `metrics.json` that exists but is not JSON.
-pub fn read_caps(
-    ctx: &StageContext,
-    slot: &str,
-) -> anyhow::Result<BTreeMap<String, Option<usize>>> {
-    let mut out = BTreeMap::new();
-    for (name, dir) in ctx.fan_in(slot)? {
-        let path = dir.join("metrics.json");
-        let cap = if path.is_file() {
-            let v: Value = crate::util::io::json::read_json(&path)
-                .with_context(|| format!("input `{slot}`: `{name}`"))?;
-            v["settings"]["max_new_tokens"].as_u64().map(|c| c as usize)
-        } else {
-            None
-        };
-        out.insert(name, cap);
-    }
-    Ok(out)
-}
-
 impl Kind for EvalParity {
     fn info(&self) -> &'static KindInfo {
         &INFO
@@ -404,7 +362,7 @@ fn write_rewards(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::eval::generations::write_generations;
+    use crate::eval::generations::{GENERATIONS_FILE, GenerationRow, write_generations};
     use crate::model::encoder::Arch;
     use crate::stages::harness::TestStage;
     use crate::train::head::RewardHead;

@@ -12,6 +12,7 @@ pub mod eval_generate;
 pub mod eval_parity;
 pub mod eval_reward_distribution;
 pub mod eval_stereotype;
+pub mod fan_in;
 pub mod harness;
 pub mod model_features;
 pub mod model_hidden_states;
@@ -22,6 +23,7 @@ pub mod report_experiments;
 pub mod report_paper;
 pub mod report_ppo_study;
 pub mod sequences;
+pub mod source_key;
 pub mod train_ppo;
 pub mod train_reward_model;
 #[cfg(test)]

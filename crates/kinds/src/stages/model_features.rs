@@ -163,9 +163,9 @@ mod tests {
     use crate::data::token_table::read_ids;
     use crate::data::token_table::{TokenRow, write_tokens};
     use crate::data::tokenize::Encoded;
+    use crate::model::batch::Batch;
     use crate::model::encoder::load_encoder;
     use crate::model::encoder::{Arch, LoadedEncoder};
-    use crate::model::llama::Batch;
     use crate::stages::harness::{metrics, run_kind};
     use crate::util::testing::max_diff;
     use burn::backend::Flex;

@@ -4,8 +4,8 @@ use burn::module::Module;
 use burn::tensor::backend::Backend;
 use burn::tensor::{Tensor, TensorData};
 
+use crate::model::batch::Batch;
 use crate::model::bert::Bert;
-use crate::model::llama::Batch;
 
 /// A MiniLM reward model: mean-pooled encoder states → linear score.
 #[derive(Module, Debug)]

@@ -11,10 +11,10 @@ use super::error::BenchError;
 use super::reward_model::MiniLmRm;
 use super::timing::Timing;
 use super::weights::Weights;
+use crate::model::batch::Batch;
 use crate::model::cost::{self, Pass};
 use crate::model::encoder::Encoder;
 use crate::model::generate::{GenerateConfig, generate};
-use crate::model::llama::Batch;
 use crate::model::lora::LoraConfig;
 
 /// A model row of the bench table.

@@ -14,14 +14,11 @@ use burn::tensor::{Tensor, TensorData};
 use serde::{Deserialize, Serialize};
 use tokenizers::Tokenizer;
 
+use super::batch::{Batch, MASKED};
 use super::fast;
-use super::llama::Batch;
 use super::load::safetensors::SafetensorsSource;
 use super::load::{HostTensor, LoadError, WeightSource};
 use super::readback::to_vec_f32;
-
-/// Additive mask value for padding keys.
-const MASKED: f32 = -1.0e9;
 
 /// BERT hyper-parameters (HF `BertConfig`, the fields we use).
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
@@ -218,27 +215,7 @@ impl<B: Backend> Bert<B> {
     /// Sentence embeddings `[b, hidden]`: mean over real tokens, then L2
     /// normalised (sentence-transformers `Pooling` + `Normalize`).
     pub fn embed(&self, batch: &Batch) -> Tensor<B, 2> {
-        let device = self.embeddings.word_embeddings.weight.device();
-        let (b, s) = (batch.batch_size(), batch.seq_len());
-        let hidden = self.forward(batch);
-        let m: Vec<f32> = batch
-            .mask
-            .iter()
-            .flat_map(|m| m.iter().map(|&r| if r { 1.0 } else { 0.0 }))
-            .collect();
-        let m = Tensor::<B, 3>::from_data(TensorData::new(m, [b, s, 1]), &device);
-        let summed = (hidden * m.clone()).sum_dim(1); // [b, 1, d]
-        let count = m.sum_dim(1).clamp_min(1e-9); // [b, 1, 1]
-        let mean = summed / count;
-        let norm = mean
-            .clone()
-            .powf_scalar(2.0)
-            .sum_dim(2)
-            .sqrt()
-            .clamp_min(1e-12);
-        let out = mean / norm;
-        let d = out.dims()[2];
-        out.reshape([b, d])
+        super::pool::mean_pool_l2(self.forward(batch), batch)
     }
 }
 

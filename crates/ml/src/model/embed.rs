@@ -5,8 +5,8 @@
 use burn::tensor::Tensor;
 use burn::tensor::backend::Backend as BurnBackend;
 
+use super::batch::Batch;
 use super::encoder::{EncoderConfig, LoadedEncoder};
-use super::llama::Batch;
 use super::readback::to_vec_f32;
 use crate::util::hooks::Hooks;
 

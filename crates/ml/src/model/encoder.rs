@@ -23,10 +23,11 @@ use burn::tensor::{Int, Tensor, TensorData};
 use serde_json::Value;
 use tokenizers::Tokenizer;
 
+use super::batch::Batch;
 use super::bert::{Bert, BertConfig, load_bert};
 use super::config::{ConfigError, LlamaConfig};
 use super::export::{ExportError, export_bert, export_hf};
-use super::llama::{Batch, Llama, LlamaModel};
+use super::llama::{Llama, LlamaModel};
 use super::load::LoadError;
 use super::load::llama::load_hf_dir;
 
@@ -128,26 +129,6 @@ impl EncoderConfig {
     }
 }
 
-/// A 0/1 mask `[b, s, 1]` of the real tokens of `batch`.
-fn token_mask<B: Backend>(batch: &Batch, device: &B::Device) -> Tensor<B, 3> {
-    let (b, s) = (batch.batch_size(), batch.seq_len());
-    let m: Vec<f32> = batch
-        .mask
-        .iter()
-        .flat_map(|m| m.iter().map(|&r| if r { 1.0 } else { 0.0 }))
-        .collect();
-    Tensor::from_data(TensorData::new(m, [b, s, 1]), device)
-}
-
-/// Mean of `hidden` `[b, s, d]` over the real tokens of `batch`, `[b, d]`.
-fn mean_pool<B: Backend>(hidden: Tensor<B, 3>, batch: &Batch) -> Tensor<B, 2> {
-    let [b, _, d] = hidden.dims();
-    let m = token_mask::<B>(batch, &hidden.device());
-    let summed = (hidden * m.clone()).sum_dim(1); // [b, 1, d]
-    let count = m.sum_dim(1).clamp_min(1e-9); // [b, 1, 1]
-    (summed / count).reshape([b, d])
-}
-
 /// Rows of `hidden` `[b, s, d]` at the last real token of each row, `[b, d]`.
 fn last_token<B: Backend>(hidden: Tensor<B, 3>, batch: &Batch) -> Tensor<B, 2> {
     let [b, s, d] = hidden.dims();
@@ -236,7 +217,7 @@ impl<B: Backend> Encoder<B> {
                         x = l.forward(x, &bias);
                     }
                 }
-                mean_pool(x, batch)
+                super::pool::mean_pool(x, batch)
             }
             Encoder::Llama(m) => {
                 let x = if frozen < m.n_layers() {

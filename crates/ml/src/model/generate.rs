@@ -3,8 +3,9 @@
 
 use burn::tensor::backend::Backend;
 
+use super::batch::Batch;
 use super::cache::KvCache;
-use super::llama::{Batch, Llama};
+use super::llama::Llama;
 use super::readback::{ReadbackError, to_vec_f32};
 use crate::util::rng::SplitMix64 as Rng;
 

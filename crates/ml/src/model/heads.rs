@@ -8,7 +8,8 @@ use burn::nn::Linear;
 use burn::tensor::backend::Backend;
 use burn::tensor::{Tensor, TensorData};
 
-use super::llama::{Batch, Llama};
+use super::batch::Batch;
+use super::llama::Llama;
 use crate::util::rng::SplitMix64 as Rng;
 
 /// A `Linear(hidden, 1)` head.

@@ -111,8 +111,9 @@ impl<B: Backend> LoraLinear<B> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::batch::Batch;
     use crate::model::export::export_hf;
-    use crate::model::llama::{Batch, Llama};
+    use crate::model::llama::Llama;
     use crate::model::load::RandomSource;
     use crate::model::load::llama::{build_llama, load_hf_dir};
     use burn::backend::{Autodiff, Flex};

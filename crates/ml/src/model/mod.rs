@@ -1,6 +1,7 @@
 //! Models in Burn: the Llama family, BERT and MPNet, loaded from real weights, with
 //! LoRA, reward/value heads and generation (issue 4).
 
+pub mod batch;
 pub mod bert;
 pub mod cache;
 pub mod chat;
@@ -18,6 +19,7 @@ pub mod load;
 pub mod lora;
 pub mod mpnet;
 mod numerics;
+pub mod pool;
 pub mod readback;
 pub mod rope;
 

@@ -22,16 +22,13 @@ use burn::tensor::{Int, Tensor, TensorData};
 use serde::{Deserialize, Serialize};
 use tokenizers::Tokenizer;
 
+use super::batch::{Batch, MASKED};
 use super::bert::{emb, lin, norm};
 use super::config::ConfigError;
-use super::llama::Batch;
 use super::load::safetensors::SafetensorsSource;
 use super::load::{LoadError, WeightSource};
 use super::readback::to_vec_f32;
 use crate::util::hooks::Hooks;
-
-/// Additive mask value for padding keys.
-const MASKED: f32 = -1.0e9;
 
 /// Largest distance with its own log bucket (transformers' default, 128).
 const MAX_DISTANCE: i64 = 128;
@@ -257,25 +254,7 @@ impl<B: Backend> Mpnet<B> {
     /// Sentence embeddings `[b, hidden]`: mean over real tokens, then L2
     /// normalised (sentence-transformers `Pooling` + `Normalize`).
     pub fn embed(&self, batch: &Batch) -> Tensor<B, 2> {
-        let (b, s) = (batch.batch_size(), batch.seq_len());
-        let hidden = self.forward(batch);
-        let d = hidden.dims()[2];
-        let m: Vec<f32> = batch
-            .mask
-            .iter()
-            .flat_map(|m| m.iter().map(|&r| if r { 1.0 } else { 0.0 }))
-            .collect();
-        let m = Tensor::<B, 3>::from_data(TensorData::new(m, [b, s, 1]), &self.device());
-        let summed = (hidden * m.clone()).sum_dim(1); // [b, 1, d]
-        let count = m.sum_dim(1).clamp_min(1e-9); // [b, 1, 1]
-        let mean = summed / count;
-        let norm = mean
-            .clone()
-            .powf_scalar(2.0)
-            .sum_dim(2)
-            .sqrt()
-            .clamp_min(1e-12);
-        (mean / norm).reshape([b, d])
+        super::pool::mean_pool_l2(self.forward(batch), batch)
     }
 }
 

@@ -18,8 +18,8 @@ use super::hidden::{HiddenStates, Ragged};
 use super::on_backbone::{BackboneOutcome, BackboneRm, EVAL_BATCH};
 use super::pairs::Pairs;
 use super::trained::fit_with;
+use crate::model::batch::Batch;
 use crate::model::encoder::{Encoder, LoadedEncoder, load_encoder};
-use crate::model::llama::Batch;
 use crate::model::readback::to_vec_f32;
 use crate::util::hooks::Hooks;
 

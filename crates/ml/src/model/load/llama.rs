@@ -332,7 +332,7 @@ mod tests {
     }
 
     fn max_diff_vs_reference(dir: &str, strip_scaling: bool) -> f32 {
-        use crate::model::llama::Batch;
+        use crate::model::batch::Batch;
         let dir = PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../.."))
             .join("tests/fixtures/tiny_llama")
             .join(dir);

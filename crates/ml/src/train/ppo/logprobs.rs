@@ -17,9 +17,10 @@ use burn::tensor::activation::log_softmax;
 use burn::tensor::backend::Backend;
 use burn::tensor::{Int, Tensor, TensorData};
 
+use crate::model::batch::Batch;
 use crate::model::fast;
 use crate::model::heads::PolicyWithValue;
-use crate::model::llama::{Batch, DecoderLayer, Llama, LlamaModel};
+use crate::model::llama::{DecoderLayer, Llama, LlamaModel};
 
 /// Rollouts laid out for a teacher-forced pass.
 #[derive(Debug, Clone)]

@@ -14,7 +14,8 @@ use super::logprobs::{
 use super::reward::TokenCount;
 use super::rollout::{Prompt, RolloutConfig, rollout};
 use super::step::{PpoInput, init_policy, train_ppo};
-use crate::model::llama::{Batch, Llama};
+use crate::model::batch::Batch;
+use crate::model::llama::Llama;
 use crate::model::readback::{ReadbackError, to_vec_f32};
 
 fn host<B: burn::tensor::backend::Backend, const D: usize>(
