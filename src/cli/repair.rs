@@ -57,7 +57,7 @@ pub fn repair(
     }
     // No remote: rerun the stages that made the objects, in pipeline order.
     let wanted: BTreeSet<&String> = bad.values().flatten().collect();
-    let records = super::verify::fresh_records(ctx, evals);
+    let records = crate::exec::rerun::fresh_records(&ctx.pipeline, evals);
     let cancel = exec::signals::install();
     for s in &ctx.pipeline.stages {
         if !wanted.contains(&s.name) {
@@ -126,54 +126,4 @@ pub fn repair(
         .keys()
         .filter(|d| ctx.store.verify_object(d).is_ok())
         .count())
-}
-
-/// The largest relative difference between the numbers of two metrics
-/// documents, leaf by leaf; `None` when their shapes or non-numbers differ.
-pub fn metrics_gap(a: &serde_json::Value, b: &serde_json::Value) -> Option<f64> {
-    use serde_json::Value;
-    match (a, b) {
-        (Value::Number(x), Value::Number(y)) => {
-            let (x, y) = (x.as_f64()?, y.as_f64()?);
-            let scale = x.abs().max(y.abs());
-            Some(if scale == 0.0 {
-                0.0
-            } else {
-                (x - y).abs() / scale
-            })
-        }
-        (Value::Object(x), Value::Object(y)) => {
-            if x.len() != y.len() {
-                return None;
-            }
-            x.iter()
-                .try_fold(0.0f64, |m, (k, v)| Some(m.max(metrics_gap(v, y.get(k)?)?)))
-        }
-        (Value::Array(x), Value::Array(y)) => {
-            if x.len() != y.len() {
-                return None;
-            }
-            x.iter()
-                .zip(y)
-                .try_fold(0.0f64, |m, (v, w)| Some(m.max(metrics_gap(v, w)?)))
-        }
-        _ => (a == b).then_some(0.0),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::metrics_gap;
-    use serde_json::json;
-
-    #[test]
-    fn the_gap_is_the_largest_relative_difference_and_none_for_other_shapes() {
-        let a = json!({"acc": 0.5, "n": 10, "tag": "x", "v": [1.0, 2.0]});
-        let b = json!({"acc": 0.5000005, "n": 10, "tag": "x", "v": [1.0, 2.0]});
-        let g = metrics_gap(&a, &b).unwrap();
-        assert!((g - 1e-6).abs() < 1e-9, "{g}");
-        assert_eq!(metrics_gap(&a, &a), Some(0.0));
-        assert_eq!(metrics_gap(&a, &json!({"acc": 0.5})), None);
-        assert_eq!(metrics_gap(&json!({"t": "x"}), &json!({"t": "y"})), None);
-    }
 }

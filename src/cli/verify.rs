@@ -2,7 +2,6 @@
 //! lockfile; (2) lockfile and records agree; (3) every object is rehashed.
 //! `--rerun S` re-executes S in scratch and compares output digests.
 
-use std::collections::HashMap;
 use std::io::Write;
 use std::path::Path;
 
@@ -11,11 +10,11 @@ use super::context::Ctx;
 use super::error::CliError;
 use crate::backend::Backend;
 use crate::dag::plan;
+use crate::exec;
 use crate::exec::audit::audit;
-use crate::exec::stage_run::Keep;
-use crate::exec::{self, RealRunner, RunSettings};
+use crate::exec::rerun::{Reran, RerunOptions, rerun};
+use crate::store::Lockfile;
 use crate::store::flock::{StoreLock, Wait};
-use crate::store::{Lockfile, Record, Store};
 
 /// What `verify` was asked to do besides checking.
 #[derive(Debug, Default)]
@@ -107,58 +106,7 @@ pub fn verify(
     Ok(())
 }
 
-/// When a rerun's bytes differ: how far apart are the metrics? Returns the
-/// problems to count (none when they agree within `rtol`).
-fn judge_metrics(
-    stage: &str,
-    recorded: &Record,
-    fresh: &Record,
-    differs: usize,
-    rtol: Option<f64>,
-    out: &mut dyn Write,
-) -> usize {
-    let empty = |m: &serde_json::Value| m.as_object().is_none_or(|o| o.is_empty());
-    if empty(&recorded.metrics) {
-        let _ = writeln!(out, "          {stage}: no metrics to compare");
-        return differs;
-    }
-    match super::repair::metrics_gap(&recorded.metrics, &fresh.metrics) {
-        Some(gap) if rtol.is_some_and(|r| gap <= r) => {
-            let _ = writeln!(
-                out,
-                "WITHIN    {stage}: differs in bytes, metrics agree to {gap:.1e} (--rtol {:.1e})",
-                // default: never taken; this arm requires `--rtol`.
-                rtol.unwrap_or_default()
-            );
-            0
-        }
-        Some(gap) => {
-            let _ = writeln!(
-                out,
-                "          {stage}: differs in bytes, metrics agree to {gap:.1e} (largest relative difference)"
-            );
-            differs
-        }
-        None => {
-            let _ = writeln!(
-                out,
-                "          {stage}: differs in bytes, and its metrics differ in shape or text"
-            );
-            differs
-        }
-    }
-}
-
-/// Stage name → record of every fresh stage: the upstream records a rerun reads.
-pub fn fresh_records(ctx: &Ctx, evals: &[crate::dag::Evaluation]) -> HashMap<String, Record> {
-    ctx.pipeline
-        .stages
-        .iter()
-        .zip(evals)
-        .filter_map(|(s, e)| e.record.clone().map(|r| (s.name.clone(), r)))
-        .collect()
-}
-
+/// `--rerun`: the engine's `exec::rerun`, holding the store lock.
 fn rerun_stages(
     ctx: &Ctx,
     evals: &[crate::dag::Evaluation],
@@ -168,91 +116,16 @@ fn rerun_stages(
 ) -> Result<usize, CliError> {
     let _lock = StoreLock::exclusive(ctx.store.root(), Wait::Yes)?;
     let selected = ctx.select(names, "--rerun")?;
-    let records = fresh_records(ctx, evals);
-    let cancel = exec::signals::install();
-    // The reruns' outputs go to a scratch store that is deleted afterwards:
-    // they must not stay in the real store as orphans.
-    let scratch_dir = ctx.store.new_tmp("verify-rerun").map_err(CliError::from)?;
-    let scratch = Store::open(&scratch_dir)?;
-    let mut problems = 0;
-    for (i, s) in ctx.pipeline.stages.iter().enumerate() {
-        if !selected[i] {
-            continue;
-        }
-        let Some(rec) = &evals[i].record else {
-            problems += 1;
-            let _ = writeln!(
-                out,
-                "RERUN     {}: stale, nothing to compare against (run it first)",
-                s.name
-            );
-            continue;
-        };
-        // Same thread count as the recorded run: the bitwise promise (ARCHITECTURE.md, "Determinism").
-        let settings = RunSettings::new(
-            rec.provenance.threads,
-            ctx.backend,
-            super::context::roots(&ctx.pipeline.file),
-            cancel.clone(),
-        );
-        let _ = writeln!(
-            out,
-            "rerunning {} in scratch ({} threads)",
-            s.name, settings.threads
-        );
-        let result = exec::stage_run::run_stage(
-            s,
-            &rec.key,
-            &rec.material,
-            &ctx.pipeline,
-            &records,
-            &ctx.store,
-            &RealRunner,
-            &settings,
-            Keep::Scratch(&scratch),
-        );
-        // Issue 25, item 8: Ctrl-C is not a reproducibility failure.
-        if cancel.load(std::sync::atomic::Ordering::SeqCst) {
-            let _ = writeln!(out, "RERUN     {}: interrupted", s.name);
-            ctx.store.clean_tmp()?;
-            return Err(CliError::Interrupted);
-        }
-        match result {
-            Err(f) => {
-                problems += 1;
-                let _ = writeln!(out, "RERUN     {}: failed: {}", s.name, f.error.message);
-            }
-            Ok(fresh) => {
-                let mut differs = 0;
-                for (path, e) in &rec.outputs {
-                    match fresh.outputs.get(path) {
-                        Some(f) if f.digest == e.digest => {
-                            let _ = writeln!(out, "same      {} {path} {}", s.name, e.digest);
-                        }
-                        Some(f) => {
-                            differs += 1;
-                            let _ = writeln!(
-                                out,
-                                "DIFFERS   {} {path}: recorded {} now {}",
-                                s.name, e.digest, f.digest
-                            );
-                        }
-                        None => {
-                            differs += 1;
-                            let _ = writeln!(
-                                out,
-                                "DIFFERS   {} {path}: not produced by the rerun",
-                                s.name
-                            );
-                        }
-                    }
-                }
-                if differs > 0 {
-                    problems += judge_metrics(&s.name, rec, &fresh, differs, rtol, out);
-                }
-            }
-        }
+    let opts = RerunOptions {
+        selected,
+        backend: ctx.backend,
+        roots: super::context::roots(&ctx.pipeline.file),
+        rtol,
+        cancel: exec::signals::install(),
+    };
+    let reran = rerun(&ctx.pipeline, evals, &ctx.store, &opts, out)?;
+    match reran {
+        Reran::Done(problems) => Ok(problems),
+        Reran::Interrupted => Err(CliError::Interrupted),
     }
-    ctx.store.clean_tmp()?;
-    Ok(problems)
 }

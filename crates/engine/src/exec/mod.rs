@@ -6,6 +6,7 @@ pub mod bars;
 pub mod executor;
 pub mod provenance;
 pub mod publish;
+pub mod rerun;
 pub mod runner;
 pub mod schedule;
 pub mod signals;

@@ -1,0 +1,254 @@
+//! `verify --rerun`: re-execute recorded stages in a scratch store with the
+//! recorded thread count and compare their outputs byte for byte with the
+//! record (ARCHITECTURE.md, "Determinism"); where bytes differ, how far the
+//! metrics moved. Writes one line per output to `out`; the caller holds the
+//! store's exclusive lock.
+
+use std::collections::HashMap;
+use std::io::Write;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use super::RealRunner;
+use super::stage_run::{Keep, RunSettings, run_stage};
+use crate::backend::Backend;
+use crate::dag::Evaluation;
+use crate::kind::Roots;
+use crate::spec::Pipeline;
+use crate::store::{Record, Store, StoreError};
+
+/// How a rerun ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reran {
+    /// Every selected stage ran; this many problems (a stale stage, a failed
+    /// run, outputs that differ beyond `rtol`).
+    Done(usize),
+    /// Ctrl-C: not a reproducibility failure; the scratch store is cleaned.
+    Interrupted,
+}
+
+/// Stage name → record of every fresh stage: the upstream records a rerun reads.
+pub fn fresh_records(pipeline: &Pipeline, evals: &[Evaluation]) -> HashMap<String, Record> {
+    pipeline
+        .stages
+        .iter()
+        .zip(evals)
+        .filter_map(|(s, e)| e.record.clone().map(|r| (s.name.clone(), r)))
+        .collect()
+}
+
+/// What a rerun runs and how.
+#[derive(Debug, Clone)]
+pub struct RerunOptions {
+    /// One flag per stage of the pipeline: rerun it.
+    pub selected: Vec<bool>,
+    /// Backend for Burn stages.
+    pub backend: Backend,
+    /// Data and model roots.
+    pub roots: Roots,
+    /// Accepted relative difference of metrics when the bytes differ.
+    pub rtol: Option<f64>,
+    /// Set on Ctrl-C.
+    pub cancel: Arc<AtomicBool>,
+}
+
+/// Reruns the stages `opts` selects of `pipeline` (planned as `evals`
+/// against `store`), in a scratch store under `store`'s tmp that is removed
+/// afterwards.
+///
+/// # Errors
+/// The store or the scratch store cannot be written.
+pub fn rerun(
+    pipeline: &Pipeline,
+    evals: &[Evaluation],
+    store: &Store,
+    opts: &RerunOptions,
+    out: &mut dyn Write,
+) -> Result<Reran, StoreError> {
+    let RerunOptions {
+        selected,
+        backend,
+        roots,
+        rtol,
+        cancel,
+    } = opts;
+    let (backend, rtol) = (*backend, *rtol);
+    let records = fresh_records(pipeline, evals);
+    // The reruns' outputs go to a scratch store that is deleted afterwards:
+    // they must not stay in the real store as orphans.
+    let scratch_dir = store.new_tmp("verify-rerun")?;
+    let scratch = Store::open(&scratch_dir)?;
+    let mut problems = 0;
+    for (i, s) in pipeline.stages.iter().enumerate() {
+        if !selected[i] {
+            continue;
+        }
+        let Some(rec) = &evals[i].record else {
+            problems += 1;
+            let _ = writeln!(
+                out,
+                "RERUN     {}: stale, nothing to compare against (run it first)",
+                s.name
+            );
+            continue;
+        };
+        // Same thread count as the recorded run: the bitwise promise (ARCHITECTURE.md, "Determinism").
+        let settings = RunSettings::new(
+            rec.provenance.threads,
+            backend,
+            roots.clone(),
+            cancel.clone(),
+        );
+        let _ = writeln!(
+            out,
+            "rerunning {} in scratch ({} threads)",
+            s.name, settings.threads
+        );
+        let result = run_stage(
+            s,
+            &rec.key,
+            &rec.material,
+            pipeline,
+            &records,
+            store,
+            &RealRunner,
+            &settings,
+            Keep::Scratch(&scratch),
+        );
+        // Issue 25, item 8: Ctrl-C is not a reproducibility failure.
+        if cancel.load(Ordering::SeqCst) {
+            let _ = writeln!(out, "RERUN     {}: interrupted", s.name);
+            store.clean_tmp()?;
+            return Ok(Reran::Interrupted);
+        }
+        match result {
+            Err(f) => {
+                problems += 1;
+                let _ = writeln!(out, "RERUN     {}: failed: {}", s.name, f.error.message);
+            }
+            Ok(fresh) => {
+                let mut differs = 0;
+                for (path, e) in &rec.outputs {
+                    match fresh.outputs.get(path) {
+                        Some(f) if f.digest == e.digest => {
+                            let _ = writeln!(out, "same      {} {path} {}", s.name, e.digest);
+                        }
+                        Some(f) => {
+                            differs += 1;
+                            let _ = writeln!(
+                                out,
+                                "DIFFERS   {} {path}: recorded {} now {}",
+                                s.name, e.digest, f.digest
+                            );
+                        }
+                        None => {
+                            differs += 1;
+                            let _ = writeln!(
+                                out,
+                                "DIFFERS   {} {path}: not produced by the rerun",
+                                s.name
+                            );
+                        }
+                    }
+                }
+                if differs > 0 {
+                    problems += judge_metrics(&s.name, rec, &fresh, differs, rtol, out);
+                }
+            }
+        }
+    }
+    store.clean_tmp()?;
+    Ok(Reran::Done(problems))
+}
+
+/// When a rerun's bytes differ: how far apart are the metrics? Returns the
+/// problems to count (none when they agree within `rtol`).
+fn judge_metrics(
+    stage: &str,
+    recorded: &Record,
+    fresh: &Record,
+    differs: usize,
+    rtol: Option<f64>,
+    out: &mut dyn Write,
+) -> usize {
+    let empty = |m: &serde_json::Value| m.as_object().is_none_or(|o| o.is_empty());
+    if empty(&recorded.metrics) {
+        let _ = writeln!(out, "          {stage}: no metrics to compare");
+        return differs;
+    }
+    match metrics_gap(&recorded.metrics, &fresh.metrics) {
+        Some(gap) if rtol.is_some_and(|r| gap <= r) => {
+            let _ = writeln!(
+                out,
+                "WITHIN    {stage}: differs in bytes, metrics agree to {gap:.1e} (--rtol {:.1e})",
+                // default: never taken; this arm requires `--rtol`.
+                rtol.unwrap_or_default()
+            );
+            0
+        }
+        Some(gap) => {
+            let _ = writeln!(
+                out,
+                "          {stage}: differs in bytes, metrics agree to {gap:.1e} (largest relative difference)"
+            );
+            differs
+        }
+        None => {
+            let _ = writeln!(
+                out,
+                "          {stage}: differs in bytes, and its metrics differ in shape or text"
+            );
+            differs
+        }
+    }
+}
+
+/// The largest relative difference between the numbers of two metrics
+/// documents, leaf by leaf; `None` when their shapes or non-numbers differ.
+pub fn metrics_gap(a: &serde_json::Value, b: &serde_json::Value) -> Option<f64> {
+    use serde_json::Value;
+    match (a, b) {
+        (Value::Number(x), Value::Number(y)) => {
+            let (x, y) = (x.as_f64()?, y.as_f64()?);
+            let scale = x.abs().max(y.abs());
+            Some(if scale == 0.0 {
+                0.0
+            } else {
+                (x - y).abs() / scale
+            })
+        }
+        (Value::Object(x), Value::Object(y)) => {
+            if x.len() != y.len() {
+                return None;
+            }
+            x.iter()
+                .try_fold(0.0f64, |m, (k, v)| Some(m.max(metrics_gap(v, y.get(k)?)?)))
+        }
+        (Value::Array(x), Value::Array(y)) => {
+            if x.len() != y.len() {
+                return None;
+            }
+            x.iter()
+                .zip(y)
+                .try_fold(0.0f64, |m, (v, w)| Some(m.max(metrics_gap(v, w)?)))
+        }
+        _ => (a == b).then_some(0.0),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::metrics_gap;
+    use serde_json::json;
+
+    #[test]
+    fn the_gap_is_the_largest_relative_difference_and_none_for_other_shapes() {
+        let a = json!({"acc": 0.5, "n": 10, "tag": "x", "v": [1.0, 2.0]});
+        let b = json!({"acc": 0.5000005, "n": 10, "tag": "x", "v": [1.0, 2.0]});
+        let g = metrics_gap(&a, &b).unwrap();
+        assert!((g - 1e-6).abs() < 1e-9, "{g}");
+        assert_eq!(metrics_gap(&a, &a), Some(0.0));
+        assert_eq!(metrics_gap(&a, &json!({"acc": 0.5})), None);
+        assert_eq!(metrics_gap(&json!({"t": "x"}), &json!({"t": "y"})), None);
+    }
+}
