@@ -6,6 +6,7 @@ pub mod bars;
 pub mod executor;
 pub mod provenance;
 pub mod publish;
+pub mod repair;
 pub mod rerun;
 pub mod runner;
 pub mod schedule;
