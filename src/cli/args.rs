@@ -26,11 +26,7 @@ fn parse_backend(s: &str) -> Result<Backend, String> {
         .parse()
         .map_err(|e: crate::backend::UnknownBackend| e.to_string())?;
     if !b.compiled_in() {
-        let have: Vec<&str> = Backend::available().iter().map(|b| b.name()).collect();
-        return Err(format!(
-            "backend `{b}` is not compiled into this binary (built with: {}); rebuild with --features {b}",
-            have.join(", ")
-        ));
+        return Err(crate::backend::NotCompiledIn(b).to_string());
     }
     Ok(b)
 }

@@ -6,6 +6,7 @@ use std::path::{Component, Path, PathBuf};
 use super::args::PipelineArgs;
 use super::error::CliError;
 use crate::backend::Backend;
+use crate::exec::rerun::Reexec;
 use crate::kind::Roots;
 use crate::spec::{self, Pipeline, SpecError, matrix};
 use crate::stages::registry;
@@ -140,6 +141,16 @@ pub fn roots(pipeline_file: &Path) -> Roots {
 }
 
 impl Ctx {
+    /// How `verify --rerun` and `--repair` execute a recorded stage again:
+    /// this run's backend and roots, and Ctrl-C.
+    pub fn reexec(&self) -> Reexec {
+        Reexec {
+            backend: self.backend,
+            roots: roots(&self.pipeline.file),
+            cancel: crate::exec::signals::install(),
+        }
+    }
+
     /// Loads the pipeline; `create` opens (creating) the store.
     pub fn load(
         p: &PipelineArgs,

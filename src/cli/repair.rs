@@ -8,7 +8,6 @@ use std::io::Write;
 use super::context::Ctx;
 use super::error::CliError;
 use crate::dag::Evaluation;
-use crate::exec;
 use crate::exec::repair::Repair;
 use crate::remote::Remote;
 use crate::store::Lockfile;
@@ -31,14 +30,7 @@ pub fn repair(
     };
     if let Ok(url) = super::transfer::remote_url(remote, ctx) {
         let r = Remote::open(&url, false)?;
-        return Ok(job.from_remote(&r, &url.to_string(), out)?);
+        return Ok(job.from_remote(&r, out)?);
     }
-    Ok(job.by_rerun(
-        lock,
-        &ctx.lock_path,
-        ctx.backend,
-        &super::context::roots(&ctx.pipeline.file),
-        exec::signals::install(),
-        out,
-    )?)
+    Ok(job.by_rerun(lock, &ctx.lock_path, &ctx.reexec(), out)?)
 }

@@ -22,43 +22,29 @@ use crate::store::flock::{StoreLock, Wait};
 /// Runs the pipeline (or prints the plan with `--dry-run`) in `store` (the
 /// global `--store`) on `backend` (the global `--backend`).
 pub fn run(args: &RunArgs, store: Option<&Path>, backend: Option<Backend>) -> Result<(), CliError> {
-    let RunArgs {
-        p,
-        targets,
-        keep_going,
-        force,
-        dry_run,
-        no_wait,
-        ..
-    } = args;
-    let (keep_going, dry_run, no_wait) = (*keep_going, *dry_run, *no_wait);
+    let p = &args.p;
     let jobs = args.jobs as usize;
-    let name = args.name.as_deref();
-    let choice = super::executor::Choice {
-        flag: args.executor.clone(),
-        slurm_opts: args.slurm_opt.clone(),
-    };
-    let mut ctx = Ctx::load(p, store, backend, !dry_run)?;
+    let mut ctx = Ctx::load(p, store, backend, !args.dry_run)?;
     let base_lock_path = ctx.lock_path.clone();
     // An experiment runs into its own lockfile, started from the pipeline's.
     let exp = if p.sets.is_empty() {
         None
     } else {
         let exps = Experiments::of(ctx.store.root(), &p.pipeline);
-        let n = experiment_name(&exps, name, &p.sets)?;
+        let n = experiment_name(&exps, args.name.as_deref(), &p.sets)?;
         ctx.lock_path = exps.lock_path(&n);
         Some((exps, n))
     };
     let n = ctx.pipeline.stages.len();
-    let selected = if targets.is_empty() {
+    let selected = if args.targets.is_empty() {
         vec![true; n]
     } else {
-        ctx.with_ancestors(&ctx.select(targets, "target")?)
+        ctx.with_ancestors(&ctx.select(&args.targets, "target")?)
     };
-    let forced = ctx.select(force, "--force")?;
+    let forced = ctx.select(&args.force, "--force")?;
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
-    if dry_run {
+    if args.dry_run {
         let lock = if ctx.lock_path.is_file() {
             Lockfile::load(&ctx.lock_path)?
         } else {
@@ -89,7 +75,10 @@ pub fn run(args: &RunArgs, store: Option<&Path>, backend: Option<Backend>) -> Re
         let _ = writeln!(out, "dry run: {would} stage(s) would run");
         return Ok(());
     }
-    let _lock = StoreLock::exclusive(ctx.store.root(), if no_wait { Wait::No } else { Wait::Yes })?;
+    let _lock = StoreLock::exclusive(
+        ctx.store.root(),
+        if args.no_wait { Wait::No } else { Wait::Yes },
+    )?;
     if let Some((exps, n)) = &exp {
         let created = exps
             .get(n)
@@ -111,6 +100,10 @@ pub fn run(args: &RunArgs, store: Option<&Path>, backend: Option<Backend>) -> Re
             ctx.lock_path.display()
         );
     }
+    let choice = super::executor::Choice {
+        flag: args.executor.clone(),
+        slurm_opts: args.slurm_opt.clone(),
+    };
     let runner = choice.prepare(&ctx.pipeline, &ctx.store)?;
     let cancel = exec::signals::install();
     let mut settings = RunSettings::new(
@@ -134,7 +127,7 @@ pub fn run(args: &RunArgs, store: Option<&Path>, backend: Option<Backend>) -> Re
         selected: selected.clone(),
         forced,
         jobs,
-        keep_going,
+        keep_going: args.keep_going,
     };
     let summary = exec::execute(
         &ctx.pipeline,

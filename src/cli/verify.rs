@@ -10,7 +10,6 @@ use super::context::Ctx;
 use super::error::CliError;
 use crate::backend::Backend;
 use crate::dag::plan;
-use crate::exec;
 use crate::exec::audit::audit;
 use crate::exec::rerun::{Reran, RerunOptions, rerun};
 use crate::store::Lockfile;
@@ -118,10 +117,8 @@ fn rerun_stages(
     let selected = ctx.select(names, "--rerun")?;
     let opts = RerunOptions {
         selected,
-        backend: ctx.backend,
-        roots: super::context::roots(&ctx.pipeline.file),
         rtol,
-        cancel: exec::signals::install(),
+        how: ctx.reexec(),
     };
     let reran = rerun(&ctx.pipeline, evals, &ctx.store, &opts, out)?;
     match reran {

@@ -10,8 +10,11 @@ use std::str::FromStr;
 pub fn version_line() -> &'static str {
     static LINE: std::sync::OnceLock<String> = std::sync::OnceLock::new();
     LINE.get_or_init(|| {
-        let b: Vec<&str> = Backend::available().iter().map(|b| b.name()).collect();
-        format!("{} (backends: {})", env!("CARGO_PKG_VERSION"), b.join(", "))
+        format!(
+            "{} (backends: {})",
+            env!("CARGO_PKG_VERSION"),
+            Backend::available_names()
+        )
     })
 }
 
@@ -56,6 +59,12 @@ impl Backend {
     pub fn available() -> Vec<Backend> {
         Self::ALL.into_iter().filter(|b| b.compiled_in()).collect()
     }
+
+    /// Their names, comma-separated (`flex, cuda`).
+    pub fn available_names() -> String {
+        let names: Vec<&str> = Self::available().iter().map(|b| b.name()).collect();
+        names.join(", ")
+    }
 }
 
 impl fmt::Display for Backend {
@@ -66,7 +75,10 @@ impl fmt::Display for Backend {
 
 /// A backend this binary was built without.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
-#[error("backend `{0}` is not compiled into this binary (build with --features {0})")]
+#[error(
+    "backend `{0}` is not compiled into this binary (built with: {built}); rebuild with --features {0}",
+    built = Backend::available_names()
+)]
 pub struct NotCompiledIn(pub Backend);
 
 /// An unknown backend name.

@@ -10,5 +10,5 @@ pub mod stages;
 // The layers below under their own names, so paths read `crate::model::…` here
 // as they do in the crates that define them.
 use repro_core::util;
-use repro_engine::{kind, remote, spec, store};
+use repro_engine::{dag, kind, remote, spec, store};
 use repro_ml::{backend, data, eval, model, on_backend, parquet, report, train};

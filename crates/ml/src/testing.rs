@@ -173,51 +173,49 @@ pub fn write_tiny_mpnet(dir: &Path) {
         shapes.push((format!("{p}.output.dense.bias"), vec![16]));
     }
     let mut rng = crate::util::rng::SplitMix64::new(11);
-    let bytes: Vec<(String, Vec<usize>, Vec<u8>)> = shapes
+    let tensors: Vec<(String, Vec<usize>, Vec<f32>)> = shapes
         .into_iter()
         .map(|(name, shape)| {
             let n: usize = shape.iter().product();
             let ones = name.ends_with("LayerNorm.weight");
-            let data: Vec<u8> = (0..n)
-                .flat_map(|_| {
-                    let x = if ones {
+            let values = (0..n)
+                .map(|_| {
+                    if ones {
                         1.0f32
                     } else {
                         (rng.normal() * 0.5) as f32
-                    };
-                    x.to_le_bytes()
+                    }
                 })
                 .collect();
-            (name, shape, data)
+            (name, shape, values)
         })
         .collect();
-    let views: Vec<(String, safetensors::tensor::TensorView<'_>)> = bytes
-        .iter()
-        .map(|(n, s, b)| {
-            let v = safetensors::tensor::TensorView::new(safetensors::Dtype::F32, s.clone(), b)
-                .unwrap();
-            (n.clone(), v)
-        })
-        .collect();
-    safetensors::tensor::serialize_to_file(views, None, &dir.join("model.safetensors")).unwrap();
+    write_f32_tensors(&dir.join("model.safetensors"), &tensors);
 }
 
-/// Writes a features file from `(name, rows, cols, values)`.
-pub fn write_features(path: &Path, tensors: &[(&str, usize, usize, Vec<f32>)]) {
+/// Writes `(name, shape, values)` tensors as one f32 safetensors file.
+pub fn write_f32_tensors(path: &Path, tensors: &[(String, Vec<usize>, Vec<f32>)]) {
     let bytes: Vec<Vec<u8>> = tensors
         .iter()
-        .map(|t| t.3.iter().flat_map(|x| x.to_le_bytes()).collect())
+        .map(|t| t.2.iter().flat_map(|x| x.to_le_bytes()).collect())
         .collect();
     let views: Vec<(String, safetensors::tensor::TensorView<'_>)> = tensors
         .iter()
         .zip(&bytes)
         .map(|(t, b)| {
-            (
-                t.0.to_string(),
-                safetensors::tensor::TensorView::new(safetensors::Dtype::F32, vec![t.1, t.2], b)
-                    .unwrap(),
-            )
+            let v = safetensors::tensor::TensorView::new(safetensors::Dtype::F32, t.1.clone(), b)
+                .unwrap();
+            (t.0.clone(), v)
         })
         .collect();
     safetensors::tensor::serialize_to_file(views, None, path).unwrap();
+}
+
+/// Writes a features file from `(name, rows, cols, values)`.
+pub fn write_features(path: &Path, tensors: &[(&str, usize, usize, Vec<f32>)]) {
+    let tensors: Vec<(String, Vec<usize>, Vec<f32>)> = tensors
+        .iter()
+        .map(|(name, rows, cols, values)| (name.to_string(), vec![*rows, *cols], values.clone()))
+        .collect();
+    write_f32_tensors(path, &tensors);
 }

@@ -195,6 +195,16 @@ pub fn diff_paths(a: &Json, b: &Json, prefix: &str, out: &mut Vec<String>) {
     }
 }
 
+/// The value at a dotted path in a JSON tree (`with.lr`; a numeric part
+/// indexes an array), the inverse of [`diff_paths`]; `None` where absent.
+pub fn value_at<'a>(tree: &'a Json, path: &str) -> Option<&'a Json> {
+    path.split('.').try_fold(tree, |v, part| match v {
+        Json::Object(m) => m.get(part),
+        Json::Array(a) => a.get(part.parse::<usize>().ok()?),
+        _ => None,
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -5,7 +5,7 @@ use std::collections::BTreeSet;
 
 use serde_json::Value as Json;
 
-use super::key::diff_paths;
+use super::key::{diff_paths, value_at};
 use crate::store::{LockEntry, Lockfile};
 
 /// How one stage differs between lockfile A and lockfile B.
@@ -119,10 +119,7 @@ fn written(e: &LockEntry) -> Json {
 
 /// The JSON text at dotted `path` in `v`, `-` where absent.
 fn lookup(v: &Json, path: &str) -> String {
-    path.split('.')
-        .try_fold(v, |v, k| v.get(k))
-        .map(|x| x.to_string())
-        .unwrap_or_else(|| "-".into())
+    value_at(v, path).map_or_else(|| "-".into(), Json::to_string)
 }
 
 fn short(digest: &str) -> String {

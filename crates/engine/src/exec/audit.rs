@@ -206,11 +206,11 @@ pub fn audit(
     let objects = store.all_objects()?;
     a.objects = objects.len();
     let held = holders(store, lock);
-    let holding = stages_holding(store, lock);
     for d in &objects {
         if let Err(e) = store.verify_object(d) {
-            if let Some(s) = holding.get(d) {
-                a.broken.insert(d.clone(), s.clone());
+            if let Some(h) = held.get(d) {
+                let stages = h.iter().map(|h| h.stage.clone()).collect();
+                a.broken.insert(d.clone(), stages);
             }
             a.findings.push(Finding::CorruptObject {
                 holders: prefix(&held, d),
@@ -282,27 +282,37 @@ fn upstream_cause(
     None
 }
 
-/// Digest → `stage S output P` (`… file F` inside a directory), every holder
-/// in `lock`, so a damaged object is named by the artifact it belongs to.
-pub fn holders(store: &Store, lock: &Lockfile) -> HashMap<String, Vec<String>> {
-    let mut out: HashMap<String, Vec<String>> = HashMap::new();
+/// One place a lockfile reaches an object: the stage, and the artifact in
+/// words (`stage S output P`, `… (its manifest)`, `… file F`).
+struct Holder {
+    stage: String,
+    what: String,
+}
+
+/// Digest → every place in `lock` that reaches it, so a damaged object is
+/// named by the artifact it belongs to and repaired through the stages that
+/// made it.
+fn holders(store: &Store, lock: &Lockfile) -> HashMap<String, Vec<Holder>> {
+    let mut out: HashMap<String, Vec<Holder>> = HashMap::new();
+    let mut add = |digest: &str, stage: &str, what: String| {
+        out.entry(digest.to_string()).or_default().push(Holder {
+            stage: stage.to_string(),
+            what,
+        });
+    };
     for (stage, entry) in &lock.stages {
         for (output, e) in &entry.outputs {
             let what = format!("stage {stage} output {output}");
-            if e.dir {
-                out.entry(e.digest.clone())
-                    .or_default()
-                    .push(format!("{what} (its manifest)"));
-                // A damaged manifest hides its files; it is reported itself.
-                if let Ok(m) = store.manifest(&e.digest) {
-                    for (rel, f) in m.files {
-                        out.entry(f.digest)
-                            .or_default()
-                            .push(format!("{what} file {rel}"));
-                    }
+            if !e.dir {
+                add(&e.digest, stage, what);
+                continue;
+            }
+            add(&e.digest, stage, format!("{what} (its manifest)"));
+            // A damaged manifest hides its files; it is reported itself.
+            if let Ok(m) = store.manifest(&e.digest) {
+                for (rel, f) in m.files {
+                    add(&f.digest, stage, format!("{what} file {rel}"));
                 }
-            } else {
-                out.entry(e.digest.clone()).or_default().push(what);
             }
         }
     }
@@ -310,32 +320,12 @@ pub fn holders(store: &Store, lock: &Lockfile) -> HashMap<String, Vec<String>> {
 }
 
 /// `stage S output P; …: ` for a digest in `holders`, else empty.
-pub fn prefix(holders: &HashMap<String, Vec<String>>, digest: &str) -> String {
+fn prefix(holders: &HashMap<String, Vec<Holder>>, digest: &str) -> String {
     match holders.get(digest) {
-        Some(v) => format!("{}: ", v.join("; ")),
+        Some(v) => {
+            let what: Vec<&str> = v.iter().map(|h| h.what.as_str()).collect();
+            format!("{}: ", what.join("; "))
+        }
         None => String::new(),
     }
-}
-
-/// Digest → the stages of `lock` whose outputs reach it (a directory's
-/// manifest and files).
-pub fn stages_holding(store: &Store, lock: &Lockfile) -> HashMap<String, BTreeSet<String>> {
-    let mut out: HashMap<String, BTreeSet<String>> = HashMap::new();
-    for (stage, entry) in &lock.stages {
-        for e in entry.outputs.values() {
-            out.entry(e.digest.clone())
-                .or_default()
-                .insert(stage.clone());
-            if e.dir
-                && let Ok(m) = store.manifest(&e.digest)
-            {
-                for f in m.files.values() {
-                    out.entry(f.digest.clone())
-                        .or_default()
-                        .insert(stage.clone());
-                }
-            }
-        }
-    }
-    out
 }

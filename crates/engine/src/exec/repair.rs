@@ -8,16 +8,11 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::Write;
 use std::path::Path;
-use std::sync::Arc;
-use std::sync::atomic::AtomicBool;
 
-use super::RealRunner;
-use super::rerun::fresh_records;
-use super::stage_run::{Keep, RunSettings, run_stage};
-use crate::backend::Backend;
+use super::rerun::{Reexec, fresh_records};
+use super::stage_run::Keep;
 use crate::dag::Evaluation;
 use crate::dag::plan::lock_entry;
-use crate::kind::Roots;
 use crate::remote::layout::object_key;
 use crate::remote::{Remote, RemoteError};
 use crate::spec::Pipeline;
@@ -37,17 +32,13 @@ pub struct Repair<'a> {
 }
 
 impl Repair<'_> {
-    /// Fetches every object from `remote` (at `url`, for the lines); returns
-    /// how many are intact afterwards.
+    /// Fetches every object from `remote`; returns how many are intact
+    /// afterwards.
     ///
     /// # Errors
     /// The remote cannot be read or the store written.
-    pub fn from_remote(
-        &self,
-        remote: &Remote,
-        url: &str,
-        out: &mut dyn Write,
-    ) -> Result<usize, RemoteError> {
+    pub fn from_remote(&self, remote: &Remote, out: &mut dyn Write) -> Result<usize, RemoteError> {
+        let url = remote.url();
         let staging = self.store.new_tmp("repair")?;
         let mut fixed = 0;
         for (d, stages) in self.bad {
@@ -84,9 +75,7 @@ impl Repair<'_> {
         &self,
         lock: &mut Lockfile,
         lock_path: &Path,
-        backend: Backend,
-        roots: &Roots,
-        cancel: Arc<AtomicBool>,
+        how: &Reexec,
         out: &mut dyn Write,
     ) -> Result<usize, StoreError> {
         let wanted: BTreeSet<&String> = self.bad.values().flatten().collect();
@@ -110,26 +99,8 @@ impl Repair<'_> {
                 );
                 continue;
             };
-            let material = &rec.material;
-            let settings = RunSettings::new(
-                rec.provenance.threads,
-                backend,
-                roots.clone(),
-                cancel.clone(),
-            );
             let _ = writeln!(out, "rerunning {} to repair its outputs", s.name);
-            let rec = &rec;
-            match run_stage(
-                s,
-                &rec.key,
-                material,
-                self.pipeline,
-                &records,
-                self.store,
-                &RealRunner,
-                &settings,
-                Keep::Record,
-            ) {
+            match how.run(s, &rec, self.pipeline, &records, self.store, Keep::Record) {
                 Ok(fresh) => {
                     if fresh.outputs != rec.outputs {
                         let _ = writeln!(
@@ -141,7 +112,7 @@ impl Repair<'_> {
                         let _ = writeln!(out, "REPAIRED  {}: rerun, same bytes", s.name);
                     }
                     lock.stages
-                        .insert(s.name.clone(), lock_entry(material, &fresh));
+                        .insert(s.name.clone(), lock_entry(&rec.material, &fresh));
                     lock.save(lock_path)?;
                 }
                 Err(f) => {

@@ -10,11 +10,11 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use super::RealRunner;
-use super::stage_run::{Keep, RunSettings, run_stage};
+use super::stage_run::{Failure, Keep, RunSettings, run_stage};
 use crate::backend::Backend;
 use crate::dag::Evaluation;
 use crate::kind::Roots;
-use crate::spec::Pipeline;
+use crate::spec::{Pipeline, Stage};
 use crate::store::{Record, Store, StoreError};
 
 /// How a rerun ended.
@@ -37,19 +37,68 @@ pub fn fresh_records(pipeline: &Pipeline, evals: &[Evaluation]) -> HashMap<Strin
         .collect()
 }
 
+/// How a recorded stage is executed again, by `verify --rerun` and by
+/// `--repair` alike.
+#[derive(Debug, Clone)]
+pub struct Reexec {
+    /// Backend for Burn stages.
+    pub backend: Backend,
+    /// Data and model roots.
+    pub roots: Roots,
+    /// Set on Ctrl-C.
+    pub cancel: Arc<AtomicBool>,
+}
+
+impl Reexec {
+    /// Threads a rerun of `rec` gets: the recorded run's, the bitwise promise
+    /// (ARCHITECTURE.md, "Determinism").
+    pub fn threads(rec: &Record) -> usize {
+        rec.provenance.threads.max(1)
+    }
+
+    /// Runs `stage` again from its record `rec` (its key and key material),
+    /// reading `upstream` records from `store`, keeping the outputs as `keep` says.
+    ///
+    /// # Errors
+    /// The run failed; the failure carries its log.
+    pub fn run(
+        &self,
+        stage: &Stage,
+        rec: &Record,
+        pipeline: &Pipeline,
+        upstream: &HashMap<String, Record>,
+        store: &Store,
+        keep: Keep<'_>,
+    ) -> Result<Record, Failure> {
+        let settings = RunSettings::new(
+            Self::threads(rec),
+            self.backend,
+            self.roots.clone(),
+            self.cancel.clone(),
+        );
+        run_stage(
+            stage,
+            &rec.key,
+            &rec.material,
+            pipeline,
+            upstream,
+            store,
+            &RealRunner,
+            &settings,
+            keep,
+        )
+    }
+}
+
 /// What a rerun runs and how.
 #[derive(Debug, Clone)]
 pub struct RerunOptions {
     /// One flag per stage of the pipeline: rerun it.
     pub selected: Vec<bool>,
-    /// Backend for Burn stages.
-    pub backend: Backend,
-    /// Data and model roots.
-    pub roots: Roots,
     /// Accepted relative difference of metrics when the bytes differ.
     pub rtol: Option<f64>,
-    /// Set on Ctrl-C.
-    pub cancel: Arc<AtomicBool>,
+    /// How each stage runs again.
+    pub how: Reexec,
 }
 
 /// Reruns the stages `opts` selects of `pipeline` (planned as `evals`
@@ -65,14 +114,6 @@ pub fn rerun(
     opts: &RerunOptions,
     out: &mut dyn Write,
 ) -> Result<Reran, StoreError> {
-    let RerunOptions {
-        selected,
-        backend,
-        roots,
-        rtol,
-        cancel,
-    } = opts;
-    let (backend, rtol) = (*backend, *rtol);
     let records = fresh_records(pipeline, evals);
     // The reruns' outputs go to a scratch store that is deleted afterwards:
     // they must not stay in the real store as orphans.
@@ -80,7 +121,7 @@ pub fn rerun(
     let scratch = Store::open(&scratch_dir)?;
     let mut problems = 0;
     for (i, s) in pipeline.stages.iter().enumerate() {
-        if !selected[i] {
+        if !opts.selected[i] {
             continue;
         }
         let Some(rec) = &evals[i].record else {
@@ -92,31 +133,17 @@ pub fn rerun(
             );
             continue;
         };
-        // Same thread count as the recorded run: the bitwise promise (ARCHITECTURE.md, "Determinism").
-        let settings = RunSettings::new(
-            rec.provenance.threads,
-            backend,
-            roots.clone(),
-            cancel.clone(),
-        );
         let _ = writeln!(
             out,
             "rerunning {} in scratch ({} threads)",
-            s.name, settings.threads
+            s.name,
+            Reexec::threads(rec)
         );
-        let result = run_stage(
-            s,
-            &rec.key,
-            &rec.material,
-            pipeline,
-            &records,
-            store,
-            &RealRunner,
-            &settings,
-            Keep::Scratch(&scratch),
-        );
+        let result = opts
+            .how
+            .run(s, rec, pipeline, &records, store, Keep::Scratch(&scratch));
         // Issue 25, item 8: Ctrl-C is not a reproducibility failure.
-        if cancel.load(Ordering::SeqCst) {
+        if opts.how.cancel.load(Ordering::SeqCst) {
             let _ = writeln!(out, "RERUN     {}: interrupted", s.name);
             store.clean_tmp()?;
             return Ok(Reran::Interrupted);
@@ -152,7 +179,7 @@ pub fn rerun(
                     }
                 }
                 if differs > 0 {
-                    problems += judge_metrics(&s.name, rec, &fresh, differs, rtol, out);
+                    problems += judge_metrics(&s.name, rec, &fresh, differs, opts.rtol, out);
                 }
             }
         }

@@ -7,6 +7,7 @@ use std::path::Path;
 
 use serde_json::Value as Json;
 
+use crate::dag::key::value_at;
 use crate::spec::extends;
 
 /// A value as a table shows it: strings bare, everything else as compact JSON.
@@ -36,15 +37,7 @@ pub fn written(pipeline_file: &Path, keys: &[String]) -> BTreeMap<String, String
 /// The value at dotted `key` in a JSON tree (the pipeline as an experiment
 /// recorded it), as the table shows it.
 pub fn at(tree: &Json, key: &str) -> Option<String> {
-    let mut v = tree;
-    for part in key.split('.') {
-        v = match v {
-            Json::Object(m) => m.get(part)?,
-            Json::Array(a) => a.get(part.parse::<usize>().ok()?)?,
-            _ => return None,
-        };
-    }
-    Some(show(v))
+    value_at(tree, key).map(show)
 }
 
 /// The pipeline file as written (after `extends:`) as JSON, for an

@@ -61,6 +61,18 @@ impl Batch {
         )
     }
 
+    /// The additive key mask `[b, 1, 1, s]`: 0 for real tokens, [`MASKED`]
+    /// for padding (what a bidirectional encoder's attention adds).
+    pub fn key_bias<B: Backend>(&self, device: &B::Device) -> Tensor<B, 4> {
+        let (b, s) = (self.batch_size(), self.seq_len());
+        let bias: Vec<f32> = self
+            .mask
+            .iter()
+            .flat_map(|m| m.iter().map(|&r| if r { 0.0 } else { MASKED }))
+            .collect();
+        Tensor::from_data(TensorData::new(bias, [b, 1, 1, s]), device)
+    }
+
     /// Index of the last real token of each row.
     pub fn last_index(&self) -> Vec<usize> {
         self.mask

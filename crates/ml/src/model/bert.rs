@@ -14,7 +14,7 @@ use burn::tensor::{Tensor, TensorData};
 use serde::{Deserialize, Serialize};
 use tokenizers::Tokenizer;
 
-use super::batch::{Batch, MASKED};
+use super::batch::Batch;
 use super::fast;
 use super::load::safetensors::SafetensorsSource;
 use super::load::{HostTensor, LoadError, WeightSource};
@@ -202,14 +202,7 @@ impl<B: Backend> Bert<B> {
     /// The additive key mask `[b, 1, 1, s]` of a batch: 0 for real tokens, a
     /// large negative value for padding.
     pub fn attention_bias(&self, batch: &Batch) -> Tensor<B, 4> {
-        let device = self.embeddings.word_embeddings.weight.device();
-        let (b, s) = (batch.batch_size(), batch.seq_len());
-        let bias: Vec<f32> = batch
-            .mask
-            .iter()
-            .flat_map(|m| m.iter().map(|&r| if r { 0.0 } else { MASKED }))
-            .collect();
-        Tensor::<B, 4>::from_data(TensorData::new(bias, [b, 1, 1, s]), &device)
+        batch.key_bias(&self.embeddings.word_embeddings.weight.device())
     }
 
     /// Sentence embeddings `[b, hidden]`: mean over real tokens, then L2

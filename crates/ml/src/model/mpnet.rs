@@ -22,7 +22,7 @@ use burn::tensor::{Int, Tensor, TensorData};
 use serde::{Deserialize, Serialize};
 use tokenizers::Tokenizer;
 
-use super::batch::{Batch, MASKED};
+use super::batch::Batch;
 use super::bert::{emb, lin, norm};
 use super::config::ConfigError;
 use super::load::safetensors::SafetensorsSource;
@@ -225,13 +225,7 @@ impl<B: Backend> Mpnet<B> {
     /// The additive key mask `[b, 1, 1, s]`: 0 for real tokens, a large
     /// negative value for padding.
     pub fn attention_bias(&self, batch: &Batch) -> Tensor<B, 4> {
-        let (b, s) = (batch.batch_size(), batch.seq_len());
-        let bias: Vec<f32> = batch
-            .mask
-            .iter()
-            .flat_map(|m| m.iter().map(|&r| if r { 0.0 } else { MASKED }))
-            .collect();
-        Tensor::from_data(TensorData::new(bias, [b, 1, 1, s]), &self.device())
+        batch.key_bias(&self.device())
     }
 
     /// The relative-position bias `[1, heads, s, s]` shared by every layer:

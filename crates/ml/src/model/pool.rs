@@ -9,7 +9,7 @@ use burn::tensor::{Tensor, TensorData};
 use super::batch::Batch;
 
 /// A 0/1 mask `[b, s, 1]` of the real tokens of `batch`.
-pub fn token_mask<B: Backend>(batch: &Batch, device: &B::Device) -> Tensor<B, 3> {
+fn token_mask<B: Backend>(batch: &Batch, device: &B::Device) -> Tensor<B, 3> {
     let (b, s) = (batch.batch_size(), batch.seq_len());
     let m: Vec<f32> = batch
         .mask
