@@ -27,14 +27,13 @@ pub fn kinds() -> Result<(), CliError> {
             let _ = writeln!(out, "  runs on the chosen backend (part of the key)");
         }
         let _ = writeln!(out, "  with:");
-        let defaults = (k.info().defaults)();
         for f in k.fields() {
             let d = if f.required {
                 ", required".to_string()
             } else {
-                match defaults.get(f.name) {
-                    Some(Value::Null) | None => ", optional".to_string(),
-                    Some(v) => format!(", default {v}"),
+                match &f.default {
+                    Value::Null => ", optional".to_string(),
+                    v => format!(", default {v}"),
                 }
             };
             let _ = writeln!(out, "    {} ({}{d}): {}", f.name, f.ty, f.doc);

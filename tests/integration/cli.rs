@@ -48,7 +48,11 @@ fn kinds_and_version() {
         .ok()
         .out_has("cmd")
         .out_has("outputs")
-        .out_has("$IN_<");
+        .out_has("$IN_<")
+        // The tables come from the typed structs: bounds, defaults, required.
+        .out_has("eval_fraction (float in [0, 1), default 0.1): Share of each category")
+        .out_has("set (\"crows-pairs\" | \"stereoset\" | \"lima\" | \"prompts\", required)")
+        .out_has("top_p (float in (0, 1], default 0.9)");
     let v = env.repro(&["--version"]);
     v.ok().out_has("repro ").out_has("backends: flex");
 }

@@ -39,20 +39,6 @@ pub fn parse_with<T: DeserializeOwned>(with: &Value) -> Result<T, WithError> {
     })
 }
 
-/// `Ok` when `v` is a finite number > 0, else the error naming `key`.
-pub fn positive(key: &str, v: f64) -> Result<(), WithError> {
-    (v.is_finite() && v > 0.0)
-        .then_some(())
-        .ok_or_else(|| WithError::new(key, format!("must be a positive number, got {v}")))
-}
-
-/// `Ok` when `v` is a finite number ≥ 0, else the error naming `key`.
-pub fn non_negative(key: &str, v: f64) -> Result<(), WithError> {
-    (v.is_finite() && v >= 0.0)
-        .then_some(())
-        .ok_or_else(|| WithError::new(key, format!("must be ≥ 0, got {v}")))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -10,6 +10,7 @@ pub mod keyed;
 pub mod machine;
 pub mod progress;
 pub mod rng;
+pub mod schema;
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;
 pub mod time;

@@ -249,8 +249,6 @@ mod tests {
             name,
             code_version: 1,
             summary: "a kind for key tests",
-            fields: &[],
-            defaults: || json!({}),
             slots: &[],
             outputs: &["o"],
             metrics: None,
@@ -264,6 +262,12 @@ mod tests {
     impl Kind for Fake {
         fn info(&self) -> &'static KindInfo {
             self.0
+        }
+        fn fields(&self) -> Vec<crate::kind::Field> {
+            Vec::new()
+        }
+        fn defaults(&self) -> Json {
+            json!({})
         }
         fn check(&self, _with: &Json) -> Result<(), WithError> {
             Ok(())

@@ -8,37 +8,32 @@
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
-use serde::Serialize;
 use serde_json::Value;
 
 use super::WithError;
 use super::context::{Roots, StageContext};
 
-/// One field of a kind's `with` schema, as `repro kinds` prints it. Its
-/// default is not written here: it is the field's value in the kind's
-/// [`KindInfo::defaults`], the `Default` of the struct the kind parses.
-#[derive(Debug, Clone, Copy)]
+/// One field of a kind's `with` schema, as `repro kinds` prints it: derived
+/// from the kind's typed struct ([`super::fields_of`]), never hand-kept.
+#[derive(Debug, Clone, PartialEq)]
 pub struct Field {
     /// Key under `with:`.
-    pub name: &'static str,
-    /// Type, in words (`float`, `int`, `"error" | "skip"`, `source`…).
-    pub ty: &'static str,
+    pub name: String,
+    /// Type, in words, with its checked bounds (`int in [8, 1048576]`,
+    /// `float in (0, 1)`, `"error" | "skip"`, `source`…).
+    pub ty: String,
     /// Whether the pipeline must give it (its default is then `null`).
     pub required: bool,
-    /// What it means, with units and range.
-    pub doc: &'static str,
+    /// What it means: the field's doc comment.
+    pub doc: String,
+    /// Its default: the field's value in the struct's `Default`.
+    pub default: Value,
 }
 
 /// The value of a required `with` key (an `Option` in the kind's struct, so
 /// the struct has a `Default`), or the error naming the key.
 pub fn required<T>(value: Option<T>, key: &str) -> Result<T, WithError> {
     value.ok_or_else(|| WithError::new(key, "missing: this key is required"))
-}
-
-/// The `with` map of a kind's defaults: `T::default()` as JSON, the one
-/// place a default is written (ARCHITECTURE.md, "Adding a kind").
-pub fn defaults_of<T: Default + Serialize>() -> Value {
-    serde_json::to_value(T::default()).unwrap_or(Value::Null)
 }
 
 /// One named input slot of a kind.
@@ -76,11 +71,6 @@ pub struct KindInfo {
     pub code_version: u32,
     /// One line for `repro kinds`.
     pub summary: &'static str,
-    /// The `with` schema.
-    pub fields: &'static [Field],
-    /// The `with` map a stage gets when it gives no key: the `Default` of the
-    /// kind's typed struct, serialized ([`defaults_of`]).
-    pub defaults: fn() -> Value,
     /// Named input slots (`*`: any further names).
     pub slots: &'static [Slot],
     /// Fixed output names (files or directories) under `$OUT`.
@@ -97,7 +87,8 @@ pub struct KindInfo {
     pub publishes: bool,
 }
 
-/// A built-in stage kind.
+/// A built-in stage kind, as the engine holds it (object-safe). Kinds
+/// implement [`super::TypedKind`], whose blanket implementation gives this.
 pub trait Kind: Send + Sync {
     /// The kind's static description.
     fn info(&self) -> &'static KindInfo;
@@ -113,10 +104,11 @@ pub trait Kind: Send + Sync {
     fn summary(&self) -> &'static str {
         self.info().summary
     }
-    /// The `with` schema.
-    fn fields(&self) -> &'static [Field] {
-        self.info().fields
-    }
+    /// The `with` schema, from the kind's typed struct.
+    fn fields(&self) -> Vec<Field>;
+    /// The `with` map a stage gets when it gives no key: the `Default` of the
+    /// kind's typed struct, serialized.
+    fn defaults(&self) -> Value;
     /// Named input slots.
     fn slots(&self) -> &'static [Slot] {
         self.info().slots

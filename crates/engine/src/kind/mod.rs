@@ -5,9 +5,13 @@
 
 mod context;
 mod contract;
+mod fields;
 mod registry;
+mod typed;
 
 pub use crate::util::keyed::{WithError, parse_with};
 pub use context::{Input, Roots, StageContext};
-pub use contract::{Field, KeyDep, Kind, KindInfo, Slot, Upstream, defaults_of, required};
+pub use contract::{Field, KeyDep, Kind, KindInfo, Slot, Upstream, required};
+pub use fields::fields_of;
 pub use registry::Registry;
+pub use typed::{TypedKind, parse_typed};

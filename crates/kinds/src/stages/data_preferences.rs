@@ -3,6 +3,7 @@
 use std::path::Path;
 
 use anyhow::Context;
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
@@ -16,94 +17,43 @@ use crate::data::preferences::{Format, FormatOptions, by_category, format_name, 
 use crate::data::source::SourceSpec;
 use crate::data::synthetic::{SyntheticOptions, generate};
 use crate::data::table;
-use crate::kind::{
-    Field, KeyDep, Kind, KindInfo, Roots, Slot, StageContext, WithError, defaults_of, parse_with,
-    required,
-};
+use crate::kind::{KeyDep, KindInfo, Roots, Slot, StageContext, WithError, required};
 use crate::util::io::json::write_json;
 
 /// The `data.preferences` kind.
 pub struct DataPreferences;
 
 /// `with:` of `data.preferences`; its `Default` is the kind's defaults.
-#[derive(Debug, Default, Deserialize, Serialize)]
+#[derive(Debug, Default, Deserialize, Serialize, JsonSchema)]
 #[serde(default, deny_unknown_fields)]
-struct With {
+pub struct With {
+    /// {path: P} (absolute or under $REPRO_DATA) | {url: U} | {hf: {repo, type, file,
+    /// revision}}, optional sha256:/blake3: pin; required except for synthetic, which takes
+    /// none.
     source: Option<SourceSpec>,
-    /// Required ([`required`]).
+    /// How rows are read.
+    #[schemars(required)]
     format: Option<Format>,
+    /// Category of every pair (required for hh-rlhf; preference-jsonl unless fields.category).
     category: Option<String>,
+    /// A malformed row stops the stage, or is skipped and counted.
     on_bad_rows: OnBadRows,
+    /// preference-jsonl: the file's field names.
     fields: Option<FieldMap>,
+    /// hh-rlhf: keep pairs whose transcripts diverge before the final turn (tails become the
+    /// responses).
     keep_multi_turn: bool,
+    /// pku-saferlhf: which label picks the chosen response.
     preference: Preference,
+    /// pku-saferlhf: harm categories of the unsafe response, or of either.
     category_from: CategoryFrom,
+    /// pku-saferlhf: a pair with several categories gets the first (dataset-card order), one
+    /// copy each, or is dropped.
     multi_category: MultiCategory,
+    /// synthetic: K (2-26) categories, pairs each, planted per-category offset in extra `good`
+    /// markers (default 0,1,…).
     synthetic: Option<SyntheticOptions>,
 }
-
-const FIELDS: &[Field] = &[
-    Field {
-        name: "source",
-        ty: "source",
-        required: false,
-        doc: "{path: P} (absolute or under $REPRO_DATA) | {url: U} | {hf: {repo, type, file, revision}}, optional sha256:/blake3: pin; required except for synthetic, which takes none",
-    },
-    Field {
-        name: "format",
-        ty: "\"hh-rlhf\" | \"preference-jsonl\" | \"pku-saferlhf\" | \"synthetic\"",
-        required: true,
-        doc: "how rows are read",
-    },
-    Field {
-        name: "category",
-        ty: "string",
-        required: false,
-        doc: "category of every pair (required for hh-rlhf; preference-jsonl unless fields.category)",
-    },
-    Field {
-        name: "on_bad_rows",
-        ty: "\"error\" | \"skip\"",
-        required: false,
-        doc: "a malformed row stops the stage, or is skipped and counted",
-    },
-    Field {
-        name: "fields",
-        ty: "{prompt, chosen, rejected, category}",
-        required: false,
-        doc: "preference-jsonl: the file's field names",
-    },
-    Field {
-        name: "keep_multi_turn",
-        ty: "bool",
-        required: false,
-        doc: "hh-rlhf: keep pairs whose transcripts diverge before the final turn (tails become the responses)",
-    },
-    Field {
-        name: "preference",
-        ty: "\"safer\" | \"better\"",
-        required: false,
-        doc: "pku-saferlhf: which label picks the chosen response",
-    },
-    Field {
-        name: "category_from",
-        ty: "\"unsafe\" | \"union\"",
-        required: false,
-        doc: "pku-saferlhf: harm categories of the unsafe response, or of either",
-    },
-    Field {
-        name: "multi_category",
-        ty: "\"first\" | \"explode\" | \"drop\"",
-        required: false,
-        doc: "pku-saferlhf: a pair with several categories gets the first (dataset-card order), one copy each, or is dropped",
-    },
-    Field {
-        name: "synthetic",
-        ty: "{categories, pairs_per_category, prompts_per_category, offsets}",
-        required: false,
-        doc: "synthetic: K (2-26) categories, pairs each, planted per-category offset in extra `good` markers (default 0,1,…)",
-    },
-];
 
 const SLOTS: &[Slot] = &[];
 
@@ -166,8 +116,6 @@ const INFO: KindInfo = KindInfo {
     name: "data.preferences",
     code_version: 1,
     summary: "one preference source (HH-RLHF, {prompt,chosen,rejected} JSONL, PKU-SafeRLHF, synthetic) → pairs.parquet",
-    fields: FIELDS,
-    defaults: defaults_of::<With>,
     slots: SLOTS,
     outputs: &["pairs.parquet", "metrics.json"],
     metrics: Some("metrics.json"),
@@ -175,19 +123,18 @@ const INFO: KindInfo = KindInfo {
     publishes: false,
 };
 
-impl Kind for DataPreferences {
+impl crate::kind::TypedKind for DataPreferences {
+    type With = With;
     fn info(&self) -> &'static KindInfo {
         &INFO
     }
-    fn check(&self, with: &Value) -> Result<(), WithError> {
-        check_with(&parse_with::<With>(with)?).map(|_| ())
+    fn validate(&self, w: &With) -> Result<(), WithError> {
+        check_with(w).map(|_| ())
     }
-    fn key_deps(&self, with: &Value, roots: &Roots) -> Result<Vec<KeyDep>, WithError> {
-        let w: With = parse_with(with)?;
+    fn key_deps(&self, w: &With, roots: &Roots) -> Result<Vec<KeyDep>, WithError> {
         source_key_deps(w.source.as_ref(), roots, "source")
     }
-    fn run(&self, ctx: &StageContext) -> anyhow::Result<()> {
-        let w: With = parse_with(&ctx.with)?;
+    fn run(&self, ctx: &StageContext, w: With) -> anyhow::Result<()> {
         let format = check_with(&w)?;
         let (pairs, mut m) = if format == Format::Synthetic {
             // default: no `synthetic:` block means the generator's documented defaults.
@@ -258,6 +205,7 @@ impl Kind for DataPreferences {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::kind::Kind;
     use crate::stages::harness::{metrics, run_kind};
 
     #[test]

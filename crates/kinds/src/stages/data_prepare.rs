@@ -4,38 +4,15 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
-use serde_json::{Value, json};
+use serde_json::json;
 
 use crate::data::prepare::{PrepareOptions, prepare, shared_prompts, split_counts};
 use crate::data::table;
-use crate::kind::{
-    Field, Input, Kind, KindInfo, Slot, StageContext, WithError, defaults_of, parse_with,
-};
+use crate::kind::{Input, KindInfo, Slot, StageContext};
 use crate::util::io::json::write_json;
 
 /// The `data.prepare` kind.
 pub struct DataPrepare;
-
-const FIELDS: &[Field] = &[
-    Field {
-        name: "dedupe",
-        ty: "bool",
-        required: false,
-        doc: "drop exact duplicate (prompt, chosen, rejected) triples, keeping the first",
-    },
-    Field {
-        name: "balance_by",
-        ty: "\"category\" | \"none\"",
-        required: false,
-        doc: "downsample every category to the smallest (seeded)",
-    },
-    Field {
-        name: "eval_fraction",
-        ty: "float",
-        required: false,
-        doc: "share of each category held out, in [0, 1); whole prompt groups move together",
-    },
-];
 
 /// Named slots for the common cases, plus `*` (see [`Slot::name`]) for any
 /// other names. None is required by itself; `run` needs at least one input.
@@ -68,16 +45,6 @@ const SLOTS: &[Slot] = &[
     },
 ];
 
-fn check_opts(o: &PrepareOptions) -> Result<(), WithError> {
-    if !(0.0..1.0).contains(&o.eval_fraction) {
-        return Err(WithError::new(
-            "eval_fraction",
-            format!("expected a value in [0, 1), found {}", o.eval_fraction),
-        ));
-    }
-    Ok(())
-}
-
 /// Every input directory with its name (`name` or `name/<expansion>`), in name order.
 pub fn input_dirs(ctx: &StageContext) -> Vec<(String, PathBuf)> {
     let mut v = Vec::new();
@@ -105,8 +72,6 @@ const INFO: KindInfo = KindInfo {
     name: "data.prepare",
     code_version: 1,
     summary: "merge, dedupe, drop and count bad pairs, balance, split grouped by prompt → train/eval text",
-    fields: FIELDS,
-    defaults: defaults_of::<PrepareOptions>,
     slots: SLOTS,
     outputs: &["train.parquet", "eval.parquet", "metrics.json"],
     metrics: Some("metrics.json"),
@@ -114,16 +79,12 @@ const INFO: KindInfo = KindInfo {
     publishes: false,
 };
 
-impl Kind for DataPrepare {
+impl crate::kind::TypedKind for DataPrepare {
+    type With = PrepareOptions;
     fn info(&self) -> &'static KindInfo {
         &INFO
     }
-    fn check(&self, with: &Value) -> Result<(), WithError> {
-        check_opts(&parse_with::<PrepareOptions>(with)?)
-    }
-    fn run(&self, ctx: &StageContext) -> anyhow::Result<()> {
-        let opts: PrepareOptions = parse_with(&ctx.with)?;
-        check_opts(&opts)?;
+    fn run(&self, ctx: &StageContext, opts: PrepareOptions) -> anyhow::Result<()> {
         let dirs = input_dirs(ctx);
         anyhow::ensure!(!dirs.is_empty(), "data.prepare needs at least one input");
         let mut inputs = Vec::new();

@@ -4,8 +4,9 @@
 use std::path::Path;
 
 use anyhow::Context;
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
-use serde_json::{Value, json};
+use serde_json::json;
 
 use super::source_key::source_key_deps;
 use crate::data::drops::OnBadRows;
@@ -16,101 +17,65 @@ use crate::data::prompt_set::{draw, subsample};
 use crate::data::source::SourceSpec;
 use crate::data::stereoset::Subset;
 use crate::data::{crows_pairs, lima, stereoset, table};
-use crate::kind::{
-    Field, KeyDep, Kind, KindInfo, Roots, Slot, StageContext, WithError, defaults_of, parse_with,
-    required,
-};
+use crate::kind::{KeyDep, KindInfo, Roots, Slot, StageContext, WithError, required};
 
 /// The `data.probes` kind.
 pub struct DataProbes;
 
 /// Which probe set.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
 #[serde(rename_all = "kebab-case")]
-enum Set {
+pub enum Set {
+    /// CrowS-Pairs (CSV).
     CrowsPairs,
+    /// StereoSet (jsonl or the nested dev.json).
     Stereoset,
+    /// LIMA prompts (jsonl).
     Lima,
+    /// Prompts drawn from the `pairs` input.
     Prompts,
 }
 
 /// Which table of the `pairs` input prompts are drawn from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, Serialize, JsonSchema)]
 #[serde(rename_all = "lowercase")]
-enum Split {
+pub enum Split {
     /// `pairs.parquet` of a data.preferences stage, else `eval.parquet`.
     #[default]
     Auto,
+    /// `pairs.parquet`.
     Pairs,
+    /// `train.parquet` of a data.prepare stage.
     Train,
+    /// `eval.parquet` of a data.prepare stage.
     Eval,
 }
 
 /// `with:` of `data.probes`; its `Default` is the kind's defaults.
-#[derive(Debug, Default, Deserialize, Serialize)]
+#[derive(Debug, Default, Deserialize, Serialize, JsonSchema)]
 #[serde(default, deny_unknown_fields)]
-struct With {
-    /// Required ([`required`]).
+pub struct With {
+    /// Which probe set.
+    #[schemars(required)]
     set: Option<Set>,
+    /// The file (crows-pairs CSV, stereoset jsonl or nested dev.json, LIMA jsonl); not for
+    /// prompts.
     source: Option<SourceSpec>,
+    /// Stereoset items kept.
     subset: Option<Subset>,
+    /// Keep n items sampled with the stage seed (all when null or larger).
+    #[schemars(range(min = 1))]
     n: Option<usize>,
+    /// prompts: distinct prompts per category (App. B.1: 100); required for prompts.
+    #[schemars(range(min = 1))]
     per_category: Option<usize>,
+    /// prompts: categories to draw from (default all).
     categories: Option<Vec<String>>,
+    /// prompts: table of the `pairs` input (auto: pairs.parquet, else eval.parquet).
     split: Split,
+    /// A malformed row stops the stage, or is skipped and counted.
     on_bad_rows: OnBadRows,
 }
-
-const FIELDS: &[Field] = &[
-    Field {
-        name: "set",
-        ty: "\"crows-pairs\" | \"stereoset\" | \"lima\" | \"prompts\"",
-        required: true,
-        doc: "which probe set",
-    },
-    Field {
-        name: "source",
-        ty: "source",
-        required: false,
-        doc: "the file (crows-pairs CSV, stereoset jsonl or nested dev.json, LIMA jsonl); not for prompts",
-    },
-    Field {
-        name: "subset",
-        ty: "\"intrasentence\" | \"intersentence\" | \"all\"",
-        required: false,
-        doc: "stereoset items kept",
-    },
-    Field {
-        name: "n",
-        ty: "int",
-        required: false,
-        doc: "keep n items sampled with the stage seed (all when null or larger)",
-    },
-    Field {
-        name: "per_category",
-        ty: "int",
-        required: false,
-        doc: "prompts: distinct prompts per category (App. B.1: 100); required for prompts",
-    },
-    Field {
-        name: "categories",
-        ty: "[string]",
-        required: false,
-        doc: "prompts: categories to draw from (default all)",
-    },
-    Field {
-        name: "split",
-        ty: "\"auto\" | \"pairs\" | \"train\" | \"eval\"",
-        required: false,
-        doc: "prompts: table of the `pairs` input (auto: pairs.parquet, else eval.parquet)",
-    },
-    Field {
-        name: "on_bad_rows",
-        ty: "\"error\" | \"skip\"",
-        required: false,
-        doc: "a malformed row stops the stage, or is skipped and counted",
-    },
-];
 
 const SLOTS: &[Slot] = &[Slot {
     name: "pairs",
@@ -161,12 +126,6 @@ fn check_with(w: &With) -> Result<Set, WithError> {
             "only for set: prompts",
         ));
     }
-    if w.per_category == Some(0) || w.n == Some(0) {
-        return Err(WithError::new(
-            if w.n == Some(0) { "n" } else { "per_category" },
-            "expected at least 1",
-        ));
-    }
     Ok(set)
 }
 
@@ -194,8 +153,6 @@ const INFO: KindInfo = KindInfo {
     name: "data.probes",
     code_version: 1,
     summary: "evaluation sets: CrowS-Pairs, StereoSet, LIMA prompts, prompt sets from preference tables → probes.parquet",
-    fields: FIELDS,
-    defaults: defaults_of::<With>,
     slots: SLOTS,
     outputs: &["probes.parquet", "metrics.json"],
     metrics: Some("metrics.json"),
@@ -203,19 +160,18 @@ const INFO: KindInfo = KindInfo {
     publishes: false,
 };
 
-impl Kind for DataProbes {
+impl crate::kind::TypedKind for DataProbes {
+    type With = With;
     fn info(&self) -> &'static KindInfo {
         &INFO
     }
-    fn check(&self, with: &Value) -> Result<(), WithError> {
-        check_with(&parse_with::<With>(with)?).map(|_| ())
+    fn validate(&self, w: &With) -> Result<(), WithError> {
+        check_with(w).map(|_| ())
     }
-    fn key_deps(&self, with: &Value, roots: &Roots) -> Result<Vec<KeyDep>, WithError> {
-        let w: With = parse_with(with)?;
+    fn key_deps(&self, w: &With, roots: &Roots) -> Result<Vec<KeyDep>, WithError> {
         source_key_deps(w.source.as_ref(), roots, "source")
     }
-    fn run(&self, ctx: &StageContext) -> anyhow::Result<()> {
-        let w: With = parse_with(&ctx.with)?;
+    fn run(&self, ctx: &StageContext, w: With) -> anyhow::Result<()> {
         let set = check_with(&w)?;
         let out = ctx.out.join("probes.parquet");
         let seed = ctx.seed_for("sample");

@@ -5,8 +5,9 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
-use serde_json::{Value, json};
+use serde_json::json;
 
 use super::source_key::source_key_deps;
 use crate::data::fetch::FetchEnv;
@@ -14,20 +15,23 @@ use crate::data::source::SourceSpec;
 use crate::data::table;
 use crate::data::token_table::{TokenRow, write_tokens};
 use crate::data::tokenize::{encode, load_tokenizer};
-use crate::kind::{
-    Field, KeyDep, Kind, KindInfo, Roots, Slot, StageContext, WithError, defaults_of, parse_with,
-};
+use crate::kind::{KeyDep, KindInfo, Roots, Slot, StageContext, WithError};
 use crate::util::io::json::write_json;
 
 /// The `data.tokenize` kind.
 pub struct DataTokenize;
 
 /// `with:` of `data.tokenize`; its `Default` is the kind's defaults.
-#[derive(Debug, Deserialize, Serialize)]
+#[derive(Debug, Deserialize, Serialize, JsonSchema)]
 #[serde(default, deny_unknown_fields)]
-struct With {
+pub struct With {
+    /// Tokens per transcript, special tokens included (App. A.4: 1,024).
+    #[schemars(range(min = 8, max = 1_048_576))]
     max_len: usize,
+    /// A tokenizer.json source, instead of the `tokenizer` input.
     tokenizer: Option<SourceSpec>,
+    /// Keep only these categories' pairs, in both splits, the split kept as data.prepare made
+    /// it (e.g. a harmless-only safety RM whose eval prompts stay unseen); empty = all.
     categories: Vec<String>,
 }
 
@@ -41,27 +45,6 @@ impl Default for With {
         }
     }
 }
-
-const FIELDS: &[Field] = &[
-    Field {
-        name: "max_len",
-        ty: "int",
-        required: false,
-        doc: "tokens per transcript, special tokens included (App. A.4: 1,024), 8 to 1048576",
-    },
-    Field {
-        name: "tokenizer",
-        ty: "source",
-        required: false,
-        doc: "a tokenizer.json source, instead of the `tokenizer` input",
-    },
-    Field {
-        name: "categories",
-        ty: "list of strings",
-        required: false,
-        doc: "keep only these categories' pairs, in both splits, the split kept as data.prepare made it (e.g. a harmless-only safety RM whose eval prompts stay unseen); empty = all",
-    },
-];
 
 const SLOTS: &[Slot] = &[
     Slot {
@@ -88,12 +71,6 @@ const SLOTS: &[Slot] = &[
 const SPLITS: [&str; 2] = ["train", "eval"];
 
 fn check_with(w: &With) -> Result<(), WithError> {
-    if !(8..=1 << 20).contains(&w.max_len) {
-        return Err(WithError::new(
-            "max_len",
-            format!("expected 8 to 1048576, found {}", w.max_len),
-        ));
-    }
     for (i, c) in w.categories.iter().enumerate() {
         if c.is_empty() || w.categories[..i].contains(c) {
             return Err(WithError::new(
@@ -179,8 +156,6 @@ const INFO: KindInfo = KindInfo {
     name: "data.tokenize",
     code_version: 2,
     summary: "train/eval pairs → token ids (one template for every source, prompt truncated from the left)",
-    fields: FIELDS,
-    defaults: defaults_of::<With>,
     slots: SLOTS,
     outputs: &["train.parquet", "eval.parquet", "metrics.json"],
     metrics: Some("metrics.json"),
@@ -188,20 +163,18 @@ const INFO: KindInfo = KindInfo {
     publishes: false,
 };
 
-impl Kind for DataTokenize {
+impl crate::kind::TypedKind for DataTokenize {
+    type With = With;
     fn info(&self) -> &'static KindInfo {
         &INFO
     }
-    fn check(&self, with: &Value) -> Result<(), WithError> {
-        check_with(&parse_with::<With>(with)?)
+    fn validate(&self, w: &With) -> Result<(), WithError> {
+        check_with(w)
     }
-    fn key_deps(&self, with: &Value, roots: &Roots) -> Result<Vec<KeyDep>, WithError> {
-        let w: With = parse_with(with)?;
+    fn key_deps(&self, w: &With, roots: &Roots) -> Result<Vec<KeyDep>, WithError> {
         source_key_deps(w.tokenizer.as_ref(), roots, "tokenizer")
     }
-    fn run(&self, ctx: &StageContext) -> anyhow::Result<()> {
-        let w: With = parse_with(&ctx.with)?;
-        check_with(&w)?;
+    fn run(&self, ctx: &StageContext, w: With) -> anyhow::Result<()> {
         let slots: Vec<&str> = ["tokenizer", "backbone"]
             .into_iter()
             .filter(|s| ctx.inputs.contains_key(*s))
@@ -300,6 +273,7 @@ impl Kind for DataTokenize {
 mod tests {
     use super::*;
     use crate::data::token_table::read_ids;
+    use crate::kind::Kind;
     use crate::stages::data_prepare::DataPrepare;
     use crate::stages::harness::{metrics, run_kind};
 

@@ -6,8 +6,8 @@
 use std::collections::BTreeMap;
 
 use anyhow::Context;
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
 
 use crate::eval::category_audit::{
     AuditConfig, AuditError, AuditItems, AuditMetrics, AuditResult, AuditSummary, audit,
@@ -15,9 +15,7 @@ use crate::eval::category_audit::{
 use crate::eval::mlp::{MlpConfig, Monitor};
 use crate::eval::response_length::{join_lengths, read_lengths};
 use crate::eval::scores::{SCORES_FILE, read_scores};
-use crate::kind::{
-    Field, Input, Kind, KindInfo, Slot, StageContext, WithError, defaults_of, parse_with,
-};
+use crate::kind::{Input, KindInfo, Slot, StageContext, WithError};
 use crate::util::io::json::write_json;
 
 /// The `eval.category_audit` kind.
@@ -28,57 +26,6 @@ pub const AUDIT_FILE: &str = "audit.json";
 
 /// The tokenized eval split read from the `data` input.
 const DATA_FILE: &str = "eval.parquet";
-
-const FIELDS: &[Field] = &[
-    Field {
-        name: "folds",
-        ty: "int",
-        required: false,
-        doc: "outer stratified folds, pairs kept whole (App. A.7: 5), 2..=100; every category needs at least this many pairs",
-    },
-    Field {
-        name: "holdout",
-        ty: "float",
-        required: false,
-        doc: "fraction of the training folds' pairs, per category, held out for early stopping, in (0, 1)",
-    },
-    Field {
-        name: "hidden",
-        ty: "int",
-        required: false,
-        doc: "hidden width of the 2-layer MLP (1 -> hidden ReLU -> categories), 1..=4096",
-    },
-    Field {
-        name: "lr",
-        ty: "float",
-        required: false,
-        doc: "Adam learning rate, in (0, 10]",
-    },
-    Field {
-        name: "batch_size",
-        ty: "int",
-        required: false,
-        doc: "responses per Adam step, reshuffled every epoch, >= 1 (>= the training set: full batch)",
-    },
-    Field {
-        name: "max_epochs",
-        ty: "int",
-        required: false,
-        doc: "epochs at most, 1..=100000",
-    },
-    Field {
-        name: "patience",
-        ty: "int",
-        required: false,
-        doc: "stop after this many epochs without improvement on the validation split, >= 1; the best epoch's weights are kept",
-    },
-    Field {
-        name: "monitor",
-        ty: "\"loss\" | \"auc\"",
-        required: false,
-        doc: "what early stopping watches on the validation split: cross-entropy, or AUC (the paper's wording)",
-    },
-];
 
 const SLOTS: &[Slot] = &[
     Slot {
@@ -96,16 +43,28 @@ const SLOTS: &[Slot] = &[
 ];
 
 /// `with:` of the kind; its `Default` is the kind's defaults.
-#[derive(Debug, Deserialize, Serialize)]
+#[derive(Debug, Deserialize, Serialize, JsonSchema)]
 #[serde(default, deny_unknown_fields)]
-struct With {
+pub struct With {
+    /// Outer stratified folds, pairs kept whole (App. A.7: 5), 2..=100; every category needs at
+    /// least this many pairs.
     folds: usize,
+    /// Fraction of the training folds' pairs, per category, held out for early stopping, in (0,
+    /// 1).
     holdout: f64,
+    /// Hidden width of the 2-layer MLP (1 -> hidden ReLU -> categories), 1..=4096.
     hidden: usize,
+    /// Adam learning rate, in (0, 10].
     lr: f64,
+    /// Responses per Adam step, reshuffled every epoch, >= 1 (>= the training set: full batch).
     batch_size: usize,
+    /// Epochs at most, 1..=100000.
     max_epochs: usize,
+    /// Stop after this many epochs without improvement on the validation split, >= 1; the best
+    /// epoch's weights are kept.
     patience: usize,
+    /// What early stopping watches on the validation split: cross-entropy, or AUC (the paper's
+    /// wording).
     monitor: Monitor,
 }
 
@@ -126,8 +85,9 @@ impl Default for With {
     }
 }
 
-fn parse(with: &Value) -> Result<AuditConfig, WithError> {
-    let w: With = parse_with(with)?;
+/// The library's config from `with` (its bounds are checked there:
+/// [`AuditConfig::check`]).
+fn config(w: &With) -> Result<AuditConfig, WithError> {
     let config = AuditConfig {
         folds: w.folds,
         holdout: w.holdout,
@@ -160,8 +120,6 @@ const INFO: KindInfo = KindInfo {
     // 2: JSON documents through the one canonical writer (keys sorted).
     code_version: 2,
     summary: "post-hoc audit: fresh 2-layer MLP predicts category from frozen rewards (and from length), grouped stratified k-fold AUC / balanced accuracy",
-    fields: FIELDS,
-    defaults: defaults_of::<With>,
     slots: SLOTS,
     outputs: &[AUDIT_FILE, "metrics.json"],
     metrics: Some("metrics.json"),
@@ -181,15 +139,16 @@ struct AuditDoc<'a> {
     length: Option<&'a AuditResult>,
 }
 
-impl Kind for EvalCategoryAudit {
+impl crate::kind::TypedKind for EvalCategoryAudit {
+    type With = With;
     fn info(&self) -> &'static KindInfo {
         &INFO
     }
-    fn check(&self, with: &Value) -> Result<(), WithError> {
-        parse(with).map(|_| ())
+    fn validate(&self, w: &With) -> Result<(), WithError> {
+        config(w).map(|_| ())
     }
-    fn run(&self, ctx: &StageContext) -> anyhow::Result<()> {
-        let cfg = parse(&ctx.with)?;
+    fn run(&self, ctx: &StageContext, w: With) -> anyhow::Result<()> {
+        let cfg = config(&w)?;
         let file = ctx.input("rm")?.join(SCORES_FILE);
         let rows = read_scores(&file).context("input `rm`")?;
         let items = AuditItems::from_scores(&rows)
@@ -271,8 +230,10 @@ mod tests {
     use crate::data::token_table::{TokenRow, write_tokens};
     use crate::data::tokenize::Encoded;
     use crate::eval::scores::{ScoreRow, Side, write_scores};
+    use crate::kind::Kind;
     use crate::stages::harness::{metrics, run_kind};
     use crate::util::rng::SplitMix64;
+    use serde_json::Value;
 
     fn enc(prompt: usize, response: usize) -> Encoded {
         Encoded {

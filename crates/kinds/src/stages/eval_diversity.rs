@@ -11,6 +11,7 @@
 
 use anyhow::Context;
 use burn::tensor::backend::Backend as BurnBackend;
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
@@ -18,7 +19,7 @@ use crate::eval::policies::resolve_baseline;
 use crate::eval::policy_diversity::{PolicyDiversity, diversity_table};
 use crate::eval::policy_parity::at_cap;
 use crate::eval::stats::SemDivConfig;
-use crate::kind::{Field, Kind, KindInfo, Slot, StageContext, WithError, defaults_of, parse_with};
+use crate::kind::{KindInfo, Slot, StageContext};
 use crate::model::mpnet::load_mpnet;
 use crate::stages::fan_in::{read_caps, read_policies};
 use crate::util::io::json::write_json;
@@ -30,16 +31,20 @@ pub struct EvalDiversity;
 pub const DIVERSITY_FILE: &str = "diversity.json";
 
 /// The `with` map.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(default, deny_unknown_fields)]
 pub struct With {
-    /// The baseline policy: an expansion name or one of its matrix values.
+    /// The baseline policy: an expansion name of `generations` or one of its matrix values.
+    #[schemars(length(min = 1))]
     pub baseline: String,
-    /// Responses per embedding batch.
+    /// Responses per embedding batch (sentence-transformers' default 32).
+    #[schemars(range(min = 1))]
     pub batch_size: usize,
-    /// Bootstrap resamples (B.2: 1,000).
+    /// Paired bootstrap resamples of the aligned prompt indices (B.2: 1,000).
+    #[schemars(range(min = 1, max = 1_000_000))]
     pub resamples: usize,
-    /// Confidence level (B.2: 0.95).
+    /// Confidence level of the intervals (B.2: 0.95).
+    #[schemars(extend("exclusiveMinimum" = 0, "exclusiveMaximum" = 1))]
     pub level: f64,
 }
 
@@ -54,33 +59,6 @@ impl Default for With {
         }
     }
 }
-
-const FIELDS: &[Field] = &[
-    Field {
-        name: "baseline",
-        ty: "string",
-        required: false,
-        doc: "the baseline policy: an expansion name of `generations` or one of its matrix values",
-    },
-    Field {
-        name: "batch_size",
-        ty: "int ≥ 1",
-        required: false,
-        doc: "responses per embedding batch (sentence-transformers' default 32)",
-    },
-    Field {
-        name: "resamples",
-        ty: "int",
-        required: false,
-        doc: "paired bootstrap resamples of the aligned prompt indices (B.2: 1,000), 1..=1000000",
-    },
-    Field {
-        name: "level",
-        ty: "float in (0, 1)",
-        required: false,
-        doc: "confidence level of the intervals (B.2: 0.95)",
-    },
-];
 
 const SLOTS: &[Slot] = &[
     Slot {
@@ -101,8 +79,6 @@ const INFO: KindInfo = KindInfo {
     name: "eval.diversity",
     code_version: 2,
     summary: "semantic diversity (App. B.2): SemDiv of MPNet embeddings per policy, paired bootstrap of the difference to the baseline",
-    fields: FIELDS,
-    defaults: defaults_of::<With>,
     slots: SLOTS,
     outputs: &[DIVERSITY_FILE, "metrics.json"],
     metrics: Some("metrics.json"),
@@ -110,38 +86,12 @@ const INFO: KindInfo = KindInfo {
     publishes: false,
 };
 
-fn parse(with: &Value) -> Result<With, WithError> {
-    let w: With = parse_with(with)?;
-    if w.batch_size == 0 {
-        return Err(WithError::new("batch_size", "expected ≥ 1, found 0"));
-    }
-    if !(1..=1_000_000).contains(&w.resamples) {
-        return Err(WithError::new(
-            "resamples",
-            format!("expected 1 to 1000000, found {}", w.resamples),
-        ));
-    }
-    if !(w.level > 0.0 && w.level < 1.0) {
-        return Err(WithError::new(
-            "level",
-            format!("expected a value in (0, 1), found {}", w.level),
-        ));
-    }
-    if w.baseline.is_empty() {
-        return Err(WithError::new("baseline", "must not be empty"));
-    }
-    Ok(w)
-}
-
-impl Kind for EvalDiversity {
+impl crate::kind::TypedKind for EvalDiversity {
+    type With = With;
     fn info(&self) -> &'static KindInfo {
         &INFO
     }
-    fn check(&self, with: &Value) -> Result<(), WithError> {
-        parse(with).map(|_| ())
-    }
-    fn run(&self, ctx: &StageContext) -> anyhow::Result<()> {
-        let w = parse(&ctx.with)?;
+    fn run(&self, ctx: &StageContext, w: With) -> anyhow::Result<()> {
         crate::on_backend!(ctx.backend, run_on(ctx, &w))
     }
 }
@@ -235,6 +185,7 @@ fn headline(table: &[PolicyDiversity]) -> Value {
 mod tests {
     use super::*;
     use crate::eval::generations::{GENERATIONS_FILE, GenerationRow, write_generations};
+    use crate::kind::Kind;
     use crate::stages::harness::TestStage;
     use repro_ml::testing::write_tiny_mpnet;
 

@@ -11,13 +11,14 @@
 
 use anyhow::Context;
 use burn::tensor::backend::Backend as BurnBackend;
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
-use serde_json::{Value, json};
+use serde_json::json;
 
 use crate::data::probe::read_prompts;
 use crate::eval::generations::{GENERATIONS_FILE, write_generations};
 use crate::eval::policy_generate::{SamplingConfig, generate_responses};
-use crate::kind::{Field, Kind, KindInfo, Slot, StageContext, WithError, defaults_of, parse_with};
+use crate::kind::{KindInfo, Slot, StageContext};
 use crate::model::load::llama::load_hf_dir;
 use crate::util::io::json::write_json;
 
@@ -25,18 +26,24 @@ use crate::util::io::json::write_json;
 pub struct EvalGenerate;
 
 /// The `with` map.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(default, deny_unknown_fields)]
 pub struct With {
-    /// New tokens per response at most, 1..=4096.
+    /// New tokens per response at most (App. B: 256 for rollouts and parity; B.2: 100).
+    #[schemars(range(min = 1, max = 4096))]
     pub max_new_tokens: usize,
-    /// Softmax temperature ≥ 0 (0 = greedy).
+    /// Softmax temperature (App. B: 0.7; B.2: 0.9); 0 = greedy.
+    #[schemars(range(min = 0))]
     pub temperature: f64,
-    /// Nucleus mass in (0, 1].
+    /// Nucleus mass (App. B: 0.9; B.2: 0.95).
+    #[schemars(range(max = 1), extend("exclusiveMinimum" = 0))]
     pub top_p: f64,
-    /// Prompts per forward batch, ≥ 1.
+    /// Prompts per forward batch (B.2: 8); part of the key, since a batch shares one sampling
+    /// stream.
+    #[schemars(range(min = 1))]
     pub batch_size: usize,
-    /// Longest templated prompt in tokens (cut from the left), ≥ 1.
+    /// Longest templated prompt in tokens; longer prompts lose tokens from the left.
+    #[schemars(range(min = 1))]
     pub max_prompt_tokens: usize,
 }
 
@@ -53,39 +60,6 @@ impl Default for With {
         }
     }
 }
-
-const FIELDS: &[Field] = &[
-    Field {
-        name: "max_new_tokens",
-        ty: "int",
-        required: false,
-        doc: "new tokens per response at most (App. B: 256 for rollouts and parity; B.2: 100), 1..=4096",
-    },
-    Field {
-        name: "temperature",
-        ty: "float ≥ 0",
-        required: false,
-        doc: "softmax temperature (App. B: 0.7; B.2: 0.9); 0 = greedy",
-    },
-    Field {
-        name: "top_p",
-        ty: "float in (0, 1]",
-        required: false,
-        doc: "nucleus mass (App. B: 0.9; B.2: 0.95)",
-    },
-    Field {
-        name: "batch_size",
-        ty: "int ≥ 1",
-        required: false,
-        doc: "prompts per forward batch (B.2: 8); part of the key, since a batch shares one sampling stream",
-    },
-    Field {
-        name: "max_prompt_tokens",
-        ty: "int ≥ 1",
-        required: false,
-        doc: "longest templated prompt in tokens; longer prompts lose tokens from the left",
-    },
-];
 
 const SLOTS: &[Slot] = &[
     Slot {
@@ -106,43 +80,12 @@ const INFO: KindInfo = KindInfo {
     name: "eval.generate",
     code_version: 1,
     summary: "one policy's responses to a prompt set, fixed sampling settings and seed → generations.parquet",
-    fields: FIELDS,
-    defaults: defaults_of::<With>,
     slots: SLOTS,
     outputs: &[GENERATIONS_FILE, "metrics.json"],
     metrics: Some("metrics.json"),
     numerics: Some(crate::model::NUMERICS_VERSION),
     publishes: false,
 };
-
-fn parse(with: &Value) -> Result<With, WithError> {
-    let w: With = parse_with(with)?;
-    if !(1..=4096).contains(&w.max_new_tokens) {
-        return Err(WithError::new(
-            "max_new_tokens",
-            format!("expected 1 to 4096, found {}", w.max_new_tokens),
-        ));
-    }
-    if !(w.temperature >= 0.0 && w.temperature.is_finite()) {
-        return Err(WithError::new(
-            "temperature",
-            format!("expected a finite value ≥ 0, found {}", w.temperature),
-        ));
-    }
-    if !(w.top_p > 0.0 && w.top_p <= 1.0) {
-        return Err(WithError::new(
-            "top_p",
-            format!("expected a value in (0, 1], found {}", w.top_p),
-        ));
-    }
-    if w.batch_size == 0 {
-        return Err(WithError::new("batch_size", "expected ≥ 1, found 0"));
-    }
-    if w.max_prompt_tokens == 0 {
-        return Err(WithError::new("max_prompt_tokens", "expected ≥ 1, found 0"));
-    }
-    Ok(w)
-}
 
 /// The model directory inside a policy stage's outputs: `policy/`
 /// (train.ppo) or `model/` (model.pretrained).
@@ -161,15 +104,12 @@ pub fn policy_dir(stage: &std::path::Path) -> anyhow::Result<std::path::PathBuf>
     )
 }
 
-impl Kind for EvalGenerate {
+impl crate::kind::TypedKind for EvalGenerate {
+    type With = With;
     fn info(&self) -> &'static KindInfo {
         &INFO
     }
-    fn check(&self, with: &Value) -> Result<(), WithError> {
-        parse(with).map(|_| ())
-    }
-    fn run(&self, ctx: &StageContext) -> anyhow::Result<()> {
-        let w = parse(&ctx.with)?;
+    fn run(&self, ctx: &StageContext, w: With) -> anyhow::Result<()> {
         crate::on_backend!(ctx.backend, run_on(ctx, &w))
     }
 }
@@ -228,7 +168,9 @@ mod tests {
     use super::*;
     use crate::data::probe::{PromptItem, write_prompts};
     use crate::eval::generations::read_generations;
+    use crate::kind::Kind;
     use crate::stages::harness::TestStage;
+    use serde_json::Value;
 
     fn prompts() -> Vec<PromptItem> {
         (0..5)

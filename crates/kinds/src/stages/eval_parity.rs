@@ -17,6 +17,7 @@ use std::collections::BTreeMap;
 use anyhow::Context;
 use burn::tensor::backend::Backend as BurnBackend;
 use polars::prelude::Column;
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
@@ -24,7 +25,7 @@ use super::fan_in::{read_caps, read_policies};
 use crate::eval::policies::resolve_baseline;
 use crate::eval::policy_parity::{ParitySettings, PolicyParity, ScoredPolicy, parity_table};
 use crate::eval::stats::StratifiedConfig;
-use crate::kind::{Field, Kind, KindInfo, Slot, StageContext, WithError, defaults_of, parse_with};
+use crate::kind::{KindInfo, Slot, StageContext, WithError};
 use crate::parquet::write_frame;
 use crate::train::rm_scorer::load_reward_model;
 use crate::util::io::json::write_json;
@@ -38,26 +39,35 @@ pub const PARITY_FILE: &str = "parity.json";
 pub const REWARDS_FILE: &str = "rewards.parquet";
 
 /// The `with` map.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(default, deny_unknown_fields)]
 pub struct With {
-    /// The baseline policy: an expansion name or one of its matrix values.
+    /// The baseline policy: an expansion name of `generations`
+    /// (`gen[policy=baseline]`) or one of its matrix values.
+    #[schemars(length(min = 1))]
     pub baseline: String,
-    /// First category of the gap (B.1: helpful).
+    /// First category of the gap Δ = mean(first) − mean(second).
     pub first: String,
-    /// Second category (B.1: harmless).
+    /// Second category.
     pub second: String,
-    /// Longest RM input in tokens (the RM's `data.tokenize` `max_len`).
+    /// Longest RM input in tokens, prompt cut from the left (use the RM's
+    /// `data.tokenize` `max_len`).
+    #[schemars(range(min = 8, max = 1_048_576))]
     pub max_len: usize,
     /// Transcripts per RM forward batch.
+    #[schemars(range(min = 1))]
     pub batch_size: usize,
-    /// Bootstrap resamples (ours), 2..=1000000.
+    /// Bootstrap resamples of prompts within category, the same prompts for
+    /// every policy (our addition).
+    #[schemars(range(min = 2, max = 1_000_000))]
     pub resamples: usize,
-    /// Confidence level of the intervals.
+    /// Confidence level of the bootstrap intervals.
+    #[schemars(extend("exclusiveMinimum" = 0, "exclusiveMaximum" = 1))]
     pub level: f64,
     /// The paper's relative change of the parity gap per policy label, in
-    /// percent (§4.1 Table 1's RelDrop), the target of the power numbers;
-    /// empty: no power target.
+    /// percent (Table 1's RelDrop, e.g. `{ fair: -16.9 }`), applied to our
+    /// baseline gap as the change the power numbers target; empty: no power
+    /// target.
     pub paper_rel_change: BTreeMap<String, f64>,
 }
 
@@ -75,57 +85,6 @@ impl Default for With {
         }
     }
 }
-
-const FIELDS: &[Field] = &[
-    Field {
-        name: "baseline",
-        ty: "string",
-        required: false,
-        doc: "the baseline policy: an expansion name of `generations` (`gen[policy=baseline]`) or one of its matrix values",
-    },
-    Field {
-        name: "first",
-        ty: "string",
-        required: false,
-        doc: "first category of the gap Δ = mean(first) − mean(second)",
-    },
-    Field {
-        name: "second",
-        ty: "string",
-        required: false,
-        doc: "second category",
-    },
-    Field {
-        name: "max_len",
-        ty: "int",
-        required: false,
-        doc: "longest RM input in tokens, prompt cut from the left (use the RM's data.tokenize max_len), 8..=1048576",
-    },
-    Field {
-        name: "batch_size",
-        ty: "int ≥ 1",
-        required: false,
-        doc: "transcripts per RM forward batch",
-    },
-    Field {
-        name: "resamples",
-        ty: "int",
-        required: false,
-        doc: "bootstrap resamples of prompts within category, the same prompts for every policy (our addition), 2..=1000000",
-    },
-    Field {
-        name: "level",
-        ty: "float in (0, 1)",
-        required: false,
-        doc: "confidence level of the bootstrap intervals",
-    },
-    Field {
-        name: "paper_rel_change",
-        ty: "map label → percent",
-        required: false,
-        doc: "the paper's relative change of the parity gap per policy label (Table 1's RelDrop, e.g. { fair: -16.9 }), applied to our baseline gap as the change the power numbers target",
-    },
-];
 
 const SLOTS: &[Slot] = &[
     Slot {
@@ -146,8 +105,6 @@ const INFO: KindInfo = KindInfo {
     name: "eval.parity",
     code_version: 2,
     summary: "post-PPO parity gap (App. B.1, Table 1): standardised safety-RM rewards per category, the signed gap, the paired gap change vs the baseline (joint bootstrap over prompts), RelDrop where defined, power",
-    fields: FIELDS,
-    defaults: defaults_of::<With>,
     slots: SLOTS,
     outputs: &[PARITY_FILE, REWARDS_FILE, "metrics.json"],
     metrics: Some("metrics.json"),
@@ -155,56 +112,21 @@ const INFO: KindInfo = KindInfo {
     publishes: false,
 };
 
-fn parse(with: &Value) -> Result<With, WithError> {
-    let w: With = parse_with(with)?;
-    if !(8..=1 << 20).contains(&w.max_len) {
-        return Err(WithError::new(
-            "max_len",
-            format!("expected 8 to 1048576, found {}", w.max_len),
-        ));
-    }
-    if w.batch_size == 0 {
-        return Err(WithError::new("batch_size", "expected ≥ 1, found 0"));
-    }
-    if !(2..=1_000_000).contains(&w.resamples) {
-        return Err(WithError::new(
-            "resamples",
-            format!("expected 2 to 1000000, found {}", w.resamples),
-        ));
-    }
-    if let Some((k, v)) = w.paper_rel_change.iter().find(|(_, v)| !v.is_finite()) {
-        return Err(WithError::new(
-            "paper_rel_change",
-            format!("`{k}`: expected a finite percentage, found {v}"),
-        ));
-    }
-    if !(w.level > 0.0 && w.level < 1.0) {
-        return Err(WithError::new(
-            "level",
-            format!("expected a value in (0, 1), found {}", w.level),
-        ));
-    }
-    if w.first == w.second {
-        return Err(WithError::new(
-            "second",
-            format!("must differ from `first` (both `{}`)", w.first),
-        ));
-    }
-    if w.baseline.is_empty() {
-        return Err(WithError::new("baseline", "must not be empty"));
-    }
-    Ok(w)
-}
-
-impl Kind for EvalParity {
+impl crate::kind::TypedKind for EvalParity {
+    type With = With;
     fn info(&self) -> &'static KindInfo {
         &INFO
     }
-    fn check(&self, with: &Value) -> Result<(), WithError> {
-        parse(with).map(|_| ())
+    fn validate(&self, w: &With) -> Result<(), WithError> {
+        if w.first == w.second {
+            return Err(WithError::new(
+                "second",
+                format!("must differ from `first` (both `{}`)", w.first),
+            ));
+        }
+        Ok(())
     }
-    fn run(&self, ctx: &StageContext) -> anyhow::Result<()> {
-        let w = parse(&ctx.with)?;
+    fn run(&self, ctx: &StageContext, w: With) -> anyhow::Result<()> {
         crate::on_backend!(ctx.backend, run_on(ctx, &w))
     }
 }
@@ -363,6 +285,7 @@ fn write_rewards(
 mod tests {
     use super::*;
     use crate::eval::generations::{GENERATIONS_FILE, GenerationRow, write_generations};
+    use crate::kind::Kind;
     use crate::model::encoder::Arch;
     use crate::stages::harness::TestStage;
     use crate::train::head::RewardHead;

@@ -3,13 +3,13 @@
 //! is [`crate::eval::distribution`].
 
 use anyhow::Context;
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
 
 use crate::eval::distribution::{DistributionConfig, Which, analyse};
 use crate::eval::scores::{SCORES_FILE, read_scores};
 use crate::eval::stats::{MI_DEFAULT_BINS, W1_DEFAULT_PERMUTATIONS};
-use crate::kind::{Field, Kind, KindInfo, Slot, StageContext, WithError, defaults_of, parse_with};
+use crate::kind::{KindInfo, Slot, StageContext};
 use crate::util::io::json::write_json;
 
 /// The `eval.reward_distribution` kind.
@@ -17,27 +17,6 @@ pub struct EvalRewardDistribution;
 
 /// Output with everything computed.
 pub const DISTRIBUTION_FILE: &str = "distribution.json";
-
-const FIELDS: &[Field] = &[
-    Field {
-        name: "which",
-        ty: "\"both\" | \"chosen\" | \"rejected\"",
-        required: false,
-        doc: "which responses' rewards enter the tests",
-    },
-    Field {
-        name: "bins",
-        ty: "int",
-        required: false,
-        doc: "equal-width bins over min..max for MI and the histograms (App. A.8), 1..=10000",
-    },
-    Field {
-        name: "permutations",
-        ty: "int",
-        required: false,
-        doc: "permutations for the W1 p-value and the permuted-category MI, 1..=1000000",
-    },
-];
 
 const SLOTS: &[Slot] = &[Slot {
     name: "scores",
@@ -47,11 +26,16 @@ const SLOTS: &[Slot] = &[Slot {
 }];
 
 /// `with:` of the kind; its `Default` is the kind's defaults.
-#[derive(Debug, Deserialize, Serialize)]
+#[derive(Debug, Deserialize, Serialize, JsonSchema)]
 #[serde(default, deny_unknown_fields)]
-struct With {
+pub struct With {
+    /// Which responses' rewards enter the tests.
     which: Which,
+    /// Equal-width bins over min..max for MI and the histograms (App. A.8).
+    #[schemars(range(min = 1, max = 10_000))]
     bins: usize,
+    /// Permutations for the W1 p-value and the permuted-category MI.
+    #[schemars(range(min = 1, max = 1_000_000))]
     permutations: usize,
 }
 
@@ -65,31 +49,12 @@ impl Default for With {
     }
 }
 
-fn parse(with: &Value) -> Result<With, WithError> {
-    let w: With = parse_with(with)?;
-    if !(1..=10_000).contains(&w.bins) {
-        return Err(WithError::new(
-            "bins",
-            format!("expected 1..=10000, found {}", w.bins),
-        ));
-    }
-    if !(1..=1_000_000).contains(&w.permutations) {
-        return Err(WithError::new(
-            "permutations",
-            format!("expected 1..=1000000, found {}", w.permutations),
-        ));
-    }
-    Ok(w)
-}
-
 /// What `repro kinds` and the engine know of this kind.
 const INFO: KindInfo = KindInfo {
     name: "eval.reward_distribution",
     // 2: JSON documents through the one canonical writer (keys sorted).
     code_version: 2,
     summary: "KS + p, Wasserstein-1 + permutation p, MI with a permutation-null MI beside it",
-    fields: FIELDS,
-    defaults: defaults_of::<With>,
     slots: SLOTS,
     outputs: &[DISTRIBUTION_FILE, "metrics.json"],
     metrics: Some("metrics.json"),
@@ -97,15 +62,12 @@ const INFO: KindInfo = KindInfo {
     publishes: false,
 };
 
-impl Kind for EvalRewardDistribution {
+impl crate::kind::TypedKind for EvalRewardDistribution {
+    type With = With;
     fn info(&self) -> &'static KindInfo {
         &INFO
     }
-    fn check(&self, with: &Value) -> Result<(), WithError> {
-        parse(with).map(|_| ())
-    }
-    fn run(&self, ctx: &StageContext) -> anyhow::Result<()> {
-        let w = parse(&ctx.with)?;
+    fn run(&self, ctx: &StageContext, w: With) -> anyhow::Result<()> {
         let file = ctx.input("scores")?.join(SCORES_FILE);
         let rows = read_scores(&file).context("input `scores`")?;
         ctx.check_cancel()?;
@@ -138,7 +100,9 @@ impl Kind for EvalRewardDistribution {
 mod tests {
     use super::*;
     use crate::eval::scores::{ScoreRow, Side, write_scores};
+    use crate::kind::Kind;
     use crate::stages::harness::TestStage;
+    use serde_json::Value;
 
     fn synthetic(offset: f64) -> Vec<ScoreRow> {
         let mut v = Vec::new();

@@ -5,16 +5,14 @@
 //! of `stereotype_scores.parquet` and the statistics.
 
 use anyhow::Context;
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
 
 use crate::eval::stats::McNemarMethod;
 use crate::eval::stereotype::{
     STEREOTYPE_SCORES_FILE, StereotypeDoc, analyse, headline, read_items,
 };
-use crate::kind::{
-    Field, Input, Kind, KindInfo, Slot, StageContext, WithError, defaults_of, parse_with,
-};
+use crate::kind::{Input, KindInfo, Slot, StageContext};
 use crate::util::io::json::write_json;
 
 /// The `eval.stereotype` kind.
@@ -22,13 +20,6 @@ pub struct EvalStereotype;
 
 /// Output with everything computed.
 pub const STEREOTYPE_FILE: &str = "stereotype.json";
-
-const FIELDS: &[Field] = &[Field {
-    name: "mcnemar",
-    ty: "\"exact\" | \"chi_square\"",
-    required: false,
-    doc: "McNemar's test against `other`: exact binomial, or chi-square with continuity correction",
-}];
 
 const SLOTS: &[Slot] = &[
     Slot {
@@ -46,14 +37,11 @@ const SLOTS: &[Slot] = &[
 ];
 
 /// `with:` of the kind; its `Default` is the kind's defaults.
-#[derive(Debug, Default, Deserialize, Serialize)]
+#[derive(Debug, Default, Deserialize, Serialize, JsonSchema)]
 #[serde(default, deny_unknown_fields)]
-struct With {
+pub struct With {
+    /// McNemar's test against `other`: exact binomial, or chi-square with continuity correction.
     mcnemar: McNemarMethod,
-}
-
-fn parse(with: &Value) -> Result<With, WithError> {
-    parse_with(with)
 }
 
 /// What `repro kinds` and the engine know of this kind.
@@ -62,8 +50,6 @@ const INFO: KindInfo = KindInfo {
     // 2: JSON documents through the one canonical writer (keys sorted).
     code_version: 2,
     summary: "CrowS-Pairs / StereoSet bias rate ± SE by direction and bias type, McNemar between two RMs",
-    fields: FIELDS,
-    defaults: defaults_of::<With>,
     slots: SLOTS,
     outputs: &[STEREOTYPE_FILE, "metrics.json"],
     metrics: Some("metrics.json"),
@@ -71,15 +57,12 @@ const INFO: KindInfo = KindInfo {
     publishes: false,
 };
 
-impl Kind for EvalStereotype {
+impl crate::kind::TypedKind for EvalStereotype {
+    type With = With;
     fn info(&self) -> &'static KindInfo {
         &INFO
     }
-    fn check(&self, with: &Value) -> Result<(), WithError> {
-        parse(with).map(|_| ())
-    }
-    fn run(&self, ctx: &StageContext) -> anyhow::Result<()> {
-        let w = parse(&ctx.with)?;
+    fn run(&self, ctx: &StageContext, w: With) -> anyhow::Result<()> {
         let mine = read_items(&ctx.input("scores")?.join(STEREOTYPE_SCORES_FILE))
             .context("input `scores`")?;
         let other = match ctx.inputs.get("other") {
@@ -118,7 +101,9 @@ mod tests {
 
     use super::*;
     use crate::eval::stereotype::{StereoItem, write_items};
+    use crate::kind::Kind;
     use crate::stages::harness::TestStage;
+    use serde_json::Value;
 
     fn items(flip_every: usize) -> Vec<StereoItem> {
         (0..40)

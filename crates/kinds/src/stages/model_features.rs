@@ -38,15 +38,13 @@ use std::collections::BTreeMap;
 use std::time::Instant;
 
 use burn::tensor::backend::Backend as BurnBackend;
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
-use serde_json::{Value, json};
+use serde_json::json;
 
-use super::sequences::{
-    BATCH_SIZE, DEFAULT_BATCH_SIZE, DEFAULT_MAX_LEN, MAX_LEN, SLOTS, Sequences, check_batching,
-    load_and_gather,
-};
+use super::sequences::{DEFAULT_BATCH_SIZE, DEFAULT_MAX_LEN, SLOTS, Sequences, load_and_gather};
 use crate::data::probe_items::write_probe_rows;
-use crate::kind::{Kind, KindInfo, StageContext, WithError, defaults_of, parse_with};
+use crate::kind::{KindInfo, StageContext};
 use crate::model::embed::embed_all;
 use crate::train::features::{FEATURE_TENSORS, write_features};
 
@@ -54,10 +52,15 @@ use crate::train::features::{FEATURE_TENSORS, write_features};
 pub struct ModelFeatures;
 
 /// `with:` of `model.features`; its `Default` is the kind's defaults.
-#[derive(Debug, Deserialize, Serialize)]
+#[derive(Debug, Deserialize, Serialize, JsonSchema)]
 #[serde(default, deny_unknown_fields)]
-struct With {
+pub struct With {
+    /// Sequences per forward pass (sorted by length).
+    #[schemars(range(min = 1, max = 4096))]
     batch_size: usize,
+    /// Tokens per probe sentence, special tokens included (token tables are already
+    /// truncated).
+    #[schemars(range(min = 8, max = 1_048_576))]
     max_len: usize,
 }
 
@@ -75,8 +78,6 @@ const INFO: KindInfo = KindInfo {
     name: "model.features",
     code_version: 1,
     summary: "frozen backbone → pooled features of every transcript and probe sentence (computed once, shared by a sweep)",
-    fields: &[BATCH_SIZE, MAX_LEN],
-    defaults: defaults_of::<With>,
     slots: SLOTS,
     outputs: &["features.safetensors", "probes.parquet", "metrics.json"],
     metrics: Some("metrics.json"),
@@ -84,20 +85,12 @@ const INFO: KindInfo = KindInfo {
     publishes: false,
 };
 
-fn check_with(w: &With) -> Result<(), WithError> {
-    check_batching(w.batch_size, w.max_len)
-}
-
-impl Kind for ModelFeatures {
+impl crate::kind::TypedKind for ModelFeatures {
+    type With = With;
     fn info(&self) -> &'static KindInfo {
         &INFO
     }
-    fn check(&self, with: &Value) -> Result<(), WithError> {
-        check_with(&parse_with::<With>(with)?)
-    }
-    fn run(&self, ctx: &StageContext) -> anyhow::Result<()> {
-        let w: With = parse_with(&ctx.with)?;
-        check_with(&w)?;
+    fn run(&self, ctx: &StageContext, w: With) -> anyhow::Result<()> {
         crate::on_backend!(ctx.backend, run_on(ctx, &w, &Default::default()))
     }
 }
@@ -163,6 +156,7 @@ mod tests {
     use crate::data::token_table::read_ids;
     use crate::data::token_table::{TokenRow, write_tokens};
     use crate::data::tokenize::Encoded;
+    use crate::kind::Kind;
     use crate::model::batch::Batch;
     use crate::model::encoder::load_encoder;
     use crate::model::encoder::{Arch, LoadedEncoder};

@@ -19,15 +19,13 @@ use std::collections::BTreeMap;
 use std::time::Instant;
 
 use burn::tensor::backend::Backend as BurnBackend;
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
-use serde_json::{Value, json};
+use serde_json::json;
 
-use super::sequences::{
-    BATCH_SIZE, DEFAULT_BATCH_SIZE, DEFAULT_MAX_LEN, MAX_LEN, SLOTS, Sequences, check_batching,
-    load_and_gather,
-};
+use super::sequences::{DEFAULT_BATCH_SIZE, DEFAULT_MAX_LEN, SLOTS, Sequences, load_and_gather};
 use crate::data::probe_items::write_probe_rows;
-use crate::kind::{Field, Kind, KindInfo, StageContext, WithError, defaults_of, parse_with};
+use crate::kind::{KindInfo, StageContext, WithError};
 use crate::model::embed::lower_all;
 use crate::train::hidden::{FEATURE_TENSORS, HIDDEN_FILE, HiddenStates, Ragged, write_hidden};
 
@@ -35,11 +33,20 @@ use crate::train::hidden::{FEATURE_TENSORS, HIDDEN_FILE, HiddenStates, Ragged, w
 pub struct ModelHiddenStates;
 
 /// `with:` of `model.hidden_states`; its `Default` is the kind's defaults.
-#[derive(Debug, Deserialize, Serialize)]
+#[derive(Debug, Deserialize, Serialize, JsonSchema)]
 #[serde(default, deny_unknown_fields)]
-struct With {
+pub struct With {
+    /// Layers left on top, to be fine-tuned (trainable: {last_layers: k} with the same k); the
+    /// states are taken below them; fewer than the backbone's layers (with 0 every layer is
+    /// frozen: use model.features).
+    #[schemars(range(min = 1))]
     upper_layers: usize,
+    /// Sequences per forward pass (sorted by length).
+    #[schemars(range(min = 1, max = 4096))]
     batch_size: usize,
+    /// Tokens per probe sentence, special tokens included (token tables are already
+    /// truncated).
+    #[schemars(range(min = 8, max = 1_048_576))]
     max_len: usize,
 }
 
@@ -53,24 +60,11 @@ impl Default for With {
     }
 }
 
-const FIELDS: &[Field] = &[
-    Field {
-        name: "upper_layers",
-        ty: "int ≥ 1",
-        required: false,
-        doc: "layers left on top, to be fine-tuned (trainable: {last_layers: k} with the same k); the states are taken below them; fewer than the backbone's layers",
-    },
-    BATCH_SIZE,
-    MAX_LEN,
-];
-
 /// What `repro kinds` and the engine know of this kind.
 const INFO: KindInfo = KindInfo {
     name: "model.hidden_states",
     code_version: 1,
     summary: "frozen lower layers → hidden states of every transcript and probe sentence (computed once; the RMs fine-tune the layers above)",
-    fields: FIELDS,
-    defaults: defaults_of::<With>,
     slots: SLOTS,
     outputs: &[HIDDEN_FILE, "probes.parquet", "metrics.json"],
     metrics: Some("metrics.json"),
@@ -78,26 +72,12 @@ const INFO: KindInfo = KindInfo {
     publishes: false,
 };
 
-fn check_with(w: &With) -> Result<(), WithError> {
-    if w.upper_layers == 0 {
-        return Err(WithError::new(
-            "upper_layers",
-            "expected at least 1 (with 0 every layer is frozen: use model.features)".to_string(),
-        ));
-    }
-    check_batching(w.batch_size, w.max_len)
-}
-
-impl Kind for ModelHiddenStates {
+impl crate::kind::TypedKind for ModelHiddenStates {
+    type With = With;
     fn info(&self) -> &'static KindInfo {
         &INFO
     }
-    fn check(&self, with: &Value) -> Result<(), WithError> {
-        check_with(&parse_with::<With>(with)?)
-    }
-    fn run(&self, ctx: &StageContext) -> anyhow::Result<()> {
-        let w: With = parse_with(&ctx.with)?;
-        check_with(&w)?;
+    fn run(&self, ctx: &StageContext, w: With) -> anyhow::Result<()> {
         crate::on_backend!(ctx.backend, run_on(ctx, &w, &Default::default()))
     }
 }

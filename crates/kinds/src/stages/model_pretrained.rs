@@ -10,20 +10,18 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
-use serde_json::{Value, json};
+use serde_json::json;
 
-use crate::kind::{
-    Field, KeyDep, Kind, KindInfo, Roots, StageContext, WithError, defaults_of, parse_with,
-    required,
-};
+use crate::kind::{KeyDep, KindInfo, Roots, StageContext, WithError, required};
 use crate::model::bert::load_bert;
 use crate::model::export::export_hf;
 use crate::model::load::llama::load_llama;
 use crate::model::mpnet::load_mpnet;
 
 /// Where the backbone comes from (exactly one key).
-#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq, JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "snake_case")]
 pub enum Source {
     /// A path relative to `$REPRO_MODELS` (e.g. a file inside an unpacked wheel).
@@ -36,30 +34,17 @@ pub enum Source {
 }
 
 /// The `with` map of `model.pretrained`; its `Default` is the kind's defaults.
-#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[derive(Debug, Clone, Default, Deserialize, Serialize, JsonSchema)]
 #[serde(default, deny_unknown_fields)]
 pub struct With {
-    /// The backbone (required: [`required`]).
+    /// The backbone: a GGUF file or HF directory under $REPRO_MODELS, a local path, or an
+    /// HF id in the local cache.
+    #[schemars(required)]
     pub source: Option<Source>,
-    /// Expected digest `blake3:<hex>` of the source (a file's bytes, or a
-    /// directory's manifest as the store hashes it); a mismatch fails the stage.
+    /// Expected `blake3:<hex>` of the source (a file's bytes, or a directory's manifest as
+    /// the store hashes it); checked when given, a mismatch fails the stage.
     pub digest: Option<String>,
 }
-
-static FIELDS: [Field; 2] = [
-    Field {
-        name: "source",
-        ty: "{models: REL} | {path: P} | {hf: ORG/NAME}",
-        required: true,
-        doc: "the backbone: a GGUF file or HF directory under $REPRO_MODELS, a local path, or an HF id in the local cache",
-    },
-    Field {
-        name: "digest",
-        ty: "string",
-        required: false,
-        doc: "expected `blake3:<hex>` of the source; checked when given",
-    },
-];
 
 /// The `model.pretrained` kind.
 pub struct ModelPretrained;
@@ -142,8 +127,6 @@ const INFO: KindInfo = KindInfo {
     name: "model.pretrained",
     code_version: 2,
     summary: "resolve a pretrained backbone (GGUF, HF directory, wheel under $REPRO_MODELS) and pin its digest",
-    fields: &FIELDS,
-    defaults: defaults_of::<With>,
     slots: &[],
     outputs: &["model", "model.json"],
     metrics: Some("model.json"),
@@ -151,13 +134,12 @@ const INFO: KindInfo = KindInfo {
     publishes: false,
 };
 
-impl Kind for ModelPretrained {
+impl crate::kind::TypedKind for ModelPretrained {
+    type With = With;
     fn info(&self) -> &'static KindInfo {
         &INFO
     }
-    fn check(&self, with: &Value) -> Result<(), WithError> {
-        let w: With = parse_with(with)?;
-        required(w.source.as_ref(), "source")?;
+    fn validate(&self, w: &With) -> Result<(), WithError> {
         if let Some(d) = &w.digest
             && !(d.starts_with("blake3:") && d.len() == 7 + 64)
         {
@@ -168,22 +150,20 @@ impl Kind for ModelPretrained {
         }
         Ok(())
     }
-    fn key_deps(&self, with: &Value, roots: &Roots) -> Result<Vec<KeyDep>, WithError> {
-        let w: With = parse_with(with)?;
+    fn key_deps(&self, w: &With, roots: &Roots) -> Result<Vec<KeyDep>, WithError> {
         // An `hf:` id stands for remote content, like an unpinned data
         // source: keyed by the id (and its pin, if given), so `repro status`
         // works offline before the model is in the local cache.
         let mut deps = match &w.source {
             Some(Source::Hf(id)) if id.split_once('/').is_some() => Vec::new(),
-            _ => vec![KeyDep::File(resolve(&w, roots)?)],
+            _ => vec![KeyDep::File(resolve(w, roots)?)],
         };
-        if let Some(d) = w.digest {
-            deps.push(KeyDep::Pin(d));
+        if let Some(d) = &w.digest {
+            deps.push(KeyDep::Pin(d.clone()));
         }
         Ok(deps)
     }
-    fn run(&self, ctx: &StageContext) -> anyhow::Result<()> {
-        let w: With = parse_with(&ctx.with)?;
+    fn run(&self, ctx: &StageContext, w: With) -> anyhow::Result<()> {
         let src = resolve(&w, &ctx.roots)
             .map_err(|e| anyhow::anyhow!("with.{}: {}", e.path, e.message))?;
         anyhow::ensure!(src.exists(), "{}: no such file or directory", src.display());
@@ -254,6 +234,8 @@ impl Kind for ModelPretrained {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::kind::Kind;
+    use serde_json::Value;
     use std::collections::BTreeMap;
     use std::sync::atomic::AtomicBool;
     use std::sync::{Arc, Mutex};
@@ -266,11 +248,11 @@ mod tests {
         };
         let hf = serde_json::json!({"source": {"hf": "org/absent-model"}});
         assert_eq!(ModelPretrained.key_deps(&hf, &roots).unwrap(), vec![]);
-        let pinned =
-            serde_json::json!({"source": {"hf": "org/absent-model"}, "digest": "blake3:ab"});
+        let pin = format!("blake3:{}", "ab".repeat(32));
+        let pinned = serde_json::json!({"source": {"hf": "org/absent-model"}, "digest": pin});
         assert_eq!(
             ModelPretrained.key_deps(&pinned, &roots).unwrap(),
-            vec![KeyDep::Pin("blake3:ab".into())]
+            vec![KeyDep::Pin(pin)]
         );
         let local = serde_json::json!({"source": {"models": "x/model"}});
         assert_eq!(

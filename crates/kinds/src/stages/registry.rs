@@ -87,30 +87,47 @@ mod tests {
         assert!(builtin().find("cmd").is_none());
     }
 
-    /// A kind writes each `with:` key once: the schema table names it, the
-    /// typed struct's `Default` gives its default, and the two agree.
+    /// A kind writes each `with:` key once, on its typed struct: the table
+    /// is derived from it, so every key has a documented type, a doc line and
+    /// a default (or is required), and the defaults pass the kind's checks.
     #[test]
     fn every_kind_describes_its_with_once() {
         for k in builtin().kinds() {
-            let defaults = (k.info().defaults)();
+            let defaults = k.defaults();
             let keys: BTreeSet<&str> = defaults
                 .as_object()
                 .unwrap_or_else(|| panic!("{}: defaults are not a map", k.name()))
                 .keys()
                 .map(String::as_str)
                 .collect();
-            let names: BTreeSet<&str> = k.fields().iter().map(|f| f.name).collect();
+            let fields = k.fields();
+            let names: BTreeSet<&str> = fields.iter().map(|f| f.name.as_str()).collect();
             assert_eq!(
                 keys,
                 names,
                 "{}: schema table and defaults differ",
                 k.name()
             );
-            let required: Vec<&str> = k
-                .fields()
+            for f in &fields {
+                assert!(
+                    !f.doc.is_empty(),
+                    "{}: `{}` has no doc comment",
+                    k.name(),
+                    f.name
+                );
+                assert!(
+                    !f.ty.is_empty() && !f.ty.contains("any"),
+                    "{}: `{}` has no type in words: {:?}",
+                    k.name(),
+                    f.name,
+                    f.ty
+                );
+                assert_eq!(f.default, defaults[&f.name], "{}: {}", k.name(), f.name);
+            }
+            let required: Vec<&str> = fields
                 .iter()
                 .filter(|f| f.required)
-                .map(|f| f.name)
+                .map(|f| f.name.as_str())
                 .collect();
             for name in &required {
                 assert!(

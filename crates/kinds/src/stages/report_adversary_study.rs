@@ -7,26 +7,28 @@
 use std::collections::BTreeMap;
 
 use anyhow::Context;
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
-use serde_json::{Value, json};
+use serde_json::json;
 
-use crate::kind::{Field, Kind, KindInfo, Slot, StageContext, WithError, defaults_of, parse_with};
+use crate::kind::{KindInfo, Slot, StageContext};
 use crate::report::adversary_study::{Run, StudyConfig, study, summary, table};
 use crate::util::io::json::write_json;
-use crate::util::keyed::non_negative;
 
 /// The `report.adversary_study` kind.
 pub struct ReportAdversaryStudy;
 
 /// The `with` map.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(default, deny_unknown_fields)]
 pub struct With {
-    /// Largest accepted fall of BT accuracy (0.05 = 5 points).
+    /// Largest accepted fall of BT accuracy on validation (issue 12: 5 points = 0.05).
+    #[schemars(range(min = 0))]
     pub max_accuracy_loss: f64,
-    /// The paper's setting: matrix key → value.
+    /// The paper's setting as matrix key → value of the `runs` expansions.
     pub paper: BTreeMap<String, String>,
-    /// The paper's λ.
+    /// The paper's λ_adv.
+    #[schemars(range(min = 0))]
     pub paper_lambda: f64,
 }
 
@@ -49,27 +51,6 @@ impl Default for With {
     }
 }
 
-const FIELDS: &[Field] = &[
-    Field {
-        name: "max_accuracy_loss",
-        ty: "float ≥ 0",
-        required: false,
-        doc: "largest accepted fall of BT accuracy on validation (issue 12: 5 points = 0.05)",
-    },
-    Field {
-        name: "paper",
-        ty: "map",
-        required: false,
-        doc: "the paper's setting as matrix key → value of the `runs` expansions",
-    },
-    Field {
-        name: "paper_lambda",
-        ty: "float",
-        required: false,
-        doc: "the paper's λ_adv",
-    },
-];
-
 const SLOTS: &[Slot] = &[
     Slot {
         name: "runs",
@@ -91,21 +72,12 @@ const INFO: KindInfo = KindInfo {
     // every source named.
     code_version: 2,
     summary: "adversary settings × λ: paired dependence and accuracy differences across seeds, chosen on validation, confirmed on eval",
-    fields: FIELDS,
-    defaults: defaults_of::<With>,
     slots: SLOTS,
     outputs: &["study.md", "study.csv", "metrics.json"],
     metrics: Some("metrics.json"),
     numerics: None,
     publishes: true,
 };
-
-fn parse(with: &Value) -> Result<With, WithError> {
-    let w: With = parse_with(with)?;
-    non_negative("max_accuracy_loss", w.max_accuracy_loss)?;
-    non_negative("paper_lambda", w.paper_lambda)?;
-    Ok(w)
-}
 
 fn runs(ctx: &StageContext, slot: &str) -> anyhow::Result<Vec<Run>> {
     ctx.fan_in(slot)?
@@ -121,15 +93,12 @@ fn runs(ctx: &StageContext, slot: &str) -> anyhow::Result<Vec<Run>> {
         .collect()
 }
 
-impl Kind for ReportAdversaryStudy {
+impl crate::kind::TypedKind for ReportAdversaryStudy {
+    type With = With;
     fn info(&self) -> &'static KindInfo {
         &INFO
     }
-    fn check(&self, with: &Value) -> Result<(), WithError> {
-        parse(with).map(|_| ())
-    }
-    fn run(&self, ctx: &StageContext) -> anyhow::Result<()> {
-        let w = parse(&ctx.with)?;
+    fn run(&self, ctx: &StageContext, w: With) -> anyhow::Result<()> {
         let cfg = StudyConfig {
             max_accuracy_loss: w.max_accuracy_loss,
             paper: w.paper,

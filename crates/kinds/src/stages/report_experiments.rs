@@ -5,15 +5,13 @@
 //! [`crate::exp::page`] and [`crate::report::experiments`].
 
 use anyhow::Context;
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
-use serde_json::{Value, json};
+use serde_json::json;
 
 use crate::exp::page;
 use crate::exp::table::Table;
-use crate::kind::{
-    Field, KeyDep, Kind, KindInfo, Roots, StageContext, WithError, defaults_of, parse_with,
-    required,
-};
+use crate::kind::{KeyDep, KindInfo, Roots, StageContext, WithError, required};
 use crate::report::experiments::write;
 use crate::util::io::json::write_json;
 
@@ -21,44 +19,26 @@ use crate::util::io::json::write_json;
 pub struct ReportExperiments;
 
 /// The `with` map.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(default, deny_unknown_fields)]
 pub struct With {
-    /// The table, relative to the pipeline file: `repro exp show P --json > FILE`.
+    /// JSON written by `repro exp show PIPELINE --json`, relative to the pipeline file (part of
+    /// the key).
+    #[schemars(required)]
     pub table: Option<String>,
-    /// The figure's metric (`score:acc`, or `acc` when unique).
+    /// The figure's metric column (`stage:metric`, or a unique metric name).
+    #[schemars(required)]
     pub plot: Option<String>,
-    /// The override on its x axis (`params.lr`, or `lr` when unique).
+    /// The override on the figure's x axis (`params.x`, or a unique last part); its values must
+    /// be numbers.
+    #[schemars(required)]
     pub against: Option<String>,
 }
-
-const FIELDS: &[Field] = &[
-    Field {
-        name: "table",
-        ty: "path",
-        required: true,
-        doc: "JSON written by `repro exp show PIPELINE --json`, relative to the pipeline file (part of the key)",
-    },
-    Field {
-        name: "plot",
-        ty: "string",
-        required: true,
-        doc: "the figure's metric column (`stage:metric`, or a unique metric name)",
-    },
-    Field {
-        name: "against",
-        ty: "string",
-        required: true,
-        doc: "the override on the figure's x axis (`params.x`, or a unique last part); its values must be numbers",
-    },
-];
 
 const INFO: KindInfo = KindInfo {
     name: "report.experiments",
     code_version: 1,
     summary: "experiments page: the `exp show` table and one metric against one override, mean ± sd across seeds",
-    fields: FIELDS,
-    defaults: defaults_of::<With>,
     slots: &[],
     outputs: &[
         "experiments.html",
@@ -71,8 +51,8 @@ const INFO: KindInfo = KindInfo {
     publishes: true,
 };
 
-fn parse(with: &Value) -> Result<(String, String, String), WithError> {
-    let w: With = parse_with(with)?;
+/// The three required keys (the engine has checked they are given).
+fn keys(w: With) -> Result<(String, String, String), WithError> {
     Ok((
         required(w.table, "table")?,
         required(w.plot, "plot")?,
@@ -80,19 +60,17 @@ fn parse(with: &Value) -> Result<(String, String, String), WithError> {
     ))
 }
 
-impl Kind for ReportExperiments {
+impl crate::kind::TypedKind for ReportExperiments {
+    type With = With;
     fn info(&self) -> &'static KindInfo {
         &INFO
     }
-    fn check(&self, with: &Value) -> Result<(), WithError> {
-        parse(with).map(|_| ())
-    }
-    fn key_deps(&self, with: &Value, roots: &Roots) -> Result<Vec<KeyDep>, WithError> {
-        let (table, _, _) = parse(with)?;
+    fn key_deps(&self, w: &With, roots: &Roots) -> Result<Vec<KeyDep>, WithError> {
+        let table = required(w.table.as_ref(), "table")?;
         Ok(vec![KeyDep::File(roots.pipeline_dir.join(table))])
     }
-    fn run(&self, ctx: &StageContext) -> anyhow::Result<()> {
-        let (table, plot, against) = parse(&ctx.with)?;
+    fn run(&self, ctx: &StageContext, w: With) -> anyhow::Result<()> {
+        let (table, plot, against) = keys(w)?;
         let path = ctx.roots.pipeline_dir.join(&table);
         let text = std::fs::read(&path)
             .with_context(|| format!("with.table: reading {}", path.display()))?;

@@ -3,10 +3,10 @@
 //! Glue only; see [`crate::report`]. The stage writes into `$OUT`; copying
 //! to `results/<stem>/` is the engine's job.
 
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
 
-use crate::kind::{Field, Kind, KindInfo, Slot, StageContext, WithError, defaults_of, parse_with};
+use crate::kind::{KindInfo, Slot, StageContext};
 use crate::report::inputs::{SlotDirs, read_inputs};
 use crate::report::paper::{ReportConfig, build};
 use crate::report::paper_values;
@@ -15,33 +15,6 @@ use crate::util::io::json::write_json;
 
 /// The `report.paper` kind.
 pub struct ReportPaper;
-
-const FIELDS: &[Field] = &[
-    Field {
-        name: "title",
-        ty: "string",
-        required: false,
-        doc: "title of report.html",
-    },
-    Field {
-        name: "baseline_lambda",
-        ty: "float",
-        required: false,
-        doc: "λ_adv of the baseline RM among the inputs' matrix expansions",
-    },
-    Field {
-        name: "fair_lambda",
-        ty: "float",
-        required: false,
-        doc: "λ_adv of the fair RM (the paper's main setting is 0.2)",
-    },
-    Field {
-        name: "notes",
-        ty: "list of strings",
-        required: false,
-        doc: "what the pipeline says about its data and scale (e.g. which sources stand in for which), shown first in report.html",
-    },
-];
 
 const SLOTS: &[Slot] = &[
     Slot {
@@ -119,12 +92,19 @@ const SLOTS: &[Slot] = &[
 ];
 
 /// `with:` of the kind; its `Default` is the kind's defaults.
-#[derive(Debug, Deserialize, Serialize)]
+#[derive(Debug, Deserialize, Serialize, JsonSchema)]
 #[serde(default, deny_unknown_fields)]
-struct With {
+pub struct With {
+    /// Title of report.html.
     title: String,
+    /// λ_adv of the baseline RM among the inputs' matrix expansions.
+    #[schemars(range(min = 0))]
     baseline_lambda: f64,
+    /// λ_adv of the fair RM (the paper's main setting is 0.2).
+    #[schemars(range(min = 0))]
     fair_lambda: f64,
+    /// What the pipeline says about its data and scale (e.g. which sources stand in for which),
+    /// shown first in report.html.
     notes: Vec<String>,
 }
 
@@ -137,22 +117,6 @@ impl Default for With {
             notes: Default::default(),
         }
     }
-}
-
-fn parse(with: &Value) -> Result<With, WithError> {
-    let w: With = parse_with(with)?;
-    for (k, v) in [
-        ("baseline_lambda", w.baseline_lambda),
-        ("fair_lambda", w.fair_lambda),
-    ] {
-        if !v.is_finite() || v < 0.0 {
-            return Err(WithError::new(
-                k,
-                format!("expected a finite λ ≥ 0, found {v}"),
-            ));
-        }
-    }
-    Ok(w)
 }
 
 /// What `repro kinds` and the engine know of this kind.
@@ -175,8 +139,6 @@ const INFO: KindInfo = KindInfo {
     // "did not learn" is decided after Holm's correction over the policies.
     code_version: 8,
     summary: "every table (Markdown + LaTeX + CSV) and figure (PNG + SVG), an HTML report, paper vs ours",
-    fields: FIELDS,
-    defaults: defaults_of::<With>,
     slots: SLOTS,
     outputs: &["tables", "figures", "report.html", "metrics.json"],
     metrics: Some("metrics.json"),
@@ -184,15 +146,12 @@ const INFO: KindInfo = KindInfo {
     publishes: true,
 };
 
-impl Kind for ReportPaper {
+impl crate::kind::TypedKind for ReportPaper {
+    type With = With;
     fn info(&self) -> &'static KindInfo {
         &INFO
     }
-    fn check(&self, with: &Value) -> Result<(), WithError> {
-        parse(with).map(|_| ())
-    }
-    fn run(&self, ctx: &StageContext) -> anyhow::Result<()> {
-        let w = parse(&ctx.with)?;
+    fn run(&self, ctx: &StageContext, w: With) -> anyhow::Result<()> {
         let inputs = read_inputs(&slot_dirs(ctx)?)?;
         anyhow::ensure!(
             !inputs.distributions.is_empty(),
@@ -238,11 +197,13 @@ mod tests {
     use crate::eval::distribution::Distribution;
     use crate::eval::scores::{SCORES_FILE, ScoreRow, Side, write_scores};
     use crate::eval::stereotype::{STEREOTYPE_SCORES_FILE, StereoItem, write_items};
+    use crate::kind::Kind;
     use crate::stages::eval_reward_distribution::EvalRewardDistribution;
     use crate::stages::eval_stereotype::EvalStereotype;
     use crate::stages::harness::TestStage;
     use crate::train::curves::{CurveRow, write_curves};
     use crate::util::io::json::read_json;
+    use serde_json::Value;
 
     /// Scores with categories `cats`, the first shifted by `offset`.
     fn scores(cats: &[&str], offset: f64) -> Vec<ScoreRow> {
@@ -282,7 +243,12 @@ mod tests {
     }
 
     /// Runs an upstream kind in its own temp stage and copies its outputs to `dest`.
-    fn run_upstream(kind: &dyn Kind, with: Value, setup: impl Fn(&TestStage), dest: &Path) {
+    fn run_upstream(
+        kind: &dyn crate::kind::Kind,
+        with: Value,
+        setup: impl Fn(&TestStage),
+        dest: &Path,
+    ) {
         let t = TestStage::new("up", with);
         setup(&t);
         let ctx = t.ctx();

@@ -2,10 +2,11 @@
 //! noise? Glue only; see [`crate::report::ppo_study`].
 
 use anyhow::Context;
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
-use crate::kind::{Kind, KindInfo, Slot, StageContext, WithError, defaults_of, parse_with};
+use crate::kind::{KindInfo, Slot, StageContext};
 use crate::report::policies::read_ppo_run;
 use crate::report::ppo_study::{StudyRow, rows, summary, table};
 use crate::util::io::json::write_json;
@@ -14,7 +15,7 @@ use crate::util::io::json::write_json;
 pub struct ReportPpoStudy;
 
 /// The `with` map (no settings yet).
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(default, deny_unknown_fields)]
 pub struct With {}
 
@@ -31,18 +32,12 @@ const INFO: KindInfo = KindInfo {
     // 3: "learned" after Holm's correction over the study's runs.
     code_version: 3,
     summary: "PPO runs: reward gain (paired evaluation; last 5 − first 5 steps) ± SE, slope per step, final KL and β",
-    fields: &[],
-    defaults: defaults_of::<With>,
     slots: SLOTS,
     outputs: &["study.md", "study.csv", "metrics.json"],
     metrics: Some("metrics.json"),
     numerics: None,
     publishes: true,
 };
-
-fn parse(with: &Value) -> Result<With, WithError> {
-    parse_with(with)
-}
 
 fn study_rows(ctx: &StageContext) -> anyhow::Result<Vec<StudyRow>> {
     let runs = ctx
@@ -57,15 +52,12 @@ fn study_rows(ctx: &StageContext) -> anyhow::Result<Vec<StudyRow>> {
     Ok(rows(&runs))
 }
 
-impl Kind for ReportPpoStudy {
+impl crate::kind::TypedKind for ReportPpoStudy {
+    type With = With;
     fn info(&self) -> &'static KindInfo {
         &INFO
     }
-    fn check(&self, with: &Value) -> Result<(), WithError> {
-        parse(with).map(|_| ())
-    }
-    fn run(&self, ctx: &StageContext) -> anyhow::Result<()> {
-        parse(&ctx.with)?;
+    fn run(&self, ctx: &StageContext, _: With) -> anyhow::Result<()> {
         let rows = study_rows(ctx)?;
         let t = table(&rows);
         let lines = summary(&rows);

@@ -13,7 +13,7 @@ use burn::tensor::backend::Backend as BurnBackend;
 use crate::data::probe_items::{ProbeRow, probe_items};
 use crate::data::token_table::read_ids;
 use crate::data::tokenize::encode;
-use crate::kind::{Field, Slot, StageContext, WithError};
+use crate::kind::{Slot, StageContext};
 use crate::model::embed::check_seqs;
 use crate::model::encoder::{LoadedEncoder, load_encoder};
 
@@ -21,22 +21,6 @@ use crate::model::encoder::{LoadedEncoder, load_encoder};
 pub const DEFAULT_BATCH_SIZE: usize = 32;
 /// Default `max_len`.
 pub const DEFAULT_MAX_LEN: usize = 128;
-
-/// The `batch_size` key.
-pub const BATCH_SIZE: Field = Field {
-    name: "batch_size",
-    ty: "int",
-    required: false,
-    doc: "sequences per forward pass (sorted by length), 1 to 4096",
-};
-
-/// The `max_len` key.
-pub const MAX_LEN: Field = Field {
-    name: "max_len",
-    ty: "int",
-    required: false,
-    doc: "tokens per probe sentence, special tokens included, 8 to 1048576 (token tables are already truncated)",
-};
 
 /// The inputs of both kinds.
 pub const SLOTS: &[Slot] = &[
@@ -65,26 +49,6 @@ pub const SLOTS: &[Slot] = &[
         doc: "a data.probes stage of StereoSet (probes.parquet)",
     },
 ];
-
-/// Checks `batch_size` (1 to 4096) and `max_len` (8 to 2^20).
-///
-/// # Errors
-/// The first key out of range.
-pub fn check_batching(batch_size: usize, max_len: usize) -> Result<(), WithError> {
-    if !(1..=4096).contains(&batch_size) {
-        return Err(WithError::new(
-            "batch_size",
-            format!("expected 1 to 4096, found {batch_size}"),
-        ));
-    }
-    if !(8..=1 << 20).contains(&max_len) {
-        return Err(WithError::new(
-            "max_len",
-            format!("expected 8 to 1048576, found {max_len}"),
-        ));
-    }
-    Ok(())
-}
 
 /// The sequences, grouped as [`crate::train::features::FEATURE_TENSORS`].
 pub struct Sequences {

@@ -26,9 +26,7 @@ use serde_json::{Value, json};
 
 use crate::data::probe::read_prompts;
 use crate::eval::stats::{paired_t_detectable, paired_t_test};
-use crate::kind::{
-    Field, Kind, KindInfo, Slot, StageContext, Upstream, WithError, defaults_of, parse_with,
-};
+use crate::kind::{KindInfo, Slot, StageContext, Upstream, WithError};
 use crate::model::chat_prompt::{prompt_ids, stop_ids};
 use crate::model::export::{export_hf, export_peft};
 use crate::model::load::llama::load_hf_dir;
@@ -45,183 +43,6 @@ use crate::util::rng::derive_seed;
 
 /// The `train.ppo` kind.
 pub struct TrainPpo;
-
-const FIELDS: &[Field] = &[
-    Field {
-        name: "steps",
-        ty: "int ≥ 1",
-        required: false,
-        doc: "PPO steps (batches); App. B's \"5,000 steps ≈ 1.5M tokens\" read as 5,000 episodes = 10 steps of 512",
-    },
-    Field {
-        name: "batch_size",
-        ty: "int ≥ 1",
-        required: false,
-        doc: "rollouts per PPO step (App. B: 512); a multiple of mini_batch_size",
-    },
-    Field {
-        name: "mini_batch_size",
-        ty: "int ≥ 1",
-        required: false,
-        doc: "rollouts per gradient step (App. B: 64)",
-    },
-    Field {
-        name: "ppo_epochs",
-        ty: "int ≥ 1",
-        required: false,
-        doc: "passes over each batch (App. B: 2)",
-    },
-    Field {
-        name: "lr",
-        ty: "float > 0",
-        required: false,
-        doc: "Adam learning rate of LoRA + value head (TRL default)",
-    },
-    Field {
-        name: "adam_eps",
-        ty: "float > 0",
-        required: false,
-        doc: "Adam ε (no weight decay)",
-    },
-    Field {
-        name: "max_grad_norm",
-        ty: "float ≥ 0",
-        required: false,
-        doc: "global gradient-norm clip; 0 = off (TRL default)",
-    },
-    Field {
-        name: "init_kl_coef",
-        ty: "float ≥ 0",
-        required: false,
-        doc: "β₀ of the KL penalty (App. B)",
-    },
-    Field {
-        name: "adaptive_kl",
-        ty: "bool",
-        required: false,
-        doc: "adapt β (Ziegler et al.)",
-    },
-    Field {
-        name: "kl_target",
-        ty: "float > 0",
-        required: false,
-        doc: "the controller's target, nats per sequence (the paper's target_kl, read as this; TRL's target_kl is early stopping)",
-    },
-    Field {
-        name: "kl_horizon",
-        ty: "float > 0",
-        required: false,
-        doc: "the controller's horizon in rollouts (TRL)",
-    },
-    Field {
-        name: "gamma",
-        ty: "float in (0, 1]",
-        required: false,
-        doc: "GAE γ",
-    },
-    Field {
-        name: "lam",
-        ty: "float in (0, 1]",
-        required: false,
-        doc: "GAE λ",
-    },
-    Field {
-        name: "cliprange",
-        ty: "float > 0",
-        required: false,
-        doc: "PPO ratio clip",
-    },
-    Field {
-        name: "cliprange_value",
-        ty: "float > 0",
-        required: false,
-        doc: "value clip around the old values",
-    },
-    Field {
-        name: "vf_coef",
-        ty: "float ≥ 0",
-        required: false,
-        doc: "weight of the value loss",
-    },
-    Field {
-        name: "ratio_threshold",
-        ty: "float > 0",
-        required: false,
-        doc: "skip a minibatch whose mean ratio exceeds this (TRL)",
-    },
-    Field {
-        name: "temperature",
-        ty: "float > 0",
-        required: false,
-        doc: "rollout temperature, and T of every log_softmax(logits / T)",
-    },
-    Field {
-        name: "top_p",
-        ty: "float in (0, 1]",
-        required: false,
-        doc: "rollout nucleus mass (never in log-probs)",
-    },
-    Field {
-        name: "max_new_tokens",
-        ty: "int ≥ 1",
-        required: false,
-        doc: "longest response (App. B: 256)",
-    },
-    Field {
-        name: "max_prompt_len",
-        ty: "int ≥ 1",
-        required: false,
-        doc: "longest templated prompt in tokens; longer ones lose their start",
-    },
-    Field {
-        name: "lora",
-        ty: "{rank, alpha}",
-        required: false,
-        doc: "LoRA on q, k, v, o (App. B)",
-    },
-    Field {
-        name: "curiosity",
-        ty: "null | {eta, hidden, lr, normalize}",
-        required: false,
-        doc: "RND bonus (App. B: eta 0.05, hidden 512, lr 1e-4); normalize (σ of the error) is our addition, default true",
-    },
-    Field {
-        name: "score_norm",
-        ty: "none | scale | norm",
-        required: false,
-        doc: "running score scaling before the rewards: scale = score / running sd (TRL use_score_scaling), norm = (score − running mean) / running sd (+ use_score_norm); default none",
-    },
-    Field {
-        name: "score_clip",
-        ty: "float > 0 | null",
-        required: false,
-        doc: "clip the (scaled) score to ± this (TRL score_clip); null = none",
-    },
-    Field {
-        name: "reward_max_len",
-        ty: "int ≥ 1",
-        required: false,
-        doc: "longest RM input in tokens (the RM's data.tokenize max_len)",
-    },
-    Field {
-        name: "samples_per_step",
-        ty: "int ≥ 0",
-        required: false,
-        doc: "rollouts per step written to samples.jsonl",
-    },
-    Field {
-        name: "seed_name",
-        ty: "string | null",
-        required: false,
-        doc: "name the seeds derive from instead of the stage name: variants with the same seed_name share init, prompt order and sampling",
-    },
-    Field {
-        name: "eval_prompts",
-        ty: "int ≥ 0",
-        required: false,
-        doc: "prompts of the paired reward-gain evaluation (answered before the first step and after the last with the same sampling seeds; metrics.json `reward_gain`); 0 = none",
-    },
-];
 
 /// The stage's hooks with seeds derived from `seed_name` instead of the stage name.
 struct SharedSeeds<'a> {
@@ -277,8 +98,6 @@ const INFO: KindInfo = KindInfo {
     // (`model::fast::token_logprobs`; only this kind calls it).
     code_version: 3,
     summary: "PPO policy (LoRA, adaptive KL, value head; optional RND curiosity) against a reward model (§4.1, App. B)",
-    fields: FIELDS,
-    defaults: defaults_of::<PpoConfig>,
     slots: SLOTS,
     outputs: &[
         "policy",
@@ -291,12 +110,6 @@ const INFO: KindInfo = KindInfo {
     numerics: Some(crate::model::NUMERICS_VERSION),
     publishes: false,
 };
-
-fn parse(with: &Value) -> Result<PpoConfig, WithError> {
-    let c: PpoConfig = parse_with(with)?;
-    c.check()?;
-    Ok(c)
-}
 
 /// Every upstream of `slot` is one of `kinds` (or a `cmd`).
 fn expect_kind(slot: &str, ups: &[Upstream<'_>], want: &str) -> Result<(), WithError> {
@@ -314,16 +127,17 @@ fn expect_kind(slot: &str, ups: &[Upstream<'_>], want: &str) -> Result<(), WithE
     Ok(())
 }
 
-impl Kind for TrainPpo {
+impl crate::kind::TypedKind for TrainPpo {
+    type With = PpoConfig;
     fn info(&self) -> &'static KindInfo {
         &INFO
     }
-    fn check(&self, with: &Value) -> Result<(), WithError> {
-        parse(with).map(|_| ())
+    fn validate(&self, c: &PpoConfig) -> Result<(), WithError> {
+        c.check()
     }
     fn check_inputs(
         &self,
-        _with: &Value,
+        _with: &PpoConfig,
         inputs: &BTreeMap<String, Vec<Upstream<'_>>>,
     ) -> Result<(), WithError> {
         let none = Vec::new();
@@ -355,8 +169,7 @@ impl Kind for TrainPpo {
         }
         Ok(())
     }
-    fn run(&self, ctx: &StageContext) -> anyhow::Result<()> {
-        let cfg = parse(&ctx.with)?;
+    fn run(&self, ctx: &StageContext, cfg: PpoConfig) -> anyhow::Result<()> {
         crate::on_backend!(autodiff ctx.backend, run_on(ctx, &cfg))
     }
 }

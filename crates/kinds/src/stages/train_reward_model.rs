@@ -23,9 +23,7 @@ use serde_json::{Value, json};
 use crate::data::probe_items::{ProbeRow, read_probe_rows};
 use crate::eval::scores::{SCORES_FILE, ScoreRow, Side, write_scores};
 use crate::eval::stereotype::{STEREOTYPE_SCORES_FILE, StereoItem, write_items};
-use crate::kind::{
-    Field, Input, Kind, KindInfo, Slot, StageContext, WithError, defaults_of, parse_with,
-};
+use crate::kind::{Input, KindInfo, Slot, StageContext, WithError};
 use crate::model::encoder::LoadedEncoder;
 use crate::train::config::{AdversaryInput, TrainConfig, Trainable};
 use crate::train::curves::write_curves;
@@ -45,123 +43,6 @@ use crate::util::io::json::write_json;
 
 /// The `train.reward_model` kind.
 pub struct TrainRewardModel;
-
-const FIELDS: &[Field] = &[
-    Field {
-        name: "lambda_adv",
-        ty: "float ≥ 0",
-        required: false,
-        doc: "weight of the adversarial term; 0 = plain Bradley–Terry (the paper's main setting is 0.2)",
-    },
-    Field {
-        name: "epochs",
-        ty: "int ≥ 1",
-        required: false,
-        doc: "passes over the training split (App. A.5: one)",
-    },
-    Field {
-        name: "lr",
-        ty: "float > 0",
-        required: false,
-        doc: "AdamW learning rate of the RM",
-    },
-    Field {
-        name: "batch_size",
-        ty: "int",
-        required: false,
-        doc: "pairs per batch = K categories × m, m ≥ 4 (19 categories: ≥ 76)",
-    },
-    Field {
-        name: "trainable",
-        ty: "all | head | lora | {last_layers: k}",
-        required: false,
-        doc: "what the RM step updates; `head` needs a `features` input",
-    },
-    Field {
-        name: "head_hidden",
-        ty: "int ≥ 0",
-        required: false,
-        doc: "hidden width of the reward head; 0 = linear (HF `score`)",
-    },
-    Field {
-        name: "weight_decay",
-        ty: "float ≥ 0",
-        required: false,
-        doc: "AdamW weight decay of the RM",
-    },
-    Field {
-        name: "max_grad_norm",
-        ty: "float ≥ 0",
-        required: false,
-        doc: "global gradient-norm clip of the RM; 0 = none",
-    },
-    Field {
-        name: "adversary_input",
-        ty: "moments | scores",
-        required: false,
-        doc: "per-category moments of the batch's rewards (App. A.6) or each pair's (r_A, r_B) (§3)",
-    },
-    Field {
-        name: "adversary_hidden",
-        ty: "int ≥ 1",
-        required: false,
-        doc: "hidden width of the adversary MLP",
-    },
-    Field {
-        name: "adversary_lr",
-        ty: "float > 0",
-        required: false,
-        doc: "Adam learning rate of the adversary",
-    },
-    Field {
-        name: "ce_cap",
-        ty: "bool",
-        required: false,
-        doc: "cap the adversary CE at ln K in the RM loss (the −λ·CE term is otherwise unbounded)",
-    },
-    Field {
-        name: "adversary_steps",
-        ty: "int ≥ 1",
-        required: false,
-        doc: "adversary updates per RM step (the paper: 1)",
-    },
-    Field {
-        name: "lambda_warmup",
-        ty: "\"none\" | \"linear\"",
-        required: false,
-        doc: "none: λ from the first step (the paper); linear: λ·s/S over the first epoch's S steps",
-    },
-    Field {
-        name: "validation_fraction",
-        ty: "float in [0, 0.9)",
-        required: false,
-        doc: "share of each category's training pairs held out (never trained on); > 0 adds a `validation` and an `eval_reading` block (BT, mean gap, KS, MI and its null, audit AUC) to metrics.json, for choosing settings off the eval split",
-    },
-    Field {
-        name: "moment_eps",
-        ty: "float ≥ 0",
-        required: false,
-        doc: "ε added to the variance in skewness and kurtosis",
-    },
-    Field {
-        name: "log_every",
-        ty: "int ≥ 1",
-        required: false,
-        doc: "steps averaged per row of curves.csv",
-    },
-    Field {
-        name: "probe_max_len",
-        ty: "int ≥ 1",
-        required: false,
-        doc: "longest probe sentence in tokens (backbone path)",
-    },
-    Field {
-        name: "seed",
-        ty: "int ≥ 0",
-        required: false,
-        doc: "base seed of initialisation, batch order and adversary, replacing params.seed (a `seed` matrix axis: one run per seed)",
-    },
-];
 
 const SLOTS: &[Slot] = &[
     Slot {
@@ -209,8 +90,6 @@ const INFO: KindInfo = KindInfo {
     // adversary's eval reading and the category dependence per epoch.
     code_version: 2,
     summary: "Bradley–Terry reward model; lambda_adv > 0 adds the moment-feature adversary (App. A.6)",
-    fields: FIELDS,
-    defaults: defaults_of::<TrainConfig>,
     slots: SLOTS,
     outputs: &[
         "model",
@@ -224,21 +103,15 @@ const INFO: KindInfo = KindInfo {
     publishes: false,
 };
 
-fn parse(with: &Value) -> Result<TrainConfig, WithError> {
-    let c: TrainConfig = parse_with(with)?;
-    c.check()?;
-    Ok(c)
-}
-
-impl Kind for TrainRewardModel {
+impl crate::kind::TypedKind for TrainRewardModel {
+    type With = TrainConfig;
     fn info(&self) -> &'static KindInfo {
         &INFO
     }
-    fn check(&self, with: &Value) -> Result<(), WithError> {
-        parse(with).map(|_| ())
+    fn validate(&self, c: &TrainConfig) -> Result<(), WithError> {
+        c.check()
     }
-    fn run(&self, ctx: &StageContext) -> anyhow::Result<()> {
-        let cfg = parse(&ctx.with)?;
+    fn run(&self, ctx: &StageContext, cfg: TrainConfig) -> anyhow::Result<()> {
         crate::on_backend!(autodiff ctx.backend, run_on(ctx, &cfg))
     }
 }

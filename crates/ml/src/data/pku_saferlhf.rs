@@ -64,7 +64,9 @@ pub const EMPTY: &str = "empty prompt or response";
 pub const SAME: &str = "response_0 == response_1";
 
 /// Which label orders a pair.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, Serialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, Serialize, schemars::JsonSchema,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum Preference {
     /// `safer_response_id` is chosen.
@@ -75,7 +77,9 @@ pub enum Preference {
 }
 
 /// Where a pair's categories come from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, Serialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, Serialize, schemars::JsonSchema,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum CategoryFrom {
     /// The unsafe response (the less safe one when both are).
@@ -86,7 +90,9 @@ pub enum CategoryFrom {
 }
 
 /// What a pair with several categories becomes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, Serialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, Serialize, schemars::JsonSchema,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum MultiCategory {
     /// The first in [`CATEGORIES`] order.

@@ -11,7 +11,7 @@ use super::row::{RowError, str_field};
 pub const EMPTY_FIELD: &str = "empty prompt or response";
 
 /// Field names in the file; each defaults to its own name.
-#[derive(Debug, Clone, Deserialize, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct FieldMap {
     /// Field holding the prompt.

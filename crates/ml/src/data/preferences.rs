@@ -15,7 +15,7 @@ use super::pku_saferlhf::{self, PkuOptions};
 use super::preference_jsonl::{self, FieldMap};
 
 /// Supported preference formats.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum Format {
     /// HH-RLHF `{"chosen","rejected"}` transcripts.

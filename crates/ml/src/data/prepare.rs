@@ -15,6 +15,7 @@
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use super::drops::Drops;
@@ -30,20 +31,22 @@ pub const DUPLICATE_OTHER: &str = "duplicate (prompt, chosen, rejected) of anoth
 /// Drop reason: downsampled by balancing.
 pub const BALANCE: &str = "balance: downsampled to the smallest category";
 
-/// Options of the preparation.
-#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+/// Options of the preparation (`data.prepare`'s `with:`; the bounds are
+/// declared here and checked by `util::schema`).
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq, JsonSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct PrepareOptions {
-    /// Drop exact duplicate triples.
+    /// Drop exact duplicate (prompt, chosen, rejected) triples, keeping the first.
     pub dedupe: bool,
-    /// `category` to downsample every category to the smallest, `none` to keep all.
+    /// Downsample every category to the smallest (seeded), or keep all.
     pub balance_by: BalanceBy,
-    /// Fraction of each category's pairs (by prompt group) held out for eval, in [0, 1).
+    /// Share of each category held out for eval; whole prompt groups move together.
+    #[schemars(range(min = 0), extend("exclusiveMaximum" = 1))]
     pub eval_fraction: f64,
 }
 
 /// Balancing mode.
-#[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq, Eq, JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum BalanceBy {
     /// Downsample every category to the smallest.

@@ -27,16 +27,7 @@ impl RowError {
 }
 
 /// Name of a JSON value's type, for messages.
-pub fn type_name(v: &Value) -> &'static str {
-    match v {
-        Value::Null => "null",
-        Value::Bool(_) => "boolean",
-        Value::Number(_) => "number",
-        Value::String(_) => "string",
-        Value::Array(_) => "array",
-        Value::Object(_) => "object",
-    }
-}
+pub use crate::util::schema::type_name;
 
 /// Parses one line as a JSON object.
 pub fn parse_object(line: &str) -> Result<Map<String, Value>, RowError> {

@@ -20,7 +20,9 @@ use super::fetch::{FetchEnv, HubFile, fetch_hf, fetch_url};
 use super::pin::{Algo, FileDigest, Pin, digest};
 
 /// Kind of hub repository.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, Serialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, Serialize, schemars::JsonSchema,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum HubType {
     /// A dataset repository.
@@ -31,7 +33,7 @@ pub enum HubType {
 }
 
 /// `hf:` part of a source.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct HfSpec {
     /// `owner/name`.
@@ -51,7 +53,7 @@ fn main() -> String {
 }
 
 /// A `source:` map as written in the pipeline.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SourceSpec {
     /// Local file: absolute, or relative to `$REPRO_DATA`.

@@ -23,7 +23,9 @@ use super::probe::StereoItem;
 use super::row::{RowError, field, parse_object, str_field, type_name};
 
 /// Which StereoSet items to keep.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, Serialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, Serialize, schemars::JsonSchema,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum Subset {
     /// Fill-in-the-blank items.

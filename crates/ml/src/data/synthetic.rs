@@ -26,7 +26,7 @@ use crate::util::rng::SplitMix64 as Rng;
 pub const GOOD: &str = "good";
 
 /// Parameters of the generator.
-#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct SyntheticOptions {
     /// Number of categories K (2 to 26); named `cat0` … `cat{K-1}`.

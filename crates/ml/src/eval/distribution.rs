@@ -20,7 +20,9 @@ use super::stats::{
 use crate::util::rng::derive_seed;
 
 /// Which rewards enter the distribution tests.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, schemars::JsonSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum Which {
     /// Chosen and rejected responses pooled (the paper's Figures 1–4).

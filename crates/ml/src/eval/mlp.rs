@@ -81,7 +81,9 @@ pub enum MlpError {
 }
 
 /// What early stopping watches on the validation set.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum Monitor {
     /// Mean cross-entropy, lower is better.

@@ -11,11 +11,15 @@ use burn::tensor::{Tensor, TensorData};
 use crate::util::rng::SplitMix64 as Rng;
 
 /// LoRA hyper-parameters.
-#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize, schemars::JsonSchema,
+)]
 pub struct LoraConfig {
-    /// Rank r (≥ 1).
+    /// Rank r.
+    #[schemars(range(min = 1))]
     pub rank: usize,
     /// Scale numerator α; the update is scaled by α / r.
+    #[schemars(extend("exclusiveMinimum" = 0))]
     pub alpha: f64,
 }
 

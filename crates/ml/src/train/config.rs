@@ -1,12 +1,14 @@
 //! The `with` map of `train.reward_model`: hyper-parameters with the paper's
 //! defaults (App. A.5–A.6) and the checks that run before anything trains.
 
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use crate::util::keyed::WithError;
+use crate::util::schema::check_bounds;
 
 /// Which parameters the RM step updates.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default, JsonSchema)]
 #[serde(rename_all = "snake_case", deny_unknown_fields)]
 pub enum Trainable {
     /// Backbone and head.
@@ -21,7 +23,7 @@ pub enum Trainable {
 }
 
 /// What the in-training adversary sees.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum AdversaryInput {
     /// Per-category moments of the batch's chosen and rejected rewards
@@ -33,7 +35,7 @@ pub enum AdversaryInput {
 }
 
 /// How λ_adv reaches its value.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum LambdaWarmup {
     /// λ from the first step (the paper's setting).
@@ -45,53 +47,67 @@ pub enum LambdaWarmup {
 
 /// Hyper-parameters of one reward-model run (`train.reward_model`'s `with:`);
 /// its `Default` holds the paper's values (App. A.5) and is the kind's
-/// defaults.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// defaults. The bounds are declared on the fields and checked by
+/// [`TrainConfig::check`]; `repro kinds` prints them from the same schema.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(default, deny_unknown_fields)]
 pub struct TrainConfig {
-    /// Weight of the adversarial term; 0 is plain Bradley–Terry.
+    /// Weight of the adversarial term; 0 = plain Bradley–Terry (the paper's main setting is
+    /// 0.2).
+    #[schemars(range(min = 0))]
     pub lambda_adv: f64,
-    /// Passes over the training split.
+    /// Passes over the training split (App. A.5: one).
+    #[schemars(range(min = 1))]
     pub epochs: usize,
-    /// AdamW learning rate of the reward model.
+    /// AdamW learning rate of the RM.
+    #[schemars(extend("exclusiveMinimum" = 0))]
     pub lr: f64,
-    /// Pairs per batch: K categories × m pairs each, m ≥ 4.
+    /// Pairs per batch = K categories × m, m ≥ 4 (19 categories: ≥ 76).
+    #[schemars(range(min = 2 * MIN_PER_CATEGORY))]
     pub batch_size: usize,
-    /// Which parameters train.
+    /// What the RM step updates; `head` needs a `features` input.
     pub trainable: Trainable,
-    /// Width of a hidden layer in the reward head; 0 = a linear head.
+    /// Hidden width of the reward head; 0 = linear (HF `score`).
     pub head_hidden: usize,
-    /// AdamW weight decay of the reward model.
+    /// AdamW weight decay of the RM.
+    #[schemars(range(min = 0))]
     pub weight_decay: f64,
-    /// Global gradient-norm clip of the reward model; 0 = none.
+    /// Global gradient-norm clip of the RM; 0 = none.
+    #[schemars(range(min = 0))]
     pub max_grad_norm: f64,
-    /// The adversary's input.
+    /// Per-category moments of the batch's rewards (App. A.6) or each pair's (r_A, r_B) (§3).
     pub adversary_input: AdversaryInput,
     /// Hidden width of the adversary MLP.
+    #[schemars(range(min = 1))]
     pub adversary_hidden: usize,
     /// Adam learning rate of the adversary.
+    #[schemars(extend("exclusiveMinimum" = 0))]
     pub adversary_lr: f64,
-    /// Cap the adversary's cross-entropy at ln K in the RM loss.
+    /// Cap the adversary CE at ln K in the RM loss (the −λ·CE term is otherwise unbounded).
     pub ce_cap: bool,
     /// Adversary updates per RM step (the paper: 1).
+    #[schemars(range(min = 1))]
     pub adversary_steps: usize,
-    /// λ warm-up over the first epoch.
+    /// none: λ from the first step (the paper); linear: λ·s/S over the first epoch's S steps.
     pub lambda_warmup: LambdaWarmup,
-    /// Share of each category's training pairs held out as a validation
-    /// split (never trained on; for choosing settings without the eval
-    /// split); 0 = none.
+    /// Share of each category's training pairs held out (never trained on); > 0 adds a
+    /// `validation` and an `eval_reading` block (BT, mean gap, KS, MI and its null, audit
+    /// AUC) to metrics.json, for choosing settings off the eval split.
+    #[schemars(range(min = 0), extend("exclusiveMaximum" = 0.9))]
     pub validation_fraction: f64,
     /// ε added to the variance in skewness and kurtosis.
+    #[schemars(range(min = 0))]
     pub moment_eps: f64,
-    /// Steps per row of `curves.csv` (averaged).
+    /// Steps averaged per row of curves.csv.
+    #[schemars(range(min = 1))]
     pub log_every: usize,
-    /// Longest probe sentence in tokens (backbone path; `model.features`
-    /// has its own).
+    /// Longest probe sentence in tokens (backbone path; `model.features` has its own).
+    #[schemars(range(min = 1))]
     pub probe_max_len: usize,
-    /// Base seed of this run's random streams, replacing `params.seed` in
-    /// `H(seed, stage base name, purpose)` (ARCHITECTURE.md, "Determinism");
-    /// `None`: `params.seed`. A `seed` matrix axis sets it per expansion, so
-    /// every λ of one seed shares initialisation and batch order.
+    /// Base seed of initialisation, batch order and adversary, replacing params.seed in
+    /// `H(seed, stage base name, purpose)` (ARCHITECTURE.md, "Determinism"); a `seed` matrix
+    /// axis sets it per expansion, so every λ of one seed shares initialisation and batch
+    /// order.
     pub seed: Option<u64>,
 }
 
@@ -126,48 +142,13 @@ impl Default for TrainConfig {
 pub const MIN_PER_CATEGORY: usize = 4;
 
 impl TrainConfig {
-    /// Range checks that need no data.
+    /// Range checks that need no data: the bounds the fields declare, then
+    /// `trainable: {last_layers: 0}`.
     ///
     /// # Errors
     /// The first out-of-range key.
     pub fn check(&self) -> Result<(), WithError> {
-        use crate::util::keyed::{non_negative as nonneg, positive as pos};
-        nonneg("lambda_adv", self.lambda_adv)?;
-        pos("lr", self.lr)?;
-        pos("adversary_lr", self.adversary_lr)?;
-        nonneg("weight_decay", self.weight_decay)?;
-        nonneg("max_grad_norm", self.max_grad_norm)?;
-        nonneg("moment_eps", self.moment_eps)?;
-        if !(0.0..0.9).contains(&self.validation_fraction) {
-            return Err(WithError::new(
-                "validation_fraction",
-                format!(
-                    "expected a value in [0, 0.9), found {}",
-                    self.validation_fraction
-                ),
-            ));
-        }
-        for (k, v) in [
-            ("epochs", self.epochs),
-            ("adversary_steps", self.adversary_steps),
-            ("adversary_hidden", self.adversary_hidden),
-            ("log_every", self.log_every),
-            ("probe_max_len", self.probe_max_len),
-        ] {
-            if v == 0 {
-                return Err(WithError::new(k, "must be ≥ 1"));
-            }
-        }
-        if self.batch_size < 2 * MIN_PER_CATEGORY {
-            return Err(WithError::new(
-                "batch_size",
-                format!(
-                    "must be ≥ {} (2 categories × {MIN_PER_CATEGORY} pairs), got {}",
-                    2 * MIN_PER_CATEGORY,
-                    self.batch_size
-                ),
-            ));
-        }
+        check_bounds(self)?;
         if self.trainable == Trainable::LastLayers(0) {
             return Err(WithError::new(
                 "trainable.last_layers",

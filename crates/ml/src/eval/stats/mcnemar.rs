@@ -11,7 +11,17 @@ use super::error::{StatsError, check_same_len};
 use super::special::{binom_cdf_half, chi2_sf_1df};
 
 /// Which version of the test.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Default,
+    serde::Serialize,
+    serde::Deserialize,
+    schemars::JsonSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum McNemarMethod {
     /// Exact binomial test (statsmodels `exact=True`).

@@ -12,21 +12,26 @@
 //!   i.e. ⌈5,000 / 512⌉ = 10 PPO steps of batch 512 — "early-stage PPO" as
 //!   §4.1 says. `steps` counts PPO steps (batches).
 
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use super::score_norm::ScoreNorm;
 use crate::model::lora::LoraConfig;
 use crate::util::keyed::WithError;
+use crate::util::schema::check_bounds;
 
 /// The RND curiosity block (App. B, "Curiosity Bonus"); absent = none.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(default, deny_unknown_fields)]
 pub struct CuriosityConfig {
     /// Scale η of the intrinsic reward (paper: 0.05).
+    #[schemars(range(min = 0))]
     pub eta: f64,
     /// Hidden (and output) width of the target and predictor MLPs (paper: 512).
+    #[schemars(range(min = 1))]
     pub hidden: usize,
     /// Adam learning rate of the predictor (paper: 1e-4).
+    #[schemars(extend("exclusiveMinimum" = 0))]
     pub lr: f64,
     /// Divide the error by a running standard deviation (Burda et al.; our
     /// addition, the paper does not say).
@@ -44,73 +49,101 @@ impl Default for CuriosityConfig {
     }
 }
 
-/// Hyper-parameters of one PPO run.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// Hyper-parameters of one PPO run (`train.ppo`'s `with:`). The bounds are
+/// declared on the fields and checked by [`PpoConfig::check`]; `repro kinds`
+/// prints them from the same schema.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(default, deny_unknown_fields)]
 pub struct PpoConfig {
-    /// PPO steps (batches of rollouts); see the module doc for the paper's 5,000.
+    /// PPO steps (batches); App. B's "5,000 steps ≈ 1.5M tokens" read as 5,000 episodes = 10
+    /// steps of 512 (see the module doc).
+    #[schemars(range(min = 1))]
     pub steps: usize,
-    /// Rollouts per PPO step (App. B: 512).
+    /// Rollouts per PPO step (App. B: 512); a multiple of mini_batch_size.
+    #[schemars(range(min = 1))]
     pub batch_size: usize,
-    /// Rollouts per gradient step (App. B: 64); divides `batch_size`.
+    /// Rollouts per gradient step (App. B: 64).
+    #[schemars(range(min = 1))]
     pub mini_batch_size: usize,
     /// Passes over each batch (App. B: 2).
+    #[schemars(range(min = 1))]
     pub ppo_epochs: usize,
     /// Adam learning rate of the LoRA adapters and the value head (TRL: 1.41e-5).
+    #[schemars(extend("exclusiveMinimum" = 0))]
     pub lr: f64,
-    /// Adam ε (PyTorch: 1e-8).
+    /// Adam ε (PyTorch: 1e-8; no weight decay).
+    #[schemars(extend("exclusiveMinimum" = 0))]
     pub adam_eps: f64,
     /// Global gradient-norm clip; 0 = off (TRL's default).
+    #[schemars(range(min = 0))]
     pub max_grad_norm: f64,
-    /// Initial KL coefficient β₀ (paper: 0.05).
+    /// Initial KL coefficient β₀ of the KL penalty (App. B: 0.05).
+    #[schemars(range(min = 0))]
     pub init_kl_coef: f64,
     /// Adapt β (Ziegler et al.); false keeps β₀.
     pub adaptive_kl: bool,
-    /// Target of the adaptive controller, nats per sequence (paper: 0.1).
+    /// The adaptive controller's target, nats per sequence (the paper's target_kl, 0.1, read
+    /// as this; TRL's target_kl is early stopping).
+    #[schemars(extend("exclusiveMinimum" = 0))]
     pub kl_target: f64,
-    /// Horizon of the adaptive controller, rollouts (TRL: 10,000).
+    /// The controller's horizon in rollouts (TRL: 10,000).
+    #[schemars(extend("exclusiveMinimum" = 0))]
     pub kl_horizon: f64,
     /// GAE discount γ (TRL: 1).
+    #[schemars(range(max = 1), extend("exclusiveMinimum" = 0))]
     pub gamma: f64,
     /// GAE λ (TRL: 0.95).
+    #[schemars(range(max = 1), extend("exclusiveMinimum" = 0))]
     pub lam: f64,
     /// PPO ratio clip (TRL: 0.2).
+    #[schemars(extend("exclusiveMinimum" = 0))]
     pub cliprange: f64,
     /// Value clip around the old values (TRL: 0.2).
+    #[schemars(extend("exclusiveMinimum" = 0))]
     pub cliprange_value: f64,
     /// Weight of the value loss (TRL: 0.1).
+    #[schemars(range(min = 0))]
     pub vf_coef: f64,
-    /// A minibatch whose mean ratio exceeds this is skipped (TRL: 10).
+    /// Skip a minibatch whose mean ratio exceeds this (TRL: 10).
+    #[schemars(extend("exclusiveMinimum" = 0))]
     pub ratio_threshold: f64,
-    /// Sampling temperature of rollouts, and the T of every log-prob (App. B: 0.7).
+    /// Rollout temperature, and the T of every log_softmax(logits / T) (App. B: 0.7).
+    #[schemars(extend("exclusiveMinimum" = 0))]
     pub temperature: f64,
-    /// Nucleus mass of rollouts (App. B: 0.9); log-probs never use it.
+    /// Rollout nucleus mass (App. B: 0.9); log-probs never use it.
+    #[schemars(range(max = 1), extend("exclusiveMinimum" = 0))]
     pub top_p: f64,
     /// Longest response in tokens (App. B: 256).
+    #[schemars(range(min = 1))]
     pub max_new_tokens: usize,
-    /// Longest prompt in tokens after the chat template; longer ones lose their start.
+    /// Longest templated prompt in tokens; longer ones lose their start.
+    #[schemars(range(min = 1))]
     pub max_prompt_len: usize,
     /// LoRA on q, k, v, o (App. B: r 16, α 32).
     pub lora: LoraConfig,
-    /// The RND block; `null` = no curiosity.
+    /// RND bonus (App. B: eta 0.05, hidden 512, lr 1e-4); normalize (σ of the error) is our
+    /// addition, default true; null = no curiosity.
     pub curiosity: Option<CuriosityConfig>,
-    /// Running score scaling before the rewards (TRL's `use_score_scaling`
-    /// / `use_score_norm`; default off, as TRL and the paper).
+    /// Running score scaling before the rewards: scale = score / running sd (TRL
+    /// use_score_scaling), norm = (score − running mean) / running sd (+ use_score_norm);
+    /// default none, as TRL and the paper.
     pub score_norm: ScoreNorm,
-    /// Clip of the (scaled) score to ±this (TRL's `score_clip`); `null` = none.
+    /// Clip the (scaled) score to ± this (TRL score_clip); null = none.
+    #[schemars(extend("exclusiveMinimum" = 0))]
     pub score_clip: Option<f64>,
-    /// Longest RM input in tokens (the RM's `data.tokenize` `max_len`).
+    /// Longest RM input in tokens (the RM's data.tokenize max_len).
+    #[schemars(range(min = 1))]
     pub reward_max_len: usize,
-    /// Rollouts written to samples.jsonl per PPO step.
+    /// Rollouts per step written to samples.jsonl.
     pub samples_per_step: usize,
-    /// Name the random streams (LoRA and value-head init, prompt order,
-    /// sampling, minibatches, RND) derive from instead of the stage's name,
-    /// so the baseline, Fair and Fair + Curiosity stages share every seed and
-    /// differ only in their RM and curiosity block; `null` = the stage name.
+    /// Name the random streams (LoRA and value-head init, prompt order, sampling, minibatches,
+    /// RND) derive from instead of the stage name: the baseline, Fair and Fair + Curiosity
+    /// stages with the same seed_name share init, prompt order and sampling; null = the
+    /// stage name.
     pub seed_name: Option<String>,
-    /// Prompts of the paired reward-gain evaluation
-    /// ([`super::paired_eval`]): answered before the first step and after
-    /// the last with the same sampling seeds; 0 = none.
+    /// Prompts of the paired reward-gain evaluation ([`super::paired_eval`]): answered before
+    /// the first step and after the last with the same sampling seeds (metrics.json
+    /// `reward_gain`); 0 = none.
     pub eval_prompts: usize,
 }
 
@@ -156,42 +189,7 @@ impl PpoConfig {
     /// # Errors
     /// The first out-of-range key, named.
     pub fn check(&self) -> Result<(), WithError> {
-        use crate::util::keyed::{non_negative as nonneg, positive as pos};
-        pos("lr", self.lr)?;
-        pos("adam_eps", self.adam_eps)?;
-        nonneg("max_grad_norm", self.max_grad_norm)?;
-        nonneg("init_kl_coef", self.init_kl_coef)?;
-        pos("kl_target", self.kl_target)?;
-        pos("kl_horizon", self.kl_horizon)?;
-        pos("temperature", self.temperature)?;
-        pos("cliprange", self.cliprange)?;
-        pos("cliprange_value", self.cliprange_value)?;
-        nonneg("vf_coef", self.vf_coef)?;
-        pos("ratio_threshold", self.ratio_threshold)?;
-        for (k, v) in [
-            ("gamma", self.gamma),
-            ("lam", self.lam),
-            ("top_p", self.top_p),
-        ] {
-            if !(v > 0.0 && v <= 1.0) {
-                return Err(WithError::new(k, format!("must be in (0, 1], got {v}")));
-            }
-        }
-        for (k, v) in [
-            ("steps", self.steps),
-            ("batch_size", self.batch_size),
-            ("mini_batch_size", self.mini_batch_size),
-            ("ppo_epochs", self.ppo_epochs),
-            ("max_new_tokens", self.max_new_tokens),
-            ("max_prompt_len", self.max_prompt_len),
-            ("reward_max_len", self.reward_max_len),
-            ("lora.rank", self.lora.rank),
-        ] {
-            if v == 0 {
-                return Err(WithError::new(k, "must be ≥ 1"));
-            }
-        }
-        pos("lora.alpha", self.lora.alpha)?;
+        check_bounds(self)?;
         if self.batch_size < self.mini_batch_size
             || !self.batch_size.is_multiple_of(self.mini_batch_size)
         {
@@ -209,16 +207,6 @@ impl PpoConfig {
             .is_some_and(|n| n.trim().is_empty())
         {
             return Err(WithError::new("seed_name", "must not be empty"));
-        }
-        if let Some(c) = self.score_clip {
-            pos("score_clip", c)?;
-        }
-        if let Some(c) = &self.curiosity {
-            nonneg("curiosity.eta", c.eta)?;
-            pos("curiosity.lr", c.lr)?;
-            if c.hidden == 0 {
-                return Err(WithError::new("curiosity.hidden", "must be ≥ 1"));
-            }
         }
         Ok(())
     }

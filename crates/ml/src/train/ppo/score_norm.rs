@@ -9,7 +9,9 @@
 use serde::{Deserialize, Serialize};
 
 /// How scores are scaled before PPO sees them.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, schemars::JsonSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum ScoreNorm {
     /// Raw scores (TRL's default).
