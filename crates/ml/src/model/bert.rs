@@ -2,9 +2,11 @@
 //! pooling and L2 normalisation, as all-MiniLM-L6-v2 uses (`modules.json`:
 //! Transformer → Pooling(mean) → Normalize).
 //!
-//! Field names follow HF's `BertModel` tensor names.
+//! Field names follow HF's `BertModel` tensor names. MPNet's layers are
+//! [`BertLayer`]s too ([`super::mpnet`]); loading a directory and embedding
+//! texts are [`super::sentence`]'s.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use burn::module::{Module, Param};
 use burn::nn::{Embedding, LayerNorm, LayerNormConfig, Linear};
@@ -12,13 +14,11 @@ use burn::tensor::activation::{gelu, softmax};
 use burn::tensor::backend::Backend;
 use burn::tensor::{Tensor, TensorData};
 use serde::{Deserialize, Serialize};
-use tokenizers::Tokenizer;
 
 use super::batch::Batch;
 use super::fast;
-use super::load::safetensors::SafetensorsSource;
 use super::load::{HostTensor, LoadError, WeightSource};
-use super::readback::to_vec_f32;
+use super::sentence::{self, SentenceEmbedder, SentenceEncoder};
 
 /// BERT hyper-parameters (HF `BertConfig`, the fields we use).
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
@@ -48,7 +48,8 @@ pub struct BertConfig {
 fn default_ln_eps() -> f64 {
     1e-12
 }
-fn default_act() -> String {
+/// HF's default activation, exact (erf) GELU.
+pub(super) fn default_act() -> String {
     "gelu".to_string()
 }
 
@@ -65,7 +66,8 @@ pub struct BertEmbeddings<B: Backend> {
     pub layer_norm: LayerNorm<B>,
 }
 
-/// One post-LN encoder layer.
+/// One post-LN encoder layer; MPNet's layers too, with another attention
+/// bias ([`super::mpnet`]).
 #[derive(Module, Debug)]
 pub struct BertLayer<B: Backend> {
     /// Query projection.
@@ -100,8 +102,10 @@ pub struct Bert<B: Backend> {
 }
 
 impl<B: Backend> BertLayer<B> {
-    /// One layer on hidden states `[b, s, hidden]` with the additive key mask
-    /// `bias` `[b, 1, 1, s]` of [`Bert::attention_bias`].
+    /// One layer on hidden states `[b, s, hidden]` with the additive
+    /// attention bias `bias`: BERT's key mask `[b, 1, 1, s]`
+    /// ([`Bert::attention_bias`]), or a bias per head and query `[b, heads,
+    /// s, s]` (MPNet's key mask plus relative-position bias).
     pub fn forward(&self, x: Tensor<B, 3>, bias: &Tensor<B, 4>) -> Tensor<B, 3> {
         if fast::is_flex(&x)
             && let Some(y) = self.forward_fused(&x, bias)
@@ -118,7 +122,7 @@ impl<B: Backend> BertLayer<B> {
         let scores = q
             .matmul(k.swap_dims(2, 3))
             .mul_scalar(1.0 / (hd as f64).sqrt())
-            + bias.clone();
+            + bias.clone(); // [b, h, s, s]
         let ctx = softmax(scores, 3)
             .matmul(v)
             .swap_dims(1, 2)
@@ -150,6 +154,92 @@ impl<B: Backend> BertLayer<B> {
     }
 }
 
+/// Where one layer's attention tensors sit under its prefix
+/// (`encoder.layer.N`): BERT's names ([`BERT_ATTENTION`]), or another
+/// checkpoint's for the same parts (MPNet's). The feed-forward half is named
+/// alike in both.
+pub(super) struct AttentionNames {
+    /// Query projection.
+    pub query: &'static str,
+    /// Key projection.
+    pub key: &'static str,
+    /// Value projection.
+    pub value: &'static str,
+    /// Output projection.
+    pub output: &'static str,
+    /// Norm after attention.
+    pub norm: &'static str,
+}
+
+/// HF `BertLayer`'s attention tensor names.
+const BERT_ATTENTION: AttentionNames = AttentionNames {
+    query: "attention.self.query",
+    key: "attention.self.key",
+    value: "attention.self.value",
+    output: "attention.output.dense",
+    norm: "attention.output.LayerNorm",
+};
+
+impl<B: Backend> BertLayer<B> {
+    /// The `n` layers `{prefix}.0` … `{prefix}.{n - 1}` (e.g.
+    /// `bert.encoder.layer`), their attention tensors named by `names`:
+    /// width `d`, feed-forward width `i`, `heads` heads, LayerNorm epsilon
+    /// `eps`; every shape checked.
+    pub(super) fn load_stack(
+        src: &mut dyn WeightSource,
+        prefix: &str,
+        names: &AttentionNames,
+        n: usize,
+        (d, i, heads): (usize, usize, usize),
+        eps: f64,
+        device: &B::Device,
+    ) -> Result<Vec<Self>, LoadError> {
+        let mut layers = Vec::with_capacity(n);
+        for l in 0..n {
+            let at = |name: &str| format!("{prefix}.{l}.{name}");
+            layers.push(BertLayer {
+                query: lin(src, &at(names.query), d, d, device)?,
+                key: lin(src, &at(names.key), d, d, device)?,
+                value: lin(src, &at(names.value), d, d, device)?,
+                attn_output: lin(src, &at(names.output), d, d, device)?,
+                attn_norm: norm(src, &at(names.norm), d, eps, device)?,
+                intermediate: lin(src, &at("intermediate.dense"), i, d, device)?,
+                output: lin(src, &at("output.dense"), d, i, device)?,
+                output_norm: norm(src, &at("output.LayerNorm"), d, eps, device)?,
+                n_heads: heads,
+                layer_norm_eps: eps,
+            });
+        }
+        Ok(layers)
+    }
+}
+
+/// `layers` in turn on hidden states `x` `[b, s, hidden]`, every one
+/// adding the attention bias `bias` (see [`BertLayer::forward`]).
+pub(super) fn run_layers<B: Backend>(
+    layers: &[BertLayer<B>],
+    x: Tensor<B, 3>,
+    bias: &Tensor<B, 4>,
+) -> Tensor<B, 3> {
+    layers.iter().fold(x, |x, l| l.forward(x, bias))
+}
+
+/// `ln(x + residual)` `[b, s, d]`, through the fused kernel on Flex where
+/// `ln`'s epsilon `eps` is known (Burn keeps it private), else Burn's ops.
+pub(super) fn add_norm<B: Backend>(
+    ln: &LayerNorm<B>,
+    eps: Option<f64>,
+    x: Tensor<B, 3>,
+    residual: Tensor<B, 3>,
+) -> Tensor<B, 3> {
+    if let (Some(eps), Some(beta)) = (eps, ln.beta.as_ref())
+        && let Some(y) = fast::add_layer_norm(&x, &residual, &ln.gamma.val(), &beta.val(), eps)
+    {
+        return y;
+    }
+    ln.forward(x + residual)
+}
+
 /// A linear layer on `[b, s, d]` as one `[b·s, d]` GEMM (instead of `b`
 /// batched ones), reshaped back.
 pub(crate) fn linear_2d<B: Backend>(l: &Linear<B>, x: &Tensor<B, 3>) -> Tensor<B, 3> {
@@ -163,12 +253,8 @@ impl<B: Backend> Bert<B> {
     /// Last hidden states `[b, s, hidden]` of a right- or left-padded batch
     /// (segment ids all 0, positions 0..s as HF's default).
     pub fn forward(&self, batch: &Batch) -> Tensor<B, 3> {
-        let mut x = self.embed_batch(batch);
         let bias = self.attention_bias(batch);
-        for l in &self.layers {
-            x = l.forward(x, &bias);
-        }
-        x
+        run_layers(&self.layers, self.embed_batch(batch), &bias)
     }
 
     /// The embedding layer's output `[b, s, hidden]` (word + position +
@@ -183,20 +269,9 @@ impl<B: Backend> Bert<B> {
         let e = &self.embeddings;
         let x = e.word_embeddings.forward(ids) + e.position_embeddings.forward(pos);
         let seg = e.token_type_embeddings.forward(seg);
-        // Flex inference: the fused, CPU-independent LayerNorm (the layers'
-        // epsilon is the config's, shared with the embeddings).
-        if let (Some(l), Some(beta)) = (self.layers.first(), e.layer_norm.beta.as_ref())
-            && let Some(y) = fast::add_layer_norm(
-                &x,
-                &seg,
-                &e.layer_norm.gamma.val(),
-                &beta.val(),
-                l.layer_norm_eps,
-            )
-        {
-            return y;
-        }
-        e.layer_norm.forward(x + seg)
+        // The layers' epsilon is the config's, shared with the embeddings.
+        let eps = self.layers.first().map(|l| l.layer_norm_eps);
+        add_norm(&e.layer_norm, eps, x, seg)
     }
 
     /// The additive key mask `[b, 1, 1, s]` of a batch: 0 for real tokens, a
@@ -204,11 +279,13 @@ impl<B: Backend> Bert<B> {
     pub fn attention_bias(&self, batch: &Batch) -> Tensor<B, 4> {
         batch.key_bias(&self.embeddings.word_embeddings.weight.device())
     }
+}
 
-    /// Sentence embeddings `[b, hidden]`: mean over real tokens, then L2
-    /// normalised (sentence-transformers `Pooling` + `Normalize`).
-    pub fn embed(&self, batch: &Batch) -> Tensor<B, 2> {
-        super::pool::mean_pool_l2(self.forward(batch), batch)
+impl<B: Backend> SentenceEncoder for Bert<B> {
+    type Backend = B;
+
+    fn hidden_states(&self, batch: &Batch) -> Tensor<B, 3> {
+        self.forward(batch)
     }
 }
 
@@ -264,51 +341,8 @@ pub(super) fn emb<B: Backend>(
     })
 }
 
-/// A loaded sentence embedder.
-pub struct LoadedBert<B: Backend> {
-    /// The encoder.
-    pub model: Bert<B>,
-    /// Its configuration.
-    pub config: BertConfig,
-    /// Its tokenizer (`tokenizer.json`).
-    pub tokenizer: Tokenizer,
-    /// Longest input in tokens (`sentence_bert_config.json`, else 512).
-    pub max_seq_length: usize,
-    /// Where it came from.
-    pub path: PathBuf,
-}
-
-impl<B: Backend> LoadedBert<B> {
-    /// Embeds sentences (truncated to `max_seq_length` tokens), `[n, hidden]`.
-    pub fn embed(&self, texts: &[&str]) -> Result<Vec<Vec<f32>>, LoadError> {
-        let mut seqs = Vec::with_capacity(texts.len());
-        for t in texts {
-            let enc = self
-                .tokenizer
-                .encode(*t, true)
-                .map_err(|e| LoadError::Tokenizer {
-                    path: self.path.clone(),
-                    message: e.to_string(),
-                })?;
-            let mut ids = enc.get_ids().to_vec();
-            if ids.len() > self.max_seq_length {
-                // Keep [CLS] … and the final [SEP], as HF truncation does.
-                let last = ids[ids.len() - 1];
-                ids.truncate(self.max_seq_length - 1);
-                ids.push(last);
-            }
-            seqs.push(ids);
-        }
-        let batch = Batch::pad(&seqs, 0, false);
-        let out = self.model.embed(&batch);
-        let d = out.dims()[1];
-        let flat = to_vec_f32(
-            out,
-            &format!("{}: the sentence embeddings", self.path.display()),
-        )?; // [n, hidden]
-        Ok(flat.chunks(d.max(1)).map(<[f32]>::to_vec).collect())
-    }
-}
+/// A loaded BERT sentence embedder (all-MiniLM-L6-v2).
+pub type LoadedBert<B> = SentenceEmbedder<Bert<B>, BertConfig>;
 
 /// Builds a [`Bert`] from HF `BertModel` tensors (names under `prefix`, e.g.
 /// `bert.` or nothing), checking every shape against `config`.
@@ -349,100 +383,27 @@ pub fn build_bert<B: Backend>(
             device,
         )?,
     };
-    let i = config.intermediate_size;
-    let mut layers = Vec::with_capacity(config.num_hidden_layers);
-    for l in 0..config.num_hidden_layers {
-        let p = format!("{prefix}encoder.layer.{l}");
-        layers.push(BertLayer {
-            query: lin(src, &format!("{p}.attention.self.query"), d, d, device)?,
-            key: lin(src, &format!("{p}.attention.self.key"), d, d, device)?,
-            value: lin(src, &format!("{p}.attention.self.value"), d, d, device)?,
-            attn_output: lin(src, &format!("{p}.attention.output.dense"), d, d, device)?,
-            attn_norm: norm(
-                src,
-                &format!("{p}.attention.output.LayerNorm"),
-                d,
-                eps,
-                device,
-            )?,
-            intermediate: lin(src, &format!("{p}.intermediate.dense"), i, d, device)?,
-            output: lin(src, &format!("{p}.output.dense"), d, i, device)?,
-            output_norm: norm(src, &format!("{p}.output.LayerNorm"), d, eps, device)?,
-            n_heads: config.num_attention_heads,
-            layer_norm_eps: eps,
-        });
-    }
+    let dims = (d, config.intermediate_size, config.num_attention_heads);
+    let layers = BertLayer::load_stack(
+        src,
+        &format!("{prefix}encoder.layer"),
+        &BERT_ATTENTION,
+        config.num_hidden_layers,
+        dims,
+        eps,
+        device,
+    )?;
     Ok(Bert { embeddings, layers })
 }
 
-/// Loads a sentence-transformers / HF BERT directory.
+/// Loads a sentence-transformers / HF BERT directory (`config.json`,
+/// `model.safetensors`, `tokenizer.json`, optionally
+/// `sentence_bert_config.json`).
 pub fn load_bert<B: Backend>(dir: &Path, device: &B::Device) -> Result<LoadedBert<B>, LoadError> {
-    let cfg_path = dir.join("config.json");
-    let text = std::fs::read_to_string(&cfg_path).map_err(|source| LoadError::Io {
-        path: cfg_path.clone(),
-        source,
-    })?;
-    let de = &mut serde_json::Deserializer::from_str(&text);
-    let config: BertConfig = serde_path_to_error::deserialize(de).map_err(|e| {
-        LoadError::Config(super::config::ConfigError::Json {
-            path: cfg_path.display().to_string(),
-            message: e.to_string(),
-        })
-    })?;
-    if config.hidden_act != "gelu"
-        || config.num_attention_heads == 0
-        || !config
-            .hidden_size
-            .is_multiple_of(config.num_attention_heads)
-    {
-        return Err(LoadError::Config(super::config::ConfigError::Invalid {
-            path: cfg_path.display().to_string(),
-            field: "hidden_act",
-            message: format!(
-                "need hidden_act gelu and heads dividing hidden_size, found {} / {} heads / {} wide",
-                config.hidden_act, config.num_attention_heads, config.hidden_size
-            ),
-        }));
-    }
-    let tok_path = dir.join("tokenizer.json");
-    let mut tokenizer = Tokenizer::from_file(&tok_path).map_err(|e| LoadError::Tokenizer {
-        path: tok_path.clone(),
-        message: e.to_string(),
-    })?;
-    // all-MiniLM-L6-v2's tokenizer.json pads to a fixed 128 and truncates at
-    // 128; sentence-transformers overrides both per call (pad to the longest,
-    // truncate at max_seq_length), and so do we.
-    tokenizer.with_padding(None);
-    tokenizer
-        .with_truncation(None)
-        .map_err(|e| LoadError::Tokenizer {
-            path: tok_path.clone(),
-            message: e.to_string(),
-        })?;
-    let st_cfg = dir.join("sentence_bert_config.json");
-    let mut max_seq_length = config.max_position_embeddings;
-    if st_cfg.is_file() {
-        let t = std::fs::read_to_string(&st_cfg).map_err(|source| LoadError::Io {
-            path: st_cfg.clone(),
-            source,
-        })?;
-        let v: serde_json::Value = serde_json::from_str(&t).map_err(|e| LoadError::Tokenizer {
-            path: st_cfg.clone(),
-            message: e.to_string(),
-        })?;
-        if let Some(n) = v.get("max_seq_length").and_then(|x| x.as_u64()) {
-            max_seq_length = (n as usize).clamp(2, config.max_position_embeddings);
-        }
-    }
-    let mut src = SafetensorsSource::open_dir(dir)?;
-    let strip = |src: &mut SafetensorsSource| src.names().any(|n| n.starts_with("bert."));
-    let prefix = if strip(&mut src) { "bert." } else { "" };
+    let config: BertConfig = sentence::read_config(dir, None)?;
+    let longest = config.max_position_embeddings;
+    let max_seq_length = sentence::max_seq_length(dir, longest, longest)?;
+    let (mut src, prefix) = sentence::open_weights(dir, "bert.")?;
     let model = build_bert(&config, &mut src, prefix, device)?;
-    Ok(LoadedBert {
-        model,
-        config,
-        tokenizer,
-        max_seq_length,
-        path: dir.to_path_buf(),
-    })
+    SentenceEmbedder::new(dir, model, config, max_seq_length, 0)
 }

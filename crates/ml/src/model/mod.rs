@@ -22,5 +22,6 @@ mod numerics;
 pub mod pool;
 pub mod readback;
 pub mod rope;
+pub mod sentence;
 
 pub use numerics::NUMERICS_VERSION;

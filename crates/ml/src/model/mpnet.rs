@@ -3,32 +3,31 @@
 //! Transformer → Pooling(mean) → Normalize) — the embedder of App. B.2's
 //! semantic diversity.
 //!
-//! MPNet is a post-LN BERT-like encoder with two differences: absolute
+//! MPNet is a post-LN BERT encoder with two differences: absolute
 //! positions start after the padding id (`padding_idx + 1 + i`, RoBERTa's
 //! `create_position_ids_from_input_ids`), and every layer adds one shared
 //! relative-position bias `[heads, q, k]` to its attention scores, looked up
 //! from 32 log-spaced buckets of `k - q` (T5's bucketing, max distance 128;
-//! `MPNetEncoder.relative_position_bucket` in transformers).
+//! `MPNetEncoder.relative_position_bucket` in transformers). So its layers
+//! are [`BertLayer`]s, given the key mask plus that bias `[b, heads, s, s]`
+//! where BERT gives the key mask alone, and its loading and embedding are
+//! [`super::sentence`]'s.
 //!
-//! Field names follow HF's `MPNetModel` tensor names.
+//! Field names follow HF's `MPNetModel` tensor names, but for the layers',
+//! which are BERT's ([`MPNET_ATTENTION`] maps MPNet's onto them).
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use burn::module::Module;
-use burn::nn::{Embedding, LayerNorm, Linear};
-use burn::tensor::activation::{gelu, softmax};
+use burn::nn::{Embedding, LayerNorm};
 use burn::tensor::backend::Backend;
 use burn::tensor::{Int, Tensor, TensorData};
 use serde::{Deserialize, Serialize};
-use tokenizers::Tokenizer;
 
 use super::batch::Batch;
-use super::bert::{emb, lin, norm};
-use super::config::ConfigError;
-use super::load::safetensors::SafetensorsSource;
+use super::bert::{AttentionNames, BertLayer, add_norm, default_act, emb, norm, run_layers};
 use super::load::{LoadError, WeightSource};
-use super::readback::to_vec_f32;
-use crate::util::hooks::Hooks;
+use super::sentence::{self, SentenceEmbedder, SentenceEncoder};
 
 /// Largest distance with its own log bucket (transformers' default, 128).
 const MAX_DISTANCE: i64 = 128;
@@ -64,9 +63,6 @@ pub struct MpnetConfig {
 
 fn default_ln_eps() -> f64 {
     1e-5
-}
-fn default_act() -> String {
-    "gelu".to_string()
 }
 fn default_buckets() -> usize {
     32
@@ -108,67 +104,28 @@ pub struct MpnetEmbeddings<B: Backend> {
     pub layer_norm: LayerNorm<B>,
 }
 
-/// One post-LN encoder layer (`encoder.layer.N`).
-#[derive(Module, Debug)]
-pub struct MpnetLayer<B: Backend> {
-    /// `attention.attn.q`.
-    pub q: Linear<B>,
-    /// `attention.attn.k`.
-    pub k: Linear<B>,
-    /// `attention.attn.v`.
-    pub v: Linear<B>,
-    /// `attention.attn.o`.
-    pub o: Linear<B>,
-    /// `attention.LayerNorm`.
-    pub attn_norm: LayerNorm<B>,
-    /// `intermediate.dense`.
-    pub intermediate: Linear<B>,
-    /// `output.dense`.
-    pub output: Linear<B>,
-    /// `output.LayerNorm`.
-    pub output_norm: LayerNorm<B>,
-    /// Heads.
-    pub n_heads: usize,
-}
+/// HF `MPNetLayer`'s attention tensor names, for [`BertLayer`]'s parts.
+const MPNET_ATTENTION: AttentionNames = AttentionNames {
+    query: "attention.attn.q",
+    key: "attention.attn.k",
+    value: "attention.attn.v",
+    output: "attention.attn.o",
+    norm: "attention.LayerNorm",
+};
 
 /// An MPNet encoder.
 #[derive(Module, Debug)]
 pub struct Mpnet<B: Backend> {
     /// Embeddings.
     pub embeddings: MpnetEmbeddings<B>,
-    /// Encoder layers.
-    pub layers: Vec<MpnetLayer<B>>,
+    /// Encoder layers (`encoder.layer.N`).
+    pub layers: Vec<BertLayer<B>>,
     /// `encoder.relative_attention_bias` `[buckets, heads]`.
     pub relative_attention_bias: Embedding<B>,
     /// Buckets of the relative bias.
     pub num_buckets: usize,
     /// Padding id (positions start after it).
     pub pad_id: usize,
-}
-
-impl<B: Backend> MpnetLayer<B> {
-    /// One layer on hidden states `[b, s, hidden]`; `bias` `[b, heads, s, s]`
-    /// is the sum of the key mask and the relative-position bias.
-    pub fn forward(&self, x: Tensor<B, 3>, bias: &Tensor<B, 4>) -> Tensor<B, 3> {
-        let [b, s, d] = x.dims();
-        let h = self.n_heads;
-        let hd = d / h;
-        let split = |t: Tensor<B, 3>| t.reshape([b, s, h, hd]).swap_dims(1, 2);
-        let q = split(self.q.forward(x.clone()));
-        let k = split(self.k.forward(x.clone()));
-        let v = split(self.v.forward(x.clone()));
-        let scores = q
-            .matmul(k.swap_dims(2, 3))
-            .mul_scalar(1.0 / (hd as f64).sqrt())
-            + bias.clone(); // [b, h, s, s]
-        let ctx = softmax(scores, 3)
-            .matmul(v)
-            .swap_dims(1, 2)
-            .reshape([b, s, d]);
-        let x = self.attn_norm.forward(self.o.forward(ctx) + x);
-        let inner = gelu(self.intermediate.forward(x.clone()));
-        self.output_norm.forward(self.output.forward(inner) + x)
-    }
 }
 
 impl<B: Backend> Mpnet<B> {
@@ -178,16 +135,8 @@ impl<B: Backend> Mpnet<B> {
 
     /// Last hidden states `[b, s, hidden]` of a right-padded batch.
     pub fn forward(&self, batch: &Batch) -> Tensor<B, 3> {
-        let mut x = self.embed_batch(batch);
-        let (b, s) = (batch.batch_size(), batch.seq_len());
-        let h = self.relative_attention_bias.weight.dims()[1];
-        // [b, h, s, s]: key mask plus relative-position bias, each expanded.
-        let bias = self.attention_bias(batch).expand([b, h, s, s])
-            + self.position_bias(s).expand([b, h, s, s]);
-        for l in &self.layers {
-            x = l.forward(x, &bias);
-        }
-        x
+        let bias = self.attention_bias(batch);
+        run_layers(&self.layers, self.embed_batch(batch), &bias)
     }
 
     /// The embedding layer's output `[b, s, hidden]`. Real tokens of a
@@ -218,14 +167,23 @@ impl<B: Backend> Mpnet<B> {
             .collect();
         let pos = Tensor::<B, 2, Int>::from_data(TensorData::new(pos, [b, s]), &device);
         let e = &self.embeddings;
-        e.layer_norm
-            .forward(e.word_embeddings.forward(ids) + e.position_embeddings.forward(pos))
+        // The layers' epsilon is the config's, shared with the embeddings.
+        let eps = self.layers.first().map(|l| l.layer_norm_eps);
+        let (word, pos) = (
+            e.word_embeddings.forward(ids),
+            e.position_embeddings.forward(pos),
+        );
+        add_norm(&e.layer_norm, eps, word, pos)
     }
 
-    /// The additive key mask `[b, 1, 1, s]`: 0 for real tokens, a large
-    /// negative value for padding.
+    /// The attention bias `[b, heads, s, s]` every layer adds: the key mask
+    /// (0 for real tokens, [`super::batch::MASKED`] for padding) plus the
+    /// relative-position bias.
     pub fn attention_bias(&self, batch: &Batch) -> Tensor<B, 4> {
-        batch.key_bias(&self.device())
+        let (b, s) = (batch.batch_size(), batch.seq_len());
+        let h = self.relative_attention_bias.weight.dims()[1];
+        batch.key_bias(&self.device()).expand([b, h, s, s])
+            + self.position_bias(s).expand([b, h, s, s])
     }
 
     /// The relative-position bias `[1, heads, s, s]` shared by every layer:
@@ -244,97 +202,18 @@ impl<B: Backend> Mpnet<B> {
             .permute([2, 0, 1])
             .reshape([1, h, s, s])
     }
+}
 
-    /// Sentence embeddings `[b, hidden]`: mean over real tokens, then L2
-    /// normalised (sentence-transformers `Pooling` + `Normalize`).
-    pub fn embed(&self, batch: &Batch) -> Tensor<B, 2> {
-        super::pool::mean_pool_l2(self.forward(batch), batch)
+impl<B: Backend> SentenceEncoder for Mpnet<B> {
+    type Backend = B;
+
+    fn hidden_states(&self, batch: &Batch) -> Tensor<B, 3> {
+        self.forward(batch)
     }
 }
 
-/// A loaded MPNet sentence embedder.
-pub struct LoadedMpnet<B: Backend> {
-    /// The encoder.
-    pub model: Mpnet<B>,
-    /// Its configuration.
-    pub config: MpnetConfig,
-    /// Its tokenizer (`tokenizer.json`, padding and truncation off).
-    pub tokenizer: Tokenizer,
-    /// Longest input in tokens (`sentence_bert_config.json`, else 512).
-    pub max_seq_length: usize,
-    /// Where it came from.
-    pub path: PathBuf,
-}
-
-impl<B: Backend> LoadedMpnet<B> {
-    /// Token ids of `text` as sentence-transformers feeds them: `<s> … </s>`,
-    /// truncated to `max_seq_length` keeping the final `</s>`.
-    pub fn encode(&self, text: &str) -> Result<Vec<u32>, LoadError> {
-        let enc = self
-            .tokenizer
-            .encode(text, true)
-            .map_err(|e| LoadError::Tokenizer {
-                path: self.path.clone(),
-                message: e.to_string(),
-            })?;
-        let mut ids = enc.get_ids().to_vec();
-        if ids.len() > self.max_seq_length {
-            let last = ids[ids.len() - 1];
-            ids.truncate(self.max_seq_length - 1);
-            ids.push(last);
-        }
-        Ok(ids)
-    }
-
-    /// Embeds `texts` in one batch padded to the longest, `[n][hidden]`.
-    pub fn embed(&self, texts: &[&str]) -> Result<Vec<Vec<f32>>, LoadError> {
-        let seqs = texts
-            .iter()
-            .map(|t| self.encode(t))
-            .collect::<Result<Vec<_>, _>>()?;
-        self.embed_ids(&seqs)
-    }
-
-    fn embed_ids(&self, seqs: &[Vec<u32>]) -> Result<Vec<Vec<f32>>, LoadError> {
-        let batch = Batch::pad(seqs, self.config.pad_token_id as u32, false);
-        let out = self.model.embed(&batch);
-        let d = out.dims()[1];
-        let flat = to_vec_f32(
-            out,
-            &format!("{}: the sentence embeddings", self.path.display()),
-        )?; // [n, hidden]
-        Ok(flat.chunks(d.max(1)).map(<[f32]>::to_vec).collect())
-    }
-
-    /// Embeds many texts in batches of `batch_size` texts of similar length
-    /// (sorted by token count, as sentence-transformers' `encode` does),
-    /// returned in input order; progress and interrupts through `hooks`.
-    pub fn embed_many(
-        &self,
-        texts: &[&str],
-        batch_size: usize,
-        hooks: &dyn Hooks,
-    ) -> anyhow::Result<Vec<Vec<f32>>> {
-        let seqs = texts
-            .iter()
-            .map(|t| self.encode(t))
-            .collect::<Result<Vec<_>, _>>()?;
-        let mut order: Vec<usize> = (0..seqs.len()).collect();
-        order.sort_by_key(|&i| (std::cmp::Reverse(seqs[i].len()), i));
-        let mut out = vec![Vec::new(); seqs.len()];
-        let mut done = 0u64;
-        for chunk in order.chunks(batch_size.max(1)) {
-            let batch: Vec<Vec<u32>> = chunk.iter().map(|&i| seqs[i].clone()).collect();
-            for (&i, e) in chunk.iter().zip(self.embed_ids(&batch)?) {
-                out[i] = e;
-            }
-            done += chunk.len() as u64;
-            hooks.check()?;
-            hooks.progress("embed", done, seqs.len() as u64);
-        }
-        Ok(out)
-    }
-}
+/// A loaded MPNet sentence embedder (all-mpnet-base-v2).
+pub type LoadedMpnet<B> = SentenceEmbedder<Mpnet<B>, MpnetConfig>;
 
 /// Builds an [`Mpnet`] from HF `MPNetModel` tensors (names under `prefix`,
 /// e.g. `mpnet.` or nothing), checking every shape against `config`.
@@ -368,23 +247,16 @@ pub fn build_mpnet<B: Backend>(
             device,
         )?,
     };
-    let i = config.intermediate_size;
-    let mut layers = Vec::with_capacity(config.num_hidden_layers);
-    for l in 0..config.num_hidden_layers {
-        let p = format!("{prefix}encoder.layer.{l}");
-        let a = format!("{p}.attention.attn");
-        layers.push(MpnetLayer {
-            q: lin(src, &format!("{a}.q"), d, d, device)?,
-            k: lin(src, &format!("{a}.k"), d, d, device)?,
-            v: lin(src, &format!("{a}.v"), d, d, device)?,
-            o: lin(src, &format!("{a}.o"), d, d, device)?,
-            attn_norm: norm(src, &format!("{p}.attention.LayerNorm"), d, eps, device)?,
-            intermediate: lin(src, &format!("{p}.intermediate.dense"), i, d, device)?,
-            output: lin(src, &format!("{p}.output.dense"), d, i, device)?,
-            output_norm: norm(src, &format!("{p}.output.LayerNorm"), d, eps, device)?,
-            n_heads: config.num_attention_heads,
-        });
-    }
+    let dims = (d, config.intermediate_size, config.num_attention_heads);
+    let layers = BertLayer::load_stack(
+        src,
+        &format!("{prefix}encoder.layer"),
+        &MPNET_ATTENTION,
+        config.num_hidden_layers,
+        dims,
+        eps,
+        device,
+    )?;
     let relative_attention_bias = emb(
         src,
         &format!("{prefix}encoder.relative_attention_bias.weight"),
@@ -401,109 +273,31 @@ pub fn build_mpnet<B: Backend>(
     })
 }
 
-fn invalid(path: &Path, field: &'static str, message: String) -> LoadError {
-    LoadError::Config(ConfigError::Invalid {
-        path: path.display().to_string(),
-        field,
-        message,
-    })
-}
-
 /// Loads a sentence-transformers / HF MPNet directory (`config.json` with
 /// `model_type: mpnet`, `model.safetensors`, `tokenizer.json`, optionally
 /// `sentence_bert_config.json`).
 pub fn load_mpnet<B: Backend>(dir: &Path, device: &B::Device) -> Result<LoadedMpnet<B>, LoadError> {
-    let cfg_path = dir.join("config.json");
-    let text = std::fs::read_to_string(&cfg_path).map_err(|source| LoadError::Io {
-        path: cfg_path.clone(),
-        source,
-    })?;
-    let raw: serde_json::Value = serde_json::from_str(&text).map_err(|e| {
-        LoadError::Config(ConfigError::Json {
-            path: cfg_path.display().to_string(),
-            message: e.to_string(),
-        })
-    })?;
-    let model_type = raw.get("model_type").and_then(|m| m.as_str()).unwrap_or("");
-    if model_type != "mpnet" {
-        return Err(invalid(
-            &cfg_path,
-            "model_type",
-            format!("expected `mpnet`, found `{model_type}`"),
-        ));
-    }
-    let de = &mut serde_json::Deserializer::from_str(&text);
-    let config: MpnetConfig = serde_path_to_error::deserialize(de).map_err(|e| {
-        LoadError::Config(ConfigError::Json {
-            path: cfg_path.display().to_string(),
-            message: e.to_string(),
-        })
-    })?;
-    if config.hidden_act != "gelu"
-        || config.num_attention_heads == 0
-        || !config
-            .hidden_size
-            .is_multiple_of(config.num_attention_heads)
-        || config.relative_attention_num_buckets < 4
-    {
-        return Err(invalid(
-            &cfg_path,
-            "hidden_act",
+    let config: MpnetConfig = sentence::read_config(dir, Some("mpnet"))?;
+    if config.relative_attention_num_buckets < 4 {
+        return Err(sentence::invalid(
+            &dir.join("config.json"),
+            "relative_attention_num_buckets",
             format!(
-                "need hidden_act gelu, heads dividing hidden_size and ≥ 4 buckets, found {} / {} heads / {} wide / {} buckets",
-                config.hidden_act,
-                config.num_attention_heads,
-                config.hidden_size,
+                "need at least 4 buckets, found {}",
                 config.relative_attention_num_buckets
             ),
         ));
     }
-    let tok_path = dir.join("tokenizer.json");
-    let mut tokenizer = Tokenizer::from_file(&tok_path).map_err(|e| LoadError::Tokenizer {
-        path: tok_path.clone(),
-        message: e.to_string(),
-    })?;
-    // all-mpnet-base-v2's tokenizer.json pads to a fixed 128 and truncates at
-    // 128; sentence-transformers pads to the longest and truncates at
-    // max_seq_length (384), and so do we.
-    tokenizer.with_padding(None);
-    tokenizer
-        .with_truncation(None)
-        .map_err(|e| LoadError::Tokenizer {
-            path: tok_path.clone(),
-            message: e.to_string(),
-        })?;
     // Positions run pad + 1 ..= pad + n, so n ≤ max_position_embeddings - pad - 1.
     let longest = config
         .max_position_embeddings
         .saturating_sub(config.pad_token_id + 1)
         .max(2);
-    let mut max_seq_length = longest.min(512);
-    let st_cfg = dir.join("sentence_bert_config.json");
-    if st_cfg.is_file() {
-        let t = std::fs::read_to_string(&st_cfg).map_err(|source| LoadError::Io {
-            path: st_cfg.clone(),
-            source,
-        })?;
-        let v: serde_json::Value = serde_json::from_str(&t).map_err(|e| LoadError::Tokenizer {
-            path: st_cfg.clone(),
-            message: e.to_string(),
-        })?;
-        if let Some(n) = v.get("max_seq_length").and_then(|x| x.as_u64()) {
-            max_seq_length = (n as usize).clamp(2, longest);
-        }
-    }
-    let mut src = SafetensorsSource::open_dir(dir)?;
-    let prefixed = src.names().any(|n| n.starts_with("mpnet."));
-    let prefix = if prefixed { "mpnet." } else { "" };
+    let max_seq_length = sentence::max_seq_length(dir, longest.min(512), longest)?;
+    let (mut src, prefix) = sentence::open_weights(dir, "mpnet.")?;
     let model = build_mpnet(&config, &mut src, prefix, device)?;
-    Ok(LoadedMpnet {
-        model,
-        config,
-        tokenizer,
-        max_seq_length,
-        path: dir.to_path_buf(),
-    })
+    let pad = config.pad_token_id as u32;
+    SentenceEmbedder::new(dir, model, config, max_seq_length, pad)
 }
 
 #[cfg(test)]
@@ -543,6 +337,42 @@ pub(crate) mod tests {
             .err()
             .unwrap();
         assert!(e.to_string().contains("expected `mpnet`"), "{e}");
+    }
+
+    /// MPNet's layers on the fused Flex kernels, its `[b, heads, s, s]` bias
+    /// through `fast::attention`, against Burn's own ops: the fallback of
+    /// other backends, and what MPNet ran before its layers were BERT's.
+    #[test]
+    fn fused_layers_match_the_unfused_fallback_under_the_per_head_bias() {
+        let dir = tempfile::tempdir().unwrap();
+        write_tiny_mpnet(dir.path());
+        let m = load_mpnet::<Flex>(dir.path(), &Default::default()).unwrap();
+        let seqs = ["a b c d e yes no", "b c", "no a b"].map(|t| m.encode(t).unwrap());
+        let batch = Batch::pad(&seqs, m.pad_id, false);
+        // The fused attention takes MPNet's bias (rather than falling back).
+        let x = m.model.embed_batch(&batch);
+        let bias = m.model.attention_bias(&batch);
+        let s = batch.seq_len();
+        assert_eq!(bias.dims(), [3, 4, s, s]);
+        assert!(crate::model::fast::attention(&x, &x, &x, 4, 4, &bias).is_some());
+        let host = |t: Tensor<Flex, 3>| t.into_data().to_vec::<f32>().unwrap();
+        let fused = host(m.model.forward(&batch));
+        let reference = host(crate::model::fast::unfused(|| m.model.forward(&batch)));
+        let scale = reference
+            .iter()
+            .fold(1.0f64, |a, &v| a.max(f64::from(v.abs())));
+        let diff = crate::util::testing::max_diff(&fused, &reference);
+        eprintln!(
+            "tiny MPNet, fused vs unfused: max abs difference {diff:e} (scale {scale:.2}), bit-identical: {}",
+            fused
+                .iter()
+                .zip(&reference)
+                .all(|(a, b)| a.to_bits() == b.to_bits())
+        );
+        assert!(
+            diff <= 1e-5 * scale,
+            "max difference {diff} at scale {scale}"
+        );
     }
 
     /// Buckets of transformers' `MPNetEncoder.relative_position_bucket`

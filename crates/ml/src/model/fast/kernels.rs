@@ -27,8 +27,9 @@ impl SharedMut {
 }
 
 /// The shapes of one attention call: queries `[b, s, heads·hd]`, keys and
-/// values `[b, t, kv_heads·hd]`, an additive bias of one row per batch row
-/// (`[b, 1, 1, t]`) or per query (`[b, 1, s, t]`).
+/// values `[b, t, kv_heads·hd]`, an additive bias `[b, 1 | heads, 1 | s, t]`:
+/// one row of `t` per batch row, shared by every head and query, or one per
+/// head, per query, or both.
 #[derive(Clone, Copy, Debug)]
 pub(super) struct AttnShape {
     /// Batch rows.
@@ -45,6 +46,8 @@ pub(super) struct AttnShape {
     pub hd: usize,
     /// Whether the bias has a row per query.
     pub per_query: bool,
+    /// Whether the bias has a block per (query) head.
+    pub per_head: bool,
 }
 
 impl AttnShape {
@@ -69,11 +72,10 @@ impl AttnShape {
         if kd != kv_heads * hd || k[0] != b || v != [b, t, kd] {
             return None;
         }
-        let per_query = match bias {
-            d if d == [b, 1, 1, t] => false,
-            d if d == [b, 1, s, t] => true,
-            _ => return None,
-        };
+        let [bb, bh, bs, bt] = bias;
+        if bb != b || bt != t || (bh != 1 && bh != heads) || (bs != 1 && bs != s) {
+            return None;
+        }
         Some(Self {
             b,
             s,
@@ -81,8 +83,20 @@ impl AttnShape {
             heads,
             kv_heads,
             hd,
-            per_query,
+            per_query: bs != 1,
+            per_head: bh != 1,
         })
+    }
+
+    /// Where the bias row of batch row `r`, head `h` and query `i` starts.
+    fn bias_at(&self, r: usize, h: usize, i: usize) -> usize {
+        let (hb, h) = if self.per_head {
+            (self.heads, h)
+        } else {
+            (1, 0)
+        };
+        let (sb, i) = if self.per_query { (self.s, i) } else { (1, 0) };
+        ((r * hb + h) * sb + i) * self.t
     }
 
     fn qd(&self) -> usize {
@@ -157,13 +171,7 @@ pub(super) fn attention(
     probs: Option<&mut [f32]>,
 ) -> Vec<f32> {
     let AttnShape {
-        b,
-        s,
-        t,
-        heads,
-        hd,
-        per_query,
-        ..
+        b, s, t, heads, hd, ..
     } = *sh;
     let (qd, kd, rep) = (sh.qd(), sh.kd(), heads / sh.kv_heads);
     let mut out = vec![0.0f32; b * s * qd];
@@ -192,7 +200,7 @@ pub(super) fn attention(
                 );
             }
             for i in 0..s {
-                let at = if per_query { (r * s + i) * t } else { r * t };
+                let at = sh.bias_at(r, h, i);
                 softmax_row(&mut scores[i * t..(i + 1) * t], &bias[at..at + t]);
             }
             // SAFETY: the destination block (rows r·s.., columns h·hd..) is

@@ -28,6 +28,7 @@ mod kernels;
 mod narrow;
 
 use std::any::Any;
+use std::cell::Cell;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use burn::tensor::backend::Backend;
@@ -46,6 +47,28 @@ static ENABLED: AtomicBool = AtomicBool::new(true);
 /// bytes depend only on [`crate::model::NUMERICS_VERSION`].
 pub fn set_enabled(on: bool) {
     ENABLED.store(on, Ordering::Relaxed);
+}
+
+thread_local! {
+    /// Whether [`unfused`] has switched the kernels off on this thread.
+    static OFF_HERE: Cell<bool> = const { Cell::new(false) };
+}
+
+/// Runs `f` with the fused kernels off on this thread only: Burn's own ops,
+/// the path every other backend takes, as the reference a test compares
+/// the fused path with (unlike [`set_enabled`], without touching tests
+/// running beside it). The kernels decide on the calling thread, so `f`'s
+/// own rayon work does not matter.
+pub fn unfused<R>(f: impl FnOnce() -> R) -> R {
+    /// Puts the thread's setting back, even if `f` panics.
+    struct Restore(bool);
+    impl Drop for Restore {
+        fn drop(&mut self) {
+            OFF_HERE.set(self.0);
+        }
+    }
+    let _restore = Restore(OFF_HERE.replace(true));
+    f()
 }
 
 /// A tensor as the kernels see it: plain Flex values, or an autodiff
@@ -76,7 +99,7 @@ fn operand<B: Backend, const D: usize>(t: &Tensor<B, D>) -> Option<Operand> {
 
 /// `t`'s float primitive (an O(1) clone), if the kernels are enabled.
 fn primitive<B: Backend, const D: usize>(t: &Tensor<B, D>) -> Option<B::FloatTensorPrimitive> {
-    if !ENABLED.load(Ordering::Relaxed) {
+    if !ENABLED.load(Ordering::Relaxed) || OFF_HERE.get() {
         return None;
     }
     match t.clone().into_primitive() {
@@ -185,9 +208,11 @@ fn plain_flex<B: Backend, const D: usize>(t: &Tensor<B, D>) -> Option<FlexTensor
 /// queries and `[b, t, kv_heads·hd]` keys and values (the projections'
 /// outputs, heads not split apart): `softmax(q·kᵀ/√hd + bias)·v` per head,
 /// query head `i` reading kv head `i / (heads / kv_heads)`, written as
-/// `[b, s, heads·hd]`. `bias` is additive, shared by every head: `[b, 1, 1,
-/// t]` (key padding) or `[b, 1, s, t]` (causal and padding); it gets no
-/// gradient. Parallel over (row, head).
+/// `[b, s, heads·hd]`. `bias` is additive and gets no gradient: `[b, 1, 1,
+/// t]` (key padding, BERT), `[b, 1, s, t]` (causal and padding, Llama) or
+/// `[b, heads, s, t]` (padding plus a relative-position bias per head,
+/// MPNet); `[b, heads, 1, t]` broadcasts over queries too. Parallel over
+/// (row, head).
 pub fn attention<B: Backend>(
     q: &Tensor<B, 3>,
     k: &Tensor<B, 3>,
@@ -418,9 +443,10 @@ mod tests {
             .reshape([b, s, qd])
     }
 
-    /// A key-padding mask (row 1's last two keys padded) and a causal mask
-    /// with `t - s` cached keys, as additive biases.
-    fn masks<B: Backend>(b: usize, s: usize, t: usize) -> [Tensor<B, 4>; 2] {
+    /// A key-padding mask (row 1's last two keys padded), a causal mask
+    /// with `t - s` cached keys, and the padding plus a random bias per head
+    /// and query (MPNet's relative positions), as additive biases.
+    fn masks<B: Backend>(b: usize, h: usize, s: usize, t: usize) -> [Tensor<B, 4>; 3] {
         let keys: Vec<f32> = (0..b * t)
             .map(|i| if i >= t && i % t >= t - 2 { -1e9 } else { 0.0 })
             .collect();
@@ -430,24 +456,33 @@ mod tests {
                 if j <= qi + (t - s) { 0.0 } else { -1e9 }
             })
             .collect();
+        let per_head: Vec<f32> = rand(&[b, h, s, t], 4)
+            .into_iter()
+            .enumerate()
+            .map(|(i, x)| x + keys[(i / (h * s * t)) * t + i % t])
+            .collect();
         let dev = Default::default();
         [
             Tensor::from_data(TensorData::new(keys, [b, 1, 1, t]), &dev),
             Tensor::from_data(TensorData::new(full, [b, 1, s, t]), &dev),
+            Tensor::from_data(TensorData::new(per_head, [b, h, s, t]), &dev),
         ]
     }
 
     #[test]
-    fn attention_matches_burn_ops_for_key_and_full_masks_with_grouped_heads() {
+    fn attention_matches_burn_ops_for_key_full_and_per_head_masks_with_grouped_heads() {
         let (b, s, t, h, kvh, hd) = (2, 5, 7, 6, 2, 4);
         let q = t3(rand(&[b, s, h * hd], 1), [b, s, h * hd]);
         let k = t3(rand(&[b, t, kvh * hd], 2), [b, t, kvh * hd]);
         let v = t3(rand(&[b, t, kvh * hd], 3), [b, t, kvh * hd]);
-        for bias in masks::<F>(b, s, t) {
+        for bias in masks::<F>(b, h, s, t) {
             let got = host(attention(&q, &k, &v, h, kvh, &bias).unwrap());
             let want = host(reference(&q, &k, &v, h, kvh, bias));
             assert!(max_diff(&got, &want) < 1e-5, "{}", max_diff(&got, &want));
         }
+        // A bias per kv head (or any other head count) is not broadcast.
+        let kv_bias = Tensor::<F, 4>::zeros([b, kvh, s, t], &Default::default());
+        assert!(attention(&q, &k, &v, h, kvh, &kv_bias).is_none());
     }
 
     #[test]
@@ -558,9 +593,9 @@ mod tests {
     }
 
     #[test]
-    fn attention_gradients_match_burn_autodiff_for_both_masks_with_grouped_heads() {
+    fn attention_gradients_match_burn_autodiff_for_all_masks_with_grouped_heads() {
         let (b, s, t, h, kvh, hd) = (2, 5, 7, 6, 2, 4);
-        for bias in masks::<A>(b, s, t) {
+        for bias in masks::<A>(b, h, s, t) {
             let q = tracked([b, s, h * hd], 1);
             let k = tracked([b, t, kvh * hd], 2);
             let v = tracked([b, t, kvh * hd], 3);
