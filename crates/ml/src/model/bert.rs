@@ -341,6 +341,106 @@ pub(super) fn emb<B: Backend>(
     })
 }
 
+/// The sizes [`EncoderParts::load`] checks the shared tensors against: the
+/// keys BERT's and MPNet's HF `config.json` share, under their HF names.
+#[derive(Deserialize)]
+pub(super) struct EncoderDims {
+    /// Vocabulary size.
+    #[serde(rename = "vocab_size")]
+    pub vocab: usize,
+    /// Rows of the absolute-position table.
+    #[serde(rename = "max_position_embeddings")]
+    pub max_positions: usize,
+    /// Hidden width.
+    #[serde(rename = "hidden_size")]
+    pub hidden: usize,
+    /// Feed-forward width.
+    #[serde(rename = "intermediate_size")]
+    pub intermediate: usize,
+    /// Attention heads.
+    #[serde(rename = "num_attention_heads")]
+    pub heads: usize,
+    /// Encoder layers.
+    #[serde(rename = "num_hidden_layers")]
+    pub layers: usize,
+    /// LayerNorm epsilon.
+    #[serde(rename = "layer_norm_eps")]
+    pub eps: f64,
+}
+
+impl EncoderDims {
+    /// The shared keys of a parsed HF config (`BertConfig`, `MpnetConfig`).
+    ///
+    /// # Errors
+    /// The config lacks one of them (a bug: both structs hold all seven).
+    pub(super) fn of(config: &impl Serialize) -> Result<Self, LoadError> {
+        serde_json::to_value(config)
+            .and_then(serde_json::from_value)
+            .map_err(|e| {
+                LoadError::Config(super::config::ConfigError::Json {
+                    path: "config.json".into(),
+                    message: format!("encoder sizes: {e}"),
+                })
+            })
+    }
+}
+
+/// What BERT and MPNet checkpoints name alike: the word and absolute-position
+/// tables, the embeddings' LayerNorm, and the layer stack (under the model's
+/// attention names).
+pub(super) struct EncoderParts<B: Backend> {
+    /// `embeddings.word_embeddings`.
+    pub word: Embedding<B>,
+    /// `embeddings.position_embeddings`.
+    pub position: Embedding<B>,
+    /// `embeddings.LayerNorm`.
+    pub norm: LayerNorm<B>,
+    /// `encoder.layer.N`.
+    pub layers: Vec<BertLayer<B>>,
+}
+
+impl<B: Backend> EncoderParts<B> {
+    /// Loads the shared tensors under `prefix`, checking every shape.
+    pub(super) fn load(
+        src: &mut dyn WeightSource,
+        prefix: &str,
+        dims: &EncoderDims,
+        attention: &AttentionNames,
+        device: &B::Device,
+    ) -> Result<Self, LoadError> {
+        let d = dims.hidden;
+        let table = |src: &mut dyn WeightSource, name: &str, rows: usize| {
+            emb(
+                src,
+                &format!("{prefix}embeddings.{name}.weight"),
+                rows,
+                d,
+                device,
+            )
+        };
+        Ok(EncoderParts {
+            word: table(src, "word_embeddings", dims.vocab)?,
+            position: table(src, "position_embeddings", dims.max_positions)?,
+            norm: norm(
+                src,
+                &format!("{prefix}embeddings.LayerNorm"),
+                d,
+                dims.eps,
+                device,
+            )?,
+            layers: BertLayer::load_stack(
+                src,
+                &format!("{prefix}encoder.layer"),
+                attention,
+                dims.layers,
+                (d, dims.intermediate, dims.heads),
+                dims.eps,
+                device,
+            )?,
+        })
+    }
+}
+
 /// A loaded BERT sentence embedder (all-MiniLM-L6-v2).
 pub type LoadedBert<B> = SentenceEmbedder<Bert<B>, BertConfig>;
 
@@ -352,47 +452,21 @@ pub fn build_bert<B: Backend>(
     prefix: &str,
     device: &B::Device,
 ) -> Result<Bert<B>, LoadError> {
-    let (d, eps) = (config.hidden_size, config.layer_norm_eps);
+    let dims = EncoderDims::of(config)?;
+    let parts = EncoderParts::load(src, prefix, &dims, &BERT_ATTENTION, device)?;
     let embeddings = BertEmbeddings {
-        word_embeddings: emb(
-            src,
-            &format!("{prefix}embeddings.word_embeddings.weight"),
-            config.vocab_size,
-            d,
-            device,
-        )?,
-        position_embeddings: emb(
-            src,
-            &format!("{prefix}embeddings.position_embeddings.weight"),
-            config.max_position_embeddings,
-            d,
-            device,
-        )?,
+        word_embeddings: parts.word,
+        position_embeddings: parts.position,
         token_type_embeddings: emb(
             src,
             &format!("{prefix}embeddings.token_type_embeddings.weight"),
             config.type_vocab_size,
-            d,
+            dims.hidden,
             device,
         )?,
-        layer_norm: norm(
-            src,
-            &format!("{prefix}embeddings.LayerNorm"),
-            d,
-            eps,
-            device,
-        )?,
+        layer_norm: parts.norm,
     };
-    let dims = (d, config.intermediate_size, config.num_attention_heads);
-    let layers = BertLayer::load_stack(
-        src,
-        &format!("{prefix}encoder.layer"),
-        &BERT_ATTENTION,
-        config.num_hidden_layers,
-        dims,
-        eps,
-        device,
-    )?;
+    let layers = parts.layers;
     Ok(Bert { embeddings, layers })
 }
 

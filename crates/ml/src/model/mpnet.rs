@@ -25,7 +25,9 @@ use burn::tensor::{Int, Tensor, TensorData};
 use serde::{Deserialize, Serialize};
 
 use super::batch::Batch;
-use super::bert::{AttentionNames, BertLayer, add_norm, default_act, emb, norm, run_layers};
+use super::bert::{
+    AttentionNames, BertLayer, EncoderDims, EncoderParts, add_norm, default_act, emb, run_layers,
+};
 use super::load::{LoadError, WeightSource};
 use super::sentence::{self, SentenceEmbedder, SentenceEncoder};
 
@@ -223,40 +225,14 @@ pub fn build_mpnet<B: Backend>(
     prefix: &str,
     device: &B::Device,
 ) -> Result<Mpnet<B>, LoadError> {
-    let (d, eps) = (config.hidden_size, config.layer_norm_eps);
+    let dims = EncoderDims::of(config)?;
+    let parts = EncoderParts::load(src, prefix, &dims, &MPNET_ATTENTION, device)?;
     let embeddings = MpnetEmbeddings {
-        word_embeddings: emb(
-            src,
-            &format!("{prefix}embeddings.word_embeddings.weight"),
-            config.vocab_size,
-            d,
-            device,
-        )?,
-        position_embeddings: emb(
-            src,
-            &format!("{prefix}embeddings.position_embeddings.weight"),
-            config.max_position_embeddings,
-            d,
-            device,
-        )?,
-        layer_norm: norm(
-            src,
-            &format!("{prefix}embeddings.LayerNorm"),
-            d,
-            eps,
-            device,
-        )?,
+        word_embeddings: parts.word,
+        position_embeddings: parts.position,
+        layer_norm: parts.norm,
     };
-    let dims = (d, config.intermediate_size, config.num_attention_heads);
-    let layers = BertLayer::load_stack(
-        src,
-        &format!("{prefix}encoder.layer"),
-        &MPNET_ATTENTION,
-        config.num_hidden_layers,
-        dims,
-        eps,
-        device,
-    )?;
+    let layers = parts.layers;
     let relative_attention_bias = emb(
         src,
         &format!("{prefix}encoder.relative_attention_bias.weight"),
