@@ -113,9 +113,6 @@ fn words(defs: Option<&Map<String, Value>>, schema: &Value, depth: usize) -> Str
             .collect::<Vec<_>>()
             .join(" | ");
     }
-    if let Some(t) = s.get("x-type").and_then(Value::as_str) {
-        return t.to_string();
-    }
     let ty = types_of(s).into_iter().find(|t| *t != "null").unwrap_or("");
     let base = match ty {
         "integer" => "int".to_string(),

@@ -57,8 +57,8 @@ pub struct With {
 
 const SLOTS: &[Slot] = &[];
 
-/// Checks `w` and returns its (required) format.
-fn check_with(w: &With) -> Result<Format, WithError> {
+/// Checks the keys that depend on each other.
+fn check_with(w: &With) -> Result<(), WithError> {
     let format = required(w.format, "format")?;
     match (format, &w.source) {
         (Format::Synthetic, Some(_)) => {
@@ -107,7 +107,7 @@ fn check_with(w: &With) -> Result<Format, WithError> {
             "category",
             "categories come from the data for this format",
         )),
-        _ => Ok(format),
+        _ => Ok(()),
     }
 }
 
@@ -129,13 +129,14 @@ impl crate::kind::TypedKind for DataPreferences {
         &INFO
     }
     fn validate(&self, w: &With) -> Result<(), WithError> {
-        check_with(w).map(|_| ())
+        check_with(w)
     }
     fn key_deps(&self, w: &With, roots: &Roots) -> Result<Vec<KeyDep>, WithError> {
         source_key_deps(w.source.as_ref(), roots, "source")
     }
     fn run(&self, ctx: &StageContext, w: With) -> anyhow::Result<()> {
-        let format = check_with(&w)?;
+        // Checked before the stage ran (`validate`).
+        let format = required(w.format, "format")?;
         let (pairs, mut m) = if format == Format::Synthetic {
             // default: no `synthetic:` block means the generator's documented defaults.
             let o = w.synthetic.clone().unwrap_or_default();

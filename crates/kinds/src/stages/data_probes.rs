@@ -84,8 +84,8 @@ const SLOTS: &[Slot] = &[Slot {
     doc: "prompts: a data.preferences or data.prepare stage to draw prompts from",
 }];
 
-/// Checks `w` and returns its (required) set.
-fn check_with(w: &With) -> Result<Set, WithError> {
+/// Checks the keys that depend on each other.
+fn check_with(w: &With) -> Result<(), WithError> {
     let set = required(w.set, "set")?;
     let is_prompts = set == Set::Prompts;
     match (&w.source, is_prompts) {
@@ -126,7 +126,7 @@ fn check_with(w: &With) -> Result<Set, WithError> {
             "only for set: prompts",
         ));
     }
-    Ok(set)
+    Ok(())
 }
 
 fn prompts_table(dir: &Path, split: Split) -> anyhow::Result<std::path::PathBuf> {
@@ -166,13 +166,14 @@ impl crate::kind::TypedKind for DataProbes {
         &INFO
     }
     fn validate(&self, w: &With) -> Result<(), WithError> {
-        check_with(w).map(|_| ())
+        check_with(w)
     }
     fn key_deps(&self, w: &With, roots: &Roots) -> Result<Vec<KeyDep>, WithError> {
         source_key_deps(w.source.as_ref(), roots, "source")
     }
     fn run(&self, ctx: &StageContext, w: With) -> anyhow::Result<()> {
-        let set = check_with(&w)?;
+        // Checked before the stage ran (`validate`).
+        let set = required(w.set, "set")?;
         let out = ctx.out.join("probes.parquet");
         let seed = ctx.seed_for("sample");
         let mut m = json!({});

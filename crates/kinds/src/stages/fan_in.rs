@@ -3,6 +3,7 @@
 //! `eval.diversity`.
 
 use std::collections::BTreeMap;
+use std::path::Path;
 
 use anyhow::Context;
 use serde_json::Value;
@@ -18,13 +19,9 @@ pub fn read_policies(
     ctx: &StageContext,
     slot: &str,
 ) -> anyhow::Result<BTreeMap<String, Vec<GenerationRow>>> {
-    let mut out = BTreeMap::new();
-    for (name, dir) in ctx.fan_in(slot)? {
-        let rows = read_generations(&dir.join(GENERATIONS_FILE))
-            .with_context(|| format!("input `{slot}`: `{name}`"))?;
-        out.insert(name, rows);
-    }
-    Ok(out)
+    per_expansion(ctx, slot, |dir| {
+        read_generations(&dir.join(GENERATIONS_FILE)).map_err(Into::into)
+    })
 }
 
 /// The `max_new_tokens` each expansion of a fan-in of `eval.generate`
@@ -37,17 +34,28 @@ pub fn read_caps(
     ctx: &StageContext,
     slot: &str,
 ) -> anyhow::Result<BTreeMap<String, Option<usize>>> {
-    let mut out = BTreeMap::new();
-    for (name, dir) in ctx.fan_in(slot)? {
+    per_expansion(ctx, slot, |dir| {
         let path = dir.join("metrics.json");
-        let cap = if path.is_file() {
-            let v: Value = crate::util::io::json::read_json(&path)
-                .with_context(|| format!("input `{slot}`: `{name}`"))?;
-            v["settings"]["max_new_tokens"].as_u64().map(|c| c as usize)
-        } else {
-            None
-        };
-        out.insert(name, cap);
-    }
-    Ok(out)
+        if !path.is_file() {
+            return Ok(None);
+        }
+        let v: Value = crate::util::io::json::read_json(&path)?;
+        Ok(v["settings"]["max_new_tokens"].as_u64().map(|c| c as usize))
+    })
+}
+
+/// `read` applied to every expansion's directory of a fan-in slot, an error
+/// naming the slot and the expansion.
+fn per_expansion<T>(
+    ctx: &StageContext,
+    slot: &str,
+    read: impl Fn(&Path) -> anyhow::Result<T>,
+) -> anyhow::Result<BTreeMap<String, T>> {
+    ctx.fan_in(slot)?
+        .into_iter()
+        .map(|(name, dir)| {
+            let value = read(&dir).with_context(|| format!("input `{slot}`: `{name}`"))?;
+            Ok((name, value))
+        })
+        .collect()
 }

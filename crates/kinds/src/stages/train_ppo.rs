@@ -133,7 +133,7 @@ impl crate::kind::TypedKind for TrainPpo {
         &INFO
     }
     fn validate(&self, c: &PpoConfig) -> Result<(), WithError> {
-        c.check()
+        c.check_relations()
     }
     fn check_inputs(
         &self,

@@ -109,7 +109,7 @@ impl crate::kind::TypedKind for TrainRewardModel {
         &INFO
     }
     fn validate(&self, c: &TrainConfig) -> Result<(), WithError> {
-        c.check()
+        c.check_relations()
     }
     fn run(&self, ctx: &StageContext, cfg: TrainConfig) -> anyhow::Result<()> {
         crate::on_backend!(autodiff ctx.backend, run_on(ctx, &cfg))

@@ -142,13 +142,22 @@ impl Default for TrainConfig {
 pub const MIN_PER_CATEGORY: usize = 4;
 
 impl TrainConfig {
-    /// Range checks that need no data: the bounds the fields declare, then
-    /// `trainable: {last_layers: 0}`.
+    /// Checks that need no data: the bounds the fields declare, then
+    /// [`TrainConfig::check_relations`].
     ///
     /// # Errors
     /// The first out-of-range key.
     pub fn check(&self) -> Result<(), WithError> {
         check_bounds(self)?;
+        self.check_relations()
+    }
+
+    /// What the fields' bounds cannot say (`trainable: {last_layers: 0}`);
+    /// `train.reward_model` runs it after the engine has checked the bounds.
+    ///
+    /// # Errors
+    /// The offending key.
+    pub fn check_relations(&self) -> Result<(), WithError> {
         if self.trainable == Trainable::LastLayers(0) {
             return Err(WithError::new(
                 "trainable.last_layers",

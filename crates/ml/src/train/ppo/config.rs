@@ -184,12 +184,23 @@ impl Default for PpoConfig {
 }
 
 impl PpoConfig {
-    /// Range checks that need no data.
+    /// Checks that need no data: the bounds the fields declare, then
+    /// [`PpoConfig::check_relations`].
     ///
     /// # Errors
     /// The first out-of-range key, named.
     pub fn check(&self) -> Result<(), WithError> {
         check_bounds(self)?;
+        self.check_relations()
+    }
+
+    /// What the fields' bounds cannot say (batch vs mini-batch, an empty
+    /// `seed_name`); `train.ppo` runs it after the engine has checked the
+    /// bounds.
+    ///
+    /// # Errors
+    /// The offending key.
+    pub fn check_relations(&self) -> Result<(), WithError> {
         if self.batch_size < self.mini_batch_size
             || !self.batch_size.is_multiple_of(self.mini_batch_size)
         {
