@@ -96,41 +96,46 @@ pub fn generate_responses<B: Backend>(
     let mut streams = SplitMix64::new(cfg.seed);
     let mut rows = Vec::with_capacity(prompts.len());
     let start = Instant::now();
-    for (k, chunk) in seqs.chunks(cfg.batch_size).enumerate() {
-        let gcfg = GenerateConfig {
-            max_new_tokens: cfg.max_new_tokens,
-            temperature: cfg.temperature,
-            top_p: cfg.top_p,
-            seed: streams.next_u64(),
-            eos: eos.clone(),
-            pad,
-        };
-        let outs = generate(&policy.model, chunk, &gcfg)
-            .with_context(|| format!("{}: generating batch {k}", policy.path.display()))?;
-        for (j, out) in outs.into_iter().enumerate() {
-            let item = &prompts[k * cfg.batch_size + j];
-            stats.new_tokens += out.len();
-            let body: &[u32] = match out.last() {
-                Some(t) if eos.contains(t) => {
-                    stats.stopped_at_eos += 1;
-                    &out[..out.len() - 1]
-                }
-                _ => &out,
+    // The policy's weights stay the same over the batches: pack them for
+    // decoding once (`model::fast::with_packed_weights`).
+    crate::model::fast::with_packed_weights(|| -> anyhow::Result<()> {
+        for (k, chunk) in seqs.chunks(cfg.batch_size).enumerate() {
+            let gcfg = GenerateConfig {
+                max_new_tokens: cfg.max_new_tokens,
+                temperature: cfg.temperature,
+                top_p: cfg.top_p,
+                seed: streams.next_u64(),
+                eos: eos.clone(),
+                pad,
             };
-            let response = policy.tokenizer.decode(body, true).map_err(|e| {
-                anyhow::anyhow!("{}: decoding a response: {e}", policy.path.display())
-            })?;
-            rows.push(GenerationRow {
-                prompt_id: item.id.clone(),
-                category: item.category.clone(),
-                prompt: item.prompt.clone(),
-                response,
-                tokens: body.len() as u32,
-            });
+            let outs = generate(&policy.model, chunk, &gcfg)
+                .with_context(|| format!("{}: generating batch {k}", policy.path.display()))?;
+            for (j, out) in outs.into_iter().enumerate() {
+                let item = &prompts[k * cfg.batch_size + j];
+                stats.new_tokens += out.len();
+                let body: &[u32] = match out.last() {
+                    Some(t) if eos.contains(t) => {
+                        stats.stopped_at_eos += 1;
+                        &out[..out.len() - 1]
+                    }
+                    _ => &out,
+                };
+                let response = policy.tokenizer.decode(body, true).map_err(|e| {
+                    anyhow::anyhow!("{}: decoding a response: {e}", policy.path.display())
+                })?;
+                rows.push(GenerationRow {
+                    prompt_id: item.id.clone(),
+                    category: item.category.clone(),
+                    prompt: item.prompt.clone(),
+                    response,
+                    tokens: body.len() as u32,
+                });
+            }
+            hooks.check()?;
+            hooks.progress("generate", rows.len() as u64, prompts.len() as u64);
         }
-        hooks.check()?;
-        hooks.progress("generate", rows.len() as u64, prompts.len() as u64);
-    }
+        Ok(())
+    })?;
     stats.seconds = start.elapsed().as_secs_f64();
     Ok((rows, stats))
 }

@@ -104,7 +104,7 @@ pub fn generate<B: Backend>(
     prompts: &[Vec<u32>],
     cfg: &GenerateConfig,
 ) -> Result<Vec<Vec<u32>>, ReadbackError> {
-    Ok(generate_scored(model, prompts, cfg)?.tokens)
+    Ok(run(model, prompts, cfg, false)?.tokens)
 }
 
 /// [`generate`], also recording each new token's log-prob (PPO rollouts).
@@ -116,6 +116,17 @@ pub fn generate_scored<B: Backend>(
     prompts: &[Vec<u32>],
     cfg: &GenerateConfig,
 ) -> Result<Generated, ReadbackError> {
+    run(model, prompts, cfg, true)
+}
+
+/// The decoding loop; `scored` records each token's log-prob (a pass of
+/// `exp` over the vocabulary per row and step, which [`generate`] skips).
+fn run<B: Backend>(
+    model: &Llama<B>,
+    prompts: &[Vec<u32>],
+    cfg: &GenerateConfig,
+    scored: bool,
+) -> Result<Generated, ReadbackError> {
     let b = prompts.len();
     let mut out = vec![Vec::new(); b];
     let mut lps = vec![Vec::new(); b];
@@ -125,43 +136,49 @@ pub fn generate_scored<B: Backend>(
             logprobs: lps,
         });
     }
-    let mut rng = Rng::new(cfg.seed);
-    let mut cache = KvCache::new(model.n_layers(), b);
-    let mut batch = Batch::pad(prompts, cfg.pad, true);
-    let mut done = vec![false; b];
-    for _ in 0..cfg.max_new_tokens {
-        let hidden = model.forward_hidden(&batch, Some(&mut cache));
-        let [_, s, d] = hidden.dims();
-        let last = hidden.narrow(1, s - 1, 1).reshape([b, 1, d]);
-        let logits = model.logits(last);
-        let v = logits.dims()[2];
-        let flat = to_vec_f32(logits, "the next-token logits")?; // [b, 1, V]
-        let mut next = Vec::with_capacity(b);
-        for r in 0..b {
-            if done[r] || flat.len() < (r + 1) * v {
-                next.push(cfg.pad);
-                continue;
+    // Every step reads every weight: pack them once for the steps
+    // (bit for bit the same products, read at the memory's speed).
+    super::fast::with_packed_weights(|| {
+        let mut rng = Rng::new(cfg.seed);
+        let mut cache = KvCache::new(model.n_layers(), b);
+        let mut batch = Batch::pad(prompts, cfg.pad, true);
+        let mut done = vec![false; b];
+        for _ in 0..cfg.max_new_tokens {
+            let hidden = model.forward_hidden(&batch, Some(&mut cache));
+            let [_, s, d] = hidden.dims();
+            let last = hidden.narrow(1, s - 1, 1).reshape([b, 1, d]);
+            let logits = model.logits(last);
+            let v = logits.dims()[2];
+            let flat = to_vec_f32(logits, "the next-token logits")?; // [b, 1, V]
+            let mut next = Vec::with_capacity(b);
+            for r in 0..b {
+                if done[r] || flat.len() < (r + 1) * v {
+                    next.push(cfg.pad);
+                    continue;
+                }
+                let row = &flat[r * v..(r + 1) * v];
+                let t = sample(row, cfg.temperature, cfg.top_p, &mut rng);
+                out[r].push(t);
+                if scored {
+                    lps[r].push(token_logprob(row, t, cfg.temperature));
+                }
+                if cfg.eos.contains(&t) {
+                    done[r] = true;
+                }
+                next.push(t);
             }
-            let row = &flat[r * v..(r + 1) * v];
-            let t = sample(row, cfg.temperature, cfg.top_p, &mut rng);
-            out[r].push(t);
-            lps[r].push(token_logprob(row, t, cfg.temperature));
-            if cfg.eos.contains(&t) {
-                done[r] = true;
+            if done.iter().all(|&x| x) {
+                break;
             }
-            next.push(t);
+            batch = Batch {
+                ids: next.iter().map(|&t| vec![t]).collect(),
+                mask: vec![vec![true]; b],
+            };
         }
-        if done.iter().all(|&x| x) {
-            break;
-        }
-        batch = Batch {
-            ids: next.iter().map(|&t| vec![t]).collect(),
-            mask: vec![vec![true]; b],
-        };
-    }
-    Ok(Generated {
-        tokens: out,
-        logprobs: lps,
+        Ok(Generated {
+            tokens: out,
+            logprobs: lps,
+        })
     })
 }
 

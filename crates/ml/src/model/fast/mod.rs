@@ -23,9 +23,13 @@
 //! [`token_logprobs`], which only `train.ppo` calls, that kind's
 //! `code_version`).
 
+mod decoding;
 mod grad;
 mod kernels;
 mod narrow;
+mod packed;
+
+pub use decoding::with_packed_weights;
 
 use std::any::Any;
 use std::cell::Cell;
@@ -179,7 +183,10 @@ pub fn narrow_matmul<B: Backend>(x: &Tensor<B, 2>, w: &Tensor<B, 2>) -> Option<T
         narrow::row_by_nk(values(&xf), k, wv, n)
     } else {
         let kc = narrow::gemm_kc(m, n, k, crate::util::machine::gemm_isa())?;
-        narrow::matmul(values(&xf), (m, k, n), wv, layout_kind, kc)
+        match decoding::packed(&wf, wv, (k, n), layout_kind) {
+            Some(w) => packed::matmul(values(&xf), m, &w, kc),
+            None => narrow::matmul(values(&xf), (m, k, n), wv, layout_kind, kc),
+        }
     };
     tensor_of::<B, 2>(out, [m, n])
 }
@@ -509,20 +516,45 @@ mod tests {
             let kn = rand(&[k, n], 10 + s as u64);
             let w_kn = Tensor::<F, 2>::from_data(TensorData::new(kn.clone(), [k, n]), &dev);
             let w_nk = Tensor::<F, 2>::from_data(TensorData::new(kn, [n, k]), &dev).transpose();
-            for m in [1, 2, 3, 4, 5, 7, 8] {
+            for m in [1, 2, 3, 4, 5, 6, 7, 8] {
                 let x = rand(&[m, k], 100 + m as u64);
                 let x = Tensor::<F, 2>::from_data(TensorData::new(x, [m, k]), &dev);
                 for w in [&w_kn, &w_nk] {
-                    let got = host(narrow_matmul(&x, w).expect("the narrow path applies"));
                     let want = host(x.clone().matmul(w.clone()));
-                    let same = got
-                        .iter()
-                        .zip(&want)
-                        .all(|(a, b)| a.to_bits() == b.to_bits());
-                    assert!(same, "m {m}, k {k}, n {n}: {}", max_diff(&got, &want));
+                    // Unpacked, then packed (twice: made, then reused).
+                    let unpacked = host(narrow_matmul(&x, w).expect("the narrow path applies"));
+                    let (made, reused) = with_packed_weights(|| {
+                        let y = || host(narrow_matmul(&x, w).expect("the narrow path applies"));
+                        (y(), y())
+                    });
+                    for (path, got) in
+                        [("unpacked", unpacked), ("packed", made), ("reused", reused)]
+                    {
+                        let same = got
+                            .iter()
+                            .zip(&want)
+                            .all(|(a, b)| a.to_bits() == b.to_bits());
+                        assert!(
+                            same,
+                            "{path}: m {m}, k {k}, n {n}: {}",
+                            max_diff(&got, &want)
+                        );
+                    }
                 }
             }
         }
+        // A weight changed inside a scope is read anew, not from the copy
+        // packed before the change.
+        let (k, n) = (576, 576);
+        let x = Tensor::<F, 2>::from_data(TensorData::new(rand(&[4, k], 3), [4, k]), &dev);
+        let w = Tensor::<F, 2>::from_data(TensorData::new(rand(&[k, n], 4), [k, n]), &dev);
+        let (before, after) = with_packed_weights(|| {
+            let before = host(narrow_matmul(&x, &w).unwrap());
+            let w = w.clone() + 1.0;
+            (before, (host(narrow_matmul(&x, &w).unwrap()), w))
+        });
+        assert_eq!(before, host(x.clone().matmul(w.clone())));
+        assert_eq!(after.0, host(x.clone().matmul(after.1)));
         // Nine rows, a narrow weight and a strided one keep Burn's path.
         let x9 = Tensor::<F, 2>::from_data(TensorData::new(rand(&[9, 8], 1), [9, 8]), &dev);
         let w = Tensor::<F, 2>::from_data(TensorData::new(rand(&[8, 100], 2), [8, 100]), &dev);

@@ -29,7 +29,7 @@ pub(super) const MAX_ROWS: usize = 8;
 const TASK_COLS: usize = 512;
 
 /// How the weight `[k, n]` is stored.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub(super) enum Layout {
     /// Row-major `[k, n]`: a row of the weight is contiguous.
     KN,
