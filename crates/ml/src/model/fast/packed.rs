@@ -246,4 +246,3 @@ unsafe fn tile<const R: usize, const C: usize>(
         }
     }
 }
-
