@@ -37,7 +37,11 @@ thread_local! {
 pub fn with_packed_weights<R>(f: impl FnOnce() -> R) -> R {
     let opened = SCOPE.with(|s| {
         let mut s = s.borrow_mut();
-        s.is_none().then(|| *s = Some(HashMap::new())).is_some()
+        if s.is_some() {
+            return false;
+        }
+        *s = Some(HashMap::new());
+        true
     });
     if !opened {
         return f();

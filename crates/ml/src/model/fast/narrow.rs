@@ -117,7 +117,7 @@ pub(super) fn matmul(
 
 /// `x` (at most [`MAX_ROWS`] rows of `k`) as `[k, 8]`, rows in lanes,
 /// missing rows zero.
-fn transpose_rows(x: &[f32], k: usize) -> Vec<f32> {
+pub(super) fn transpose_rows(x: &[f32], k: usize) -> Vec<f32> {
     let mut xt = vec![0.0f32; k * MAX_ROWS];
     for (i, row) in x.chunks_exact(k).enumerate() {
         for (kk, v) in row.iter().enumerate() {
@@ -128,7 +128,7 @@ fn transpose_rows(x: &[f32], k: usize) -> Vec<f32> {
 }
 
 /// The K blocks `[start, end)` of `gemm`'s order.
-fn blocks(k: usize, kc: usize) -> impl Iterator<Item = (usize, usize)> {
+pub(super) fn blocks(k: usize, kc: usize) -> impl Iterator<Item = (usize, usize)> {
     (0..k).step_by(kc).map(move |s| (s, k.min(s + kc)))
 }
 
@@ -356,7 +356,7 @@ unsafe fn nk_cols(
 
 /// One output element in `gemm`'s order: a fused chain per K block from
 /// zero, blocks added in turn; `pair(kk)` gives the two factors at `kk`.
-fn chain(k: usize, kc: usize, pair: impl Fn(usize) -> (f32, f32)) -> f32 {
+pub(super) fn chain(k: usize, kc: usize, pair: impl Fn(usize) -> (f32, f32)) -> f32 {
     let mut total = 0.0f32;
     for (bi, (k0, k1)) in blocks(k, kc).enumerate() {
         let mut acc = 0.0f32;

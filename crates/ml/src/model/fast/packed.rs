@@ -13,7 +13,7 @@
 use rayon::prelude::*;
 
 use super::kernels::SharedMut;
-use super::narrow::{Layout, MAX_ROWS};
+use super::narrow::{self, Layout, MAX_ROWS};
 
 /// Columns of one panel (one AVX2 vector of f32).
 const PANEL: usize = 8;
@@ -88,12 +88,7 @@ pub(super) fn matmul(x: &[f32], m: usize, w: &Packed, kc: usize) -> Vec<f32> {
     let mut out = vec![0.0f32; m * n];
     let dst = SharedMut(out.as_mut_ptr());
     // x as `[k, 8]`: a step's row values side by side.
-    let mut xt = vec![0.0f32; k * MAX_ROWS];
-    for (i, row) in x.chunks_exact(k).enumerate() {
-        for (kk, v) in row.iter().enumerate() {
-            xt[kk * MAX_ROWS + i] = *v;
-        }
-    }
+    let xt = narrow::transpose_rows(x, k);
     let panels = n / PANEL;
     let c = tile_panels(m);
     // Two tasks per thread at least, in whole tiles.
@@ -129,16 +124,9 @@ fn tail(xt: &[f32], m: usize, w: &Packed, kc: usize, dst: SharedMut) {
     let base = &w.data[start * k..];
     for c in 0..width {
         for i in 0..m {
-            let mut total = 0.0f32;
-            for (bi, k0) in (0..k).step_by(kc).enumerate() {
-                let mut acc = 0.0f32;
-                for kk in k0..k.min(k0 + kc) {
-                    acc = xt[kk * MAX_ROWS + i].mul_add(base[kk * width + c], acc);
-                }
-                total = if bi == 0 { acc } else { total + acc };
-            }
+            let v = narrow::chain(k, kc, |kk| (xt[kk * MAX_ROWS + i], base[kk * width + c]));
             // SAFETY: element (i, start + c) is this task's.
-            unsafe { *dst.at(i * n + start + c) = total };
+            unsafe { *dst.at(i * n + start + c) = v };
         }
     }
 }
@@ -215,9 +203,7 @@ unsafe fn tile<const R: usize, const C: usize>(
     // SAFETY: panel q's values are w.data[q·k·8 .. (q+1)·k·8] and q < n/8;
     // xt holds k·8 values; outputs (i < R ≤ m, columns of panels p..p+C).
     unsafe {
-        let mut k0 = 0;
-        while k0 < k {
-            let k1 = k.min(k0 + kc);
+        for (k0, k1) in narrow::blocks(k, kc) {
             let mut acc = [[_mm256_setzero_ps(); C]; R];
             for kk in k0..k1 {
                 let mut wv = [_mm256_setzero_ps(); C];
@@ -242,7 +228,6 @@ unsafe fn tile<const R: usize, const C: usize>(
                     _mm256_storeu_ps(o, v);
                 }
             }
-            k0 = k1;
         }
     }
 }
