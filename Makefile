@@ -45,7 +45,7 @@ BENCH_VENV ?= $(HOME)/.cache/repro-bench-venv
 BENCH_DIR ?= $(HOME)/.cache/repro-bench
 BENCH_LLAMA_DIR ?= $(BENCH_DIR)/smollm2-f32
 BENCH_REPS ?= 3
-BENCH_ROWS ?= gemm,membw,rm_step,minilm_infer,lm_fwd_bwd,lora_fwd_bwd,lm_forward,gen_b1,gen_b8
+BENCH_ROWS ?= gemm,membw,rm_step,minilm_infer,lm_fwd_bwd,lora_fwd_bwd,lm_forward,gen_b1,gen_b8,gen_b32
 ## --before: also Burn with its own ops (BENCH_BASELINE=1), in the same run.
 BENCH_FLAGS ?= --before
 

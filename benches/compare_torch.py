@@ -120,8 +120,8 @@ def main():
                 return model(input_ids=ids).logits
 
         tokens, secs = 8 * 192, timed(fwd)
-    elif row in ("gen_b1", "gen_b8"):
-        b = 1 if row == "gen_b1" else 8
+    elif row in ("gen_b1", "gen_b8", "gen_b32"):
+        b = int(row[len("gen_b"):])
         model = llama().eval()
         ids = torch.randint(3, model.config.vocab_size, (b, 16))
         mask = torch.ones_like(ids)

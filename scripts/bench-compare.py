@@ -52,6 +52,7 @@ ROWS = [
     ("lm_forward", "SmolLM2 no-grad forward 8×192"),
     ("gen_b1", "SmolLM2 generate b1 (16+64 tokens)"),
     ("gen_b8", "SmolLM2 generate b8 (16+64 tokens)"),
+    ("gen_b32", "SmolLM2 generate b32 (16+64 tokens)"),
 ]
 
 

@@ -52,7 +52,7 @@ if ! "$REPRO" --version | grep -q "[( ]$BACKEND[,)]"; then
 fi
 if [ -z "$ROWS" ]; then
   if [ "$QUICK" = 1 ]; then ROWS=gemm,minilm_infer,gen_b1; else
-    ROWS=gemm,membw,rm_step,minilm_infer,lm_fwd_bwd,lora_fwd_bwd,lm_forward,gen_b1,gen_b8
+    ROWS=gemm,membw,rm_step,minilm_infer,lm_fwd_bwd,lora_fwd_bwd,lm_forward,gen_b1,gen_b8,gen_b32
   fi
 fi
 TOL="${DEVICE_CHECK_TOL:-1e-3}"

@@ -237,7 +237,7 @@ pub enum Command {
     /// Every stage kind with its `with` schema, inputs and outputs.
     Kinds,
     /// Time one bench row on `--backend` and print it as one JSON line: a model row
-    /// (rm_step, minilm_infer, lm_fwd_bwd, lora_fwd_bwd, lm_forward, gen_b1, gen_b8), `gemm`,
+    /// (rm_step, minilm_infer, lm_fwd_bwd, lora_fwd_bwd, lm_forward, gen_b1, gen_b8, gen_b32), `gemm`,
     /// `membw` or `cpu` (README, "Benchmarks"; `BENCH_ITERS`, `BENCH_WARMUP`, `RAYON_NUM_THREADS`).
     Bench {
         /// The row.

@@ -34,6 +34,9 @@ pub enum Row {
     GenB1,
     /// Greedy generation, batch 8: 16 prompt tokens, 64 new each.
     GenB8,
+    /// Greedy generation, batch 32 (an evaluation batch): 16 prompt
+    /// tokens, 64 new each.
+    GenB32,
 }
 
 /// What one row measured.
@@ -59,7 +62,7 @@ const GEN_NEW: usize = 64;
 
 impl Row {
     /// Every row, in table order.
-    pub const ALL: [Row; 7] = [
+    pub const ALL: [Row; 8] = [
         Row::RmStep,
         Row::MinilmInfer,
         Row::LmFwdBwd,
@@ -67,6 +70,7 @@ impl Row {
         Row::LmForward,
         Row::GenB1,
         Row::GenB8,
+        Row::GenB32,
     ];
 
     /// The name on the command line and in the JSON.
@@ -79,6 +83,7 @@ impl Row {
             Row::LmForward => "lm_forward",
             Row::GenB1 => "gen_b1",
             Row::GenB8 => "gen_b8",
+            Row::GenB32 => "gen_b32",
         }
     }
 
@@ -200,8 +205,12 @@ pub fn run_row<B: Backend>(
                 cost::llama_flops_per_token(&cfg, s, Pass::Forward),
             ))
         }
-        Row::GenB1 | Row::GenB8 => {
-            let b = if row == Row::GenB1 { 1 } else { 8 };
+        Row::GenB1 | Row::GenB8 | Row::GenB32 => {
+            let b = match row {
+                Row::GenB1 => 1,
+                Row::GenB8 => 8,
+                _ => 32,
+            };
             let (model, cfg) = weights.smollm2::<B>(&device)?;
             let prompts = random_batch(b, GEN_PROMPT, cfg.vocab_size, 6).ids;
             let gen_cfg = GenerateConfig {

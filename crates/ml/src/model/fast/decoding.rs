@@ -30,7 +30,7 @@ thread_local! {
     static SCOPE: RefCell<Option<HashMap<Key, Entry>>> = const { RefCell::new(None) };
 }
 
-/// Runs `f` with every decoding product on this thread (at most eight rows
+/// Runs `f` with every decoding product on this thread (at most 32 rows
 /// against a Flex weight) reading a packed copy of its weight, made at the
 /// weight's first use and freed when `f` returns. A call inside an open
 /// scope shares it. Results are bit for bit those without the scope.

@@ -150,7 +150,8 @@ pub fn is_flex<B: Backend, const D: usize>(t: &Tensor<B, D>) -> bool {
     operand(t).is_some()
 }
 
-/// `x·w` for a few rows `x` `[m, k]` (m ≤ 8: a decoding step) and a
+/// `x·w` for a few rows `x` `[m, k]` (m ≤ 8: a decoding step; up to 32
+/// inside [`with_packed_weights`]: an evaluation batch) and a
 /// weight `w` `[k, n]` that is row-major or the transpose of a row-major
 /// `[n, k]` (a tied LM head), on plain Flex tensors: each weight read from
 /// memory once for all rows, in the bits Burn's own matmul gives on Flex
@@ -161,7 +162,7 @@ pub fn narrow_matmul<B: Backend>(x: &Tensor<B, 2>, w: &Tensor<B, 2>) -> Option<T
     let ([m, k], [k2, n]) = (x.dims(), w.dims());
     // Below 64 columns or 3 inner terms gemm takes other paths (its
     // small-product and outer-product kernels), summed differently.
-    if !(1..=narrow::MAX_ROWS).contains(&m) || k != k2 || k < 3 || n <= 64 {
+    if !(1..=packed::MAX_ROWS).contains(&m) || k != k2 || k < 3 || n <= 64 {
         return None;
     }
     let Operand::Plain(xf) = operand(x)? else {
@@ -185,7 +186,11 @@ pub fn narrow_matmul<B: Backend>(x: &Tensor<B, 2>, w: &Tensor<B, 2>) -> Option<T
         let kc = narrow::gemm_kc(m, n, k, crate::util::machine::gemm_isa())?;
         match decoding::packed(&wf, wv, (k, n), layout_kind) {
             Some(w) => packed::matmul(values(&xf), m, &w, kc),
-            None => narrow::matmul(values(&xf), (m, k, n), wv, layout_kind, kc),
+            None if m <= narrow::MAX_ROWS => {
+                narrow::matmul(values(&xf), (m, k, n), wv, layout_kind, kc)
+            }
+            // Wider products read the weight packed or through gemm.
+            None => return None,
         }
     };
     tensor_of::<B, 2>(out, [m, n])
@@ -516,19 +521,28 @@ mod tests {
             let kn = rand(&[k, n], 10 + s as u64);
             let w_kn = Tensor::<F, 2>::from_data(TensorData::new(kn.clone(), [k, n]), &dev);
             let w_nk = Tensor::<F, 2>::from_data(TensorData::new(kn, [n, k]), &dev).transpose();
-            for m in [1, 2, 3, 4, 5, 6, 7, 8] {
+            // Up to 8 rows unpacked and packed; 9–32 (evaluation batches,
+            // groups of at most six rows, ragged ones too) packed only.
+            for m in (1..=18).chain([23, 24, 29, 31, 32]) {
                 let x = rand(&[m, k], 100 + m as u64);
                 let x = Tensor::<F, 2>::from_data(TensorData::new(x, [m, k]), &dev);
                 for w in [&w_kn, &w_nk] {
                     let want = host(x.clone().matmul(w.clone()));
                     // Unpacked, then packed (twice: made, then reused).
-                    let unpacked = host(narrow_matmul(&x, w).expect("the narrow path applies"));
+                    let unpacked = narrow_matmul(&x, w).map(host);
+                    assert_eq!(
+                        unpacked.is_some(),
+                        m <= 8,
+                        "m {m}: unpacked outside a scope"
+                    );
                     let (made, reused) = with_packed_weights(|| {
-                        let y = || host(narrow_matmul(&x, w).expect("the narrow path applies"));
+                        let y = || host(narrow_matmul(&x, w).expect("the packed path applies"));
                         (y(), y())
                     });
-                    for (path, got) in
-                        [("unpacked", unpacked), ("packed", made), ("reused", reused)]
+                    let unpacked = unpacked.map(|u| ("unpacked", u));
+                    for (path, got) in unpacked
+                        .into_iter()
+                        .chain([("packed", made), ("reused", reused)])
                     {
                         let same = got
                             .iter()
@@ -555,10 +569,13 @@ mod tests {
         });
         assert_eq!(before, host(x.clone().matmul(w.clone())));
         assert_eq!(after.0, host(x.clone().matmul(after.1)));
-        // Nine rows, a narrow weight and a strided one keep Burn's path.
+        // Nine rows outside a scope, 33 inside one, a narrow weight and a
+        // strided one keep Burn's path.
         let x9 = Tensor::<F, 2>::from_data(TensorData::new(rand(&[9, 8], 1), [9, 8]), &dev);
         let w = Tensor::<F, 2>::from_data(TensorData::new(rand(&[8, 100], 2), [8, 100]), &dev);
         assert!(narrow_matmul(&x9, &w).is_none());
+        let x33 = Tensor::<F, 2>::from_data(TensorData::new(rand(&[33, 8], 1), [33, 8]), &dev);
+        assert!(with_packed_weights(|| narrow_matmul(&x33, &w).is_none()));
         let x1 = x9.clone().slice([0..1, 0..8]);
         assert!(narrow_matmul(&x1, &w.clone().slice([0..8, 0..64])).is_none());
         assert!(narrow_matmul(&x1, &w.slice([0..8, 0..99])).is_none());

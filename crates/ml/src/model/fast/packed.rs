@@ -8,15 +8,24 @@
 //! tile keeps its accumulators over a whole K block.
 //!
 //! The sums are `narrow`'s (so `gemm`'s): one fused multiply-add chain per
-//! output element over each K block, blocks added in order.
+//! output element over each K block, blocks added in order. Up to eight
+//! rows go in one group; wider products (evaluation batches of up to
+//! [`MAX_ROWS`] prompts) go in groups of at most six rows, each tile of
+//! two panels read from memory once and from cache by the other groups.
 
 use rayon::prelude::*;
 
 use super::kernels::SharedMut;
-use super::narrow::{self, Layout, MAX_ROWS};
+use super::narrow::{self, Layout};
 
 /// Columns of one panel (one AVX2 vector of f32).
 const PANEL: usize = 8;
+
+/// Most rows [`matmul`] takes.
+pub(super) const MAX_ROWS: usize = 32;
+
+/// Rows a group of a product wider than `narrow`'s eight takes at most.
+const WIDE_GROUP: usize = 6;
 
 /// A weight `[k, n]` repacked for decoding: the first `n / 8 · 8` columns
 /// as panels `[k, 8]` stored one after another, then the last `n % 8`
@@ -79,6 +88,37 @@ fn tile_panels(m: usize) -> usize {
     }
 }
 
+/// Rows of `x` that a tile takes together: output rows `r0..r0 + rows`
+/// (at most eight), their values as `[k, 8]` ([`narrow::transpose_rows`]).
+struct Group {
+    r0: usize,
+    rows: usize,
+    xt: Vec<f32>,
+}
+
+/// `x`'s `m` rows in groups, and the panels a tile advances: one group of
+/// up to eight rows, else groups of at most [`WIDE_GROUP`] rows, as even as
+/// can be, two panels a tile.
+fn groups(x: &[f32], m: usize, k: usize) -> (Vec<Group>, usize) {
+    let group = |r0: usize, rows: usize| Group {
+        r0,
+        rows,
+        xt: narrow::transpose_rows(&x[r0 * k..(r0 + rows) * k], k),
+    };
+    if m <= narrow::MAX_ROWS {
+        return (vec![group(0, m)], tile_panels(m));
+    }
+    let count = m.div_ceil(WIDE_GROUP);
+    let mut r0 = 0;
+    let mut out = Vec::with_capacity(count);
+    for g in 0..count {
+        let rows = (m - r0) / (count - g);
+        out.push(group(r0, rows));
+        r0 += rows;
+    }
+    (out, 2)
+}
+
 /// `x·w` for `x` `[m, k]` (1 ≤ m ≤ [`MAX_ROWS`]) and the packed `w`,
 /// summed in blocks of `kc`; returns `[m, n]`. Parallel over runs of
 /// panels. Callers check `narrow::supported`.
@@ -87,10 +127,8 @@ pub(super) fn matmul(x: &[f32], m: usize, w: &Packed, kc: usize) -> Vec<f32> {
     assert!((1..=MAX_ROWS).contains(&m) && x.len() == m * k && kc > 0);
     let mut out = vec![0.0f32; m * n];
     let dst = SharedMut(out.as_mut_ptr());
-    // x as `[k, 8]`: a step's row values side by side.
-    let xt = narrow::transpose_rows(x, k);
+    let (groups, c) = groups(x, m, k);
     let panels = n / PANEL;
-    let c = tile_panels(m);
     // Two tasks per thread at least, in whole tiles.
     let per_task = panels
         .div_ceil(2 * rayon::current_num_threads())
@@ -100,7 +138,9 @@ pub(super) fn matmul(x: &[f32], m: usize, w: &Packed, kc: usize) -> Vec<f32> {
     let tasks = panels.div_ceil(per_task);
     (0..tasks + 1).into_par_iter().for_each(|t| {
         if t == tasks {
-            tail(&xt, m, w, kc, dst);
+            for g in &groups {
+                tail(g, w, kc, dst);
+            }
             return;
         }
         let run = t * per_task..panels.min((t + 1) * per_task);
@@ -108,25 +148,30 @@ pub(super) fn matmul(x: &[f32], m: usize, w: &Packed, kc: usize) -> Vec<f32> {
         // CPU has AVX2 and FMA (the caller checked).
         #[cfg(target_arch = "x86_64")]
         unsafe {
-            panels_of(&xt, m, w, kc, run, dst)
+            panels_of(&groups, c, w, kc, run, dst)
         }
         #[cfg(not(target_arch = "x86_64"))]
-        unreachable!("packed kernels run only on x86_64 ({run:?}, {:?})", dst.0)
+        unreachable!(
+            "packed kernels run only on x86_64 ({run:?}, {c}, {:?})",
+            dst.0
+        )
     });
     out
 }
 
-/// The last `n % 8` columns, one chain per element.
-fn tail(xt: &[f32], m: usize, w: &Packed, kc: usize, dst: SharedMut) {
+/// The last `n % 8` columns of group `g`'s rows, one chain per element.
+fn tail(g: &Group, w: &Packed, kc: usize, dst: SharedMut) {
     let (k, n) = (w.k, w.n);
     let start = n / PANEL * PANEL;
     let width = n - start;
     let base = &w.data[start * k..];
     for c in 0..width {
-        for i in 0..m {
-            let v = narrow::chain(k, kc, |kk| (xt[kk * MAX_ROWS + i], base[kk * width + c]));
-            // SAFETY: element (i, start + c) is this task's.
-            unsafe { *dst.at(i * n + start + c) = v };
+        for i in 0..g.rows {
+            let v = narrow::chain(k, kc, |kk| {
+                (g.xt[kk * narrow::MAX_ROWS + i], base[kk * width + c])
+            });
+            // SAFETY: element (r0 + i, start + c) is this task's.
+            unsafe { *dst.at((g.r0 + i) * n + start + c) = v };
         }
     }
 }
@@ -134,7 +179,8 @@ fn tail(xt: &[f32], m: usize, w: &Packed, kc: usize, dst: SharedMut) {
 #[cfg(target_arch = "x86_64")]
 use std::arch::x86_64::*;
 
-/// Panels `run` of `x·w`, in tiles of [`tile_panels`] panels.
+/// Panels `run` of `x·w`, in tiles of `c` panels, each tile for every
+/// group in turn (the later groups read its panels from cache).
 ///
 /// # Safety
 /// AVX2 and FMA; `dst` holds `m·n` values and no one else writes these
@@ -142,37 +188,40 @@ use std::arch::x86_64::*;
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma")]
 unsafe fn panels_of(
-    xt: &[f32],
-    m: usize,
+    groups: &[Group],
+    c: usize,
     w: &Packed,
     kc: usize,
     run: std::ops::Range<usize>,
     dst: SharedMut,
 ) {
-    let c = tile_panels(m);
     let mut p = run.start;
     while p < run.end {
         let take = c.min(run.end - p);
-        // SAFETY: panels p..p+take lie in w (run ⊆ 0..n/8); rows < m ≤ 8.
-        unsafe {
-            match (m, take) {
-                (1, 8) => tile::<1, 8>(xt, w, kc, p, dst),
-                (2, 4) => tile::<2, 4>(xt, w, kc, p, dst),
-                (3, 4) => tile::<3, 4>(xt, w, kc, p, dst),
-                (4, 2) => tile::<4, 2>(xt, w, kc, p, dst),
-                (5, 2) => tile::<5, 2>(xt, w, kc, p, dst),
-                (6, 2) => tile::<6, 2>(xt, w, kc, p, dst),
-                (7, _) => tile::<7, 1>(xt, w, kc, p, dst),
-                (8, _) => tile::<8, 1>(xt, w, kc, p, dst),
-                _ => {
-                    for q in p..p + take {
-                        match m {
-                            1 => tile::<1, 1>(xt, w, kc, q, dst),
-                            2 => tile::<2, 1>(xt, w, kc, q, dst),
-                            3 => tile::<3, 1>(xt, w, kc, q, dst),
-                            4 => tile::<4, 1>(xt, w, kc, q, dst),
-                            5 => tile::<5, 1>(xt, w, kc, q, dst),
-                            _ => tile::<6, 1>(xt, w, kc, q, dst),
+        for g in groups {
+            let (xt, r0) = (g.xt.as_slice(), g.r0);
+            // SAFETY: panels p..p+take lie in w (run ⊆ 0..n/8); a group's
+            // rows are at most 8 and end by m.
+            unsafe {
+                match (g.rows, take) {
+                    (1, 8) => tile::<1, 8>(xt, r0, w, kc, p, dst),
+                    (2, 4) => tile::<2, 4>(xt, r0, w, kc, p, dst),
+                    (3, 4) => tile::<3, 4>(xt, r0, w, kc, p, dst),
+                    (4, 2) => tile::<4, 2>(xt, r0, w, kc, p, dst),
+                    (5, 2) => tile::<5, 2>(xt, r0, w, kc, p, dst),
+                    (6, 2) => tile::<6, 2>(xt, r0, w, kc, p, dst),
+                    (7, _) => tile::<7, 1>(xt, r0, w, kc, p, dst),
+                    (8, _) => tile::<8, 1>(xt, r0, w, kc, p, dst),
+                    (rows, _) => {
+                        for q in p..p + take {
+                            match rows {
+                                1 => tile::<1, 1>(xt, r0, w, kc, q, dst),
+                                2 => tile::<2, 1>(xt, r0, w, kc, q, dst),
+                                3 => tile::<3, 1>(xt, r0, w, kc, q, dst),
+                                4 => tile::<4, 1>(xt, r0, w, kc, q, dst),
+                                5 => tile::<5, 1>(xt, r0, w, kc, q, dst),
+                                _ => tile::<6, 1>(xt, r0, w, kc, q, dst),
+                            }
                         }
                     }
                 }
@@ -182,9 +231,9 @@ unsafe fn panels_of(
     }
 }
 
-/// `R` rows by panels `p..p+C`: per K block, `R·C` accumulators in
-/// registers advanced over the block's weight rows, then stored (first
-/// block) or added to the output.
+/// `R` rows (output rows `r0..r0+R`, values in `xt`) by panels `p..p+C`:
+/// per K block, `R·C` accumulators in registers advanced over the block's
+/// weight rows, then stored (first block) or added to the output.
 ///
 /// # Safety
 /// As [`panels_of`], with the panels inside `w`.
@@ -193,6 +242,7 @@ unsafe fn panels_of(
 #[inline]
 unsafe fn tile<const R: usize, const C: usize>(
     xt: &[f32],
+    r0: usize,
     w: &Packed,
     kc: usize,
     p: usize,
@@ -201,7 +251,8 @@ unsafe fn tile<const R: usize, const C: usize>(
     let (k, n) = (w.k, w.n);
     let (xp, wp) = (xt.as_ptr(), w.data.as_ptr());
     // SAFETY: panel q's values are w.data[q·k·8 .. (q+1)·k·8] and q < n/8;
-    // xt holds k·8 values; outputs (i < R ≤ m, columns of panels p..p+C).
+    // xt holds k·8 values; outputs (rows r0 + i < m, columns of panels
+    // p..p+C).
     unsafe {
         for (k0, k1) in narrow::blocks(k, kc) {
             let mut acc = [[_mm256_setzero_ps(); C]; R];
@@ -211,7 +262,7 @@ unsafe fn tile<const R: usize, const C: usize>(
                     *v = _mm256_loadu_ps(wp.add(((p + h) * k + kk) * PANEL));
                 }
                 for (i, a) in acc.iter_mut().enumerate() {
-                    let xb = _mm256_set1_ps(*xp.add(kk * MAX_ROWS + i));
+                    let xb = _mm256_set1_ps(*xp.add(kk * narrow::MAX_ROWS + i));
                     for (v, w) in a.iter_mut().zip(&wv) {
                         *v = _mm256_fmadd_ps(*w, xb, *v);
                     }
@@ -219,7 +270,7 @@ unsafe fn tile<const R: usize, const C: usize>(
             }
             for (i, a) in acc.iter().enumerate() {
                 for (h, v) in a.iter().enumerate() {
-                    let o = dst.at(i * n + (p + h) * PANEL);
+                    let o = dst.at((r0 + i) * n + (p + h) * PANEL);
                     let v = if k0 == 0 {
                         *v
                     } else {
