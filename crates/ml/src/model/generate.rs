@@ -28,36 +28,39 @@ pub struct GenerateConfig {
 
 /// Picks a token from one row of logits.
 pub fn sample(logits: &[f32], temperature: f64, top_p: f64, rng: &mut Rng) -> u32 {
-    let argmax = logits
+    let argmax = argmax(logits);
+    if temperature <= 0.0 {
+        return argmax as u32;
+    }
+    let mut probs = weights(logits, argmax, temperature);
+    let total: f64 = probs.iter().map(|p| p.1).sum();
+    let n = nucleus(&mut probs, total, top_p);
+    draw(&probs[..n], rng)
+}
+
+/// The first index of the largest logit.
+fn argmax(logits: &[f32]) -> usize {
+    logits
         .iter()
         .enumerate()
         .fold((0usize, f32::NEG_INFINITY), |best, (i, &x)| {
             if x > best.1 { (i, x) } else { best }
         })
-        .0;
-    if temperature <= 0.0 {
-        return argmax as u32;
-    }
+        .0
+}
+
+/// Each token's unnormalised probability `e^((x − max) / T)`, by id.
+fn weights(logits: &[f32], argmax: usize, temperature: f64) -> Vec<(usize, f64)> {
     let max = f64::from(logits[argmax]);
-    let mut probs: Vec<(usize, f64)> = logits
+    logits
         .iter()
         .enumerate()
         .map(|(i, &x)| (i, ((f64::from(x) - max) / temperature).exp()))
-        .collect();
-    let total: f64 = probs.iter().map(|p| p.1).sum();
-    probs.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
-    // Keep the smallest prefix whose mass reaches top_p (at least one token),
-    // as HF's TopPLogitsWarper does.
-    let mut kept = 0.0;
-    let mut n = 0;
-    for p in &probs {
-        n += 1;
-        kept += p.1 / total;
-        if kept >= top_p {
-            break;
-        }
-    }
-    let probs = &probs[..n.max(1)];
+        .collect()
+}
+
+/// A token of the (non-empty) nucleus `probs`, drawn by its weight.
+fn draw(probs: &[(usize, f64)], rng: &mut Rng) -> u32 {
     let mass: f64 = probs.iter().map(|p| p.1).sum();
     let mut u = rng.next_f64() * mass;
     for p in probs {
@@ -67,6 +70,36 @@ pub fn sample(logits: &[f32], temperature: f64, top_p: f64, rng: &mut Rng) -> u3
         }
     }
     probs[probs.len() - 1].0 as u32
+}
+
+/// The nucleus: the smallest run of most likely tokens whose mass reaches
+/// `top_p` (at least one token), as HF's `TopPLogitsWarper` keeps it.
+/// Orders the front of `probs` as sorting it all would (most likely first,
+/// ties by id, a total order) as far as the nucleus, and returns its length.
+/// Only a top slice is sorted, grown until it holds the nucleus: the top
+/// `k` of a total order, sorted, are the full sort's first `k`, so the
+/// masses add up in the same order and the same token is drawn, for the
+/// cost of one selection pass over the vocabulary instead of a sort of it.
+fn nucleus(probs: &mut [(usize, f64)], total: f64, top_p: f64) -> usize {
+    let order = |a: &(usize, f64), b: &(usize, f64)| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0));
+    let mut k = probs.len().min(64);
+    loop {
+        if k < probs.len() {
+            probs.select_nth_unstable_by(k - 1, order);
+        }
+        probs[..k].sort_by(order);
+        let mut kept = 0.0;
+        for (n, p) in probs[..k].iter().enumerate() {
+            kept += p.1 / total;
+            if kept >= top_p {
+                return n + 1;
+            }
+        }
+        if k == probs.len() {
+            return k.max(1);
+        }
+        k = probs.len().min(k * 8);
+    }
 }
 
 /// `log_softmax(logits / T)[token]` over the full vocabulary (no top-p), in
@@ -198,6 +231,60 @@ mod tests {
         }
         // A tiny top_p keeps only the most likely token.
         assert_eq!(sample(&logits, 1.0, 1e-6, &mut rng), 1);
+    }
+
+    /// `sample` as it was before [`nucleus`]: the whole vocabulary sorted.
+    fn sample_by_full_sort(logits: &[f32], temperature: f64, top_p: f64, rng: &mut Rng) -> u32 {
+        let mut probs = weights(logits, argmax(logits), temperature);
+        let total: f64 = probs.iter().map(|p| p.1).sum();
+        probs.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+        let mut kept = 0.0;
+        let mut n = 0;
+        for p in &probs {
+            n += 1;
+            kept += p.1 / total;
+            if kept >= top_p {
+                break;
+            }
+        }
+        draw(&probs[..n.max(1)], rng)
+    }
+
+    #[test]
+    fn nucleus_draws_the_token_a_full_sort_draws() {
+        // Peaked and flat rows (nuclei of one token to most of the
+        // vocabulary, past every growth of the sorted slice), ties, and
+        // top_p 1 (every token), at the pipelines' settings and others.
+        let mut g = Rng::new(42);
+        for case in 0..300u64 {
+            let v = [5, 64, 65, 600, 5000, 49152][case as usize % 6];
+            let spread = [0.01, 0.5, 2.0, 8.0][(case / 6) as usize % 4];
+            let logits: Vec<f32> = (0..v)
+                .map(|i| {
+                    if case % 7 == 0 && i % 3 == 0 {
+                        1.0 // ties
+                    } else {
+                        ((g.next_f64() * 2.0 - 1.0) * spread) as f32
+                    }
+                })
+                .collect();
+            for (t, p) in [
+                (0.7, 0.9),
+                (0.9, 0.95),
+                (1.0, 1.0),
+                (1.3, 0.5),
+                (0.2, 0.999),
+            ] {
+                let (mut a, mut b) = (Rng::new(case), Rng::new(case));
+                for _ in 0..5 {
+                    assert_eq!(
+                        sample(&logits, t, p, &mut a),
+                        sample_by_full_sort(&logits, t, p, &mut b),
+                        "case {case}: vocabulary {v}, spread {spread}, T {t}, top-p {p}"
+                    );
+                }
+            }
+        }
     }
 
     #[test]

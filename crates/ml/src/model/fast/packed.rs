@@ -91,8 +91,11 @@ fn tile_panels(m: usize) -> usize {
 /// Rows of `x` that a tile takes together: output rows `r0..r0 + rows`
 /// (at most eight), their values as `[k, 8]` ([`narrow::transpose_rows`]).
 struct Group {
+    /// The group's first row of `x` (and of the output).
     r0: usize,
+    /// Its rows, 1 to 8.
     rows: usize,
+    /// Its rows' values, `[k, 8]`, missing rows zero.
     xt: Vec<f32>,
 }
 
