@@ -33,8 +33,7 @@ pub fn sample(logits: &[f32], temperature: f64, top_p: f64, rng: &mut Rng) -> u3
         return argmax as u32;
     }
     let mut probs = weights(logits, argmax, temperature);
-    let total: f64 = probs.iter().map(|p| p.1).sum();
-    let n = nucleus(&mut probs, total, top_p);
+    let n = nucleus(&mut probs, top_p);
     draw(&probs[..n], rng)
 }
 
@@ -80,7 +79,9 @@ fn draw(probs: &[(usize, f64)], rng: &mut Rng) -> u32 {
 /// `k` of a total order, sorted, are the full sort's first `k`, so the
 /// masses add up in the same order and the same token is drawn, for the
 /// cost of one selection pass over the vocabulary instead of a sort of it.
-fn nucleus(probs: &mut [(usize, f64)], total: f64, top_p: f64) -> usize {
+fn nucleus(probs: &mut [(usize, f64)], top_p: f64) -> usize {
+    // Summed in id order, before anything is moved.
+    let total: f64 = probs.iter().map(|p| p.1).sum();
     let order = |a: &(usize, f64), b: &(usize, f64)| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0));
     let mut k = probs.len().min(64);
     loop {
