@@ -16,6 +16,7 @@ use crate::dag::Evaluation;
 use crate::kind::Roots;
 use crate::spec::{Pipeline, Stage};
 use crate::store::{Record, Store, StoreError};
+use crate::util::machine::CpuId;
 
 /// How a rerun ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -119,6 +120,7 @@ pub fn rerun(
     // they must not stay in the real store as orphans.
     let scratch_dir = store.new_tmp("verify-rerun")?;
     let scratch = Store::open(&scratch_dir)?;
+    let here = super::provenance::cpu_id();
     let mut problems = 0;
     for (i, s) in pipeline.stages.iter().enumerate() {
         if !opts.selected[i] {
@@ -179,6 +181,9 @@ pub fn rerun(
                     }
                 }
                 if differs > 0 {
+                    if let Some(note) = cpu_note(rec.provenance.cpu_id.as_ref(), &here) {
+                        let _ = writeln!(out, "          {}: {note}", s.name);
+                    }
                     problems += judge_metrics(&s.name, rec, &fresh, differs, opts.rtol, out);
                 }
             }
@@ -186,6 +191,26 @@ pub fn rerun(
     }
     store.clean_tmp()?;
     Ok(Reran::Done(problems))
+}
+
+/// When a rerun's bytes differ, what to say about the CPUs: the record's
+/// and this one, where they are not the same model or kernels (a Burn
+/// stage's bytes follow both: README, "Which CPUs give which bytes");
+/// `None` on the same CPU.
+pub fn cpu_note(recorded: Option<&CpuId>, here: &CpuId) -> Option<String> {
+    match recorded {
+        Some(r) if r == here => None,
+        Some(r) => Some(format!(
+            "recorded on {}, rerun on {}: Burn stages' bytes follow the CPU model \
+             (its GEMM kernels and blocks), so compare the metrics (--rtol)",
+            r.describe(),
+            here.describe()
+        )),
+        None => Some(format!(
+            "the record names no CPU (written before records did), rerun on {}",
+            here.describe()
+        )),
+    }
 }
 
 /// When a rerun's bytes differ: how far apart are the metrics? Returns the
@@ -265,8 +290,38 @@ pub fn metrics_gap(a: &serde_json::Value, b: &serde_json::Value) -> Option<f64> 
 
 #[cfg(test)]
 mod tests {
-    use super::metrics_gap;
+    use super::{cpu_note, metrics_gap};
+    use crate::util::machine::CpuId;
     use serde_json::json;
+
+    fn epyc(model: u32, isa: &str) -> CpuId {
+        CpuId {
+            model_name: "AMD EPYC".into(),
+            family: Some(25),
+            model: Some(model),
+            stepping: Some(1),
+            isa: isa.into(),
+        }
+    }
+
+    #[test]
+    fn a_rerun_on_another_cpu_names_both_and_on_the_same_one_nothing() {
+        let (avx2, avx512) = (epyc(1, "avx2+fma"), epyc(17, "avx512f"));
+        assert_eq!(cpu_note(Some(&avx2), &avx2.clone()), None);
+        let note = cpu_note(Some(&avx2), &avx512).unwrap();
+        assert!(
+            note.contains("recorded on AMD EPYC (family 25, model 1, stepping 1; avx2+fma)")
+                && note.contains("rerun on AMD EPYC (family 25, model 17, stepping 1; avx512f)"),
+            "{note}"
+        );
+        // Same model, other kernels (a build or CPU without AVX-512 there).
+        assert!(cpu_note(Some(&epyc(17, "avx2+fma")), &avx512).is_some());
+        let note = cpu_note(None, &avx512).unwrap();
+        assert!(
+            note.contains("names no CPU") && note.contains("model 17"),
+            "{note}"
+        );
+    }
 
     #[test]
     fn the_gap_is_the_largest_relative_difference_and_none_for_other_shapes() {
