@@ -120,7 +120,6 @@ pub fn rerun(
     // they must not stay in the real store as orphans.
     let scratch_dir = store.new_tmp("verify-rerun")?;
     let scratch = Store::open(&scratch_dir)?;
-    let here = super::provenance::cpu_id();
     let mut problems = 0;
     for (i, s) in pipeline.stages.iter().enumerate() {
         if !opts.selected[i] {
@@ -181,7 +180,10 @@ pub fn rerun(
                     }
                 }
                 if differs > 0 {
-                    if let Some(note) = cpu_note(rec.provenance.cpu_id.as_ref(), &here) {
+                    // The rerun's record names the CPU it ran on.
+                    if let Some(now) = &fresh.provenance.cpu_id
+                        && let Some(note) = cpu_note(rec.provenance.cpu_id.as_ref(), now)
+                    {
                         let _ = writeln!(out, "          {}: {note}", s.name);
                     }
                     problems += judge_metrics(&s.name, rec, &fresh, differs, opts.rtol, out);
@@ -194,10 +196,10 @@ pub fn rerun(
 }
 
 /// When a rerun's bytes differ, what to say about the CPUs: the record's
-/// and this one, where they are not the same model or kernels (a Burn
-/// stage's bytes follow both: README, "Which CPUs give which bytes");
-/// `None` on the same CPU.
-pub fn cpu_note(recorded: Option<&CpuId>, here: &CpuId) -> Option<String> {
+/// and the rerun's (`here`), where they are not the same model or kernels
+/// (a Burn stage's bytes follow both: README, "Which CPUs give which
+/// bytes"); `None` on the same CPU.
+fn cpu_note(recorded: Option<&CpuId>, here: &CpuId) -> Option<String> {
     match recorded {
         Some(r) if r == here => None,
         Some(r) => Some(format!(
