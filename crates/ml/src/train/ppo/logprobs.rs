@@ -110,10 +110,44 @@ impl Layout {
             .collect()
     }
 
-    /// The next token of each slot, `[b, w, 1]`.
-    fn targets<B: Backend>(&self, device: &B::Device) -> Tensor<B, 3, Int> {
-        let t: Vec<i64> = self.target_ids().into_iter().map(i64::from).collect();
-        Tensor::from_data(TensorData::new(t, [self.rows(), self.width, 1]), device)
+    /// The input positions whose logits predict a response token, in slot
+    /// order, as flat indices into the `[b, L]` grid of positions
+    /// (`r·L + p_r + j − 1`), followed by one position that predicts none
+    /// (row 0's last, never a slot): the fused log-prob op scores every
+    /// position of a row but its last.
+    fn response_positions(&self) -> Vec<usize> {
+        let l = self.batch.seq_len();
+        let mut at: Vec<usize> = (0..self.rows())
+            .flat_map(|r| (0..self.resp_lens[r]).map(move |j| (r, j)))
+            .map(|(r, j)| r * l + self.prompt_lens[r] + j - 1)
+            .collect();
+        at.push(l - 1);
+        at
+    }
+
+    /// The targets of [`Self::response_positions`]' slots, in slot order.
+    fn response_targets(&self) -> Vec<u32> {
+        (0..self.rows())
+            .flat_map(|r| {
+                let ids = &self.batch.ids[r];
+                (0..self.resp_lens[r]).map(move |j| ids[self.prompt_lens[r] + j])
+            })
+            .collect()
+    }
+
+    /// For each slot of the `[b·w]` grid, its index among the response
+    /// slots, or `n` (the count of response slots) outside responses.
+    fn slot_sources(&self) -> Vec<usize> {
+        let n: usize = self.resp_lens.iter().sum();
+        let mut src = vec![n; self.rows() * self.width];
+        let mut i = 0;
+        for r in 0..self.rows() {
+            for j in 0..self.resp_lens[r] {
+                src[self.slot(r, j)] = i;
+                i += 1;
+            }
+        }
+        src
     }
 
     /// Weights `[b, L, 1]` averaging the input positions of each response.
@@ -149,13 +183,23 @@ pub(super) fn decomposed_logprobs<B: Backend>(
     layout: &Layout,
     t: f64,
 ) -> (Tensor<B, 2>, Tensor<B, 2>) {
-    let [b, _, _] = logits.dims();
-    let w = layout.width;
+    decomposed(logits, &layout.target_ids(), t)
+}
+
+/// Slot `(r, i)`'s log-prob of `targets[r·(l − 1) + i]` and its entropy
+/// under logits `[b, l, V]` at temperature `t`, `[b, l − 1]` each, with
+/// Burn's own ops (what [`fast::token_logprobs`] computes in one pass).
+fn decomposed<B: Backend>(
+    logits: Tensor<B, 3>,
+    targets: &[u32],
+    t: f64,
+) -> (Tensor<B, 2>, Tensor<B, 2>) {
+    let [b, l, _] = logits.dims();
+    let w = l - 1;
     let lp = log_softmax(logits.narrow(1, 0, w).div_scalar(t), 2); // [b, w, V]
-    let picked = lp
-        .clone()
-        .gather(2, layout.targets::<B>(&lp.device()))
-        .reshape([b, w]);
+    let ids: Vec<i64> = targets.iter().map(|&x| i64::from(x)).collect();
+    let ids = Tensor::<B, 3, Int>::from_data(TensorData::new(ids, [b, w, 1]), &lp.device());
+    let picked = lp.clone().gather(2, ids).reshape([b, w]);
     let d = lp.detach();
     let entropy = (d.clone().exp() * d).sum_dim(2).neg().reshape([b, w]);
     (picked, entropy)
@@ -167,8 +211,9 @@ pub fn policy_terms<B: Backend>(
     layout: &Layout,
     t: f64,
 ) -> (Tensor<B, 2>, Tensor<B, 2>, Tensor<B, 2>) {
-    let (logits, values) = pv.forward(&layout.batch);
-    let (lp, ent) = slot_logprobs(logits, layout, t);
+    let hidden = pv.policy.forward_hidden(&layout.batch, None);
+    let values = pv.value.per_token(hidden.clone());
+    let (lp, ent) = response_logprobs(&pv.policy, hidden, layout, t);
     (lp, values.narrow(1, 0, layout.width), ent)
 }
 
@@ -184,8 +229,52 @@ pub fn reference_terms<B: Backend>(
     let pooled = (hidden.clone() * layout.response_weights::<B>(&hidden.device()))
         .sum_dim(1)
         .reshape([b, d]);
-    let (lp, _) = slot_logprobs(reference.logits(hidden), layout, t);
+    let (lp, _) = response_logprobs(reference, hidden, layout, t);
     (lp, pooled)
+}
+
+/// The slot log-probs and entropies `[b, w]` of the final hidden states
+/// `hidden` `[b, L, d]`, with the LM head and the log-softmax over the
+/// vocabulary taken at the response slots only: a rollout's prompt is most
+/// of its positions (up to 96 of 128 at CPU scale), and each position's
+/// logits are a `[d, V]` product and a pass over `V` values, forward and
+/// backward. The slots outside responses, which every loss and mean masks
+/// out, are zero; the response slots are bit for bit those of
+/// [`slot_logprobs`] on all positions' logits, since a product's row does
+/// not depend on the other rows (`gemm`'s K blocks follow K alone; the
+/// extra row of [`Layout::response_positions`] keeps the product off the
+/// one-row path, which sums in one chain).
+pub fn response_logprobs<B: Backend>(
+    model: &Llama<B>,
+    hidden: Tensor<B, 3>,
+    layout: &Layout,
+    t: f64,
+) -> (Tensor<B, 2>, Tensor<B, 2>) {
+    let [b, l, d] = hidden.dims();
+    let device = hidden.device();
+    let index = |v: Vec<usize>| {
+        let n = v.len();
+        let v: Vec<i64> = v.into_iter().map(|i| i as i64).collect();
+        Tensor::<B, 1, Int>::from_data(TensorData::new(v, [n]), &device)
+    };
+    let at = layout.response_positions();
+    let n = at.len() - 1;
+    let rows = hidden
+        .reshape([b * l, d])
+        .select(0, index(at))
+        .reshape([1, n + 1, d]);
+    let logits = model.logits(rows);
+    let targets = layout.response_targets();
+    let (lp, ent) = fast::token_logprobs(&logits, &targets, t)
+        .unwrap_or_else(|| decomposed(logits, &targets, t));
+    // Slot s of the grid reads response slot `src[s]`, or the zero after them.
+    let src = index(layout.slot_sources());
+    let grid = |x: Tensor<B, 2>| {
+        Tensor::cat(vec![x.reshape([n]), Tensor::zeros([1], &device)], 0)
+            .select(0, src.clone())
+            .reshape([b, layout.width])
+    };
+    (grid(lp), grid(ent))
 }
 
 /// The same weights without LoRA adapters: the PPO reference model. Burn

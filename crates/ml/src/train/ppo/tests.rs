@@ -320,6 +320,88 @@ fn fused_slot_logprobs_and_their_gradient_match_burn_ops() {
     assert_eq!(host(ent).unwrap(), fused[1]);
 }
 
+/// The LM head at the response slots only ([`super::logprobs::response_logprobs`])
+/// gives the bits of the full pass at every response slot, forward and
+/// backward, at SmolLM2's width (576: two of `gemm`'s K blocks) and a
+/// vocabulary over 512 (several K blocks in the backward product), with
+/// ragged prompts and responses; the slots outside responses are zero.
+#[test]
+fn response_slot_logprobs_are_the_full_pass_bits() {
+    use burn::tensor::{Tensor, TensorData};
+    let cfg = crate::model::config::LlamaConfig {
+        vocab_size: 1100,
+        hidden_size: 576,
+        intermediate_size: 96,
+        num_hidden_layers: 1,
+        num_attention_heads: 9,
+        num_key_value_heads: 3,
+        head_dim: 64,
+        ..crate::model::llama::tests::tiny_config()
+    };
+    let base = build_llama::<AD>(
+        &cfg,
+        &mut RandomSource::new(5, 0.05),
+        None,
+        &Default::default(),
+    )
+    .unwrap();
+    let pv = init_policy(base, &PpoConfig::default(), &Quiet::new(3, "ppo"));
+    let mut r = crate::util::rng::SplitMix64::new(9);
+    let mut ids = |n: usize| -> Vec<u32> { (0..n).map(|_| 3 + r.below(1090) as u32).collect() };
+    let (ps, rs) = ([ids(30), ids(47), ids(12)], [ids(9), ids(2), ids(31)]);
+    let p: Vec<&[u32]> = ps.iter().map(Vec::as_slice).collect();
+    let q: Vec<&[u32]> = rs.iter().map(Vec::as_slice).collect();
+    let layout = Layout::new(&p, &q, 0);
+    let (b, w) = (layout.rows(), layout.width);
+    let mask = layout.mask();
+    let weights: Vec<f32> = mask
+        .iter()
+        .enumerate()
+        .map(|(i, m)| m * (1.0 + i as f32 / 13.0))
+        .collect();
+    // The loss of the update: a masked sum of log-probs and values.
+    let run = |full: bool| {
+        let (lp, v, ent) = if full {
+            let (logits, values) = pv.forward(&layout.batch);
+            let (lp, ent) = slot_logprobs(logits, &layout, 0.7);
+            (lp, values.narrow(1, 0, w), ent)
+        } else {
+            policy_terms(&pv, &layout, 0.7)
+        };
+        let wt = Tensor::<AD, 2>::from_data(
+            TensorData::new(weights.clone(), [b, w]),
+            &Default::default(),
+        );
+        let g = ((lp.clone() + v) * wt).sum().backward();
+        let lora = |l: &crate::model::lora::LoraLinear<AD>| {
+            let a = l.lora.as_ref().unwrap();
+            [
+                host(a.a.val().grad(&g).unwrap()).unwrap(),
+                host(a.b.val().grad(&g).unwrap()).unwrap(),
+            ]
+        };
+        let attn = &pv.policy.model.layers[0].self_attn;
+        let grads = [lora(&attn.q_proj), lora(&attn.v_proj)].concat();
+        (host(lp).unwrap(), host(ent).unwrap(), grads)
+    };
+    let (full, slots) = (run(true), run(false));
+    let at = |x: &[f32]| layout.gather(x);
+    assert_eq!(at(&slots.0), at(&full.0), "log-probs at the response slots");
+    assert_eq!(at(&slots.1), at(&full.1), "entropies at the response slots");
+    for (x, m) in slots.0.iter().chain(&slots.1).zip(mask.iter().chain(&mask)) {
+        assert!(*m == 1.0 || *x == 0.0, "a slot outside responses is {x}");
+    }
+    assert!(full.2.iter().flatten().any(|&g| g != 0.0));
+    assert_eq!(slots.2, full.2, "the adapters' gradients");
+    // The reference (plain Flex, adapters off) likewise.
+    let infer = pv.valid();
+    let reference = adapters_off(&infer.policy);
+    let (lp, _) = reference_terms(&reference, &layout, 0.7);
+    let hidden = reference.forward_hidden(&layout.batch, None);
+    let (want, _) = slot_logprobs(reference.logits(hidden), &layout, 0.7);
+    assert_eq!(at(&host(lp).unwrap()), at(&host(want).unwrap()));
+}
+
 /// The paired evaluation on the known reward: the same prompts before and
 /// after, a gain that the paired t-test finds (p < 0.05) in each of three
 /// seeds, and common random numbers — an untrained policy evaluated twice
