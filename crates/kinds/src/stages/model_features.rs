@@ -30,9 +30,10 @@
 //!   fraction, probe truncation. Timings and throughput go to the log only,
 //!   so a rerun writes identical bytes (ARCHITECTURE.md, "The store").
 //!
-//! Sequences are sorted by length and batched (`batch_size`), on the plain
-//! (non-autodiff) backend; results go back to their rows, so the output does
-//! not depend on the batching.
+//! Sequences are sorted by length and batched (`batch_size`), all groups
+//! together, on the plain (non-autodiff) backend; results go back to their
+//! rows. The batches are fixed, so the output is too; another batching gives
+//! the same values but may move the last bits (see `model.hidden_states`).
 
 use std::collections::BTreeMap;
 use std::time::Instant;

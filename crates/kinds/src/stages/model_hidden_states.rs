@@ -12,8 +12,14 @@
 //! - `metrics.json`: rows and tokens per group, layers, hidden size, batches,
 //!   padding fraction, probe truncation (timings go to the log only).
 //!
-//! Sequences are sorted by length and batched; a sequence's states do not
-//! depend on its batch (padding is masked), so the output does not either.
+//! Sequences are sorted by length and batched, each group on its own. Padding
+//! is masked, so a sequence's states are the same values in any batch, but
+//! not always the same bits: the batch's padded length decides where the
+//! fixed-order sums over keys split into lanes and a tail. MiniLM's last
+//! layer run on these states gave pooled features that differ in the last
+//! bits from `model.features`' (which batches all groups together; issue
+//! 24's closing note): each stage's bytes are fixed, but the one is not the
+//! other's lower half.
 
 use std::collections::BTreeMap;
 use std::time::Instant;

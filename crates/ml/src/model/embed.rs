@@ -1,6 +1,7 @@
 //! Pooled features of many token sequences through a frozen backbone: sorted
 //! by length, batched, results back in row order (so the output does not
-//! depend on the batching).
+//! depend on the order of `seqs`, while the batch's padded length can move
+//! the last bits of a row: the fixed-order sums over keys split by it).
 
 use burn::tensor::Tensor;
 use burn::tensor::backend::Backend as BurnBackend;
