@@ -82,9 +82,16 @@ pub struct PolicyWithValue<B: Backend> {
 impl<B: Backend> PolicyWithValue<B> {
     /// Logits `[b, s, vocab]` and values `[b, s]` from one forward pass.
     pub fn forward(&self, batch: &Batch) -> (Tensor<B, 3>, Tensor<B, 2>) {
+        let (hidden, values) = self.hidden_and_values(batch);
+        (self.policy.logits(hidden), values)
+    }
+
+    /// The trunk's final hidden states `[b, s, hidden]` and the values
+    /// `[b, s]`, for a caller that takes the logits at some positions only.
+    pub fn hidden_and_values(&self, batch: &Batch) -> (Tensor<B, 3>, Tensor<B, 2>) {
         let hidden = self.policy.forward_hidden(batch, None);
         let values = self.value.per_token(hidden.clone());
-        (self.policy.logits(hidden), values)
+        (hidden, values)
     }
 }
 

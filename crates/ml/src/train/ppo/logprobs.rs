@@ -110,44 +110,12 @@ impl Layout {
             .collect()
     }
 
-    /// The input positions whose logits predict a response token, in slot
-    /// order, as flat indices into the `[b, L]` grid of positions
-    /// (`r·L + p_r + j − 1`), followed by one position that predicts none
-    /// (row 0's last, never a slot): the fused log-prob op scores every
-    /// position of a row but its last.
-    fn response_positions(&self) -> Vec<usize> {
-        let l = self.batch.seq_len();
-        let mut at: Vec<usize> = (0..self.rows())
-            .flat_map(|r| (0..self.resp_lens[r]).map(move |j| (r, j)))
-            .map(|(r, j)| r * l + self.prompt_lens[r] + j - 1)
-            .collect();
-        at.push(l - 1);
-        at
-    }
-
-    /// The targets of [`Self::response_positions`]' slots, in slot order.
-    fn response_targets(&self) -> Vec<u32> {
+    /// The grid slots of the response tokens, row by row: `slot(r, j)`
+    /// for `j < n_r`.
+    fn response_slots(&self) -> Vec<usize> {
         (0..self.rows())
-            .flat_map(|r| {
-                let ids = &self.batch.ids[r];
-                (0..self.resp_lens[r]).map(move |j| ids[self.prompt_lens[r] + j])
-            })
+            .flat_map(|r| (0..self.resp_lens[r]).map(move |j| self.slot(r, j)))
             .collect()
-    }
-
-    /// For each slot of the `[b·w]` grid, its index among the response
-    /// slots, or `n` (the count of response slots) outside responses.
-    fn slot_sources(&self) -> Vec<usize> {
-        let n: usize = self.resp_lens.iter().sum();
-        let mut src = vec![n; self.rows() * self.width];
-        let mut i = 0;
-        for r in 0..self.rows() {
-            for j in 0..self.resp_lens[r] {
-                src[self.slot(r, j)] = i;
-                i += 1;
-            }
-        }
-        src
     }
 
     /// Weights `[b, L, 1]` averaging the input positions of each response.
@@ -211,8 +179,7 @@ pub fn policy_terms<B: Backend>(
     layout: &Layout,
     t: f64,
 ) -> (Tensor<B, 2>, Tensor<B, 2>, Tensor<B, 2>) {
-    let hidden = pv.policy.forward_hidden(&layout.batch, None);
-    let values = pv.value.per_token(hidden.clone());
+    let (hidden, values) = pv.hidden_and_values(&layout.batch);
     let (lp, ent) = response_logprobs(&pv.policy, hidden, layout, t);
     (lp, values.narrow(1, 0, layout.width), ent)
 }
@@ -241,10 +208,10 @@ pub fn reference_terms<B: Backend>(
 /// backward. The slots outside responses, which every loss and mean masks
 /// out, are zero; the response slots are bit for bit those of
 /// [`slot_logprobs`] on all positions' logits, since a product's row does
-/// not depend on the other rows (`gemm`'s K blocks follow K alone; the
-/// extra row of [`Layout::response_positions`] keeps the product off the
-/// one-row path, which sums in one chain).
-pub fn response_logprobs<B: Backend>(
+/// not depend on the other rows (`gemm`'s K blocks follow K alone; one
+/// extra row keeps the product off the one-row path, which sums in one
+/// chain).
+fn response_logprobs<B: Backend>(
     model: &Llama<B>,
     hidden: Tensor<B, 3>,
     layout: &Layout,
@@ -257,22 +224,33 @@ pub fn response_logprobs<B: Backend>(
         let v: Vec<i64> = v.into_iter().map(|i| i as i64).collect();
         Tensor::<B, 1, Int>::from_data(TensorData::new(v, [n]), &device)
     };
-    let at = layout.response_positions();
-    let n = at.len() - 1;
+    let slots = layout.response_slots();
+    let n = slots.len();
+    // Slot (r, i) of the `[b, L − 1]` grid is position (r, i) of `[b, L]`;
+    // one more row, position L − 1 of row 0 (never a slot), keeps the
+    // product at two rows or more and is the fused op's unscored last.
+    let w = layout.width;
+    let mut at: Vec<usize> = slots.iter().map(|&s| s + s / w).collect();
+    at.push(l - 1);
     let rows = hidden
         .reshape([b * l, d])
         .select(0, index(at))
         .reshape([1, n + 1, d]);
     let logits = model.logits(rows);
-    let targets = layout.response_targets();
+    let all = layout.target_ids();
+    let targets: Vec<u32> = slots.iter().map(|&s| all[s]).collect();
     let (lp, ent) = fast::token_logprobs(&logits, &targets, t)
         .unwrap_or_else(|| decomposed(logits, &targets, t));
     // Slot s of the grid reads response slot `src[s]`, or the zero after them.
-    let src = index(layout.slot_sources());
+    let mut src = vec![n; b * w];
+    for (k, &s) in slots.iter().enumerate() {
+        src[s] = k;
+    }
+    let src = index(src);
     let grid = |x: Tensor<B, 2>| {
         Tensor::cat(vec![x.reshape([n]), Tensor::zeros([1], &device)], 0)
             .select(0, src.clone())
-            .reshape([b, layout.width])
+            .reshape([b, w])
     };
     (grid(lp), grid(ent))
 }
